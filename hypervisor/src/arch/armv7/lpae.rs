@@ -1,0 +1,153 @@
+//! Long-descriptor (LPAE) translation tables: descriptor encoding and the layout
+//! of snowvisor's own HYP stage-1 map. Pure data; `mmu.rs` installs it.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use crate::dt::Region;
+
+pub const GIB: u64 = 1 << 30;
+pub const BLOCK_2M: u64 = 2 << 20;
+
+/// One 4 KiB table of 512 descriptors, aligned as the walker needs.
+#[repr(C, align(4096))]
+pub struct Table(pub [u64; 512]);
+
+impl Table {
+    pub fn new_boxed() -> Box<Table> {
+        Box::new(Table([0; 512]))
+    }
+}
+
+/// Memory types, as indices into HMAIR0 (see [`HMAIR0`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemType {
+    /// Normal, inner/outer write-back write-allocate.
+    Normal = 0,
+    /// Device-nGnRE.
+    Device = 1,
+}
+
+/// HMAIR0: Attr0 = normal WB RW-allocate (0xff), Attr1 = Device-nGnRE (0x04).
+pub const HMAIR0: u32 = 0x0000_04ff;
+/// HTCR: T0SZ = 0 (4 GiB), walks inner/outer WBWA, inner shareable; bits 31, 23 RES1.
+pub const HTCR: u32 = (1 << 31) | (1 << 23) | (3 << 12) | (1 << 10) | (1 << 8);
+
+const VALID: u64 = 1;
+const TABLE: u64 = 1 << 1;
+const AF: u64 = 1 << 10;
+const SH_INNER: u64 = 3 << 8;
+/// AP[2:1] = 01: read/write at PL2 (AP[1] is should-be-one for HYP).
+const AP_HYP_RW: u64 = 1 << 6;
+const XN: u64 = 1 << 54;
+
+/// A HYP stage-1 block descriptor for `pa`.
+pub fn hyp_block(pa: u64, t: MemType) -> u64 {
+    let attrs = AF | AP_HYP_RW | ((t as u64) << 2);
+    match t {
+        MemType::Normal => pa | attrs | SH_INNER | VALID,
+        MemType::Device => pa | attrs | XN | VALID,
+    }
+}
+
+pub fn table_desc(pa: u64) -> u64 {
+    pa | TABLE | VALID
+}
+
+/// Memory type for the block at `base`: normal if it touches RAM. Banks are
+/// 2 MiB aligned in practice; a bank edge inside a block still maps it normal,
+/// since RAM is what the hypervisor touches there.
+fn block_type(base: u64, size: u64, ram: &[Region]) -> Option<MemType> {
+    let blk = Region { base, size };
+    ram.iter().any(|r| r.overlaps(&blk)).then_some(MemType::Normal)
+}
+
+/// snowvisor's identity map of the 32-bit physical space: RAM as normal memory in
+/// 2 MiB blocks, everything else as device memory (XN) in 1 GiB blocks.
+pub struct HypMap {
+    /// First level: 4 entries used (T0SZ = 0).
+    pub l1: Box<Table>,
+    pub l2: Vec<Box<Table>>,
+}
+
+impl HypMap {
+    /// `addr_of` gives the physical address of a table (identity on the target).
+    pub fn build(ram: &[Region], addr_of: impl Fn(&Table) -> u64) -> HypMap {
+        let mut l1 = Table::new_boxed();
+        let mut l2 = Vec::new();
+        for gib in 0..4u64 {
+            let base = gib * GIB;
+            if block_type(base, GIB, ram).is_none() {
+                l1.0[gib as usize] = hyp_block(base, MemType::Device);
+                continue;
+            }
+            let mut t = Table::new_boxed();
+            for (i, d) in t.0.iter_mut().enumerate() {
+                let pa = base + i as u64 * BLOCK_2M;
+                *d = hyp_block(pa, block_type(pa, BLOCK_2M, ram).unwrap_or(MemType::Device));
+            }
+            l1.0[gib as usize] = table_desc(addr_of(&t));
+            l2.push(t);
+        }
+        HypMap { l1, l2 }
+    }
+
+    /// The memory type a HYP access to `pa` gets (for tests and reports).
+    pub fn lookup(&self, pa: u64, addr_of: impl Fn(&Table) -> u64) -> Option<MemType> {
+        let d = self.l1.0.get((pa / GIB) as usize)?;
+        let leaf = if d & TABLE == 0 {
+            *d
+        } else {
+            let t = self.l2.iter().find(|t| addr_of(t) == d & 0x0000_ffff_ffff_f000)?;
+            t.0[((pa % GIB) / BLOCK_2M) as usize]
+        };
+        match (leaf >> 2) & 7 {
+            0 => Some(MemType::Normal),
+            1 => Some(MemType::Device),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(t: &Table) -> u64 {
+        t as *const Table as u64
+    }
+
+    #[test]
+    fn qemu_virt_map() {
+        let ram = [Region { base: 0x4000_0000, size: 0x4000_0000 }];
+        let m = HypMap::build(&ram, addr);
+        assert_eq!(m.l2.len(), 1);
+        assert_eq!(m.lookup(0x0900_0000, addr), Some(MemType::Device));
+        assert_eq!(m.lookup(0x4000_0000, addr), Some(MemType::Normal));
+        assert_eq!(m.lookup(0x7fff_ffff, addr), Some(MemType::Normal));
+        assert_eq!(m.lookup(0x8000_0000, addr), Some(MemType::Device));
+        // Device blocks are execute-never, RAM is not.
+        assert_ne!(m.l1.0[0] & XN, 0);
+        assert_eq!(m.l2[0].0[0] & XN, 0);
+    }
+
+    #[test]
+    fn snow_map_splits_partial_gib() {
+        // 2 GiB from 0x4000_0000: GiB 1 and 2 are RAM, GiB 3 is half device? no: ends at 0xc000_0000.
+        let ram = [Region { base: 0x4000_0000, size: 0x8000_0000 }];
+        let m = HypMap::build(&ram, addr);
+        assert_eq!(m.l2.len(), 2);
+        assert_eq!(m.lookup(0xbfe0_0000, addr), Some(MemType::Normal));
+        assert_eq!(m.lookup(0xc000_0000, addr), Some(MemType::Device));
+        assert_eq!(m.lookup(0x12c3_0000, addr), Some(MemType::Device));
+    }
+
+    #[test]
+    fn bank_inside_a_gib() {
+        let ram = [Region { base: 0x4800_0000, size: 0x0100_0000 }];
+        let m = HypMap::build(&ram, addr);
+        assert_eq!(m.lookup(0x4700_0000, addr), Some(MemType::Device));
+        assert_eq!(m.lookup(0x4800_0000, addr), Some(MemType::Normal));
+        assert_eq!(m.lookup(0x4900_0000, addr), Some(MemType::Device));
+    }
+}

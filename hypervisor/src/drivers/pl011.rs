@@ -1,0 +1,52 @@
+//! ARM PrimeCell UART (PL011): polled transmit and receive.
+
+use tock_registers::interfaces::{Readable, Writeable};
+use tock_registers::registers::{ReadOnly, ReadWrite};
+use tock_registers::{register_bitfields, register_structs};
+
+register_bitfields![u32,
+    FR [
+        RXFE OFFSET(4) NUMBITS(1) [],
+        TXFF OFFSET(5) NUMBITS(1) [],
+    ]
+];
+
+register_structs! {
+    pub Pl011Regs {
+        (0x000 => dr: ReadWrite<u32>),
+        (0x004 => _rsr),
+        (0x018 => fr: ReadOnly<u32, FR::Register>),
+        (0x01c => @END),
+    }
+}
+
+pub struct Pl011 {
+    regs: &'static Pl011Regs,
+}
+
+// SAFETY: the driver owns its register block exclusively (constructor contract),
+// so moving it to another CPU is no different from using it on this one.
+unsafe impl Send for Pl011 {}
+
+impl Pl011 {
+    /// # Safety
+    /// `base` must be the address of a PL011 register block, mapped as device
+    /// memory for as long as the driver lives, and not driven by anyone else.
+    pub unsafe fn new(base: usize) -> Self {
+        // SAFETY: the caller guarantees a live, exclusive PL011 block at `base`.
+        Pl011 { regs: unsafe { &*(base as *const Pl011Regs) } }
+    }
+
+    pub fn put(&mut self, b: u8) {
+        while self.regs.fr.is_set(FR::TXFF) {}
+        self.regs.dr.set(b as u32);
+    }
+
+    pub fn get(&mut self) -> Option<u8> {
+        if self.regs.fr.is_set(FR::RXFE) {
+            None
+        } else {
+            Some(self.regs.dr.get() as u8)
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! The console UART: which driver a DT `compatible` selects.
+
+use super::pl011::Pl011;
+
+/// UART hardware families snowvisor can drive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UartKind {
+    Pl011,
+}
+
+impl UartKind {
+    /// The driver for a DT `compatible` string, if snowvisor has one.
+    pub fn from_compatible(c: &str) -> Option<Self> {
+        match c {
+            "arm,pl011" => Some(UartKind::Pl011),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            UartKind::Pl011 => "PL011",
+        }
+    }
+}
+
+/// Where a console UART is and what drives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UartConfig {
+    pub kind: UartKind,
+    pub base: usize,
+}
+
+/// An open UART.
+pub enum Uart {
+    Pl011(Pl011),
+}
+
+impl Uart {
+    /// # Safety
+    /// `cfg.base` must be a mapped UART register block of `cfg.kind` that nothing
+    /// else drives.
+    pub unsafe fn open(cfg: UartConfig) -> Self {
+        match cfg.kind {
+            // SAFETY: forwarded from the caller.
+            UartKind::Pl011 => Uart::Pl011(unsafe { Pl011::new(cfg.base) }),
+        }
+    }
+
+    pub fn put(&mut self, b: u8) {
+        match self {
+            Uart::Pl011(u) => u.put(b),
+        }
+    }
+
+    pub fn get(&mut self) -> Option<u8> {
+        match self {
+            Uart::Pl011(u) => u.get(),
+        }
+    }
+}

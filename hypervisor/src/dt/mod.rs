@@ -1,0 +1,13 @@
+//! Device trees: checking and reading the host's, (later) writing Dom0's.
+
+pub mod blob;
+pub mod host;
+
+pub use blob::DtError;
+pub use host::{BootModule, GicInfo, HostTree, ModuleKind, Region, TimerInfo, UartInfo};
+
+#[cfg(test)]
+pub(crate) mod testdata {
+    pub const QEMU_VIRT_DTB: &[u8] = include_bytes!("testdata/qemu-virt.dtb");
+    pub const QEMU_VIRT_MODULES_DTB: &[u8] = include_bytes!("testdata/qemu-virt-modules.dtb");
+}

@@ -1,0 +1,251 @@
+//! The boot flow on the target: from the entry assembly to a running system.
+//!
+//! start (arch) -> console -> host tree -> HYP MMU -> GIC + timer -> (Dom0).
+
+use alloc::boxed::Box;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use aarch32_cpu::register::{Cntfrq, Hdfar, Hifar, Hpfar, Midr};
+use buddy_system_allocator::LockedHeap;
+use log::{error, info, warn};
+use spin::Once;
+
+use crate::arch::armv7::frame::{mode_name, TrapFrame, Vector, MODE_HYP};
+use crate::arch::armv7::hsr::Hsr;
+use crate::arch::armv7::{cpu, mmu, sysreg};
+use crate::board::Board;
+use crate::bootargs::{BootArgs, LogLevel};
+use crate::console::{self, Serial};
+use crate::drivers::gicv2::{Gic, SPURIOUS};
+use crate::drivers::uart::{Uart, UartConfig, UartKind};
+use crate::dt::{blob, DtError, HostTree, ModuleKind};
+use crate::summary::{self, CpuFacts};
+
+#[global_allocator]
+static HEAP: LockedHeap<32> = LockedHeap::empty();
+
+extern "C" {
+    static __heap_start: u8;
+    static __heap_end: u8;
+    static __image_start: u8;
+    static __snowvisor_end: u8;
+}
+
+fn symbol_addr(s: &u8) -> usize {
+    s as *const u8 as usize
+}
+
+/// The physical range snowvisor occupies (image, stack, heap).
+pub fn own_region() -> (usize, usize) {
+    // SAFETY: linker symbols; only their addresses are taken.
+    unsafe { (symbol_addr(&__image_start), symbol_addr(&__snowvisor_end)) }
+}
+
+fn init_heap() {
+    // SAFETY: the linker script reserves [__heap_start, __heap_end) for the heap
+    // and nothing else uses it; this runs once, before the first allocation.
+    unsafe {
+        let (start, end) = (symbol_addr(&__heap_start), symbol_addr(&__heap_end));
+        HEAP.lock().init(start, end - start);
+    }
+}
+
+struct UartSerial(Uart);
+
+impl Serial for UartSerial {
+    fn put(&mut self, b: u8) {
+        self.0.put(b)
+    }
+    fn get(&mut self) -> Option<u8> {
+        self.0.get()
+    }
+}
+
+fn attach_uart(cfg: UartConfig) {
+    // SAFETY: the UART block comes from the board or the host tree, is identity
+    // mapped as device memory (or the MMU is off), and only the console drives it.
+    console::attach(Box::new(UartSerial(unsafe { Uart::open(cfg) })));
+}
+
+/// Prints a fatal error and stops the CPU.
+pub fn fatal(args: core::fmt::Arguments<'_>) -> ! {
+    console::write_fmt(format_args!("snowvisor: fatal: {args}\nsnowvisor: halted\n"));
+    cpu::halt()
+}
+
+macro_rules! fatal {
+    ($($t:tt)*) => { fatal(format_args!($($t)*)) };
+}
+
+/// Finds the DTB from the boot register, without reading outside RAM.
+fn locate_dtb<B: Board>(r2: u32) -> Result<&'static [u8], DtError> {
+    let addr = r2 as usize;
+    if addr == 0 {
+        return Err(DtError::NoPointer);
+    }
+    let (lo, hi) = B::RAM_WINDOW;
+    if addr % 4 != 0 || addr < lo || addr.saturating_add(40) > hi {
+        return Err(DtError::BadPointer { addr });
+    }
+    // SAFETY: the 40-byte header lies inside the board's RAM window, which is
+    // readable with the MMU off.
+    let header = unsafe { core::slice::from_raw_parts(addr as *const u8, 40) };
+    let size = blob::header_totalsize(header)?;
+    let available = hi - addr;
+    // SAFETY: as above; the length is capped by MAX_DTB_SIZE and the window end.
+    Ok(unsafe { core::slice::from_raw_parts(addr as *const u8, size.min(available)) })
+}
+
+static GIC: Once<Gic> = Once::new();
+static HYP_TICKS: AtomicU32 = AtomicU32::new(0);
+static HYP_TIMER_INTID: AtomicU32 = AtomicU32::new(26);
+
+/// Entered from `_start` (via the board's `snowvisor_board_entry`).
+pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
+    init_heap();
+    attach_uart(B::DEFAULT_UART);
+    console::set_level(LogLevel::Info);
+    if cpsr & 0x1f != MODE_HYP {
+        fatal!(
+            "entered in {} mode (CPSR {cpsr:#010x}), not HYP: the firmware must start snowvisor in HYP mode (on QEMU: -M virt,virtualization=on)",
+            mode_name(cpsr)
+        );
+    }
+    let dtb = locate_dtb::<B>(r2).unwrap_or_else(|e| fatal!("{e}"));
+    let tree = HostTree::new(dtb).unwrap_or_else(|e| fatal!("{e}"));
+    let args = BootArgs::parse(tree.hypervisor_bootargs().unwrap_or(""));
+    console::set_level(args.loglvl);
+    let memory = tree.memory().unwrap_or_else(|e| fatal!("{e}"));
+    mmu::enable(&memory);
+
+    if let Some(u) = tree.stdout() {
+        match UartKind::from_compatible(u.compatible) {
+            Some(kind) if u.base as usize != B::DEFAULT_UART.base => {
+                attach_uart(UartConfig { kind, base: u.base as usize });
+            }
+            Some(_) => {}
+            None => warn!("console {} ({}) has no driver; staying on the {} board default", u.path, u.compatible, B::DEFAULT_UART.kind.name()),
+        }
+    }
+    for e in &args.errors {
+        warn!("{e}");
+    }
+
+    let gic = tree.gic().unwrap_or_else(|| fatal!("no GICv2 node (arm,cortex-a15-gic or arm,gic-400) in the device tree"));
+    // SAFETY: addresses from the host tree's GIC node, identity mapped as device memory.
+    let gic = GIC.call_once(|| unsafe {
+        Gic::new(gic.gicd.base as usize, gic.gicc.base as usize, gic.gich.map(|r| r.base as usize))
+    });
+    let cpu_facts = CpuFacts {
+        midr: Midr::read().raw_value(),
+        mode: mode_name(sysreg::read_cpsr()),
+        cntfrq: Cntfrq::read().0,
+        list_registers: gic.list_registers(),
+    };
+    match summary::lines(&tree, &cpu_facts) {
+        Ok(lines) => lines.iter().for_each(|l| info!("{l}")),
+        Err(e) => fatal!("{e}"),
+    }
+    info!("hyp: MMU and caches on ({})", if mmu::enabled() { "HSCTLR.M=1" } else { "HSCTLR.M=0?" });
+
+    gic.init();
+    timer_selftest(&tree, gic);
+
+    let modules = tree.modules();
+    if !modules.iter().any(|m| m.kind == ModuleKind::Kernel) {
+        fatal!(
+            "no Dom0 kernel: /chosen has no module node with compatible \"multiboot,kernel\" (QEMU: -device guest-loader,addr=0x42000000,kernel=zImage,bootargs=\"...\")"
+        );
+    }
+    info!("dom0: kernel module found; building Dom0 is not implemented yet");
+    cpu::halt()
+}
+
+/// Proves interrupts reach HYP: arms the HYP timer for 1 ms and waits for its IRQ.
+fn timer_selftest(tree: &HostTree<'_>, gic: &Gic) {
+    use aarch32_cpu::register::{CnthpCtl, CnthpTval};
+    let intid = tree.timer().and_then(|t| t.intids[3]).unwrap_or(26);
+    HYP_TIMER_INTID.store(intid, Ordering::Relaxed);
+    let freq = tree.timer().and_then(|t| t.clock_frequency).unwrap_or(Cntfrq::read().0);
+    gic.enable(intid, 0x80);
+    CnthpTval::write(CnthpTval((freq / 1000).max(1)));
+    CnthpCtl::write(CnthpCtl::new_with_raw_value(1));
+    cpu::enable_irqs();
+    let mut spins = 0u32;
+    while HYP_TICKS.load(Ordering::Acquire) == 0 && spins < 1000 {
+        cpu::wait_for_interrupt();
+        spins += 1;
+    }
+    cpu::disable_irqs();
+    if HYP_TICKS.load(Ordering::Acquire) == 0 {
+        fatal!("HYP timer interrupt (INTID {intid}) never arrived: interrupts do not reach HYP");
+    }
+    info!("timer: HYP timer interrupt INTID {intid} handled (1 ms one-shot)");
+}
+
+fn handle_irq() {
+    let Some(gic) = GIC.get() else { return };
+    loop {
+        let (intid, iar) = gic.acknowledge();
+        if intid >= SPURIOUS {
+            return;
+        }
+        if intid == HYP_TIMER_INTID.load(Ordering::Relaxed) {
+            use aarch32_cpu::register::CnthpCtl;
+            CnthpCtl::write(CnthpCtl::new_with_raw_value(2)); // masked, disabled
+            HYP_TICKS.fetch_add(1, Ordering::Release);
+        } else {
+            warn!("unexpected interrupt INTID {intid} at HYP");
+        }
+        gic.end_of_interrupt(iar);
+    }
+}
+
+/// Called by every HYP vector with the saved registers.
+#[no_mangle]
+extern "C" fn snowvisor_exception(vector: u32, frame: &mut TrapFrame) {
+    match Vector::from_raw(vector) {
+        Some(Vector::Irq) => handle_irq(),
+        v => dump_and_halt(v, frame),
+    }
+}
+
+fn dump_and_halt(v: Option<Vector>, f: &TrapFrame) -> ! {
+    let hsr = Hsr(aarch32_cpu::register::Hsr::read().raw_value());
+    error!("unexpected exception: {}", v.map_or("unknown vector", Vector::name));
+    error!("{hsr}");
+    error!(
+        "HDFAR={:#010x} HIFAR={:#010x} HPFAR={:#010x} (IPA {:#x})",
+        Hdfar::read().0,
+        Hifar::read().0,
+        Hpfar::read().0,
+        ((Hpfar::read().0 as u64) >> 4) << 12
+    );
+    error!("ELR_hyp={:#010x} SPSR={:#010x} ({} mode)", f.elr, f.spsr, mode_name(f.spsr));
+    for i in (0..13).step_by(4) {
+        let regs = &f.r[i..(i + 4).min(13)];
+        let mut line = alloc::string::String::new();
+        for (j, r) in regs.iter().enumerate() {
+            line.push_str(&alloc::format!("r{:<2}={:#010x} ", i + j, r));
+        }
+        error!("{}", line.trim_end());
+    }
+    error!("lr={:#010x}", f.lr);
+    fatal!("halting on unexpected exception")
+}
+
+#[panic_handler]
+fn panic(p: &core::panic::PanicInfo<'_>) -> ! {
+    fatal!("internal error (panic): {p}")
+}
+
+/// Defines the symbol the entry assembly jumps to, for board type `$board`.
+#[macro_export]
+macro_rules! board_entry {
+    ($board:ty) => {
+        #[no_mangle]
+        extern "C" fn snowvisor_board_entry(r0: u32, r1: u32, r2: u32, cpsr: u32) -> ! {
+            $crate::start::boot::<$board>(r0, r1, r2, cpsr)
+        }
+    };
+}

@@ -1,0 +1,170 @@
+# The default Dom0: Debian bookworm's armmp-lpae kernel, its DTBs and a
+# busybox-static initramfs, cached under target/dom0/. Sourced after common.sh.
+# shellcheck shell=bash
+#
+#   ensure_dom0   fetch/build whatever is missing or stale; prints nothing on stdout
+#
+# Outputs (paths also in DOM0_ZIMAGE, DOM0_INITRD, DOM0_DTBS):
+#   target/dom0/zImage            the package's /boot/vmlinuz-*
+#   target/dom0/dtbs/             the package's /usr/lib/linux-image-*/ tree
+#   target/dom0/initrd.cpio.gz    newc cpio: busybox + qemu/dom0-initramfs/{init,tests/}
+#   target/dom0/kernel-version    "<package> <version> <uname -r>"
+# Packages come from the machine's own apt sources (no mirror named here),
+# downloaded with `apt-get download` into target/dom0/debs/, never installed.
+
+DOM0_DIR="$ROOT/target/dom0"
+DOM0_SRC="$ROOT/qemu/dom0-initramfs"
+DOM0_ZIMAGE="$DOM0_DIR/zImage"
+DOM0_INITRD="$DOM0_DIR/initrd.cpio.gz"
+DOM0_DTBS="$DOM0_DIR/dtbs"
+DOM0_LIB="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
+
+dom0_apt_update() {
+    [ -n "$APT_UPDATED" ] && return 0
+    say "apt-get update"
+    # One broken index (a mirror mid-sync, say) must not stop us: the lookups
+    # below fail clearly enough if what we need is really missing.
+    as_root apt-get update -qq >&2 || say "warning: apt-get update reported errors; using the lists apt has"
+    APT_UPDATED=1
+}
+
+# dpkg must know armhf for apt to list (and download) armhf packages.
+dom0_ensure_armhf() {
+    if [ "$(dpkg --print-architecture)" = armhf ] || dpkg --print-foreign-architectures | grep -qx armhf; then
+        return 0
+    fi
+    say "enabling the armhf architecture in dpkg"
+    as_root dpkg --add-architecture armhf || die "dpkg --add-architecture armhf failed"
+    APT_UPDATED=""
+    dom0_apt_update
+}
+
+# Name of the newest bookworm 6.1 armmp-lpae kernel package, e.g.
+# linux-image-6.1.0-31-armmp-lpae, read from the metapackage's dependencies
+# (any version of it apt knows; a backports kernel of another series is skipped).
+dom0_kernel_package() {
+    apt-cache show linux-image-armmp-lpae:armhf 2>/dev/null \
+        | sed -n 's/^Depends:.*\(linux-image-6\.1\.0-[0-9][0-9]*-armmp-lpae\).*/\1/p' \
+        | sort -V -u | tail -1 || true
+}
+
+# apt-get download PKG... into DIR, updating the package lists once if they are stale.
+dom0_download() {
+    local dir=$1; shift
+    local opts=(-q)
+    mkdir -p "$dir"
+    # As root, apt hands downloads to the _apt user, who cannot write into a
+    # root-owned work tree; download as root there instead of warning about it.
+    [ "$(id -u)" = 0 ] && opts+=(-o APT::Sandbox::User=root)
+    if ! (cd "$dir" && apt-get download "${opts[@]}" "$@" >&2); then
+        [ -n "$APT_UPDATED" ] && die "apt-get download $* failed"
+        dom0_apt_update
+        (cd "$dir" && apt-get download "${opts[@]}" "$@" >&2) || die "apt-get download $* failed"
+    fi
+}
+
+# The newest .deb of PKG (base name, no arch) in DIR.
+dom0_deb() {
+    local f
+    f=$(find "$1" -maxdepth 1 -name "${2}_*_armhf.deb" | sort -V | tail -1) || true
+    [ -n "$f" ] || die "no ${2} .deb in $1"
+    echo "$f"
+}
+
+dom0_kernel_ready() {
+    [ -s "$DOM0_ZIMAGE" ] && [ -d "$DOM0_DTBS" ] && [ -s "$DOM0_DIR/kernel-version" ]
+}
+
+dom0_fetch_kernel() {
+    dom0_ensure_armhf
+    local pkg deb tmp vmlinuz dtbdir ver n
+    pkg=$(dom0_kernel_package)
+    if [ -z "$pkg" ]; then
+        dom0_apt_update
+        pkg=$(dom0_kernel_package)
+    fi
+    [ -n "$pkg" ] || die "apt knows no linux-image-armmp-lpae:armhf depending on a 6.1.0 kernel (bookworm sources?)"
+    say "dom0: downloading $pkg:armhf"
+    rm -f "$DOM0_DIR/debs/${pkg}_"*.deb
+    dom0_download "$DOM0_DIR/debs" "$pkg:armhf"
+    deb=$(dom0_deb "$DOM0_DIR/debs" "$pkg")
+    tmp="$DOM0_DIR/kernel.tmp"
+    rm -rf "$tmp" "$DOM0_DTBS.tmp"
+    say "dom0: extracting $(basename "$deb")"
+    dpkg-deb -x "$deb" "$tmp" || die "dpkg-deb -x $deb failed"
+    vmlinuz=$(find "$tmp/boot" -maxdepth 1 -name 'vmlinuz-*' | head -1) || true
+    dtbdir=$(find "$tmp/usr/lib" -maxdepth 1 -type d -name 'linux-image-*' | head -1) || true
+    [ -n "$vmlinuz" ] || die "$deb has no /boot/vmlinuz-*"
+    [ -n "$dtbdir" ] || die "$deb has no /usr/lib/linux-image-*/ DTB directory"
+    mv "$dtbdir" "$DOM0_DTBS.tmp"
+    cp "$vmlinuz" "$DOM0_ZIMAGE.tmp"
+    ver=$(dpkg-deb -f "$deb" Version)
+    rm -rf "$tmp" "$DOM0_DTBS"
+    mv "$DOM0_DTBS.tmp" "$DOM0_DTBS"
+    mv "$DOM0_ZIMAGE.tmp" "$DOM0_ZIMAGE"
+    echo "$pkg $ver ${vmlinuz##*/vmlinuz-}" >"$DOM0_DIR/kernel-version"
+    n=$(find "$DOM0_DTBS" -name '*.dtb' | wc -l) || true
+    say "dom0: kernel ${vmlinuz##*/vmlinuz-} ($ver), $n DTBs in target/dom0/dtbs"
+}
+
+# True when the initramfs is missing or older than anything it is made from.
+dom0_initrd_stale() {
+    [ -s "$DOM0_INITRD" ] || return 0
+    [ -n "$(find "$DOM0_SRC" "$DOM0_LIB" -newer "$DOM0_INITRD" 2>/dev/null | head -1)" ] && return 0
+    [ -n "$(find "$DOM0_DIR/debs" -maxdepth 1 -name 'busybox-static_*_armhf.deb' -newer "$DOM0_INITRD" 2>/dev/null | head -1)" ] && return 0
+    return 1
+}
+
+dom0_build_initrd() {
+    [ -f "$DOM0_SRC/init" ] || die "$DOM0_SRC/init is missing"
+    if ! command -v cpio >/dev/null || ! command -v gzip >/dev/null; then
+        dom0_apt_update # tolerant of a broken index, unlike apt_install's own update
+        apt_install cpio gzip
+    fi
+    local deb
+    deb=$(find "$DOM0_DIR/debs" -maxdepth 1 -name 'busybox-static_*_armhf.deb' 2>/dev/null | sort -V | tail -1) || true
+    if [ -z "$deb" ]; then
+        dom0_ensure_armhf
+        say "dom0: downloading busybox-static:armhf"
+        dom0_download "$DOM0_DIR/debs" busybox-static:armhf
+        deb=$(dom0_deb "$DOM0_DIR/debs" busybox-static)
+    fi
+    local bbroot="$DOM0_DIR/busybox.tmp" stage="$DOM0_DIR/initramfs.tmp" bb
+    rm -rf "$bbroot" "$stage"
+    dpkg-deb -x "$deb" "$bbroot" || die "dpkg-deb -x $deb failed"
+    for bb in "$bbroot/bin/busybox" "$bbroot/usr/bin/busybox" ""; do
+        [ -f "$bb" ] && break
+    done
+    [ -n "$bb" ] || die "$deb has no /bin/busybox or /usr/bin/busybox"
+
+    say "dom0: building target/dom0/initrd.cpio.gz"
+    (
+        umask 022
+        mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,run,root,etc,tests}
+        install -m 0755 "$bb" "$stage/bin/busybox"
+        ln -s busybox "$stage/bin/sh"
+        install -m 0755 "$DOM0_SRC/init" "$stage/init"
+        if [ -d "$DOM0_SRC/tests" ]; then
+            cp -R "$DOM0_SRC/tests/." "$stage/tests/"
+        fi
+        chmod 1777 "$stage/tmp"
+    ) || die "staging the initramfs failed"
+    # A plain file list packed with every file owned by root: no root needed here.
+    # No /dev/console node: /init mounts devtmpfs and takes the console itself.
+    (
+        cd "$stage" &&
+            find . -mindepth 1 -printf '%P\n' | LC_ALL=C sort |
+            cpio --quiet -o -H newc --owner=0:0 --reproducible |
+                gzip -9 -n >"$DOM0_INITRD.tmp"
+    ) || die "packing the initramfs failed"
+    mv "$DOM0_INITRD.tmp" "$DOM0_INITRD"
+    rm -rf "$bbroot" "$stage"
+    say "dom0: initramfs $(du -k "$DOM0_INITRD" | cut -f1) KiB"
+}
+
+ensure_dom0() {
+    mkdir -p "$DOM0_DIR"
+    if ! dom0_kernel_ready; then dom0_fetch_kernel; fi
+    if dom0_initrd_stale; then dom0_build_initrd; fi
+    return 0
+}
