@@ -1,0 +1,86 @@
+//! Foundation boot tests: snowvisor in QEMU virt, checked on its console.
+
+use snowvisor_tests::{qemu_dtb, Boot, Opts};
+
+#[test]
+fn boot_summary_has_qemu_values() {
+    let mut b = Boot::start(&Opts {
+        args: "loglvl=debug".into(),
+        ..Opts::default()
+    });
+    b.expect("snowvisor: snowvisor 0.1.0 (linux,dummy-virt)", 30);
+    let cpu = b.expect("cpu: MIDR 0x414fc0f0 (Cortex-A15", 5);
+    assert!(cpu.contains("mode HYP"), "{cpu}");
+    b.expect("memory: bank 0 0x40000000-0x7fffffff (1024 MiB)", 5);
+    b.expect("gic: GICD 0x08000000 GICC 0x08010000 GICH 0x08030000 GICV 0x08040000 maintenance INTID 25, 4 list registers", 5);
+    b.expect("timer: 62.500 MHz (CNTFRQ), hyp INTID 26, virt INTID 27", 5);
+    b.expect("uart: /pl011@9000000 (arm,pl011) at 0x09000000", 5);
+    b.expect("devices: ", 5);
+    b.expect("bootargs: \"loglvl=debug\"", 5);
+    b.expect("module: module@0x42000000 Kernel", 5);
+    b.expect("hyp: MMU and caches on (HSCTLR.M=1)", 5);
+    b.expect("timer: HYP timer interrupt INTID 26 handled", 5);
+}
+
+#[test]
+fn memory_size_follows_qemu() {
+    let mut b = Boot::start(&Opts {
+        mem_mib: 512,
+        dom0: false,
+        ..Opts::default()
+    });
+    b.expect("memory: bank 0 0x40000000-0x5fffffff (512 MiB)", 30);
+}
+
+#[test]
+fn unknown_boot_argument_is_reported() {
+    let mut b = Boot::start(&Opts {
+        args: "loglvl=info frobnicate=1".into(),
+        dom0: false,
+        ..Opts::default()
+    });
+    b.expect("warning: unknown boot argument 'frobnicate=1' ignored", 30);
+}
+
+#[test]
+fn corrupt_dtb_gives_clear_error() {
+    // A real QEMU tree with one node name made invalid: QEMU still loads it
+    // (it only checks what it edits), snowvisor must refuse it by name.
+    let mut blob = std::fs::read(qemu_dtb()).unwrap();
+    let at = blob
+        .windows(8)
+        .position(|w| w == b"flash@0\0")
+        .expect("flash node");
+    blob[at] = 0xff;
+    let path = qemu_dtb().with_file_name("corrupt-node-name.dtb");
+    std::fs::write(&path, &blob).unwrap();
+    let mut b = Boot::start(&Opts {
+        dtb: Some(path),
+        dom0: false,
+        ..Opts::default()
+    });
+    b.expect_not_before(
+        "snowvisor: memory:",
+        "fatal: device tree structure is corrupt at byte",
+        30,
+    );
+    assert!(
+        b.console().contains("node name is not UTF-8"),
+        "{}",
+        b.console()
+    );
+    b.expect("snowvisor: halted", 5);
+}
+
+#[test]
+fn missing_dom0_module_is_named() {
+    let mut b = Boot::start(&Opts {
+        dom0: false,
+        ..Opts::default()
+    });
+    b.expect(
+        "fatal: no Dom0 kernel: /chosen has no module node with compatible \"multiboot,kernel\"",
+        30,
+    );
+    b.expect("snowvisor: halted", 5);
+}

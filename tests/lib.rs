@@ -1,0 +1,256 @@
+//! Boot-test harness: starts snowvisor in QEMU through `scripts/run --headless`,
+//! reads the serial console with timeouts, and on any failed expectation panics
+//! with the whole captured console.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn run_script(args: &[&str]) -> String {
+    let out = Command::new(root().join("scripts").join(args[0]))
+        .args(&args[1..])
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run scripts/{}: {e}", args[0]));
+    assert!(
+        out.status.success(),
+        "scripts/{} failed: {}",
+        args[0],
+        out.status
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The qemu-virt image, built once per test binary.
+pub fn image() -> &'static Path {
+    static IMAGE: OnceLock<PathBuf> = OnceLock::new();
+    IMAGE.get_or_init(|| {
+        if let Ok(p) = std::env::var("SNOWVISOR_IMAGE") {
+            return PathBuf::from(p);
+        }
+        let out = run_script(&["build", "--board", "qemu-virt"]);
+        PathBuf::from(
+            out.lines()
+                .last()
+                .expect("scripts/build printed no image path"),
+        )
+    })
+}
+
+/// The default Dom0 (kernel, initrd), fetched once.
+pub fn dom0() -> &'static (PathBuf, PathBuf) {
+    static DOM0: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    DOM0.get_or_init(|| {
+        let out = run_script(&["fetch-dom0"]);
+        let mut l = out.lines();
+        (
+            PathBuf::from(l.next().unwrap()),
+            PathBuf::from(l.next().unwrap()),
+        )
+    })
+}
+
+/// QEMU's own device tree for the default machine, dumped once.
+pub fn qemu_dtb() -> PathBuf {
+    let dir = root().join("target").join("boot-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("qemu-virt-dump.dtb");
+    let status = Command::new("qemu-system-arm")
+        .args([
+            "-M",
+            &format!(
+                "virt,virtualization=on,highmem-ecam=off,dumpdtb={}",
+                path.display()
+            ),
+        ])
+        .args([
+            "-cpu",
+            "cortex-a15",
+            "-m",
+            "1024",
+            "-nographic",
+            "-nic",
+            "none",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("qemu-system-arm");
+    assert!(status.success(), "dumping QEMU's DTB failed");
+    path
+}
+
+/// What to boot.
+#[derive(Clone, Debug)]
+pub struct Opts {
+    pub args: String,
+    pub dom0: bool,
+    pub dom0_args: String,
+    pub dtb: Option<PathBuf>,
+    pub mem_mib: u32,
+    pub qemu_extra: Vec<String>,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Opts {
+            args: "loglvl=info".into(),
+            dom0: true,
+            dom0_args: "console=ttyAMA0 snowvisor.test=poweroff".into(),
+            dtb: None,
+            mem_mib: 1024,
+            qemu_extra: Vec::new(),
+        }
+    }
+}
+
+/// A running QEMU and its console.
+pub struct Boot {
+    child: Child,
+    lines: Receiver<String>,
+    console: Arc<Mutex<String>>,
+}
+
+impl Boot {
+    pub fn start(o: &Opts) -> Boot {
+        let mut cmd = Command::new(root().join("scripts/run"));
+        cmd.args(["--headless", "--image"]).arg(image());
+        cmd.args(["--args", &o.args, "--mem", &o.mem_mib.to_string()]);
+        if o.dom0 {
+            let (k, i) = dom0();
+            cmd.arg("--kernel").arg(k).arg("--initrd").arg(i);
+            cmd.args(["--dom0-args", &o.dom0_args]);
+        } else {
+            cmd.arg("--no-dom0");
+        }
+        if let Some(d) = &o.dtb {
+            cmd.arg("--dtb").arg(d);
+        }
+        if !o.qemu_extra.is_empty() {
+            cmd.arg("--").args(&o.qemu_extra);
+        }
+        Self::spawn(cmd)
+    }
+
+    /// Starts any command whose stdout is a serial console.
+    pub fn spawn(mut cmd: Command) -> Boot {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("cannot start QEMU");
+        let console = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = channel();
+        let stdout = child.stdout.take().unwrap();
+        let c = console.clone();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(stdout);
+            let mut buf = Vec::new();
+            while r
+                .read_until(b'\n', &mut buf)
+                .map(|n| n > 0)
+                .unwrap_or(false)
+            {
+                let line = String::from_utf8_lossy(&buf).replace('\r', "");
+                c.lock().unwrap().push_str(&line);
+                if tx.send(line.trim_end().to_string()).is_err() {
+                    break;
+                }
+                buf.clear();
+            }
+        });
+        let mut stderr = child.stderr.take().unwrap();
+        let c = console.clone();
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stderr.read_to_string(&mut s);
+            if !s.is_empty() {
+                c.lock()
+                    .unwrap()
+                    .push_str(&format!("\n--- stderr ---\n{s}"));
+            }
+        });
+        Boot {
+            child,
+            lines: rx,
+            console,
+        }
+    }
+
+    /// Everything the console has printed so far.
+    pub fn console(&self) -> String {
+        self.console.lock().unwrap().clone()
+    }
+
+    fn fail(&mut self, what: &str) -> ! {
+        let _ = self.child.kill();
+        std::thread::sleep(Duration::from_millis(200));
+        panic!(
+            "{what}\n===== console =====\n{}\n===================",
+            self.console()
+        );
+    }
+
+    /// Waits until a line containing `needle` appears; returns that line.
+    pub fn expect(&mut self, needle: &str, secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) if l.contains(needle) => return l,
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    self.fail(&format!("timed out after {secs}s waiting for {needle:?}"))
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.fail(&format!("console closed while waiting for {needle:?}"))
+                }
+            }
+        }
+    }
+
+    /// Asserts that `needle` does not appear before `until` does.
+    pub fn expect_not_before(&mut self, needle: &str, until: &str, secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) if l.contains(needle) => {
+                    self.fail(&format!("unexpected {needle:?} before {until:?}"))
+                }
+                Ok(l) if l.contains(until) => return l,
+                Ok(_) => {}
+                Err(_) => self.fail(&format!("no {until:?} within {secs}s")),
+            }
+        }
+    }
+
+    /// Waits for QEMU to exit by itself.
+    pub fn expect_exit(&mut self, secs: u64) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.fail(&format!("QEMU did not exit within {secs}s"))
+    }
+}
+
+impl Drop for Boot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -33,15 +33,26 @@ impl LogLevel {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ArgError<'a> {
     Unknown(&'a str),
-    BadValue { key: &'a str, value: &'a str, expected: &'static str },
+    BadValue {
+        key: &'a str,
+        value: &'a str,
+        expected: &'static str,
+    },
 }
 
 impl fmt::Display for ArgError<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ArgError::Unknown(w) => write!(f, "unknown boot argument '{w}' ignored"),
-            ArgError::BadValue { key, value, expected } => {
-                write!(f, "boot argument {key}={value} ignored: expected {expected}")
+            ArgError::BadValue {
+                key,
+                value,
+                expected,
+            } => {
+                write!(
+                    f,
+                    "boot argument {key}={value} ignored: expected {expected}"
+                )
             }
         }
     }

@@ -68,7 +68,11 @@ impl log::Log for Logger {
     }
     fn log(&self, r: &log::Record<'_>) {
         if self.enabled(r.metadata()) {
-            write_fmt(format_args!("snowvisor: {}{}\n", prefix(r.level()), r.args()));
+            write_fmt(format_args!(
+                "snowvisor: {}{}\n",
+                prefix(r.level()),
+                r.args()
+            ));
         }
     }
     fn flush(&self) {}
@@ -114,6 +118,9 @@ mod tests {
         set_level(LogLevel::Info);
         log::info!("now shown");
         let text = alloc::string::String::from_utf8(out.lock().clone()).unwrap();
-        assert_eq!(text, "snowvisor: warning: shown 1\r\nsnowvisor: now shown\r\n");
+        assert_eq!(
+            text,
+            "snowvisor: warning: shown 1\r\nsnowvisor: now shown\r\n"
+        );
     }
 }

@@ -69,7 +69,9 @@ fn attach_uart(cfg: UartConfig) {
 
 /// Prints a fatal error and stops the CPU.
 pub fn fatal(args: core::fmt::Arguments<'_>) -> ! {
-    console::write_fmt(format_args!("snowvisor: fatal: {args}\nsnowvisor: halted\n"));
+    console::write_fmt(format_args!(
+        "snowvisor: fatal: {args}\nsnowvisor: halted\n"
+    ));
     cpu::halt()
 }
 
@@ -84,7 +86,7 @@ fn locate_dtb<B: Board>(r2: u32) -> Result<&'static [u8], DtError> {
         return Err(DtError::NoPointer);
     }
     let (lo, hi) = B::RAM_WINDOW;
-    if addr % 4 != 0 || addr < lo || addr.saturating_add(40) > hi {
+    if !addr.is_multiple_of(4) || addr < lo || addr.saturating_add(40) > hi {
         return Err(DtError::BadPointer { addr });
     }
     // SAFETY: the 40-byte header lies inside the board's RAM window, which is
@@ -121,20 +123,34 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
     if let Some(u) = tree.stdout() {
         match UartKind::from_compatible(u.compatible) {
             Some(kind) if u.base as usize != B::DEFAULT_UART.base => {
-                attach_uart(UartConfig { kind, base: u.base as usize });
+                attach_uart(UartConfig {
+                    kind,
+                    base: u.base as usize,
+                });
             }
             Some(_) => {}
-            None => warn!("console {} ({}) has no driver; staying on the {} board default", u.path, u.compatible, B::DEFAULT_UART.kind.name()),
+            None => warn!(
+                "console {} ({}) has no driver; staying on the {} board default",
+                u.path,
+                u.compatible,
+                B::DEFAULT_UART.kind.name()
+            ),
         }
     }
     for e in &args.errors {
         warn!("{e}");
     }
 
-    let gic = tree.gic().unwrap_or_else(|| fatal!("no GICv2 node (arm,cortex-a15-gic or arm,gic-400) in the device tree"));
+    let gic = tree.gic().unwrap_or_else(|| {
+        fatal!("no GICv2 node (arm,cortex-a15-gic or arm,gic-400) in the device tree")
+    });
     // SAFETY: addresses from the host tree's GIC node, identity mapped as device memory.
     let gic = GIC.call_once(|| unsafe {
-        Gic::new(gic.gicd.base as usize, gic.gicc.base as usize, gic.gich.map(|r| r.base as usize))
+        Gic::new(
+            gic.gicd.base as usize,
+            gic.gicc.base as usize,
+            gic.gich.map(|r| r.base as usize),
+        )
     });
     let cpu_facts = CpuFacts {
         midr: Midr::read().raw_value(),
@@ -146,7 +162,14 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
         Ok(lines) => lines.iter().for_each(|l| info!("{l}")),
         Err(e) => fatal!("{e}"),
     }
-    info!("hyp: MMU and caches on ({})", if mmu::enabled() { "HSCTLR.M=1" } else { "HSCTLR.M=0?" });
+    info!(
+        "hyp: MMU and caches on ({})",
+        if mmu::enabled() {
+            "HSCTLR.M=1"
+        } else {
+            "HSCTLR.M=0?"
+        }
+    );
 
     gic.init();
     timer_selftest(&tree, gic);
@@ -166,7 +189,10 @@ fn timer_selftest(tree: &HostTree<'_>, gic: &Gic) {
     use aarch32_cpu::register::{CnthpCtl, CnthpTval};
     let intid = tree.timer().and_then(|t| t.intids[3]).unwrap_or(26);
     HYP_TIMER_INTID.store(intid, Ordering::Relaxed);
-    let freq = tree.timer().and_then(|t| t.clock_frequency).unwrap_or(Cntfrq::read().0);
+    let freq = tree
+        .timer()
+        .and_then(|t| t.clock_frequency)
+        .unwrap_or(Cntfrq::read().0);
     gic.enable(intid, 0x80);
     CnthpTval::write(CnthpTval((freq / 1000).max(1)));
     CnthpCtl::write(CnthpCtl::new_with_raw_value(1));
@@ -212,7 +238,10 @@ extern "C" fn snowvisor_exception(vector: u32, frame: &mut TrapFrame) {
 
 fn dump_and_halt(v: Option<Vector>, f: &TrapFrame) -> ! {
     let hsr = Hsr(aarch32_cpu::register::Hsr::read().raw_value());
-    error!("unexpected exception: {}", v.map_or("unknown vector", Vector::name));
+    error!(
+        "unexpected exception: {}",
+        v.map_or("unknown vector", Vector::name)
+    );
     error!("{hsr}");
     error!(
         "HDFAR={:#010x} HIFAR={:#010x} HPFAR={:#010x} (IPA {:#x})",
@@ -221,7 +250,12 @@ fn dump_and_halt(v: Option<Vector>, f: &TrapFrame) -> ! {
         Hpfar::read().0,
         ((Hpfar::read().0 as u64) >> 4) << 12
     );
-    error!("ELR_hyp={:#010x} SPSR={:#010x} ({} mode)", f.elr, f.spsr, mode_name(f.spsr));
+    error!(
+        "ELR_hyp={:#010x} SPSR={:#010x} ({} mode)",
+        f.elr,
+        f.spsr,
+        mode_name(f.spsr)
+    );
     for i in (0..13).step_by(4) {
         let regs = &f.r[i..(i + 4).min(13)];
         let mut line = alloc::string::String::new();

@@ -19,7 +19,12 @@ pub struct CpuFacts {
 }
 
 fn region(r: &Region) -> String {
-    format!("{:#010x}-{:#010x} ({} MiB)", r.base, r.end().saturating_sub(1), r.size >> 20)
+    format!(
+        "{:#010x}-{:#010x} ({} MiB)",
+        r.base,
+        r.end().saturating_sub(1),
+        r.size >> 20
+    )
 }
 
 fn opt(r: Option<Region>) -> String {
@@ -41,7 +46,11 @@ pub fn cpu_name(midr: u32) -> &'static str {
 /// Summary lines, in print order. Fails only if the tree lacks memory.
 pub fn lines(t: &HostTree<'_>, cpu: &CpuFacts) -> Result<Vec<String>, DtError> {
     let mut out = Vec::new();
-    out.push(format!("snowvisor {} ({})", crate::VERSION, t.model().unwrap_or("no model")));
+    out.push(format!(
+        "snowvisor {} ({})",
+        crate::VERSION,
+        t.model().unwrap_or("no model")
+    ));
     out.push(format!(
         "cpu: MIDR {:#010x} ({} r{}p{}), mode {}, {} CPU node(s)",
         cpu.midr,
@@ -56,7 +65,11 @@ pub fn lines(t: &HostTree<'_>, cpu: &CpuFacts) -> Result<Vec<String>, DtError> {
     for (i, r) in mem.iter().enumerate() {
         out.push(format!("memory: bank {i} {}", region(r)));
     }
-    out.push(format!("memory: {} MiB in {} bank(s)", total >> 20, mem.len()));
+    out.push(format!(
+        "memory: {} MiB in {} bank(s)",
+        total >> 20,
+        mem.len()
+    ));
     match t.gic() {
         Some(g) => out.push(format!(
             "gic: GICD {:#010x} GICC {:#010x} GICH {} GICV {} maintenance INTID {}{}",
@@ -64,8 +77,10 @@ pub fn lines(t: &HostTree<'_>, cpu: &CpuFacts) -> Result<Vec<String>, DtError> {
             g.gicc.base,
             opt(g.gich),
             opt(g.gicv),
-            g.maintenance_intid.map_or_else(|| String::from("none"), |i| format!("{i}")),
-            cpu.list_registers.map_or_else(String::new, |n| format!(", {n} list registers")),
+            g.maintenance_intid
+                .map_or_else(|| String::from("none"), |i| format!("{i}")),
+            cpu.list_registers
+                .map_or_else(String::new, |n| format!(", {n} list registers")),
         )),
         None => out.push(String::from("gic: no GICv2 node in the device tree")),
     }
@@ -84,21 +99,35 @@ pub fn lines(t: &HostTree<'_>, cpu: &CpuFacts) -> Result<Vec<String>, DtError> {
             tm.intids[3].map_or_else(|| String::from("?"), |i| format!("{i}")),
             tm.intids[2].map_or_else(|| String::from("?"), |i| format!("{i}")),
         )),
-        None => out.push(String::from("timer: no arm,armv7-timer node in the device tree")),
+        None => out.push(String::from(
+            "timer: no arm,armv7-timer node in the device tree",
+        )),
     }
     match t.stdout() {
-        Some(u) => out.push(format!("uart: {} ({}) at {:#010x}", u.path, u.compatible, u.base)),
-        None => out.push(String::from("uart: /chosen/stdout-path names no usable node; board default")),
+        Some(u) => out.push(format!(
+            "uart: {} ({}) at {:#010x}",
+            u.path, u.compatible, u.base
+        )),
+        None => out.push(String::from(
+            "uart: /chosen/stdout-path names no usable node; board default",
+        )),
     }
-    out.push(format!("devices: {} enabled nodes with a compatible", t.device_count()));
-    out.push(format!("bootargs: \"{}\"", t.hypervisor_bootargs().unwrap_or("")));
+    out.push(format!(
+        "devices: {} enabled nodes with a compatible",
+        t.device_count()
+    ));
+    out.push(format!(
+        "bootargs: \"{}\"",
+        t.hypervisor_bootargs().unwrap_or("")
+    ));
     for m in t.modules() {
         out.push(format!(
             "module: {} {:?} {}{}",
             m.node,
             m.kind,
             region(&m.region),
-            m.bootargs.map_or_else(String::new, |b| format!(" bootargs \"{b}\"")),
+            m.bootargs
+                .map_or_else(String::new, |b| format!(" bootargs \"{b}\"")),
         ));
     }
     Ok(out)
@@ -112,14 +141,34 @@ mod tests {
     #[test]
     fn qemu_summary_lines() {
         let t = HostTree::new(QEMU_VIRT_MODULES_DTB).unwrap();
-        let cpu = CpuFacts { midr: 0x412f_c0f1, mode: "HYP", cntfrq: 62_500_000, list_registers: Some(4) };
+        let cpu = CpuFacts {
+            midr: 0x412f_c0f1,
+            mode: "HYP",
+            cntfrq: 62_500_000,
+            list_registers: Some(4),
+        };
         let l = lines(&t, &cpu).unwrap().join("\n");
-        assert!(l.contains("cpu: MIDR 0x412fc0f1 (Cortex-A15 r2p1), mode HYP, 1 CPU node(s)"), "{l}");
-        assert!(l.contains("memory: bank 0 0x40000000-0x7fffffff (1024 MiB)"), "{l}");
+        assert!(
+            l.contains("cpu: MIDR 0x412fc0f1 (Cortex-A15 r2p1), mode HYP, 1 CPU node(s)"),
+            "{l}"
+        );
+        assert!(
+            l.contains("memory: bank 0 0x40000000-0x7fffffff (1024 MiB)"),
+            "{l}"
+        );
         assert!(l.contains("gic: GICD 0x08000000 GICC 0x08010000 GICH 0x08030000 GICV 0x08040000 maintenance INTID 25, 4 list registers"), "{l}");
-        assert!(l.contains("timer: 62.500 MHz (CNTFRQ), hyp INTID 26, virt INTID 27"), "{l}");
-        assert!(l.contains("uart: /pl011@9000000 (arm,pl011) at 0x09000000"), "{l}");
-        assert!(l.contains("bootargs: \"loglvl=debug dom0_mem=512M\""), "{l}");
+        assert!(
+            l.contains("timer: 62.500 MHz (CNTFRQ), hyp INTID 26, virt INTID 27"),
+            "{l}"
+        );
+        assert!(
+            l.contains("uart: /pl011@9000000 (arm,pl011) at 0x09000000"),
+            "{l}"
+        );
+        assert!(
+            l.contains("bootargs: \"loglvl=debug dom0_mem=512M\""),
+            "{l}"
+        );
         assert!(l.contains("module: module@0x42000000 Kernel"), "{l}");
     }
 }

@@ -13,6 +13,9 @@ pub struct QemuVirt;
 
 impl Board for QemuVirt {
     const NAME: &'static str = "qemu-virt";
-    const DEFAULT_UART: UartConfig = UartConfig { kind: UartKind::Pl011, base: 0x0900_0000 };
+    const DEFAULT_UART: UartConfig = UartConfig {
+        kind: UartKind::Pl011,
+        base: 0x0900_0000,
+    };
     const RAM_WINDOW: (usize, usize) = (0x4000_0000, 0xffff_f000);
 }

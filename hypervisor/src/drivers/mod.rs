@@ -2,6 +2,7 @@
 //! `tock-registers`; each driver is created from a base address by one `unsafe`
 //! constructor whose caller vouches that the block is really there.
 
+pub mod exynos_uart;
 pub mod gicv2;
 pub mod pl011;
 pub mod uart;

@@ -34,7 +34,9 @@ impl Pl011 {
     /// memory for as long as the driver lives, and not driven by anyone else.
     pub unsafe fn new(base: usize) -> Self {
         // SAFETY: the caller guarantees a live, exclusive PL011 block at `base`.
-        Pl011 { regs: unsafe { &*(base as *const Pl011Regs) } }
+        Pl011 {
+            regs: unsafe { &*(base as *const Pl011Regs) },
+        }
     }
 
     pub fn put(&mut self, b: u8) {

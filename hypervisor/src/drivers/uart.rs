@@ -1,11 +1,14 @@
 //! The console UART: which driver a DT `compatible` selects.
 
+use super::exynos_uart::ExynosUart;
 use super::pl011::Pl011;
 
 /// UART hardware families snowvisor can drive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UartKind {
     Pl011,
+    /// Samsung Exynos 4210-style UART (Exynos 4/5 SoCs).
+    Exynos,
 }
 
 impl UartKind {
@@ -13,6 +16,7 @@ impl UartKind {
     pub fn from_compatible(c: &str) -> Option<Self> {
         match c {
             "arm,pl011" => Some(UartKind::Pl011),
+            "samsung,exynos4210-uart" => Some(UartKind::Exynos),
             _ => None,
         }
     }
@@ -20,6 +24,7 @@ impl UartKind {
     pub fn name(self) -> &'static str {
         match self {
             UartKind::Pl011 => "PL011",
+            UartKind::Exynos => "Exynos UART",
         }
     }
 }
@@ -34,6 +39,7 @@ pub struct UartConfig {
 /// An open UART.
 pub enum Uart {
     Pl011(Pl011),
+    Exynos(ExynosUart),
 }
 
 impl Uart {
@@ -44,18 +50,22 @@ impl Uart {
         match cfg.kind {
             // SAFETY: forwarded from the caller.
             UartKind::Pl011 => Uart::Pl011(unsafe { Pl011::new(cfg.base) }),
+            // SAFETY: forwarded from the caller.
+            UartKind::Exynos => Uart::Exynos(unsafe { ExynosUart::new(cfg.base) }),
         }
     }
 
     pub fn put(&mut self, b: u8) {
         match self {
             Uart::Pl011(u) => u.put(b),
+            Uart::Exynos(u) => u.put(b),
         }
     }
 
     pub fn get(&mut self) -> Option<u8> {
         match self {
             Uart::Pl011(u) => u.get(),
+            Uart::Exynos(u) => u.get(),
         }
     }
 }

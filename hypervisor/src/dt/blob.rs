@@ -14,8 +14,9 @@ const FDT_PROP: u32 = 3;
 const FDT_NOP: u32 = 4;
 const FDT_END: u32 = 9;
 const HEADER_LEN: usize = 40;
-/// Largest tree snowvisor accepts; real ones are tens of KiB.
-pub const MAX_DTB_SIZE: usize = 2 * 1024 * 1024;
+/// Largest tree snowvisor accepts. Real ones are tens of KiB, but QEMU pads a
+/// `-dtb` file by its own 1 MiB on top of whatever the file says.
+pub const MAX_DTB_SIZE: usize = 8 * 1024 * 1024;
 /// Deeper nesting than this is treated as corruption.
 const MAX_DEPTH: usize = 64;
 
@@ -43,7 +44,10 @@ pub enum DtError {
     /// The tree has no memory node with a usable `reg`.
     NoMemory,
     /// A property that must be present is missing or malformed.
-    BadProperty { node: &'static str, prop: &'static str },
+    BadProperty {
+        node: &'static str,
+        prop: &'static str,
+    },
 }
 
 impl fmt::Display for DtError {
@@ -146,7 +150,7 @@ pub fn check(blob: &[u8]) -> Result<&[u8], DtError> {
 }
 
 fn check_rsvmap(blob: &[u8], off: usize) -> Result<(), DtError> {
-    if off < HEADER_LEN || off % 8 != 0 {
+    if off < HEADER_LEN || !off.is_multiple_of(8) {
         return Err(DtError::BlockOutOfRange {
             what: "memory-reservation",
         });
@@ -210,7 +214,8 @@ fn check_structure(
                 if depth == 0 {
                     return err(token_at, "property outside any node");
                 }
-                let (Some(plen), Some(nameoff)) = (be32(&blob[..end], at), be32(&blob[..end], at + 4))
+                let (Some(plen), Some(nameoff)) =
+                    (be32(&blob[..end], at), be32(&blob[..end], at + 4))
                 else {
                     return err(token_at, "property header truncated");
                 };

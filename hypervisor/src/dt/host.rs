@@ -125,7 +125,10 @@ impl<'a> HostTree<'a> {
                 c.all().any(|s| {
                     matches!(
                         s,
-                        "arm,cortex-a15-gic" | "arm,gic-400" | "arm,cortex-a7-gic" | "arm,cortex-a9-gic"
+                        "arm,cortex-a15-gic"
+                            | "arm,gic-400"
+                            | "arm,cortex-a7-gic"
+                            | "arm,cortex-a9-gic"
                     )
                 })
             })
@@ -143,7 +146,9 @@ impl<'a> HostTree<'a> {
 
     /// The architected timer node (`arm,armv7-timer`).
     pub fn timer(&self) -> Option<TimerInfo> {
-        let n = self.fdt.find_compatible(&["arm,armv7-timer", "arm,armv8-timer"])?;
+        let n = self
+            .fdt
+            .find_compatible(&["arm,armv7-timer", "arm,armv8-timer"])?;
         let clock_frequency = cells(&n, "clock-frequency").and_then(|c| c.first().copied());
         let irq = cells(&n, "interrupts").unwrap_or_default();
         Some(TimerInfo {
@@ -155,12 +160,15 @@ impl<'a> HostTree<'a> {
     /// Resolves `/chosen/stdout-path` (alias or path, options after ':' dropped).
     pub fn stdout(&self) -> Option<UartInfo<'a>> {
         let chosen = self.fdt.find_node("/chosen")?;
-        let spec = prop_str(&chosen, "stdout-path").or_else(|| prop_str(&chosen, "linux,stdout-path"))?;
+        let spec =
+            prop_str(&chosen, "stdout-path").or_else(|| prop_str(&chosen, "linux,stdout-path"))?;
         let name = spec.split(':').next()?;
         let path = if name.starts_with('/') {
             name
         } else {
-            self.fdt.find_node("/aliases").and_then(|a| prop_str(&a, name))?
+            self.fdt
+                .find_node("/aliases")
+                .and_then(|a| prop_str(&a, name))?
         };
         let node = self.fdt.find_node(path)?;
         let compatible = node.compatible().map(|c| c.first()).unwrap_or("");
@@ -294,7 +302,10 @@ pub fn reg_with(n: &FdtNode<'_, '_>, address_cells: usize, size_cells: usize) ->
     v.chunks_exact(entry)
         .filter_map(|e| {
             let (a, s) = e.split_at(address_cells * 4);
-            Some(Region { base: be_cells(a)?, size: be_cells(s)? })
+            Some(Region {
+                base: be_cells(a)?,
+                size: be_cells(s)?,
+            })
         })
         .collect()
 }
@@ -334,7 +345,10 @@ mod tests {
         assert_eq!(timer.intids, [Some(29), Some(30), Some(27), Some(26)]);
         assert_eq!(timer.clock_frequency, None);
         let uart = t.stdout().unwrap();
-        assert_eq!((uart.path, uart.compatible, uart.base), ("/pl011@9000000", "arm,pl011", 0x0900_0000));
+        assert_eq!(
+            (uart.path, uart.compatible, uart.base),
+            ("/pl011@9000000", "arm,pl011", 0x0900_0000)
+        );
         assert_eq!(t.cpu_count(), 1);
         assert!(t.device_count() > 30, "{}", t.device_count());
         assert!(t.modules().is_empty());
@@ -346,10 +360,22 @@ mod tests {
         let m = t.modules();
         assert_eq!(m.len(), 2);
         let k = m.iter().find(|m| m.kind == ModuleKind::Kernel).unwrap();
-        assert_eq!(k.region, Region { base: 0x4200_0000, size: 0x1000 });
+        assert_eq!(
+            k.region,
+            Region {
+                base: 0x4200_0000,
+                size: 0x1000
+            }
+        );
         assert_eq!(k.bootargs, Some("console=hvc0 earlycon"));
         let r = m.iter().find(|m| m.kind == ModuleKind::Ramdisk).unwrap();
-        assert_eq!(r.region, Region { base: 0x4400_0000, size: 0x2000 });
+        assert_eq!(
+            r.region,
+            Region {
+                base: 0x4400_0000,
+                size: 0x2000
+            }
+        );
         assert_eq!(t.hypervisor_bootargs(), Some("loglvl=debug dom0_mem=512M"));
     }
 }

@@ -57,7 +57,9 @@ pub fn clean_inval_dcache_range(start: usize, len: usize) {
 /// Invalidates the whole instruction cache and branch predictor.
 pub fn invalidate_icache() {
     // SAFETY: ICIALLU/BPIALL have no effect on data.
-    unsafe { asm!("mcr p15, 0, {0}, c7, c5, 0", "mcr p15, 0, {0}, c7, c5, 6", "dsb", "isb", in(reg) 0, options(nostack)) }
+    unsafe {
+        asm!("mcr p15, 0, {0}, c7, c5, 0", "mcr p15, 0, {0}, c7, c5, 6", "dsb", "isb", in(reg) 0, options(nostack))
+    }
 }
 
 /// Invalidates the L1 data cache by set/way, before the caches are first enabled,

@@ -33,9 +33,18 @@ pub enum Vector {
 impl Vector {
     pub fn from_raw(v: u32) -> Option<Self> {
         use Vector::*;
-        [Reset, Undefined, HypCall, PrefetchAbort, DataAbort, HypTrap, Irq, Fiq]
-            .get(v as usize)
-            .copied()
+        [
+            Reset,
+            Undefined,
+            HypCall,
+            PrefetchAbort,
+            DataAbort,
+            HypTrap,
+            Irq,
+            Fiq,
+        ]
+        .get(v as usize)
+        .copied()
     }
 
     pub fn name(self) -> &'static str {

@@ -111,9 +111,20 @@ pub fn fault_name(fsc: u32) -> &'static str {
 
 impl fmt::Display for Hsr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "HSR={:#010x} EC={:#04x} ({})", self.0, self.ec(), self.class_name())?;
+        write!(
+            f,
+            "HSR={:#010x} EC={:#04x} ({})",
+            self.0,
+            self.ec(),
+            self.class_name()
+        )?;
         if let Some(d) = self.data_abort() {
-            write!(f, " {} {}", if d.write { "write" } else { "read" }, fault_name(d.fsc))?;
+            write!(
+                f,
+                " {} {}",
+                if d.write { "write" } else { "read" },
+                fault_name(d.fsc)
+            )?;
             if d.valid {
                 write!(f, " size={} r{}", 1u32 << d.size_log2, d.reg)?;
             }
@@ -133,7 +144,8 @@ mod tests {
     #[test]
     fn decodes_guest_data_abort() {
         // EC 0x24, IL, ISV, SAS=word, SRT=r3, WnR, FSC = level-2 translation fault
-        let hsr = Hsr((0x24 << 26) | (1 << 25) | (1 << 24) | (2 << 22) | (3 << 16) | (1 << 6) | 0x06);
+        let hsr =
+            Hsr((0x24 << 26) | (1 << 25) | (1 << 24) | (2 << 22) | (3 << 16) | (1 << 6) | 0x06);
         let d = hsr.data_abort().unwrap();
         assert!(d.valid && d.write && !d.sign_extend);
         assert_eq!((d.size_log2, d.reg), (2, 3));

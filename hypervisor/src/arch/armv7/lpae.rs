@@ -59,7 +59,9 @@ pub fn table_desc(pa: u64) -> u64 {
 /// since RAM is what the hypervisor touches there.
 fn block_type(base: u64, size: u64, ram: &[Region]) -> Option<MemType> {
     let blk = Region { base, size };
-    ram.iter().any(|r| r.overlaps(&blk)).then_some(MemType::Normal)
+    ram.iter()
+        .any(|r| r.overlaps(&blk))
+        .then_some(MemType::Normal)
 }
 
 /// snowvisor's identity map of the 32-bit physical space: RAM as normal memory in
@@ -98,7 +100,10 @@ impl HypMap {
         let leaf = if d & TABLE == 0 {
             *d
         } else {
-            let t = self.l2.iter().find(|t| addr_of(t) == d & 0x0000_ffff_ffff_f000)?;
+            let t = self
+                .l2
+                .iter()
+                .find(|t| addr_of(t) == d & 0x0000_ffff_ffff_f000)?;
             t.0[((pa % GIB) / BLOCK_2M) as usize]
         };
         match (leaf >> 2) & 7 {
@@ -119,7 +124,10 @@ mod tests {
 
     #[test]
     fn qemu_virt_map() {
-        let ram = [Region { base: 0x4000_0000, size: 0x4000_0000 }];
+        let ram = [Region {
+            base: 0x4000_0000,
+            size: 0x4000_0000,
+        }];
         let m = HypMap::build(&ram, addr);
         assert_eq!(m.l2.len(), 1);
         assert_eq!(m.lookup(0x0900_0000, addr), Some(MemType::Device));
@@ -134,7 +142,10 @@ mod tests {
     #[test]
     fn snow_map_splits_partial_gib() {
         // 2 GiB from 0x4000_0000: GiB 1 and 2 are RAM, GiB 3 is half device? no: ends at 0xc000_0000.
-        let ram = [Region { base: 0x4000_0000, size: 0x8000_0000 }];
+        let ram = [Region {
+            base: 0x4000_0000,
+            size: 0x8000_0000,
+        }];
         let m = HypMap::build(&ram, addr);
         assert_eq!(m.l2.len(), 2);
         assert_eq!(m.lookup(0xbfe0_0000, addr), Some(MemType::Normal));
@@ -144,7 +155,10 @@ mod tests {
 
     #[test]
     fn bank_inside_a_gib() {
-        let ram = [Region { base: 0x4800_0000, size: 0x0100_0000 }];
+        let ram = [Region {
+            base: 0x4800_0000,
+            size: 0x0100_0000,
+        }];
         let m = HypMap::build(&ram, addr);
         assert_eq!(m.lookup(0x4700_0000, addr), Some(MemType::Device));
         assert_eq!(m.lookup(0x4800_0000, addr), Some(MemType::Normal));

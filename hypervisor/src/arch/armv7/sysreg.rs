@@ -7,13 +7,17 @@ use core::arch::asm;
 pub fn write_htcr(v: u32) {
     // SAFETY: HTCR only configures HYP translation walks; callers set it before
     // enabling the HYP MMU, so no live translation changes under our feet.
-    unsafe { asm!(".arch_extension virt", "mcr p15, 4, {}, c2, c0, 2", in(reg) v, options(nostack)) }
+    unsafe {
+        asm!(".arch_extension virt", "mcr p15, 4, {}, c2, c0, 2", in(reg) v, options(nostack))
+    }
 }
 
 /// HMAIR0 (p15, 4, c10, c2, 0).
 pub fn write_hmair0(v: u32) {
     // SAFETY: memory-attribute indirection for HYP; set before the MMU is enabled.
-    unsafe { asm!(".arch_extension virt", "mcr p15, 4, {}, c10, c2, 0", in(reg) v, options(nostack)) }
+    unsafe {
+        asm!(".arch_extension virt", "mcr p15, 4, {}, c10, c2, 0", in(reg) v, options(nostack))
+    }
 }
 
 /// HTTBR (64-bit, p15, 4, c2).
@@ -28,7 +32,9 @@ pub fn write_httbr(v: u64) {
 /// TLBIALLH: invalidate all HYP TLB entries.
 pub fn tlbi_allh() {
     // SAFETY: TLB invalidation has no memory effects beyond dropping cached walks.
-    unsafe { asm!(".arch_extension virt", "mcr p15, 4, {}, c8, c7, 0", "dsb", "isb", in(reg) 0, options(nostack)) }
+    unsafe {
+        asm!(".arch_extension virt", "mcr p15, 4, {}, c8, c7, 0", "dsb", "isb", in(reg) 0, options(nostack))
+    }
 }
 
 /// ELR_hyp / SPSR_hyp are in the trap frame; HDFAR/HIFAR/HPFAR via aarch32-cpu.
