@@ -2,9 +2,9 @@
 //! reads the serial console with timeouts, and on any failed expectation panics
 //! with the whole captured console.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -120,6 +120,8 @@ pub struct Boot {
     child: Child,
     lines: Receiver<String>,
     console: Arc<Mutex<String>>,
+    /// The serial input, for boots started with [`Boot::spawn_interactive`].
+    stdin: Option<ChildStdin>,
 }
 
 impl Boot {
@@ -144,11 +146,37 @@ impl Boot {
     }
 
     /// Starts any command whose stdout is a serial console.
-    pub fn spawn(mut cmd: Command) -> Boot {
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+    pub fn spawn(cmd: Command) -> Boot {
+        Self::spawn_io(cmd, false)
+    }
+
+    /// Like [`Boot::spawn`], with the command's stdin kept for [`Boot::send`]
+    /// (a QEMU started with `-serial stdio` reads its serial input there).
+    pub fn spawn_interactive(cmd: Command) -> Boot {
+        Self::spawn_io(cmd, true)
+    }
+
+    /// Types `bytes` on the serial console.
+    pub fn send(&mut self, bytes: &[u8]) {
+        let ok = self
+            .stdin
+            .as_mut()
+            .is_some_and(|s| s.write_all(bytes).and_then(|_| s.flush()).is_ok());
+        if !ok {
+            self.fail(&format!("cannot send {bytes:?}: no serial input"));
+        }
+    }
+
+    fn spawn_io(mut cmd: Command, interactive: bool) -> Boot {
+        cmd.stdin(if interactive {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("cannot start QEMU");
+        let stdin = child.stdin.take();
         let console = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = channel();
         let stdout = child.stdout.take().unwrap();
@@ -184,6 +212,7 @@ impl Boot {
             child,
             lines: rx,
             console,
+            stdin,
         }
     }
 

@@ -110,6 +110,8 @@ impl<'a> BootArgs<'a> {
                 "swiotlb" => a.swiotlb = Some(value),
                 // Arguments meant for the firmware or kept for Xen compatibility.
                 "console" | "dom0_max_vcpus" | "sync_console" | "guest_loglvl" => {}
+                // Read by its own module (ramlog's warm-reboot self-test).
+                "snowvisor.selftest" => {}
                 _ => a.errors.push(ArgError::Unknown(word)),
             }
         }

@@ -14,6 +14,12 @@ use crate::bootargs::LogLevel;
 pub trait Serial: Send {
     fn put(&mut self, b: u8);
     fn get(&mut self) -> Option<u8>;
+    /// Turns on the receive interrupt; false if the device cannot.
+    fn enable_rx_interrupt(&mut self) -> bool {
+        false
+    }
+    /// Clears the receive interrupt (before draining the FIFO).
+    fn ack_rx_interrupt(&mut self) {}
 }
 
 static CONSOLE: Mutex<Option<Box<dyn Serial>>> = Mutex::new(None);
@@ -39,6 +45,7 @@ impl Write for Writer<'_> {
 
 /// Writes formatted text as is.
 pub fn write_fmt(args: fmt::Arguments<'_>) {
+    crate::ramlog::write_fmt(args); // the RAM log gets every line too
     let mut c = CONSOLE.lock();
     if let Some(s) = c.as_mut() {
         let _ = Writer(s.as_mut()).write_fmt(args);
@@ -48,6 +55,54 @@ pub fn write_fmt(args: fmt::Arguments<'_>) {
 /// Reads one byte if one is waiting.
 pub fn get() -> Option<u8> {
     CONSOLE.lock().as_mut().and_then(|s| s.get())
+}
+
+/// Writes a guest's console bytes unchanged (Dom0's hvc0 already sends
+/// "\r\n"); they are not snowvisor's log, so the RAM log does not get them.
+pub fn write_raw(bytes: &[u8]) {
+    if let Some(s) = CONSOLE.lock().as_mut() {
+        bytes.iter().for_each(|&b| s.put(b));
+    }
+}
+
+/// Acknowledges the receive interrupt, then drains the receive FIFO into
+/// `out` (up to its length); returns the number of bytes read. In that order
+/// a byte arriving meanwhile raises the interrupt again instead of waiting
+/// unseen for the next one.
+pub fn receive(out: &mut [u8]) -> usize {
+    let mut c = CONSOLE.lock();
+    let Some(s) = c.as_mut() else { return 0 };
+    s.ack_rx_interrupt();
+    let mut n = 0;
+    while n < out.len() {
+        match s.get() {
+            Some(b) => {
+                out[n] = b;
+                n += 1;
+            }
+            None => break,
+        }
+    }
+    n
+}
+
+/// Turns on the console UART's receive interrupt; false if it has none.
+pub fn enable_rx_interrupt() -> bool {
+    CONSOLE
+        .lock()
+        .as_mut()
+        .is_some_and(|s| s.enable_rx_interrupt())
+}
+
+/// The current log level.
+pub fn level() -> LogLevel {
+    match log::max_level() {
+        log::LevelFilter::Off | log::LevelFilter::Error => LogLevel::Error,
+        log::LevelFilter::Warn => LogLevel::Warn,
+        log::LevelFilter::Info => LogLevel::Info,
+        log::LevelFilter::Debug => LogLevel::Debug,
+        log::LevelFilter::Trace => LogLevel::Trace,
+    }
 }
 
 struct Logger;

@@ -13,12 +13,21 @@ pub mod arch;
 pub mod board;
 pub mod bootargs;
 pub mod console;
+pub mod debugkeys;
+pub mod domain;
 pub mod drivers;
 pub mod dt;
+pub mod plan;
+pub mod psci;
+pub mod ramlog;
 pub mod summary;
+pub mod vgic;
+pub mod xen;
 
 #[cfg(target_arch = "arm")]
 pub mod start;
+#[cfg(target_arch = "arm")]
+pub mod vcpu;
 
 /// The version printed in the banner.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -18,8 +18,9 @@ use crate::bootargs::{BootArgs, LogLevel};
 use crate::console::{self, Serial};
 use crate::drivers::gicv2::{Gic, SPURIOUS};
 use crate::drivers::uart::{Uart, UartConfig, UartKind};
-use crate::dt::{blob, DtError, HostTree, ModuleKind};
+use crate::dt::{blob, DtError, HostTree};
 use crate::summary::{self, CpuFacts};
+use crate::vcpu;
 
 #[global_allocator]
 static HEAP: LockedHeap<32> = LockedHeap::empty();
@@ -58,6 +59,12 @@ impl Serial for UartSerial {
     }
     fn get(&mut self) -> Option<u8> {
         self.0.get()
+    }
+    fn enable_rx_interrupt(&mut self) -> bool {
+        self.0.enable_rx_interrupt()
+    }
+    fn ack_rx_interrupt(&mut self) {
+        self.0.ack_rx_interrupt()
     }
 }
 
@@ -107,13 +114,15 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
     init_heap();
     attach_uart(B::DEFAULT_UART);
     console::set_level(LogLevel::Info);
+    crate::ramlog::start::<B>();
+    crate::arch::armv7::secure::report_entry();
     if cpsr & 0x1f != MODE_HYP {
         fatal!(
             "entered in {} mode (CPSR {cpsr:#010x}), not HYP: the firmware must start snowvisor in HYP mode (on QEMU: -M virt,virtualization=on)",
             mode_name(cpsr)
         );
     }
-    let dtb = locate_dtb::<B>(r2).unwrap_or_else(|e| fatal!("{e}"));
+    let dtb = locate_dtb::<B>(crate::board::dtb_address::<B>(r2)).unwrap_or_else(|e| fatal!("{e}"));
     let tree = HostTree::new(dtb).unwrap_or_else(|e| fatal!("{e}"));
     let args = BootArgs::parse(tree.hypervisor_bootargs().unwrap_or(""));
     console::set_level(args.loglvl);
@@ -171,17 +180,23 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
         }
     );
 
+    B::early_init(&tree);
     gic.init();
     timer_selftest(&tree, gic);
+    crate::ramlog::selftest(&tree);
 
-    let modules = tree.modules();
-    if !modules.iter().any(|m| m.kind == ModuleKind::Kernel) {
-        fatal!(
-            "no Dom0 kernel: /chosen has no module node with compatible \"multiboot,kernel\" (QEMU: -device guest-loader,addr=0x42000000,kernel=zImage,bootargs=\"...\")"
-        );
+    // Dom0 never gets snowvisor's memory nor the RAM log window next to it.
+    let (mut start, mut end) = own_region();
+    if let Some((base, size)) = crate::ramlog::region() {
+        start = start.min(base);
+        end = end.max(base + size);
     }
-    info!("dom0: kernel module found; building Dom0 is not implemented yet");
-    cpu::halt()
+    let hyp = crate::dt::Region {
+        base: start as u64,
+        size: (end - start) as u64,
+    };
+    let e = crate::domain::build::build_and_run(&tree, &args, hyp, gic);
+    fatal!("{e}")
 }
 
 /// Proves interrupts reach HYP: arms the HYP timer for 1 ms and waits for its IRQ.
@@ -209,29 +224,39 @@ fn timer_selftest(tree: &HostTree<'_>, gic: &Gic) {
     info!("timer: HYP timer interrupt INTID {intid} handled (1 ms one-shot)");
 }
 
-fn handle_irq() {
+fn handle_irq(frame: &TrapFrame) {
     let Some(gic) = GIC.get() else { return };
     loop {
         let (intid, iar) = gic.acknowledge();
         if intid >= SPURIOUS {
-            return;
+            break;
         }
-        if intid == HYP_TIMER_INTID.load(Ordering::Relaxed) {
+        if vcpu::guest_irq(intid, iar) {
+            continue;
+        }
+        if vcpu::console_irq(intid, frame) {
+            // Handled below like any interrupt of snowvisor's.
+        } else if intid == HYP_TIMER_INTID.load(Ordering::Relaxed) {
             use aarch32_cpu::register::CnthpCtl;
             CnthpCtl::write(CnthpCtl::new_with_raw_value(2)); // masked, disabled
             HYP_TICKS.fetch_add(1, Ordering::Release);
+        } else if crate::domain::iommu::handle_irq(intid) {
+            // An owned SMMU's event queue or global error: reported.
         } else {
             warn!("unexpected interrupt INTID {intid} at HYP");
         }
         gic.end_of_interrupt(iar);
+        gic.deactivate(iar);
     }
+    vcpu::flush_lrs();
 }
 
 /// Called by every HYP vector with the saved registers.
 #[no_mangle]
 extern "C" fn snowvisor_exception(vector: u32, frame: &mut TrapFrame) {
     match Vector::from_raw(vector) {
-        Some(Vector::Irq) => handle_irq(),
+        Some(Vector::Irq) => handle_irq(frame),
+        Some(Vector::HypTrap) => vcpu::trap(frame),
         v => dump_and_halt(v, frame),
     }
 }
@@ -277,6 +302,9 @@ fn panic(p: &core::panic::PanicInfo<'_>) -> ! {
 #[macro_export]
 macro_rules! board_entry {
     ($board:ty) => {
+        /// Board constants the entry assembly reads (see `board::early_words`).
+        #[no_mangle]
+        static SNOWVISOR_BOARD_EARLY: [u32; 4] = $crate::board::early_words::<$board>();
         #[no_mangle]
         extern "C" fn snowvisor_board_entry(r0: u32, r1: u32, r2: u32, cpsr: u32) -> ! {
             $crate::start::boot::<$board>(r0, r1, r2, cpsr)

@@ -8,6 +8,7 @@
 #   target/dom0/zImage            the package's /boot/vmlinuz-*
 #   target/dom0/dtbs/             the package's /usr/lib/linux-image-*/ tree
 #   target/dom0/initrd.cpio.gz    newc cpio: busybox + qemu/dom0-initramfs/{init,tests/}
+#                                 + the kernel modules qemu/dom0-initramfs/modules lists, in /lib/modules/
 #   target/dom0/kernel-version    "<package> <version> <uname -r>"
 # Packages come from the machine's own apt sources (no mirror named here),
 # downloaded with `apt-get download` into target/dom0/debs/, never installed.
@@ -112,7 +113,28 @@ dom0_initrd_stale() {
     [ -s "$DOM0_INITRD" ] || return 0
     [ -n "$(find "$DOM0_SRC" "$DOM0_LIB" -newer "$DOM0_INITRD" 2>/dev/null | head -1)" ] && return 0
     [ -n "$(find "$DOM0_DIR/debs" -maxdepth 1 -name 'busybox-static_*_armhf.deb' -newer "$DOM0_INITRD" 2>/dev/null | head -1)" ] && return 0
+    [ -n "$(find "$DOM0_DIR/debs" -maxdepth 1 -name 'linux-image-*_armhf.deb' -newer "$DOM0_INITRD" 2>/dev/null | head -1)" ] && return 0
     return 1
+}
+
+# Copies the modules qemu/dom0-initramfs/modules lists (paths under
+# /lib/modules/<version>/, one a line, # comments) from the kernel package into DEST.
+dom0_stage_modules() {
+    local dest=$1 list="$DOM0_SRC/modules" pkg deb tmp="$DOM0_DIR/modules.tmp" m
+    [ -s "$list" ] || return 0
+    pkg=$(cut -d' ' -f1 "$DOM0_DIR/kernel-version" 2>/dev/null) || true
+    [ -n "$pkg" ] || die "no target/dom0/kernel-version: fetch the kernel first"
+    deb=$(dom0_deb "$DOM0_DIR/debs" "$pkg")
+    rm -rf "$tmp" && mkdir -p "$tmp" "$dest"
+    local want=()
+    while read -r m; do
+        case "$m" in ''|'#'*) continue ;; esac
+        want+=("./lib/modules/*/$m")
+    done <"$list"
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards "${want[@]}" \
+        || die "modules listed in $list are missing from $deb"
+    find "$tmp" -name '*.ko' -exec install -m 0644 {} "$dest/" \;
+    rm -rf "$tmp"
 }
 
 dom0_build_initrd() {
@@ -147,6 +169,7 @@ dom0_build_initrd() {
         if [ -d "$DOM0_SRC/tests" ]; then
             cp -R "$DOM0_SRC/tests/." "$stage/tests/"
         fi
+        dom0_stage_modules "$stage/lib/modules"
         chmod 1777 "$stage/tmp"
     ) || die "staging the initramfs failed"
     # A plain file list packed with every file owned by root: no root needed here.
@@ -164,7 +187,13 @@ dom0_build_initrd() {
 
 ensure_dom0() {
     mkdir -p "$DOM0_DIR"
+    # One fetch or rebuild at a time: parallel runs (tests, benchmarks) wait here.
+    local lock
+    exec {lock}>"$DOM0_DIR/.lock"
+    flock "$lock"
     if ! dom0_kernel_ready; then dom0_fetch_kernel; fi
     if dom0_initrd_stale; then dom0_build_initrd; fi
+    flock -u "$lock"
+    exec {lock}>&-
     return 0
 }

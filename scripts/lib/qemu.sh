@@ -21,3 +21,25 @@ qemu_virt_cmd() {
         QEMU_CMD+=(-device "guest-loader,addr=$DOM0_INITRD_ADDR,initrd=$initrd")
     fi
 }
+
+# An SMMUv3 with stage-2 translation (QEMU >= 8.2; the default model is stage 1
+# only) in front of the PCIe host, and a virtio-blk-pci disk behind it.
+# Call qemu_smmu_machine before qemu_virt_cmd and qemu_smmu_devices after it.
+SMMU_DISK="$ROOT/target/smmu/disk.raw"
+SMMU_DISK_MIB=16
+
+qemu_smmu_machine() { QEMU_MACHINE_EXTRA="${QEMU_MACHINE_EXTRA:-},iommu=smmuv3"; }
+
+# Appends the SMMU's stage setting and the disk to QEMU_CMD. The raw image is
+# created once, zeroed; snapshot=on keeps every boot's writes in a throw-away
+# overlay, so parallel boots neither lock nor see each other's data.
+qemu_smmu_devices() {
+    if [ ! -s "$SMMU_DISK" ]; then
+        mkdir -p "$(dirname "$SMMU_DISK")"
+        qemu-img create -q -f raw "$SMMU_DISK.$$" "${SMMU_DISK_MIB}M" >&2 || die "qemu-img create $SMMU_DISK failed"
+        mv -f "$SMMU_DISK.$$" "$SMMU_DISK"
+    fi
+    QEMU_CMD+=(-global arm-smmuv3.stage=2
+        -drive "if=none,id=smmudisk,file=$(qemu_escape "$SMMU_DISK"),format=raw,snapshot=on"
+        -device virtio-blk-pci,drive=smmudisk)
+}

@@ -46,7 +46,9 @@ register_structs! {
         (0x08 => pub bpr: ReadWrite<u32>),
         (0x0c => pub iar: ReadOnly<u32>),
         (0x10 => pub eoir: WriteOnly<u32>),
-        (0x14 => @END),
+        (0x14 => _r0),
+        (0x1000 => pub dir: WriteOnly<u32>),
+        (0x1004 => @END),
     }
 }
 
@@ -68,6 +70,8 @@ register_structs! {
         (0x200 => @END),
     }
 }
+
+const CTLR_EOIMODE: u32 = 1 << 9;
 
 /// INTIDs at or above this are spurious.
 pub const SPURIOUS: u32 = 1020;
@@ -127,7 +131,33 @@ impl Gic {
         self.gicd.ctlr.set(1);
         self.gicc.pmr.set(0xff);
         self.gicc.bpr.set(0);
-        self.gicc.ctlr.set(1);
+        // EOImode: EOIR only drops priority; deactivation is separate (DIR), so
+        // an interrupt handed to a guest stays active until the guest's own EOI
+        // deactivates it through a hardware list register.
+        self.gicc.ctlr.set(1 | CTLR_EOIMODE);
+        if let Some(h) = self.gich {
+            h.hcr.set(0);
+        }
+    }
+
+    pub fn disable(&self, intid: u32) {
+        let (w, b) = ((intid / 32) as usize, intid % 32);
+        self.gicd.icenabler[w].set(1 << b);
+    }
+
+    /// Sets an SPI's trigger (ICFGR edge bit). SGIs and PPIs are left alone.
+    pub fn set_edge_triggered(&self, intid: u32, edge: bool) {
+        if intid < 32 || intid >= self.lines() {
+            return;
+        }
+        let (w, sh) = ((intid / 16) as usize, (intid % 16) * 2 + 1);
+        let v = self.gicd.icfgr[w].get();
+        self.gicd.icfgr[w].set(if edge { v | (1 << sh) } else { v & !(1 << sh) });
+    }
+
+    /// Deactivates an interrupt snowvisor handled itself (after its EOI).
+    pub fn deactivate(&self, iar: u32) {
+        self.gicc.dir.set(iar);
     }
 
     pub fn enable(&self, intid: u32, priority: u8) {

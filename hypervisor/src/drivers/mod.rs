@@ -5,4 +5,5 @@
 pub mod exynos_uart;
 pub mod gicv2;
 pub mod pl011;
+pub mod smmuv3;
 pub mod uart;

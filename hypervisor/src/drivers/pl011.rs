@@ -1,13 +1,19 @@
-//! ARM PrimeCell UART (PL011): polled transmit and receive.
+//! ARM PrimeCell UART (PL011): polled transmit and receive, and the receive
+//! interrupt (FIFO level or receive timeout) for console input.
 
-use tock_registers::interfaces::{Readable, Writeable};
-use tock_registers::registers::{ReadOnly, ReadWrite};
+use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
+use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
 use tock_registers::{register_bitfields, register_structs};
 
 register_bitfields![u32,
     FR [
         RXFE OFFSET(4) NUMBITS(1) [],
         TXFF OFFSET(5) NUMBITS(1) [],
+    ],
+    /// IMSC (interrupt mask set/clear) and ICR (interrupt clear) share a layout.
+    INT [
+        RX OFFSET(4) NUMBITS(1) [],
+        RT OFFSET(6) NUMBITS(1) [],
     ]
 ];
 
@@ -16,7 +22,12 @@ register_structs! {
         (0x000 => dr: ReadWrite<u32>),
         (0x004 => _rsr),
         (0x018 => fr: ReadOnly<u32, FR::Register>),
-        (0x01c => @END),
+        (0x01c => _reserved),
+        (0x038 => imsc: ReadWrite<u32, INT::Register>),
+        (0x03c => _ris),
+        (0x040 => _mis),
+        (0x044 => icr: WriteOnly<u32, INT::Register>),
+        (0x048 => @END),
     }
 }
 
@@ -50,5 +61,18 @@ impl Pl011 {
         } else {
             Some(self.regs.dr.get() as u8)
         }
+    }
+
+    /// Unmasks the receive and receive-timeout interrupts: the UART's line
+    /// is raised while received bytes wait.
+    pub fn enable_rx_interrupt(&mut self) {
+        self.regs.icr.write(INT::RX::SET + INT::RT::SET);
+        self.regs.imsc.modify(INT::RX::SET + INT::RT::SET);
+    }
+
+    /// Clears the receive interrupts; drain the FIFO with `get` afterwards
+    /// (a byte still waiting raises the level interrupt again).
+    pub fn ack_rx_interrupt(&mut self) {
+        self.regs.icr.write(INT::RX::SET + INT::RT::SET);
     }
 }

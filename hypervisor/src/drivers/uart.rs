@@ -68,4 +68,22 @@ impl Uart {
             Uart::Exynos(u) => u.get(),
         }
     }
+
+    /// Turns on the receive interrupt; false if this driver has none yet.
+    pub fn enable_rx_interrupt(&mut self) -> bool {
+        match self {
+            Uart::Pl011(u) => {
+                u.enable_rx_interrupt();
+                true
+            }
+            Uart::Exynos(_) => false,
+        }
+    }
+
+    /// Clears the receive interrupt; drain the FIFO with `get` afterwards.
+    pub fn ack_rx_interrupt(&mut self) {
+        if let Uart::Pl011(u) = self {
+            u.ack_rx_interrupt();
+        }
+    }
 }

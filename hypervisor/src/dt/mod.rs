@@ -1,6 +1,7 @@
-//! Device trees: checking and reading the host's, (later) writing Dom0's.
+//! Device trees: checking and reading the host's, writing Dom0's.
 
 pub mod blob;
+pub mod dom0;
 pub mod host;
 
 pub use blob::DtError;
@@ -10,4 +11,6 @@ pub use host::{BootModule, GicInfo, HostTree, ModuleKind, Region, TimerInfo, Uar
 pub(crate) mod testdata {
     pub const QEMU_VIRT_DTB: &[u8] = include_bytes!("testdata/qemu-virt.dtb");
     pub const QEMU_VIRT_MODULES_DTB: &[u8] = include_bytes!("testdata/qemu-virt-modules.dtb");
+    pub const QEMU_VIRT_SMMUV3_DTB: &[u8] = include_bytes!("testdata/qemu-virt-smmuv3.dtb");
+    pub const EXYNOS5250_SNOW_DTB: &[u8] = include_bytes!("testdata/exynos5250-snow.dtb");
 }

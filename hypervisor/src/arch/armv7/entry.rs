@@ -57,6 +57,7 @@ sync_and_jump:
     SYNC_AND_JUMP
 
 relocated:
+    bl      snowvisor_secure_to_hyp @ Secure SVC -> HYP (secure.rs); else no-op
     and     r0, r11, #0x1f
     cmp     r0, #0x1a
     bne     1f
@@ -125,6 +126,7 @@ snowvisor_vectors:
     VECTOR  vec_irq, 6
     VECTOR  vec_fiq, 7
 
+    .global exception_return
 exception_return:
     ldr     r0, [sp, #56]
     ldr     r1, [sp, #60]

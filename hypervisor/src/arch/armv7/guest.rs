@@ -1,0 +1,198 @@
+//! Running a guest at PL1: HYP configuration, entry, the guest's banked
+//! registers, and exceptions injected into it.
+
+use core::arch::asm;
+
+use super::frame::TrapFrame;
+
+/// HCR for a guest: stage 2 on (VM), set/way invalidation as clean+invalidate
+/// (SWIO), physical IRQ/FIQ/async aborts to HYP (IMO/FMO/AMO), broadcast TLB
+/// and cache maintenance (FB), barriers inner shareable (BSU), trap WFI (TWI),
+/// SMC (TSC, PSCI is emulated) and auxiliary control registers (TAC).
+pub const HCR_GUEST: u32 = 1
+    | (1 << 1)
+    | (1 << 3)
+    | (1 << 4)
+    | (1 << 5)
+    | (1 << 9)
+    | (1 << 10)
+    | (1 << 13)
+    | (1 << 19)
+    | (1 << 21);
+/// HCPTR: no coprocessor traps (bits of unimplemented coprocessors RES1).
+const HCPTR_GUEST: u32 = 0x33ff;
+/// CNTHCTL: PL1 may read the physical counter (PL1PCTEN) but not use the
+/// physical timer (PL1PCEN = 0): that one is snowvisor's.
+const CNTHCTL_GUEST: u32 = 1;
+
+macro_rules! mcr {
+    ($op1:literal, $crn:literal, $crm:literal, $op2:literal, $v:expr) => {
+        // SAFETY: writes one HYP configuration register named at the call site;
+        // callers use it only while no guest runs on this CPU.
+        unsafe {
+            asm!(".arch_extension virt",
+                 concat!("mcr p15, ", $op1, ", {}, ", $crn, ", ", $crm, ", ", $op2),
+                 in(reg) $v, options(nostack))
+        }
+    };
+}
+
+macro_rules! mrc {
+    ($op1:literal, $crn:literal, $crm:literal, $op2:literal) => {{
+        let v: u32;
+        // SAFETY: reads one system register; no side effects.
+        unsafe {
+            asm!(".arch_extension virt",
+                 concat!("mrc p15, ", $op1, ", {}, ", $crn, ", ", $crm, ", ", $op2),
+                 out(reg) v, options(nostack))
+        };
+        v
+    }};
+}
+
+/// Sets up HYP to run a guest with stage-2 tables at `vttbr_root` and `vmid`.
+pub fn configure(vttbr_root: u64, vmid: u8, vtcr: u32) {
+    mcr!(4, "c2", "c1", 2, vtcr); // VTCR
+    let vttbr = vttbr_root | ((vmid as u64) << 48);
+    // SAFETY: VTTBR points at stage-2 tables that live as long as the guest.
+    unsafe {
+        asm!(".arch_extension virt", "mcrr p15, 6, {}, {}, c2",
+             in(reg) vttbr as u32, in(reg) (vttbr >> 32) as u32, options(nostack))
+    };
+    mcr!(4, "c1", "c1", 2, HCPTR_GUEST); // HCPTR
+    mcr!(4, "c1", "c1", 3, 0u32); // HSTR: no CP15 primary-register traps
+    mcr!(4, "c14", "c1", 0, CNTHCTL_GUEST); // CNTHCTL
+                                            // CNTVOFF = 0: the guest's virtual counter is the physical one.
+                                            // SAFETY: only affects the guest's view of the counter.
+    unsafe {
+        asm!(".arch_extension virt", "mcrr p15, 4, {0}, {0}, c14", in(reg) 0u32, options(nostack))
+    };
+    let midr = mrc!(0, "c0", "c0", 0);
+    let mpidr = mrc!(0, "c0", "c0", 5);
+    mcr!(4, "c0", "c0", 0, midr); // VPIDR
+    mcr!(4, "c0", "c0", 5, mpidr); // VMPIDR
+                                   // SAFETY: invalidate all stage-1 and stage-2 TLB entries (TLBIALLNSNH)
+                                   // before the first guest entry.
+    unsafe {
+        asm!(".arch_extension virt", "mcr p15, 4, {}, c8, c7, 4", "dsb", "isb", in(reg) 0, options(nostack))
+    };
+    mcr!(4, "c1", "c1", 0, HCR_GUEST); // HCR
+    super::cpu::isb();
+}
+
+/// The MPIDR the guest sees.
+pub fn vmpidr() -> u32 {
+    mrc!(4, "c0", "c0", 5)
+}
+
+extern "C" {
+    fn snowvisor_enter_guest(frame: *const TrapFrame) -> !;
+}
+
+core::arch::global_asm!(
+    r#"
+    .arch_extension virt
+    .section .text.snowvisor_enter_guest, "ax"
+    .global snowvisor_enter_guest
+snowvisor_enter_guest:
+    ldr     sp, =__stack_top
+    sub     sp, sp, #64
+    mov     r1, sp
+    mov     r2, #16
+1:  ldr     r3, [r0], #4
+    str     r3, [r1], #4
+    subs    r2, r2, #1
+    bne     1b
+    b       exception_return
+"#
+);
+
+/// Enters the guest with these registers on a fresh HYP stack. Traps come back
+/// through the vector table.
+pub fn enter(frame: &TrapFrame) -> ! {
+    // SAFETY: the frame is copied onto the top of the HYP stack before `eret`;
+    // HYP has been configured for the guest by `configure`.
+    unsafe { snowvisor_enter_guest(frame) }
+}
+
+/// Sets CNTV_CTL.IMASK: the guest's virtual timer stops asserting its
+/// interrupt until the guest writes CNTV_CTL again.
+pub fn mask_vtimer() {
+    let ctl = mrc!(0, "c14", "c3", 1);
+    mcr!(0, "c14", "c3", 1, ctl | 2);
+}
+
+/// The guest's PL1 system control register (for its vector base and endianness).
+pub fn guest_sctlr() -> u32 {
+    mrc!(0, "c1", "c0", 0)
+}
+
+fn guest_vbar() -> u32 {
+    let sctlr = guest_sctlr();
+    if sctlr & (1 << 13) != 0 {
+        0xffff_0000
+    } else {
+        mrc!(0, "c12", "c0", 0)
+    }
+}
+
+fn guest_uses_lpae() -> bool {
+    // TTBCR.EAE
+    mrc!(0, "c2", "c0", 2) & (1 << 31) != 0
+}
+
+/// Mode numbers.
+const ABT: u32 = 0x17;
+const UND: u32 = 0x1b;
+
+/// Switches the frame to the guest's exception vector `offset`, in `mode`,
+/// with the return address `lr`.
+fn take_exception(f: &mut TrapFrame, mode: u32, offset: u32, lr: u32) {
+    let old = f.spsr;
+    let sctlr = guest_sctlr();
+    match mode {
+        ABT => {
+            // SAFETY: banked guest registers; the guest is not running.
+            unsafe {
+                asm!(".arch_extension virt", "msr spsr_abt, {}", "msr lr_abt, {}", in(reg) old, in(reg) lr, options(nostack))
+            }
+        }
+        _ => {
+            // SAFETY: as above.
+            unsafe {
+                asm!(".arch_extension virt", "msr spsr_und, {}", "msr lr_und, {}", in(reg) old, in(reg) lr, options(nostack))
+            }
+        }
+    }
+    // Clear mode, T, IT and J; set the new mode, mask IRQs and aborts; T from SCTLR.TE, E from SCTLR.EE.
+    let mut cpsr = old & !(0x1f | (1 << 5) | (0x3f << 10) | (3 << 25) | (1 << 24) | (1 << 9));
+    cpsr |= mode | (1 << 7) | (1 << 8);
+    if sctlr & (1 << 30) != 0 {
+        cpsr |= 1 << 5;
+    }
+    if sctlr & (1 << 25) != 0 {
+        cpsr |= 1 << 9;
+    }
+    f.spsr = cpsr;
+    f.elr = guest_vbar().wrapping_add(offset);
+}
+
+/// Injects a synchronous external data abort at guest VA `addr` for the
+/// instruction at `f.elr`.
+pub fn inject_data_abort(f: &mut TrapFrame, addr: u32) {
+    let fsr = if guest_uses_lpae() {
+        (1 << 9) | 0x10
+    } else {
+        0x08
+    };
+    mcr!(0, "c6", "c0", 0, addr); // DFAR
+    mcr!(0, "c5", "c0", 0, fsr); // DFSR
+    let lr = f.elr.wrapping_add(8);
+    take_exception(f, ABT, 0x10, lr);
+}
+
+/// Injects an undefined-instruction exception for the instruction at `f.elr`.
+pub fn inject_undef(f: &mut TrapFrame, thumb16: bool) {
+    let lr = f.elr.wrapping_add(if thumb16 { 2 } else { 4 });
+    take_exception(f, UND, 0x04, lr);
+}

@@ -1,0 +1,332 @@
+//! The serial console shared by Dom0 and snowvisor, as Xen does it: input goes
+//! to Dom0 (hvc0) until Ctrl-a is typed three times in a row, which switches
+//! it to snowvisor's own console, where single keys print debug state; three
+//! more Ctrl-a switch back. Output from both always reaches the UART.
+//!
+//! The switch and the key table are pure (host-tested); what a key prints is
+//! done on the target by [`run`].
+
+use core::fmt;
+
+use crate::bootargs::LogLevel;
+
+/// Ctrl-a, Xen's default switch code.
+pub const SWITCH_CODE: u8 = 0x01;
+/// Presses of the switch code in a row that switch.
+const SWITCH_COUNT: u8 = 3;
+
+/// Who receives console input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Dom0,
+    Hypervisor,
+}
+
+impl fmt::Display for Focus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Focus::Dom0 => "Dom0",
+            Focus::Hypervisor => "snowvisor",
+        })
+    }
+}
+
+/// What one received byte turns into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// A byte for Dom0's console.
+    Dom0(u8),
+    /// A key for snowvisor's console.
+    Key(u8),
+    /// Input now goes to this side.
+    Switched(Focus),
+}
+
+/// The input switch. Ctrl-a presses are held back until it is clear whether
+/// they are a switch (three in a row) or input (fewer, then another byte),
+/// in which case they are passed on first, as Xen's `serial_rx` does.
+#[derive(Debug, Clone)]
+pub struct ConsoleSwitch {
+    focus: Focus,
+    held: u8,
+}
+
+impl Default for ConsoleSwitch {
+    fn default() -> Self {
+        ConsoleSwitch {
+            focus: Focus::Dom0,
+            held: 0,
+        }
+    }
+}
+
+impl ConsoleSwitch {
+    pub fn focus(&self) -> Focus {
+        self.focus
+    }
+
+    /// Feeds one received byte; `emit` gets what it means, in order.
+    pub fn feed(&mut self, b: u8, emit: &mut dyn FnMut(Input)) {
+        if b == SWITCH_CODE {
+            self.held += 1;
+            if self.held == SWITCH_COUNT {
+                self.held = 0;
+                self.focus = match self.focus {
+                    Focus::Dom0 => Focus::Hypervisor,
+                    Focus::Hypervisor => Focus::Dom0,
+                };
+                emit(Input::Switched(self.focus));
+            }
+            return;
+        }
+        for _ in 0..core::mem::take(&mut self.held) {
+            emit(self.deliver(SWITCH_CODE));
+        }
+        emit(self.deliver(b));
+    }
+
+    fn deliver(&self, b: u8) -> Input {
+        match self.focus {
+            Focus::Dom0 => Input::Dom0(b),
+            Focus::Hypervisor => Input::Key(b),
+        }
+    }
+}
+
+/// The console's state kept with the domain: the switch, the UART's receive
+/// interrupt and what the `p` key prints.
+#[derive(Debug, Clone, Default)]
+pub struct Console {
+    pub switch: ConsoleSwitch,
+    /// The UART's SPI, routed to snowvisor (None: input is not interrupt driven).
+    pub intid: Option<u32>,
+    pub plan_lines: alloc::vec::Vec<alloc::string::String>,
+}
+
+/// snowvisor's debug keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    Plan,
+    Registers,
+    Events,
+    LogLevel,
+    /// Return, newline: nothing to do.
+    Nothing,
+    Unknown(u8),
+}
+
+/// (key, what it does), for the help text.
+pub const KEYS: &[(u8, &str)] = &[
+    (b'h', "this help"),
+    (b'p', "the plan: what Dom0 got and why"),
+    (b'r', "Dom0's vCPU registers"),
+    (b'e', "event channels, grant table and upcall state"),
+    (
+        b'l',
+        "cycle the log level (error, warn, info, debug, trace)",
+    ),
+];
+
+impl Command {
+    pub fn from_key(k: u8) -> Self {
+        match k {
+            b'h' | b'?' => Command::Help,
+            b'p' => Command::Plan,
+            b'r' => Command::Registers,
+            b'e' => Command::Events,
+            b'l' => Command::LogLevel,
+            b'\r' | b'\n' | b' ' => Command::Nothing,
+            k => Command::Unknown(k),
+        }
+    }
+}
+
+/// The level after `l` in the `l` key's cycle.
+pub fn next_level(l: LogLevel) -> LogLevel {
+    match l {
+        LogLevel::Error => LogLevel::Warn,
+        LogLevel::Warn => LogLevel::Info,
+        LogLevel::Info => LogLevel::Debug,
+        LogLevel::Debug => LogLevel::Trace,
+        LogLevel::Trace => LogLevel::Error,
+    }
+}
+
+/// The line printed when input changes sides.
+pub fn switch_banner(f: Focus) -> alloc::string::String {
+    match f {
+        Focus::Dom0 => {
+            alloc::format!("*** serial input to {f} (type Ctrl-a three times to switch input)")
+        }
+        Focus::Hypervisor => alloc::format!(
+            "*** serial input to {f} (type Ctrl-a three times to switch input, h for help)"
+        ),
+    }
+}
+
+#[cfg(target_arch = "arm")]
+pub use target::run;
+
+#[cfg(target_arch = "arm")]
+mod target {
+    use core::fmt::Write;
+
+    use super::{next_level, Command, KEYS};
+    use crate::arch::armv7::frame::{mode_name, TrapFrame};
+    use crate::console;
+    use crate::vcpu::Vm;
+
+    /// Lines written as they come, each with snowvisor's prefix.
+    struct Out;
+
+    impl Write for Out {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            for line in s.split_inclusive('\n') {
+                console::write_fmt(format_args!("{line}"));
+            }
+            Ok(())
+        }
+    }
+
+    /// Carries out a debug key; `f` holds Dom0's registers at the interrupt.
+    pub fn run(cmd: Command, vm: &mut Vm, f: &TrapFrame) {
+        let mut o = Out;
+        let _ = match cmd {
+            Command::Help => KEYS
+                .iter()
+                .try_for_each(|(k, what)| writeln!(o, "snowvisor: '{}': {what}", *k as char)),
+            Command::Plan => vm
+                .console
+                .plan_lines
+                .iter()
+                .try_for_each(|l| writeln!(o, "snowvisor: {l}")),
+            Command::Registers => registers(&mut o, f),
+            Command::Events => events(&mut o, vm),
+            Command::LogLevel => {
+                let l = next_level(console::level());
+                console::set_level(l);
+                writeln!(o, "snowvisor: log level {l:?}")
+            }
+            Command::Nothing => Ok(()),
+            Command::Unknown(k) => writeln!(
+                o,
+                "snowvisor: key {:?} does nothing here; 'h' lists the keys",
+                k as char
+            ),
+        };
+    }
+
+    fn registers(o: &mut Out, f: &TrapFrame) -> core::fmt::Result {
+        for i in (0..13).step_by(4) {
+            write!(o, "snowvisor: dom0 vCPU 0:")?;
+            for (j, r) in f.r[i..(i + 4).min(13)].iter().enumerate() {
+                write!(o, " r{:<2}={r:#010x}", i + j)?;
+            }
+            writeln!(o)?;
+        }
+        writeln!(
+            o,
+            "snowvisor: dom0 vCPU 0: lr_usr={:#010x} pc={:#010x} cpsr={:#010x} ({} mode)",
+            f.lr,
+            f.elr,
+            f.spsr,
+            mode_name(f.spsr)
+        )?;
+        writeln!(
+            o,
+            "snowvisor: dom0 vCPU 0: SCTLR={:#010x} DFAR={:#010x} DFSR={:#010x}",
+            crate::arch::armv7::guest::guest_sctlr(),
+            aarch32_cpu::register::Dfar::read().0,
+            aarch32_cpu::register::Dfsr::read().raw_value(),
+        )
+    }
+
+    fn events(o: &mut Out, vm: &mut Vm) -> core::fmt::Result {
+        let Some(x) = vm.xen.as_mut() else {
+            return writeln!(o, "snowvisor: Dom0 has no Xen state");
+        };
+        let ppi = x.event_ppi();
+        writeln!(
+            o,
+            "snowvisor: vgic: event PPI {ppi} {}abled, upcall {}waiting; {} interrupt(s) queued",
+            if vm.vdist.enabled(ppi) { "en" } else { "dis" },
+            if x.upcall_waiting() { "" } else { "not " },
+            vm.queue.len()
+        )?;
+        let mut lines = alloc::string::String::new();
+        x.dump(&mut lines)?;
+        lines
+            .lines()
+            .try_for_each(|l| writeln!(o, "snowvisor: {l}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    fn feed(s: &mut ConsoleSwitch, bytes: &[u8]) -> Vec<Input> {
+        let mut v = Vec::new();
+        for &b in bytes {
+            s.feed(b, &mut |i| v.push(i));
+        }
+        v
+    }
+
+    #[test]
+    fn three_ctrl_a_switch_and_back() {
+        let mut s = ConsoleSwitch::default();
+        assert_eq!(feed(&mut s, b"ls"), [Input::Dom0(b'l'), Input::Dom0(b's')]);
+        assert_eq!(
+            feed(&mut s, &[1, 1, 1]),
+            [Input::Switched(Focus::Hypervisor)]
+        );
+        assert_eq!(s.focus(), Focus::Hypervisor);
+        assert_eq!(feed(&mut s, b"e"), [Input::Key(b'e')]);
+        assert_eq!(
+            feed(&mut s, &[1, 1, 1, b'x']),
+            [Input::Switched(Focus::Dom0), Input::Dom0(b'x')]
+        );
+    }
+
+    #[test]
+    fn fewer_ctrl_a_are_input() {
+        let mut s = ConsoleSwitch::default();
+        // Ctrl-a Ctrl-a then 'c': both Ctrl-a reach Dom0 before the 'c'.
+        assert_eq!(
+            feed(&mut s, &[1, 1, b'c']),
+            [Input::Dom0(1), Input::Dom0(1), Input::Dom0(b'c')]
+        );
+        // Four in a row: a switch, then one held.
+        assert_eq!(
+            feed(&mut s, &[1, 1, 1, 1, b'h']),
+            [
+                Input::Switched(Focus::Hypervisor),
+                Input::Key(1),
+                Input::Key(b'h')
+            ]
+        );
+    }
+
+    #[test]
+    fn keys_and_levels() {
+        assert_eq!(Command::from_key(b'h'), Command::Help);
+        assert_eq!(Command::from_key(b'e'), Command::Events);
+        assert_eq!(Command::from_key(b'\r'), Command::Nothing);
+        assert_eq!(Command::from_key(b'z'), Command::Unknown(b'z'));
+        let mut l = LogLevel::Info;
+        for _ in 0..5 {
+            l = next_level(l);
+        }
+        assert_eq!(l, LogLevel::Info, "the cycle has five levels");
+        assert!(switch_banner(Focus::Hypervisor).contains("h for help"));
+        for (k, _) in KEYS {
+            assert!(!matches!(
+                Command::from_key(*k),
+                Command::Unknown(_) | Command::Nothing
+            ));
+        }
+    }
+}

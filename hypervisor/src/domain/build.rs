@@ -1,0 +1,340 @@
+//! Building Dom0 on the target: modules copied into place, its device tree
+//! written, stage-2 mapped, interrupts handed over, then entry.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use log::{info, warn};
+
+use super::iommu;
+use super::layout::{self, Dom0Layout, LayoutError};
+use super::xen_glue::XenDom0;
+use super::xen_params;
+use crate::arch::armv7::frame::TrapFrame;
+use crate::arch::armv7::lpae::Table;
+use crate::arch::armv7::stage2::{S2Mem, Stage2, VTCR};
+use crate::arch::armv7::{cpu, guest};
+use crate::bootargs::BootArgs;
+use crate::drivers::gicv2::Gic;
+use crate::dt::{self, HostTree, Region};
+use crate::plan::{self, Plan};
+use crate::vcpu::{self, Vm};
+use crate::vgic::{PendingQueue, VDist};
+use crate::xen::{Xen, XenConfig};
+
+/// Everything that can stop Dom0 from being built.
+#[derive(Debug)]
+pub enum BuildError {
+    Layout(LayoutError),
+    Plan(plan::PlanError),
+    DeviceTree(String),
+    Map(crate::arch::armv7::stage2::MapError),
+    NoGicv,
+    ModuleCopyConflict,
+    Xen(crate::xen::ConfigError),
+    NoGrantRegion,
+}
+
+impl core::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            BuildError::Layout(e) => write!(f, "{e}"),
+            BuildError::Plan(e) => write!(f, "{e}"),
+            BuildError::DeviceTree(e) => write!(f, "Dom0 device tree: {e}"),
+            BuildError::Map(e) => write!(f, "{e}"),
+            BuildError::NoGicv => write!(f, "the GIC node has no GICV frame: no virtual CPU interface for Dom0"),
+            BuildError::Xen(e) => write!(f, "{e}"),
+            BuildError::NoGrantRegion => write!(
+                f,
+                "no free 1 MiB-aligned range below 4 GiB for Dom0's grant-table region"
+            ),
+            BuildError::ModuleCopyConflict => write!(
+                f,
+                "Dom0's kernel and initrd would overwrite each other while being moved: load them elsewhere"
+            ),
+        }
+    }
+}
+
+fn phys(t: &Table) -> u64 {
+    t as *const Table as usize as u64
+}
+
+/// Copies `src` to `dst` (memmove) and cleans the destination to the point of
+/// coherency, since Dom0 starts with its caches off.
+fn place(src: Region, dst: Region) {
+    // SAFETY: both ranges were checked to be inside RAM and outside snowvisor's
+    // region (layout::check_modules, layout::place); ptr::copy allows overlap.
+    unsafe {
+        core::ptr::copy(
+            src.base as usize as *const u8,
+            dst.base as usize as *mut u8,
+            src.size as usize,
+        )
+    };
+    cpu::clean_inval_dcache_range(dst.base as usize, dst.size as usize);
+}
+
+/// Reads the first bytes of a module (validated to lie in RAM).
+fn module_header(r: Region) -> &'static [u8] {
+    // SAFETY: the module region was checked to be inside RAM; 0x30 bytes or less.
+    unsafe {
+        core::slice::from_raw_parts(r.base as usize as *const u8, (r.size as usize).min(0x30))
+    }
+}
+
+/// Builds Dom0 and enters it; returns only on error.
+pub fn build_and_run(
+    tree: &HostTree<'_>,
+    args: &BootArgs<'_>,
+    hyp: Region,
+    gic: &'static Gic,
+) -> BuildError {
+    let t0 = aarch32_cpu::register::CntPct::read().0;
+    match build(tree, args, hyp, gic) {
+        Ok(frame) => {
+            cpu::invalidate_icache();
+            let ticks = aarch32_cpu::register::CntPct::read().0 - t0;
+            let freq = aarch32_cpu::register::Cntfrq::read().0.max(1) as u64;
+            info!("dom0: built in {} us", ticks * 1_000_000 / freq);
+            info!(
+                "dom0: entering kernel at {:#010x} with DTB at {:#010x}",
+                frame.elr, frame.r[2]
+            );
+            guest::enter(&frame)
+        }
+        Err(e) => e,
+    }
+}
+
+fn build(
+    tree: &HostTree<'_>,
+    args: &BootArgs<'_>,
+    hyp: Region,
+    gic: &'static Gic,
+) -> Result<TrapFrame, BuildError> {
+    let ram = tree
+        .memory()
+        .map_err(|e| BuildError::DeviceTree(alloc::format!("{e}")))?;
+    let modules = tree.modules();
+    let (kernel, initrd) =
+        layout::check_modules(&modules, &ram, hyp).map_err(BuildError::Layout)?;
+    layout::check_zimage(module_header(kernel.region)).map_err(BuildError::Layout)?;
+    let banks = layout::dom0_banks(&ram, hyp, args.dom0_mem);
+    let l = layout::place(banks, &kernel, initrd.as_ref()).map_err(BuildError::Layout)?;
+    for b in &l.banks {
+        info!(
+            "dom0: memory {:#010x}-{:#010x} ({} MiB, 1:1)",
+            b.base,
+            b.end() - 1,
+            b.size >> 20
+        );
+    }
+
+    let (opts, errs) = plan::PlanOptions::parse(args.iommu, args.swiotlb);
+    for e in errs {
+        warn!("{e}");
+    }
+    let ginfo = tree.gic().ok_or(BuildError::NoGicv)?;
+    // snowvisor keeps its console UART: Dom0 talks through hvc0.
+    let plan =
+        plan::make(tree, &opts, &plan::Keep::none().console(tree)).map_err(BuildError::Plan)?;
+    let plan_lines = plan::report::lines(&plan);
+    for line in &plan_lines {
+        info!("{line}");
+    }
+
+    let xcfg = XenConfig::dom0(1, plan.swiotlb.enabled);
+    let grant_table = xen_params::grant_table_region(
+        &xen_params::taken_regions(tree, &plan, &ram),
+        u64::from(xcfg.max_grant_frames) << 12,
+    )
+    .ok_or(BuildError::NoGrantRegion)?;
+    let hypervisor_node = dt::dom0::HypervisorNode {
+        version: (xcfg.version.0.into(), xcfg.version.1.into()),
+        grant_table,
+        evtchn_intid: xcfg.event_ppi,
+    };
+    let uart = xen_params::console_uart(tree);
+    let console = xen_params::dom0_console_args(
+        l.bootargs.as_deref().unwrap_or(""),
+        uart.as_ref()
+            .and_then(|u| xen_params::tty_prefix(&u.compatible)),
+    );
+    if let Some(note) = &console.note {
+        info!("dom0: {note}");
+    }
+    info!(
+        "xen: Dom0 sees Xen {}.{}: grant table at {:#x}-{:#x}, event channels on PPI {}, {}",
+        xcfg.version.0,
+        xcfg.version.1,
+        grant_table.base,
+        grant_table.end() - 1,
+        xcfg.event_ppi,
+        if xcfg.direct_mapped {
+            "direct mapped (swiotlb-xen on)"
+        } else {
+            "not direct mapped (swiotlb-xen off)"
+        }
+    );
+    let xen = Xen::new(xcfg).map_err(BuildError::Xen)?;
+
+    let dtb = dom0_tree(tree, &plan, &l, &ginfo, &console.bootargs, hypervisor_node)?;
+    copy_modules(&l)?;
+    // SAFETY: l.dtb is inside Dom0's first bank (layout::place) and DTB_MAX long.
+    unsafe {
+        core::ptr::copy_nonoverlapping(dtb.as_ptr(), l.dtb.base as usize as *mut u8, dtb.len())
+    };
+    cpu::clean_inval_dcache_range(l.dtb.base as usize, dtb.len());
+
+    let stage2 = Box::leak(Box::new(Stage2::new(phys)));
+    for b in &l.banks {
+        stage2
+            .map(b.base, b.base, b.size, S2Mem::Ram)
+            .map_err(BuildError::Map)?;
+    }
+    let gicv = ginfo.gicv.ok_or(BuildError::NoGicv)?;
+    let gic_cpu_size = ginfo.gicc.size.clamp(0x1000, 0x2000);
+    stage2
+        .map(ginfo.gicc.base, gicv.base, gic_cpu_size, S2Mem::Device)
+        .map_err(BuildError::Map)?;
+    let gic_frames = [Some(ginfo.gicd), Some(ginfo.gicc), ginfo.gich, Some(gicv)];
+    let is_gic = |r: &Region| gic_frames.iter().flatten().any(|g| r.overlaps(g));
+    let mut mapped = 0;
+    for r in plan.mmio_regions().iter().filter(|r| !is_gic(r)) {
+        if r.end() > 1 << 32 {
+            info!("dom0: MMIO {:#x}-{:#x} lies above 4 GiB, outside Dom0's 32-bit IPA space: not mapped", r.base, r.end() - 1);
+            continue;
+        }
+        stage2
+            .map(r.base, r.base, r.size, S2Mem::Device)
+            .map_err(BuildError::Map)?;
+        mapped += 1;
+    }
+    let devices: Vec<(Region, String)> = plan
+        .passthrough
+        .iter()
+        .flat_map(|p| p.mmio.iter().map(|r| (*r, p.path.clone())))
+        .collect();
+    info!(
+        "dom0: stage 2 has {} table(s); {mapped} MMIO range(s) passed through",
+        stage2.table_count()
+    );
+
+    let mut vdist = VDist::new(gic.lines(), {
+        use tock_registers::interfaces::Readable;
+        gic.gicd.iidr.get()
+    });
+    let spis = plan.spis();
+    for &i in &spis {
+        vdist.give(i);
+        gic.disable(i);
+    }
+    // The guest's virtual timer PPI, delivered as a hardware interrupt.
+    let vtimer = tree.timer().and_then(|t| t.intids[2]).unwrap_or(27);
+    vdist.give(vtimer);
+    vcpu::VTIMER_INTID.store(vtimer, core::sync::atomic::Ordering::Relaxed);
+    info!(
+        "dom0: {} SPI(s) routed, virtual timer INTID {vtimer}",
+        spis.len()
+    );
+    // The event-channel upcall is a virtual PPI: no physical interrupt behind
+    // it, so the vGIC only keeps the guest's enable and priority for it.
+    let root = stage2.root_pa();
+    let xen = XenDom0::new(xen, stage2, l.banks.clone(), hyp);
+    let console_intid = uart.as_ref().and_then(|u| u.intid);
+    match console_intid {
+        Some(i) if crate::console::enable_rx_interrupt() => {
+            gic.enable(i, 0xa0);
+            info!(
+                "console: {} input on INTID {i}; Ctrl-a three times switches between Dom0 and snowvisor",
+                uart.as_ref().map_or("UART", |u| u.path.as_str())
+            );
+        }
+        _ => warn!("console: no UART receive interrupt; Dom0's hvc0 gets no input"),
+    }
+    *vcpu::VM.lock() = Some(Vm {
+        name: "dom0",
+        gicd: Region {
+            base: ginfo.gicd.base,
+            size: 0x1000,
+        },
+        vdist,
+        queue: PendingQueue::default(),
+        devices,
+        mpidr: guest::vmpidr(),
+        stage2_faults: 0,
+        xen: Some(xen),
+        console: crate::debugkeys::Console {
+            intid: console_intid,
+            plan_lines,
+            ..Default::default()
+        },
+    });
+    vcpu::set_gic(gic);
+    iommu::attach_owned(tree, &plan, root, 1, gic);
+    guest::configure(root, 1, VTCR);
+
+    let mut f = TrapFrame::default();
+    f.r[0] = 0;
+    f.r[1] = u32::MAX;
+    f.r[2] = l.dtb.base as u32;
+    f.elr = l.kernel.base as u32;
+    f.spsr = 0x1d3; // SVC, A/I/F masked, ARM state
+    Ok(f)
+}
+
+fn copy_modules(l: &Dom0Layout) -> Result<(), BuildError> {
+    let k = (l.kernel_src, l.kernel);
+    let Some(i) = l.initrd_src.zip(l.initrd) else {
+        place(k.0, k.1);
+        return Ok(());
+    };
+    // Move first the one whose destination does not clobber the other's source.
+    if !k.1.overlaps(&i.0) {
+        place(k.0, k.1);
+        place(i.0, i.1);
+    } else if !i.1.overlaps(&k.0) {
+        place(i.0, i.1);
+        place(k.0, k.1);
+    } else {
+        return Err(BuildError::ModuleCopyConflict);
+    }
+    Ok(())
+}
+
+fn dom0_tree(
+    tree: &HostTree<'_>,
+    plan: &Plan,
+    l: &Dom0Layout,
+    g: &dt::GicInfo,
+    bootargs: &str,
+    hypervisor_node: dt::dom0::HypervisorNode,
+) -> Result<Vec<u8>, BuildError> {
+    let params = dt::dom0::Dom0Params {
+        memory: l.banks.clone(),
+        bootargs,
+        initrd: l.initrd,
+        gic: Some(dt::dom0::GicView {
+            gicd: g.gicd,
+            gicc_as_seen: g.gicc,
+        }),
+        hypervisor_node: Some(hypervisor_node),
+    };
+    let blob = dt::dom0::build(tree, plan, &params)
+        .map_err(|e| BuildError::DeviceTree(alloc::format!("{e}")))?;
+    if blob.len() as u64 > layout::DTB_MAX {
+        return Err(BuildError::DeviceTree(alloc::format!(
+            "{} bytes, more than the {} reserved",
+            blob.len(),
+            layout::DTB_MAX
+        )));
+    }
+    info!(
+        "dom0: device tree {} bytes at {:#010x}",
+        blob.len(),
+        l.dtb.base
+    );
+    Ok(blob)
+}

@@ -1,0 +1,173 @@
+//! IOMMUs the plan owns, at boot and afterwards: each one is taken over and
+//! its Dom0 streams translated by Dom0's own stage-2 tables (same root, same
+//! VMID as the CPU), so device DMA reaches exactly Dom0's memory. Streams of
+//! no domain abort. Faults and global errors are reported on the console from
+//! the SMMU's interrupts.
+//!
+//! Failure is closed: an SMMU that cannot be driven is left off with
+//! GBPA.ABORT set, so the DMA of the devices behind it stops rather than
+//! bypassing translation (boot with `iommu=hide:arm,smmu-v3` to let it bypass).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use log::{error, info, warn};
+use spin::Mutex;
+
+use crate::arch::armv7::stage2::VTCR;
+use crate::drivers::gicv2::Gic;
+use crate::drivers::smmuv3::cmd::gerror_names;
+use crate::drivers::smmuv3::{self, Assignment, Smmu};
+use crate::dt::HostTree;
+use crate::plan::owned::{self, OwnedIommu, StreamRange};
+use crate::plan::Plan;
+
+/// Same priority as snowvisor's HYP timer.
+const IRQ_PRIORITY: u8 = 0x80;
+
+struct Running {
+    path: String,
+    smmu: Smmu,
+    streams: Vec<StreamRange>,
+    irqs: Vec<u32>,
+}
+
+static RUNNING: Mutex<Vec<Running>> = Mutex::new(Vec::new());
+
+/// Takes over every IOMMU the plan owns and attaches Dom0's streams to the
+/// stage 2 rooted at `root_pa` (`Stage2::root_pa` of the tables the CPU uses
+/// for Dom0, which are never freed) under `vmid`.
+/// Errors are reported on the console; they never stop Dom0 from booting.
+pub fn attach_owned(tree: &HostTree<'_>, plan: &Plan, root_pa: u64, vmid: u16, gic: &Gic) {
+    let owned = match owned::owned(tree, plan) {
+        Ok(o) => o,
+        Err(e) => {
+            error!("iommu: cannot read the owned IOMMUs: {e}");
+            return;
+        }
+    };
+    info!(
+        "DEBUG iommu: {} owned of {} decisions",
+        owned.len(),
+        plan.iommus.len()
+    );
+    for line in owned::lines(&owned) {
+        info!("{line}");
+    }
+    for o in &owned {
+        attach_one(o, root_pa, vmid, gic);
+    }
+}
+
+fn attach_one(o: &OwnedIommu, root_pa: u64, vmid: u16, gic: &Gic) {
+    let assignments: Vec<Assignment> = o
+        .merged_streams()
+        .into_iter()
+        .map(|(first, last)| Assignment {
+            first,
+            last,
+            vmid,
+            root_pa,
+            vtcr: VTCR,
+        })
+        .collect();
+    let smmu = match smmuv3::take_owned(o, &assignments) {
+        Ok(s) => s,
+        Err(e) => {
+            let blocked = match smmuv3::block_owned(o) {
+                Ok(()) => "its DMA is blocked (GBPA.ABORT)",
+                Err(_) => "it does not answer: its DMA may bypass translation",
+            };
+            error!("smmuv3 {}: {e}; {blocked}", o.path);
+            return;
+        }
+    };
+    let (l2, bytes) = smmu.table_summary();
+    info!("smmuv3 {}: {}", o.path, smmu.features);
+    info!(
+        "smmuv3 {}: own: {} stream(s) attached to dom0 stage 2 (VMID {vmid}, root {root_pa:#x}), every other stream aborts; stream table {} KiB ({l2} level-2 table(s)); translation {}",
+        o.path,
+        smmu.assigned,
+        bytes.div_ceil(1024),
+        if smmu.enabled() { "on" } else { "OFF" }
+    );
+    let mut irqs = Vec::new();
+    for name in ["eventq", "gerror"] {
+        match o.irq(name) {
+            Some(intid) => {
+                // SMMUv3 wired interrupts are pulses.
+                gic.set_edge_triggered(intid, true);
+                gic.enable(intid, IRQ_PRIORITY);
+                irqs.push(intid);
+            }
+            None => warn!(
+                "smmuv3 {}: no '{name}' interrupt: its reports are read only when another one fires",
+                o.path
+            ),
+        }
+    }
+    RUNNING.lock().push(Running {
+        path: o.path.clone(),
+        smmu,
+        streams: o.streams.clone(),
+        irqs,
+    });
+}
+
+/// The master a stream belongs to, for reports.
+fn master_of(streams: &[StreamRange], sid: u32) -> &str {
+    streams
+        .iter()
+        .find(|s| (s.first..=s.last).contains(&sid))
+        .map_or("no domain", |s| s.master.as_str())
+}
+
+fn report(r: &mut Running) {
+    let Running {
+        path,
+        smmu,
+        streams,
+        ..
+    } = r;
+    smmu.drain_events(|e| match e {
+        Some(e) => warn!("smmuv3 {path}: fault: {e} [{}]", master_of(streams, e.sid)),
+        None => warn!("smmuv3 {path}: event queue overflowed: events were lost"),
+    });
+    let g = smmu.take_gerrors();
+    for name in gerror_names(g) {
+        error!("smmuv3 {path}: global error {name}");
+    }
+}
+
+/// Handles an interrupt of an owned SMMU; false when `intid` is not one.
+pub fn handle_irq(intid: u32) -> bool {
+    let Some(mut running) = RUNNING.try_lock() else {
+        return false;
+    };
+    let mut mine = false;
+    for r in running.iter_mut().filter(|r| r.irqs.contains(&intid)) {
+        mine = true;
+        report(r);
+    }
+    mine
+}
+
+/// Reads and reports whatever the owned SMMUs have queued (also called
+/// without an interrupt, e.g. before a test checks the console).
+pub fn poll() {
+    for r in RUNNING.lock().iter_mut() {
+        report(r);
+    }
+}
+
+/// Must follow every change that removes or alters a mapping in a stage 2
+/// an owned SMMU walks (`root_pa`, as from `Stage2::root_pa`): the SMMU uses
+/// private TLB maintenance (CR2.PTM), so the CPU's TLB invalidations do not
+/// reach it, and a non-coherent SMMU needs the tables cleaned.
+pub fn stage2_changed(vmid: u16, root_pa: u64) {
+    for r in RUNNING.lock().iter_mut() {
+        if let Err(e) = r.smmu.stage2_changed(vmid, root_pa) {
+            error!("smmuv3 {}: TLB invalidation for VMID {vmid}: {e}", r.path);
+        }
+    }
+}

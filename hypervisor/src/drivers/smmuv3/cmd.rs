@@ -1,0 +1,279 @@
+//! Command and event queue records (IHI 0070 §4, §7). Pure, host-tested.
+
+use core::fmt;
+
+/// A command snowvisor issues; 16 bytes on the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// CMD_CFGI_STE: forget the cached STE of one stream.
+    CfgiSte { sid: u32 },
+    /// CMD_CFGI_ALL: forget every cached STE and CD.
+    CfgiAll,
+    /// CMD_TLBI_S12_VMALL: forget every TLB entry of one VMID.
+    TlbiS12Vmall { vmid: u16 },
+    /// CMD_TLBI_NSNH_ALL: forget every non-secure, non-HYP TLB entry.
+    TlbiNsnhAll,
+    /// CMD_SYNC without a signal: complete once every earlier command has;
+    /// snowvisor polls CMDQ_CONS for it.
+    Sync,
+}
+
+const OP_CFGI_STE: u64 = 0x03;
+const OP_CFGI_ALL: u64 = 0x04;
+const OP_TLBI_S12_VMALL: u64 = 0x28;
+const OP_TLBI_NSNH_ALL: u64 = 0x30;
+const OP_SYNC: u64 = 0x46;
+
+impl Command {
+    pub fn encode(&self) -> [u64; 2] {
+        match *self {
+            // Leaf = 1: only the STE itself changed.
+            Command::CfgiSte { sid } => [OP_CFGI_STE | (sid as u64) << 32, 1],
+            // CFGI_STE_RANGE with Range = 31 covers every stream.
+            Command::CfgiAll => [OP_CFGI_ALL, 31],
+            Command::TlbiS12Vmall { vmid } => [OP_TLBI_S12_VMALL | (vmid as u64) << 32, 0],
+            Command::TlbiNsnhAll => [OP_TLBI_NSNH_ALL, 0],
+            // CS = 0 (SIG_NONE).
+            Command::Sync => [OP_SYNC, 0],
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::CfgiSte { .. } => "CMD_CFGI_STE",
+            Command::CfgiAll => "CMD_CFGI_ALL",
+            Command::TlbiS12Vmall { .. } => "CMD_TLBI_S12_VMALL",
+            Command::TlbiNsnhAll => "CMD_TLBI_NSNH_ALL",
+            Command::Sync => "CMD_SYNC",
+        }
+    }
+}
+
+/// The opcode of an encoded command, for error reports.
+pub fn opcode(words: [u64; 2]) -> u8 {
+    words[0] as u8
+}
+
+/// CMDQ_CONS.ERR values.
+pub fn cmd_error_name(err: u32) -> &'static str {
+    match err {
+        0 => "CERROR_NONE",
+        1 => "CERROR_ILL (illegal or unsupported command)",
+        2 => "CERROR_ABT (abort reading the command)",
+        3 => "CERROR_ATC_INV_SYNC",
+        _ => "unknown CERROR",
+    }
+}
+
+/// GERROR / GERRORN bits.
+pub const GERROR_CMDQ_ERR: u32 = 1 << 0;
+
+/// Names of the active GERROR bits, for the console.
+pub fn gerror_names(bits: u32) -> impl Iterator<Item = &'static str> {
+    const NAMES: [(u32, &str); 9] = [
+        (0, "CMDQ_ERR (a command failed)"),
+        (
+            2,
+            "EVENTQ_ABT_ERR (event lost: abort writing the event queue)",
+        ),
+        (3, "PRIQ_ABT_ERR"),
+        (4, "MSI_CMDQ_ABT_ERR"),
+        (5, "MSI_EVENTQ_ABT_ERR"),
+        (6, "MSI_PRIQ_ABT_ERR"),
+        (7, "MSI_GERROR_ABT_ERR"),
+        (
+            8,
+            "SFM_ERR (service failure mode: the SMMU stopped translating)",
+        ),
+        (9, "CMDQP_ERR"),
+    ];
+    NAMES
+        .into_iter()
+        .filter(move |(b, _)| bits & (1 << b) != 0)
+        .map(|(_, n)| n)
+}
+
+/// One event record (32 bytes), decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Event {
+    pub kind: u8,
+    pub sid: u32,
+    /// SubstreamID, when SSV is set.
+    pub ssid: Option<u32>,
+    /// The transaction was a read (RnW); only meaningful for faults with an address.
+    pub read: bool,
+    /// Instruction fetch (InD) and privileged (PnU) accesses.
+    pub instruction: bool,
+    pub privileged: bool,
+    /// The fault came from the stage-2 walk (S2).
+    pub stage2: bool,
+    /// CLASS: 0 CD fetch, 1 stage-1 table walk, 2 input address.
+    pub class: u8,
+    /// The transaction's input address.
+    pub addr: u64,
+    /// Fetch address or IPA (ADDR2, bits [51:3]).
+    pub addr2: u64,
+}
+
+pub const F_UUT: u8 = 0x01;
+pub const C_BAD_STREAMID: u8 = 0x02;
+pub const F_STE_FETCH: u8 = 0x03;
+pub const C_BAD_STE: u8 = 0x04;
+pub const F_STREAM_DISABLED: u8 = 0x06;
+pub const F_TRANSL_FORBIDDEN: u8 = 0x07;
+pub const F_WALK_EABT: u8 = 0x0b;
+pub const F_TRANSLATION: u8 = 0x10;
+pub const F_ADDR_SIZE: u8 = 0x11;
+pub const F_ACCESS: u8 = 0x12;
+pub const F_PERMISSION: u8 = 0x13;
+
+impl Event {
+    pub fn decode(w: [u64; 4]) -> Event {
+        let ssv = w[0] & (1 << 11) != 0;
+        Event {
+            kind: w[0] as u8,
+            sid: (w[0] >> 32) as u32,
+            ssid: ssv.then_some(((w[0] >> 12) & 0xf_ffff) as u32),
+            read: w[1] & (1 << 35) != 0,
+            instruction: w[1] & (1 << 34) != 0,
+            privileged: w[1] & (1 << 33) != 0,
+            stage2: w[1] & (1 << 39) != 0,
+            class: ((w[1] >> 40) & 3) as u8,
+            addr: w[2],
+            addr2: w[3] & 0x000f_ffff_ffff_fff8,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self.kind {
+            F_UUT => "F_UUT (unsupported upstream transaction)",
+            C_BAD_STREAMID => "C_BAD_STREAMID (stream beyond the stream table)",
+            F_STE_FETCH => "F_STE_FETCH (cannot read the STE)",
+            C_BAD_STE => "C_BAD_STE (stream not assigned to any domain, or a bad STE)",
+            0x05 => "F_BAD_ATS_TREQ",
+            F_STREAM_DISABLED => "F_STREAM_DISABLED",
+            F_TRANSL_FORBIDDEN => "F_TRANSL_FORBIDDEN",
+            0x08 => "C_BAD_SUBSTREAMID",
+            0x09 => "F_CD_FETCH",
+            0x0a => "C_BAD_CD",
+            F_WALK_EABT => "F_WALK_EABT (external abort on a table walk)",
+            F_TRANSLATION => "F_TRANSLATION (address not mapped for the domain)",
+            F_ADDR_SIZE => "F_ADDR_SIZE (address beyond the output size)",
+            F_ACCESS => "F_ACCESS (access flag)",
+            F_PERMISSION => "F_PERMISSION (write to a read-only page)",
+            0x20 => "F_TLB_CONFLICT",
+            0x21 => "F_CFG_CONFLICT",
+            0x24 => "E_PAGE_REQUEST",
+            0x25 => "F_VMS_FETCH",
+            _ => "unknown event",
+        }
+    }
+
+    /// Events that carry the faulting address and direction.
+    pub fn has_address(&self) -> bool {
+        matches!(
+            self.kind,
+            F_UUT
+                | F_TRANSL_FORBIDDEN
+                | F_WALK_EABT
+                | F_TRANSLATION
+                | F_ADDR_SIZE
+                | F_ACCESS
+                | F_PERMISSION
+        )
+    }
+}
+
+impl fmt::Display for Event {
+    /// One line: `stream 0x0008: F_TRANSLATION (...) on DMA write to 0x40000000 (stage 2, IPA 0x40000000)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "stream {:#06x}", self.sid)?;
+        if let Some(ss) = self.ssid {
+            write!(f, " substream {ss:#x}")?;
+        }
+        write!(f, ": {}", self.name())?;
+        if self.has_address() {
+            write!(
+                f,
+                " on DMA {} {} {:#010x}",
+                if self.read { "read" } else { "write" },
+                if self.read { "from" } else { "to" },
+                self.addr
+            )?;
+            if self.stage2 {
+                write!(f, " (stage 2, IPA {:#010x})", self.addr2)?;
+            }
+        } else if self.kind == F_STE_FETCH {
+            write!(f, " at {:#010x}", self.addr2)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_encodings() {
+        assert_eq!(
+            Command::CfgiSte { sid: 0x0108 }.encode(),
+            [0x0000_0108_0000_0003, 1]
+        );
+        assert_eq!(Command::CfgiAll.encode(), [0x04, 31]);
+        assert_eq!(
+            Command::TlbiS12Vmall { vmid: 1 }.encode(),
+            [0x0000_0001_0000_0028, 0]
+        );
+        assert_eq!(Command::TlbiNsnhAll.encode(), [0x30, 0]);
+        assert_eq!(Command::Sync.encode(), [0x46, 0]);
+        assert_eq!(opcode(Command::Sync.encode()), 0x46);
+        assert_eq!(Command::Sync.name(), "CMD_SYNC");
+        assert!(cmd_error_name(1).starts_with("CERROR_ILL"));
+        let g: alloc::vec::Vec<&str> = gerror_names(0x101).collect();
+        assert_eq!(g.len(), 2);
+        assert!(g[0].starts_with("CMDQ_ERR") && g[1].starts_with("SFM_ERR"));
+    }
+
+    #[test]
+    fn translation_fault_event() {
+        // As QEMU writes it: type 0x10, SID 8, RnW = 0 (write), S2, input
+        // address and IPA 0x4000_0000.
+        let w = [
+            0x10 | (8u64 << 32),
+            (1 << 39) | (2 << 40),
+            0x4000_0000,
+            0x4000_0000,
+        ];
+        let e = Event::decode(w);
+        assert_eq!(
+            (e.kind, e.sid, e.read, e.stage2, e.class),
+            (F_TRANSLATION, 8, false, true, 2)
+        );
+        assert_eq!(e.ssid, None);
+        assert_eq!(
+            alloc::format!("{e}"),
+            "stream 0x0008: F_TRANSLATION (address not mapped for the domain) on DMA write to 0x40000000 (stage 2, IPA 0x40000000)"
+        );
+        let r = Event::decode([0x10 | (0x18u64 << 32), 1 << 35, 0x4000_1000, 0]);
+        assert!(alloc::format!("{r}").contains("DMA read from 0x40001000"));
+    }
+
+    #[test]
+    fn configuration_events() {
+        let e = Event::decode([
+            C_BAD_STE as u64 | (0x10u64 << 32) | (1 << 11) | (5 << 12),
+            0,
+            0,
+            0,
+        ]);
+        assert_eq!(e.ssid, Some(5));
+        assert_eq!(
+            alloc::format!("{e}"),
+            "stream 0x0010 substream 0x5: C_BAD_STE (stream not assigned to any domain, or a bad STE)"
+        );
+        let f = Event::decode([F_STE_FETCH as u64, 0, 0, 0x4100_0008]);
+        assert!(alloc::format!("{f}").ends_with("at 0x41000008"));
+        assert_eq!(Event::decode([0x7f, 0, 0, 0]).name(), "unknown event");
+    }
+}

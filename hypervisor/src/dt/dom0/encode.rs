@@ -1,0 +1,82 @@
+//! Encoding values for Dom0's tree: numbers as cells, regions as `reg`, and the
+//! host's `/memreserve/` entries that still apply.
+
+use alloc::vec::Vec;
+
+use super::Dom0DtError;
+use crate::dt::Region;
+
+/// Value as `cells` big-endian cells.
+pub fn to_cells(what: &'static str, value: u64, cells: usize) -> Result<Vec<u32>, Dom0DtError> {
+    let fits = match cells {
+        0 => value == 0,
+        1 => value <= u64::from(u32::MAX),
+        _ => true,
+    };
+    if !fits {
+        return Err(Dom0DtError::DoesNotFit { what, value, cells });
+    }
+    let mut v = alloc::vec![0u32; cells];
+    for (c, shift) in v.iter_mut().rev().zip([0u32, 32]) {
+        *c = (value >> shift) as u32;
+    }
+    Ok(v)
+}
+
+pub fn reg_bytes(
+    what: &'static str,
+    regions: &[Region],
+    ac: usize,
+    sc: usize,
+) -> Result<Vec<u8>, Dom0DtError> {
+    let mut cells = Vec::new();
+    for r in regions {
+        cells.extend(to_cells(what, r.base, ac)?);
+        cells.extend(to_cells(what, r.size, sc)?);
+    }
+    Ok(cells.iter().flat_map(|c| c.to_be_bytes()).collect())
+}
+
+/// The host's `/memreserve/` entries (blob::check proved the block terminated).
+fn host_reservations(blob: &[u8]) -> Vec<Region> {
+    let be64 = |at: usize| {
+        blob.get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_be_bytes)
+    };
+    let off = blob
+        .get(16..20)
+        .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize);
+    let mut out = Vec::new();
+    let mut at = off;
+    while let (Some(base), Some(size)) = (be64(at), be64(at + 8)) {
+        if base == 0 && size == 0 {
+            break;
+        }
+        out.push(Region { base, size });
+        at += 16;
+    }
+    out
+}
+
+/// Host reservations that lie inside Dom0's RAM (firmware data Dom0 must not
+/// reuse), sorted, overlaps dropped.
+pub fn reservations(blob: &[u8], memory: &[Region]) -> Vec<(u64, u64)> {
+    let mut v: Vec<Region> = host_reservations(blob)
+        .into_iter()
+        .filter(|r| r.size > 0 && memory.iter().any(|m| m.contains(r)))
+        .collect();
+    v.sort_by_key(|r| r.base);
+    let mut out = Vec::new();
+    let mut end = 0;
+    for r in v
+        .into_iter()
+        .filter(|r| r.base.checked_add(r.size).is_some())
+    {
+        if r.base >= end {
+            out.push((r.base, r.size));
+            end = r.end();
+        }
+    }
+    out
+}

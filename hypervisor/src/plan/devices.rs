@@ -1,0 +1,248 @@
+//! The passthrough list: every device node Dom0 gets, with its MMIO (CPU
+//! physical, page-aligned) and its GIC SPIs. It drives Dom0's stage-2 map and
+//! IRQ routing at boot.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use super::index::NodeIndex;
+use super::irq::{self, Irq};
+use super::{PlanError, PlanWarning};
+use crate::dt::Region;
+
+const PAGE: u64 = 0x1000;
+
+/// One device given to Dom0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Passthrough {
+    pub path: String,
+    /// Page-aligned CPU physical ranges to map 1:1 as device memory.
+    pub mmio: Vec<Region>,
+    /// GIC SPIs (INTIDs) to route to Dom0, sorted.
+    pub spis: Vec<u32>,
+}
+
+/// Root-level subtrees that describe no device (or that Dom0 gets rebuilt).
+const NOT_DEVICES: &[&str] = &[
+    "/cpus",
+    "/chosen",
+    "/aliases",
+    "/reserved-memory",
+    "/__symbols__",
+    "/__fixups__",
+    "/__local_fixups__",
+];
+
+/// `reg` of a `device_type = "memory"` node is RAM, not MMIO.
+pub fn is_memory_node(x: &NodeIndex<'_>, i: usize) -> bool {
+    let name = x.nodes.get(i).map_or("", |n| n.name);
+    x.parent(i) == Some(0)
+        && (x.str_prop(i, "device_type") == Some("memory")
+            || name == "memory"
+            || name.starts_with("memory@"))
+}
+
+/// Widens a region to whole pages; `None` if it would wrap.
+pub fn page_align(r: Region) -> Option<Region> {
+    let base = r.base & !(PAGE - 1);
+    let end = r.base.checked_add(r.size)?.checked_add(PAGE - 1)? & !(PAGE - 1);
+    Some(Region {
+        base,
+        size: end - base,
+    })
+}
+
+/// `r` minus `cut`: zero, one or two pieces.
+fn subtract(r: Region, cut: &Region) -> Vec<Region> {
+    if !r.overlaps(cut) {
+        return alloc::vec![r];
+    }
+    let mut out = Vec::new();
+    if r.base < cut.base {
+        out.push(Region {
+            base: r.base,
+            size: cut.base - r.base,
+        });
+    }
+    if cut.end() < r.end() {
+        out.push(Region {
+            base: cut.end(),
+            size: r.end() - cut.end(),
+        });
+    }
+    out
+}
+
+/// Collects the passthrough devices. `removed` are subtree roots Dom0 does not
+/// get (hidden IOMMUs, nodes snowvisor keeps); `protected` are frames no
+/// passthrough mapping may cover (the GIC's, the removed nodes'), with their owner.
+pub fn collect(
+    x: &NodeIndex<'_>,
+    removed: &[usize],
+    protected: &[(Region, String)],
+    warnings: &mut Vec<PlanWarning>,
+) -> Result<Vec<Passthrough>, PlanError> {
+    let mut out = Vec::new();
+    let skip_roots: Vec<usize> = NOT_DEVICES.iter().filter_map(|p| x.by_path(p)).collect();
+    for i in 1..x.len() {
+        let under = |roots: &[usize]| roots.iter().any(|&r| x.is_within(i, r));
+        if under(removed) || under(&skip_roots) || !x.is_available(i) {
+            continue;
+        }
+        if is_memory_node(x, i)
+            || irq::is_gic(x, i)
+            || x.is_compatible(i, &["xen,xen", "multiboot,module", "xen,multiboot-module"])
+        {
+            continue;
+        }
+        let mut mmio = match x.mmio(i) {
+            Some(m) => m,
+            None => {
+                warnings.push(PlanWarning::BadReg {
+                    node: x.path(i).to_string(),
+                });
+                Vec::new()
+            }
+        };
+        let mut spis: Vec<u32> = irq::interrupts(x, i)?
+            .into_iter()
+            .filter_map(|q| match q {
+                Irq::Spi(s) => Some(s),
+                _ => None,
+            })
+            .collect();
+        if matches!(x.str_prop(i, "device_type"), Some("pci") | Some("pciex")) {
+            mmio.extend(x.range_windows(i));
+            spis.extend(irq::map_spis(x, i)?);
+        }
+        if x.is_compatible(i, &[irq::CROSSBAR]) {
+            spis.extend(irq::crossbar_spis(x, i)?);
+        }
+        if let (Some(base), Some(n)) = (
+            x.u32_prop(i, "arm,msi-base-spi"),
+            x.u32_prop(i, "arm,msi-num-spis"),
+        ) {
+            spis.extend(base.max(32)..base.saturating_add(n).min(1020));
+        }
+        let mut pages: Vec<Region> = Vec::new();
+        for r in mmio.into_iter().filter_map(page_align) {
+            let mut pieces = alloc::vec![r];
+            for (cut, owner) in protected {
+                let hit = pieces.iter().any(|p| p.overlaps(cut));
+                pieces = pieces.iter().flat_map(|p| subtract(*p, cut)).collect();
+                if hit {
+                    warnings.push(PlanWarning::MmioCarved {
+                        node: x.path(i).to_string(),
+                        base: cut.base.max(r.base),
+                        size: cut.end().min(r.end()) - cut.base.max(r.base),
+                        kept: owner.clone(),
+                    });
+                }
+            }
+            pages.extend(pieces);
+        }
+        pages.sort_by_key(|r| (r.base, r.size));
+        pages.dedup();
+        spis.sort_unstable();
+        spis.dedup();
+        if pages.is_empty() && spis.is_empty() {
+            continue;
+        }
+        out.push(Passthrough {
+            path: x.path(i).to_string(),
+            mmio: pages,
+            spis,
+        });
+    }
+    Ok(out)
+}
+
+/// Sorted regions with overlapping or touching ones merged.
+pub fn merge(mut v: Vec<Region>) -> Vec<Region> {
+    v.sort_by_key(|r| r.base);
+    let mut out: Vec<Region> = Vec::with_capacity(v.len());
+    for r in v {
+        match out.last_mut() {
+            Some(l) if r.base <= l.end() => l.size = l.size.max(r.end() - l.base),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alignment_and_subtraction() {
+        let r = page_align(Region {
+            base: 0x1001,
+            size: 0x10,
+        })
+        .unwrap();
+        assert_eq!(
+            r,
+            Region {
+                base: 0x1000,
+                size: 0x1000
+            }
+        );
+        assert_eq!(
+            page_align(Region {
+                base: u64::MAX - 2,
+                size: 2
+            }),
+            None
+        );
+        let big = Region {
+            base: 0x0,
+            size: 0x10000,
+        };
+        let cut = Region {
+            base: 0x4000,
+            size: 0x1000,
+        };
+        assert_eq!(
+            subtract(big, &cut),
+            [
+                Region {
+                    base: 0,
+                    size: 0x4000
+                },
+                Region {
+                    base: 0x5000,
+                    size: 0xb000
+                }
+            ]
+        );
+        assert_eq!(subtract(cut, &big), []);
+        let m = merge(alloc::vec![
+            Region {
+                base: 0x2000,
+                size: 0x1000
+            },
+            Region {
+                base: 0x1000,
+                size: 0x1000
+            },
+            Region {
+                base: 0x8000,
+                size: 1
+            }
+        ]);
+        assert_eq!(
+            m,
+            [
+                Region {
+                    base: 0x1000,
+                    size: 0x2000
+                },
+                Region {
+                    base: 0x8000,
+                    size: 1
+                }
+            ]
+        );
+    }
+}

@@ -1,0 +1,123 @@
+//! What can go wrong while planning: fatal [`PlanError`]s (the input tree is
+//! inconsistent) and [`PlanWarning`]s (the plan is made, but the user should
+//! know). Every message names the node, property or option at fault.
+
+use alloc::string::String;
+use core::fmt;
+
+/// The host tree cannot be planned: its references are inconsistent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanError {
+    /// Two nodes carry the same phandle.
+    DuplicatePhandle {
+        phandle: u32,
+        first: String,
+        second: String,
+    },
+    /// A property that must hold a phandle names one no node has.
+    DanglingPhandle {
+        node: String,
+        prop: &'static str,
+        phandle: u32,
+    },
+    /// A property's length or content does not fit its binding.
+    BadProperty {
+        node: String,
+        prop: &'static str,
+        why: &'static str,
+    },
+    /// Following interrupt parents (or an interrupt map) from `node` came back to `via`.
+    InterruptCycle { node: String, via: String },
+}
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlanError::DuplicatePhandle {
+                phandle,
+                first,
+                second,
+            } => {
+                write!(f, "phandle {phandle:#x} is on both {first} and {second}")
+            }
+            PlanError::DanglingPhandle {
+                node,
+                prop,
+                phandle,
+            } => {
+                write!(
+                    f,
+                    "{node}: {prop} refers to phandle {phandle:#x}, which no node has"
+                )
+            }
+            PlanError::BadProperty { node, prop, why } => write!(f, "{node}: {prop}: {why}"),
+            PlanError::InterruptCycle { node, via } => {
+                write!(f, "{node}: interrupt parents form a cycle (through {via})")
+            }
+        }
+    }
+}
+
+/// Something the plan worked around; printed with the plan, never fatal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanWarning {
+    /// A node with `#iommu-cells` whose compatible is not in the known table.
+    UnknownIommu { node: String, compatible: String },
+    /// `iommu=own:...` for an IOMMU snowvisor has no driver for (reported as an error).
+    OwnWithoutDriver { node: String, rule: String },
+    /// An `iommu=` rule that matched no IOMMU node.
+    RuleMatchedNothing { rule: String },
+    /// A node path in [`super::Keep`] that the tree does not have.
+    KeepNotFound { node: String },
+    /// `reg` does not decode with the parent's cell sizes; the node gets no MMIO.
+    BadReg { node: String },
+    /// Part of a device's MMIO overlaps a frame snowvisor keeps; that part is not mapped.
+    MmioCarved {
+        node: String,
+        base: u64,
+        size: u64,
+        kept: String,
+    },
+    /// swiotlb was forced against what the IOMMU decisions call for.
+    SwiotlbForced {
+        value: &'static str,
+        why: &'static str,
+    },
+}
+
+impl PlanWarning {
+    /// True for the ones the issue calls errors (the boot goes on regardless).
+    pub fn is_error(&self) -> bool {
+        matches!(self, PlanWarning::OwnWithoutDriver { .. })
+    }
+}
+
+impl fmt::Display for PlanWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlanWarning::UnknownIommu { node, compatible } => write!(
+                f,
+                "warning: {node} ({compatible}) has #iommu-cells but is not a known IOMMU: passed to Dom0 with its masters"
+            ),
+            PlanWarning::OwnWithoutDriver { node, rule } => write!(
+                f,
+                "error: iommu={rule}: snowvisor has no driver for {node}; hidden instead"
+            ),
+            PlanWarning::RuleMatchedNothing { rule } => {
+                write!(f, "warning: iommu={rule} matches no IOMMU node")
+            }
+            PlanWarning::KeepNotFound { node } => {
+                write!(f, "warning: node {node} to keep for snowvisor is not in the tree")
+            }
+            PlanWarning::BadReg { node } => write!(
+                f,
+                "warning: {node}: reg does not match its parent's #address-cells/#size-cells; no MMIO mapped"
+            ),
+            PlanWarning::MmioCarved { node, base, size, kept } => write!(
+                f,
+                "warning: {node}: {base:#x}+{size:#x} overlaps {kept}, which snowvisor keeps: not mapped"
+            ),
+            PlanWarning::SwiotlbForced { value, why } => write!(f, "warning: swiotlb={value}: {why}"),
+        }
+    }
+}

@@ -1,0 +1,508 @@
+//! `#[repr(C)]` layouts of the ABI structs for arm32 (AAPCS: `uint64_t` is
+//! 8-byte aligned), with every offset asserted at compile time against the table
+//! in `xen-dom0-abi.md` §3.10. Guest handles are `u64` slots holding a 32-bit
+//! virtual address in their low half. Unions are plain integers or arrays of the
+//! union's size and alignment; padding is explicit (`pad*`).
+
+use super::wire::wire_struct;
+
+wire_struct! {
+    /// `struct vcpu_time_info` (pvclock; unused by an arm32 dom0, kept zero).
+    pub struct VcpuTimeInfo (size 32, align 8) {
+        pub version: u32 = 0,
+        pub pad0: u32 = 4,
+        pub tsc_timestamp: u64 = 8,
+        pub system_time: u64 = 16,
+        pub tsc_to_system_mul: u32 = 24,
+        pub tsc_shift: i8 = 28,
+        pub flags: u8 = 29,
+        pub pad1: [u8; 2] = 30,
+    }
+}
+
+wire_struct! {
+    /// `struct vcpu_info` with ARM's empty `arch_vcpu_info`. Byte 1 is `pad0` in
+    /// Xen's headers (`evtchn_upcall_mask` in Linux's, unused on ARM).
+    pub struct VcpuInfo (size 48, align 8) {
+        pub evtchn_upcall_pending: u8 = 0,
+        pub evtchn_upcall_mask: u8 = 1,
+        pub pad: [u8; 6] = 2,
+        pub evtchn_pending_sel: u64 = 8,
+        pub arch: [u8; 0] = 16,
+        pub time: VcpuTimeInfo = 16,
+    }
+}
+
+wire_struct! {
+    /// `struct shared_info` (ARM: one legacy `vcpu_info`, empty `arch_shared_info`).
+    pub struct SharedInfo (size 1088, align 8) {
+        pub vcpu_info: VcpuInfo = 0,
+        pub evtchn_pending: [u64; 64] = 48,
+        pub evtchn_mask: [u64; 64] = 560,
+        pub wc_version: u32 = 1072,
+        pub wc_sec: u32 = 1076,
+        pub wc_nsec: u32 = 1080,
+        pub wc_sec_hi: u32 = 1084,
+        pub arch: [u8; 0] = 1088,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_feature_info` (`XENVER_get_features`).
+    pub struct XenFeatureInfo (size 8, align 4) {
+        pub submap_idx: u32 = 0,
+        pub submap: u32 = 4,
+    }
+}
+
+wire_struct! {
+    /// `xen_compile_info_t` (`XENVER_compile_info`).
+    pub struct XenCompileInfo (size 144, align 1) {
+        pub compiler: [u8; 64] = 0,
+        pub compile_by: [u8; 16] = 64,
+        pub compile_domain: [u8; 32] = 80,
+        pub compile_date: [u8; 32] = 112,
+    }
+}
+
+wire_struct! {
+    /// `xen_platform_parameters_t` (`XENVER_platform_parameters`).
+    pub struct XenPlatformParameters (size 8, align 8) {
+        pub virt_start: u64 = 0,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_add_to_physmap` (`XENMEM_add_to_physmap`).
+    pub struct XenAddToPhysmap (size 24, align 8) {
+        pub domid: u16 = 0,
+        pub size: u16 = 2,
+        pub space: u32 = 4,
+        pub idx: u64 = 8,
+        pub gpfn: u64 = 16,
+    }
+}
+
+wire_struct! {
+    /// `xen_pfn_t`: one element of an extent list.
+    pub struct XenPfn (size 8, align 8) {
+        pub pfn: u64 = 0,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_add_to_physmap_batch` (not implemented; layout for reference).
+    pub struct XenAddToPhysmapBatch (size 32, align 8) {
+        pub domid: u16 = 0,
+        pub space: u16 = 2,
+        pub size: u16 = 4,
+        pub foreign_domid: u16 = 6,
+        pub idxs: u64 = 8,
+        pub gpfns: u64 = 16,
+        pub errs: u64 = 24,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_memory_reservation` (`XENMEM_{increase,decrease}_reservation`,
+    /// `XENMEM_populate_physmap`).
+    pub struct XenMemoryReservation (size 32, align 8) {
+        pub extent_start: u64 = 0,
+        pub nr_extents: u64 = 8,
+        pub extent_order: u32 = 16,
+        pub mem_flags: u32 = 20,
+        pub domid: u16 = 24,
+        pub pad: [u8; 6] = 26,
+    }
+}
+
+wire_struct! {
+    /// `struct vcpu_register_vcpu_info`: `mfn` is a guest frame number.
+    pub struct VcpuRegisterVcpuInfo (size 16, align 8) {
+        pub mfn: u64 = 0,
+        pub offset: u32 = 8,
+        pub rsvd: u32 = 12,
+    }
+}
+
+wire_struct! {
+    /// `struct vcpu_register_runstate_memory_area`: a guest virtual address.
+    pub struct VcpuRegisterRunstateMemoryArea (size 8, align 8) {
+        pub addr: u64 = 0,
+    }
+}
+
+wire_struct! {
+    /// `struct vcpu_runstate_info`.
+    pub struct VcpuRunstateInfo (size 48, align 8) {
+        pub state: i32 = 0,
+        pub pad: u32 = 4,
+        pub state_entry_time: u64 = 8,
+        pub time: [u64; 4] = 16,
+    }
+}
+
+wire_struct! {
+    /// `struct evtchn_alloc_unbound`.
+    pub struct EvtchnAllocUnbound (size 8, align 4) {
+        pub dom: u16 = 0,
+        pub remote_dom: u16 = 2,
+        pub port: u32 = 4,
+    }
+}
+
+wire_struct! {
+    /// `struct evtchn_bind_interdomain`.
+    pub struct EvtchnBindInterdomain (size 12, align 4) {
+        pub remote_dom: u16 = 0,
+        pub pad: [u8; 2] = 2,
+        pub remote_port: u32 = 4,
+        pub local_port: u32 = 8,
+    }
+}
+
+wire_struct! {
+    /// `struct evtchn_bind_virq`.
+    pub struct EvtchnBindVirq (size 12, align 4) {
+        pub virq: u32 = 0,
+        pub vcpu: u32 = 4,
+        pub port: u32 = 8,
+    }
+}
+
+wire_struct! {
+    /// `struct evtchn_bind_ipi`.
+    pub struct EvtchnBindIpi (size 8, align 4) {
+        pub vcpu: u32 = 0,
+        pub port: u32 = 4,
+    }
+}
+
+wire_struct! {
+    /// `struct evtchn_close`, `evtchn_send` and `evtchn_unmask` (one port).
+    pub struct EvtchnPort (size 4, align 4) {
+        pub port: u32 = 0,
+    }
+}
+
+wire_struct! {
+    /// `struct evtchn_status`. `u` is the union: `unbound.dom` (low half of
+    /// `u[0]`), `interdomain.{dom, port}` (`u[0]` low half, `u[1]`), `pirq`, `virq`.
+    pub struct EvtchnStatus (size 24, align 4) {
+        pub dom: u16 = 0,
+        pub pad: [u8; 2] = 2,
+        pub port: u32 = 4,
+        pub status: u32 = 8,
+        pub vcpu: u32 = 12,
+        pub u: [u32; 2] = 16,
+    }
+}
+
+wire_struct! {
+    /// `struct evtchn_bind_vcpu`.
+    pub struct EvtchnBindVcpu (size 8, align 4) {
+        pub port: u32 = 0,
+        pub vcpu: u32 = 4,
+    }
+}
+
+wire_struct! {
+    /// `struct evtchn_init_control` (FIFO ABI; refused).
+    pub struct EvtchnInitControl (size 24, align 8) {
+        pub control_gfn: u64 = 0,
+        pub offset: u32 = 8,
+        pub vcpu: u32 = 12,
+        pub link_bits: u8 = 16,
+        pub pad: [u8; 7] = 17,
+    }
+}
+
+wire_struct! {
+    /// `struct gnttab_setup_table` (only for guests without auto-translation).
+    pub struct GnttabSetupTable (size 24, align 8) {
+        pub dom: u16 = 0,
+        pub pad: [u8; 2] = 2,
+        pub nr_frames: u32 = 4,
+        pub status: i16 = 8,
+        pub pad1: [u8; 6] = 10,
+        pub frame_list: u64 = 16,
+    }
+}
+
+wire_struct! {
+    /// `struct gnttab_query_size`.
+    pub struct GnttabQuerySize (size 16, align 4) {
+        pub dom: u16 = 0,
+        pub pad: [u8; 2] = 2,
+        pub nr_frames: u32 = 4,
+        pub max_nr_frames: u32 = 8,
+        pub status: i16 = 12,
+        pub pad1: [u8; 2] = 14,
+    }
+}
+
+wire_struct! {
+    /// `struct gnttab_set_version`.
+    pub struct GnttabSetVersion (size 4, align 4) {
+        pub version: u32 = 0,
+    }
+}
+
+wire_struct! {
+    /// `struct gnttab_get_version`.
+    pub struct GnttabGetVersion (size 8, align 4) {
+        pub dom: u16 = 0,
+        pub pad: u16 = 2,
+        pub version: u32 = 4,
+    }
+}
+
+wire_struct! {
+    /// `struct gnttab_cache_flush`. `a` is the union of `dev_bus_addr` and `ref`.
+    pub struct GnttabCacheFlush (size 16, align 8) {
+        pub a: u64 = 0,
+        pub offset: u16 = 8,
+        pub length: u16 = 10,
+        pub op: u32 = 12,
+    }
+}
+
+wire_struct! {
+    /// `struct gnttab_map_grant_ref`. For an auto-translated guest `host_addr`
+    /// is a guest physical address.
+    pub struct GnttabMapGrantRef (size 32, align 8) {
+        pub host_addr: u64 = 0,
+        pub flags: u32 = 8,
+        pub gref: u32 = 12,
+        pub dom: u16 = 16,
+        pub status: i16 = 18,
+        pub handle: u32 = 20,
+        pub dev_bus_addr: u64 = 24,
+    }
+}
+
+wire_struct! {
+    /// `struct gnttab_unmap_grant_ref`.
+    pub struct GnttabUnmapGrantRef (size 24, align 8) {
+        pub host_addr: u64 = 0,
+        pub dev_bus_addr: u64 = 8,
+        pub handle: u32 = 16,
+        pub status: i16 = 20,
+        pub pad: [u8; 2] = 22,
+    }
+}
+
+wire_struct! {
+    /// `struct gnttab_copy_ptr`: `u` is the union of `ref` and `gmfn`.
+    pub struct GnttabCopyPtr (size 16, align 8) {
+        pub u: u64 = 0,
+        pub domid: u16 = 8,
+        pub offset: u16 = 10,
+        pub pad: [u8; 4] = 12,
+    }
+}
+
+wire_struct! {
+    /// `struct gnttab_copy`.
+    pub struct GnttabCopy (size 40, align 8) {
+        pub source: GnttabCopyPtr = 0,
+        pub dest: GnttabCopyPtr = 16,
+        pub len: u16 = 32,
+        pub flags: u16 = 34,
+        pub status: i16 = 36,
+        pub pad: [u8; 2] = 38,
+    }
+}
+
+wire_struct! {
+    /// `struct grant_entry_v1`: one entry of a shared grant frame.
+    pub struct GrantEntryV1 (size 8, align 4) {
+        pub flags: u16 = 0,
+        pub domid: u16 = 2,
+        pub frame: u32 = 4,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_hvm_param`.
+    pub struct XenHvmParam (size 16, align 8) {
+        pub domid: u16 = 0,
+        pub pad: u16 = 2,
+        pub index: u32 = 4,
+        pub value: u64 = 8,
+    }
+}
+
+wire_struct! {
+    /// `struct sched_shutdown`.
+    pub struct SchedShutdown (size 4, align 4) {
+        pub reason: u32 = 0,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_platform_op`: the command header; `u` is the 128-byte union.
+    pub struct XenPlatformOp (size 136, align 8) {
+        pub cmd: u32 = 0,
+        pub interface_version: u32 = 4,
+        pub u: [u64; 16] = 8,
+    }
+}
+
+wire_struct! {
+    /// `struct xenpf_settime64` (inside `xen_platform_op.u`).
+    pub struct XenpfSettime64 (size 24, align 8) {
+        pub secs: u64 = 0,
+        pub nsecs: u32 = 8,
+        pub mbz: u32 = 12,
+        pub system_time: u64 = 16,
+    }
+}
+
+wire_struct! {
+    /// `struct xenpf_settime32` (inside `xen_platform_op.u`).
+    pub struct XenpfSettime32 (size 16, align 8) {
+        pub secs: u32 = 0,
+        pub nsecs: u32 = 4,
+        pub system_time: u64 = 8,
+    }
+}
+
+wire_struct! {
+    /// `struct multicall_entry` (multicall is not implemented; layout for reference).
+    pub struct MulticallEntry (size 64, align 8) {
+        pub op: u64 = 0,
+        pub result: i64 = 8,
+        pub args: [u64; 6] = 16,
+    }
+}
+
+/// Byte offset of `u` in `xen_platform_op`, where the per-command struct starts.
+pub const PLATFORM_OP_U: usize = core::mem::offset_of!(XenPlatformOp, u);
+
+/// Offsets inside `shared_info` and `vcpu_info` used by event delivery.
+pub mod off {
+    use super::{SharedInfo, VcpuInfo};
+    use core::mem::offset_of;
+
+    pub const SI_EVTCHN_PENDING: u64 = offset_of!(SharedInfo, evtchn_pending) as u64;
+    pub const SI_EVTCHN_MASK: u64 = offset_of!(SharedInfo, evtchn_mask) as u64;
+    pub const SI_WC_VERSION: u64 = offset_of!(SharedInfo, wc_version) as u64;
+    pub const VI_UPCALL_PENDING: u64 = offset_of!(VcpuInfo, evtchn_upcall_pending) as u64;
+    pub const VI_PENDING_SEL: u64 = offset_of!(VcpuInfo, evtchn_pending_sel) as u64;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xen::abi::wire::Wire;
+
+    /// Encodes `v` with every byte of the buffer first set to 0xAA, so that
+    /// padding shows as 0 and fields as their values.
+    fn bytes<T: Wire>(v: &T) -> alloc::vec::Vec<u8> {
+        let mut b = alloc::vec![0xAA; T::SIZE];
+        v.encode(&mut b).unwrap();
+        b
+    }
+
+    #[test]
+    fn add_to_physmap_matches_the_notes() {
+        let x = XenAddToPhysmap {
+            domid: 0x7FF0,
+            size: 0,
+            space: 1,
+            idx: 5,
+            gpfn: 0x40010,
+        };
+        let b = bytes(&x);
+        assert_eq!(&b[0..2], &[0xF0, 0x7F]);
+        assert_eq!(&b[4..8], &[1, 0, 0, 0]);
+        assert_eq!(b[8], 5);
+        assert_eq!(&b[16..20], &[0x10, 0x00, 0x04, 0x00]);
+        assert_eq!(XenAddToPhysmap::decode(&b), Some(x));
+    }
+
+    #[test]
+    fn map_grant_ref_and_copy_layouts() {
+        let m = GnttabMapGrantRef {
+            host_addr: 0x1234_5000,
+            flags: 2,
+            gref: 9,
+            dom: 0,
+            status: -3,
+            handle: 7,
+            dev_bus_addr: 0xdead_b000,
+        };
+        let b = bytes(&m);
+        assert_eq!(b[8], 2);
+        assert_eq!(b[12], 9);
+        assert_eq!(&b[18..20], &(-3i16).to_le_bytes());
+        assert_eq!(b[20], 7);
+        assert_eq!(&b[24..28], &0xdead_b000u32.to_le_bytes());
+
+        let c = GnttabCopy {
+            source: GnttabCopyPtr {
+                u: 11,
+                domid: 0x7FF0,
+                offset: 3,
+                pad: [0; 4],
+            },
+            dest: GnttabCopyPtr {
+                u: 0x40042,
+                domid: 0,
+                offset: 100,
+                pad: [0; 4],
+            },
+            len: 16,
+            flags: 1,
+            status: 0,
+            pad: [0; 2],
+        };
+        let b = bytes(&c);
+        assert_eq!(b[0], 11);
+        assert_eq!(&b[8..12], &[0xF0, 0x7F, 3, 0]);
+        assert_eq!(b[16], 0x42);
+        assert_eq!(b[26], 100);
+        assert_eq!(&b[32..36], &[16, 0, 1, 0]);
+        assert_eq!(GnttabCopy::decode(&b), Some(c));
+    }
+
+    #[test]
+    fn shared_info_offsets() {
+        assert_eq!(off::SI_EVTCHN_PENDING, 48);
+        assert_eq!(off::SI_EVTCHN_MASK, 560);
+        assert_eq!(off::SI_WC_VERSION, 1072);
+        assert_eq!(off::VI_PENDING_SEL, 8);
+        assert_eq!(PLATFORM_OP_U, 8);
+        let mut si = SharedInfo::default();
+        si.evtchn_pending[1] = 1;
+        si.vcpu_info.evtchn_upcall_pending = 1;
+        si.wc_sec_hi = 0x0102_0304;
+        let b = bytes(&si);
+        assert_eq!(b[0], 1);
+        assert_eq!(b[48 + 8], 1);
+        assert_eq!(&b[1084..1088], &[4, 3, 2, 1]);
+    }
+
+    #[test]
+    fn status_and_settime() {
+        let s = EvtchnStatus {
+            dom: 1,
+            pad: [0; 2],
+            port: 2,
+            status: 3,
+            vcpu: 4,
+            u: [5, 6],
+        };
+        let b = bytes(&s);
+        assert_eq!((b[0], b[4], b[8], b[12], b[16], b[20]), (1, 2, 3, 4, 5, 6));
+        let t = XenpfSettime64 {
+            secs: 1,
+            nsecs: 2,
+            mbz: 0,
+            system_time: 3,
+        };
+        let b = bytes(&t);
+        assert_eq!((b[0], b[8], b[12], b[16]), (1, 2, 0, 3));
+    }
+}

@@ -1,0 +1,275 @@
+//! The Xen guest ABI as a 32-bit ARM guest sees it: hypercall and sub-op numbers,
+//! error codes, feature bits, flag values and struct layouts.
+//!
+//! Numbers and layouts come from Xen's public headers (`xen/include/public/*.h`,
+//! 4.17) as listed in `xen-dom0-abi.md`; on ARM `xen_ulong_t` and `xen_pfn_t` are
+//! 64-bit, and guest handles inside structs are 8-byte, 8-byte-aligned slots.
+
+pub mod errno;
+pub mod layout;
+pub mod wire;
+
+pub use errno::Errno;
+
+/// Guest page size and shift (Xen's ABI page size on ARM is always 4 KiB).
+pub const PAGE_SIZE: usize = 4096;
+pub const PAGE_SHIFT: u32 = 12;
+
+/// `XEN_HYPERCALL_TAG`: the HVC immediate of a Xen hypercall (ISS[15:0]).
+pub const HVC_XEN_IMM: u32 = 0xEA1;
+
+/// Hypercall numbers (`__HYPERVISOR_*`, `public/xen.h`), passed in r12.
+pub mod hc {
+    pub const PLATFORM_OP: u32 = 7;
+    pub const MEMORY_OP: u32 = 12;
+    pub const MULTICALL: u32 = 13;
+    pub const EVENT_CHANNEL_OP_COMPAT: u32 = 16;
+    pub const XEN_VERSION: u32 = 17;
+    pub const CONSOLE_IO: u32 = 18;
+    pub const PHYSDEV_OP_COMPAT: u32 = 19;
+    pub const GRANT_TABLE_OP: u32 = 20;
+    pub const VM_ASSIST: u32 = 21;
+    pub const VCPU_OP: u32 = 24;
+    pub const SCHED_OP: u32 = 29;
+    pub const EVENT_CHANNEL_OP: u32 = 32;
+    pub const PHYSDEV_OP: u32 = 33;
+    pub const HVM_OP: u32 = 34;
+    pub const SYSCTL: u32 = 35;
+    pub const DOMCTL: u32 = 36;
+    pub const DM_OP: u32 = 41;
+}
+
+/// Domain ids (`public/xen.h`).
+pub mod domid {
+    pub const FIRST_RESERVED: u16 = 0x7FF0;
+    pub const SELF: u16 = 0x7FF0;
+    pub const IO: u16 = 0x7FF1;
+    pub const XEN: u16 = 0x7FF2;
+    pub const INVALID: u16 = 0x7FF4;
+}
+
+/// `xen_version` sub-ops (`public/version.h`).
+pub mod xenver {
+    pub const VERSION: u32 = 0;
+    pub const EXTRAVERSION: u32 = 1;
+    pub const COMPILE_INFO: u32 = 2;
+    pub const CAPABILITIES: u32 = 3;
+    pub const CHANGESET: u32 = 4;
+    pub const PLATFORM_PARAMETERS: u32 = 5;
+    pub const GET_FEATURES: u32 = 6;
+    pub const PAGESIZE: u32 = 7;
+    pub const GUEST_HANDLE: u32 = 8;
+    pub const COMMANDLINE: u32 = 9;
+    pub const BUILD_ID: u32 = 10;
+
+    /// `xen_extraversion_t`: `char[16]`.
+    pub const EXTRAVERSION_LEN: usize = 16;
+    /// `xen_capabilities_info_t`: `char[1024]`.
+    pub const CAPABILITIES_LEN: usize = 1024;
+    /// `xen_changeset_info_t`: `char[64]`.
+    pub const CHANGESET_LEN: usize = 64;
+    /// `xen_domain_handle_t`: `uint8_t[16]`.
+    pub const GUEST_HANDLE_LEN: usize = 16;
+    /// `xen_commandline_t`: `char[1024]`.
+    pub const COMMANDLINE_LEN: usize = 1024;
+    /// `XENFEAT_NR_SUBMAPS`.
+    pub const NR_SUBMAPS: u32 = 1;
+}
+
+/// Feature bits of submap 0 (`public/features.h`).
+pub mod xenfeat {
+    pub const WRITABLE_PAGE_TABLES: u32 = 0;
+    pub const AUTO_TRANSLATED_PHYSMAP: u32 = 2;
+    /// The domain is the initial (hardware) domain: Linux's only dom0 test on arm32.
+    pub const DOM0: u32 = 11;
+    pub const MEMORY_OP_VNODE_SUPPORTED: u32 = 13;
+    pub const ARM_SMCCC_SUPPORTED: u32 = 14;
+    /// The domain is *not* 1:1 (IPA != PA): swiotlb-xen stays off.
+    pub const NOT_DIRECT_MAPPED: u32 = 16;
+    /// The domain is 1:1 (IPA == PA): swiotlb-xen is used for every DMA master.
+    pub const DIRECT_MAPPED: u32 = 17;
+}
+
+/// `memory_op` commands (`public/memory.h`).
+pub mod xenmem {
+    pub const INCREASE_RESERVATION: u32 = 0;
+    pub const DECREASE_RESERVATION: u32 = 1;
+    pub const POPULATE_PHYSMAP: u32 = 6;
+    pub const ADD_TO_PHYSMAP: u32 = 7;
+    pub const ADD_TO_PHYSMAP_BATCH: u32 = 23;
+    /// The low bits of `cmd` are the command, the rest the continuation's start extent.
+    pub const CMD_MASK: u32 = 0x3f;
+    pub const EXTENT_SHIFT: u32 = 6;
+
+    /// `XENMAPSPACE_*`.
+    pub const SPACE_SHARED_INFO: u32 = 0;
+    pub const SPACE_GRANT_TABLE: u32 = 1;
+    pub const SPACE_GMFN: u32 = 2;
+    pub const SPACE_GMFN_RANGE: u32 = 3;
+    pub const SPACE_GMFN_FOREIGN: u32 = 4;
+    pub const SPACE_DEV_MMIO: u32 = 5;
+    /// `XENMAPIDX_grant_table_status`: grant v2 status frames.
+    pub const IDX_GRANT_TABLE_STATUS: u64 = 0x8000_0000;
+}
+
+/// `vcpu_op` commands (`public/vcpu.h`).
+pub mod vcpuop {
+    pub const REGISTER_RUNSTATE_MEMORY_AREA: u32 = 5;
+    pub const REGISTER_VCPU_INFO: u32 = 10;
+}
+
+/// `vm_assist` commands and types (`public/xen.h`).
+pub mod vmasst {
+    pub const CMD_ENABLE: u32 = 0;
+    pub const CMD_DISABLE: u32 = 1;
+    pub const TYPE_RUNSTATE_UPDATE_FLAG: u32 = 5;
+}
+
+/// `event_channel_op` commands and status values (`public/event_channel.h`).
+pub mod evtchnop {
+    pub const BIND_INTERDOMAIN: u32 = 0;
+    pub const BIND_VIRQ: u32 = 1;
+    pub const BIND_PIRQ: u32 = 2;
+    pub const CLOSE: u32 = 3;
+    pub const SEND: u32 = 4;
+    pub const STATUS: u32 = 5;
+    pub const ALLOC_UNBOUND: u32 = 6;
+    pub const BIND_IPI: u32 = 7;
+    pub const BIND_VCPU: u32 = 8;
+    pub const UNMASK: u32 = 9;
+    pub const RESET: u32 = 10;
+    pub const INIT_CONTROL: u32 = 11;
+    pub const EXPAND_ARRAY: u32 = 12;
+    pub const SET_PRIORITY: u32 = 13;
+
+    /// `EVTCHNSTAT_*`.
+    pub const STAT_CLOSED: u32 = 0;
+    pub const STAT_UNBOUND: u32 = 1;
+    pub const STAT_INTERDOMAIN: u32 = 2;
+    pub const STAT_PIRQ: u32 = 3;
+    pub const STAT_VIRQ: u32 = 4;
+    pub const STAT_IPI: u32 = 5;
+
+    /// `EVTCHN_2L_NR_CHANNELS` on ARM: 64-bit words, 64 x 64 ports.
+    pub const NR_CHANNELS_2L: u32 = 4096;
+}
+
+/// Virtual IRQs (`VIRQ_*`, `public/xen.h`).
+pub mod virq {
+    pub const TIMER: u32 = 0;
+    pub const DEBUG: u32 = 1;
+    pub const CONSOLE: u32 = 2;
+    pub const DOM_EXC: u32 = 3;
+    pub const XENOPROF: u32 = 7;
+    pub const XENPMU: u32 = 13;
+    pub const NR: u32 = 24;
+
+    /// Global VIRQs are bound on vCPU 0 only; the rest are per vCPU.
+    pub fn is_global(v: u32) -> bool {
+        !matches!(v, TIMER | DEBUG | XENOPROF | XENPMU)
+    }
+}
+
+/// `grant_table_op` commands, flags and status codes (`public/grant_table.h`).
+pub mod gnttabop {
+    pub const MAP_GRANT_REF: u32 = 0;
+    pub const UNMAP_GRANT_REF: u32 = 1;
+    pub const SETUP_TABLE: u32 = 2;
+    pub const COPY: u32 = 5;
+    pub const QUERY_SIZE: u32 = 6;
+    pub const SET_VERSION: u32 = 8;
+    pub const GET_VERSION: u32 = 10;
+    pub const CACHE_FLUSH: u32 = 12;
+
+    /// v1 entries per 4 KiB frame.
+    pub const ENTRIES_PER_FRAME: u32 = 512;
+}
+
+/// Grant entry flags (`GTF_*`), v1.
+pub mod gtf {
+    pub const INVALID: u16 = 0;
+    pub const PERMIT_ACCESS: u16 = 1;
+    pub const ACCEPT_TRANSFER: u16 = 2;
+    pub const TYPE_MASK: u16 = 3;
+    pub const READONLY: u16 = 1 << 2;
+    pub const READING: u16 = 1 << 3;
+    pub const WRITING: u16 = 1 << 4;
+}
+
+/// Grant map flags (`GNTMAP_*`) and copy flags (`GNTCOPY_*`).
+pub mod gntmap {
+    pub const DEVICE_MAP: u32 = 1 << 0;
+    pub const HOST_MAP: u32 = 1 << 1;
+    pub const READONLY: u32 = 1 << 2;
+    pub const APPLICATION_MAP: u32 = 1 << 3;
+    pub const CONTAINS_PTE: u32 = 1 << 4;
+
+    pub const COPY_SOURCE_GREF: u16 = 1 << 0;
+    pub const COPY_DEST_GREF: u16 = 1 << 1;
+
+    /// `GNTTAB_CACHE_*` for `GNTTABOP_cache_flush`.
+    pub const CACHE_CLEAN: u32 = 1 << 0;
+    pub const CACHE_INVAL: u32 = 1 << 1;
+    pub const CACHE_SOURCE_GREF: u32 = 1 << 31;
+}
+
+/// Per-op grant status codes (`GNTST_*`), written into the op's `status` field.
+pub mod gntst {
+    pub const OKAY: i16 = 0;
+    pub const GENERAL_ERROR: i16 = -1;
+    pub const BAD_DOMAIN: i16 = -2;
+    pub const BAD_GNTREF: i16 = -3;
+    pub const BAD_HANDLE: i16 = -4;
+    pub const BAD_VIRT_ADDR: i16 = -5;
+    pub const BAD_DEV_ADDR: i16 = -6;
+    pub const NO_DEVICE_SPACE: i16 = -7;
+    pub const PERMISSION_DENIED: i16 = -8;
+    pub const BAD_PAGE: i16 = -9;
+    pub const BAD_COPY_ARG: i16 = -10;
+}
+
+/// `console_io` commands.
+pub mod consoleio {
+    pub const WRITE: u32 = 0;
+    pub const READ: u32 = 1;
+}
+
+/// `sched_op` commands and shutdown reasons (`public/sched.h`).
+pub mod schedop {
+    pub const YIELD: u32 = 0;
+    pub const BLOCK: u32 = 1;
+    pub const SHUTDOWN: u32 = 2;
+
+    pub const SHUTDOWN_POWEROFF: u32 = 0;
+    pub const SHUTDOWN_REBOOT: u32 = 1;
+    pub const SHUTDOWN_SUSPEND: u32 = 2;
+    pub const SHUTDOWN_CRASH: u32 = 3;
+    pub const SHUTDOWN_WATCHDOG: u32 = 4;
+    pub const SHUTDOWN_SOFT_RESET: u32 = 5;
+}
+
+/// `hvm_op` commands and parameters (`public/hvm/hvm_op.h`, `params.h`).
+pub mod hvmop {
+    pub const SET_PARAM: u32 = 0;
+    pub const GET_PARAM: u32 = 1;
+
+    pub const PARAM_CALLBACK_IRQ: u32 = 0;
+    pub const PARAM_STORE_PFN: u32 = 1;
+    pub const PARAM_STORE_EVTCHN: u32 = 2;
+    pub const PARAM_CONSOLE_PFN: u32 = 17;
+    pub const PARAM_CONSOLE_EVTCHN: u32 = 18;
+    pub const NR_PARAMS: u32 = 39;
+
+    /// `HVM_PARAM_CALLBACK_IRQ` encoding on ARM: type in bits 63:56, PPI flags in 15:8.
+    pub const CALLBACK_TYPE_SHIFT: u32 = 56;
+    pub const CALLBACK_TYPE_PPI: u64 = 2;
+    pub const CALLBACK_PPI_FLAG_SHIFT: u32 = 8;
+    pub const CALLBACK_PPI_FLAG_LOW_LEVEL: u64 = 2;
+}
+
+/// `platform_op` commands (`public/platform.h`).
+pub mod xenpf {
+    pub const INTERFACE_VERSION: u32 = 0x0300_0001;
+    pub const SETTIME32: u32 = 17;
+    pub const SETTIME64: u32 = 62;
+}

@@ -1,0 +1,275 @@
+//! The per-op grant operations: map, unmap, copy and cache flush.
+//!
+//! Map/unmap/copy report per-op failures in the op's `status` (`GNTST_*`) and
+//! leave the hypercall's return value at 0, as Xen does; only a failure to
+//! read or write the op itself ends the call with `-EFAULT`.
+
+use super::super::abi::layout::{
+    GnttabCacheFlush, GnttabCopy, GnttabCopyPtr, GnttabMapGrantRef, GnttabUnmapGrantRef,
+};
+use super::super::abi::{gntmap, gntst, Errno, PAGE_SIZE};
+use super::super::guest::{gfn_ipa, in_page, GFN_LIMIT};
+use super::super::platform::{CacheOp, PlatformError};
+use super::super::{Ctx, Xen};
+use super::{gfn_of, Mapping};
+
+/// Bytes moved per step of a grant copy.
+const COPY_CHUNK: usize = 256;
+
+/// One side of a grant copy, once resolved.
+struct Side {
+    frame: u64,
+    /// The grant pinned for this side, to release afterwards.
+    gref: Option<u32>,
+}
+
+impl Xen {
+    pub(super) fn map_one(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        op: &mut GnttabMapGrantRef,
+    ) -> Result<(), Errno> {
+        match self.try_map(cx, op) {
+            Ok((handle, bus)) => {
+                op.handle = handle;
+                op.dev_bus_addr = bus;
+                op.status = gntst::OKAY;
+            }
+            Err(s) => op.status = s,
+        }
+        Ok(())
+    }
+
+    fn try_map(&mut self, cx: &mut Ctx<'_>, op: &GnttabMapGrantRef) -> Result<(u32, u64), i16> {
+        if op.flags & (gntmap::DEVICE_MAP | gntmap::HOST_MAP) == 0 {
+            return Err(gntst::BAD_GNTREF);
+        }
+        // Xen on ARM (a translated domain): host mappings only, no PTE updates.
+        if op.flags & (gntmap::DEVICE_MAP | gntmap::APPLICATION_MAP | gntmap::CONTAINS_PTE) != 0 {
+            return Err(gntst::GENERAL_ERROR);
+        }
+        if !self.gnttab.own_domain(op.dom) {
+            return Err(gntst::BAD_DOMAIN);
+        }
+        if self.gnttab.maptrack.iter().all(Option::is_some)
+            && self.gnttab.maptrack.len() >= self.gnttab.max_maptrack
+        {
+            return Err(gntst::NO_DEVICE_SPACE);
+        }
+        let readonly = op.flags & gntmap::READONLY != 0;
+        let host_gfn = gfn_of(op.host_addr);
+        if host_gfn >= GFN_LIMIT || self.gfn_in_use(host_gfn) {
+            return Err(gntst::GENERAL_ERROR);
+        }
+        let frame = self.gnttab.acquire(cx.mem, op.gref, readonly)?;
+        if frame >= GFN_LIMIT {
+            self.gnttab.release(cx.mem, op.gref, readonly);
+            return Err(gntst::BAD_PAGE);
+        }
+        let bus = match cx.plat.map_grant(host_gfn, frame, readonly) {
+            Ok(b) => b,
+            Err(e) => {
+                self.gnttab.release(cx.mem, op.gref, readonly);
+                log::debug!(
+                    "xen: grant {} not mapped at gfn {host_gfn:#x}: {e}",
+                    op.gref
+                );
+                return Err(if e == PlatformError::BadFrame {
+                    gntst::BAD_PAGE
+                } else {
+                    gntst::GENERAL_ERROR
+                });
+            }
+        };
+        let m = Mapping {
+            gref: op.gref,
+            host_gfn,
+            frame,
+            readonly,
+            bus_addr: bus,
+        };
+        match self.gnttab.alloc_handle(m) {
+            Some(h) => Ok((h, bus)),
+            None => {
+                // Checked above; kept for safety.
+                let _ = cx.plat.unmap_grant(host_gfn, frame);
+                self.gnttab.release(cx.mem, op.gref, readonly);
+                Err(gntst::NO_DEVICE_SPACE)
+            }
+        }
+    }
+
+    pub(super) fn unmap_one(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        op: &mut GnttabUnmapGrantRef,
+    ) -> Result<(), Errno> {
+        op.status = match self.try_unmap(cx, op) {
+            Ok(()) => gntst::OKAY,
+            Err(s) => s,
+        };
+        Ok(())
+    }
+
+    fn try_unmap(&mut self, cx: &mut Ctx<'_>, op: &GnttabUnmapGrantRef) -> Result<(), i16> {
+        let slot = self
+            .gnttab
+            .maptrack
+            .get(op.handle as usize)
+            .copied()
+            .flatten();
+        let m = slot.ok_or(gntst::BAD_HANDLE)?;
+        if op.dev_bus_addr != 0 && op.dev_bus_addr != m.bus_addr {
+            return Err(gntst::GENERAL_ERROR);
+        }
+        // Xen removes a host mapping only when told where it is.
+        if op.host_addr == 0 {
+            return Ok(());
+        }
+        if gfn_of(op.host_addr) != m.host_gfn {
+            return Err(gntst::GENERAL_ERROR);
+        }
+        cx.plat
+            .unmap_grant(m.host_gfn, m.frame)
+            .map_err(|_| gntst::GENERAL_ERROR)?;
+        self.gnttab.maptrack[op.handle as usize] = None;
+        self.gnttab.release(cx.mem, m.gref, m.readonly);
+        Ok(())
+    }
+
+    pub(super) fn copy_one(&mut self, cx: &mut Ctx<'_>, op: &mut GnttabCopy) -> Result<(), Errno> {
+        op.status = match self.try_copy(cx, op) {
+            Ok(()) => gntst::OKAY,
+            Err(s) => s,
+        };
+        Ok(())
+    }
+
+    fn try_copy(&mut self, cx: &mut Ctx<'_>, op: &GnttabCopy) -> Result<(), i16> {
+        let len = u64::from(op.len);
+        if !in_page(u64::from(op.source.offset), len) || !in_page(u64::from(op.dest.offset), len) {
+            return Err(gntst::BAD_COPY_ARG);
+        }
+        let src = self.copy_side(
+            cx,
+            &op.source,
+            op.flags & gntmap::COPY_SOURCE_GREF != 0,
+            true,
+        )?;
+        let dst = match self.copy_side(cx, &op.dest, op.flags & gntmap::COPY_DEST_GREF != 0, false)
+        {
+            Ok(d) => d,
+            Err(s) => {
+                self.release_side(cx, &src, true);
+                return Err(s);
+            }
+        };
+        let r = copy_frames(
+            cx,
+            &src,
+            u64::from(op.source.offset),
+            &dst,
+            u64::from(op.dest.offset),
+            op.len,
+        );
+        self.release_side(cx, &dst, false);
+        self.release_side(cx, &src, true);
+        r
+    }
+
+    /// Resolves one side of a copy: a grant of this domain (pinned) or one of
+    /// its own frames.
+    fn copy_side(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        p: &GnttabCopyPtr,
+        is_gref: bool,
+        readonly: bool,
+    ) -> Result<Side, i16> {
+        if !self.gnttab.own_domain(p.domid) {
+            return Err(gntst::BAD_DOMAIN);
+        }
+        if is_gref {
+            // The union's `ref` is its low 32 bits.
+            let gref = p.u as u32;
+            let frame = self.gnttab.acquire(cx.mem, gref, readonly)?;
+            Ok(Side {
+                frame,
+                gref: Some(gref),
+            })
+        } else {
+            Ok(Side {
+                frame: p.u,
+                gref: None,
+            })
+        }
+    }
+
+    fn release_side(&mut self, cx: &mut Ctx<'_>, s: &Side, readonly: bool) {
+        if let Some(g) = s.gref {
+            self.gnttab.release(cx.mem, g, readonly);
+        }
+    }
+
+    pub(super) fn cache_flush_one(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        op: &mut GnttabCacheFlush,
+    ) -> Result<(), Errno> {
+        let (offset, length) = (u64::from(op.offset), u64::from(op.length));
+        if !in_page(offset, length) || op.op & !(gntmap::CACHE_CLEAN | gntmap::CACHE_INVAL) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        // Linux probes with an all-zero op; op 0 or length 0 is a no-op.
+        if length == 0 || op.op == 0 {
+            return Ok(());
+        }
+        let base = gfn_ipa(gfn_of(op.a)).ok_or(Errno::EINVAL)?;
+        let what = match (
+            op.op & gntmap::CACHE_CLEAN != 0,
+            op.op & gntmap::CACHE_INVAL != 0,
+        ) {
+            (true, true) => CacheOp::CleanInvalidate,
+            (true, false) => CacheOp::Clean,
+            _ => CacheOp::Invalidate,
+        };
+        cx.plat
+            .cache_flush(base + offset, u32::from(op.length), what)
+            .map_err(|e| match e {
+                PlatformError::BadAddress => Errno::EINVAL,
+                PlatformError::NotSupported => Errno::EOPNOTSUPP,
+                _ => Errno::EPERM,
+            })
+    }
+}
+
+/// Copies `len` bytes between two frames of the domain, in chunks, backwards
+/// when the ranges overlap in a way a forward copy would corrupt.
+fn copy_frames(
+    cx: &mut Ctx<'_>,
+    src: &Side,
+    soff: u64,
+    dst: &Side,
+    doff: u64,
+    len: u16,
+) -> Result<(), i16> {
+    let s = gfn_ipa(src.frame).ok_or(gntst::BAD_PAGE)? + soff;
+    let d = gfn_ipa(dst.frame).ok_or(gntst::BAD_PAGE)? + doff;
+    let len = usize::from(len);
+    debug_assert!(len <= PAGE_SIZE);
+    let backwards = d > s && d < s + len as u64;
+    let mut buf = [0u8; COPY_CHUNK];
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(COPY_CHUNK);
+        let at = if backwards { len - done - n } else { done } as u64;
+        cx.mem
+            .read_ipa(s + at, &mut buf[..n])
+            .map_err(|_| gntst::BAD_PAGE)?;
+        cx.mem
+            .write_ipa(d + at, &buf[..n])
+            .map_err(|_| gntst::BAD_PAGE)?;
+        done += n;
+    }
+    Ok(())
+}

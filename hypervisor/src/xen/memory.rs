@@ -1,0 +1,137 @@
+//! `memory_op`: placing Xen frames in the guest's physical map, and the balloon
+//! calls (`decrease_reservation` / `populate_physmap`) that gntdev needs.
+
+use super::abi::layout::{XenAddToPhysmap, XenMemoryReservation, XenPfn};
+use super::abi::{xenmem, Errno};
+use super::guest::{elem_gva, gfn_ipa, handle_gva, read_struct, GFN_LIMIT};
+use super::platform::{PlatformError, XenFrame};
+use super::{Ctx, HcResult, Outcome, Xen, BATCH};
+
+/// How a platform refusal reads to the guest for memory calls.
+pub(super) fn platform_errno(e: PlatformError) -> Errno {
+    match e {
+        PlatformError::BadAddress | PlatformError::BadFrame => Errno::EINVAL,
+        PlatformError::NoMemory => Errno::ENOMEM,
+        PlatformError::NotSupported => Errno::ENOSYS,
+        PlatformError::Busy => Errno::EBUSY,
+    }
+}
+
+impl Xen {
+    /// `memory_op(cmd, arg)`; the bits of `cmd` above the command are the
+    /// start extent of a continued reservation call.
+    pub(super) fn memory_op(&mut self, cx: &mut Ctx<'_>, args: [u32; 5]) -> HcResult {
+        let [cmd, arg, ..] = args;
+        let op = cmd & xenmem::CMD_MASK;
+        let start = cmd >> xenmem::EXTENT_SHIFT;
+        match op {
+            xenmem::ADD_TO_PHYSMAP if start == 0 => self.add_to_physmap(cx, arg),
+            xenmem::ADD_TO_PHYSMAP => Err(Errno::EINVAL),
+            xenmem::DECREASE_RESERVATION | xenmem::POPULATE_PHYSMAP => {
+                self.reservation(cx, op, start, args)
+            }
+            _ => Err(Errno::ENOSYS),
+        }
+    }
+
+    fn add_to_physmap(&mut self, cx: &mut Ctx<'_>, arg: u32) -> HcResult {
+        let x: XenAddToPhysmap = read_struct(cx.mem, arg)?;
+        if !self.own_domain(x.domid) {
+            return Err(Errno::ESRCH);
+        }
+        let frame = match x.space {
+            xenmem::SPACE_SHARED_INFO if x.idx == 0 => XenFrame::SharedInfo,
+            xenmem::SPACE_SHARED_INFO => return Err(Errno::EINVAL),
+            xenmem::SPACE_GRANT_TABLE => {
+                // v1 has no status frames; the index must be below the maximum.
+                match u32::try_from(x.idx) {
+                    Ok(i)
+                        if x.idx & xenmem::IDX_GRANT_TABLE_STATUS == 0
+                            && i < self.gnttab.max_frames() =>
+                    {
+                        XenFrame::GrantTable(i)
+                    }
+                    _ => return Err(Errno::EINVAL),
+                }
+            }
+            _ => return Err(Errno::ENOSYS),
+        };
+        let gfn = x.gpfn;
+        if gfn_ipa(gfn).is_none() {
+            return Err(Errno::EINVAL);
+        }
+        // Mapping a frame again where it already is, is fine; over anything
+        // else the hypervisor relies on (another Xen frame, a registered
+        // vcpu_info, a mapped grant) is not.
+        if self.frame_at(gfn) != Some(frame) && self.gfn_in_use(gfn) {
+            return Err(Errno::EBUSY);
+        }
+        cx.plat.map_frame(frame, gfn).map_err(platform_errno)?;
+        match frame {
+            XenFrame::SharedInfo => {
+                self.shared.set_shared_info(Some(gfn));
+                log::info!("xen: shared_info at gfn {gfn:#x}");
+            }
+            XenFrame::GrantTable(i) => {
+                self.gnttab.set_frame_gfn(i, gfn);
+                log::info!("xen: grant frame {i} at gfn {gfn:#x}");
+            }
+        }
+        Ok(Outcome::Return(0))
+    }
+
+    /// `XENMEM_decrease_reservation` / `XENMEM_populate_physmap` for order-0
+    /// extents, returning the number of extents done (Linux expects all).
+    fn reservation(&mut self, cx: &mut Ctx<'_>, op: u32, start: u32, args: [u32; 5]) -> HcResult {
+        let [_, arg, a2, a3, a4] = args;
+        let r: XenMemoryReservation = read_struct(cx.mem, arg)?;
+        if !self.own_domain(r.domid) {
+            return Err(Errno::ESRCH);
+        }
+        if r.extent_order != 0 {
+            return Err(Errno::EINVAL);
+        }
+        // As in Xen: a count that cannot be continued, or a start past the
+        // end, does nothing more.
+        if r.nr_extents > u64::from(u32::MAX >> xenmem::EXTENT_SHIFT)
+            || u64::from(start) >= r.nr_extents
+        {
+            return Ok(Outcome::Return(start as i32));
+        }
+        let list = handle_gva(r.extent_start)?;
+        let nr = r.nr_extents as u32;
+        let mut i = start;
+        while i < nr {
+            if i - start == BATCH {
+                return Ok(Outcome::Continue([
+                    op | (i << xenmem::EXTENT_SHIFT),
+                    arg,
+                    a2,
+                    a3,
+                    a4,
+                ]));
+            }
+            let Ok(at) = elem_gva(list, i, 8) else { break };
+            let Ok(XenPfn { pfn: gfn }) = read_struct(cx.mem, at) else {
+                break;
+            };
+            if gfn >= GFN_LIMIT {
+                break;
+            }
+            let done = if op == xenmem::DECREASE_RESERVATION {
+                if self.gfn_in_use(gfn) {
+                    break;
+                }
+                cx.plat.release_frame(gfn)
+            } else {
+                cx.plat.populate_frame(gfn)
+            };
+            if let Err(e) = done {
+                log::debug!("xen: reservation op {op} stopped at gfn {gfn:#x}: {e}");
+                break;
+            }
+            i += 1;
+        }
+        Ok(Outcome::Return(i as i32))
+    }
+}

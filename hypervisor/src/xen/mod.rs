@@ -1,0 +1,352 @@
+//! The Xen hypercall ABI for Dom0: enough of Xen's guest interface that a stock
+//! Linux (Debian 6.1 armmp-lpae) boots as Xen's initial domain, with hvc0,
+//! 2-level event channels and v1 grant tables (`xen-dom0-abi.md`).
+//!
+//! Pure logic, host-tested, no `unsafe`: guest memory is reached only through
+//! [`GuestMemory`], and everything that touches hardware or stage 2 goes
+//! through [`Platform`]. The trap handler calls [`Xen::hypercall`] for
+//! `HVC #0xEA1` with r12 and r0-r4 and applies the [`Outcome`].
+//!
+//! Guest input is hostile: every pointer is copied through checked helpers,
+//! every index and count is range-checked, long calls are continued rather
+//! than run unbounded, and a bad call returns a Xen error code.
+
+#![forbid(unsafe_code)]
+
+pub mod abi;
+mod console;
+mod evtchn;
+mod gnttab;
+pub mod guest;
+mod hvm;
+mod memory;
+pub mod platform;
+mod sched;
+mod shared;
+mod time;
+mod vcpu;
+mod version;
+
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
+
+use core::fmt;
+
+pub use abi::Errno;
+pub use console::INPUT_RING_SIZE;
+pub use evtchn::{Channel, ChannelState};
+pub use gnttab::Mapping;
+pub use guest::{Fault, GuestMemory};
+pub use platform::{CacheOp, Platform, PlatformError, ShutdownReason, XenFrame};
+
+use abi::{domid, evtchnop, hc, virq};
+
+/// Ops of a batched call (grant ops, reservation extents) handled before the
+/// call is continued, so that interrupts are taken in between.
+const BATCH: u32 = 64;
+
+/// How to resume the guest after a hypercall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Set r0 to this value and resume after the `HVC`.
+    Return(i32),
+    /// The call did part of its work: set r0-r4 to these values, leave r12,
+    /// and resume *at* the `HVC` (return address - 4, for ARM and Thumb-2
+    /// alike), so that the guest issues the rest. Xen's continuations work the
+    /// same way and Linux expects r0-r4 to be clobbered.
+    Continue([u32; 5]),
+}
+
+type HcResult = Result<Outcome, Errno>;
+
+/// The two capabilities a handler works with.
+struct Ctx<'a> {
+    mem: &'a mut dyn GuestMemory,
+    plat: &'a mut dyn Platform,
+}
+
+/// Fixed properties of the domain, given at construction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XenConfig {
+    /// The domain's id (0 for Dom0).
+    pub domid: u16,
+    pub nr_vcpus: u32,
+    /// Reported by `XENVER_version` and, on the target, in the DT's
+    /// `compatible = "xen,xen-<major>.<minor>"`.
+    pub version: (u16, u16),
+    /// `XENVER_extraversion` (at most 15 bytes are kept).
+    pub extraversion: &'static str,
+    /// Dom0 is mapped 1:1 (IPA == PA): report `XENFEAT_direct_mapped`, else
+    /// `XENFEAT_not_direct_mapped` (from the IOMMU plan / `swiotlb=`).
+    pub direct_mapped: bool,
+    /// `max_nr_frames` of `GNTTABOP_query_size`. The DT's grant-table region
+    /// must be at least this many 4 KiB pages.
+    pub max_grant_frames: u32,
+    /// Grant mappings the domain may hold at once.
+    pub max_grant_maps: u32,
+    /// Event-channel ports (at most 4096 with the 2-level ABI).
+    pub max_evtchn_ports: u32,
+    /// INTID of the event-channel upcall PPI (16..=31), as in the DT's
+    /// `/hypervisor` `interrupts`.
+    pub event_ppi: u32,
+}
+
+impl XenConfig {
+    /// Dom0 defaults: Xen 4.17, Xen's 64 grant frames for dom0, all 4096
+    /// ports, PPI 31 (INTID 31, `<1 15 0xf08>`).
+    pub fn dom0(nr_vcpus: u32, direct_mapped: bool) -> Self {
+        XenConfig {
+            domid: 0,
+            nr_vcpus,
+            version: (4, 17),
+            extraversion: "-snowvisor",
+            direct_mapped,
+            max_grant_frames: 64,
+            max_grant_maps: 1024,
+            max_evtchn_ports: evtchnop::NR_CHANNELS_2L,
+            event_ppi: 31,
+        }
+    }
+}
+
+/// A configuration value out of range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigError {
+    Domid(u16),
+    Vcpus(u32),
+    GrantFrames(u32),
+    GrantMaps(u32),
+    EvtchnPorts(u32),
+    EventPpi(u32),
+}
+
+/// GICv2 has at most 8 CPU interfaces.
+const MAX_VCPUS: u32 = 8;
+/// Frames the grant table can grow to (Xen's `max_grant_frames` limit).
+const MAX_GRANT_FRAMES: u32 = 1024;
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Domid(d) => write!(f, "xen: domain id {d:#x} is reserved"),
+            ConfigError::Vcpus(n) => write!(f, "xen: {n} vCPUs, expected 1..={MAX_VCPUS}"),
+            ConfigError::GrantFrames(n) => {
+                write!(f, "xen: {n} grant frames, expected 1..={MAX_GRANT_FRAMES}")
+            }
+            ConfigError::GrantMaps(n) => write!(f, "xen: {n} grant maps, expected 1..=65536"),
+            ConfigError::EvtchnPorts(n) => write!(f, "xen: {n} event channels, expected 2..=4096"),
+            ConfigError::EventPpi(n) => {
+                write!(f, "xen: event interrupt {n} is not a PPI (16..=31)")
+            }
+        }
+    }
+}
+
+/// Per-domain Xen state.
+#[derive(Debug, Clone)]
+pub struct Xen {
+    cfg: XenConfig,
+    shared: shared::SharedPages,
+    evtchn: evtchn::EventChannels,
+    gnttab: gnttab::GrantTable,
+    console: console::InputRing,
+    vm_assist: u32,
+    wallclock: Option<abi::layout::XenpfSettime64>,
+}
+
+impl Xen {
+    pub fn new(cfg: XenConfig) -> Result<Self, ConfigError> {
+        if cfg.domid >= domid::FIRST_RESERVED {
+            return Err(ConfigError::Domid(cfg.domid));
+        }
+        if !(1..=MAX_VCPUS).contains(&cfg.nr_vcpus) {
+            return Err(ConfigError::Vcpus(cfg.nr_vcpus));
+        }
+        if !(1..=MAX_GRANT_FRAMES).contains(&cfg.max_grant_frames) {
+            return Err(ConfigError::GrantFrames(cfg.max_grant_frames));
+        }
+        if !(1..=65536).contains(&cfg.max_grant_maps) {
+            return Err(ConfigError::GrantMaps(cfg.max_grant_maps));
+        }
+        if !(2..=evtchnop::NR_CHANNELS_2L).contains(&cfg.max_evtchn_ports) {
+            return Err(ConfigError::EvtchnPorts(cfg.max_evtchn_ports));
+        }
+        if !(16..=31).contains(&cfg.event_ppi) {
+            return Err(ConfigError::EventPpi(cfg.event_ppi));
+        }
+        Ok(Xen {
+            shared: shared::SharedPages::new(cfg.nr_vcpus),
+            evtchn: evtchn::EventChannels::new(cfg.domid, cfg.nr_vcpus, cfg.max_evtchn_ports),
+            gnttab: gnttab::GrantTable::new(
+                cfg.domid,
+                cfg.max_grant_frames,
+                cfg.max_grant_maps as usize,
+            ),
+            console: console::InputRing::default(),
+            vm_assist: 0,
+            wallclock: None,
+            cfg,
+        })
+    }
+
+    pub fn config(&self) -> &XenConfig {
+        &self.cfg
+    }
+
+    /// Handles hypercall `nr` (r12) with arguments r0-r4 for the vCPU that
+    /// trapped (`plat.current_vcpu()`), whose stage 1 `mem` translates with.
+    pub fn hypercall(
+        &mut self,
+        mem: &mut dyn GuestMemory,
+        plat: &mut dyn Platform,
+        nr: u32,
+        args: [u32; 5],
+    ) -> Outcome {
+        let mut cx = Ctx { mem, plat };
+        let cx = &mut cx;
+        let r = match nr {
+            hc::XEN_VERSION => self.xen_version(cx, args[0], args[1]),
+            hc::MEMORY_OP => self.memory_op(cx, args),
+            hc::VCPU_OP => self.vcpu_op(cx, args[0], args[1], args[2]),
+            hc::EVENT_CHANNEL_OP => self.event_channel_op(cx, args[0], args[1]),
+            hc::GRANT_TABLE_OP => self.grant_table_op(cx, args),
+            hc::HVM_OP => self.hvm_op(cx, args[0], args[1]),
+            hc::CONSOLE_IO => self.console_io(cx, args),
+            hc::SCHED_OP => self.sched_op(cx, args[0], args[1]),
+            hc::PLATFORM_OP => self.platform_op(cx, args[0]),
+            hc::VM_ASSIST => self.vm_assist(args[0], args[1]),
+            // physdev_op (PCI notifications), multicall, sysctl, domctl, dm_op,
+            // the old compat calls and everything x86: not implemented.
+            _ => Err(Errno::ENOSYS),
+        };
+        match r {
+            Ok(o) => o,
+            Err(e) => {
+                log::trace!("xen: hypercall {nr} {args:x?}: {e}");
+                Outcome::Return(e.ret())
+            }
+        }
+    }
+
+    /// Raises global VIRQ `virq` (e.g. `VIRQ_CONSOLE`) if Dom0 bound it.
+    pub fn send_virq(&mut self, mem: &mut dyn GuestMemory, plat: &mut dyn Platform, v: u32) {
+        if let Some(port) = self.evtchn.virq_port(0, v) {
+            self.raise_port(&mut Ctx { mem, plat }, port);
+        }
+    }
+
+    /// Raises per-vCPU VIRQ `virq` (e.g. `VIRQ_TIMER`) on `vcpu` if bound.
+    pub fn send_vcpu_virq(
+        &mut self,
+        mem: &mut dyn GuestMemory,
+        plat: &mut dyn Platform,
+        vcpu: u32,
+        v: u32,
+    ) {
+        if virq::is_global(v) {
+            return self.send_virq(mem, plat, v);
+        }
+        if let Some(port) = self.evtchn.virq_port(vcpu, v) {
+            self.raise_port(&mut Ctx { mem, plat }, port);
+        }
+    }
+
+    /// `evtchn_upcall_pending` of `vcpu`: the level its upcall PPI should
+    /// have. Optional for the target (injection on 0 -> 1 already happens).
+    pub fn upcall_pending(&self, mem: &mut dyn GuestMemory, vcpu: u32) -> bool {
+        self.shared.upcall_pending(mem, vcpu)
+    }
+
+    /// Feature bits enabled with `vm_assist`.
+    pub fn vm_assist_bits(&self) -> u32 {
+        self.vm_assist
+    }
+
+    /// The channel at `port`, for the target's debug keys.
+    pub fn channel(&self, port: u32) -> Option<Channel> {
+        self.evtchn.channel(port).ok()
+    }
+
+    /// Writes the event-channel and grant-table state, one line per item
+    /// (for the debug console).
+    pub fn dump(&self, mem: &mut dyn GuestMemory, out: &mut dyn fmt::Write) -> fmt::Result {
+        let gfn = |g: Option<u64>| {
+            g.map_or_else(
+                || alloc::string::String::from("-"),
+                |g| alloc::format!("{g:#x}"),
+            )
+        };
+        writeln!(
+            out,
+            "xen: shared_info gfn {}",
+            gfn(self.shared.shared_info_gfn())
+        )?;
+        for v in 0..self.cfg.nr_vcpus {
+            let ipa = self.shared.vcpu_info_ipa(v);
+            let up = self.shared.upcall_pending(mem, v);
+            writeln!(
+                out,
+                "xen: vCPU {v} vcpu_info {} upcall_pending {}",
+                gfn(ipa),
+                up as u8
+            )?;
+        }
+        for (p, c) in self.evtchn.bound() {
+            let pend = self
+                .shared
+                .is_pending(mem, p)
+                .map_or('?', |b| if b { 'P' } else { '-' });
+            let mask = self
+                .shared
+                .is_masked(mem, p)
+                .map_or('?', |b| if b { 'M' } else { '-' });
+            writeln!(
+                out,
+                "xen: port {p} {:?} vCPU {} {pend}{mask}",
+                c.state, c.vcpu
+            )?;
+        }
+        writeln!(
+            out,
+            "xen: grant table {}/{} frames, {} active entries",
+            self.gnttab.nr_frames(),
+            self.gnttab.max_frames(),
+            self.gnttab.active_entries()
+        )?;
+        for (h, m) in self.gnttab.mappings() {
+            writeln!(
+                out,
+                "xen: grant handle {h}: ref {} frame {:#x} at gfn {:#x}",
+                m.gref, m.frame, m.host_gfn
+            )?;
+        }
+        let (waiting, dropped) = self.console_input_state();
+        writeln!(
+            out,
+            "xen: console input {waiting} waiting, {dropped} dropped"
+        )
+    }
+
+    fn own_domain(&self, d: u16) -> bool {
+        d == domid::SELF || d == self.cfg.domid
+    }
+
+    /// The Xen frame mapped at `gfn`, if any.
+    fn frame_at(&self, gfn: u64) -> Option<XenFrame> {
+        if self.shared.shared_info_gfn() == Some(gfn) {
+            return Some(XenFrame::SharedInfo);
+        }
+        self.gnttab.frame_at(gfn).map(XenFrame::GrantTable)
+    }
+
+    /// Whether `gfn` holds something the hypervisor reaches by guest frame
+    /// (shared_info, a vcpu_info, a grant frame) or a mapped grant: such a
+    /// frame must not be replaced or given away.
+    fn gfn_in_use(&self, gfn: u64) -> bool {
+        self.shared.uses_gfn(gfn)
+            || self.gnttab.frame_at(gfn).is_some()
+            || self.gnttab.host_mapped_at(gfn)
+    }
+}

@@ -1,0 +1,507 @@
+//! Each hypercall with good and bad arguments.
+
+use super::super::abi::layout::*;
+use super::super::abi::{
+    consoleio, domid, hc, hvmop, schedop, vcpuop, vmasst, xenmem, xenpf, xenver, Errno,
+};
+use super::super::console::WRITE_BUDGET;
+use super::super::testing::*;
+use super::super::{Outcome, PlatformError, ShutdownReason, XenConfig, INPUT_RING_SIZE};
+use super::*;
+
+#[test]
+fn xen_version_sub_ops() {
+    let mut g = Guest::dom0();
+    assert_eq!(
+        g.call(hc::XEN_VERSION, [xenver::VERSION, 0, 0, 0, 0]),
+        4 << 16 | 17
+    );
+    assert_eq!(
+        g.call(hc::XEN_VERSION, [xenver::PAGESIZE, 0, 0, 0, 0]),
+        4096
+    );
+
+    g.put_bytes(ARG, &[0xff; 1100]);
+    assert_eq!(
+        g.call(hc::XEN_VERSION, [xenver::EXTRAVERSION, ARG, 0, 0, 0]),
+        0
+    );
+    assert_eq!(g.get_bytes(ARG, 17), b"-snowvisor\0\0\0\0\0\0\xff");
+    assert_eq!(
+        g.call(hc::XEN_VERSION, [xenver::CAPABILITIES, ARG, 0, 0, 0]),
+        0
+    );
+    let caps = g.get_bytes(ARG, 1025);
+    assert_eq!(&caps[..16], b"xen-3.0-armv7l \0");
+    assert_eq!((caps[1023], caps[1024]), (0, 0xff));
+    assert_eq!(
+        g.call(hc::XEN_VERSION, [xenver::COMPILE_INFO, ARG, 0, 0, 0]),
+        0
+    );
+    assert_eq!(&g.get_bytes(ARG, 6), b"rustc\0");
+    assert_eq!(
+        g.call(hc::XEN_VERSION, [xenver::CHANGESET, ARG, 0, 0, 0]),
+        0
+    );
+    assert!(g.get_bytes(ARG, 64).starts_with(b"snowvisor "));
+    assert_eq!(
+        g.call(hc::XEN_VERSION, [xenver::PLATFORM_PARAMETERS, ARG, 0, 0, 0]),
+        0
+    );
+    assert_eq!(
+        g.call(hc::XEN_VERSION, [xenver::GUEST_HANDLE, ARG, 0, 0, 0]),
+        0
+    );
+    assert_eq!(
+        g.call(hc::XEN_VERSION, [xenver::COMMANDLINE, ARG, 0, 0, 0]),
+        0
+    );
+    assert_eq!(
+        g.call(hc::XEN_VERSION, [xenver::BUILD_ID, ARG, 0, 0, 0]),
+        Errno::ENODATA.ret()
+    );
+    assert_eq!(
+        g.call(hc::XEN_VERSION, [11, ARG, 0, 0, 0]),
+        Errno::ENOSYS.ret()
+    );
+
+    let (r, f) = op(
+        &mut g,
+        hc::XEN_VERSION,
+        xenver::GET_FEATURES,
+        &XenFeatureInfo {
+            submap_idx: 1,
+            submap: 7,
+        },
+    );
+    assert_eq!(
+        (r, f.submap),
+        (Errno::EINVAL.ret(), 7),
+        "unchanged on error"
+    );
+    let (r, f) = op(
+        &mut g,
+        hc::XEN_VERSION,
+        xenver::GET_FEATURES,
+        &XenFeatureInfo {
+            submap_idx: u32::MAX,
+            submap: 7,
+        },
+    );
+    assert_eq!((r, f.submap), (Errno::EINVAL.ret(), 7));
+}
+
+#[test]
+fn vcpu_op_rules() {
+    let mut g = Guest::new(XenConfig::dom0(2, true));
+    let reg = vcpuop::REGISTER_VCPU_INFO;
+    let info = |mfn, offset| VcpuRegisterVcpuInfo {
+        mfn,
+        offset,
+        rsvd: 0,
+    };
+    let call = |g: &mut Guest, vcpu: u32, r: VcpuRegisterVcpuInfo| {
+        g.put(ARG, &r);
+        g.call(hc::VCPU_OP, [reg, vcpu, ARG, 0, 0])
+    };
+    let page = Guest::gfn(VI_PAGE);
+    assert_eq!(call(&mut g, 2, info(page, 0)), Errno::ENOENT.ret());
+    assert_eq!(call(&mut g, u32::MAX, info(page, 0)), Errno::ENOENT.ret());
+    assert_eq!(
+        call(&mut g, 0, info(page, 4)),
+        Errno::EINVAL.ret(),
+        "misaligned"
+    );
+    assert_eq!(
+        call(&mut g, 0, info(page, 4056)),
+        Errno::EINVAL.ret(),
+        "crosses the page"
+    );
+    assert_eq!(
+        call(&mut g, 0, info(page, u32::MAX - 7)),
+        Errno::EINVAL.ret()
+    );
+    assert_eq!(
+        call(&mut g, 0, info(HYP_IPA >> 12, 0)),
+        Errno::EINVAL.ret(),
+        "hypervisor memory"
+    );
+    assert_eq!(
+        call(&mut g, 0, info(0x1234, 0)),
+        Errno::EINVAL.ret(),
+        "not RAM"
+    );
+    assert_eq!(call(&mut g, 0, info(u64::MAX, 0)), Errno::EINVAL.ret());
+    assert_eq!(
+        add_to_physmap(&mut g, xenmem::SPACE_GRANT_TABLE, 0, GNTTAB_GFN),
+        0
+    );
+    assert_eq!(
+        call(&mut g, 0, info(GNTTAB_GFN, 0)),
+        Errno::EINVAL.ret(),
+        "a grant frame"
+    );
+    assert!(g.injected().is_empty());
+    assert_eq!(
+        call(&mut g, 0, info(page, 4048)),
+        0,
+        "last slot of the page"
+    );
+    assert_eq!(call(&mut g, 0, info(page, 0)), Errno::EBUSY.ret());
+    assert_eq!(call(&mut g, 1, info(page, 0)), 0);
+    assert_eq!(g.injected(), [0, 1]);
+    g.put(ARG, &info(page, 0));
+    assert_eq!(
+        g.call(hc::VCPU_OP, [reg, 0, 0x1000, 0, 0]),
+        Errno::EFAULT.ret(),
+        "unmapped argument"
+    );
+
+    let run = vcpuop::REGISTER_RUNSTATE_MEMORY_AREA;
+    g.put(ARG, &VcpuRegisterRunstateMemoryArea { addr: 0xdead_beef });
+    assert_eq!(
+        g.call(hc::VCPU_OP, [run, 1, ARG, 0, 0]),
+        0,
+        "Xen does not check the address"
+    );
+    assert_eq!(
+        g.call(hc::VCPU_OP, [run, 2, ARG, 0, 0]),
+        Errno::ENOENT.ret()
+    );
+    for other in [0, 1, 2, 4, 11, 12, 13, u32::MAX] {
+        assert_eq!(
+            g.call(hc::VCPU_OP, [other, 0, ARG, 0, 0]),
+            Errno::EINVAL.ret()
+        );
+    }
+}
+
+#[test]
+fn vm_assist_and_hvm_params() {
+    let mut g = Guest::dom0();
+    assert_eq!(
+        g.call(
+            hc::VM_ASSIST,
+            [
+                vmasst::CMD_ENABLE,
+                vmasst::TYPE_RUNSTATE_UPDATE_FLAG,
+                0,
+                0,
+                0
+            ]
+        ),
+        0
+    );
+    assert_eq!(g.xen.vm_assist_bits(), 1 << 5);
+    assert_eq!(
+        g.call(
+            hc::VM_ASSIST,
+            [
+                vmasst::CMD_DISABLE,
+                vmasst::TYPE_RUNSTATE_UPDATE_FLAG,
+                0,
+                0,
+                0
+            ]
+        ),
+        0
+    );
+    assert_eq!(g.xen.vm_assist_bits(), 0);
+    assert_eq!(
+        g.call(hc::VM_ASSIST, [vmasst::CMD_ENABLE, 0, 0, 0, 0]),
+        Errno::EINVAL.ret()
+    );
+    assert_eq!(
+        g.call(hc::VM_ASSIST, [vmasst::CMD_ENABLE, 64, 0, 0, 0]),
+        Errno::EINVAL.ret()
+    );
+    assert_eq!(
+        g.call(
+            hc::VM_ASSIST,
+            [7, vmasst::TYPE_RUNSTATE_UPDATE_FLAG, 0, 0, 0]
+        ),
+        Errno::ENOSYS.ret()
+    );
+
+    let p = |domid, index| XenHvmParam {
+        domid,
+        pad: 0,
+        index,
+        value: 0x55,
+    };
+    let (r, v) = op(
+        &mut g,
+        hc::HVM_OP,
+        hvmop::GET_PARAM,
+        &p(domid::SELF, hvmop::PARAM_CALLBACK_IRQ),
+    );
+    assert_eq!((r, v.value), (0, 2 << 56 | 2 << 8 | 31));
+    for i in [
+        hvmop::PARAM_STORE_EVTCHN,
+        hvmop::PARAM_STORE_PFN,
+        hvmop::PARAM_CONSOLE_EVTCHN,
+        38,
+    ] {
+        assert_eq!(
+            op(&mut g, hc::HVM_OP, hvmop::GET_PARAM, &p(0, i)),
+            (
+                0,
+                XenHvmParam {
+                    value: 0,
+                    ..p(0, i)
+                }
+            )
+        );
+    }
+    assert_eq!(
+        op(&mut g, hc::HVM_OP, hvmop::GET_PARAM, &p(0, 39)).0,
+        Errno::EINVAL.ret()
+    );
+    assert_eq!(
+        op(&mut g, hc::HVM_OP, hvmop::GET_PARAM, &p(0, u32::MAX)).0,
+        Errno::EINVAL.ret()
+    );
+    assert_eq!(
+        op(&mut g, hc::HVM_OP, hvmop::GET_PARAM, &p(9, 2)).0,
+        Errno::ESRCH.ret()
+    );
+    assert_eq!(
+        op(&mut g, hc::HVM_OP, hvmop::SET_PARAM, &p(0, 2)).0,
+        Errno::ENOSYS.ret()
+    );
+}
+
+#[test]
+fn console_write_and_read() {
+    let mut g = Guest::dom0();
+    // A write across pages and longer than one hypercall's budget.
+    let text: alloc::vec::Vec<u8> = (0..5000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let buf = Guest::kva(0x30, 4000);
+    g.put_bytes(buf, &text);
+    assert_eq!(
+        g.call(hc::CONSOLE_IO, [consoleio::WRITE, 5000, buf, 0, 0]),
+        0
+    );
+    assert_eq!(g.continuations, 5000 / WRITE_BUDGET);
+    assert_eq!(g.m().console, text);
+    assert_eq!(g.call(hc::CONSOLE_IO, [consoleio::WRITE, 0, 0, 0, 0]), 0);
+    assert_eq!(
+        g.call(hc::CONSOLE_IO, [consoleio::WRITE, 10, 0, 0, 0]),
+        Errno::EFAULT.ret()
+    );
+    assert_eq!(
+        g.call(hc::CONSOLE_IO, [consoleio::WRITE, 2, 0xffff_ffff, 0, 0]),
+        Errno::EFAULT.ret()
+    );
+    assert_eq!(
+        g.call(hc::CONSOLE_IO, [consoleio::WRITE, u32::MAX, buf, 0, 0]),
+        Errno::EFAULT.ret()
+    );
+    assert_eq!(
+        g.call(hc::CONSOLE_IO, [2, 1, buf, 0, 0]),
+        Errno::ENOSYS.ret()
+    );
+
+    // Reads: nothing waiting, then partial reads, then a faulting buffer
+    // that must not lose the bytes.
+    assert_eq!(g.call(hc::CONSOLE_IO, [consoleio::READ, 100, buf, 0, 0]), 0);
+    let input: alloc::vec::Vec<u8> = (0..INPUT_RING_SIZE + 10).map(|i| i as u8).collect();
+    assert_eq!(
+        g.xen.console_input(&mut g.mem, &mut g.plat, &input),
+        INPUT_RING_SIZE
+    );
+    assert_eq!(g.xen.console_input_state(), (INPUT_RING_SIZE, 10));
+    assert_eq!(
+        g.call(hc::CONSOLE_IO, [consoleio::READ, 4, 0x1000, 0, 0]),
+        Errno::EFAULT.ret()
+    );
+    assert_eq!(g.call(hc::CONSOLE_IO, [consoleio::READ, 4, buf, 0, 0]), 4);
+    assert_eq!(g.get_bytes(buf, 4), [0, 1, 2, 3]);
+    assert_eq!(
+        g.call(hc::CONSOLE_IO, [consoleio::READ, u32::MAX, buf, 0, 0]),
+        INPUT_RING_SIZE as i32 - 4
+    );
+    assert_eq!(g.get_bytes(buf, 2), [4, 5]);
+    assert_eq!(g.call(hc::CONSOLE_IO, [consoleio::READ, 1, buf, 0, 0]), 0);
+}
+
+#[test]
+fn sched_ops() {
+    let mut g = Guest::dom0();
+    assert_eq!(g.call(hc::SCHED_OP, [schedop::YIELD, 0, 0, 0, 0]), 0);
+    assert_eq!(g.call(hc::SCHED_OP, [schedop::BLOCK, 0, 0, 0, 0]), 0);
+    let yields = g.m().yields;
+    let blocks = g.m().blocks;
+    assert_eq!((yields, blocks), (1, 1));
+    // With an upcall pending, block returns at once.
+    events_ready(&mut g);
+    g.m().poke(vi_ipa(0), &[1]);
+    assert_eq!(g.call(hc::SCHED_OP, [schedop::BLOCK, 0, 0, 0, 0]), 0);
+    assert_eq!(g.m().blocks, 1);
+
+    for (reason, want) in [
+        (schedop::SHUTDOWN_REBOOT, ShutdownReason::Reboot),
+        (schedop::SHUTDOWN_CRASH, ShutdownReason::Crash),
+        (schedop::SHUTDOWN_WATCHDOG, ShutdownReason::Watchdog),
+        (schedop::SHUTDOWN_SOFT_RESET, ShutdownReason::SoftReset),
+        (0x1ff, ShutdownReason::Other(0xff)),
+    ] {
+        assert_eq!(
+            op(
+                &mut g,
+                hc::SCHED_OP,
+                schedop::SHUTDOWN,
+                &SchedShutdown { reason }
+            )
+            .0,
+            0
+        );
+        assert_eq!(g.m().shutdowns.pop(), Some(want));
+    }
+    g.m().shutdown_result = Some(PlatformError::NotSupported);
+    let suspend = SchedShutdown {
+        reason: schedop::SHUTDOWN_SUSPEND,
+    };
+    assert_eq!(
+        op(&mut g, hc::SCHED_OP, schedop::SHUTDOWN, &suspend).0,
+        Errno::ENOSYS.ret()
+    );
+    g.m().shutdown_result = Some(PlatformError::BadAddress);
+    assert_eq!(
+        op(&mut g, hc::SCHED_OP, schedop::SHUTDOWN, &suspend).0,
+        Errno::EINVAL.ret()
+    );
+    assert_eq!(
+        g.call(hc::SCHED_OP, [schedop::SHUTDOWN, 0x1000, 0, 0, 0]),
+        Errno::EFAULT.ret()
+    );
+    assert_eq!(g.m().shutdowns.len(), 2);
+    assert_eq!(g.call(hc::SCHED_OP, [3, 0, 0, 0, 0]), Errno::ENOSYS.ret());
+}
+
+#[test]
+fn platform_op_settime() {
+    let mut g = Guest::dom0();
+    let mut p = XenPlatformOp {
+        cmd: xenpf::SETTIME64,
+        interface_version: xenpf::INTERFACE_VERSION,
+        u: [0; 16],
+    };
+    p.u[0] = 1000;
+    p.u[1] = 7;
+    p.u[2] = 3_000_000_000;
+    g.put(ARG, &p);
+    assert_eq!(g.call(hc::PLATFORM_OP, [ARG, 0, 0, 0, 0]), 0);
+    assert_eq!(g.xen.wallclock(), Some((1000, 7, 3_000_000_000)));
+    // Before shared_info exists nothing is published; afterwards it is.
+    assert_eq!(
+        add_to_physmap(&mut g, xenmem::SPACE_SHARED_INFO, 0, Guest::gfn(SI_PAGE)),
+        0
+    );
+    p.u[2] = 0;
+    g.put(ARG, &p);
+    assert_eq!(g.call(hc::PLATFORM_OP, [ARG, 0, 0, 0, 0]), 0);
+    assert_eq!(g.m().peek_u32(si_ipa() + 1076), 1000);
+    assert_eq!(g.m().peek_u32(si_ipa() + 1080), 7);
+    assert_eq!(g.m().peek_u32(si_ipa() + 1072), 2);
+
+    let mut t32 = XenPlatformOp {
+        cmd: xenpf::SETTIME32,
+        ..p
+    };
+    t32.u = [0; 16];
+    t32.u[0] = 5 | 9 << 32;
+    g.put(ARG, &t32);
+    assert_eq!(g.call(hc::PLATFORM_OP, [ARG, 0, 0, 0, 0]), 0);
+    assert_eq!(g.xen.wallclock(), Some((5, 9, 0)));
+
+    p.u[1] = 7 | 1 << 32; // mbz
+    g.put(ARG, &p);
+    assert_eq!(
+        g.call(hc::PLATFORM_OP, [ARG, 0, 0, 0, 0]),
+        Errno::EINVAL.ret()
+    );
+    g.put(
+        ARG,
+        &XenPlatformOp {
+            interface_version: 0x0300_0000,
+            ..p
+        },
+    );
+    assert_eq!(
+        g.call(hc::PLATFORM_OP, [ARG, 0, 0, 0, 0]),
+        Errno::EACCES.ret()
+    );
+    g.put(ARG, &XenPlatformOp { cmd: 50, ..p });
+    assert_eq!(
+        g.call(hc::PLATFORM_OP, [ARG, 0, 0, 0, 0]),
+        Errno::ENOSYS.ret()
+    );
+    assert_eq!(
+        g.call(hc::PLATFORM_OP, [0, 0, 0, 0, 0]),
+        Errno::EFAULT.ret()
+    );
+}
+
+#[test]
+fn unknown_hypercalls_are_enosys() {
+    let mut g = Guest::dom0();
+    for nr in [0, 1, 6, 13, 16, 19, 33, 35, 36, 41, 42, 64, u32::MAX] {
+        assert_eq!(
+            g.call_once(nr, [ARG; 5]),
+            Outcome::Return(Errno::ENOSYS.ret()),
+            "hypercall {nr}"
+        );
+    }
+}
+
+#[test]
+fn config_is_checked() {
+    let ok = XenConfig::dom0(1, true);
+    assert!(super::super::Xen::new(ok.clone()).is_ok());
+    for bad in [
+        XenConfig {
+            nr_vcpus: 0,
+            ..ok.clone()
+        },
+        XenConfig {
+            nr_vcpus: 9,
+            ..ok.clone()
+        },
+        XenConfig {
+            domid: domid::SELF,
+            ..ok.clone()
+        },
+        XenConfig {
+            max_grant_frames: 0,
+            ..ok.clone()
+        },
+        XenConfig {
+            max_grant_frames: 1025,
+            ..ok.clone()
+        },
+        XenConfig {
+            max_grant_maps: 0,
+            ..ok.clone()
+        },
+        XenConfig {
+            max_evtchn_ports: 4097,
+            ..ok.clone()
+        },
+        XenConfig {
+            max_evtchn_ports: 1,
+            ..ok.clone()
+        },
+        XenConfig {
+            event_ppi: 15,
+            ..ok.clone()
+        },
+        XenConfig {
+            event_ppi: 32,
+            ..ok.clone()
+        },
+    ] {
+        let e = super::super::Xen::new(bad).unwrap_err();
+        assert!(alloc::format!("{e}").starts_with("xen: "));
+    }
+}

@@ -1,0 +1,104 @@
+//! `xen_version`: identification and the feature submap that makes Linux a
+//! Xen dom0 (`xen-dom0-abi.md` §3.3.1).
+
+use super::abi::layout::{XenCompileInfo, XenFeatureInfo, XenPlatformParameters};
+use super::abi::{xenfeat, xenver, Errno};
+use super::guest::{read_struct, write_padded, write_struct};
+use super::{Ctx, HcResult, Outcome, Xen};
+
+/// `XENVER_capabilities` of a 32-bit ARM Xen.
+const CAPABILITIES: &[u8] = b"xen-3.0-armv7l ";
+
+/// Copies `s` into a NUL-padded `char[N]`, keeping the final NUL.
+fn c_string<const N: usize>(s: &str) -> [u8; N] {
+    let mut out = [0u8; N];
+    let n = s.len().min(N.saturating_sub(1));
+    out[..n].copy_from_slice(&s.as_bytes()[..n]);
+    out
+}
+
+impl Xen {
+    /// Submap 0 of `XENVER_get_features`: auto-translated physmap, dom0, and
+    /// exactly one of direct_mapped (1:1, swiotlb-xen on) / not_direct_mapped.
+    pub fn features(&self) -> u32 {
+        let map = if self.cfg.direct_mapped {
+            xenfeat::DIRECT_MAPPED
+        } else {
+            xenfeat::NOT_DIRECT_MAPPED
+        };
+        (1 << xenfeat::AUTO_TRANSLATED_PHYSMAP) | (1 << xenfeat::DOM0) | (1 << map)
+    }
+
+    /// `xen_version(cmd, arg)`.
+    pub(super) fn xen_version(&mut self, cx: &mut Ctx<'_>, cmd: u32, arg: u32) -> HcResult {
+        match cmd {
+            xenver::VERSION => {
+                let (major, minor) = self.cfg.version;
+                Ok(Outcome::Return(i32::from(major) << 16 | i32::from(minor)))
+            }
+            xenver::EXTRAVERSION => {
+                let e: [u8; xenver::EXTRAVERSION_LEN] = c_string(self.cfg.extraversion);
+                write_padded(cx.mem, arg, &e, e.len())?;
+                Ok(Outcome::Return(0))
+            }
+            xenver::COMPILE_INFO => {
+                let info = XenCompileInfo {
+                    compiler: c_string("rustc"),
+                    compile_by: c_string("snowvisor"),
+                    compile_domain: c_string(""),
+                    compile_date: c_string(""),
+                };
+                write_struct(cx.mem, arg, &info)?;
+                Ok(Outcome::Return(0))
+            }
+            xenver::CAPABILITIES => {
+                write_padded(cx.mem, arg, CAPABILITIES, xenver::CAPABILITIES_LEN)?;
+                Ok(Outcome::Return(0))
+            }
+            xenver::CHANGESET => {
+                let c: [u8; xenver::CHANGESET_LEN] =
+                    c_string(concat!("snowvisor ", env!("CARGO_PKG_VERSION")));
+                write_padded(cx.mem, arg, &c, c.len())?;
+                Ok(Outcome::Return(0))
+            }
+            xenver::PLATFORM_PARAMETERS => {
+                write_struct(cx.mem, arg, &XenPlatformParameters { virt_start: 0 })?;
+                Ok(Outcome::Return(0))
+            }
+            xenver::GET_FEATURES => {
+                let mut fi: XenFeatureInfo = read_struct(cx.mem, arg)?;
+                if fi.submap_idx >= xenver::NR_SUBMAPS {
+                    return Err(Errno::EINVAL);
+                }
+                fi.submap = self.features();
+                write_struct(cx.mem, arg, &fi)?;
+                Ok(Outcome::Return(0))
+            }
+            xenver::PAGESIZE => Ok(Outcome::Return(super::abi::PAGE_SIZE as i32)),
+            xenver::GUEST_HANDLE => {
+                // The domain's UUID: none.
+                write_padded(cx.mem, arg, &[], xenver::GUEST_HANDLE_LEN)?;
+                Ok(Outcome::Return(0))
+            }
+            xenver::COMMANDLINE => {
+                write_padded(cx.mem, arg, &[], xenver::COMMANDLINE_LEN)?;
+                Ok(Outcome::Return(0))
+            }
+            xenver::BUILD_ID => Err(Errno::ENODATA),
+            _ => Err(Errno::ENOSYS),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_strings_keep_a_nul() {
+        let s: [u8; 4] = c_string("abcdef");
+        assert_eq!(s, *b"abc\0");
+        let s: [u8; 4] = c_string("");
+        assert_eq!(s, [0; 4]);
+    }
+}

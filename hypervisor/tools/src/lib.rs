@@ -1,0 +1,132 @@
+//! Host-side helpers around snowvisor's plan: the Dom0 parameters a preview
+//! assumes for a board's DTB, and `dtc` warning sets for round-trip checks.
+
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use snowvisor::dt::dom0::{Dom0Params, GicView, HypervisorNode};
+use snowvisor::dt::{HostTree, ModuleKind, Region};
+use snowvisor::plan::Plan;
+
+/// RAM snowvisor keeps for itself at the top of the last bank, in the preview.
+pub const HYPERVISOR_RESERVE: u64 = 2 << 20;
+/// Grant frames Dom0 may map (Xen's default `max_grant_frames`).
+pub const GRANT_FRAMES: u64 = 64;
+/// The event-channel PPI the preview gives Dom0 (INTID 31, as Xen's guests use).
+pub const EVTCHN_INTID: u32 = 31;
+/// Bank used when the tree has no usable memory node (bootloaders fill it in).
+pub const FALLBACK_BANK: Region = Region {
+    base: 0x4000_0000,
+    size: 0x1000_0000,
+};
+/// The Dom0 command line when the tree has no kernel module with one.
+pub const DEFAULT_BOOTARGS: &str = "console=hvc0";
+
+/// Dom0 parameters for a preview, with what was assumed.
+pub struct Preview<'a> {
+    pub params: Dom0Params<'a>,
+    pub notes: Vec<String>,
+}
+
+/// What snowvisor would give Dom0 on this board: all RAM but the top
+/// [`HYPERVISOR_RESERVE`] of the last bank (whose start holds the grant-table
+/// window, as Xen puts it over its own image), the GICV frame at the GICC
+/// address, the boot modules' initrd and bootargs, and a `/hypervisor` node
+/// when the board has a GICv2.
+pub fn preview_params<'a>(tree: &HostTree<'a>, plan: &Plan, xen: bool) -> Preview<'a> {
+    let mut notes = Vec::new();
+    let mut memory = tree.memory().unwrap_or_else(|_| {
+        notes.push(format!(
+            "no usable memory node (the bootloader fills it in): assuming {:#x}+{:#x}",
+            FALLBACK_BANK.base, FALLBACK_BANK.size
+        ));
+        vec![FALLBACK_BANK]
+    });
+    let mut hole = None;
+    if let Some(last) = memory.last_mut() {
+        if last.size > 2 * HYPERVISOR_RESERVE {
+            last.size -= HYPERVISOR_RESERVE;
+            hole = Some(Region {
+                base: last.end(),
+                size: GRANT_FRAMES << 12,
+            });
+        }
+    }
+    let modules = tree.modules();
+    let kernel = modules.iter().find(|m| m.kind == ModuleKind::Kernel);
+    let bootargs = kernel.and_then(|k| k.bootargs).unwrap_or(DEFAULT_BOOTARGS);
+    let initrd = modules
+        .iter()
+        .find(|m| m.kind == ModuleKind::Ramdisk)
+        .map(|m| m.region);
+    // The plan's frames are CPU addresses (HostTree::gic gives bus addresses).
+    let gic = plan.gic.as_ref().and_then(|g| match g.frames.as_slice() {
+        [gicd, gicc, rest @ ..] => Some(GicView {
+            gicd: *gicd,
+            gicc_as_seen: Region {
+                base: gicc.base,
+                size: rest.get(1).map_or(gicc.size, |v| v.size),
+            },
+        }),
+        _ => None,
+    });
+    if gic.is_none() {
+        notes.push(String::from(
+            "no GICv2 node: interrupt controller copied unchanged, no /hypervisor node",
+        ));
+    }
+    let hypervisor_node = match (xen, gic, hole) {
+        (true, Some(_), Some(grant_table)) => Some(HypervisorNode {
+            version: (4, 17),
+            grant_table,
+            evtchn_intid: EVTCHN_INTID,
+        }),
+        _ => None,
+    };
+    Preview {
+        params: Dom0Params {
+            memory,
+            bootargs,
+            initrd,
+            gic,
+            hypervisor_node,
+        },
+        notes,
+    }
+}
+
+/// The warnings `dtc -I dtb -O dts` prints for a blob, one per line, without
+/// the file-name prefix.
+pub fn dtc_warnings(dtb: &[u8]) -> Result<BTreeSet<String>, String> {
+    let mut child = Command::new("dtc")
+        .args(["-I", "dtb", "-O", "dts", "-o", "/dev/null", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run dtc (apt-get install device-tree-compiler): {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(dtb)
+            .map_err(|e| format!("writing to dtc: {e}"))?;
+    }
+    let out = child.wait_with_output().map_err(|e| format!("dtc: {e}"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        return Err(format!("dtc rejected the blob: {}", stderr.trim()));
+    }
+    Ok(stderr
+        .lines()
+        .filter(|l| l.contains("Warning"))
+        .map(|l| l.find("Warning").map_or(l, |at| &l[at..]).to_string())
+        .collect())
+}
+
+/// New warnings Xen's own Dom0 trees have too: Linux finds the Xen node only
+/// by the exact name `hypervisor`, so it cannot carry a unit address.
+pub fn expected_new_warning(w: &str) -> bool {
+    w.starts_with("Warning (unit_address_vs_reg): /hypervisor:")
+}

@@ -1,0 +1,147 @@
+//! Every real DTB of Debian's armmp kernel package (cached by `scripts/fetch-dom0`
+//! in target/dom0/dtbs/) through the plan and the Dom0 writer, with default
+//! options and with `iommu=pass:all`: no panic, no error, an output that
+//! snowvisor can plan again (so no dangling phandle), that `dtc` reads with no
+//! warning the input did not have, and from which every hidden IOMMU is gone.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use snowvisor::dt::{dom0, HostTree};
+use snowvisor::plan::{self, IommuAction, Keep, PlanOptions};
+use snowvisor_tools::{dtc_warnings, expected_new_warning, preview_params};
+
+fn dtb_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/dom0/dtbs")
+}
+
+#[derive(Default)]
+struct Tally {
+    files: usize,
+    with_iommus: usize,
+    iommu_nodes: usize,
+}
+
+/// Checks one DTB; returns its IOMMU count, or what went wrong.
+fn check(path: &Path) -> Result<usize, String> {
+    let blob = std::fs::read(path).map_err(|e| e.to_string())?;
+    let tree = HostTree::new(&blob).map_err(|e| format!("host tree: {e}"))?;
+    let before = dtc_warnings(&blob)?;
+    let mut iommus = 0;
+    for args in [None, Some("pass:all")] {
+        let (opts, errs) = PlanOptions::parse(args, None);
+        assert!(errs.is_empty());
+        let p =
+            plan::make(&tree, &opts, &Keep::none()).map_err(|e| format!("plan ({args:?}): {e}"))?;
+        iommus = p.iommus.len();
+        let preview = preview_params(&tree, &p, true);
+        let out =
+            dom0::build(&tree, &p, &preview.params).map_err(|e| format!("dom0 ({args:?}): {e}"))?;
+        let t2 =
+            HostTree::new(&out).map_err(|e| format!("output ({args:?}) does not parse: {e}"))?;
+        let p2 = plan::make(&t2, &PlanOptions::default(), &Keep::none())
+            .map_err(|e| format!("output ({args:?}) cannot be planned: {e}"))?;
+        // Hidden IOMMUs are gone; with pass:all, every IOMMU is still there.
+        for d in &p.iommus {
+            let still = p2.iommus.iter().any(|d2| d2.path == d.path);
+            if still == d.removed {
+                return Err(format!(
+                    "{} ({args:?}): removed={} but present={still}",
+                    d.path, d.removed
+                ));
+            }
+            if d.action != IommuAction::Pass {
+                if let Some(d2) = p2.iommus.iter().find(|d2| d2.path == d.path) {
+                    if !d2.masters.is_empty() {
+                        return Err(format!(
+                            "{}: hidden but still has masters {:?}",
+                            d.path, d2.masters
+                        ));
+                    }
+                }
+            }
+        }
+        let after = dtc_warnings(&out)?;
+        if let Some(w) = after.iter().find(|w| w.contains("iommus_property")) {
+            return Err(format!("({args:?}): {w}"));
+        }
+        let new: Vec<&String> = after
+            .difference(&before)
+            .filter(|w| !expected_new_warning(w))
+            .collect();
+        if !new.is_empty() {
+            return Err(format!("new dtc warnings ({args:?}): {new:#?}"));
+        }
+    }
+    Ok(iommus)
+}
+
+#[test]
+fn every_debian_dtb() {
+    let dir = dtb_dir();
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        println!(
+            "NOTICE: {} is absent: run scripts/fetch-dom0 (scripts/test does); test skipped",
+            dir.display()
+        );
+        return;
+    };
+    if dtc_warnings(&[]).is_err_and(|e| e.starts_with("cannot run dtc")) {
+        panic!("dtc is needed: apt-get install device-tree-compiler");
+    }
+    let mut files: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "dtb"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no DTBs in {}", dir.display());
+    let start = Instant::now();
+    let next = AtomicUsize::new(0);
+    let tally = Mutex::new(Tally::default());
+    let failures = Mutex::new(Vec::new());
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(16);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(f) = files.get(i) else { break };
+                let name = f
+                    .file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+                let r = std::panic::catch_unwind(|| check(f))
+                    .unwrap_or_else(|_| Err(String::from("panicked")));
+                let mut t = tally.lock().unwrap();
+                t.files += 1;
+                match r {
+                    Ok(n) => {
+                        t.iommu_nodes += n;
+                        t.with_iommus += usize::from(n > 0);
+                    }
+                    Err(e) => failures.lock().unwrap().push(format!("{name}: {e}")),
+                }
+            });
+        }
+    });
+    let t = tally.into_inner().unwrap();
+    let failures = failures.into_inner().unwrap();
+    println!(
+        "{} DTBs in {:.1} s: {} passed, {} with IOMMU nodes ({} IOMMU nodes), {} failed",
+        t.files,
+        start.elapsed().as_secs_f64(),
+        t.files - failures.len(),
+        t.with_iommus,
+        t.iommu_nodes,
+        failures.len(),
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} DTBs failed:\n{}",
+        failures.len(),
+        t.files,
+        failures.join("\n")
+    );
+}

@@ -1,0 +1,64 @@
+//! Dom0 boot tests: Debian's stock armmp-lpae kernel as Dom0 under snowvisor.
+
+use snowvisor_tests::{Boot, Opts};
+
+#[test]
+fn debian_kernel_boots_to_init_and_powers_off() {
+    let mut b = Boot::start(&Opts::default());
+    b.expect("dom0: memory 0x40a00000-0x7fffffff (1014 MiB, 1:1)", 30);
+    b.expect("dom0: entering kernel at", 30);
+    b.expect("Booting Linux on physical CPU", 60);
+    b.expect("Machine model: linux,dummy-virt", 60);
+    let mem = b.expect("Memory: ", 60);
+    assert!(mem.contains("K/"), "{mem}");
+    b.expect("snowvisor-dom0: init reached", 120);
+    let cmd = b.expect("snowvisor-dom0: cmdline", 10);
+    assert!(cmd.contains("snowvisor.test=poweroff"), "{cmd}");
+    // Linux runs as Xen's Dom0: its poweroff is SCHEDOP_shutdown, not PSCI.
+    b.expect("dom0: SCHEDOP_shutdown(poweroff): powering off", 30);
+    let status = b.expect_exit(30);
+    assert!(status.success(), "QEMU exit {status}");
+    assert!(
+        !b.console().contains("stage-2 fault"),
+        "unexpected stage-2 fault:\n{}",
+        b.console()
+    );
+}
+
+#[test]
+fn dom0_mem_limits_dom0() {
+    let mut b = Boot::start(&Opts {
+        args: "dom0_mem=256M".into(),
+        ..Opts::default()
+    });
+    b.expect("dom0: memory 0x40a00000-0x509fffff (256 MiB, 1:1)", 30);
+    let mt = b.expect("snowvisor-dom0: memtotal", 120);
+    let kib: u64 = mt
+        .split_whitespace()
+        .rev()
+        .nth(1)
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        kib > 200 * 1024 && kib <= 256 * 1024,
+        "MemTotal {kib} kB for dom0_mem=256M: {mt}"
+    );
+}
+
+#[test]
+fn kernel_that_is_not_a_zimage_is_refused() {
+    let bad = snowvisor_tests::root().join("target/boot-tests/not-a-zimage.bin");
+    std::fs::create_dir_all(bad.parent().unwrap()).unwrap();
+    std::fs::write(&bad, vec![0x5au8; 4096]).unwrap();
+    let mut cmd = std::process::Command::new(snowvisor_tests::root().join("scripts/run"));
+    cmd.args(["--headless", "--image"])
+        .arg(snowvisor_tests::image())
+        .arg("--kernel")
+        .arg(&bad)
+        .arg("--no-initrd");
+    let mut b = Boot::spawn(cmd);
+    b.expect(
+        "fatal: Dom0 kernel is not an ARM zImage (word at 0x24 is 0x5a5a5a5a, expected 0x016f2818)",
+        30,
+    );
+}
