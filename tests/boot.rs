@@ -17,7 +17,7 @@ fn boot_summary_has_qemu_values() {
     b.expect("uart: /pl011@9000000 (arm,pl011) at 0x09000000", 5);
     b.expect("devices: ", 5);
     b.expect("bootargs: \"loglvl=debug\"", 5);
-    b.expect("module: module@0x42000000 Kernel", 5);
+    b.expect("module: module@0x46000000 Kernel", 5);
     b.expect("hyp: MMU and caches on (HSCTLR.M=1)", 5);
     b.expect("timer: HYP timer interrupt INTID 26 handled", 5);
 }

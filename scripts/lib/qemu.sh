@@ -2,8 +2,11 @@
 # shellcheck shell=bash
 
 # Where the Dom0 modules go: clear of QEMU's own DTB, which sits at
-# RAM base + min(RAM/2, 128 MiB) = 0x4800_0000 for 256 MiB and up.
-DOM0_KERNEL_ADDR=0x42000000
+# RAM base + min(RAM/2, 128 MiB) = 0x4800_0000 for 256 MiB and up, and where
+# snowvisor can hand them to Dom0 in place (above the 32 MiB at Dom0's RAM start
+# where the zImage decompresses itself; see hypervisor/src/domain/layout.rs).
+# Modules anywhere else in RAM work too: snowvisor then copies them.
+DOM0_KERNEL_ADDR=0x46000000
 DOM0_INITRD_ADDR=0x44000000
 
 # QEMU's option parser takes ",," for a literal comma.

@@ -64,6 +64,11 @@ fn phys(t: &Table) -> u64 {
 /// Copies `src` to `dst` (memmove) and cleans the destination to the point of
 /// coherency, since Dom0 starts with its caches off.
 fn place(src: Region, dst: Region) {
+    if src == dst {
+        // Used in place: the loader left it where Linux can use it, and
+        // snowvisor never wrote to it, so there is nothing to move or clean.
+        return;
+    }
     // SAFETY: both ranges were checked to be inside RAM and outside snowvisor's
     // region (layout::check_modules, layout::place); ptr::copy allows overlap.
     unsafe {
@@ -273,7 +278,7 @@ fn build(
         },
     });
     vcpu::set_gic(gic);
-    iommu::attach_owned(tree, &plan, root, 1, gic);
+    iommu::attach_owned(&plan, root, 1, gic);
     guest::configure(root, 1, VTCR);
 
     let mut f = TrapFrame::default();

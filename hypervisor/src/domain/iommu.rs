@@ -18,7 +18,6 @@ use crate::arch::armv7::stage2::VTCR;
 use crate::drivers::gicv2::Gic;
 use crate::drivers::smmuv3::cmd::gerror_names;
 use crate::drivers::smmuv3::{self, Assignment, Smmu};
-use crate::dt::HostTree;
 use crate::plan::owned::{self, OwnedIommu, StreamRange};
 use crate::plan::Plan;
 
@@ -38,23 +37,11 @@ static RUNNING: Mutex<Vec<Running>> = Mutex::new(Vec::new());
 /// stage 2 rooted at `root_pa` (`Stage2::root_pa` of the tables the CPU uses
 /// for Dom0, which are never freed) under `vmid`.
 /// Errors are reported on the console; they never stop Dom0 from booting.
-pub fn attach_owned(tree: &HostTree<'_>, plan: &Plan, root_pa: u64, vmid: u16, gic: &Gic) {
-    let owned = match owned::owned(tree, plan) {
-        Ok(o) => o,
-        Err(e) => {
-            error!("iommu: cannot read the owned IOMMUs: {e}");
-            return;
-        }
-    };
-    info!(
-        "DEBUG iommu: {} owned of {} decisions",
-        owned.len(),
-        plan.iommus.len()
-    );
-    for line in owned::lines(&owned) {
+pub fn attach_owned(plan: &Plan, root_pa: u64, vmid: u16, gic: &Gic) {
+    for line in owned::lines(&plan.owned) {
         info!("{line}");
     }
-    for o in &owned {
+    for o in &plan.owned {
         attach_one(o, root_pa, vmid, gic);
     }
 }

@@ -21,6 +21,12 @@ const ALIGN_2M: u64 = 2 * MIB;
 const KERNEL_WINDOW: u64 = 128 * MIB;
 /// Room reserved for Dom0's device tree.
 pub const DTB_MAX: u64 = 2 * MIB;
+/// Where the kernel decompresses itself: the bank start up to this much above
+/// (the Debian armmp-lpae Image with its bss is about 20 MiB).
+const DECOMPRESS_ZONE: u64 = 32 * MIB;
+/// An initrd used in place must lie this close to the bank start, well inside
+/// the lowmem Linux maps (about 760 MiB with the default 3G/1G split).
+const LOWMEM_SAFE: u64 = 512 * MIB;
 /// The zImage's decompressor needs stack and heap after its end.
 const ZIMAGE_SLACK: u64 = MIB;
 
@@ -222,21 +228,39 @@ pub fn place(
             have: bank.size,
         });
     }
-    let kbase = top - kspace;
     let dtb = Region {
         base: top,
         size: DTB_MAX,
     };
-    let initrd_dst = initrd.map(|i| Region {
-        base: dtb.end(),
-        size: i.region.size,
+    // A module already where Linux can use it stays there (no copy, no cache
+    // maintenance): above the decompression zone at the bank start, inside the
+    // bank and clear of the device tree; the zImage also below the window top.
+    let zone_end = bank.base + DECOMPRESS_ZONE;
+    let usable = |r: Region| bank.contains(&r) && r.base >= zone_end && !r.overlaps(&dtb);
+    let kernel_dst = if usable(kernel.region) && kernel.region.end() + ZIMAGE_SLACK <= top {
+        kernel.region
+    } else {
+        Region {
+            base: top - kspace,
+            size: ksize,
+        }
+    };
+    let initrd_dst = initrd.map(|i| {
+        if usable(i.region)
+            && !i.region.overlaps(&kernel_dst)
+            && i.region.end() <= bank.base + LOWMEM_SAFE
+        {
+            i.region
+        } else {
+            Region {
+                base: dtb.end(),
+                size: i.region.size,
+            }
+        }
     });
     Ok(Dom0Layout {
         banks,
-        kernel: Region {
-            base: kbase,
-            size: ksize,
-        },
+        kernel: kernel_dst,
         dtb,
         initrd: initrd_dst,
         kernel_src: kernel.region,
@@ -386,6 +410,15 @@ mod tests {
         );
         assert_eq!(l.kernel.base & 0xf800_0000, 0x4000_0000);
         assert_eq!(l.dtb.base, 0x4800_0000);
+        // The initrd is already clear of the decompression zone: used in place.
+        assert_eq!(l.initrd, Some(i.region));
+        // Modules already in usable places stay where they are.
+        let k2 = module("k", ModuleKind::Kernel, 0x4600_0000, 0x54_5200);
+        let l = place(dom0_banks(&RAM, HYP, None), &k2, Some(&i)).unwrap();
+        assert_eq!((l.kernel, l.initrd), (k2.region, Some(i.region)));
+        // An initrd inside the decompression zone is moved above the device tree.
+        let low = module("i", ModuleKind::Ramdisk, 0x4100_0000, 0x1000);
+        let l = place(dom0_banks(&RAM, HYP, None), &k, Some(&low)).unwrap();
         assert_eq!(l.initrd.unwrap().base, 0x4820_0000);
         // A 128 MiB-aligned bank: the guess is the bank start itself.
         let aligned = vec![Region {

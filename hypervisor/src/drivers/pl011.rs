@@ -70,8 +70,8 @@ impl Pl011 {
         self.regs.imsc.modify(INT::RX::SET + INT::RT::SET);
     }
 
-    /// Clears the receive interrupts; drain the FIFO with `get` afterwards
-    /// (a byte still waiting raises the level interrupt again).
+    /// Clears the receive interrupts; drain the FIFO with `get` afterwards,
+    /// so that a byte arriving meanwhile raises them again.
     pub fn ack_rx_interrupt(&mut self) {
         self.regs.icr.write(INT::RX::SET + INT::RT::SET);
     }

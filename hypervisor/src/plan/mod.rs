@@ -189,6 +189,9 @@ pub struct Plan {
     /// Subtrees removed from Dom0's tree.
     pub hidden: Vec<Hidden>,
     pub gic: Option<GicNode>,
+    /// What the drivers of owned IOMMUs need (registers, interrupts, Dom0's
+    /// stream IDs), read now: the host tree may be gone when they start.
+    pub owned: Vec<owned::OwnedIommu>,
     pub warnings: Vec<PlanWarning>,
 }
 
@@ -269,6 +272,7 @@ pub fn make(tree: &HostTree<'_>, opts: &PlanOptions, keep: &Keep) -> Result<Plan
     }
     let passthrough = devices::collect(&x, &removed, &protected, &mut warnings)?;
     let iommus: Vec<IommuDecision> = found.into_iter().map(|f| f.decision).collect();
+    let owned = owned::describe(&x, &iommus)?;
     let swiotlb = swiotlb(opts.swiotlb, &iommus, &passthrough, &mut warnings);
     let gic = (0..x.len()).find(|&i| irq::is_gic(&x, i)).map(|i| GicNode {
         path: x.path(i).to_string(),
@@ -280,6 +284,7 @@ pub fn make(tree: &HostTree<'_>, opts: &PlanOptions, keep: &Keep) -> Result<Plan
         passthrough,
         hidden,
         gic,
+        owned,
         warnings,
     })
 }
