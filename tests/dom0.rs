@@ -62,3 +62,22 @@ fn kernel_that_is_not_a_zimage_is_refused() {
         30,
     );
 }
+
+#[test]
+fn stage2_fault_is_reported_and_dom0_survives() {
+    let mut b = Boot::start(&Opts {
+        dom0_args: "snowvisor.test=s2fault".into(),
+        ..Opts::default()
+    });
+    b.expect("s2fault: reading 0x0c000000", 120);
+    let fault = b.expect("dom0: stage-2 fault: read of IPA 0xc000000", 30);
+    assert!(fault.contains("no device node"), "{fault}");
+    assert!(fault.contains("injecting a data abort"), "{fault}");
+    let rc = b.expect("s2fault: devmem exit", 30);
+    assert!(
+        !rc.ends_with("exit 0"),
+        "devmem should have been killed: {rc}"
+    );
+    b.expect("s2fault: dom0 still running", 10);
+    b.expect("powering off", 60);
+}

@@ -31,7 +31,9 @@ qemu_virt_cmd() {
 SMMU_DISK="$ROOT/target/smmu/disk.raw"
 SMMU_DISK_MIB=16
 
-qemu_smmu_machine() { QEMU_MACHINE_EXTRA="${QEMU_MACHINE_EXTRA:-},iommu=smmuv3"; }
+# highmem=off also drops the 64-bit PCI window above 4 GiB, where Linux would
+# put the disk's 64-bit BAR out of reach of Dom0's 32-bit IPA space.
+qemu_smmu_machine() { QEMU_MACHINE_EXTRA="${QEMU_MACHINE_EXTRA:-},iommu=smmuv3,highmem=off"; }
 
 # Appends the SMMU's stage setting and the disk to QEMU_CMD. The raw image is
 # created once, zeroed; snapshot=on keeps every boot's writes in a throw-away

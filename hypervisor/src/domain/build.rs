@@ -278,6 +278,10 @@ fn build(
         },
     });
     vcpu::set_gic(gic);
+    // Maintenance interrupt: list-register underflow while interrupts still wait.
+    if let Some(m) = ginfo.maintenance_intid {
+        gic.enable(m, 0x80);
+    }
     iommu::attach_owned(&plan, root, 1, gic);
     guest::configure(root, 1, VTCR);
 
