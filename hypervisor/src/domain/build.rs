@@ -282,7 +282,7 @@ fn build(
     if let Some(m) = ginfo.maintenance_intid {
         gic.enable(m, 0x80);
     }
-    iommu::attach_owned(&plan, root, 1, gic);
+    iommu::attach_owned(&plan, root, 1, gic, &ram, hyp, &l.banks);
     guest::configure(root, 1, VTCR);
 
     let mut f = TrapFrame::default();

@@ -4,6 +4,11 @@
 //! no domain abort. Faults and global errors are reported on the console from
 //! the SMMU's interrupts.
 //!
+//! Guard pages (`dma_guard`): when an SMMU is taken over, snowvisor
+//! checksums a page of its own image and a page of RAM no domain owns, and
+//! after every reported fault checksums them again, so the console shows
+//! that a blocked DMA changed nothing.
+//!
 //! Failure is closed: an SMMU that cannot be driven is left off with
 //! GBPA.ABORT set, so the DMA of the devices behind it stops rather than
 //! bypassing translation (boot with `iommu=hide:arm,smmu-v3` to let it bypass).
@@ -16,10 +21,13 @@ use spin::Mutex;
 
 use crate::arch::armv7::stage2::VTCR;
 use crate::drivers::gicv2::Gic;
-use crate::drivers::smmuv3::cmd::gerror_names;
+use crate::drivers::smmuv3::cmd::{gerror_names, runs};
 use crate::drivers::smmuv3::{self, Assignment, Smmu};
+use crate::dt::Region;
 use crate::plan::owned::{self, OwnedIommu, StreamRange};
 use crate::plan::Plan;
+
+use super::dma_guard::{self, GuardKind};
 
 /// Same priority as snowvisor's HYP timer.
 const IRQ_PRIORITY: u8 = 0x80;
@@ -33,16 +41,71 @@ struct Running {
 
 static RUNNING: Mutex<Vec<Running>> = Mutex::new(Vec::new());
 
+struct Guard {
+    kind: GuardKind,
+    page: Region,
+    crc: u32,
+}
+
+/// The guard pages and the RAM banks they were checked against.
+static GUARDS: Mutex<(Vec<Guard>, Vec<Region>)> = Mutex::new((Vec::new(), Vec::new()));
+
 /// Takes over every IOMMU the plan owns and attaches Dom0's streams to the
 /// stage 2 rooted at `root_pa` (`Stage2::root_pa` of the tables the CPU uses
-/// for Dom0, which are never freed) under `vmid`.
+/// for Dom0, which are never freed) under `vmid`. `ram` is the host's RAM,
+/// `hyp` snowvisor's region and `banks` Dom0's memory, for the guard pages.
 /// Errors are reported on the console; they never stop Dom0 from booting.
-pub fn attach_owned(plan: &Plan, root_pa: u64, vmid: u16, gic: &Gic) {
+pub fn attach_owned(
+    plan: &Plan,
+    root_pa: u64,
+    vmid: u16,
+    gic: &Gic,
+    ram: &[Region],
+    hyp: Region,
+    banks: &[Region],
+) {
     for line in owned::lines(&plan.owned) {
         info!("{line}");
     }
     for o in &plan.owned {
         attach_one(o, root_pa, vmid, gic);
+    }
+    if RUNNING.lock().is_empty() {
+        return;
+    }
+    let mut g = GUARDS.lock();
+    g.1 = ram.to_vec();
+    let image = crate::start::own_region().0 as u64;
+    for (kind, page) in dma_guard::pages(ram, hyp, image, banks) {
+        if let Some(crc) = smmuv3::crc32_ram(page, ram) {
+            info!(
+                "smmuv3: guard page {:#010x} ({}): crc32 {crc:#010x}",
+                page.base,
+                kind.name()
+            );
+            g.0.push(Guard { kind, page, crc });
+        }
+    }
+}
+
+/// Checksums the guard pages again and says whether they changed.
+fn check_guards() {
+    let Some(g) = GUARDS.try_lock() else { return };
+    for x in &g.0 {
+        match smmuv3::crc32_ram(x.page, &g.1) {
+            Some(now) if now == x.crc => info!(
+                "smmuv3: guard page {:#010x} ({}): crc32 {now:#010x}, unchanged",
+                x.page.base,
+                x.kind.name()
+            ),
+            Some(now) => error!(
+                "smmuv3: guard page {:#010x} ({}): crc32 {now:#010x}, was {:#010x}: CHANGED",
+                x.page.base,
+                x.kind.name(),
+                x.crc
+            ),
+            None => {}
+        }
     }
 }
 
@@ -109,21 +172,34 @@ fn master_of(streams: &[StreamRange], sid: u32) -> &str {
         .map_or("no domain", |s| s.master.as_str())
 }
 
-fn report(r: &mut Running) {
+/// Reports what the SMMU queued; true if there was a fault or an error.
+fn report(r: &mut Running) -> bool {
     let Running {
         path,
         smmu,
         streams,
         ..
     } = r;
-    smmu.drain_events(|e| match e {
-        Some(e) => warn!("smmuv3 {path}: fault: {e} [{}]", master_of(streams, e.sid)),
-        None => warn!("smmuv3 {path}: event queue overflowed: events were lost"),
+    let mut events = Vec::new();
+    let mut overflowed = false;
+    let n = smmu.drain_events(|e| match e {
+        Some(e) => events.push(e),
+        None => overflowed = true,
     });
+    for r in runs(events) {
+        warn!(
+            "smmuv3 {path}: fault: {r} [{}]",
+            master_of(streams, r.event.sid)
+        );
+    }
+    if overflowed {
+        warn!("smmuv3 {path}: event queue overflowed: events were lost");
+    }
     let g = smmu.take_gerrors();
     for name in gerror_names(g) {
         error!("smmuv3 {path}: global error {name}");
     }
+    n > 0 || g != 0
 }
 
 /// Handles an interrupt of an owned SMMU; false when `intid` is not one.
@@ -132,9 +208,14 @@ pub fn handle_irq(intid: u32) -> bool {
         return false;
     };
     let mut mine = false;
+    let mut faults = false;
     for r in running.iter_mut().filter(|r| r.irqs.contains(&intid)) {
         mine = true;
-        report(r);
+        faults |= report(r);
+    }
+    drop(running);
+    if faults {
+        check_guards();
     }
     mine
 }
@@ -142,8 +223,12 @@ pub fn handle_irq(intid: u32) -> bool {
 /// Reads and reports whatever the owned SMMUs have queued (also called
 /// without an interrupt, e.g. before a test checks the console).
 pub fn poll() {
+    let mut faults = false;
     for r in RUNNING.lock().iter_mut() {
-        report(r);
+        faults |= report(r);
+    }
+    if faults {
+        check_guards();
     }
 }
 

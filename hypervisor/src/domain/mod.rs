@@ -1,7 +1,9 @@
 //! Domains. For now there is one: Dom0, built from the host tree and the Plan.
 
+pub mod dma_guard;
 pub mod layout;
 pub mod xen_params;
+pub mod xen_space;
 
 #[cfg(target_arch = "arm")]
 pub mod build;

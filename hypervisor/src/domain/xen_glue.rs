@@ -10,6 +10,9 @@
 //! - Never snowvisor's region, never MMIO: such an access is a [`Fault`], and
 //!   the hypercall fails with `-EFAULT` (or its documented error).
 //!
+//! Those rules, and the stage-2 edits behind the platform calls, are
+//! [`super::xen_space`]'s (pure, host-tested); this file adds the CPU parts.
+//!
 //! HYP maps all RAM 1:1 as normal write-back memory, like Dom0's stage 2, so
 //! the copies below see what Dom0 sees without cache maintenance.
 
@@ -20,108 +23,32 @@ use core::fmt;
 
 use log::{error, info};
 
+use super::xen_space::{Hooks, Space, PAGE};
 use crate::arch::armv7::at::{self, Translation};
 use crate::arch::armv7::cpu;
 use crate::arch::armv7::lpae::Table;
-use crate::arch::armv7::stage2::{S2Entry, S2Mem, Stage2};
+use crate::arch::armv7::stage2::Stage2;
 use crate::dt::Region;
 use crate::psci;
 use crate::xen::{
     CacheOp, Fault, GuestMemory, Outcome, Platform, PlatformError, ShutdownReason, Xen, XenFrame,
 };
 
-const PAGE: u64 = 4096;
-/// Dom0's IPA space is 32 bits (VTCR.T0SZ = 0).
-const IPA_LIMIT: u64 = 1 << 32;
-/// Stage-2 tables Dom0's hypercalls may make snowvisor allocate in all (2 MiB
-/// of the heap): block splits for grant maps and ballooned pages.
-const MAX_STAGE2_TABLES: usize = 512;
-
-/// A grant-table frame: a zeroed page of snowvisor's heap given to Dom0.
-#[derive(Debug, Clone, Copy)]
-struct GrantFrame {
-    pa: u64,
-    /// Where Dom0 mapped it (`XENMAPSPACE_grant_table`).
-    gfn: Option<u64>,
+/// A zeroed page of snowvisor's heap for a grant frame; it lives as long as
+/// the domain (grant frames are at most `max_grant_frames`, 64, pages).
+fn alloc_page() -> Option<u64> {
+    Some(Box::leak(Table::new_boxed()) as *const Table as usize as u64)
 }
 
-/// Dom0's physical address space as snowvisor manages it.
-struct Space {
-    stage2: &'static mut Stage2,
-    /// Dom0's RAM banks (IPA == PA).
-    ram: Vec<Region>,
-    /// snowvisor's image, stack and heap.
-    hyp: Region,
-    grant_frames: Vec<Option<GrantFrame>>,
-}
-
-impl Space {
-    /// Whether `pa` is Dom0's RAM (never snowvisor's).
-    fn is_ram_pa(&self, pa: u64) -> bool {
-        let at = Region { base: pa, size: 1 };
-        pa < IPA_LIMIT && !self.hyp.overlaps(&at) && self.ram.iter().any(|r| r.overlaps(&at))
-    }
-
-    fn is_grant_frame_pa(&self, pa: u64) -> bool {
-        let page = pa & !(PAGE - 1);
-        self.grant_frames.iter().flatten().any(|f| f.pa == page)
-    }
-
-    /// The stage-2 entry at `ipa` if it is one of Dom0's own RAM pages.
-    fn ram_page_at(&self, ipa: u64) -> Option<S2Entry> {
-        self.stage2
-            .entry(ipa)
-            .filter(|e| e.mem == S2Mem::Ram && self.is_ram_pa(e.pa))
-    }
-
-    /// Whether `ipa` may take a new mapping: a hole or a RAM page, not MMIO
-    /// (devices, the GIC's CPU interface), inside the IPA space.
-    fn replaceable(&self, ipa: u64) -> bool {
-        ipa < IPA_LIMIT && self.stage2.entry(ipa).is_none_or(|e| e.mem == S2Mem::Ram)
-    }
-
-    fn budget(&self, ipa: u64) -> Result<(), PlatformError> {
-        if self.stage2.table_count() + self.stage2.tables_needed(ipa) > MAX_STAGE2_TABLES {
-            return Err(PlatformError::NoMemory);
-        }
-        Ok(())
-    }
-
-    fn map(&mut self, ipa: u64, pa: u64, writable: bool) -> Result<(), PlatformError> {
-        self.budget(ipa)?;
-        let r = self.stage2.map_page(ipa, pa, S2Mem::Ram, writable);
-        at::flush_guest_tlb();
-        r.map(|_| ()).map_err(|_| PlatformError::BadAddress)
-    }
-
-    fn unmap(&mut self, ipa: u64) -> Result<(), PlatformError> {
-        self.budget(ipa)?;
-        let r = self.stage2.unmap_page(ipa);
-        at::flush_guest_tlb();
-        r.map(|_| ()).map_err(|_| PlatformError::BadAddress)
-    }
-
-    /// The physical address of a page-contained IPA access.
-    fn ipa_pa(&self, ipa: u64, len: usize, write: bool) -> Result<u64, Fault> {
-        if (ipa & (PAGE - 1)) + len as u64 > PAGE {
-            return Err(Fault::Denied(ipa));
-        }
-        let e = self.stage2.entry(ipa).ok_or(Fault::Unmapped(ipa))?;
-        if e.mem != S2Mem::Ram {
-            return Err(Fault::Unmapped(ipa));
-        }
-        if (write && !e.writable) || !(self.is_ram_pa(e.pa) || self.is_grant_frame_pa(e.pa)) {
-            return Err(Fault::Denied(ipa));
-        }
-        Ok(e.pa)
-    }
-}
+const HOOKS: Hooks = Hooks {
+    alloc_page,
+    stage2_changed: at::flush_guest_tlb,
+};
 
 /// The guest page's physical address for a VA access, checked to be Dom0 RAM.
 fn va_pa(sp: &Space, va: u32, write: bool) -> Result<u64, Fault> {
     match at::translate_pl1(va, write) {
-        Translation::Pa(pa) if sp.is_ram_pa(pa) => Ok(pa),
-        Translation::Pa(_) => Err(Fault::Denied(va.into())),
+        Translation::Pa(pa) => sp.check_va_pa(va, pa),
         Translation::Stage1Fault | Translation::Stage2Fault => Err(Fault::Unmapped(va.into())),
     }
 }
@@ -196,12 +123,6 @@ struct Dom0Platform<'a> {
     upcall: &'a mut bool,
 }
 
-fn gfn_ipa(gfn: u64) -> Result<u64, PlatformError> {
-    gfn.checked_mul(PAGE)
-        .filter(|&i| i < IPA_LIMIT)
-        .ok_or(PlatformError::BadAddress)
-}
-
 impl Platform for Dom0Platform<'_> {
     fn current_vcpu(&self) -> u32 {
         0
@@ -230,42 +151,7 @@ impl Platform for Dom0Platform<'_> {
     }
 
     fn map_frame(&mut self, frame: XenFrame, gfn: u64) -> Result<(), PlatformError> {
-        let ipa = gfn_ipa(gfn)?;
-        let mut sp = self.space.borrow_mut();
-        let n = match frame {
-            // shared_info stays in the page Dom0 gave for it.
-            XenFrame::SharedInfo => {
-                return match sp.ram_page_at(ipa) {
-                    Some(e) if e.writable => Ok(()),
-                    _ => Err(PlatformError::BadAddress),
-                };
-            }
-            XenFrame::GrantTable(n) => n as usize,
-        };
-        if n >= sp.grant_frames.len() || !sp.replaceable(ipa) {
-            return Err(PlatformError::BadAddress);
-        }
-        let f = match sp.grant_frames[n] {
-            Some(f) => f,
-            None => GrantFrame {
-                pa: Box::leak(Table::new_boxed()) as *const Table as usize as u64,
-                gfn: None,
-            },
-        };
-        if let Some(old) = f.gfn.filter(|&g| g != gfn) {
-            sp.unmap(old * PAGE)?;
-        }
-        sp.map(ipa, f.pa, true)?;
-        for other in sp.grant_frames.iter_mut().flatten() {
-            if other.gfn == Some(gfn) {
-                other.gfn = None;
-            }
-        }
-        sp.grant_frames[n] = Some(GrantFrame {
-            pa: f.pa,
-            gfn: Some(gfn),
-        });
-        Ok(())
+        self.space.borrow_mut().map_frame(frame, gfn)
     }
 
     fn map_grant(
@@ -274,47 +160,21 @@ impl Platform for Dom0Platform<'_> {
         frame_gfn: u64,
         readonly: bool,
     ) -> Result<u64, PlatformError> {
-        let (host, frame) = (gfn_ipa(host_gfn)?, gfn_ipa(frame_gfn)?);
-        let mut sp = self.space.borrow_mut();
-        let pa = sp.ram_page_at(frame).ok_or(PlatformError::BadFrame)?.pa;
-        if !sp.replaceable(host) {
-            return Err(PlatformError::BadAddress);
-        }
-        sp.map(host, pa, !readonly)?;
-        // Dom0 is 1:1: the bus address of its page is its physical address.
-        Ok(pa)
+        self.space
+            .borrow_mut()
+            .map_grant(host_gfn, frame_gfn, readonly)
     }
 
     fn unmap_grant(&mut self, host_gfn: u64, frame_gfn: u64) -> Result<(), PlatformError> {
-        let (host, frame) = (gfn_ipa(host_gfn)?, gfn_ipa(frame_gfn)?);
-        let mut sp = self.space.borrow_mut();
-        let expected = sp.stage2.entry(frame).map_or(frame, |e| e.pa);
-        match sp.ram_page_at(host) {
-            Some(e) if e.pa == expected => sp.unmap(host),
-            _ => Err(PlatformError::BadAddress),
-        }
+        self.space.borrow_mut().unmap_grant(host_gfn, frame_gfn)
     }
 
     fn release_frame(&mut self, gfn: u64) -> Result<(), PlatformError> {
-        let ipa = gfn_ipa(gfn)?;
-        let mut sp = self.space.borrow_mut();
-        match sp.ram_page_at(ipa) {
-            Some(e) if e.pa == ipa => sp.unmap(ipa),
-            _ => Err(PlatformError::BadAddress),
-        }
+        self.space.borrow_mut().release_frame(gfn)
     }
 
     fn populate_frame(&mut self, gfn: u64) -> Result<(), PlatformError> {
-        let ipa = gfn_ipa(gfn)?;
-        let mut sp = self.space.borrow_mut();
-        if !sp.is_ram_pa(ipa) {
-            return Err(PlatformError::BadAddress);
-        }
-        match sp.stage2.entry(ipa) {
-            None => sp.map(ipa, ipa, true),
-            Some(e) if e.pa == ipa && e.writable => Ok(()),
-            Some(_) => Err(PlatformError::Busy),
-        }
+        self.space.borrow_mut().populate_frame(gfn)
     }
 
     fn inject_upcall(&mut self, _vcpu: u32) {
@@ -322,17 +182,13 @@ impl Platform for Dom0Platform<'_> {
     }
 
     fn cache_flush(&mut self, ipa: u64, len: u32, op: CacheOp) -> Result<(), PlatformError> {
-        let sp = self.space.borrow();
-        let e = sp.ram_page_at(ipa).ok_or(PlatformError::BadAddress)?;
-        if (ipa & (PAGE - 1)) + u64::from(len) > PAGE {
-            return Err(PlatformError::BadAddress);
-        }
+        let pa = self.space.borrow().cache_flush_pa(ipa, len)?;
         // Clean and invalidate serves all three: a clean line is dropped by
-        // the invalidate; a dirty one written back before a device's data
-        // arrives (what a bare invalidate would also risk losing) is what
-        // Linux's streaming DMA rules already exclude.
+        // the invalidate, and a dirty line under a device's write (which a
+        // bare invalidate would lose too) is excluded by Linux's streaming
+        // DMA rules.
         let _ = op;
-        cpu::clean_inval_dcache_range(e.pa as usize, len as usize);
+        cpu::clean_inval_dcache_range(pa as usize, len as usize);
         Ok(())
     }
 }
@@ -348,15 +204,10 @@ pub struct XenDom0 {
 impl XenDom0 {
     /// `stage2` is Dom0's (already loaded in VTTBR), `ram` its banks.
     pub fn new(xen: Xen, stage2: &'static mut Stage2, ram: Vec<Region>, hyp: Region) -> Self {
-        let frames = xen.config().max_grant_frames as usize;
+        let frames = xen.config().max_grant_frames;
         XenDom0 {
             xen,
-            space: RefCell::new(Space {
-                stage2,
-                ram,
-                hyp,
-                grant_frames: alloc::vec![None; frames],
-            }),
+            space: RefCell::new(Space::new(stage2, ram, hyp, frames, HOOKS)),
             upcall: false,
         }
     }
@@ -399,17 +250,10 @@ impl XenDom0 {
     pub fn dump(&mut self, out: &mut dyn fmt::Write) -> fmt::Result {
         let mut mem = Dom0Memory(&self.space);
         self.xen.dump(&mut mem, out)?;
-        let sp = self.space.borrow();
-        let mapped = sp
-            .grant_frames
-            .iter()
-            .flatten()
-            .filter(|f| f.gfn.is_some())
-            .count();
+        let (tables, mapped) = self.space.borrow().usage();
         writeln!(
             out,
-            "stage 2: {} table(s); {mapped} grant frame(s) mapped",
-            sp.stage2.table_count()
+            "stage 2: {tables} table(s); {mapped} grant frame(s) mapped"
         )
     }
 }

@@ -1,7 +1,8 @@
 //! Stage-2 translation tables for a guest (LPAE, 32-bit IPA space, walks starting
 //! at level 1). Pure: builds descriptors in tables allocated from the heap;
 //! `guest.rs` points VTTBR at them. Uses 1 GiB, 2 MiB or 4 KiB mappings,
-//! whichever the alignment allows.
+//! whichever the alignment allows; single pages can later be replaced or
+//! removed (Xen grant maps, ballooning), splitting the blocks around them.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;

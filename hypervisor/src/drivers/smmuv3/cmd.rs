@@ -74,7 +74,7 @@ pub fn gerror_names(bits: u32) -> impl Iterator<Item = &'static str> {
         (0, "CMDQ_ERR (a command failed)"),
         (
             2,
-            "EVENTQ_ABT_ERR (event lost: abort writing the event queue)",
+            "EVENTQ_ABT_ERR (event queue full or unwritable: events were lost)",
         ),
         (3, "PRIQ_ABT_ERR"),
         (4, "MSI_CMDQ_ABT_ERR"),
@@ -184,9 +184,9 @@ impl Event {
     }
 }
 
-impl fmt::Display for Event {
-    /// One line: `stream 0x0008: F_TRANSLATION (...) on DMA write to 0x40000000 (stage 2, IPA 0x40000000)`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Event {
+    /// The report line, with the faulting addresses `low..=high`.
+    fn write_line(&self, f: &mut fmt::Formatter<'_>, low: u64, high: u64) -> fmt::Result {
         write!(f, "stream {:#06x}", self.sid)?;
         if let Some(ss) = self.ssid {
             write!(f, " substream {ss:#x}")?;
@@ -195,19 +195,97 @@ impl fmt::Display for Event {
         if self.has_address() {
             write!(
                 f,
-                " on DMA {} {} {:#010x}",
+                " on DMA {} {} {low:#010x}",
                 if self.read { "read" } else { "write" },
                 if self.read { "from" } else { "to" },
-                self.addr
             )?;
-            if self.stage2 {
+            if high != low {
+                write!(f, "-{high:#010x}")?;
+            }
+            if self.stage2 && high == low {
                 write!(f, " (stage 2, IPA {:#010x})", self.addr2)?;
+            } else if self.stage2 {
+                write!(f, " (stage 2)")?;
             }
         } else if self.kind == F_STE_FETCH {
             write!(f, " at {:#010x}", self.addr2)?;
         }
         Ok(())
     }
+}
+
+impl fmt::Display for Event {
+    /// One line: `stream 0x0008: F_TRANSLATION (...) on DMA write to 0x40000000 (stage 2, IPA 0x40000000)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_line(f, self.addr, self.addr)
+    }
+}
+
+/// Faults of one kind from one stream on neighbouring addresses, reported as
+/// one line: a device copying a buffer faults once per access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultRun {
+    pub event: Event,
+    pub low: u64,
+    pub high: u64,
+    pub count: u32,
+}
+
+/// How far apart two faults of a run may be.
+const RUN_GAP: u64 = 0x1000;
+
+impl FaultRun {
+    pub fn new(e: Event) -> Self {
+        FaultRun {
+            event: e,
+            low: e.addr,
+            high: e.addr,
+            count: 1,
+        }
+    }
+
+    /// Takes `e` in if it is the same fault from the same stream within a
+    /// page of the run.
+    pub fn absorb(&mut self, e: &Event) -> bool {
+        let a = &self.event;
+        let same =
+            (e.kind, e.sid, e.ssid, e.read, e.stage2) == (a.kind, a.sid, a.ssid, a.read, a.stage2);
+        if !same {
+            return false;
+        }
+        if a.has_address() {
+            if e.addr.saturating_add(RUN_GAP) < self.low
+                || e.addr > self.high.saturating_add(RUN_GAP)
+            {
+                return false;
+            }
+            self.low = self.low.min(e.addr);
+            self.high = self.high.max(e.addr);
+        }
+        self.count = self.count.saturating_add(1);
+        true
+    }
+}
+
+impl fmt::Display for FaultRun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.event.write_line(f, self.low, self.high)?;
+        if self.count > 1 {
+            write!(f, " ({} faults)", self.count)?;
+        }
+        Ok(())
+    }
+}
+
+/// Groups events into runs, in arrival order.
+pub fn runs(events: impl IntoIterator<Item = Event>) -> alloc::vec::Vec<FaultRun> {
+    let mut out: alloc::vec::Vec<FaultRun> = alloc::vec::Vec::new();
+    for e in events {
+        if !out.last_mut().is_some_and(|r| r.absorb(&e)) {
+            out.push(FaultRun::new(e));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -257,6 +335,34 @@ mod tests {
         );
         let r = Event::decode([0x10 | (0x18u64 << 32), 1 << 35, 0x4000_1000, 0]);
         assert!(alloc::format!("{r}").contains("DMA read from 0x40001000"));
+    }
+
+    #[test]
+    fn a_copy_that_faults_word_by_word_is_one_run() {
+        let ev =
+            |addr: u64, sid: u64| Event::decode([0x10 | (sid << 32), 1 << 39, addr, addr & !7]);
+        let mut all: alloc::vec::Vec<Event> =
+            (0..128).map(|i| ev(0x4001_0000 + 4 * i, 8)).collect();
+        all.push(ev(0x50a0_0000, 8));
+        all.push(ev(0x50a0_0004, 0x10));
+        let r = runs(all);
+        assert_eq!(r.len(), 3);
+        assert_eq!(
+            (r[0].low, r[0].high, r[0].count),
+            (0x4001_0000, 0x4001_01fc, 128)
+        );
+        assert_eq!(
+            alloc::format!("{}", r[0]),
+            "stream 0x0008: F_TRANSLATION (address not mapped for the domain) on DMA write to 0x40010000-0x400101fc (stage 2) (128 faults)"
+        );
+        assert_eq!(
+            alloc::format!("{}", r[1]),
+            "stream 0x0008: F_TRANSLATION (address not mapped for the domain) on DMA write to 0x50a00000 (stage 2, IPA 0x50a00000)"
+        );
+        assert_eq!(r[2].event.sid, 0x10);
+        // Address-less events of one stream merge too.
+        let bad = Event::decode([C_BAD_STE as u64 | (3u64 << 32), 0, 0, 0]);
+        assert_eq!(runs([bad, bad, bad])[0].count, 3);
     }
 
     #[test]

@@ -23,8 +23,9 @@ use crate::arch::armv7::cpu;
 
 /// Command queue: 256 entries of 16 bytes (4 KiB).
 const CMDQ_LOG2: u32 = 8;
-/// Event queue: 128 entries of 32 bytes (4 KiB).
-const EVENTQ_LOG2: u32 = 7;
+/// Event queue: 1024 entries of 32 bytes (32 KiB): a device copying a buffer
+/// to a forbidden address faults once per access, in a burst.
+const EVENTQ_LOG2: u32 = 10;
 /// How long the SMMU may take to acknowledge a register write or a CMD_SYNC.
 const TIMEOUT_US: u64 = 100_000;
 

@@ -43,7 +43,8 @@ pub struct Features {
 /// Why snowvisor cannot use an SMMU. Each names the register and field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// IDR0.S2P = 0: no stage-2 translation (QEMU's default model is stage 1 only).
+    /// IDR0.S2P = 0: no stage-2 translation (QEMU 8.2 to 9.1 default to stage 1
+    /// only; since 9.2 the virt machine's SMMU is nested, stages 1 and 2).
     NoStage2,
     /// IDR0.TTF names no known table format.
     NoTableFormat { ttf: u32 },
@@ -62,7 +63,7 @@ impl fmt::Display for Refusal {
         match self {
             Refusal::NoStage2 => write!(
                 f,
-                "no stage-2 translation (IDR0.S2P = 0); on QEMU add -global arm-smmuv3.stage=2"
+                "no stage-2 translation (IDR0.S2P = 0); QEMU 8.2 to 9.1 need -global arm-smmuv3.stage=2"
             ),
             Refusal::NoTableFormat { ttf } => write!(
                 f,
@@ -169,7 +170,7 @@ impl fmt::Display for Features {
 mod tests {
     use super::*;
 
-    /// QEMU 10 `arm-smmuv3` with `stage=2`: S2P, TTF=AArch64, COHACC, VMID16,
+    /// QEMU's `arm-smmuv3` with `stage=2`: S2P, TTF=AArch64, COHACC, VMID16,
     /// TTENDIAN=LE, STALL_MODEL=1, TERM_MODEL, ST_LEVEL=2-level.
     const QEMU_IDR0: u32 = 1
         | (2 << 2)
@@ -196,6 +197,21 @@ mod tests {
         assert_eq!(
             alloc::format!("{f}"),
             "stage 2 (AArch64 tables), 16-bit stream IDs, 2-level stream table, 44-bit output, coherent"
+        );
+    }
+
+    /// IDR0 as read from QEMU 10.0: virt's nested SMMU, virt-9.1 with
+    /// stage=2, virt-9.1 by default (stage 1 only).
+    #[test]
+    fn qemu_10_idr0_values() {
+        for idr0 in [0x0d44_101b, 0x0d44_1019] {
+            let f = features(idr0, QEMU_IDR1, QEMU_IDR5).unwrap();
+            assert_eq!(f.format, S2Format::Aarch64);
+            assert!(f.coherent && f.two_level);
+        }
+        assert_eq!(
+            features(0x0d44_101a, QEMU_IDR1, QEMU_IDR5),
+            Err(Refusal::NoStage2)
         );
     }
 

@@ -15,7 +15,8 @@
 //! - `device` (target only): bring-up, STE updates, CMD_SYNC, events.
 //!
 //! The pure parts are host-tested here; the QEMU boot test `tests/smmu.rs`
-//! runs the whole driver against QEMU's `arm-smmuv3` with `stage=2`.
+//! runs the whole driver against QEMU's `arm-smmuv3` (nested, and stage 1
+//! only, which is refused).
 
 pub mod cmd;
 pub mod ids;
@@ -61,6 +62,25 @@ pub fn block_owned(o: &crate::plan::owned::OwnedIommu) -> Result<(), SmmuError> 
     let base = checked_frame(o)?;
     // SAFETY: as in take_owned.
     unsafe { device::block(base) }
+}
+
+/// CRC-32 of a RAM region as snowvisor reads it now, for the DMA guard pages
+/// (`domain::dma_guard`). None unless `r` lies inside one of `ram` (the host's
+/// memory banks) below 4 GiB.
+#[cfg(target_arch = "arm")]
+pub fn crc32_ram(r: crate::dt::Region, ram: &[crate::dt::Region]) -> Option<u32> {
+    if !ram.iter().any(|m| m.contains(&r)) || r.end() > 1 << 32 || !r.size.is_multiple_of(4) {
+        return None;
+    }
+    let mut c = crate::domain::dma_guard::Crc32::default();
+    for i in 0..(r.size / 4) as usize {
+        // SAFETY: inside RAM (checked), which snowvisor's HYP map covers as
+        // normal memory; a volatile word read has no side effect, whoever
+        // else may be writing there.
+        let w = unsafe { ((r.base as usize + 4 * i) as *const u32).read_volatile() };
+        c.update(&w.to_le_bytes());
+    }
+    Some(c.finish())
 }
 
 /// The frame of an owned node, if it can be an SMMUv3 register block.

@@ -1,0 +1,436 @@
+//! Dom0's physical address space as the Xen ABI changes it: which pages a
+//! hypercall may reach, and the stage-2 edits behind `add_to_physmap`, grant
+//! maps and ballooning. Pure (host-tested); `xen_glue` adds the CPU parts
+//! (address translation, copies, TLB and cache maintenance).
+//!
+//! The rules:
+//! - a hypercall reaches Dom0's RAM (never snowvisor's region, never MMIO) and,
+//!   by IPA only, the grant-table frames snowvisor gave it;
+//! - new mappings go into holes or over RAM pages, never over MMIO (devices,
+//!   the GIC's CPU interface);
+//! - stage-2 tables made by hypercalls are budgeted, so a guest cannot use up
+//!   snowvisor's heap.
+
+use alloc::vec::Vec;
+
+use crate::arch::armv7::stage2::{S2Entry, S2Mem, Stage2};
+use crate::dt::Region;
+use crate::xen::{Fault, PlatformError, XenFrame};
+
+pub const PAGE: u64 = 4096;
+/// Dom0's IPA space is 32 bits (VTCR.T0SZ = 0).
+pub const IPA_LIMIT: u64 = 1 << 32;
+/// Stage-2 tables the domain may have in all (2 MiB of heap): the boot
+/// mappings plus block splits for grant maps and ballooned pages.
+pub const MAX_STAGE2_TABLES: usize = 512;
+
+/// What the space needs from the machine.
+#[derive(Debug, Clone, Copy)]
+pub struct Hooks {
+    /// A zeroed, page-aligned 4 KiB page of snowvisor's memory, by physical
+    /// address (None when out of memory).
+    pub alloc_page: fn() -> Option<u64>,
+    /// Called after every stage-2 change (TLB invalidation on the target).
+    pub stage2_changed: fn(),
+}
+
+/// A grant-table frame: a page of snowvisor's given to the domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct GrantFrame {
+    pa: u64,
+    /// Where the domain mapped it.
+    gfn: Option<u64>,
+}
+
+/// Dom0's stage 2, its RAM and the frames snowvisor lends it.
+pub struct Space {
+    stage2: &'static mut Stage2,
+    /// Dom0's RAM banks (IPA == PA).
+    ram: Vec<Region>,
+    /// snowvisor's image, stack and heap.
+    hyp: Region,
+    grant_frames: Vec<Option<GrantFrame>>,
+    hooks: Hooks,
+}
+
+fn gfn_ipa(gfn: u64) -> Result<u64, PlatformError> {
+    gfn.checked_mul(PAGE)
+        .filter(|&i| i < IPA_LIMIT)
+        .ok_or(PlatformError::BadAddress)
+}
+
+impl Space {
+    pub fn new(
+        stage2: &'static mut Stage2,
+        ram: Vec<Region>,
+        hyp: Region,
+        max_grant_frames: u32,
+        hooks: Hooks,
+    ) -> Self {
+        Space {
+            stage2,
+            ram,
+            hyp,
+            grant_frames: alloc::vec![None; max_grant_frames as usize],
+            hooks,
+        }
+    }
+
+    /// Whether `pa` is Dom0's RAM (never snowvisor's).
+    pub fn is_ram_pa(&self, pa: u64) -> bool {
+        let at = Region { base: pa, size: 1 };
+        pa < IPA_LIMIT && !self.hyp.overlaps(&at) && self.ram.iter().any(|r| r.overlaps(&at))
+    }
+
+    fn is_grant_frame_pa(&self, pa: u64) -> bool {
+        let page = pa & !(PAGE - 1);
+        self.grant_frames.iter().flatten().any(|f| f.pa == page)
+    }
+
+    /// The stage-2 entry at `ipa` if it is one of Dom0's own RAM pages.
+    fn ram_page_at(&self, ipa: u64) -> Option<S2Entry> {
+        self.stage2
+            .entry(ipa)
+            .filter(|e| e.mem == S2Mem::Ram && self.is_ram_pa(e.pa))
+    }
+
+    /// Whether `ipa` may take a new mapping: a hole or a RAM page.
+    fn replaceable(&self, ipa: u64) -> bool {
+        ipa < IPA_LIMIT && self.stage2.entry(ipa).is_none_or(|e| e.mem == S2Mem::Ram)
+    }
+
+    fn budget(&self, ipa: u64) -> Result<(), PlatformError> {
+        if self.stage2.table_count() + self.stage2.tables_needed(ipa) > MAX_STAGE2_TABLES {
+            return Err(PlatformError::NoMemory);
+        }
+        Ok(())
+    }
+
+    fn map(&mut self, ipa: u64, pa: u64, writable: bool) -> Result<(), PlatformError> {
+        self.budget(ipa)?;
+        let r = self.stage2.map_page(ipa, pa, S2Mem::Ram, writable);
+        (self.hooks.stage2_changed)();
+        r.map(|_| ()).map_err(|_| PlatformError::BadAddress)
+    }
+
+    fn unmap(&mut self, ipa: u64) -> Result<(), PlatformError> {
+        self.budget(ipa)?;
+        let r = self.stage2.unmap_page(ipa);
+        (self.hooks.stage2_changed)();
+        r.map(|_| ()).map_err(|_| PlatformError::BadAddress)
+    }
+
+    /// The physical address behind a guest-VA access whose translation
+    /// (stage 1 and 2) gave `pa`: only Dom0's RAM.
+    pub fn check_va_pa(&self, va: u32, pa: u64) -> Result<u64, Fault> {
+        if self.is_ram_pa(pa) {
+            Ok(pa)
+        } else {
+            Err(Fault::Denied(va.into()))
+        }
+    }
+
+    /// The physical address of a page-contained access by IPA.
+    pub fn ipa_pa(&self, ipa: u64, len: usize, write: bool) -> Result<u64, Fault> {
+        if (ipa & (PAGE - 1)) + len as u64 > PAGE {
+            return Err(Fault::Denied(ipa));
+        }
+        let e = self.stage2.entry(ipa).ok_or(Fault::Unmapped(ipa))?;
+        if e.mem != S2Mem::Ram {
+            return Err(Fault::Unmapped(ipa));
+        }
+        if (write && !e.writable) || !(self.is_ram_pa(e.pa) || self.is_grant_frame_pa(e.pa)) {
+            return Err(Fault::Denied(ipa));
+        }
+        Ok(e.pa)
+    }
+
+    /// `Platform::map_frame`. shared_info stays in the RAM page Dom0 gave for
+    /// it; a grant frame is allocated on first use and moves if mapped again
+    /// elsewhere.
+    pub fn map_frame(&mut self, frame: XenFrame, gfn: u64) -> Result<(), PlatformError> {
+        let ipa = gfn_ipa(gfn)?;
+        let n = match frame {
+            XenFrame::SharedInfo => {
+                return match self.ram_page_at(ipa) {
+                    Some(e) if e.writable => Ok(()),
+                    _ => Err(PlatformError::BadAddress),
+                };
+            }
+            XenFrame::GrantTable(n) => n as usize,
+        };
+        if n >= self.grant_frames.len() || !self.replaceable(ipa) {
+            return Err(PlatformError::BadAddress);
+        }
+        let f = match self.grant_frames[n] {
+            Some(f) => f,
+            None => {
+                let pa = (self.hooks.alloc_page)().ok_or(PlatformError::NoMemory)?;
+                GrantFrame { pa, gfn: None }
+            }
+        };
+        let pa = f.pa;
+        self.grant_frames[n] = Some(f);
+        if let Some(old) = f.gfn.filter(|&g| g != gfn) {
+            self.unmap(old * PAGE)?;
+            self.grant_frames[n] = Some(GrantFrame { pa, gfn: None });
+        }
+        self.map(ipa, pa, true)?;
+        for other in self.grant_frames.iter_mut().flatten() {
+            if other.gfn == Some(gfn) {
+                other.gfn = None;
+            }
+        }
+        self.grant_frames[n] = Some(GrantFrame { pa, gfn: Some(gfn) });
+        Ok(())
+    }
+
+    /// `Platform::map_grant`: Dom0's page at `frame_gfn` also at `host_gfn`;
+    /// returns its bus address (Dom0 is 1:1: the physical address).
+    pub fn map_grant(
+        &mut self,
+        host_gfn: u64,
+        frame_gfn: u64,
+        readonly: bool,
+    ) -> Result<u64, PlatformError> {
+        let (host, frame) = (gfn_ipa(host_gfn)?, gfn_ipa(frame_gfn)?);
+        let pa = self.ram_page_at(frame).ok_or(PlatformError::BadFrame)?.pa;
+        if !self.replaceable(host) {
+            return Err(PlatformError::BadAddress);
+        }
+        self.map(host, pa, !readonly)?;
+        Ok(pa)
+    }
+
+    /// `Platform::unmap_grant`: leaves a hole at `host_gfn`.
+    pub fn unmap_grant(&mut self, host_gfn: u64, frame_gfn: u64) -> Result<(), PlatformError> {
+        let (host, frame) = (gfn_ipa(host_gfn)?, gfn_ipa(frame_gfn)?);
+        let expected = self.stage2.entry(frame).map_or(frame, |e| e.pa);
+        match self.ram_page_at(host) {
+            Some(e) if e.pa == expected => self.unmap(host),
+            _ => Err(PlatformError::BadAddress),
+        }
+    }
+
+    /// `Platform::release_frame`: a RAM page of Dom0's own, at its own address.
+    pub fn release_frame(&mut self, gfn: u64) -> Result<(), PlatformError> {
+        let ipa = gfn_ipa(gfn)?;
+        match self.ram_page_at(ipa) {
+            Some(e) if e.pa == ipa => self.unmap(ipa),
+            _ => Err(PlatformError::BadAddress),
+        }
+    }
+
+    /// `Platform::populate_frame`: the RAM page back at its own address.
+    pub fn populate_frame(&mut self, gfn: u64) -> Result<(), PlatformError> {
+        let ipa = gfn_ipa(gfn)?;
+        if !self.is_ram_pa(ipa) {
+            return Err(PlatformError::BadAddress);
+        }
+        match self.stage2.entry(ipa) {
+            None => self.map(ipa, ipa, true),
+            Some(e) if e.pa == ipa && e.writable => Ok(()),
+            Some(_) => Err(PlatformError::Busy),
+        }
+    }
+
+    /// The physical address to clean for `GNTTABOP_cache_flush` of `len`
+    /// bytes at `ipa`: Dom0's RAM only, within one page.
+    pub fn cache_flush_pa(&self, ipa: u64, len: u32) -> Result<u64, PlatformError> {
+        let e = self.ram_page_at(ipa).ok_or(PlatformError::BadAddress)?;
+        if (ipa & (PAGE - 1)) + u64::from(len) > PAGE {
+            return Err(PlatformError::BadAddress);
+        }
+        Ok(e.pa)
+    }
+
+    /// Stage-2 tables and mapped grant frames, for the debug keys.
+    pub fn usage(&self) -> (usize, usize) {
+        let mapped = self
+            .grant_frames
+            .iter()
+            .flatten()
+            .filter(|f| f.gfn.is_some())
+            .count();
+        (self.stage2.table_count(), mapped)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::armv7::lpae::Table;
+    use alloc::boxed::Box;
+    use core::sync::atomic::{AtomicU64, Ordering};
+
+    const RAM: Region = Region {
+        base: 0x4000_0000,
+        size: 0x1000_0000,
+    };
+    const HYP: Region = Region {
+        base: 0x3f00_0000,
+        size: 0x100_0000,
+    };
+    const HOLE: u64 = 0xfff0_0000;
+    const UART: u64 = 0x0900_0000;
+
+    fn addr(t: &Table) -> u64 {
+        t as *const Table as u64 & 0xff_ffff_f000
+    }
+
+    static NEXT: AtomicU64 = AtomicU64::new(0x3f10_0000);
+
+    fn alloc_page() -> Option<u64> {
+        Some(NEXT.fetch_add(PAGE, Ordering::Relaxed))
+    }
+
+    fn space(frames: u32) -> Space {
+        let s2 = Box::leak(Box::new(Stage2::new(addr)));
+        s2.map(RAM.base, RAM.base, RAM.size, S2Mem::Ram).unwrap();
+        s2.map(UART, UART, PAGE, S2Mem::Device).unwrap();
+        Space::new(
+            s2,
+            alloc::vec![RAM],
+            HYP,
+            frames,
+            Hooks {
+                alloc_page,
+                stage2_changed: || {},
+            },
+        )
+    }
+
+    #[test]
+    fn shared_info_stays_in_dom0_ram() {
+        let mut s = space(4);
+        assert_eq!(s.map_frame(XenFrame::SharedInfo, 0x4_2933), Ok(()));
+        assert_eq!(
+            s.stage2.lookup(0x4293_3000),
+            Some((0x4293_3000, S2Mem::Ram))
+        );
+        for gfn in [HOLE >> 12, UART >> 12, HYP.base >> 12, 1 << 28] {
+            assert_eq!(
+                s.map_frame(XenFrame::SharedInfo, gfn),
+                Err(PlatformError::BadAddress),
+                "{gfn:#x}"
+            );
+        }
+    }
+
+    #[test]
+    fn grant_frames_map_move_and_are_reachable_by_ipa_only() {
+        let mut s = space(4);
+        s.map_frame(XenFrame::GrantTable(0), HOLE >> 12).unwrap();
+        let (pa, _) = s.stage2.lookup(HOLE).unwrap();
+        assert!(HYP.contains(&Region {
+            base: pa,
+            size: PAGE
+        }));
+        assert_eq!(s.ipa_pa(HOLE + 8, 8, true), Ok(pa + 8));
+        // By VA the same page is refused: it is snowvisor's memory.
+        assert_eq!(
+            s.check_va_pa(0xc000_0000, pa),
+            Err(Fault::Denied(0xc000_0000))
+        );
+        // Mapping it again elsewhere (over a RAM page) moves it.
+        s.map_frame(XenFrame::GrantTable(0), 0x4_1000).unwrap();
+        assert_eq!(s.stage2.lookup(HOLE), None);
+        assert_eq!(s.stage2.lookup(0x4100_0000), Some((pa, S2Mem::Ram)));
+        assert_eq!(s.usage().1, 1);
+        // Not over MMIO, not past the configured frames.
+        assert_eq!(
+            s.map_frame(XenFrame::GrantTable(1), UART >> 12),
+            Err(PlatformError::BadAddress)
+        );
+        assert_eq!(
+            s.map_frame(XenFrame::GrantTable(4), HOLE >> 12),
+            Err(PlatformError::BadAddress)
+        );
+    }
+
+    #[test]
+    fn ipa_access_rules() {
+        let mut s = space(1);
+        assert_eq!(s.ipa_pa(0x4000_0ff8, 8, true), Ok(0x4000_0ff8));
+        assert_eq!(
+            s.ipa_pa(0x4000_0ffc, 8, false),
+            Err(Fault::Denied(0x4000_0ffc))
+        );
+        assert_eq!(s.ipa_pa(UART, 4, false), Err(Fault::Unmapped(UART)));
+        assert_eq!(s.ipa_pa(HOLE, 4, false), Err(Fault::Unmapped(HOLE)));
+        // A read-only grant map can be read, not written.
+        s.map_grant(HOLE >> 12, 0x4_0005, true).unwrap();
+        assert_eq!(s.ipa_pa(HOLE, 4, false), Ok(0x4000_5000));
+        assert_eq!(s.ipa_pa(HOLE, 4, true), Err(Fault::Denied(HOLE)));
+        assert_eq!(s.check_va_pa(1, 0x4000_5000), Ok(0x4000_5000));
+        assert_eq!(s.check_va_pa(1, HYP.base), Err(Fault::Denied(1)));
+    }
+
+    #[test]
+    fn grant_map_unmap_and_balloon() {
+        let mut s = space(1);
+        // Balloon out a page, map a granted page there, unmap it, populate.
+        let host = 0x4_8001;
+        s.release_frame(host).unwrap();
+        assert_eq!(s.stage2.lookup(host << 12), None);
+        assert_eq!(s.release_frame(host), Err(PlatformError::BadAddress));
+        assert_eq!(s.map_grant(host, 0x4_0010, false), Ok(0x4001_0000));
+        assert_eq!(
+            s.stage2.entry(host << 12).map(|e| (e.pa, e.writable)),
+            Some((0x4001_0000, true))
+        );
+        assert_eq!(s.populate_frame(host), Err(PlatformError::Busy));
+        assert_eq!(
+            s.unmap_grant(host, 0x4_0011),
+            Err(PlatformError::BadAddress)
+        );
+        assert_eq!(s.unmap_grant(host, 0x4_0010), Ok(()));
+        assert_eq!(s.populate_frame(host), Ok(()));
+        assert_eq!(s.populate_frame(host), Ok(()), "already there");
+        assert_eq!(s.stage2.lookup(host << 12), Some((host << 12, S2Mem::Ram)));
+        // Frames that are not Dom0's RAM cannot be granted; MMIO cannot be replaced.
+        assert_eq!(
+            s.map_grant(HOLE >> 12, UART >> 12, false),
+            Err(PlatformError::BadFrame)
+        );
+        assert_eq!(
+            s.map_grant(HOLE >> 12, HYP.base >> 12, false),
+            Err(PlatformError::BadFrame)
+        );
+        assert_eq!(
+            s.map_grant(UART >> 12, 0x4_0010, false),
+            Err(PlatformError::BadAddress)
+        );
+        assert_eq!(s.populate_frame(HOLE >> 12), Err(PlatformError::BadAddress));
+    }
+
+    #[test]
+    fn stage2_tables_are_budgeted() {
+        let mut s = space(1);
+        let mut refused = None;
+        // Each 2 MiB region of the 4 GiB space needs its own level-3 table.
+        for i in 0..2048u64 {
+            let gfn = (i << 21) >> 12;
+            if let Err(e) = s.map_grant(gfn, 0x4_0000, true) {
+                if e == PlatformError::NoMemory {
+                    refused = Some(i);
+                    break;
+                }
+            }
+        }
+        assert!(refused.is_some(), "the budget never ran out");
+        assert!(s.usage().0 <= MAX_STAGE2_TABLES);
+    }
+
+    #[test]
+    fn cache_flush_only_in_dom0_ram_and_one_page() {
+        let s = space(1);
+        assert_eq!(s.cache_flush_pa(0x4000_1000, 4096), Ok(0x4000_1000));
+        assert_eq!(
+            s.cache_flush_pa(0x4000_1800, 4096),
+            Err(PlatformError::BadAddress)
+        );
+        assert_eq!(s.cache_flush_pa(UART, 4), Err(PlatformError::BadAddress));
+        assert_eq!(s.cache_flush_pa(HOLE, 4), Err(PlatformError::BadAddress));
+    }
+}
