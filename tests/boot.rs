@@ -84,3 +84,25 @@ fn missing_dom0_module_is_named() {
     );
     b.expect("snowvisor: halted", 5);
 }
+
+#[test]
+fn unexpected_exception_prints_register_dump() {
+    let mut b = Boot::start(&Opts {
+        args: "snowvisor.selftest=undef".into(),
+        dom0: false,
+        ..Opts::default()
+    });
+    b.expect("selftest: executing an undefined instruction at HYP", 30);
+    b.expect(
+        "error: unexpected exception: undefined instruction at HYP",
+        5,
+    );
+    let hsr = b.expect("error: HSR=", 5);
+    assert!(hsr.contains("EC=0x00 (unknown reason)"), "{hsr}");
+    b.expect("error: HDFAR=", 5);
+    let elr = b.expect("error: ELR_hyp=", 5);
+    assert!(elr.contains("(HYP mode)"), "{elr}");
+    b.expect("error: r0 =", 5);
+    b.expect("error: lr=", 5);
+    b.expect("fatal: halting on unexpected exception", 5);
+}

@@ -68,6 +68,10 @@ pub struct BootArgs<'a> {
     pub iommu: Option<&'a str>,
     /// `swiotlb=` text, parsed by the IOMMU plan.
     pub swiotlb: Option<&'a str>,
+    /// `snowvisor.selftest=`: a self-test to run at boot (`reboot`: warm reboot
+    /// through the RAM log; `undef`: an undefined instruction at HYP, to show
+    /// the exception report).
+    pub selftest: Option<&'a str>,
     /// Words that could not be used, with why.
     pub errors: Vec<ArgError<'a>>,
 }
@@ -79,6 +83,7 @@ impl Default for BootArgs<'_> {
             dom0_mem: None,
             iommu: None,
             swiotlb: None,
+            selftest: None,
             errors: Vec::new(),
         }
     }
@@ -110,8 +115,7 @@ impl<'a> BootArgs<'a> {
                 "swiotlb" => a.swiotlb = Some(value),
                 // Arguments meant for the firmware or kept for Xen compatibility.
                 "console" | "dom0_max_vcpus" | "sync_console" | "guest_loglvl" => {}
-                // Read by its own module (ramlog's warm-reboot self-test).
-                "snowvisor.selftest" => {}
+                "snowvisor.selftest" => a.selftest = Some(value),
                 _ => a.errors.push(ArgError::Unknown(word)),
             }
         }

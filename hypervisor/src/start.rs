@@ -184,6 +184,10 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
     gic.init();
     timer_selftest(&tree, gic);
     crate::ramlog::selftest(&tree);
+    if args.selftest == Some("undef") {
+        info!("selftest: executing an undefined instruction at HYP");
+        cpu::undefined_instruction();
+    }
 
     // Dom0 never gets snowvisor's memory nor the RAM log window next to it.
     let (mut start, mut end) = own_region();

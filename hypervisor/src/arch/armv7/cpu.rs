@@ -85,3 +85,10 @@ pub fn invalidate_l1_dcache() {
     }
     dsb();
 }
+
+/// Executes a permanently undefined instruction (the exception-report self-test).
+pub fn undefined_instruction() {
+    // SAFETY: UDF traps to the HYP undefined-instruction vector, which reports
+    // and halts; no state is changed before that.
+    unsafe { asm!("udf #0", options(nostack)) }
+}
