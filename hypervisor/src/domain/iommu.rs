@@ -37,6 +37,9 @@ struct Running {
     smmu: Smmu,
     streams: Vec<StreamRange>,
     irqs: Vec<u32>,
+    /// The domain its streams translate for: VMID and stage-2 root.
+    vmid: u16,
+    root_pa: u64,
 }
 
 static RUNNING: Mutex<Vec<Running>> = Mutex::new(Vec::new());
@@ -161,6 +164,8 @@ fn attach_one(o: &OwnedIommu, root_pa: u64, vmid: u16, gic: &Gic) {
         smmu,
         streams: o.streams.clone(),
         irqs,
+        vmid,
+        root_pa,
     });
 }
 
@@ -232,14 +237,19 @@ pub fn poll() {
     }
 }
 
-/// Must follow every change that removes or alters a mapping in a stage 2
-/// an owned SMMU walks (`root_pa`, as from `Stage2::root_pa`): the SMMU uses
-/// private TLB maintenance (CR2.PTM), so the CPU's TLB invalidations do not
-/// reach it, and a non-coherent SMMU needs the tables cleaned.
-pub fn stage2_changed(vmid: u16, root_pa: u64) {
+/// Must follow every change that removes or alters a mapping in the stage 2
+/// of a domain whose streams an owned SMMU translates (a page released, a
+/// grant unmapped, a block split): the SMMU uses private TLB maintenance
+/// (CR2.PTM), so the CPU's TLB invalidations do not reach it, and a
+/// non-coherent SMMU needs the tables cleaned. Until then a device could
+/// still reach a page the domain gave up.
+pub fn stage2_changed() {
     for r in RUNNING.lock().iter_mut() {
-        if let Err(e) = r.smmu.stage2_changed(vmid, root_pa) {
-            error!("smmuv3 {}: TLB invalidation for VMID {vmid}: {e}", r.path);
+        if let Err(e) = r.smmu.stage2_changed(r.vmid, r.root_pa) {
+            error!(
+                "smmuv3 {}: TLB invalidation for VMID {}: {e}",
+                r.path, r.vmid
+            );
         }
     }
 }

@@ -42,8 +42,15 @@ fn alloc_page() -> Option<u64> {
 
 const HOOKS: Hooks = Hooks {
     alloc_page,
-    stage2_changed: at::flush_guest_tlb,
+    stage2_changed,
 };
+
+/// After a change to Dom0's stage 2: the CPU's TLB entries and those of the
+/// owned SMMUs, which walk the same tables.
+fn stage2_changed() {
+    at::flush_guest_tlb();
+    super::iommu::stage2_changed();
+}
 
 /// The guest page's physical address for a VA access, checked to be Dom0 RAM.
 fn va_pa(sp: &Space, va: u32, write: bool) -> Result<u64, Fault> {

@@ -23,6 +23,7 @@ mod memory;
 pub mod platform;
 mod sched;
 mod shared;
+mod sysctl;
 mod time;
 mod vcpu;
 mod version;
@@ -39,7 +40,9 @@ pub use console::INPUT_RING_SIZE;
 pub use evtchn::{Channel, ChannelState};
 pub use gnttab::Mapping;
 pub use guest::{Fault, GuestMemory};
-pub use platform::{CacheOp, Platform, PlatformError, ShutdownReason, XenFrame};
+pub use platform::{
+    CacheOp, HypervisorLog, Platform, PlatformError, ShutdownReason, XenFrame,
+};
 
 use abi::{domid, evtchnop, hc, virq};
 
@@ -217,7 +220,8 @@ impl Xen {
             hc::SCHED_OP => self.sched_op(cx, args[0], args[1]),
             hc::PLATFORM_OP => self.platform_op(cx, args[0]),
             hc::VM_ASSIST => self.vm_assist(args[0], args[1]),
-            // physdev_op (PCI notifications), multicall, sysctl, domctl, dm_op,
+            hc::SYSCTL => self.sysctl(cx, args[0]),
+            // physdev_op (PCI notifications), multicall, domctl, dm_op,
             // the old compat calls and everything x86: not implemented.
             _ => Err(Errno::ENOSYS),
         };

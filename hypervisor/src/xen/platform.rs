@@ -54,6 +54,16 @@ impl ShutdownReason {
     }
 }
 
+/// Which of the hypervisor's own logs `sysctl` reads (`snowctl dmesg`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HypervisorLog {
+    /// This boot's log (`XEN_SYSCTL_readconsole`).
+    Current,
+    /// The log of the boot before the last warm reboot
+    /// (`SNOWVISOR_SYSCTL_readconsole_previous`).
+    Previous,
+}
+
 /// Why the platform refused a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlatformError {
@@ -143,6 +153,21 @@ pub trait Platform {
     /// (all within one page). The platform checks that the page is the
     /// domain's (`BadAddress` otherwise) and operates on its own mapping of it.
     fn cache_flush(&mut self, ipa: u64, len: u32, op: CacheOp) -> Result<(), PlatformError>;
+
+    /// The byte indexes `first..end` of log `which` that are still held. A
+    /// log's bytes are numbered from 0 at the start of its boot; a ring that
+    /// wrapped keeps the newest (`first > 0`). `None`: there is no such log
+    /// (no RAM log on this board).
+    fn log_span(&mut self, _which: HypervisorLog) -> Option<(u32, u32)> {
+        None
+    }
+
+    /// Copies bytes of log `which` starting at index `at` into `out`; returns
+    /// how many (0 when `at` is outside the span; never past its end, which
+    /// may have moved since [`Platform::log_span`]).
+    fn log_read(&mut self, _which: HypervisorLog, _at: u32, _out: &mut [u8]) -> usize {
+        0
+    }
 
     /// `SCHEDOP_yield`: a hint; returning at once is correct.
     fn yield_vcpu(&mut self) {}

@@ -214,9 +214,13 @@ impl Smmu {
                 dma::clean_stage2_tables(a.root_pa);
             }
         }
-        s.start().inspect_err(|_| {
-            let _ = stop(regs);
-        })?;
+        if let Err(e) = s.start() {
+            if stop(regs).is_err() {
+                // It may still read its tables and queues: never free them.
+                core::mem::forget(s);
+            }
+            return Err(e);
+        }
         Ok(s)
     }
 

@@ -380,6 +380,32 @@ wire_struct! {
 /// Byte offset of `u` in `xen_platform_op`, where the per-command struct starts.
 pub const PLATFORM_OP_U: usize = core::mem::offset_of!(XenPlatformOp, u);
 
+wire_struct! {
+    /// `struct xen_sysctl`: the command header; `u` is the 128-byte union.
+    pub struct XenSysctl (size 136, align 8) {
+        pub cmd: u32 = 0,
+        pub interface_version: u32 = 4,
+        pub u: [u64; 16] = 8,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_sysctl_readconsole` (inside `xen_sysctl.u`): `index` and
+    /// `count` are IN/OUT, `buffer` a 64-bit guest handle.
+    pub struct XenSysctlReadconsole (size 24, align 8) {
+        pub clear: u8 = 0,
+        pub incremental: u8 = 1,
+        pub pad: [u8; 2] = 2,
+        pub index: u32 = 4,
+        pub buffer: u64 = 8,
+        pub count: u32 = 16,
+        pub pad1: u32 = 20,
+    }
+}
+
+/// Byte offset of `u` in `xen_sysctl`, where the per-command struct starts.
+pub const SYSCTL_U: usize = core::mem::offset_of!(XenSysctl, u);
+
 /// Offsets inside `shared_info` and `vcpu_info` used by event delivery.
 pub mod off {
     use super::{SharedInfo, VcpuInfo};

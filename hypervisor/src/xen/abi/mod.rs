@@ -273,3 +273,16 @@ pub mod xenpf {
     pub const SETTIME32: u32 = 17;
     pub const SETTIME64: u32 = 62;
 }
+
+/// `sysctl` commands (`public/sysctl.h`) and snowvisor's own.
+pub mod sysctl {
+    /// `XEN_SYSCTL_INTERFACE_VERSION` of Xen 4.17 (its last bump).
+    pub const INTERFACE_VERSION: u32 = 0x0000_0015;
+    /// `XEN_SYSCTL_readconsole`: the hypervisor's console ring (snowvisor:
+    /// this boot's RAM log).
+    pub const READCONSOLE: u32 = 1;
+    /// snowvisor's own: `xen_sysctl_readconsole` semantics over the RAM log
+    /// of the boot before the last warm reboot. Far above Xen's numbers
+    /// (which end below 64), so no Xen tool sends it by accident.
+    pub const SNOWVISOR_READCONSOLE_PREVIOUS: u32 = 0x534e_0001;
+}

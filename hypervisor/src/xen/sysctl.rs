@@ -1,0 +1,93 @@
+//! `sysctl`: the hypervisor's log for Dom0 (`snowctl dmesg`).
+//!
+//! Two commands, one struct (`xen_sysctl_readconsole`):
+//! - `XEN_SYSCTL_readconsole` (1) reads this boot's log, as Xen's console
+//!   ring (what `xl dmesg` reads). snowvisor's ring is the RAM log
+//!   (`ramlog.rs`): every line snowvisor printed, not Dom0's hvc0 output.
+//! - `SNOWVISOR_SYSCTL_readconsole_previous` (0x534e0001) reads the log of the
+//!   boot before the last warm reboot, which Xen has no notion of.
+//!
+//! Semantics (the platform numbers a log's bytes from 0 at its boot and
+//! holds `first..end`): the copy starts at `index` if `incremental` is set
+//! and `first <= index <= end`, otherwise at `first`; at most `count` bytes
+//! (and at most [`READ_BUDGET`] per call) are copied to `buffer`; on return
+//! `count` is the number copied and `index` the index after the last byte, so
+//! a reader loops with `incremental = 1` until `count` comes back 0.
+//! `clear` is refused with `-EOPNOTSUPP`: the RAM log is snowvisor's record of
+//! the machine, not Dom0's to erase. Only the control domain (domid 0) may
+//! call `sysctl` (`-EPERM`), with Xen 4.17's interface version (`-EACCES`).
+
+use super::abi::layout::{XenSysctl, XenSysctlReadconsole, SYSCTL_U};
+use super::abi::{sysctl, Errno};
+use super::guest::{check_span, handle_gva, read_struct, write_struct};
+use super::platform::HypervisorLog;
+use super::{Ctx, HcResult, Outcome, Xen};
+
+/// Log bytes copied per call at most; the caller asks again for the rest.
+pub const READ_BUDGET: u32 = 64 << 10;
+/// Bytes per platform read.
+const CHUNK: usize = 128;
+
+impl Xen {
+    /// `sysctl(op)`.
+    pub(super) fn sysctl(&mut self, cx: &mut Ctx<'_>, arg: u32) -> HcResult {
+        if self.cfg.domid != 0 {
+            return Err(Errno::EPERM);
+        }
+        let op: XenSysctl = read_struct(cx.mem, arg)?;
+        if op.interface_version != sysctl::INTERFACE_VERSION {
+            return Err(Errno::EACCES);
+        }
+        let which = match op.cmd {
+            sysctl::READCONSOLE => HypervisorLog::Current,
+            sysctl::SNOWVISOR_READCONSOLE_PREVIOUS => HypervisorLog::Previous,
+            _ => return Err(Errno::ENOSYS),
+        };
+        let u = arg.checked_add(SYSCTL_U as u32).ok_or(Errno::EFAULT)?;
+        let mut rc: XenSysctlReadconsole = read_struct(cx.mem, u)?;
+        read_log(cx, which, &mut rc)?;
+        write_struct(cx.mem, u, &rc)?;
+        Ok(Outcome::Return(0))
+    }
+}
+
+/// Copies log bytes to `rc.buffer` and updates `rc.count` and `rc.index`.
+fn read_log(
+    cx: &mut Ctx<'_>,
+    which: HypervisorLog,
+    rc: &mut XenSysctlReadconsole,
+) -> Result<(), Errno> {
+    if rc.clear != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let buf = handle_gva(rc.buffer)?;
+    let (first, end) = cx.plat.log_span(which).ok_or(Errno::ENODATA)?;
+    // A platform that reports a backwards span holds nothing.
+    let end = end.max(first);
+    let mut at = if rc.incremental != 0 && (first..=end).contains(&rc.index) {
+        rc.index
+    } else {
+        first
+    };
+    let want = (end - at).min(rc.count).min(READ_BUDGET);
+    if want > 0 {
+        check_span(buf, want as usize)?;
+    }
+    let mut chunk = [0u8; CHUNK];
+    let mut done = 0u32;
+    while done < want {
+        let k = ((want - done) as usize).min(CHUNK);
+        let n = cx.plat.log_read(which, at, &mut chunk[..k]).min(k);
+        if n == 0 {
+            break;
+        }
+        cx.mem
+            .write(buf + done, &chunk[..n])
+            .map_err(|_| Errno::EFAULT)?;
+        done += n as u32;
+        at += n as u32;
+    }
+    rc.count = done;
+    rc.index = at;
+    Ok(())
+}
