@@ -7,9 +7,8 @@
 //! disk's DMA at snowvisor's image and at RAM no domain owns: the SMMU must
 //! fault it, and snowvisor's checksums of those pages must not change.
 //!
-//! `pci=nomsi`: QEMU's GICv2m node does not list its SPIs in the device tree
-//! (Linux reads them from the frame), so the plan does not route them to Dom0
-//! yet; the disk uses INTx (routed through the PCIe host's interrupt-map).
+//! The disk signals completions with MSI-X through QEMU's GICv2m frame, whose
+//! SPIs snowvisor reads from the frame's MSI_TYPER and routes to Dom0.
 
 use std::process::Command;
 
@@ -18,7 +17,7 @@ use std::sync::OnceLock;
 
 use snowvisor_tests::{dom0, image, root, Boot};
 
-const DOM0_ARGS: &str = "console=ttyAMA0 snowvisor.test=blk pci=nomsi";
+const DOM0_ARGS: &str = "snowvisor.test=blk";
 
 fn boot_smmu(args: &str, stage: Option<&str>) -> Boot {
     let (k, i) = dom0();
@@ -55,6 +54,13 @@ fn dom0_disk_round_trip_through_the_owned_smmu() {
     );
     b.expect("dom0: entering kernel", 30);
     b.expect("snowvisor-dom0: test blk start", 120);
+    // MSIs reach Dom0: the v2m frame's SPIs are routed (minus the SMMU's own).
+    let c = b.console();
+    assert!(
+        c.contains("dom0: MSI frame 0x8020000: SPIs (INTID) 80-143"),
+        "{c}"
+    );
+    assert!(c.contains("belong to an IOMMU snowvisor owns"), "{c}");
     b.expect(
         "virtio_blk virtio0: [vda] 32768 512-byte logical blocks",
         60,

@@ -124,6 +124,10 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
     }
     let dtb = locate_dtb::<B>(crate::board::dtb_address::<B>(r2)).unwrap_or_else(|e| fatal!("{e}"));
     let tree = HostTree::new(dtb).unwrap_or_else(|e| fatal!("{e}"));
+    // The firmware's copy lies in what becomes Dom0's RAM (Dom0's own tree is
+    // written over it): keep snowvisor's own copy on the heap.
+    let dtb: &'static [u8] = Box::leak(tree.blob.to_vec().into_boxed_slice());
+    let tree = HostTree::new(dtb).unwrap_or_else(|e| fatal!("{e}"));
     let args = BootArgs::parse(tree.hypervisor_bootargs().unwrap_or(""));
     console::set_level(args.loglvl);
     let memory = tree.memory().unwrap_or_else(|e| fatal!("{e}"));

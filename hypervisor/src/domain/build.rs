@@ -231,7 +231,8 @@ fn build(
         use tock_registers::interfaces::Readable;
         gic.gicd.iidr.get()
     });
-    let spis = plan.spis();
+    let mut spis = plan.spis();
+    spis.extend(msi_spis(tree, &plan));
     for &i in &spis {
         vdist.give(i);
         gic.disable(i);
@@ -346,4 +347,50 @@ fn dom0_tree(
         l.dtb.base
     );
     Ok(blob)
+}
+
+/// SPIs of GICv2m MSI frames passed to Dom0: Dom0 programs its devices' MSIs
+/// to land on them. From `arm,msi-base-spi`/`arm,msi-num-spis`, or else from
+/// the frame's MSI_TYPER.
+fn msi_spis(tree: &HostTree<'_>, plan: &Plan) -> Vec<u32> {
+    let mut out = Vec::new();
+    for n in tree.fdt.all_nodes() {
+        let is_v2m = n
+            .compatible()
+            .is_some_and(|c| c.all().any(|s| s == "arm,gic-v2m-frame"));
+        let Some(frame) = dt::host::reg(&n).first().copied() else {
+            continue;
+        };
+        // Only frames Dom0 can reach (mapped by the plan) are worth routing.
+        if !is_v2m || !plan.mmio_regions().iter().any(|r| r.contains(&frame)) {
+            continue;
+        }
+        let prop = |p: &str| dt::host::cells(&n, p).and_then(|c| c.first().copied());
+        let (base, count) = match (prop("arm,msi-base-spi"), prop("arm,msi-num-spis")) {
+            (Some(b), Some(c)) => (b, c),
+            // SAFETY: the frame is a v2m node's reg, identity mapped as device
+            // memory by snowvisor's HYP map.
+            _ => unsafe { crate::drivers::gicv2m::spi_range(frame.base as usize) },
+        };
+        let range = base..base.saturating_add(count).min(crate::vgic::dist::MAX_LINES);
+        info!(
+            "dom0: MSI frame {:#x}: SPIs (INTID) {}-{}",
+            frame.base,
+            range.start,
+            range.end.saturating_sub(1)
+        );
+        // snowvisor keeps its owned IOMMUs' interrupts even where an MSI range
+        // overlaps them (QEMU virt's v2m SPIs cover the SMMU's wired ones).
+        let kept: Vec<u32> = plan
+            .owned
+            .iter()
+            .flat_map(|o| o.irqs.iter().map(|&(_, i)| i))
+            .collect();
+        let clash: Vec<u32> = range.clone().filter(|i| kept.contains(i)).collect();
+        if !clash.is_empty() {
+            warn!("dom0: MSI frame {:#x}: INTIDs {clash:?} belong to an IOMMU snowvisor owns; not given to Dom0", frame.base);
+        }
+        out.extend(range.filter(|i| *i >= 32 && !kept.contains(i)));
+    }
+    out
 }

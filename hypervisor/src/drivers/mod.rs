@@ -4,6 +4,7 @@
 
 pub mod exynos_uart;
 pub mod gicv2;
+pub mod gicv2m;
 pub mod pl011;
 pub mod smmuv3;
 pub mod uart;
