@@ -252,6 +252,40 @@ impl<'a> Ring<'a> {
             (&ring[head..], &ring[..head])
         }
     }
+
+    /// This boot's log as byte indexes `first..end`, counted from the start of
+    /// the boot (`end` = bytes written; `first` > 0 once the ring wrapped).
+    pub fn current_span(&self) -> (u32, u32) {
+        let (a, b) = self.current();
+        let end = self.written();
+        (end.saturating_sub((a.len() + b.len()) as u32), end)
+    }
+
+    /// Copies this boot's bytes from index `at` (inside [`Ring::current_span`])
+    /// into `out`; returns how many (0 outside the span).
+    pub fn read_current(&self, at: u32, out: &mut [u8]) -> usize {
+        let (first, end) = self.current_span();
+        if at < first || at > end {
+            return 0;
+        }
+        let (a, b) = self.current();
+        let off = (at - first) as usize;
+        let src_a = a.get(off..).unwrap_or(&[]);
+        let src_b = b.get(off.saturating_sub(a.len())..).unwrap_or(&[]);
+        let n = src_a.len().min(out.len());
+        out[..n].copy_from_slice(&src_a[..n]);
+        let m = src_b.len().min(out.len() - n);
+        out[n..n + m].copy_from_slice(&src_b[..m]);
+        n + m
+    }
+
+    /// Copies the previous boot's bytes from index `at` into `out`.
+    pub fn read_previous(&self, at: u32, out: &mut [u8]) -> usize {
+        let src = self.previous().get(at as usize..).unwrap_or(&[]);
+        let n = src.len().min(out.len());
+        out[..n].copy_from_slice(&src[..n]);
+        n
+    }
 }
 
 /// The last non-empty line of a log, lossily decoded and trimmed.
@@ -594,6 +628,42 @@ mod tests {
         assert!(!has_arg(None, SELFTEST_REBOOT_ARG));
         let t = crate::dt::HostTree::new(QEMU_VIRT_DTB).unwrap();
         assert!(psci_smc(&t));
+    }
+
+    #[test]
+    fn logs_read_by_index_for_sysctl() {
+        let mut mem = vec![0u8; MIN_SIZE];
+        let cap;
+        {
+            let (mut r, _) = Ring::attach(&mut mem).unwrap();
+            cap = r.capacity();
+            assert_eq!(r.current_span(), (0, 0));
+            r.write(b"hello\n");
+            assert_eq!(r.current_span(), (0, 6));
+            let mut out = [0u8; 4];
+            assert_eq!(r.read_current(2, &mut out), 4);
+            assert_eq!(&out, b"llo\n");
+            assert_eq!(r.read_current(6, &mut out), 0);
+            assert_eq!(r.read_current(7, &mut out), 0);
+            // Wrap: the span moves, reads cross the ring's end.
+            let text: Vec<u8> = (0..cap + 10).map(|i| b'a' + (i % 26) as u8).collect();
+            r.write(&text);
+            let (first, end) = r.current_span();
+            assert_eq!((end - first) as usize, cap);
+            assert_eq!(end as usize, cap + 16);
+            let mut all = vec![0u8; cap + 5];
+            assert_eq!(r.read_current(first, &mut all), cap);
+            assert_eq!(&all[..cap], &text[10..]);
+            assert_eq!(r.read_current(first - 1, &mut all), 0);
+            let mut tail = [0u8; 3];
+            assert_eq!(r.read_current(end - 3, &mut tail), 3);
+            assert_eq!(&tail, &text[cap + 7..]);
+        }
+        let (r, _) = Ring::attach(&mut mem).unwrap();
+        let mut out = vec![0u8; cap];
+        assert_eq!(r.read_previous(0, &mut out), cap);
+        assert_eq!(r.read_previous(cap as u32 - 2, &mut out), 2);
+        assert_eq!(r.read_previous(u32::MAX, &mut out), 0);
     }
 
     #[test]

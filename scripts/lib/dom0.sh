@@ -9,6 +9,7 @@
 #   target/dom0/dtbs/             the package's /usr/lib/linux-image-*/ tree
 #   target/dom0/initrd.cpio.gz    newc cpio: busybox + qemu/dom0-initramfs/{init,tests/}
 #                                 + the kernel modules qemu/dom0-initramfs/modules lists, in /lib/modules/
+#                                 + /bin/snowctl (hypervisor/tools/snowctl, static armhf)
 #   target/dom0/kernel-version    "<package> <version> <uname -r>"
 # Packages come from the machine's own apt sources (no mirror named here),
 # downloaded with `apt-get download` into target/dom0/debs/, never installed.
@@ -19,6 +20,10 @@ DOM0_ZIMAGE="$DOM0_DIR/zImage"
 DOM0_INITRD="$DOM0_DIR/initrd.cpio.gz"
 DOM0_DTBS="$DOM0_DIR/dtbs"
 DOM0_LIB="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
+# snowctl, Dom0's tool: its own cargo workspace, built for armhf Linux, static.
+SNOWCTL_SRC="$ROOT/hypervisor/tools/snowctl"
+SNOWCTL_TRIPLE=armv7-unknown-linux-gnueabihf
+SNOWCTL_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$SNOWCTL_TRIPLE/release/snowctl"
 
 dom0_apt_update() {
     [ -n "$APT_UPDATED" ] && return 0
@@ -114,7 +119,25 @@ dom0_initrd_stale() {
     [ -n "$(find "$DOM0_SRC" "$DOM0_LIB" -newer "$DOM0_INITRD" 2>/dev/null | head -1)" ] && return 0
     [ -n "$(find "$DOM0_DIR/debs" -maxdepth 1 -name 'busybox-static_*_armhf.deb' -newer "$DOM0_INITRD" 2>/dev/null | head -1)" ] && return 0
     [ -n "$(find "$DOM0_DIR/debs" -maxdepth 1 -name 'linux-image-*_armhf.deb' -newer "$DOM0_INITRD" 2>/dev/null | head -1)" ] && return 0
+    [ -n "$(find "$SNOWCTL_BIN" -newer "$DOM0_INITRD" 2>/dev/null | head -1)" ] && return 0
     return 1
+}
+
+# Builds snowctl (cargo does nothing when it is up to date), installing the
+# Rust target and Debian's armhf cross linker on first use.
+dom0_build_snowctl() {
+    if ! (cd "$SNOWCTL_SRC" && rustup target list --installed 2>/dev/null | grep -qx "$SNOWCTL_TRIPLE"); then
+        say "installing the Rust target $SNOWCTL_TRIPLE (for snowctl)"
+        (cd "$SNOWCTL_SRC" && rustup target add "$SNOWCTL_TRIPLE" >&2) \
+            || die "rustup target add $SNOWCTL_TRIPLE failed"
+    fi
+    if ! command -v arm-linux-gnueabihf-gcc >/dev/null; then
+        apt_install gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
+    fi
+    # The crate's .cargo/config.toml names the target, the linker and +crt-static.
+    (cd "$SNOWCTL_SRC" && cargo build -q --release --target "$SNOWCTL_TRIPLE" \
+        --target-dir "${CARGO_TARGET_DIR:-$ROOT/target}" >&2) || die "building snowctl failed"
+    [ -x "$SNOWCTL_BIN" ] || die "snowctl was built but $SNOWCTL_BIN is missing"
 }
 
 # Copies the modules qemu/dom0-initramfs/modules lists (paths under
@@ -170,6 +193,7 @@ dom0_build_initrd() {
             cp -R "$DOM0_SRC/tests/." "$stage/tests/"
         fi
         dom0_stage_modules "$stage/lib/modules"
+        install -m 0755 "$SNOWCTL_BIN" "$stage/bin/snowctl"
         chmod 1777 "$stage/tmp"
     ) || die "staging the initramfs failed"
     # A plain file list packed with every file owned by root: no root needed here.
@@ -192,6 +216,7 @@ ensure_dom0() {
     exec {lock}>"$DOM0_DIR/.lock"
     flock "$lock"
     if ! dom0_kernel_ready; then dom0_fetch_kernel; fi
+    dom0_build_snowctl
     if dom0_initrd_stale; then dom0_build_initrd; fi
     flock -u "$lock"
     exec {lock}>&-

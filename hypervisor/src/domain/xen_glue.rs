@@ -31,7 +31,8 @@ use crate::arch::armv7::stage2::Stage2;
 use crate::dt::Region;
 use crate::psci;
 use crate::xen::{
-    CacheOp, Fault, GuestMemory, Outcome, Platform, PlatformError, ShutdownReason, Xen, XenFrame,
+    CacheOp, Fault, GuestMemory, HypervisorLog, Outcome, Platform, PlatformError, ShutdownReason,
+    Xen, XenFrame,
 };
 
 /// A zeroed page of snowvisor's heap for a grant frame; it lives as long as
@@ -197,6 +198,23 @@ impl Platform for Dom0Platform<'_> {
         let _ = op;
         cpu::clean_inval_dcache_range(pa as usize, len as usize);
         Ok(())
+    }
+
+    /// The RAM log (`ramlog.rs`) for `sysctl` readconsole: this boot's ring
+    /// or the previous boot's copy. Nothing is logged while the ring is held.
+    fn log_span(&mut self, which: HypervisorLog) -> Option<(u32, u32)> {
+        crate::ramlog::with_ring(|r| match which {
+            HypervisorLog::Current => r.current_span(),
+            HypervisorLog::Previous => (0, r.previous().len() as u32),
+        })
+    }
+
+    fn log_read(&mut self, which: HypervisorLog, at: u32, out: &mut [u8]) -> usize {
+        crate::ramlog::with_ring(|r| match which {
+            HypervisorLog::Current => r.read_current(at, out),
+            HypervisorLog::Previous => r.read_previous(at, out),
+        })
+        .unwrap_or(0)
     }
 }
 

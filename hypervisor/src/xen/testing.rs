@@ -16,7 +16,7 @@ use core::cell::{RefCell, RefMut};
 
 use super::abi::wire::Wire;
 use super::guest::{Fault, GuestMemory, GFN_LIMIT};
-use super::platform::{CacheOp, Platform, PlatformError, ShutdownReason, XenFrame};
+use super::platform::{CacheOp, HypervisorLog, Platform, PlatformError, ShutdownReason, XenFrame};
 use super::{Outcome, Xen, XenConfig};
 
 pub const PAGE: usize = 4096;
@@ -67,6 +67,12 @@ pub struct Model {
     pub yields: u32,
     pub blocks: u32,
     pub ipa_accesses: u64,
+    /// The hypervisor's logs for `sysctl`: (index of the first byte held,
+    /// the bytes), this boot's and the previous boot's.
+    pub log_current: Option<(u32, Vec<u8>)>,
+    pub log_previous: Option<(u32, Vec<u8>)>,
+    /// Largest `out` a `log_read` was given.
+    pub log_read_max: usize,
 }
 
 impl Model {
@@ -351,6 +357,34 @@ impl Platform for TestPlat {
     }
     fn block_vcpu(&mut self) {
         self.0.borrow_mut().blocks += 1;
+    }
+    fn log_span(&mut self, which: HypervisorLog) -> Option<(u32, u32)> {
+        let m = self.0.borrow();
+        let (first, bytes) = m.log(which)?;
+        Some((*first, first + bytes.len() as u32))
+    }
+    fn log_read(&mut self, which: HypervisorLog, at: u32, out: &mut [u8]) -> usize {
+        let mut m = self.0.borrow_mut();
+        m.log_read_max = m.log_read_max.max(out.len());
+        let Some((first, bytes)) = m.log(which) else {
+            return 0;
+        };
+        let Some(from) = at.checked_sub(*first).map(|o| o as usize) else {
+            return 0;
+        };
+        let src = bytes.get(from..).unwrap_or(&[]);
+        let n = src.len().min(out.len());
+        out[..n].copy_from_slice(&src[..n]);
+        n
+    }
+}
+
+impl Model {
+    fn log(&self, which: HypervisorLog) -> Option<&(u32, Vec<u8>)> {
+        match which {
+            HypervisorLog::Current => self.log_current.as_ref(),
+            HypervisorLog::Previous => self.log_previous.as_ref(),
+        }
     }
 }
 

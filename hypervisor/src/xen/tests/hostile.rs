@@ -65,6 +65,7 @@ fn pointer_calls() -> alloc::vec::Vec<(u32, u32, usize, [u32; 5])> {
     v.push((hc::CONSOLE_IO, consoleio::WRITE, 2, [0, 16, 0, 0, 0]));
     v.push((hc::SCHED_OP, schedop::SHUTDOWN, 1, [0; 5]));
     v.push((hc::PLATFORM_OP, 0, 0, [0; 5]));
+    v.push((hc::SYSCTL, 0, 0, [0; 5]));
     v
 }
 
@@ -208,6 +209,8 @@ fn fuzz_every_call() {
         ..XenConfig::dom0(2, true)
     });
     events_ready(&mut g);
+    g.m().log_current = Some((100, alloc::vec![b'x'; 5000]));
+    g.m().log_previous = Some((0, alloc::vec![b'p'; 300]));
     let mut rng = Rng(0x5eed_1234_abcd_0001);
     let nrs = [
         hc::XEN_VERSION,
@@ -220,6 +223,7 @@ fn fuzz_every_call() {
         hc::SCHED_OP,
         hc::PLATFORM_OP,
         hc::VM_ASSIST,
+        hc::SYSCTL,
         hc::PHYSDEV_OP,
         hc::MULTICALL,
     ];
@@ -265,6 +269,18 @@ fn fuzz_every_call() {
             args[0] = rng.pick(&ptrs);
             bytes[0..4].copy_from_slice(&rng.pick(&[17u32, 62, 50]).to_le_bytes());
             bytes[4..8].copy_from_slice(&super::super::abi::xenpf::INTERFACE_VERSION.to_le_bytes());
+            g.try_put_bytes(ARG, &bytes[..8]);
+        }
+        if nr == hc::SYSCTL {
+            use super::super::abi::sysctl;
+            args[0] = rng.pick(&ptrs);
+            let cmd = rng.pick(&[
+                sysctl::READCONSOLE,
+                sysctl::SNOWVISOR_READCONSOLE_PREVIOUS,
+                2,
+            ]);
+            bytes[0..4].copy_from_slice(&cmd.to_le_bytes());
+            bytes[4..8].copy_from_slice(&sysctl::INTERFACE_VERSION.to_le_bytes());
             g.try_put_bytes(ARG, &bytes[..8]);
         }
         g.m().vcpu = (rng.next() % 2) as u32;

@@ -7,6 +7,7 @@ mod grant_copy;
 mod grants;
 mod hostile;
 mod memory;
+mod sysctl;
 
 use alloc::vec::Vec;
 

@@ -1,0 +1,90 @@
+//! snowctl, snowvisor's Dom0 tool, through Linux's privcmd driver:
+//! `snowctl version` (xen_version), `snowctl dmesg` (sysctl readconsole over
+//! the RAM log) and, after the RAM-log selftest's warm reboot,
+//! `snowctl dmesg --previous` (snowvisor's readconsole of the previous boot).
+//! The Dom0 side is `qemu/dom0-initramfs/tests/snowctl`.
+
+use snowvisor_tests::{Boot, Opts};
+
+const BANNER: &str = "snowvisor: snowvisor 0.1.0 (linux,dummy-virt)";
+
+fn opts(args: &str) -> Opts {
+    Opts {
+        args: args.into(),
+        dom0_args: "snowvisor.test=snowctl".into(),
+        ..Opts::default()
+    }
+}
+
+/// `snowctl version` and `snowctl dmesg` as /tests/snowctl reports them.
+fn version_and_dmesg(b: &mut Boot) {
+    let m = b.expect("snowvisor-dom0: xen modules", 120);
+    assert!(m.contains("xen-privcmd"), "{m}");
+    b.expect("snowvisor-dom0: snowctl privcmd /dev/xen/privcmd", 30);
+    b.expect("snowvisor-dom0: snowctl version exit 0", 30);
+    b.expect(
+        "snowvisor-dom0: snowctl version version: Xen 4.17-snowvisor",
+        5,
+    );
+    b.expect(
+        "snowvisor-dom0: snowctl version changeset: snowvisor 0.1.0",
+        5,
+    );
+    let f = b.expect("snowvisor-dom0: snowctl version features[0]: ", 5);
+    assert!(
+        f.ends_with("auto_translated_physmap dom0 direct_mapped"),
+        "{f}"
+    );
+    b.expect(
+        "snowvisor-dom0: snowctl version swiotlb-xen: on (XENFEAT_direct_mapped)",
+        5,
+    );
+    let d = b.expect("snowvisor-dom0: snowctl dmesg exit ", 30);
+    assert!(d.contains("dmesg exit 0 lines "), "{d}");
+    let banner = b.expect("snowvisor-dom0: snowctl dmesg banner ", 5);
+    assert!(banner.ends_with(BANNER), "{banner}");
+    // The log reaches the time Dom0 was built and entered.
+    let last = b.expect("snowvisor-dom0: snowctl dmesg last ", 5);
+    assert!(last.contains("snowvisor: "), "{last}");
+}
+
+#[test]
+fn snowctl_version_and_dmesg() {
+    let mut b = Boot::start(&opts("loglvl=info"));
+    b.expect(BANNER, 30);
+    version_and_dmesg(&mut b);
+    // A cold boot: no previous log, and that is not an error.
+    b.expect(
+        "snowvisor-dom0: snowctl previous exit 0 lines 0 bytes 0",
+        30,
+    );
+    b.expect("snowvisor-dom0: snowctl usage exit 2", 30);
+    b.expect("snowvisor-dom0: test snowctl exit 0", 30);
+    b.expect("snowvisor-dom0: powering off", 30);
+}
+
+#[test]
+fn snowctl_dmesg_previous_after_warm_reboot() {
+    let mut b = Boot::start(&opts("loglvl=info snowvisor.selftest=reboot"));
+    b.expect("selftest: warm reboot through PSCI SYSTEM_RESET", 60);
+    let boot2 = b.expect("ramlog: 32 KiB at 0x40008000", 30);
+    assert!(boot2.ends_with("boot 2"), "{boot2}");
+    version_and_dmesg(&mut b);
+    let p = b.expect("snowvisor-dom0: snowctl previous exit ", 30);
+    assert!(p.contains("previous exit 0 lines "), "{p}");
+    let n: usize = p
+        .rsplit(' ')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    assert!(n > 500, "previous log only {n} bytes: {p}");
+    let banner = b.expect("snowvisor-dom0: snowctl previous banner ", 5);
+    assert!(banner.ends_with(BANNER), "{banner}");
+    let last = b.expect("snowvisor-dom0: snowctl previous last ", 5);
+    assert!(
+        last.ends_with("snowvisor: selftest: warm reboot through PSCI SYSTEM_RESET"),
+        "{last}"
+    );
+    b.expect("snowvisor-dom0: test snowctl exit 0", 30);
+    b.expect("snowvisor-dom0: powering off", 30);
+}
