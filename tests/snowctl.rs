@@ -1,5 +1,6 @@
 //! snowctl, snowvisor's Dom0 tool, through Linux's privcmd driver:
-//! `snowctl version` (xen_version), `snowctl dmesg` (sysctl readconsole over
+//! `snowctl version`/`info` (xen_version), `snowctl selftest` (grant and
+//! event-channel round trips, hostile hypercalls), `snowctl dmesg` (sysctl readconsole over
 //! the RAM log) and, after the RAM-log selftest's warm reboot,
 //! `snowctl dmesg --previous` (snowvisor's readconsole of the previous boot).
 //! The Dom0 side is `qemu/dom0-initramfs/tests/snowctl`.
@@ -14,6 +15,54 @@ fn opts(args: &str) -> Opts {
         dom0_args: "snowvisor.test=snowctl".into(),
         ..Opts::default()
     }
+}
+
+/// `snowctl info` (Xen 4.17, swiotlb-xen on by default), then `snowctl
+/// selftest`: the gntalloc/gntdev grant round trip, the evtchn round trip and
+/// the hostile hypercalls, every check passing.
+fn info_and_selftest(b: &mut Boot) {
+    b.expect("snowvisor-dom0: snowctl info exit 0", 30);
+    b.expect(
+        "snowvisor-dom0: snowctl info version: Xen 4.17-snowvisor",
+        5,
+    );
+    let f = b.expect("snowvisor-dom0: snowctl info features[0]: ", 5);
+    assert!(f.contains(" dom0 "), "{f}");
+    b.expect(
+        "snowvisor-dom0: snowctl info swiotlb-xen: on (XENFEAT_direct_mapped)",
+        5,
+    );
+    let mut checks = Vec::new();
+    let summary = loop {
+        let l = b.expect("snowvisor-dom0: snowctl selftest: ", 60);
+        if l.contains(" passed, ") {
+            break l;
+        }
+        checks.push(l);
+    };
+    let failed: Vec<_> = checks.iter().filter(|l| !l.contains(": PASS (")).collect();
+    assert!(failed.is_empty(), "failing checks: {failed:#?}\n{summary}");
+    assert!(summary.ends_with(", 0 failed"), "{summary}");
+    for name in [
+        "grant round trip (gntalloc/gntdev): PASS",
+        "event channel round trip (evtchn): PASS",
+        "xen_version extraversion unmapped 0x1000: PASS (-EFAULT)",
+        "grant_table_op map_grant_ref bad ref: PASS (returned 0, status -3)",
+        "event_channel_op close invalid port: PASS (-EINVAL)",
+        "unknown hypercall 1000: PASS (-ENOSYS)",
+        "xen_version after hostile calls: PASS (Xen 4.17)",
+    ] {
+        assert!(
+            checks.iter().any(|l| l.contains(name)),
+            "no {name:?} in {checks:#?}"
+        );
+    }
+    assert!(
+        checks.len() >= 20,
+        "only {} checks: {checks:#?}",
+        checks.len()
+    );
+    b.expect("snowvisor-dom0: snowctl selftest exit 0", 5);
 }
 
 /// `snowctl version` and `snowctl dmesg` as /tests/snowctl reports them.
@@ -39,6 +88,7 @@ fn version_and_dmesg(b: &mut Boot) {
         "snowvisor-dom0: snowctl version swiotlb-xen: on (XENFEAT_direct_mapped)",
         5,
     );
+    info_and_selftest(b);
     let d = b.expect("snowvisor-dom0: snowctl dmesg exit ", 30);
     assert!(d.contains("dmesg exit 0 lines "), "{d}");
     let banner = b.expect("snowvisor-dom0: snowctl dmesg banner ", 5);

@@ -23,7 +23,11 @@ DOM0_LIB="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURC
 # snowctl, Dom0's tool: its own cargo workspace, built for armhf Linux, static.
 SNOWCTL_SRC="$ROOT/hypervisor/tools/snowctl"
 SNOWCTL_TRIPLE=armv7-unknown-linux-gnueabihf
-SNOWCTL_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$SNOWCTL_TRIPLE/release/snowctl"
+# The workspace's target directory. A relative CARGO_TARGET_DIR means relative
+# to where cargo was started (here), not to the snowctl crate cargo runs in below.
+SNOWCTL_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+case "$SNOWCTL_TARGET_DIR" in /*) ;; *) SNOWCTL_TARGET_DIR="$PWD/$SNOWCTL_TARGET_DIR" ;; esac
+SNOWCTL_BIN="$SNOWCTL_TARGET_DIR/$SNOWCTL_TRIPLE/release/snowctl"
 
 dom0_apt_update() {
     [ -n "$APT_UPDATED" ] && return 0
@@ -136,7 +140,7 @@ dom0_build_snowctl() {
     fi
     # The crate's .cargo/config.toml names the target, the linker and +crt-static.
     (cd "$SNOWCTL_SRC" && cargo build -q --release --target "$SNOWCTL_TRIPLE" \
-        --target-dir "${CARGO_TARGET_DIR:-$ROOT/target}" >&2) || die "building snowctl failed"
+        --target-dir "$SNOWCTL_TARGET_DIR" >&2) || die "building snowctl failed"
     [ -x "$SNOWCTL_BIN" ] || die "snowctl was built but $SNOWCTL_BIN is missing"
 }
 

@@ -1,8 +1,11 @@
 //! snowctl: snowvisor's Dom0 tool. Talks to the hypervisor through Linux's
 //! privcmd driver (`/dev/xen/privcmd`; `insmod xen-privcmd.ko` first).
 //!
-//!   snowctl version               xen_version: version, extraversion, changeset,
+//!   snowctl info (or version)     xen_version: version, extraversion, changeset,
 //!                                 capabilities, feature submap 0 (swiotlb-xen state)
+//!   snowctl selftest              grant and event-channel round trips through
+//!                                 gntalloc/gntdev/evtchn, hostile hypercalls
+//!                                 through privcmd; one PASS/FAIL line per check
 //!   snowctl dmesg [--previous]    snowvisor's RAM log of this boot (sysctl
 //!                                 XEN_SYSCTL_readconsole) or of the boot before
 //!                                 the last warm reboot (snowvisor's sub-op)
@@ -11,6 +14,8 @@
 //!                                 ns per call of both and the difference
 
 mod privcmd;
+mod selftest;
+mod xendev;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -22,6 +27,19 @@ use privcmd::{HcBuf, Hypercall, Privcmd, IOCTL_HYPERCALL, IOCTL_UNKNOWN};
 mod xen {
     pub const XEN_VERSION: u32 = 17;
     pub const SYSCTL: u32 = 35;
+    pub const CONSOLE_IO: u32 = 18;
+    pub const GRANT_TABLE_OP: u32 = 20;
+    pub const EVENT_CHANNEL_OP: u32 = 32;
+    pub const HVM_OP: u32 = 34;
+
+    pub const GNTTABOP_MAP_GRANT_REF: u64 = 0;
+    pub const GNTTABOP_UNMAP_GRANT_REF: u64 = 1;
+    pub const GNTTABOP_QUERY_SIZE: u64 = 6;
+    pub const EVTCHNOP_CLOSE: u64 = 3;
+    pub const EVTCHNOP_SEND: u64 = 4;
+    pub const EVTCHNOP_ALLOC_UNBOUND: u64 = 6;
+    pub const HVMOP_GET_PARAM: u64 = 1;
+    pub const CONSOLEIO_WRITE: u64 = 0;
 
     pub const XENVER_VERSION: u64 = 0;
     pub const XENVER_EXTRAVERSION: u64 = 1;
@@ -62,7 +80,8 @@ mod xen {
     ];
 }
 
-const USAGE: &str = "usage: snowctl version | dmesg [--previous] | bench-hypercall [N]";
+const USAGE: &str =
+    "usage: snowctl info | version | selftest | dmesg [--previous] | bench-hypercall [N]";
 
 /// A failure, printed as `snowctl: <message>`.
 struct Fail(String);
@@ -101,6 +120,9 @@ fn main() -> ExitCode {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let r = match args.as_slice() {
         ["version"] | ["info"] => open().and_then(|p| version(&p)),
+        ["selftest"] => open().and_then(|p| {
+            selftest::run(&p).map_err(|(_, failed)| Fail(format!("selftest: {failed} failed")))
+        }),
         ["dmesg"] => open().and_then(|p| dmesg(&p, false)),
         ["dmesg", "--previous"] => open().and_then(|p| dmesg(&p, true)),
         ["bench-hypercall"] => open().and_then(|p| bench(&p, 100_000)),
