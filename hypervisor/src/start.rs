@@ -269,6 +269,14 @@ extern "C" fn snowvisor_exception(vector: u32, frame: &mut TrapFrame) {
     }
 }
 
+/// The hyp trap vector's handler (`entry.rs` calls it directly).
+#[no_mangle]
+extern "C" fn snowvisor_trap(frame: &mut TrapFrame) {
+    vcpu::trap(frame)
+}
+
+#[cold]
+#[inline(never)]
 fn dump_and_halt(v: Option<Vector>, f: &TrapFrame) -> ! {
     let hsr = Hsr(aarch32_cpu::register::Hsr::read().raw_value());
     error!(

@@ -37,12 +37,26 @@ pub struct Vm {
 }
 
 pub static VM: Mutex<Option<Vm>> = Mutex::new(None);
+/// GICH_VTR's list-register count, read once.
+static LIST_REGISTERS: AtomicU32 = AtomicU32::new(0);
 /// INTID of the guest's virtual timer PPI.
 pub static VTIMER_INTID: AtomicU32 = AtomicU32::new(27);
 static GIC: spin::Once<&'static Gic> = spin::Once::new();
 
+/// `xen_version(XENVER_version)`'s answer for the installed guest (0: it has
+/// no Xen state), so that the null hypercall needs no lock.
+static XEN_VERSION_WORD: AtomicU32 = AtomicU32::new(0);
+
+/// Makes `vm` the running guest.
+pub fn install(vm: Vm) {
+    let version = vm.xen.as_ref().map_or(0, |x| x.version_word() as u32);
+    *VM.lock() = Some(vm);
+    XEN_VERSION_WORD.store(version, Ordering::Release);
+}
+
 /// Hands the physical GIC to the run-time code.
 pub fn set_gic(g: &'static Gic) {
+    LIST_REGISTERS.store(g.list_registers().unwrap_or(0), Ordering::Relaxed);
     GIC.call_once(|| g);
 }
 
@@ -73,9 +87,41 @@ fn skip(f: &mut TrapFrame, hsr: Hsr) {
     f.elr = f.elr.wrapping_add(if hsr.il32() { 4 } else { 2 });
 }
 
+/// `HVC #0xEA1`: Xen's hypercall.
+const XEN_HVC: u32 = 0xea1;
+/// Last value written to GICH_HCR (0 is the reset value `Gic::init` writes),
+/// changed only under the [`VM`] lock.
+static GICH_HCR: AtomicU32 = AtomicU32::new(0);
+
 /// A hypervisor trap from the guest (HYP vector 0x14).
+#[inline]
 pub fn trap(f: &mut TrapFrame) {
     let hsr = Hsr(aarch32_cpu::register::Hsr::read().raw_value());
+    // The hot path: Xen hypercalls go straight to their handler, which also
+    // refills the list registers under the same lock.
+    if hsr.ec() == ec::HVC && hsr.iss() & 0xffff == XEN_HVC {
+        // The null hypercall, xen_version(XENVER_version), answers a constant:
+        // it changes no state and raises no event, so it takes no lock and
+        // flushes nothing. Whatever is queued was already flushed on the way
+        // out of the exception that queued it; what could not go into a list
+        // register then waits for the underflow maintenance interrupt or for
+        // a GICD write enabling it, both of which flush again.
+        let version = XEN_VERSION_WORD.load(Ordering::Acquire);
+        if f.r[12] == crate::xen::abi::hc::XEN_VERSION
+            && f.r[0] == crate::xen::abi::xenver::VERSION
+            && version != 0
+        {
+            f.r[0] = version;
+            return;
+        }
+        xen_hypercall(f);
+        return;
+    }
+    trap_other(f, hsr);
+}
+
+#[inline(never)]
+fn trap_other(f: &mut TrapFrame, hsr: Hsr) {
     let next = match hsr.ec() {
         ec::HVC => hvc(f, hsr),
         ec::SMC => {
@@ -133,11 +179,7 @@ fn idle_allowed() -> bool {
         return true;
     };
     use tock_registers::interfaces::Readable;
-    let n = GIC
-        .get()
-        .and_then(|g| g.list_registers())
-        .unwrap_or(0)
-        .min(64) as usize;
+    let n = LIST_REGISTERS.load(Ordering::Relaxed).min(64) as usize;
     !(0..n).any(|i| {
         matches!(
             ListRegister(h.lr[i].get()).state(),
@@ -149,7 +191,7 @@ fn idle_allowed() -> bool {
 fn hvc(f: &mut TrapFrame, hsr: Hsr) -> Next {
     match hsr.iss() & 0xffff {
         0 => psci_call(f),
-        0xea1 => xen_hypercall(f),
+        XEN_HVC => xen_hypercall(f),
         imm => {
             warn!("dom0: HVC #{imm:#x} is not a known interface; returning -1");
             f.r[0] = u32::MAX;
@@ -159,21 +201,34 @@ fn hvc(f: &mut TrapFrame, hsr: Hsr) -> Next {
     Next::Stay
 }
 
+/// A Xen hypercall, then the list-register refill (an upcall it raised, or
+/// anything queued meanwhile), all under one hold of the [`VM`] lock.
 fn xen_hypercall(f: &mut TrapFrame) {
     let mut g = VM.lock();
-    let Some(x) = g.as_mut().and_then(|vm| vm.xen.as_mut()) else {
-        debug!("dom0: Xen hypercall {} without Xen state", f.r[12]);
+    let Some(vm) = g.as_mut() else {
+        debug!("dom0: Xen hypercall {} without a VM", f.r[12]);
         f.r[0] = crate::xen::Errno::ENOSYS.ret() as u32;
         return;
     };
-    let args = [f.r[0], f.r[1], f.r[2], f.r[3], f.r[4]];
-    match x.hypercall(f.r[12], args) {
-        crate::xen::Outcome::Return(v) => f.r[0] = v as u32,
-        crate::xen::Outcome::Continue(regs) => {
-            // Issue the HVC again (ARM and Thumb-2 encodings are both 4 bytes).
-            f.r[..5].copy_from_slice(&regs);
-            f.elr = f.elr.wrapping_sub(4);
+    match vm.xen.as_mut() {
+        None => {
+            debug!("dom0: Xen hypercall {} without Xen state", f.r[12]);
+            f.r[0] = crate::xen::Errno::ENOSYS.ret() as u32;
         }
+        Some(x) => {
+            let args = [f.r[0], f.r[1], f.r[2], f.r[3], f.r[4]];
+            match x.hypercall(f.r[12], args) {
+                crate::xen::Outcome::Return(v) => f.r[0] = v as u32,
+                crate::xen::Outcome::Continue(regs) => {
+                    // Issue the HVC again (ARM and Thumb-2 encodings are both 4 bytes).
+                    f.r[..5].copy_from_slice(&regs);
+                    f.elr = f.elr.wrapping_sub(4);
+                }
+            }
+        }
+    }
+    if flush_needed(vm) {
+        flush_vm(vm);
     }
 }
 
@@ -453,25 +508,49 @@ pub fn guest_irq(intid: u32, iar: u32) -> bool {
     true
 }
 
+/// Whether [`flush_vm`] has anything to do: an upcall waits, something is
+/// queued, or GICH_HCR still asks for underflow maintenance.
+#[inline]
+fn flush_needed(vm: &Vm) -> bool {
+    vm.xen.as_ref().is_some_and(XenDom0::upcall_waiting)
+        || !vm.queue.is_empty()
+        || GICH_HCR.load(Ordering::Relaxed) != HCR_EN
+}
+
+/// GICH_HCR.En.
+const HCR_EN: u32 = 1;
+
 /// Moves queued interrupts into free list registers; asks for a maintenance
 /// interrupt while some still wait.
 pub fn flush_lrs() {
-    let (Some(gic), Some(mut g)) = (GIC.get(), VM.try_lock()) else {
+    let Some(mut g) = VM.try_lock() else {
         return;
     };
-    let (Some(vm), Some(h)) = (g.as_mut(), gic.gich) else {
+    if let Some(vm) = g.as_mut() {
+        flush_vm(vm);
+    }
+}
+
+/// [`flush_lrs`] with the lock held. Does nothing when no upcall waits,
+/// nothing is queued and GICH_HCR already says so.
+#[inline(never)]
+fn flush_vm(vm: &mut Vm) {
+    let Some(h) = GIC.get().and_then(|g| g.gich) else {
         return;
     };
     use tock_registers::interfaces::{Readable, Writeable};
-    let n = gic.list_registers().unwrap_or(0).min(64) as usize;
-    if let Some(x) = vm.xen.as_mut() {
+    if let Some(x) = vm.xen.as_mut().filter(|x| x.upcall_waiting()) {
         // The event upcall is a virtual PPI: it waits while the guest has it disabled.
         let ppi = x.event_ppi();
         if x.take_upcall(vm.vdist.enabled(ppi)) {
             vm.queue.push(ppi, vm.vdist.priority(ppi), false);
         }
     }
+    if vm.queue.is_empty() && GICH_HCR.load(Ordering::Relaxed) == HCR_EN {
+        return;
+    }
     if !vm.queue.is_empty() {
+        let n = LIST_REGISTERS.load(Ordering::Relaxed).min(64) as usize;
         let free = h.elrsr[0].get() as u64 | ((h.elrsr[1].get() as u64) << 32);
         let lrs: Vec<ListRegister> = (0..n).map(|i| ListRegister(h.lr[i].get())).collect();
         for (i, lr) in vm.queue.fill(&lrs, free & ((1u64 << n) - 1)) {
@@ -479,7 +558,9 @@ pub fn flush_lrs() {
         }
     }
     // En, plus UIE (underflow maintenance) while interrupts still wait.
-    h.hcr.set(1 | if vm.queue.is_empty() { 0 } else { 1 << 1 });
+    let hcr = HCR_EN | if vm.queue.is_empty() { 0 } else { 1 << 1 };
+    h.hcr.set(hcr);
+    GICH_HCR.store(hcr, Ordering::Relaxed);
 }
 
 fn dump(f: &TrapFrame) {

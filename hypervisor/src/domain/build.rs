@@ -260,7 +260,7 @@ fn build(
         }
         _ => warn!("console: no UART receive interrupt; Dom0's hvc0 gets no input"),
     }
-    *vcpu::VM.lock() = Some(Vm {
+    vcpu::install(Vm {
         name: "dom0",
         gicd: Region {
             base: ginfo.gicd.base,

@@ -29,13 +29,17 @@ impl Xen {
         (1 << xenfeat::AUTO_TRANSLATED_PHYSMAP) | (1 << xenfeat::DOM0) | (1 << map)
     }
 
+    /// `XENVER_version`'s result: major << 16 | minor.
+    #[inline]
+    pub fn version_word(&self) -> i32 {
+        let (major, minor) = self.cfg.version;
+        i32::from(major) << 16 | i32::from(minor)
+    }
+
     /// `xen_version(cmd, arg)`.
     pub(super) fn xen_version(&mut self, cx: &mut Ctx<'_>, cmd: u32, arg: u32) -> HcResult {
         match cmd {
-            xenver::VERSION => {
-                let (major, minor) = self.cfg.version;
-                Ok(Outcome::Return(i32::from(major) << 16 | i32::from(minor)))
-            }
+            xenver::VERSION => Ok(Outcome::Return(self.version_word())),
             xenver::EXTRAVERSION => {
                 let e: [u8; xenver::EXTRAVERSION_LEN] = c_string(self.cfg.extraversion);
                 write_padded(cx.mem, arg, &e, e.len())?;

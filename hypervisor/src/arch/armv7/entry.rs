@@ -109,8 +109,7 @@ snowvisor_vectors:
     push    {{r0-r12, lr}}
     mrs     r0, elr_hyp
     mrs     r1, spsr_hyp
-    str     r0, [sp, #56]
-    str     r1, [sp, #60]
+    strd    r0, r1, [sp, #56]
     mov     r0, #\kind
     mov     r1, sp
     bl      snowvisor_exception
@@ -122,14 +121,23 @@ snowvisor_vectors:
     VECTOR  vec_hvc, 2
     VECTOR  vec_pabt, 3
     VECTOR  vec_dabt, 4
-    VECTOR  vec_trap, 5
     VECTOR  vec_irq, 6
     VECTOR  vec_fiq, 7
 
+    @ The hot path (hypercalls, data aborts): no vector dispatch, and it
+    @ falls through to the return.
+vec_trap:
+    sub     sp, sp, #8
+    push    {{r0-r12, lr}}
+    mrs     r0, elr_hyp
+    mrs     r1, spsr_hyp
+    strd    r0, r1, [sp, #56]
+    mov     r0, sp
+    bl      snowvisor_trap
+
     .global exception_return
 exception_return:
-    ldr     r0, [sp, #56]
-    ldr     r1, [sp, #60]
+    ldrd    r0, r1, [sp, #56]
     msr     elr_hyp, r0
     msr     spsr_hyp, r1
     pop     {{r0-r12, lr}}
