@@ -200,7 +200,7 @@ impl Platform for Dom0Platform<'_> {
         Ok(())
     }
 
-    /// The RAM log (`ramlog.rs`) for `sysctl` readconsole: this boot's ring
+    /// The RAM log (`ramlog/`) for `sysctl` readconsole: this boot's ring
     /// or the previous boot's copy. Nothing is logged while the ring is held.
     fn log_span(&mut self, which: HypervisorLog) -> Option<(u32, u32)> {
         crate::ramlog::with_ring(|r| match which {

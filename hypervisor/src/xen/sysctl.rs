@@ -3,7 +3,7 @@
 //! Two commands, one struct (`xen_sysctl_readconsole`):
 //! - `XEN_SYSCTL_readconsole` (1) reads this boot's log, as Xen's console
 //!   ring (what `xl dmesg` reads). snowvisor's ring is the RAM log
-//!   (`ramlog.rs`): every line snowvisor printed, not Dom0's hvc0 output.
+//!   (`ramlog/`): every line snowvisor printed, not Dom0's hvc0 output.
 //! - `SNOWVISOR_SYSCTL_readconsole_previous` (0x534e0001) reads the log of the
 //!   boot before the last warm reboot, which Xen has no notion of.
 //!

@@ -1,0 +1,84 @@
+//! Attaching the board's window at boot, and the warm-reboot selftest.
+
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use log::{info, warn};
+
+use super::*;
+use crate::board::Board;
+use crate::dt::HostTree;
+
+/// Flags the previous boot left (read at attach).
+static PREVIOUS_FLAGS: AtomicU32 = AtomicU32::new(0);
+
+const PSCI_SYSTEM_RESET: u32 = 0x8400_0009;
+
+/// Attaches the board's RAM log and says what the previous boot left.
+pub fn start<B: Board>() {
+    let Some(place) = B::RAM_LOG else { return };
+    let own = crate::start::own_region();
+    if let Err(e) = check_place(place.base, place.size, B::RAM_WINDOW, own) {
+        warn!("ramlog: {e}; running without a RAM log");
+        return;
+    }
+    // SAFETY: the window was checked to lie in RAM and outside snowvisor's
+    // image, stack and heap; the board reserves it for the log (nothing else
+    // in snowvisor touches it) and the Dom0 plan keeps it out of Dom0
+    // ([`region`]). With the MMU off it is plain memory; later it is
+    // identity-mapped normal memory.
+    let mem = unsafe { core::slice::from_raw_parts_mut(place.base as *mut u8, place.size) };
+    let (ring, att) = match Ring::attach(mem) {
+        Ok(x) => x,
+        Err(e) => {
+            warn!("ramlog: {e}; running without a RAM log");
+            return;
+        }
+    };
+    let cap = ring.capacity();
+    let last = last_line(ring.previous());
+    install(ring, place.base);
+    PREVIOUS_FLAGS.store(att.previous_flags, Ordering::Relaxed);
+    info!(
+        "ramlog: {} KiB at {:#010x} ({} bytes per boot), boot {}",
+        place.size >> 10,
+        place.base,
+        cap,
+        att.boot_count
+    );
+    if att.warm {
+        info!(
+            "ramlog: previous boot log: {} bytes, last line: {}",
+            att.previous_len,
+            last.as_deref().unwrap_or("(none)")
+        );
+    } else {
+        info!("ramlog: no previous boot log (cold boot: no valid header)");
+    }
+}
+
+/// `snowvisor.selftest=reboot`: warm-reboots once through PSCI SYSTEM_RESET.
+pub fn selftest(tree: &HostTree<'_>) {
+    if !has_arg(tree.hypervisor_bootargs(), SELFTEST_REBOOT_ARG) {
+        return;
+    }
+    if PREVIOUS_FLAGS.load(Ordering::Relaxed) & FLAG_SELFTEST_REBOOT != 0 {
+        info!("selftest: this boot follows the selftest's warm reboot; not rebooting again");
+        return;
+    }
+    if region().is_none() {
+        warn!("selftest: no RAM log on this board; not rebooting");
+        return;
+    }
+    if !psci_smc(tree) {
+        warn!("selftest: no PSCI node with method \"smc\" in the device tree; cannot warm-reboot");
+        return;
+    }
+    info!("selftest: warm reboot through PSCI SYSTEM_RESET");
+    with_ring(|r| {
+        r.set_flags(r.flags() | FLAG_SELFTEST_REBOOT);
+        let start = r.mem.as_ptr() as usize;
+        crate::arch::armv7::cpu::clean_inval_dcache_range(start, HEADER_SIZE);
+    });
+    let ret = crate::arch::armv7::secure::smc_call(PSCI_SYSTEM_RESET, 0, 0, 0);
+    warn!("selftest: PSCI SYSTEM_RESET returned {ret:#x}; still running");
+}

@@ -1,0 +1,256 @@
+//! The vCPU at run time: trap dispatch for the running guest (HVC, SMC, WFI,
+//! data aborts, CP15), physical interrupts routed to it through the vGIC, and
+//! list-register refill on the way back.
+//!
+//! Layout: this file holds the guest's state, the trap entry with the Xen
+//! hypercall fast path, and HVC/SMC (PSCI) dispatch; `regs` reads and writes
+//! the trapped instruction's registers, `mmio` emulates data aborts and the
+//! distributor, `cp15` the trapped CP15 accesses, and `irq` routes physical
+//! interrupts to the guest, refills the list registers and decides on idling.
+
+mod cp15;
+mod irq;
+mod mmio;
+mod regs;
+
+use alloc::vec::Vec;
+use core::arch::asm;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use log::{debug, error, warn};
+use spin::Mutex;
+
+use crate::arch::armv7::frame::{mode_name, TrapFrame};
+use crate::arch::armv7::guest;
+use crate::arch::armv7::hsr::{ec, Hsr};
+use crate::domain::xen_glue::XenDom0;
+use crate::drivers::gicv2::Gic;
+use crate::dt::Region;
+use crate::psci;
+use crate::vgic::{PendingQueue, VDist};
+
+use cp15::cp15;
+pub use irq::{console_irq, flush_lrs, guest_irq};
+use irq::{flush_needed, flush_vm, idle_allowed};
+use mmio::data_abort;
+use regs::set_reg;
+
+/// A guest's interrupt state and trap-relevant layout.
+pub struct Vm {
+    pub name: &'static str,
+    /// Guest IPA of its (emulated) distributor.
+    pub gicd: Region,
+    pub vdist: VDist,
+    pub queue: PendingQueue,
+    /// Host device nodes by MMIO region, to name the owner of a faulting address.
+    pub devices: Vec<(Region, alloc::string::String)>,
+    pub mpidr: u32,
+    pub stage2_faults: u32,
+    /// The Xen ABI Dom0 sees (`HVC #0xEA1`), if it runs as Xen's initial domain.
+    pub xen: Option<XenDom0>,
+    /// The serial console shared with snowvisor (input switch, debug keys).
+    pub console: crate::debugkeys::Console,
+}
+
+pub static VM: Mutex<Option<Vm>> = Mutex::new(None);
+/// GICH_VTR's list-register count, read once.
+static LIST_REGISTERS: AtomicU32 = AtomicU32::new(0);
+/// INTID of the guest's virtual timer PPI.
+pub static VTIMER_INTID: AtomicU32 = AtomicU32::new(27);
+static GIC: spin::Once<&'static Gic> = spin::Once::new();
+
+/// `xen_version(XENVER_version)`'s answer for the installed guest (0: it has
+/// no Xen state), so that the null hypercall needs no lock.
+static XEN_VERSION_WORD: AtomicU32 = AtomicU32::new(0);
+
+/// Makes `vm` the running guest.
+pub fn install(vm: Vm) {
+    let version = vm.xen.as_ref().map_or(0, |x| x.version_word() as u32);
+    *VM.lock() = Some(vm);
+    XEN_VERSION_WORD.store(version, Ordering::Release);
+}
+
+/// Hands the physical GIC to the run-time code.
+pub fn set_gic(g: &'static Gic) {
+    LIST_REGISTERS.store(g.list_registers().unwrap_or(0), Ordering::Relaxed);
+    GIC.call_once(|| g);
+}
+
+/// What a trap handler decided about the trapped instruction.
+enum Next {
+    /// Skip it (it was emulated).
+    Skip,
+    /// Return to it or to wherever the frame now points.
+    Stay,
+}
+
+fn skip(f: &mut TrapFrame, hsr: Hsr) {
+    f.elr = f.elr.wrapping_add(if hsr.il32() { 4 } else { 2 });
+}
+
+/// `HVC #0xEA1`: Xen's hypercall.
+const XEN_HVC: u32 = 0xea1;
+
+/// A hypervisor trap from the guest (HYP vector 0x14).
+#[inline]
+pub fn trap(f: &mut TrapFrame) {
+    let hsr = Hsr(aarch32_cpu::register::Hsr::read().raw_value());
+    // The hot path: Xen hypercalls go straight to their handler, which also
+    // refills the list registers under the same lock.
+    if hsr.ec() == ec::HVC && hsr.iss() & 0xffff == XEN_HVC {
+        // The null hypercall, xen_version(XENVER_version), answers a constant:
+        // it changes no state and raises no event, so it takes no lock and
+        // flushes nothing. Whatever is queued was already flushed on the way
+        // out of the exception that queued it; what could not go into a list
+        // register then waits for the underflow maintenance interrupt or for
+        // a GICD write enabling it, both of which flush again.
+        let version = XEN_VERSION_WORD.load(Ordering::Acquire);
+        if f.r[12] == crate::xen::abi::hc::XEN_VERSION
+            && f.r[0] == crate::xen::abi::xenver::VERSION
+            && version != 0
+        {
+            f.r[0] = version;
+            return;
+        }
+        xen_hypercall(f);
+        return;
+    }
+    trap_other(f, hsr);
+}
+
+#[inline(never)]
+fn trap_other(f: &mut TrapFrame, hsr: Hsr) {
+    let next = match hsr.ec() {
+        ec::HVC => hvc(f, hsr),
+        ec::SMC => {
+            // A trapped SMC leaves ELR at the SMC itself.
+            psci_call(f);
+            Next::Skip
+        }
+        ec::WFI_WFE => {
+            if hsr.iss() & 1 == 0 && idle_allowed() {
+                crate::arch::armv7::cpu::wait_for_interrupt();
+            }
+            Next::Skip
+        }
+        ec::DABT_GUEST => data_abort(f, hsr),
+        ec::PABT_GUEST => {
+            let ifar = aarch32_cpu::register::Hifar::read().0;
+            error!("dom0: instruction fetch fault at VA {ifar:#010x} ({hsr}); injecting an abort");
+            guest::inject_data_abort(f, ifar);
+            Next::Stay
+        }
+        ec::CP15_32 => cp15(f, hsr),
+        ec::CP15_64 => {
+            // CNTP_CVAL (MCRR/MRRC p15, 2, c14): the physical timer is snowvisor's.
+            let rt = (hsr.iss() >> 5) & 0xf;
+            let rt2 = (hsr.iss() >> 10) & 0xf;
+            if hsr.iss() & 1 != 0 {
+                set_reg(f, rt, 0);
+                set_reg(f, rt2, 0);
+            }
+            debug!("dom0: 64-bit CP15 access {hsr} emulated as RAZ/WI");
+            Next::Skip
+        }
+        _ => {
+            error!("dom0: unhandled trap {hsr} at pc {:#010x} ({} mode); injecting undefined instruction", f.elr, mode_name(f.spsr));
+            dump(f);
+            guest::inject_undef(f, !hsr.il32() && f.spsr & (1 << 5) != 0);
+            Next::Stay
+        }
+    };
+    if let Next::Skip = next {
+        skip(f, hsr);
+    }
+    flush_lrs();
+}
+
+fn hvc(f: &mut TrapFrame, hsr: Hsr) -> Next {
+    match hsr.iss() & 0xffff {
+        0 => psci_call(f),
+        XEN_HVC => xen_hypercall(f),
+        imm => {
+            warn!("dom0: HVC #{imm:#x} is not a known interface; returning -1");
+            f.r[0] = u32::MAX;
+        }
+    }
+    // ELR already points past an HVC.
+    Next::Stay
+}
+
+/// A Xen hypercall, then the list-register refill (an upcall it raised, or
+/// anything queued meanwhile), all under one hold of the [`VM`] lock.
+fn xen_hypercall(f: &mut TrapFrame) {
+    let mut g = VM.lock();
+    let Some(vm) = g.as_mut() else {
+        debug!("dom0: Xen hypercall {} without a VM", f.r[12]);
+        f.r[0] = crate::xen::Errno::ENOSYS.ret() as u32;
+        return;
+    };
+    match vm.xen.as_mut() {
+        None => {
+            debug!("dom0: Xen hypercall {} without Xen state", f.r[12]);
+            f.r[0] = crate::xen::Errno::ENOSYS.ret() as u32;
+        }
+        Some(x) => {
+            let args = [f.r[0], f.r[1], f.r[2], f.r[3], f.r[4]];
+            match x.hypercall(f.r[12], args) {
+                crate::xen::Outcome::Return(v) => f.r[0] = v as u32,
+                crate::xen::Outcome::Continue(regs) => {
+                    // Issue the HVC again (ARM and Thumb-2 encodings are both 4 bytes).
+                    f.r[..5].copy_from_slice(&regs);
+                    f.elr = f.elr.wrapping_sub(4);
+                }
+            }
+        }
+    }
+    if flush_needed(vm) {
+        flush_vm(vm);
+    }
+}
+
+fn psci_call(f: &mut TrapFrame) {
+    let mpidr = VM.lock().as_ref().map_or(0, |vm| vm.mpidr);
+    match psci::call(f.r[0], f.r[1], mpidr) {
+        psci::Action::Return(v) => f.r[0] = v,
+        psci::Action::Idle => {
+            crate::arch::armv7::cpu::wait_for_interrupt();
+            f.r[0] = psci::SUCCESS as u32;
+        }
+        psci::Action::SystemOff => {
+            log::info!("dom0: PSCI SYSTEM_OFF: powering off");
+            platform_psci(psci::fid::SYSTEM_OFF);
+        }
+        psci::Action::SystemReset => {
+            log::info!("dom0: PSCI SYSTEM_RESET: resetting");
+            platform_psci(psci::fid::SYSTEM_RESET);
+        }
+        psci::Action::CpuOff => {
+            log::info!("dom0: its only vCPU turned itself off: powering off");
+            platform_psci(psci::fid::SYSTEM_OFF);
+        }
+    }
+}
+
+/// Forwards a system PSCI call to the platform firmware (QEMU implements PSCI
+/// for HYP software over SMC).
+pub(crate) fn platform_psci(function: u32) -> ! {
+    // SAFETY: SYSTEM_OFF/RESET do not return when the firmware implements them.
+    unsafe { asm!(".arch_extension sec", "smc #0", inout("r0") function => _, options(nostack)) };
+    crate::start::fatal(format_args!("platform PSCI call {function:#x} returned"))
+}
+
+fn dump(f: &TrapFrame) {
+    for i in (0..13).step_by(4) {
+        let line: Vec<alloc::string::String> = f.r[i..(i + 4).min(13)]
+            .iter()
+            .enumerate()
+            .map(|(j, r)| alloc::format!("r{:<2}={r:#010x}", i + j))
+            .collect();
+        error!("  {}", line.join(" "));
+    }
+    error!(
+        "  lr_usr={:#010x} pc={:#010x} cpsr={:#010x}",
+        f.lr, f.elr, f.spsr
+    );
+}
