@@ -60,15 +60,16 @@ apt_update() {
     APT_UPDATED=1
 }
 
+# apt-get update unless this run already did.
+apt_update_once() { [ -n "$APT_UPDATED" ] || apt_update; }
+
 apt_install() {
     local missing=() p
     for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
-    if [ -z "$APT_UPDATED" ]; then
-        apt_update
-    fi
+    apt_update_once
     say "installing ${missing[*]}"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/snowvisor-apt.log 2>&1 \
         || { tail -20 /tmp/snowvisor-apt.log >&2; die "apt-get install ${missing[*]} failed"; }
@@ -97,9 +98,7 @@ ensure_qemu() {
 
 apt_install_from() {
     local suite=$1; shift
-    if [ -z "$APT_UPDATED" ]; then
-        apt_update
-    fi
+    apt_update_once
     say "installing $* from $suite"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends -t "$suite" "$@" >/tmp/snowvisor-apt.log 2>&1 \
         || { tail -20 /tmp/snowvisor-apt.log >&2; die "apt-get install -t $suite $* failed"; }

@@ -29,15 +29,6 @@ SNOWCTL_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 case "$SNOWCTL_TARGET_DIR" in /*) ;; *) SNOWCTL_TARGET_DIR="$PWD/$SNOWCTL_TARGET_DIR" ;; esac
 SNOWCTL_BIN="$SNOWCTL_TARGET_DIR/$SNOWCTL_TRIPLE/release/snowctl"
 
-dom0_apt_update() {
-    [ -n "$APT_UPDATED" ] && return 0
-    say "apt-get update"
-    # One broken index (a mirror mid-sync, say) must not stop us: the lookups
-    # below fail clearly enough if what we need is really missing.
-    as_root apt-get update -qq >&2 || say "warning: apt-get update reported errors; using the lists apt has"
-    APT_UPDATED=1
-}
-
 # dpkg must know armhf for apt to list (and download) armhf packages.
 dom0_ensure_armhf() {
     if [ "$(dpkg --print-architecture)" = armhf ] || dpkg --print-foreign-architectures | grep -qx armhf; then
@@ -46,7 +37,7 @@ dom0_ensure_armhf() {
     say "enabling the armhf architecture in dpkg"
     as_root dpkg --add-architecture armhf || die "dpkg --add-architecture armhf failed"
     APT_UPDATED=""
-    dom0_apt_update
+    apt_update_once
 }
 
 # Name of the newest bookworm 6.1 armmp-lpae kernel package, e.g.
@@ -68,7 +59,7 @@ dom0_download() {
     [ "$(id -u)" = 0 ] && opts+=(-o APT::Sandbox::User=root)
     if ! (cd "$dir" && apt-get download "${opts[@]}" "$@" >&2); then
         [ -n "$APT_UPDATED" ] && die "apt-get download $* failed"
-        dom0_apt_update
+        apt_update_once
         (cd "$dir" && apt-get download "${opts[@]}" "$@" >&2) || die "apt-get download $* failed"
     fi
 }
@@ -90,7 +81,7 @@ dom0_fetch_kernel() {
     local pkg deb tmp vmlinuz dtbdir ver n
     pkg=$(dom0_kernel_package)
     if [ -z "$pkg" ]; then
-        dom0_apt_update
+        apt_update_once
         pkg=$(dom0_kernel_package)
     fi
     [ -n "$pkg" ] || die "apt knows no linux-image-armmp-lpae:armhf depending on a 6.1.0 kernel (bookworm sources?)"
@@ -167,7 +158,6 @@ dom0_stage_modules() {
 dom0_build_initrd() {
     [ -f "$DOM0_SRC/init" ] || die "$DOM0_SRC/init is missing"
     if ! command -v cpio >/dev/null || ! command -v gzip >/dev/null; then
-        dom0_apt_update # tolerant of a broken index, unlike apt_install's own update
         apt_install cpio gzip
     fi
     local deb
