@@ -187,7 +187,7 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
     B::early_init(&tree);
     gic.init();
     timer_selftest(&tree, gic);
-    crate::ramlog::selftest(&tree);
+    crate::ramlog::selftest(&tree, &args);
     if args.selftest == Some("undef") {
         info!("selftest: executing an undefined instruction at HYP");
         cpu::undefined_instruction();
@@ -297,13 +297,8 @@ fn dump_and_halt(v: Option<Vector>, f: &TrapFrame) -> ! {
         f.spsr,
         mode_name(f.spsr)
     );
-    for i in (0..13).step_by(4) {
-        let regs = &f.r[i..(i + 4).min(13)];
-        let mut line = alloc::string::String::new();
-        for (j, r) in regs.iter().enumerate() {
-            line.push_str(&alloc::format!("r{:<2}={:#010x} ", i + j, r));
-        }
-        error!("{}", line.trim_end());
+    for line in f.register_lines() {
+        error!("{line}");
     }
     error!("lr={:#010x}", f.lr);
     fatal!("halting on unexpected exception")

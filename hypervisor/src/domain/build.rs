@@ -237,7 +237,7 @@ fn build(
         vdist.give(i);
         gic.disable(i);
     }
-    // The guest's virtual timer PPI, delivered as a hardware interrupt.
+    // The guest's virtual timer PPI (delivered as a software interrupt: vcpu/irq.rs).
     let vtimer = tree.timer().and_then(|t| t.intids[2]).unwrap_or(27);
     vdist.give(vtimer);
     vcpu::VTIMER_INTID.store(vtimer, core::sync::atomic::Ordering::Relaxed);
@@ -245,8 +245,6 @@ fn build(
         "dom0: {} SPI(s) routed, virtual timer INTID {vtimer}",
         spis.len()
     );
-    // The event-channel upcall is a virtual PPI: no physical interrupt behind
-    // it, so the vGIC only keeps the guest's enable and priority for it.
     let root = stage2.root_pa();
     let xen = XenDom0::new(xen, stage2, l.banks.clone(), hyp);
     let console_intid = uart.as_ref().and_then(|u| u.intid);

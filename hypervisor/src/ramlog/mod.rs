@@ -168,13 +168,9 @@ pub fn check_place(
 }
 
 /// True when `word` appears in snowvisor's boot arguments.
-pub fn has_arg(bootargs: Option<&str>, word: &str) -> bool {
-    bootargs.is_some_and(|a| a.split_ascii_whitespace().any(|w| w == word))
-}
-
-/// The boot argument that makes snowvisor warm-reboot itself once (QEMU test of
-/// the RAM log; harmless elsewhere: without a PSCI node it only warns).
-pub const SELFTEST_REBOOT_ARG: &str = "snowvisor.selftest=reboot";
+/// `snowvisor.selftest=reboot` makes snowvisor warm-reboot itself once (QEMU
+/// test of the RAM log; harmless elsewhere: without a PSCI node it only warns).
+pub const SELFTEST_REBOOT: &str = "reboot";
 
 /// True when the tree has a PSCI node (0.2 or later) whose conduit is SMC.
 pub fn psci_smc(tree: &crate::dt::HostTree<'_>) -> bool {

@@ -57,8 +57,8 @@ pub fn start<B: Board>() {
 }
 
 /// `snowvisor.selftest=reboot`: warm-reboots once through PSCI SYSTEM_RESET.
-pub fn selftest(tree: &HostTree<'_>) {
-    if !has_arg(tree.hypervisor_bootargs(), SELFTEST_REBOOT_ARG) {
+pub fn selftest(tree: &HostTree<'_>, args: &crate::bootargs::BootArgs<'_>) {
+    if args.selftest != Some(SELFTEST_REBOOT) {
         return;
     }
     if PREVIOUS_FLAGS.load(Ordering::Relaxed) & FLAG_SELFTEST_REBOOT != 0 {

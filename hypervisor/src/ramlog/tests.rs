@@ -131,16 +131,12 @@ fn place_checks() {
 
 #[test]
 fn selftest_argument_and_psci_detection() {
+    use crate::bootargs::BootArgs;
     use crate::dt::testdata::QEMU_VIRT_DTB;
-    assert!(has_arg(
-        Some("loglvl=info snowvisor.selftest=reboot"),
-        SELFTEST_REBOOT_ARG
-    ));
-    assert!(!has_arg(
-        Some("snowvisor.selftest=rebootx"),
-        SELFTEST_REBOOT_ARG
-    ));
-    assert!(!has_arg(None, SELFTEST_REBOOT_ARG));
+    let selftest = |line| BootArgs::parse(line).selftest == Some(SELFTEST_REBOOT);
+    assert!(selftest("loglvl=info snowvisor.selftest=reboot"));
+    assert!(!selftest("snowvisor.selftest=rebootx"));
+    assert!(!selftest(""));
     let t = crate::dt::HostTree::new(QEMU_VIRT_DTB).unwrap();
     assert!(psci_smc(&t));
 }

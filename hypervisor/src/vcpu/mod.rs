@@ -241,13 +241,8 @@ pub(crate) fn platform_psci(function: u32) -> ! {
 }
 
 fn dump(f: &TrapFrame) {
-    for i in (0..13).step_by(4) {
-        let line: Vec<alloc::string::String> = f.r[i..(i + 4).min(13)]
-            .iter()
-            .enumerate()
-            .map(|(j, r)| alloc::format!("r{:<2}={r:#010x}", i + j))
-            .collect();
-        error!("  {}", line.join(" "));
+    for line in f.register_lines() {
+        error!("  {line}");
     }
     error!(
         "  lr_usr={:#010x} pc={:#010x} cpsr={:#010x}",

@@ -16,6 +16,21 @@ pub struct TrapFrame {
 
 const _: () = assert!(core::mem::size_of::<TrapFrame>() == 64);
 
+impl TrapFrame {
+    /// r0-r12 for a register dump, four to a line (`r0 =0x00000000 r1 =...`).
+    pub fn register_lines(&self) -> impl Iterator<Item = alloc::string::String> + '_ {
+        (0..13).step_by(4).map(move |i| {
+            let regs = &self.r[i..(i + 4).min(13)];
+            let words: alloc::vec::Vec<_> = regs
+                .iter()
+                .enumerate()
+                .map(|(j, r)| alloc::format!("r{:<2}={r:#010x}", i + j))
+                .collect();
+            words.join(" ")
+        })
+    }
+}
+
 /// Which vector an exception came through (offset / 4 in the HYP vector table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
@@ -79,3 +94,25 @@ pub fn mode_name(cpsr: u32) -> &'static str {
 
 pub const MODE_HYP: u32 = 0x1a;
 pub const MODE_SVC: u32 = 0x13;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn register_lines_four_per_line() {
+        let mut f = TrapFrame::default();
+        f.r[10] = 0xdead_beef;
+        let l: alloc::vec::Vec<_> = f.register_lines().collect();
+        assert_eq!(l.len(), 4);
+        assert_eq!(
+            l[0],
+            "r0 =0x00000000 r1 =0x00000000 r2 =0x00000000 r3 =0x00000000"
+        );
+        assert_eq!(
+            l[2],
+            "r8 =0x00000000 r9 =0x00000000 r10=0xdeadbeef r11=0x00000000"
+        );
+        assert_eq!(l[3], "r12=0x00000000");
+    }
+}
