@@ -1,0 +1,107 @@
+//! `scripts/run --dom0-cmd CMD`: Dom0's /init runs CMD after its ready line,
+//! reports `snowvisor-dom0: cmd exit N`, powers off, and scripts/run exits
+//! with N; it exits non-zero when Dom0 never gets there. Each run keeps its
+//! files in one temporary directory and removes it.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// Runs scripts/run with `args` and TMPDIR set to a directory of its own,
+/// which must be empty again afterwards.
+fn run(name: &str, args: &[&str]) -> Output {
+    let tmp = snowvisor_tests::root()
+        .join("target/boot-tests/run-cmd")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = Command::new(snowvisor_tests::root().join("scripts/run"))
+        .arg("--image")
+        .arg(snowvisor_tests::image())
+        .args(args)
+        .env("TMPDIR", &tmp)
+        .output()
+        .expect("cannot start scripts/run");
+    let left: Vec<PathBuf> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(left.is_empty(), "scripts/run left {left:?} behind");
+    out
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The kernel's release as the Dom0 fetch recorded it ("<pkg> <ver> <uname -r>").
+fn default_release() -> String {
+    let (kernel, _) = snowvisor_tests::dom0();
+    let rec = std::fs::read_to_string(kernel.with_file_name("kernel-version")).unwrap();
+    rec.split_whitespace().nth(2).unwrap().to_string()
+}
+
+#[test]
+fn dom0_cmd_prints_uname_and_selftest_and_exits_0() {
+    let o = run(
+        "ok",
+        &[
+            "--headless",
+            "--smp",
+            "1",
+            "--dom0-cmd",
+            "uname -r; echo \"it's \\\"quoted\\\"\"; snowctl selftest",
+        ],
+    );
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{all}");
+    let stdout = String::from_utf8_lossy(&o.stdout).replace('\r', "");
+    let lines: Vec<&str> = stdout.lines().collect();
+    let ready = lines
+        .iter()
+        .position(|l| *l == "snowvisor-dom0: ready")
+        .unwrap_or_else(|| panic!("no ready line\n{all}"));
+    let release = default_release();
+    assert!(
+        lines[ready..].iter().any(|l| *l == release),
+        "no `uname -r` line {release:?} after the ready line\n{all}"
+    );
+    assert!(lines.contains(&"it's \"quoted\""), "{all}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("snowctl selftest: ") && l.ends_with(" passed, 0 failed")),
+        "{all}"
+    );
+    assert!(lines.contains(&"snowvisor-dom0: cmd exit 0"), "{all}");
+}
+
+#[test]
+fn dom0_cmd_false_exits_1() {
+    let o = run("false", &["--dom0-cmd", "false"]);
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{all}");
+    assert!(all.contains("snowvisor-dom0: cmd exit 1"), "{all}");
+}
+
+#[test]
+fn dom0_cmd_never_reached_exits_125() {
+    let bad = snowvisor_tests::root().join("target/boot-tests/run-cmd-not-a-zimage.bin");
+    std::fs::create_dir_all(bad.parent().unwrap()).unwrap();
+    std::fs::write(&bad, vec![0u8; 8192]).unwrap();
+    let o = run(
+        "fatal",
+        &["--dom0", bad.to_str().unwrap(), "--dom0-cmd", "true"],
+    );
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(125), "{all}");
+    assert!(all.contains("snowvisor: halted"), "{all}");
+    assert!(
+        all.contains("--dom0-cmd: snowvisor stopped (fatal error above)"),
+        "{all}"
+    );
+}
