@@ -81,3 +81,21 @@ fn stage2_fault_is_reported_and_dom0_survives() {
     b.expect("s2fault: dom0 still running", 10);
     b.expect("powering off", 60);
 }
+
+/// QEMU's own tree given back with `-dtb`: QEMU rewrites it in place (boot
+/// modules, bootargs) and leaves FDT_NOP tokens, as libfdt fix-ups in
+/// bootloaders do. snowvisor reads it as the tree QEMU builds itself.
+#[test]
+fn qemu_dumped_tree_boots_dom0() {
+    let mut b = Boot::start(&Opts {
+        dtb: Some(snowvisor_tests::qemu_dtb()),
+        ..Opts::default()
+    });
+    let cpu = b.expect("snowvisor: cpu: MIDR", 30);
+    assert!(cpu.ends_with("1 CPU node(s)"), "{cpu}");
+    let args = b.expect("snowvisor: bootargs:", 10);
+    assert!(args.contains("loglvl=info"), "{args}");
+    b.expect("dom0: entering kernel at", 30);
+    b.expect("snowvisor-dom0: init reached", 180);
+    b.expect("powering off", 60);
+}

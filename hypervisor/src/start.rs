@@ -154,9 +154,7 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
         warn!("{e}");
     }
 
-    let gic = tree.gic().unwrap_or_else(|| {
-        fatal!("no GICv2 node (arm,cortex-a15-gic or arm,gic-400) in the device tree")
-    });
+    let gic = tree.gic().unwrap_or_else(|e| fatal!("{e}"));
     // SAFETY: addresses from the host tree's GIC node, identity mapped as device memory.
     let gic = GIC.call_once(|| unsafe {
         Gic::new(

@@ -71,7 +71,7 @@ pub fn lines(t: &HostTree<'_>, cpu: &CpuFacts) -> Result<Vec<String>, DtError> {
         mem.len()
     ));
     match t.gic() {
-        Some(g) => out.push(format!(
+        Ok(g) => out.push(format!(
             "gic: GICD {:#010x} GICC {:#010x} GICH {} GICV {} maintenance INTID {}{}",
             g.gicd.base,
             g.gicc.base,
@@ -82,7 +82,7 @@ pub fn lines(t: &HostTree<'_>, cpu: &CpuFacts) -> Result<Vec<String>, DtError> {
             cpu.list_registers
                 .map_or_else(String::new, |n| format!(", {n} list registers")),
         )),
-        None => out.push(String::from("gic: no GICv2 node in the device tree")),
+        Err(e) => out.push(format!("gic: {e}")),
     }
     let timer = t.timer();
     let dt_freq = timer.and_then(|t| t.clock_frequency);

@@ -141,7 +141,7 @@ fn build(
     for e in errs {
         warn!("{e}");
     }
-    let ginfo = tree.gic().ok_or(BuildError::NoGicv)?;
+    let ginfo = tree.gic().map_err(|_| BuildError::NoGicv)?;
     // snowvisor keeps its console UART: Dom0 talks through hvc0.
     let plan =
         plan::make(tree, &opts, &plan::Keep::none().console(tree)).map_err(BuildError::Plan)?;
@@ -352,18 +352,17 @@ fn dom0_tree(
 /// the frame's MSI_TYPER.
 fn msi_spis(tree: &HostTree<'_>, plan: &Plan) -> Vec<u32> {
     let mut out = Vec::new();
-    for n in tree.fdt.all_nodes() {
-        let is_v2m = n
-            .compatible()
-            .is_some_and(|c| c.all().any(|s| s == "arm,gic-v2m-frame"));
-        let Some(frame) = dt::host::reg(&n).first().copied() else {
+    let x = tree.index();
+    for n in 0..x.len() {
+        let is_v2m = x.is_compatible(n, &["arm,gic-v2m-frame"]);
+        let Some(frame) = x.mmio(n).and_then(|r| r.first().copied()) else {
             continue;
         };
         // Only frames Dom0 can reach (mapped by the plan) are worth routing.
         if !is_v2m || !plan.mmio_regions().iter().any(|r| r.contains(&frame)) {
             continue;
         }
-        let prop = |p: &str| dt::host::cells(&n, p).and_then(|c| c.first().copied());
+        let prop = |p: &str| x.u32_prop(n, p);
         let (base, count) = match (prop("arm,msi-base-spi"), prop("arm,msi-num-spis")) {
             (Some(b), Some(c)) => (b, c),
             // SAFETY: the frame is a v2m node's reg, identity mapped as device

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use crate::dt::{HostTree, Region};
 use crate::plan::irq::{self, Irq};
-use crate::plan::{NodeIndex, Plan};
+use crate::plan::Plan;
 
 const MIB: u64 = 1 << 20;
 const FOUR_GIB: u64 = 1 << 32;
@@ -18,10 +18,9 @@ const FOUR_GIB: u64 = 1 << 32;
 pub fn taken_regions(tree: &HostTree<'_>, plan: &Plan, ram: &[Region]) -> Vec<Region> {
     let mut v: Vec<Region> = ram.to_vec();
     v.extend(plan.mmio_regions());
-    if let Ok(x) = NodeIndex::new(tree) {
-        for i in 0..x.len() {
-            v.extend(x.mmio(i).unwrap_or_default());
-        }
+    let x = tree.index();
+    for i in 0..x.len() {
+        v.extend(x.mmio(i).unwrap_or_default());
     }
     v
 }
@@ -72,9 +71,9 @@ pub struct ConsoleUart {
 /// The UART `/chosen/stdout-path` names, with its SPI.
 pub fn console_uart(tree: &HostTree<'_>) -> Option<ConsoleUart> {
     let u = tree.stdout()?;
-    let intid = NodeIndex::new(tree).ok().and_then(|x| {
-        let i = x.by_path(u.path)?;
-        irq::interrupts(&x, i)
+    let x = tree.index();
+    let intid = x.by_path(u.path).and_then(|i| {
+        irq::interrupts(x, i)
             .ok()?
             .into_iter()
             .find_map(|q| match q {

@@ -1,11 +1,28 @@
-//! Structural check of a flattened device tree before anything walks it.
+//! The flattened device tree, read in one pass (Devicetree Specification
+//! v0.4, chapter 5): the header is checked, the memory-reservation block is
+//! proven terminated, and the structure block is walked into [`RawNode`]s.
 //!
-//! The `fdt` crate trusts the structure block once the header looks right, and
-//! panics on a malformed one. Every blob that reaches snowvisor (from firmware,
-//! from a user's file in `scripts/plan`) goes through [`check`] first, so a bad
-//! tree is a clear [`DtError`] instead of a panic.
+//! This walk is both the structural check and the parser, so what is accepted
+//! is exactly what is read: every blob that reaches snowvisor (from firmware,
+//! from a user's file in `scripts/plan`) is either a clear [`DtError`] or a
+//! list of nodes that every later reader indexes without panicking. As the
+//! specification and Linux's `unflatten_device_tree` do, `FDT_NOP` tokens are
+//! skipped wherever they appear (libfdt-based fix-ups in QEMU and U-Boot leave
+//! them), and a property after a child node still belongs to its node.
+//!
+//! Checked crates (none reads every tree Linux reads without panicking):
+//! `fdt` 0.1.5 stops path look-ups at the first NOP and panics ("bad node") on a
+//! property after a child; `fdt` 0.2.0-alpha1 panics on a property after a
+//! child and on a non-UTF-8 `compatible`; `flat_device_tree` 3.1 sees one node
+//! in a tree with a NOP after each property and drops properties after a child;
+//! `fdt-parser` 0.5 drops properties after a child; `fdt-rs` 0.4 needs `unsafe`
+//! to open a blob; `dtb-walker` 0.1 has no random access.
 
+use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
+
+use super::address::TranslateError;
 
 const FDT_MAGIC: u32 = 0xd00d_feed;
 const FDT_BEGIN_NODE: u32 = 1;
@@ -48,6 +65,12 @@ pub enum DtError {
         node: &'static str,
         prop: &'static str,
     },
+    /// No node has a GICv2 compatible ([`super::host::GIC_COMPATIBLES`]).
+    NoGic,
+    /// The GIC node's `reg` has fewer than the two frames (GICD, GICC) it needs.
+    GicFrames { node: String },
+    /// A node snowvisor drives has a `reg` with no CPU address.
+    Translate(TranslateError),
 }
 
 impl fmt::Display for DtError {
@@ -91,6 +114,15 @@ impl fmt::Display for DtError {
             DtError::BadProperty { node, prop } => {
                 write!(f, "device tree node {node}: property {prop} missing or malformed")
             }
+            DtError::NoGic => write!(
+                f,
+                "no GICv2 node (arm,cortex-a15-gic, arm,gic-400, arm,cortex-a7-gic or arm,cortex-a9-gic) in the device tree"
+            ),
+            DtError::GicFrames { node } => write!(
+                f,
+                "{node}: reg has fewer than two frames (GICD, GICC)"
+            ),
+            DtError::Translate(e) => write!(f, "{e}"),
         }
     }
 }
@@ -120,8 +152,9 @@ pub fn header_totalsize(header: &[u8]) -> Result<usize, DtError> {
     Ok(totalsize)
 }
 
-/// Checks header and structure block; returns the blob trimmed to `totalsize`.
-pub fn check(blob: &[u8]) -> Result<&[u8], DtError> {
+/// Checks the header and the memory-reservation block; returns the blob
+/// trimmed to `totalsize`, with the structure and strings blocks inside it.
+fn check_header(blob: &[u8]) -> Result<&[u8], DtError> {
     let totalsize = header_totalsize(blob)?;
     if totalsize > blob.len() {
         return Err(DtError::Truncated {
@@ -145,7 +178,6 @@ pub fn check(blob: &[u8]) -> Result<&[u8], DtError> {
         return Err(DtError::BlockOutOfRange { what: "strings" });
     }
     check_rsvmap(blob, off_rsvmap)?;
-    check_structure(blob, off_struct, size_struct, off_strings, size_strings)?;
     Ok(blob)
 }
 
@@ -167,87 +199,141 @@ fn check_rsvmap(blob: &[u8], off: usize) -> Result<(), DtError> {
     }
 }
 
-fn check_structure(
-    blob: &[u8],
+/// One node of the structure block, in tree (depth-first) order.
+#[derive(Debug, Clone)]
+pub struct RawNode<'a> {
+    /// Index of the parent in the walk's output; `None` for the root.
+    pub parent: Option<usize>,
+    /// Name with unit address (`""` for the root).
+    pub name: &'a str,
+    /// Properties in blob order (also those after child nodes).
+    pub props: Vec<RawProp<'a>>,
+}
+
+/// One property, borrowed from the blob.
+#[derive(Debug, Clone, Copy)]
+pub struct RawProp<'a> {
+    pub name: &'a str,
+    pub value: &'a [u8],
+}
+
+/// Checks header and structure block, and reads the nodes.
+/// Returns the blob trimmed to `totalsize` and its nodes (root first).
+pub fn parse(blob: &[u8]) -> Result<(&[u8], Vec<RawNode<'_>>), DtError> {
+    let blob = check_header(blob)?;
+    let field = |i: usize| be32(blob, i * 4).unwrap_or(0) as usize;
+    let nodes = walk(blob, field(2), field(9), field(3), field(8))?;
+    Ok((blob, nodes))
+}
+
+/// Checks header and structure block; returns the blob trimmed to `totalsize`.
+pub fn check(blob: &[u8]) -> Result<&[u8], DtError> {
+    parse(blob).map(|(b, _)| b)
+}
+
+/// The `/memreserve/` entries ([`check`] proved the block terminated).
+pub fn memreserve(blob: &[u8]) -> Vec<(u64, u64)> {
+    let be64 = |at: usize| {
+        blob.get(at..at.checked_add(8)?)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_be_bytes)
+    };
+    let mut out = Vec::new();
+    let mut at = be32(blob, 16).unwrap_or(0) as usize;
+    while let (Some(base), Some(size)) = (be64(at), be64(at + 8)) {
+        if base == 0 && size == 0 {
+            break;
+        }
+        out.push((base, size));
+        at += 16;
+    }
+    out
+}
+
+fn walk<'a>(
+    blob: &'a [u8],
     off: usize,
     len: usize,
     strings: usize,
     strings_len: usize,
-) -> Result<(), DtError> {
+) -> Result<Vec<RawNode<'a>>, DtError> {
     let end = off + len;
     let err = |offset: usize, why: &'static str| Err(DtError::Structure { offset, why });
+    let block = &blob[..end];
+    let strings = &blob[strings..strings + strings_len];
+    let mut nodes: Vec<RawNode<'a>> = Vec::new();
+    let mut open: Vec<usize> = Vec::new();
     let mut at = off;
-    let mut depth = 0usize;
-    let mut seen_root = false;
     loop {
-        let Some(token) = be32(&blob[..end], at) else {
+        let Some(token) = be32(block, at) else {
             return err(at, "structure block ends without FDT_END");
         };
         let token_at = at;
         at += 4;
         match token {
             FDT_BEGIN_NODE => {
-                if depth == 0 && seen_root {
+                if open.is_empty() && !nodes.is_empty() {
                     return err(token_at, "second root node");
                 }
-                seen_root = true;
-                let name = &blob[at..end];
-                let Some(nul) = name.iter().position(|&b| b == 0) else {
+                let rest = &block[at..];
+                let Some(nul) = rest.iter().position(|&b| b == 0) else {
                     return err(token_at, "node name not terminated");
                 };
-                if core::str::from_utf8(&name[..nul]).is_err() {
+                let Ok(name) = core::str::from_utf8(&rest[..nul]) else {
                     return err(token_at, "node name is not UTF-8");
-                }
+                };
                 at = align4(at + nul + 1);
-                depth += 1;
-                if depth > MAX_DEPTH {
+                if open.len() >= MAX_DEPTH {
                     return err(token_at, "nodes nested too deeply");
                 }
+                nodes.push(RawNode {
+                    parent: open.last().copied(),
+                    name,
+                    props: Vec::new(),
+                });
+                open.push(nodes.len() - 1);
             }
             FDT_END_NODE => {
-                if depth == 0 {
+                if open.pop().is_none() {
                     return err(token_at, "FDT_END_NODE without a node");
                 }
-                depth -= 1;
             }
             FDT_PROP => {
-                if depth == 0 {
+                let Some(&node) = open.last() else {
                     return err(token_at, "property outside any node");
-                }
-                let (Some(plen), Some(nameoff)) =
-                    (be32(&blob[..end], at), be32(&blob[..end], at + 4))
-                else {
+                };
+                let (Some(plen), Some(nameoff)) = (be32(block, at), be32(block, at + 4)) else {
                     return err(token_at, "property header truncated");
                 };
                 let (plen, nameoff) = (plen as usize, nameoff as usize);
                 at += 8;
-                if at.checked_add(plen).is_none_or(|e| e > end) {
+                let Some(value) = at.checked_add(plen).and_then(|e| block.get(at..e)) else {
                     return err(token_at, "property value runs past the structure block");
-                }
-                if nameoff >= strings_len {
+                };
+                let Some(name) = strings.get(nameoff..) else {
                     return err(token_at, "property name offset outside the strings block");
-                }
-                let name = &blob[strings + nameoff..strings + strings_len];
+                };
                 let Some(nul) = name.iter().position(|&b| b == 0) else {
                     return err(token_at, "property name not terminated");
                 };
-                let Ok(pname) = core::str::from_utf8(&name[..nul]) else {
+                let Ok(name) = core::str::from_utf8(&name[..nul]) else {
                     return err(token_at, "property name is not UTF-8");
                 };
-                if (pname == "#address-cells" || pname == "#size-cells") && plen != 4 {
+                if (name == "#address-cells" || name == "#size-cells") && plen != 4 {
                     return err(token_at, "#address-cells/#size-cells is not one cell");
                 }
+                nodes[node].props.push(RawProp { name, value });
                 at = align4(at + plen);
             }
             FDT_NOP => {}
             FDT_END => {
-                if depth != 0 {
+                if !open.is_empty() {
                     return err(token_at, "FDT_END inside an open node");
                 }
-                if !seen_root {
+                if nodes.is_empty() {
                     return err(token_at, "no root node");
                 }
-                return Ok(());
+                return Ok(nodes);
             }
             _ => return err(token_at, "unknown token"),
         }
@@ -290,9 +376,9 @@ mod tests {
     }
 
     #[test]
-    fn corrupt_structure_never_panics_and_fdt_survives_what_passes() {
+    fn corrupt_structure_never_panics_and_readers_survive_what_passes() {
         // Flip each byte of the structure block in turn: check() either rejects the
-        // blob or the tree it accepts can be walked by the fdt crate without a panic.
+        // blob or every boot-path reader answers on the tree it accepts.
         let blob = QEMU_VIRT_DTB;
         let off_struct = be32(blob, 8).unwrap() as usize;
         let size_struct = be32(blob, 36).unwrap() as usize;
@@ -303,12 +389,9 @@ mod tests {
             match check(&b) {
                 Err(_) => rejected += 1,
                 Ok(ok) => {
-                    let t = fdt::Fdt::new(ok).unwrap();
-                    for n in t.all_nodes() {
-                        for p in n.properties() {
-                            core::hint::black_box(p.value.len());
-                        }
-                    }
+                    let t = crate::dt::HostTree::new(ok).unwrap();
+                    let _ = core::hint::black_box((t.memory(), t.gic(), t.timer(), t.stdout()));
+                    core::hint::black_box((t.modules(), t.cpu_count(), t.device_count()));
                 }
             }
         }

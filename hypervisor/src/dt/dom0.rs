@@ -350,7 +350,7 @@ pub fn build(tree: &HostTree<'_>, plan: &Plan, d: &Dom0Params<'_>) -> Result<Vec
     if d.memory.is_empty() {
         return Err(Dom0DtError::NoMemory);
     }
-    let x = NodeIndex::new(tree)?;
+    let x = tree.index().check_phandles()?;
     let n = x.len();
     let chosen = x.by_path("/chosen");
     let removed: Vec<bool> = (0..n)

@@ -1,11 +1,10 @@
-//! The host device tree: read once at boot with the `fdt` crate, after
-//! [`super::blob::check`] has proven its structure sound.
+//! The host device tree: read once at boot by [`super::blob::parse`] (the
+//! structural check and the reader are one walk) and indexed by [`NodeIndex`].
 
 use alloc::vec::Vec;
-use fdt::node::FdtNode;
-use fdt::Fdt;
 
 use super::blob::{self, DtError};
+use super::index::NodeIndex;
 
 /// A physical address range from a `reg` entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,43 +71,59 @@ pub struct BootModule<'a> {
     pub bootargs: Option<&'a str>,
 }
 
-/// The host tree, checked and ready to be queried.
+/// The host tree, checked, indexed and ready to be queried. Every address it
+/// returns is a CPU physical address: `reg` is translated through every
+/// parent's `ranges` ([`NodeIndex::mmio`]), as the plan does.
 pub struct HostTree<'a> {
-    pub fdt: Fdt<'a>,
+    /// The blob, trimmed to its `totalsize`.
     pub blob: &'a [u8],
+    index: NodeIndex<'a>,
 }
 
+/// GICv2 compatibles the boot path drives.
+pub const GIC_COMPATIBLES: &[&str] = &[
+    "arm,cortex-a15-gic",
+    "arm,gic-400",
+    "arm,cortex-a7-gic",
+    "arm,cortex-a9-gic",
+];
+
 impl<'a> HostTree<'a> {
-    /// Checks `blob` and opens it.
+    /// Checks `blob` ([`blob::parse`]) and indexes it.
     pub fn new(blob: &'a [u8]) -> Result<Self, DtError> {
-        let blob = blob::check(blob)?;
-        let fdt = Fdt::new(blob).map_err(|_| DtError::Structure {
-            offset: 0,
-            why: "rejected by the fdt parser",
-        })?;
-        Ok(HostTree { fdt, blob })
+        let (blob, raw) = blob::parse(blob)?;
+        Ok(HostTree {
+            blob,
+            index: NodeIndex::from_raw(raw),
+        })
     }
 
-    pub fn root(&self) -> Option<FdtNode<'_, 'a>> {
-        self.fdt.find_node("/")
+    /// Every node, by path and phandle.
+    pub fn index(&self) -> &NodeIndex<'a> {
+        &self.index
+    }
+
+    /// The first node (tree order) compatible with any of `any`.
+    pub fn find_compatible(&self, any: &[&str]) -> Option<usize> {
+        (0..self.index.len()).find(|&i| self.index.is_compatible(i, any))
     }
 
     /// `model` of the root node, if any.
     pub fn model(&self) -> Option<&'a str> {
-        self.root()?.property("model")?.as_str()
+        self.index.str_prop(0, "model")
     }
 
     /// RAM banks from the memory nodes (device_type = "memory"), sorted by base.
     pub fn memory(&self) -> Result<Vec<Region>, DtError> {
+        let x = &self.index;
         let mut banks = Vec::new();
-        if let Some(root) = self.root() {
-            for n in root.children() {
-                let is_mem = prop_str(&n, "device_type") == Some("memory")
-                    || n.name == "memory"
-                    || n.name.starts_with("memory@");
-                if is_mem && is_enabled(&n) {
-                    banks.extend(reg(&n).into_iter().filter(|r| r.size > 0));
-                }
+        for &n in x.nodes.first().map_or(&[][..], |r| &r.children[..]) {
+            let name = x.nodes.get(n).map_or("", |n| n.name);
+            let is_mem = x.str_prop(n, "device_type") == Some("memory")
+                || name == "memory"
+                || name.starts_with("memory@");
+            if is_mem && is_enabled(x, n) {
+                banks.extend(x.mmio(n).unwrap_or_default());
             }
         }
         if banks.is_empty() {
@@ -118,26 +133,22 @@ impl<'a> HostTree<'a> {
         Ok(banks)
     }
 
-    /// The GICv2 node.
-    pub fn gic(&self) -> Option<GicInfo> {
-        let n = self.fdt.all_nodes().find(|n| {
-            n.compatible().is_some_and(|c| {
-                c.all().any(|s| {
-                    matches!(
-                        s,
-                        "arm,cortex-a15-gic"
-                            | "arm,gic-400"
-                            | "arm,cortex-a7-gic"
-                            | "arm,cortex-a9-gic"
-                    )
-                })
-            })
-        })?;
-        let regs = reg(&n);
-        let maintenance_intid = cells(&n, "interrupts").and_then(|c| intid(&c, 0));
-        Some(GicInfo {
-            gicd: *regs.first()?,
-            gicc: *regs.get(1)?,
+    /// The GICv2 node, its frames as CPU physical addresses.
+    pub fn gic(&self) -> Result<GicInfo, DtError> {
+        let x = &self.index;
+        let n = self.find_compatible(GIC_COMPATIBLES).ok_or(DtError::NoGic)?;
+        let regs = x.cpu_regs(n).map_err(DtError::Translate)?;
+        let frames = || DtError::GicFrames {
+            node: x.path(n).into(),
+        };
+        let maintenance_intid = x
+            .cells(n, "interrupts")
+            .ok()
+            .flatten()
+            .and_then(|c| intid(&c, 0));
+        Ok(GicInfo {
+            gicd: *regs.first().ok_or_else(frames)?,
+            gicc: *regs.get(1).ok_or_else(frames)?,
             gich: regs.get(2).copied(),
             gicv: regs.get(3).copied(),
             maintenance_intid,
@@ -146,33 +157,31 @@ impl<'a> HostTree<'a> {
 
     /// The architected timer node (`arm,armv7-timer`).
     pub fn timer(&self) -> Option<TimerInfo> {
-        let n = self
-            .fdt
-            .find_compatible(&["arm,armv7-timer", "arm,armv8-timer"])?;
-        let clock_frequency = cells(&n, "clock-frequency").and_then(|c| c.first().copied());
-        let irq = cells(&n, "interrupts").unwrap_or_default();
+        let x = &self.index;
+        let n = self.find_compatible(&["arm,armv7-timer", "arm,armv8-timer"])?;
+        let irq = x.cells(n, "interrupts").ok().flatten().unwrap_or_default();
         Some(TimerInfo {
-            clock_frequency,
+            clock_frequency: x.u32_prop(n, "clock-frequency"),
             intids: [0, 1, 2, 3].map(|i| intid(&irq, i)),
         })
     }
 
     /// Resolves `/chosen/stdout-path` (alias or path, options after ':' dropped).
     pub fn stdout(&self) -> Option<UartInfo<'a>> {
-        let chosen = self.fdt.find_node("/chosen")?;
-        let spec =
-            prop_str(&chosen, "stdout-path").or_else(|| prop_str(&chosen, "linux,stdout-path"))?;
+        let x = &self.index;
+        let chosen = x.by_path("/chosen")?;
+        let spec = x
+            .str_prop(chosen, "stdout-path")
+            .or_else(|| x.str_prop(chosen, "linux,stdout-path"))?;
         let name = spec.split(':').next()?;
         let path = if name.starts_with('/') {
             name
         } else {
-            self.fdt
-                .find_node("/aliases")
-                .and_then(|a| prop_str(&a, name))?
+            x.str_prop(x.by_path("/aliases")?, name)?
         };
-        let node = self.fdt.find_node(path)?;
-        let compatible = node.compatible().map(|c| c.first()).unwrap_or("");
-        let base = reg(&node).first()?.base;
+        let node = x.by_path(path)?;
+        let compatible = x.str_prop(node, "compatible").unwrap_or("");
+        let base = x.cpu_regs(node).ok()?.first()?.base;
         Some(UartInfo {
             path,
             compatible,
@@ -182,27 +191,31 @@ impl<'a> HostTree<'a> {
 
     /// snowvisor's own arguments: `xen,xen-bootargs` if present, else `bootargs`.
     pub fn hypervisor_bootargs(&self) -> Option<&'a str> {
-        let chosen = self.fdt.find_node("/chosen")?;
-        prop_str(&chosen, "xen,xen-bootargs").or_else(|| prop_str(&chosen, "bootargs"))
+        let x = &self.index;
+        let chosen = x.by_path("/chosen")?;
+        x.str_prop(chosen, "xen,xen-bootargs")
+            .or_else(|| x.str_prop(chosen, "bootargs"))
     }
 
     /// The Xen-style boot modules under /chosen, in tree order.
     pub fn modules(&self) -> Vec<BootModule<'a>> {
-        let Some(chosen) = self.fdt.find_node("/chosen") else {
+        let x = &self.index;
+        let Some(chosen) = x.by_path("/chosen") else {
             return Vec::new();
         };
         // QEMU's guest-loader writes module reg with the root's cell sizes and no
         // #address-cells in /chosen, so fall back to the root's, not the spec default.
-        let root = self.root().map(|r| r.cell_sizes());
-        let own = |p: &str| cells(&chosen, p).and_then(|c| c.first().copied());
-        let ac = own("#address-cells").map_or(root.map_or(2, |r| r.address_cells), |c| c as usize);
-        let sc = own("#size-cells").map_or(root.map_or(1, |r| r.size_cells), |c| c as usize);
-        chosen
-            .children()
-            .filter_map(|n| {
-                let compat = n.compatible()?;
+        let ac = x
+            .cell_count(chosen, "#address-cells")
+            .unwrap_or_else(|| x.address_cells(0));
+        let sc = x
+            .cell_count(chosen, "#size-cells")
+            .unwrap_or_else(|| x.size_cells(0));
+        let kids = x.nodes.get(chosen).map_or(&[][..], |c| &c.children[..]);
+        kids.iter()
+            .filter_map(|&n| {
                 let mut kind = None;
-                for c in compat.all() {
+                for c in x.compatibles(n) {
                     match c {
                         "multiboot,kernel" => kind = Some(ModuleKind::Kernel),
                         "multiboot,ramdisk" => kind = Some(ModuleKind::Ramdisk),
@@ -211,10 +224,13 @@ impl<'a> HostTree<'a> {
                     }
                 }
                 Some(BootModule {
-                    node: n.name,
+                    node: x.nodes.get(n)?.name,
                     kind: kind?,
-                    region: *reg_with(&n, ac, sc).first()?,
-                    bootargs: prop_str(&n, "bootargs"),
+                    region: x
+                        .reg_with(n, ac, sc)?
+                        .first()
+                        .map(|&(base, size)| Region { base, size })?,
+                    bootargs: x.str_prop(n, "bootargs"),
                 })
             })
             .collect()
@@ -222,92 +238,29 @@ impl<'a> HostTree<'a> {
 
     /// Number of CPU nodes under /cpus.
     pub fn cpu_count(&self) -> usize {
-        self.fdt
-            .find_node("/cpus")
-            .map(|c| {
-                c.children()
-                    .filter(|n| prop_str(n, "device_type") == Some("cpu"))
+        let x = &self.index;
+        x.by_path("/cpus")
+            .and_then(|c| x.nodes.get(c))
+            .map_or(0, |c| {
+                c.children
+                    .iter()
+                    .filter(|&&n| x.str_prop(n, "device_type") == Some("cpu"))
                     .count()
             })
-            .unwrap_or(0)
     }
 
     /// Enabled nodes with a `compatible`, i.e. devices a driver could bind to.
     pub fn device_count(&self) -> usize {
-        self.fdt
-            .all_nodes()
-            .filter(|n| n.compatible().is_some() && is_enabled(n))
+        let x = &self.index;
+        (0..x.len())
+            .filter(|&n| x.has(n, "compatible") && is_enabled(x, n))
             .count()
     }
 }
 
-/// A property as a string (first string of a list).
-pub fn prop_str<'a>(n: &FdtNode<'_, 'a>, name: &str) -> Option<&'a str> {
-    let v = n.property(name)?.value;
-    let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
-    core::str::from_utf8(&v[..end]).ok()
-}
-
-/// A property as big-endian u32 cells (None if absent or not a multiple of 4).
-pub fn cells(n: &FdtNode<'_, '_>, name: &str) -> Option<Vec<u32>> {
-    let v = n.property(name)?.value;
-    if v.len() % 4 != 0 {
-        return None;
-    }
-    Some(
-        v.chunks_exact(4)
-            .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
-            .collect(),
-    )
-}
-
-/// `status` absent, "okay" or "ok".
-pub fn is_enabled(n: &FdtNode<'_, '_>) -> bool {
-    matches!(prop_str(n, "status"), None | Some("okay") | Some("ok"))
-}
-
-fn be_cells(bytes: &[u8]) -> Option<u64> {
-    match bytes.len() {
-        0 => Some(0),
-        4 => Some(u32::from_be_bytes(bytes.try_into().ok()?) as u64),
-        8 => Some(u64::from_be_bytes(bytes.try_into().ok()?)),
-        _ => None,
-    }
-}
-
-/// `reg` decoded with the parent's cell sizes; entries that do not fit 64 bits
-/// (PCI's 3-cell addresses) are left out.
-pub fn reg(n: &FdtNode<'_, '_>) -> Vec<Region> {
-    let Some(raw) = n.raw_reg() else {
-        return Vec::new();
-    };
-    raw.filter_map(|r| {
-        Some(Region {
-            base: be_cells(r.address)?,
-            size: be_cells(r.size)?,
-        })
-    })
-    .collect()
-}
-
-/// `reg` decoded with explicit cell sizes.
-pub fn reg_with(n: &FdtNode<'_, '_>, address_cells: usize, size_cells: usize) -> Vec<Region> {
-    let Some(v) = n.property("reg").map(|p| p.value) else {
-        return Vec::new();
-    };
-    let entry = (address_cells + size_cells) * 4;
-    if entry == 0 || address_cells > 2 || size_cells > 2 {
-        return Vec::new();
-    }
-    v.chunks_exact(entry)
-        .filter_map(|e| {
-            let (a, s) = e.split_at(address_cells * 4);
-            Some(Region {
-                base: be_cells(a)?,
-                size: be_cells(s)?,
-            })
-        })
-        .collect()
+/// `status` of the node itself absent, "okay" or "ok".
+fn is_enabled(x: &NodeIndex<'_>, n: usize) -> bool {
+    matches!(x.str_prop(n, "status"), None | Some("okay") | Some("ok"))
 }
 
 /// INTID of the `i`-th GIC 3-cell interrupt specifier (SPI n = 32 + n, PPI n = 16 + n).

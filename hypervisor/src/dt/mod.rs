@@ -1,8 +1,11 @@
-//! Device trees: checking and reading the host's, writing Dom0's.
+//! Device trees: reading the host's (one total walk, one index, one address
+//! translator), writing Dom0's.
 
+pub mod address;
 pub mod blob;
 pub mod dom0;
 pub mod host;
+pub mod index;
 
 pub use blob::DtError;
 pub use host::{BootModule, GicInfo, HostTree, ModuleKind, Region, TimerInfo, UartInfo};

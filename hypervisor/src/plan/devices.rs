@@ -5,7 +5,7 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use super::index::NodeIndex;
+use crate::dt::index::NodeIndex;
 use super::irq::{self, Irq};
 use super::{PlanError, PlanWarning};
 use crate::dt::Region;

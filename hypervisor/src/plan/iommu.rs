@@ -6,7 +6,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
-use super::index::{bad, NodeIndex};
+use crate::dt::index::{bad, NodeIndex};
 use super::known::{self, DriverState};
 use super::options::{IommuRule, PlanOptions, Selector};
 use super::{IommuAction, PlanError, PlanWarning};

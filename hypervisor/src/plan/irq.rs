@@ -6,7 +6,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::index::{bad, NodeIndex};
+use crate::dt::index::{bad, NodeIndex};
 use super::known::Compat;
 use super::PlanError;
 
@@ -179,7 +179,7 @@ fn route(x: &NodeIndex<'_>, user: usize, ctl: usize, spec: &[u32]) -> Result<Irq
 fn unit_address(x: &NodeIndex<'_>, i: usize) -> Vec<u32> {
     let ac = x.parent(i).map_or(0, |p| x.address_cells(p));
     match x.prop(i, "reg") {
-        Some(v) => super::index::be_cells(v).take(ac).collect(),
+        Some(v) => crate::dt::index::be_cells(v).take(ac).collect(),
         None => Vec::new(),
     }
 }

@@ -13,10 +13,8 @@
 //!
 //! Then the swiotlb-xen decision, and the passthrough list (MMIO + SPIs per device).
 
-pub mod address;
 pub mod devices;
 pub mod error;
-pub mod index;
 pub mod iommu;
 pub mod irq;
 pub mod json;
@@ -34,7 +32,7 @@ use core::fmt;
 
 pub use devices::Passthrough;
 pub use error::{PlanError, PlanWarning};
-pub use index::NodeIndex;
+pub use crate::dt::index::NodeIndex;
 pub use iommu::{IommuDecision, Reason};
 pub use options::{IommuRule, OptionError, PlanOptions, Selector, SwiotlbMode};
 
@@ -231,7 +229,7 @@ impl Plan {
 /// Makes the plan. Fails only on an inconsistent tree (dangling or duplicate
 /// phandles, cyclic interrupt parents, malformed IOMMU or interrupt properties).
 pub fn make(tree: &HostTree<'_>, opts: &PlanOptions, keep: &Keep) -> Result<Plan, PlanError> {
-    let x = NodeIndex::new(tree)?;
+    let x = tree.index().check_phandles()?;
     irq::check_cycles(&x)?;
     let mut warnings = Vec::new();
     let found = iommu::decide(&x, opts, &mut warnings)?;

@@ -13,7 +13,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use super::index::NodeIndex;
+use crate::dt::index::NodeIndex;
 use super::iommu::{iommus_entries, map_entries};
 use super::irq::{self, Irq};
 use super::report::PREFIX;

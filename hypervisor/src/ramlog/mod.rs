@@ -174,9 +174,8 @@ pub const SELFTEST_REBOOT: &str = "reboot";
 
 /// True when the tree has a PSCI node (0.2 or later) whose conduit is SMC.
 pub fn psci_smc(tree: &crate::dt::HostTree<'_>) -> bool {
-    tree.fdt
-        .find_compatible(&["arm,psci-1.0", "arm,psci-0.2"])
-        .is_some_and(|n| crate::dt::host::prop_str(&n, "method") == Some("smc"))
+    tree.find_compatible(&["arm,psci-1.0", "arm,psci-0.2"])
+        .is_some_and(|n| tree.index().str_prop(n, "method") == Some("smc"))
 }
 
 #[cfg(target_arch = "arm")]

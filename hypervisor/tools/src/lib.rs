@@ -3,6 +3,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod fdt_edit;
+
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -62,7 +64,6 @@ pub fn preview_params<'a>(tree: &HostTree<'a>, plan: &Plan, xen: bool) -> Previe
         .iter()
         .find(|m| m.kind == ModuleKind::Ramdisk)
         .map(|m| m.region);
-    // The plan's frames are CPU addresses (HostTree::gic gives bus addresses).
     let gic = plan.gic.as_ref().and_then(|g| match g.frames.as_slice() {
         [gicd, gicc, rest @ ..] => Some(GicView {
             gicd: *gicd,

@@ -3,6 +3,9 @@
 //! options and with `iommu=pass:all`: no panic, no error, an output that
 //! snowvisor can plan again (so no dangling phandle), that `dtc` reads with no
 //! warning the input did not have, and from which every hidden IOMMU is gone.
+//! Each DTB is also rewritten with FDT_NOP tokens (at the start of the
+//! structure block, between properties, between nodes) and with properties
+//! after child nodes: the summary, the plan and Dom0's tree must not change.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,6 +14,8 @@ use std::time::Instant;
 
 use snowvisor::dt::{dom0, HostTree};
 use snowvisor::plan::{self, IommuAction, Keep, PlanOptions};
+use snowvisor::summary::{self, CpuFacts};
+use snowvisor_tools::fdt_edit::{rewrite, Rewrite};
 use snowvisor_tools::{dtc_warnings, expected_new_warning, preview_params};
 
 fn dtb_dir() -> PathBuf {
@@ -24,9 +29,48 @@ struct Tally {
     iommu_nodes: usize,
 }
 
+/// What snowvisor reads from a tree: the boot summary, the plan and Dom0's tree
+/// (default options).
+fn reading(blob: &[u8]) -> Result<(Vec<String>, plan::Plan, Vec<u8>), String> {
+    let tree = HostTree::new(blob).map_err(|e| format!("host tree: {e}"))?;
+    let cpu = CpuFacts {
+        midr: 0x412f_c0f1,
+        mode: "HYP",
+        cntfrq: 0,
+        list_registers: None,
+    };
+    let lines = summary::lines(&tree, &cpu).unwrap_or_else(|e| vec![e.to_string()]);
+    let p = plan::make(&tree, &PlanOptions::default(), &Keep::none().console(&tree))
+        .map_err(|e| format!("plan: {e}"))?;
+    let preview = preview_params(&tree, &p, true);
+    let out = dom0::build(&tree, &p, &preview.params).map_err(|e| format!("dom0: {e}"))?;
+    Ok((lines, p, out))
+}
+
+/// The same tree in the forms of [`Rewrite`] reads the same.
+fn same_under_rewrites(blob: &[u8]) -> Result<(), String> {
+    let want = reading(blob)?;
+    let each = Rewrite::ALL.map(|r| vec![r]);
+    for how in each.iter().map(Vec::as_slice).chain([&Rewrite::ALL[..]]) {
+        let edited = rewrite(blob, how)?;
+        let got = reading(&edited).map_err(|e| format!("{how:?}: {e}"))?;
+        if got.0 != want.0 {
+            return Err(format!("{how:?}: summary {:?} != {:?}", got.0, want.0));
+        }
+        if got.1 != want.1 {
+            return Err(format!("{how:?}: the plan differs"));
+        }
+        if got.2 != want.2 {
+            return Err(format!("{how:?}: Dom0's tree differs"));
+        }
+    }
+    Ok(())
+}
+
 /// Checks one DTB; returns its IOMMU count, or what went wrong.
 fn check(path: &Path) -> Result<usize, String> {
     let blob = std::fs::read(path).map_err(|e| e.to_string())?;
+    same_under_rewrites(&blob)?;
     let tree = HostTree::new(&blob).map_err(|e| format!("host tree: {e}"))?;
     let before = dtc_warnings(&blob)?;
     let mut iommus = 0;

@@ -37,33 +37,12 @@ pub fn reg_bytes(
     Ok(cells.iter().flat_map(|c| c.to_be_bytes()).collect())
 }
 
-/// The host's `/memreserve/` entries (blob::check proved the block terminated).
-fn host_reservations(blob: &[u8]) -> Vec<Region> {
-    let be64 = |at: usize| {
-        blob.get(at..at + 8)
-            .and_then(|b| b.try_into().ok())
-            .map(u64::from_be_bytes)
-    };
-    let off = blob
-        .get(16..20)
-        .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize);
-    let mut out = Vec::new();
-    let mut at = off;
-    while let (Some(base), Some(size)) = (be64(at), be64(at + 8)) {
-        if base == 0 && size == 0 {
-            break;
-        }
-        out.push(Region { base, size });
-        at += 16;
-    }
-    out
-}
-
 /// Host reservations that lie inside Dom0's RAM (firmware data Dom0 must not
 /// reuse), sorted, overlaps dropped.
 pub fn reservations(blob: &[u8], memory: &[Region]) -> Vec<(u64, u64)> {
-    let mut v: Vec<Region> = host_reservations(blob)
+    let mut v: Vec<Region> = crate::dt::blob::memreserve(blob)
         .into_iter()
+        .map(|(base, size)| Region { base, size })
         .filter(|r| r.size > 0 && memory.iter().any(|m| m.contains(r)))
         .collect();
     v.sort_by_key(|r| r.base);

@@ -52,14 +52,14 @@ fn dom0_of(dtb: &[u8], iommu: Option<&str>, keep_console: bool) -> Vec<u8> {
     build(&t, &p, &params(&t, &p)).unwrap()
 }
 
-struct Out<'a> {
-    x: NodeIndex<'a>,
+struct Out<'t, 'a> {
+    x: &'t NodeIndex<'a>,
 }
 
-impl<'a> Out<'a> {
-    fn new(t: &HostTree<'a>) -> Self {
+impl<'t, 'a> Out<'t, 'a> {
+    fn new(t: &'t HostTree<'a>) -> Self {
         Out {
-            x: NodeIndex::new(t).unwrap(),
+            x: t.index().check_phandles().unwrap(),
         }
     }
     fn node(&self, path: &str) -> usize {
@@ -78,7 +78,7 @@ fn phandles_intact(input: &[u8], output: &[u8]) {
         HostTree::new(input).unwrap(),
         HostTree::new(output).unwrap(),
     );
-    let (xi, xo) = (NodeIndex::new(&ti).unwrap(), NodeIndex::new(&to).unwrap());
+    let (xi, xo) = (ti.index(), to.index());
     for i in 0..xo.len() {
         if let (Some(ph), Some(j)) = (xo.phandle_of(i), xi.by_path(xo.path(i))) {
             assert_eq!(xi.phandle_of(j), Some(ph), "{}", xo.path(i));
@@ -188,7 +188,7 @@ fn snow_pass_all_copies_iommus_unchanged() {
         HostTree::new(EXYNOS5250_SNOW_DTB).unwrap(),
         HostTree::new(&out).unwrap(),
     );
-    let (xi, xo) = (NodeIndex::new(&ti).unwrap(), NodeIndex::new(&to).unwrap());
+    let (xi, xo) = (ti.index(), to.index());
     assert_eq!(
         xo.nodes
             .iter()

@@ -214,8 +214,10 @@ mod tests {
         let blob = w.finish().unwrap();
         let tree = HostTree::new(&blob).unwrap();
         assert_eq!(tree.memory().unwrap()[0].size, 0x10_0000);
-        let n = tree.fdt.find_node("/800x480").unwrap();
-        assert!(n.property("arm,cpu-registers-not-fw-configured").is_some());
-        assert_eq!(tree.fdt.memory_reservations().count(), 1);
+        let n = tree.index().by_path("/800x480").unwrap();
+        assert!(tree
+            .index()
+            .has(n, "arm,cpu-registers-not-fw-configured"));
+        assert_eq!(crate::dt::blob::memreserve(tree.blob).len(), 1);
     }
 }

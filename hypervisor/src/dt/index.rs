@@ -1,6 +1,7 @@
 //! A flat index of the host tree: every node with its path, parent, children and
-//! properties, plus a phandle map, built once (in tree order) so the plan and the
-//! Dom0 writer look nodes up by phandle or path without re-walking the blob.
+//! properties, plus a phandle map, built once (in tree order) from the walk in
+//! [`super::blob`] so the boot path, the plan and the Dom0 writer look nodes up by
+//! phandle or path without re-walking the blob.
 //!
 //! Address arithmetic (`reg`, `ranges`) is in [`super::address`].
 
@@ -8,15 +9,9 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::PlanError;
-use crate::dt::HostTree;
-
-/// One property, borrowed from the blob.
-#[derive(Debug, Clone, Copy)]
-pub struct Prop<'a> {
-    pub name: &'a str,
-    pub value: &'a [u8],
-}
+pub use super::blob::RawProp as Prop;
+use super::blob::RawNode;
+use crate::plan::PlanError;
 
 /// One node; `nodes[0]` of the index is the root.
 #[derive(Debug, Clone)]
@@ -34,6 +29,9 @@ pub struct Node<'a> {
 pub struct NodeIndex<'a> {
     pub nodes: Vec<Node<'a>>,
     phandles: BTreeMap<u32, usize>,
+    /// The first phandle inconsistency (duplicate, 0 or 0xffffffff, not one
+    /// cell); the map then keeps the first node with a given phandle.
+    phandle_error: Option<PlanError>,
 }
 
 /// Upper bound applied to every `#...-cells` value read from the tree.
@@ -56,67 +54,14 @@ pub fn fold_cells(c: &[u32]) -> Option<u64> {
     }
 }
 
-fn be32(b: &[u8], at: usize) -> Option<u32> {
-    let s = b.get(at..at.checked_add(4)?)?;
-    Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
-}
-
-/// A NUL-terminated UTF-8 string at the start of `b`.
-fn cstr(b: &[u8]) -> Option<&str> {
-    let end = b.iter().position(|&c| c == 0)?;
-    core::str::from_utf8(b.get(..end)?).ok()
-}
-
-/// Walks the structure block once, in order: (parent, name, properties) per
-/// node. `None` if it cannot be walked (`blob::check` rules that out).
-#[allow(clippy::type_complexity)]
-fn walk(blob: &[u8]) -> Option<Vec<(Option<usize>, &str, Vec<Prop<'_>>)>> {
-    const BEGIN_NODE: u32 = 1;
-    const END_NODE: u32 = 2;
-    const PROP: u32 = 3;
-    const NOP: u32 = 4;
-    const END: u32 = 9;
-    let (off, len) = (be32(blob, 8)? as usize, be32(blob, 36)? as usize);
-    let strings = blob.get(be32(blob, 12)? as usize..)?;
-    let block = blob.get(off..off.checked_add(len)?)?;
-    let mut nodes = Vec::new();
-    let mut open: Vec<usize> = Vec::new();
-    let mut at = 0;
-    loop {
-        let token = be32(block, at)?;
-        at += 4;
-        match token {
-            BEGIN_NODE => {
-                let name = cstr(block.get(at..)?)?;
-                at = (at + name.len() + 4) & !3;
-                nodes.push((open.last().copied(), name, Vec::new()));
-                open.push(nodes.len() - 1);
-            }
-            END_NODE => {
-                open.pop()?;
-            }
-            PROP => {
-                let (vlen, nameoff) = (be32(block, at)? as usize, be32(block, at + 4)? as usize);
-                let end = at.checked_add(8)?.checked_add(vlen)?;
-                let value = block.get(at + 8..end)?;
-                let name = cstr(strings.get(nameoff..)?)?;
-                nodes.get_mut(*open.last()?)?.2.push(Prop { name, value });
-                at = end.checked_add(3)? & !3;
-            }
-            NOP => {}
-            END => return Some(nodes),
-            _ => return None,
-        }
-    }
-}
-
 impl<'a> NodeIndex<'a> {
-    pub fn new(tree: &HostTree<'a>) -> Result<Self, PlanError> {
-        let walked =
-            walk(tree.blob).ok_or_else(|| bad("/", "structure block", "cannot be walked"))?;
-        let mut nodes: Vec<Node<'a>> = Vec::with_capacity(walked.len());
+    /// Indexes the nodes of [`super::blob::parse`]. Never fails: a phandle
+    /// inconsistency is kept for [`Self::check_phandles`].
+    pub fn from_raw(raw: Vec<RawNode<'a>>) -> Self {
+        let mut nodes: Vec<Node<'a>> = Vec::with_capacity(raw.len());
         let mut phandles = BTreeMap::new();
-        for (i, (parent, name, props)) in walked.into_iter().enumerate() {
+        let mut phandle_error = None;
+        for (i, RawNode { parent, name, props }) in raw.into_iter().enumerate() {
             let path = match parent.and_then(|p| nodes.get(p)) {
                 None => String::from("/"),
                 Some(p) => {
@@ -130,28 +75,28 @@ impl<'a> NodeIndex<'a> {
                 .iter()
                 .filter(|p| p.name == "phandle" || p.name == "linux,phandle")
             {
-                let ph = match p.value {
-                    [a, b, c, d] => u32::from_be_bytes([*a, *b, *c, *d]),
-                    _ => return Err(bad(&path, "phandle", "is not one cell")),
+                let problem = match p.value {
+                    [a, b, c, d] => match u32::from_be_bytes([*a, *b, *c, *d]) {
+                        0 | u32::MAX => Some(bad(&path, "phandle", "is 0 or 0xffffffff")),
+                        ph => match phandles.get(&ph) {
+                            Some(&j) if j == i => None,
+                            Some(&j) => Some(PlanError::DuplicatePhandle {
+                                phandle: ph,
+                                first: nodes
+                                    .get(j)
+                                    .map_or_else(String::new, |n: &Node<'_>| n.path.clone()),
+                                second: path.clone(),
+                            }),
+                            None => {
+                                phandles.insert(ph, i);
+                                None
+                            }
+                        },
+                    },
+                    _ => Some(bad(&path, "phandle", "is not one cell")),
                 };
-                if ph == 0 || ph == u32::MAX {
-                    return Err(bad(&path, "phandle", "is 0 or 0xffffffff"));
-                }
-                match phandles.get(&ph) {
-                    Some(&j) if j == i => {}
-                    Some(&j) => {
-                        let first = nodes
-                            .get(j)
-                            .map_or_else(String::new, |n: &Node<'_>| n.path.clone());
-                        return Err(PlanError::DuplicatePhandle {
-                            phandle: ph,
-                            first,
-                            second: path,
-                        });
-                    }
-                    None => {
-                        phandles.insert(ph, i);
-                    }
+                if phandle_error.is_none() {
+                    phandle_error = problem;
                 }
             }
             if let Some(p) = parent.and_then(|p| nodes.get_mut(p)) {
@@ -165,7 +110,20 @@ impl<'a> NodeIndex<'a> {
                 props,
             });
         }
-        Ok(NodeIndex { nodes, phandles })
+        NodeIndex {
+            nodes,
+            phandles,
+            phandle_error,
+        }
+    }
+
+    /// The index, or the first phandle inconsistency (two nodes with one
+    /// phandle, a phandle of 0 or 0xffffffff, or one that is not one cell).
+    pub fn check_phandles(&self) -> Result<&Self, PlanError> {
+        match &self.phandle_error {
+            Some(e) => Err(e.clone()),
+            None => Ok(self),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -330,12 +288,12 @@ pub fn bad(node: &str, prop: &'static str, why: &'static str) -> PlanError {
 mod tests {
     use super::*;
     use crate::dt::testdata::{EXYNOS5250_SNOW_DTB, QEMU_VIRT_SMMUV3_DTB};
-    use crate::dt::Region;
+    use crate::dt::{HostTree, Region};
 
     #[test]
     fn paths_phandles_and_translation() {
         let t = HostTree::new(EXYNOS5250_SNOW_DTB).unwrap();
-        let x = NodeIndex::new(&t).unwrap();
+        let x = t.index();
         assert_eq!(x.path(0), "/");
         let mixer = x.by_path("/soc/mixer@14450000").unwrap();
         assert_eq!(
@@ -361,7 +319,7 @@ mod tests {
     #[test]
     fn pci_windows() {
         let t = HostTree::new(QEMU_VIRT_SMMUV3_DTB).unwrap();
-        let x = NodeIndex::new(&t).unwrap();
+        let x = t.index();
         let pcie = x.by_path("/pcie@10000000").unwrap();
         let w = x.range_windows(pcie);
         assert_eq!(
