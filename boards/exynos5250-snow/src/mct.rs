@@ -98,7 +98,13 @@ impl MctGlobal {
 /// The MCT base: the DT node's first `reg`, or the documented constant.
 pub fn base(tree: &HostTree<'_>) -> (usize, &'static str) {
     tree.find_compatible(&[MCT_COMPATIBLE])
-        .and_then(|n| tree.index().cpu_regs(n).ok()?.first().map(|r| r.base as usize))
+        .and_then(|n| {
+            tree.index()
+                .cpu_regs(n)
+                .ok()?
+                .first()
+                .map(|r| r.base as usize)
+        })
         .map_or((MCT_BASE, "board constant"), |b| (b, "device tree"))
 }
 

@@ -21,7 +21,11 @@ pub enum TranslateError {
     /// memory-mapped (i2c, spi, ...).
     NotMemoryMapped { node: String, bus: String },
     /// No entry of `bus`'s `ranges` covers `addr` (or `ranges` does not decode).
-    OutsideRanges { node: String, bus: String, addr: u64 },
+    OutsideRanges {
+        node: String,
+        bus: String,
+        addr: u64,
+    },
 }
 
 impl fmt::Display for TranslateError {

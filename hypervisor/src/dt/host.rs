@@ -136,7 +136,9 @@ impl<'a> HostTree<'a> {
     /// The GICv2 node, its frames as CPU physical addresses.
     pub fn gic(&self) -> Result<GicInfo, DtError> {
         let x = &self.index;
-        let n = self.find_compatible(GIC_COMPATIBLES).ok_or(DtError::NoGic)?;
+        let n = self
+            .find_compatible(GIC_COMPATIBLES)
+            .ok_or(DtError::NoGic)?;
         let regs = x.cpu_regs(n).map_err(DtError::Translate)?;
         let frames = || DtError::GicFrames {
             node: x.path(n).into(),

@@ -9,8 +9,8 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-pub use super::blob::RawProp as Prop;
 use super::blob::RawNode;
+pub use super::blob::RawProp as Prop;
 use crate::plan::PlanError;
 
 /// One node; `nodes[0]` of the index is the root.
@@ -61,7 +61,15 @@ impl<'a> NodeIndex<'a> {
         let mut nodes: Vec<Node<'a>> = Vec::with_capacity(raw.len());
         let mut phandles = BTreeMap::new();
         let mut phandle_error = None;
-        for (i, RawNode { parent, name, props }) in raw.into_iter().enumerate() {
+        for (
+            i,
+            RawNode {
+                parent,
+                name,
+                props,
+            },
+        ) in raw.into_iter().enumerate()
+        {
             let path = match parent.and_then(|p| nodes.get(p)) {
                 None => String::from("/"),
                 Some(p) => {

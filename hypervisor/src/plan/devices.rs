@@ -5,9 +5,9 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use crate::dt::index::NodeIndex;
 use super::irq::{self, Irq};
 use super::{PlanError, PlanWarning};
+use crate::dt::index::NodeIndex;
 use crate::dt::Region;
 
 const PAGE: u64 = 0x1000;

@@ -6,10 +6,10 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::dt::index::{bad, NodeIndex};
 use super::known::{self, DriverState};
 use super::options::{IommuRule, PlanOptions, Selector};
 use super::{IommuAction, PlanError, PlanWarning};
+use crate::dt::index::{bad, NodeIndex};
 
 /// Why an IOMMU got its action.
 #[derive(Debug, Clone, PartialEq, Eq)]

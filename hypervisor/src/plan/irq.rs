@@ -6,9 +6,9 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::dt::index::{bad, NodeIndex};
 use super::known::Compat;
 use super::PlanError;
+use crate::dt::index::{bad, NodeIndex};
 
 /// GICv2 compatibles, as `HostTree::gic` matches them, plus older spellings of
 /// the same binding (3 cells: type, number, flags).

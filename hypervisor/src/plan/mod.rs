@@ -30,9 +30,9 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
+pub use crate::dt::index::NodeIndex;
 pub use devices::Passthrough;
 pub use error::{PlanError, PlanWarning};
-pub use crate::dt::index::NodeIndex;
 pub use iommu::{IommuDecision, Reason};
 pub use options::{IommuRule, OptionError, PlanOptions, Selector, SwiotlbMode};
 

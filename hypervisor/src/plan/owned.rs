@@ -13,11 +13,11 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use crate::dt::index::NodeIndex;
 use super::iommu::{iommus_entries, map_entries};
 use super::irq::{self, Irq};
 use super::report::PREFIX;
 use super::{IommuAction, IommuDecision, PlanError};
+use crate::dt::index::NodeIndex;
 use crate::dt::Region;
 
 /// Stream IDs `first..=last` of one master.

@@ -129,7 +129,10 @@ pub fn rewrite(dtb: &[u8], how: &[Rewrite]) -> Result<Vec<u8>, String> {
     emit(s, &root, how, &mut st);
     st.extend_from_slice(&END.to_be_bytes());
     let mut rsv_end = off_rsv;
-    while dtb.get(rsv_end..rsv_end + 16).is_some_and(|e| e.iter().any(|&b| b != 0)) {
+    while dtb
+        .get(rsv_end..rsv_end + 16)
+        .is_some_and(|e| e.iter().any(|&b| b != 0))
+    {
         rsv_end += 16;
     }
     let rsv = dtb

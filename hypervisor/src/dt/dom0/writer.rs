@@ -215,9 +215,7 @@ mod tests {
         let tree = HostTree::new(&blob).unwrap();
         assert_eq!(tree.memory().unwrap()[0].size, 0x10_0000);
         let n = tree.index().by_path("/800x480").unwrap();
-        assert!(tree
-            .index()
-            .has(n, "arm,cpu-registers-not-fw-configured"));
+        assert!(tree.index().has(n, "arm,cpu-registers-not-fw-configured"));
         assert_eq!(crate::dt::blob::memreserve(tree.blob).len(), 1);
     }
 }
