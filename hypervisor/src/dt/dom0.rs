@@ -359,7 +359,7 @@ pub fn build(tree: &HostTree<'_>, plan: &Plan, d: &Dom0Params<'_>) -> Result<Vec
             let at_root = x.parent(i) == Some(0);
             i > 0
                 && (plan.is_hidden(x.path(i))
-                    || is_memory_node(&x, i)
+                    || is_memory_node(x, i)
                     || x.is_compatible(i, NOT_FOR_DOM0)
                     || (at_root && (OVERLAY_NODES.contains(&name) || name == "hypervisor"))
                     || (x.parent(i).is_some()
@@ -382,13 +382,13 @@ pub fn build(tree: &HostTree<'_>, plan: &Plan, d: &Dom0Params<'_>) -> Result<Vec
     let mut edits = BTreeMap::new();
     if !stripped.is_empty() {
         for i in (0..n).filter(|&i| !gone[i]) {
-            let e = master_edits(&x, i, &|t| stripped.contains(&t))?;
+            let e = master_edits(x, i, &|t| stripped.contains(&t))?;
             if !e.is_empty() {
                 edits.insert(i, e);
             }
         }
     }
-    let gic = (0..n).find(|&i| is_gic(&x, i) && !gone[i]);
+    let gic = (0..n).find(|&i| is_gic(x, i) && !gone[i]);
     if d.gic.is_some() && gic.is_none() {
         return Err(Dom0DtError::NoGic {
             what: "the GIC view",
@@ -407,7 +407,7 @@ pub fn build(tree: &HostTree<'_>, plan: &Plan, d: &Dom0Params<'_>) -> Result<Vec
         .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
     w.set_boot_cpuid_phys(boot_cpu);
     let mut wr = Writer {
-        x: &x,
+        x,
         d,
         w,
         removed,
@@ -424,7 +424,7 @@ pub fn build(tree: &HostTree<'_>, plan: &Plan, d: &Dom0Params<'_>) -> Result<Vec
         match step {
             Step::Enter(i) => {
                 if wr.removed.get(i) == Some(&true) {
-                    if is_memory_node(&x, i) {
+                    if is_memory_node(x, i) {
                         wr.memory_node()?;
                     }
                     continue;

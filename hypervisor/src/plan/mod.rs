@@ -230,9 +230,9 @@ impl Plan {
 /// phandles, cyclic interrupt parents, malformed IOMMU or interrupt properties).
 pub fn make(tree: &HostTree<'_>, opts: &PlanOptions, keep: &Keep) -> Result<Plan, PlanError> {
     let x = tree.index().check_phandles()?;
-    irq::check_cycles(&x)?;
+    irq::check_cycles(x)?;
     let mut warnings = Vec::new();
-    let found = iommu::decide(&x, opts, &mut warnings)?;
+    let found = iommu::decide(x, opts, &mut warnings)?;
     let mut hidden = Vec::new();
     let mut removed = Vec::new();
     for f in found.iter().filter(|f| f.decision.removed) {
@@ -257,7 +257,7 @@ pub fn make(tree: &HostTree<'_>, opts: &PlanOptions, keep: &Keep) -> Result<Plan
     // Frames no passthrough mapping may cover: the GIC's and the removed subtrees'.
     let mut protected = Vec::new();
     for i in
-        (0..x.len()).filter(|&i| irq::is_gic(&x, i) || removed.iter().any(|&r| x.is_within(i, r)))
+        (0..x.len()).filter(|&i| irq::is_gic(x, i) || removed.iter().any(|&r| x.is_within(i, r)))
     {
         for r in x
             .mmio(i)
@@ -268,11 +268,11 @@ pub fn make(tree: &HostTree<'_>, opts: &PlanOptions, keep: &Keep) -> Result<Plan
             protected.push((r, x.path(i).to_string()));
         }
     }
-    let passthrough = devices::collect(&x, &removed, &protected, &mut warnings)?;
+    let passthrough = devices::collect(x, &removed, &protected, &mut warnings)?;
     let iommus: Vec<IommuDecision> = found.into_iter().map(|f| f.decision).collect();
-    let owned = owned::describe(&x, &iommus)?;
+    let owned = owned::describe(x, &iommus)?;
     let swiotlb = swiotlb(opts.swiotlb, &iommus, &passthrough, &mut warnings);
-    let gic = (0..x.len()).find(|&i| irq::is_gic(&x, i)).map(|i| GicNode {
+    let gic = (0..x.len()).find(|&i| irq::is_gic(x, i)).map(|i| GicNode {
         path: x.path(i).to_string(),
         frames: x.mmio(i).unwrap_or_default(),
     });
