@@ -25,6 +25,43 @@ qemu_virt_cmd() {
     fi
 }
 
+# QEMU does not add guest-loader's /chosen modules to a tree given with -dtb.
+# As a bootloader does (U-Boot's fdt commands, ImageBuilder's scripts), this
+# edits a copy of DTB in place with libfdt (fdtput), adding Xen-style module
+# nodes, and loads the files there with QEMU's generic loader. Appends the
+# loaders and -dtb to QEMU_CMD.
+#   qemu_dtb_with_modules DTB KERNEL INITRD DOM0_ARGS
+qemu_dtb_with_modules() {
+    local dtb=$1 kernel=$2 initrd=$3 dom0args=$4 out ac sc
+    out="$ROOT/target/run/$(basename "$dtb" .dtb)-modules.$$.dtb"
+    mkdir -p "$(dirname "$out")"
+    cp "$dtb" "$out"
+    ac=$(fdtget -t u "$out" / '#address-cells' 2>/dev/null || echo 2)
+    sc=$(fdtget -t u "$out" / '#size-cells' 2>/dev/null || echo 1)
+    cells() { # value ncells -> big-endian cells, high first
+        local v=$1 n=$2 c=()
+        while [ "$n" -gt 0 ]; do c=("$(( v & 0xffffffff ))" "${c[@]}"); v=$(( v >> 32 )); n=$(( n - 1 )); done
+        echo "${c[@]}"
+    }
+    add_module() { # file addr compatible...
+        local f=$1 addr=$2 node
+        shift 2
+        node="/chosen/module@$(printf '%x' "$addr")"
+        # shellcheck disable=SC2046 # cells are separate words on purpose
+        fdtput -p -t s "$out" "$node" compatible "$@" &&
+            fdtput -t u "$out" "$node" reg $(cells "$addr" "$ac") $(cells "$(stat -c %s "$f")" "$sc") ||
+            die "fdtput on $out failed"
+        QEMU_CMD+=(-device "loader,file=$(qemu_escape "$f"),addr=$addr,force-raw=on")
+    }
+    if [ -n "$kernel" ]; then
+        add_module "$kernel" "$DOM0_KERNEL_ADDR" multiboot,kernel multiboot,module
+        fdtput -t s "$out" "/chosen/module@$(printf '%x' "$DOM0_KERNEL_ADDR")" bootargs "$dom0args" ||
+            die "fdtput on $out failed"
+    fi
+    [ -z "$initrd" ] || add_module "$initrd" "$DOM0_INITRD_ADDR" multiboot,ramdisk multiboot,module
+    QEMU_CMD+=(-dtb "$out")
+}
+
 # An SMMUv3 in front of the PCIe host and a virtio-blk-pci disk behind it.
 # Call qemu_smmu_machine before qemu_virt_cmd and qemu_smmu_devices after it.
 #
