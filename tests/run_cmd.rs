@@ -93,9 +93,17 @@ fn dom0_cmd_never_reached_exits_125() {
     let bad = snowvisor_tests::root().join("target/boot-tests/run-cmd-not-a-zimage.bin");
     std::fs::create_dir_all(bad.parent().unwrap()).unwrap();
     std::fs::write(&bad, vec![0u8; 8192]).unwrap();
+    let (_, initrd) = snowvisor_tests::dom0();
     let o = run(
         "fatal",
-        &["--dom0", bad.to_str().unwrap(), "--dom0-cmd", "true"],
+        &[
+            "--dom0",
+            bad.to_str().unwrap(),
+            "--initrd",
+            initrd.to_str().unwrap(),
+            "--dom0-cmd",
+            "true",
+        ],
     );
     let all = text(&o);
     assert_eq!(o.status.code(), Some(125), "{all}");

@@ -8,7 +8,8 @@
 #   target/dom0/zImage            the package's /boot/vmlinuz-*
 #   target/dom0/dtbs/             the package's /usr/lib/linux-image-*/ tree
 #   target/dom0/initrd.cpio.gz    newc cpio: busybox + qemu/dom0-initramfs/{init,tests/}
-#                                 + the kernel modules qemu/dom0-initramfs/modules lists, in /lib/modules/
+#                                 + the kernel modules qemu/dom0-initramfs/modules names and
+#                                   their dependencies, in /lib/modules/ (+ modules.dep)
 #                                 + /bin/snowctl (hypervisor/tools/snowctl, static armhf)
 #   target/dom0/kernel-version    "<package> <version> <uname -r>"
 # Packages come from the machine's own apt sources (no mirror named here),
@@ -135,31 +136,82 @@ dom0_build_snowctl() {
     [ -x "$SNOWCTL_BIN" ] || die "snowctl was built but $SNOWCTL_BIN is missing"
 }
 
-# Copies the modules qemu/dom0-initramfs/modules lists (paths under
-# /lib/modules/<version>/, one a line, # comments) from the kernel package into DEST.
+# dom0_stage_modules MODROOT DEST: copies the modules qemu/dom0-initramfs/modules
+# names (one a line, # comments) and every module they depend on (modinfo's
+# `depends`) from MODROOT, a kernel's lib/modules/<release> tree (.ko, .ko.xz,
+# .ko.gz or .ko.zst), into DEST as plain NAME.ko, and writes DEST/modules.dep:
+# "NAME: DEP..." lines, dependencies first, for /init's loader, and
+# DEST/modules.builtin: the listed names the kernel has built in. Prints one line
+# naming what was packed and what the kernel does not have; fails only when
+# the modules' vermagic is not MODROOT's release.
 dom0_stage_modules() {
-    local dest=$1 list="$DOM0_SRC/modules" pkg deb tmp="$DOM0_DIR/modules.tmp" m
-    [ -s "$list" ] || return 0
-    pkg=$(cut -d' ' -f1 "$DOM0_DIR/kernel-version" 2>/dev/null) || true
-    [ -n "$pkg" ] || die "no target/dom0/kernel-version: fetch the kernel first"
-    deb=$(dom0_deb "$DOM0_DIR/debs" "$pkg")
-    rm -rf "$tmp" && mkdir -p "$tmp" "$dest"
-    local want=()
-    while read -r m; do
+    local modroot=$1 dest=$2 list="$DOM0_SRC/modules" release m f vm
+    release=$(basename "$modroot")
+    command -v modinfo >/dev/null || apt_install kmod
+    command -v xz >/dev/null || apt_install xz-utils
+    mkdir -p "$dest"
+    : >"$dest/modules.dep"
+    unset DOM0_MOD_PATH DOM0_MOD_DONE
+    declare -gA DOM0_MOD_PATH=() DOM0_MOD_DONE=()
+    DOM0_MOD_MISSING=()
+    while IFS= read -r f; do
+        m=${f##*/}
+        DOM0_MOD_PATH[${m%%.ko*}]=$f
+    done < <(find "$modroot" -name '*.ko' -o -name '*.ko.xz' -o -name '*.ko.gz' -o -name '*.ko.zst')
+    local packed=() builtin=()
+    : >"$dest/modules.builtin"
+    while read -r m _; do
         case "$m" in ''|'#'*) continue ;; esac
-        want+=("./lib/modules/*/$m")
+        # Built into this kernel (modules.builtin lists kernel/.../NAME.ko).
+        if grep -qE "/(${m}|${m//-/_}|${m//_/-})\.ko\$" "$modroot/modules.builtin" 2>/dev/null; then
+            builtin+=("$m")
+            echo "$m" >>"$dest/modules.builtin"
+        elif dom0_stage_module "$m" "$dest" "$m"; then
+            packed+=("$m")
+        fi
     done <"$list"
-    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards "${want[@]}" \
-        || die "modules listed in $list are missing from $deb"
-    find "$tmp" -name '*.ko' -exec install -m 0644 {} "$dest/" \;
-    rm -rf "$tmp"
+    local deps=$(($(wc -l <"$dest/modules.dep") - ${#packed[@]})) more=""
+    [ "$deps" -le 0 ] || more=" (+$deps they need)"
+    say "dom0: $release modules packed: ${packed[*]:-none}$more; built in: ${builtin[*]:-none}; missing: ${DOM0_MOD_MISSING[*]:-none}"
+    # A module built for another kernel fails insmod at boot; say so now.
+    for f in "$dest"/*.ko; do
+        [ -e "$f" ] || break
+        vm=$(modinfo -F vermagic "$f" 2>/dev/null | cut -d' ' -f1)
+        [ "$vm" = "$release" ] || die "$(basename "$f") in $modroot is built for kernel '$vm', not '$release'"
+        break
+    done
 }
 
-dom0_build_initrd() {
-    [ -f "$DOM0_SRC/init" ] || die "$DOM0_SRC/init is missing"
-    if ! command -v cpio >/dev/null || ! command -v gzip >/dev/null; then
-        apt_install cpio gzip
+# dom0_stage_module NAME DEST WANTED_BY: stages NAME (file names use - or _
+# as the kernel tree spells them) after its dependencies; false when missing.
+dom0_stage_module() {
+    local n=$1 dest=$2 by=$3 f d deps
+    [ -z "${DOM0_MOD_DONE[$n]:-}" ] || return 0
+    f=${DOM0_MOD_PATH[$n]:-${DOM0_MOD_PATH[${n//-/_}]:-${DOM0_MOD_PATH[${n//_/-}]:-}}}
+    if [ -z "$f" ]; then
+        if [ "$by" = "$n" ]; then DOM0_MOD_MISSING+=("$n"); else DOM0_MOD_MISSING+=("$n(for $by)"); fi
+        return 1
     fi
+    n=${f##*/}
+    n=${n%%.ko*}
+    DOM0_MOD_DONE[$n]=1
+    case "$f" in
+        *.ko) cp "$f" "$dest/$n.ko" ;;
+        *.ko.xz) xz -dc "$f" >"$dest/$n.ko" ;;
+        *.ko.gz) gzip -dc "$f" >"$dest/$n.ko" ;;
+        *.ko.zst) command -v zstd >/dev/null || apt_install zstd; zstd -qdc "$f" >"$dest/$n.ko" ;;
+    esac || die "cannot unpack $f"
+    chmod 0644 "$dest/$n.ko"
+    deps=$(modinfo -F depends "$dest/$n.ko" 2>/dev/null) || true
+    deps=${deps//,/ }
+    for d in $deps; do
+        dom0_stage_module "$d" "$dest" "$by" || true
+    done
+    echo "$n:${deps:+ $deps}" >>"$dest/modules.dep"
+}
+
+# The busybox-static .deb, downloaded on first use.
+dom0_busybox_deb() {
     local deb
     deb=$(find "$DOM0_DIR/debs" -maxdepth 1 -name 'busybox-static_*_armhf.deb' 2>/dev/null | sort -V | tail -1) || true
     if [ -z "$deb" ]; then
@@ -168,15 +220,29 @@ dom0_build_initrd() {
         dom0_download "$DOM0_DIR/debs" busybox-static:armhf
         deb=$(dom0_deb "$DOM0_DIR/debs" busybox-static)
     fi
-    local bbroot="$DOM0_DIR/busybox.tmp" stage="$DOM0_DIR/initramfs.tmp" bb
-    rm -rf "$bbroot" "$stage"
+    echo "$deb"
+}
+
+# dom0_pack_initrd MODROOT OUT: the initramfs for the kernel whose modules
+# are in MODROOT (lib/modules/<release>), written to OUT.
+dom0_pack_initrd() {
+    local modroot=$1 out=$2
+    [ -f "$DOM0_SRC/init" ] || die "$DOM0_SRC/init is missing"
+    if ! command -v cpio >/dev/null || ! command -v gzip >/dev/null; then
+        apt_install cpio gzip
+    fi
+    local deb work bbroot stage bb
+    deb=$(dom0_busybox_deb)
+    mkdir -p "$(dirname "$out")"
+    work=$(mktemp -d "$(dirname "$out")/initramfs.XXXXXX")
+    bbroot="$work/busybox" stage="$work/stage"
     dpkg-deb -x "$deb" "$bbroot" || die "dpkg-deb -x $deb failed"
     for bb in "$bbroot/bin/busybox" "$bbroot/usr/bin/busybox" ""; do
         [ -f "$bb" ] && break
     done
     [ -n "$bb" ] || die "$deb has no /bin/busybox or /usr/bin/busybox"
 
-    say "dom0: building target/dom0/initrd.cpio.gz"
+    say "dom0: building ${out#"$ROOT"/}"
     (
         umask 022
         mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,run,root,etc,tests}
@@ -186,7 +252,7 @@ dom0_build_initrd() {
         if [ -d "$DOM0_SRC/tests" ]; then
             cp -R "$DOM0_SRC/tests/." "$stage/tests/"
         fi
-        dom0_stage_modules "$stage/lib/modules"
+        dom0_stage_modules "$modroot" "$stage/lib/modules"
         install -m 0755 "$SNOWCTL_BIN" "$stage/bin/snowctl"
         chmod 1777 "$stage/tmp"
     ) || die "staging the initramfs failed"
@@ -196,11 +262,25 @@ dom0_build_initrd() {
         cd "$stage" &&
             find . -mindepth 1 -printf '%P\n' | LC_ALL=C sort |
             cpio --quiet -o -H newc --owner=0:0 --reproducible |
-                gzip -9 -n >"$DOM0_INITRD.tmp"
+                gzip -9 -n >"$out.tmp"
     ) || die "packing the initramfs failed"
-    mv "$DOM0_INITRD.tmp" "$DOM0_INITRD"
-    rm -rf "$bbroot" "$stage"
-    say "dom0: initramfs $(du -k "$DOM0_INITRD" | cut -f1) KiB"
+    mv "$out.tmp" "$out"
+    rm -rf "$work"
+    say "dom0: initramfs $(du -k "$out" | cut -f1) KiB"
+}
+
+# The default kernel's initramfs, with the modules of its package.
+dom0_build_initrd() {
+    local pkg deb tmp="$DOM0_DIR/modules.tmp" modroot
+    pkg=$(cut -d' ' -f1 "$DOM0_DIR/kernel-version" 2>/dev/null) || true
+    [ -n "$pkg" ] || die "no target/dom0/kernel-version: fetch the kernel first"
+    deb=$(dom0_deb "$DOM0_DIR/debs" "$pkg")
+    rm -rf "$tmp" && mkdir -p "$tmp"
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" --wildcards './lib/modules/*' './usr/lib/modules/*' 2>/dev/null || true
+    modroot=$(find "$tmp/lib/modules" "$tmp/usr/lib/modules" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | head -1) || true
+    [ -n "$modroot" ] || die "$deb has no /lib/modules/<release>/"
+    dom0_pack_initrd "$modroot" "$DOM0_INITRD"
+    rm -rf "$tmp"
 }
 
 ensure_dom0() {
@@ -215,4 +295,201 @@ ensure_dom0() {
     flock -u "$lock"
     exec {lock}>&-
     return 0
+}
+
+# ---- Other Dom0 kernels: scripts/run --dom0 SPEC [--modules DIR] -----------
+#
+# dom0_use_kernel SPEC [MODULES_DIR] sets DOM0_ZIMAGE, DOM0_INITRD and
+# DOM0_RELEASE for SPEC, one of:
+#   a zImage (vmlinuz-<release> or any name), its modules in MODULES_DIR or
+#     next to it: ../lib/modules/<release>, ./lib/modules/*, ./modules/*
+#   an unpacked Debian kernel package (boot/vmlinuz-*, [usr/]lib/modules/*/)
+#   a Debian kernel package file (linux-image-*.deb)
+#   a Debian armhf kernel package: NAME, NAME=VERSION or NAME/SUITE, e.g.
+#     linux-image-6.1.0-50-armmp-lpae, linux-image-armmp-lpae/bookworm-backports;
+#     a metapackage is followed to the kernel it depends on. A SUITE missing
+#     from apt's sources is added with the mirror already there.
+# Packages are downloaded to target/dom0/debs/ and unpacked once under
+# target/dom0/kernels/<package>_<version>/; the initramfs, with that kernel's
+# own modules, is cached as target/dom0/kernels/<release>/initrd.cpio.gz and
+# rebuilt when its inputs change.
+DOM0_KERNELS="$DOM0_DIR/kernels"
+
+dom0_use_kernel() {
+    local spec=$1 mods=${2:-}
+    mkdir -p "$DOM0_KERNELS"
+    local lock
+    exec {lock}>"$DOM0_DIR/.lock"
+    flock "$lock"
+    dom0_build_snowctl
+    local deb="" tree
+    if [ -d "$spec" ]; then
+        dom0_kernel_tree "$spec" "$mods"
+    elif [ -f "$spec" ] && [ "${spec%.deb}" = "$spec" ]; then
+        dom0_kernel_zimage "$spec" "$mods"
+    else
+        if [ -f "$spec" ]; then
+            deb=$spec
+        else
+            case "$spec" in
+                linux-image-*) deb=$(dom0_fetch_package "$spec") || exit 1 ;;
+                *) die "--dom0 $spec: no such file or directory, nor a Debian kernel package name (linux-image-...)" ;;
+            esac
+        fi
+        [ -z "$mods" ] || die "--modules goes with a zImage, not with the package $spec"
+        tree=$(dom0_unpack_deb "$deb") || exit 1
+        dom0_kernel_tree "$tree" ""
+    fi
+    flock -u "$lock"
+    exec {lock}>&-
+    return 0
+}
+
+# True when FILE carries the ARM zImage magic 0x016f2818 at offset 0x24.
+dom0_is_zimage() {
+    [ "$(od -An -tx4 -j 36 -N 4 "$1" 2>/dev/null | tr -d ' ')" = 016f2818 ]
+}
+
+# dom0_kernel_tree ROOT MODS: an unpacked kernel package.
+dom0_kernel_tree() {
+    local root=$1 mods=$2 k
+    local ks=()
+    for k in "$root"/boot/vmlinuz-*; do [ -f "$k" ] && ks+=("$k"); done
+    [ ${#ks[@]} -eq 1 ] || die "$root: expected one boot/vmlinuz-<release>, found ${#ks[@]}${ks[*]:+: ${ks[*]##*/}}"
+    dom0_kernel_zimage "${ks[0]}" "$mods"
+}
+
+# dom0_kernel_zimage ZIMAGE MODS: a zImage and the modules found for it.
+dom0_kernel_zimage() {
+    local zimage=$1 mods=$2 dir release="" c modroot=""
+    dom0_is_zimage "$zimage" || die "--dom0 $zimage is not an ARM zImage (no magic 0x016f2818 at offset 0x24)"
+    dir=$(cd "$(dirname "$zimage")" && pwd)
+    zimage="$dir/${zimage##*/}"
+    case "${zimage##*/}" in vmlinuz-*) release=${zimage##*/vmlinuz-} ;; esac
+    local cands=()
+    if [ -n "$mods" ]; then
+        [ -d "$mods" ] || die "--modules $mods: no such directory"
+        mods=$(cd "$mods" && pwd)
+        # The release directory itself, or a tree holding it.
+        if [ -d "$mods/kernel" ] || [ -f "$mods/modules.order" ]; then
+            cands=("$mods")
+        else
+            for c in "$mods"/lib/modules/* "$mods"/usr/lib/modules/* "$mods"/*; do
+                [ -d "$c/kernel" ] && cands+=("$c")
+            done
+        fi
+        [ ${#cands[@]} -gt 0 ] || die "--modules $mods: no kernel module tree (<release>/kernel/) in it"
+    else
+        for c in "$dir"/../lib/modules/* "$dir"/../usr/lib/modules/* "$dir"/lib/modules/* "$dir"/modules/*; do
+            [ -d "$c/kernel" ] && cands+=("$(cd "$c" && pwd)")
+        done
+        [ ${#cands[@]} -gt 0 ] || die "no modules found next to $zimage (looked for ../lib/modules/<release>, lib/modules/<release>, modules/<release> in $dir): give --modules DIR, or --initrd F / --no-initrd to boot it with another initramfs or none"
+    fi
+    if [ -n "$release" ]; then
+        for c in "${cands[@]}"; do
+            [ "${c##*/}" = "$release" ] && modroot=$c
+        done
+        [ -n "$modroot" ] || die "no modules for $release next to $zimage (found: ${cands[*]##*/})"
+    else
+        [ ${#cands[@]} -eq 1 ] || die "several module trees for $zimage (${cands[*]##*/}): name one with --modules DIR"
+        modroot=${cands[0]}
+    fi
+    release=${modroot##*/}
+    DOM0_ZIMAGE=$zimage
+    DOM0_RELEASE=$release
+    DOM0_INITRD="$DOM0_KERNELS/$release/initrd.cpio.gz"
+    dom0_release_initrd "$modroot" "$DOM0_INITRD"
+    say "dom0: kernel $release ($zimage), initramfs ${DOM0_INITRD#"$ROOT"/}"
+}
+
+# dom0_release_initrd MODROOT OUT: builds OUT unless the stamp next to it
+# says it was built from the same modules, init, tests, busybox and snowctl.
+dom0_release_initrd() {
+    local modroot=$1 out=$2 stamp
+    stamp=$(
+        {
+            echo "$modroot"
+            find "$modroot" \( -name '*.ko' -o -name '*.ko.xz' -o -name '*.ko.gz' -o -name '*.ko.zst' \) -printf '%P %s %T@\n' | LC_ALL=C sort
+            find "$DOM0_SRC" "$DOM0_LIB" "$SNOWCTL_BIN" -printf '%p %s %T@\n' | LC_ALL=C sort
+            find "$DOM0_DIR/debs" -maxdepth 1 -name 'busybox-static_*_armhf.deb' -printf '%f %s\n' | LC_ALL=C sort
+        } | sha256sum | cut -d' ' -f1
+    )
+    if [ -s "$out" ] && [ "$(cat "$out.stamp" 2>/dev/null)" = "$stamp" ]; then
+        return 0
+    fi
+    dom0_pack_initrd "$modroot" "$out"
+    echo "$stamp" >"$out.stamp"
+}
+
+# dom0_unpack_deb DEB: prints the directory DEB is unpacked in (once).
+dom0_unpack_deb() {
+    local deb=$1 pkg ver dir
+    pkg=$(dpkg-deb -f "$deb" Package 2>/dev/null) || die "$deb is not a Debian package"
+    ver=$(dpkg-deb -f "$deb" Version)
+    dir="$DOM0_KERNELS/${pkg}_${ver//:/%3a}"
+    if [ ! -f "$dir/.unpacked" ]; then
+        say "dom0: unpacking $(basename "$deb")"
+        rm -rf "$dir" && mkdir -p "$dir"
+        dpkg-deb -x "$deb" "$dir" || die "dpkg-deb -x $deb failed"
+        touch "$dir/.unpacked"
+    fi
+    echo "$dir"
+}
+
+# dom0_fetch_package NAME[=VERSION|/SUITE]: prints the .deb of that armhf
+# kernel package (a metapackage followed to its kernel), downloading it once.
+dom0_fetch_package() {
+    local spec=$1 name ver="" suite="" dep deb
+    case "$spec" in
+        *=*) name=${spec%%=*} ver=${spec#*=} ;;
+        */*) name=${spec%%/*} suite=${spec#*/} ;;
+        *) name=$spec ;;
+    esac
+    dom0_ensure_armhf
+    [ -z "$suite" ] || ensure_apt_suite "$suite"
+    if [ -z "$ver" ]; then
+        ver=$(dom0_package_version "$name" "$suite")
+        if [ -z "$ver" ]; then
+            apt_update_once
+            ver=$(dom0_package_version "$name" "$suite")
+        fi
+        if [ -z "$ver" ] && [ -n "$suite" ] && ! apt-cache policy 2>/dev/null | grep -q " $suite/"; then
+            # Do not leave a suite the mirror does not have in apt's sources.
+            as_root rm -f "/etc/apt/sources.list.d/snowvisor-$suite.sources"
+            die "--dom0 $spec: the mirror in apt's sources has no suite $suite"
+        fi
+        [ -n "$ver" ] || die "apt knows no $name:armhf${suite:+ in $suite}"
+    fi
+    deb=$(find "$DOM0_DIR/debs" -maxdepth 1 -name "${name}_${ver//:/%3a}_armhf.deb" 2>/dev/null | head -1) || true
+    if [ -z "$deb" ]; then
+        # A metapackage (linux-image-armmp-lpae) depends on exactly one kernel.
+        dep=$(apt-cache show "$name:armhf=$ver" 2>/dev/null |
+            sed -n 's/^Depends:.*\(linux-image-[0-9][^ ,]*\) (= \([^)]*\)).*/\1=\2/p' | head -1) || true
+        if [ -z "$dep" ] && ! apt-cache show "$name:armhf=$ver" >/dev/null 2>&1; then
+            apt_update_once
+            dep=$(apt-cache show "$name:armhf=$ver" 2>/dev/null |
+                sed -n 's/^Depends:.*\(linux-image-[0-9][^ ,]*\) (= \([^)]*\)).*/\1=\2/p' | head -1) || true
+        fi
+        if [ -n "$dep" ]; then
+            say "dom0: $name $ver is a metapackage for ${dep%%=*}"
+            dom0_fetch_package "$dep" || exit 1
+            return 0
+        fi
+        say "dom0: downloading $name:armhf $ver"
+        dom0_download "$DOM0_DIR/debs" "$name:armhf=$ver"
+        deb=$(find "$DOM0_DIR/debs" -maxdepth 1 -name "${name}_${ver//:/%3a}_armhf.deb" | head -1) || true
+        [ -n "$deb" ] || die "apt-get download $name:armhf=$ver left no ${name}_${ver}_armhf.deb"
+    fi
+    echo "$deb"
+}
+
+# The version of NAME:armhf apt would install (or SUITE's newest).
+dom0_package_version() {
+    local name=$1 suite=$2
+    if [ -n "$suite" ]; then
+        apt-cache madison "$name:armhf" 2>/dev/null |
+            awk -F'|' -v s="$suite" '$3 ~ ("[ /]" s "/") || $3 ~ (" " s " ") { gsub(/ /, "", $2); print $2; exit }'
+    else
+        apt-cache policy "$name:armhf" 2>/dev/null | awk '/Candidate:/ && $2 != "(none)" { print $2; exit }'
+    fi
 }
