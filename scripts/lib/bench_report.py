@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""scripts/bench's report: samples in, table and JSON out; README table from the JSON.
+
+  bench_report.py report SAMPLES JSON META...   table on stdout, JSON written
+  bench_report.py readme JSON README            README's table between the markers
+
+SAMPLES is a tab-separated file the bench appends to while it runs, one sample
+a line: figure key, system (native, xen, snowvisor), value. The figure keys,
+their units, targets and descriptions are in FIGURES below. META is
+key=value pairs (date, qemu, host_cpu, ...) copied into the JSON.
+Python's json and statistics modules do the work (no parser of our own).
+"""
+
+import json
+import statistics
+import sys
+
+SYSTEMS = ("native", "xen", "snowvisor")
+
+# key: (what, unit, target for snowvisor (text), how measured)
+FIGURES = {
+    "image_bytes": ("raw image", "bytes", "<= 163840", "file size"),
+    "image_bytes_snow": ("raw image, exynos5250-snow", "bytes", "<= 163840", "file size"),
+    "boot_to_init_s": ("Debian kernel to /init", "s", "<= 1.05x native",
+                       "wall clock from QEMU start to /init's first line"),
+    "dom0_build_us": ("Dom0 built", "us", "< 100000",
+                      "hypervisor's own clock, -icount shift=0 (1 ns per instruction)"),
+    "hypercall_xen_version": ("xen_version(XENVER_version) over the ioctl baseline",
+                              "instructions", "<= 100",
+                              "snowctl bench-hypercall, -icount shift=0"),
+    "ioctl_baseline": ("privcmd ioctl baseline (-ENOTTY, no hypercall)", "instructions",
+                       "", "snowctl bench-hypercall, -icount shift=0"),
+}
+
+
+def load(path):
+    samples = {}
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 3:
+                sys.exit(f"bench_report: {path}:{n}: expected KEY<TAB>SYSTEM<TAB>VALUE, got {line!r}")
+            key, system, value = parts
+            if system not in SYSTEMS:
+                sys.exit(f"bench_report: {path}:{n}: unknown system {system!r}")
+            samples.setdefault(key, {}).setdefault(system, []).append(float(value))
+    return samples
+
+
+def summary(values):
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "runs": len(values),
+        "samples": values,
+    }
+
+
+def fmt(v, unit):
+    if unit == "s":
+        return f"{v:.2f} s"
+    if unit == "bytes":
+        return f"{v:,.0f} B"
+    return f"{v:,.0f}"
+
+
+def cell(entry, unit, native=None):
+    if entry is None:
+        return "-"
+    text = fmt(entry["median"], unit)
+    if entry["runs"] > 1:
+        text += f" [{fmt(entry['min'], unit)}-{fmt(entry['max'], unit)}]".replace(" s-", "-")
+    if native and native["median"] > 0 and unit == "s":
+        text += f" ({entry['median'] / native['median']:.2f}x)"
+    return text
+
+
+def report(samples_path, json_path, meta):
+    samples = load(samples_path)
+    figures = {}
+    for key, by_system in samples.items():
+        what, unit, target, how = FIGURES.get(key, (key, "", "", ""))
+        figures[key] = {
+            "what": what, "unit": unit, "target": target, "how": how,
+            **{s: summary(v) for s, v in by_system.items()},
+        }
+    doc = {"meta": meta, "figures": figures}
+    with open(json_path, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    print(table(doc, markdown=False))
+
+
+def rows(doc):
+    for key, fig in doc["figures"].items():
+        native = fig.get("native")
+        yield (fig["what"], fig["unit"],
+               cell(native, fig["unit"]),
+               cell(fig.get("xen"), fig["unit"], native),
+               cell(fig.get("snowvisor"), fig["unit"], native),
+               fig["target"])
+
+
+def table(doc, markdown):
+    head = ("figure", "unit", "native", "Xen 4.17", "snowvisor", "target (snowvisor)")
+    body = list(rows(doc))
+    if markdown:
+        out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        out += ["| " + " | ".join(r) + " |" for r in body]
+        return "\n".join(out)
+    widths = [max(len(r[i]) for r in [head] + body) for i in range(len(head))]
+    out = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [head] + body]
+    return "\n".join(out)
+
+
+BEGIN = "<!-- scripts/bench --readme: begin -->"
+END = "<!-- scripts/bench --readme: end -->"
+
+
+def readme(json_path, readme_path):
+    with open(json_path, encoding="utf-8") as f:
+        doc = json.load(f)
+    m = doc["meta"]
+    text = (f"`scripts/bench` on {m.get('date', '?')}: {m.get('qemu', '?')}, host CPU "
+            f"{m.get('host_cpu', '?')} ({m.get('host_cores', '?')} cores, load average "
+            f"{m.get('load', '?')} at the start), {m.get('rounds', '?')} interleaved rounds "
+            f"(medians, [min-max]); instruction counts under `-icount shift=0` are the same "
+            f"on every host.\n\n" + table(doc, markdown=True) + "\n")
+    with open(readme_path, encoding="utf-8") as f:
+        old = f.read()
+    if BEGIN not in old or END not in old:
+        sys.exit(f"bench_report: {readme_path} has no {BEGIN} ... {END} section")
+    head, rest = old.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    with open(readme_path, "w", encoding="utf-8") as f:
+        f.write(head + BEGIN + "\n" + text + END + tail)
+
+
+def main(argv):
+    if len(argv) >= 3 and argv[0] == "report":
+        meta = dict(a.split("=", 1) for a in argv[3:])
+        report(argv[1], argv[2], meta)
+    elif len(argv) == 3 and argv[0] == "readme":
+        readme(argv[1], argv[2])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
