@@ -98,6 +98,40 @@ fn version_and_dmesg(b: &mut Boot) {
     assert!(last.contains("snowvisor: "), "{last}");
 }
 
+/// The number at the end of `line`.
+fn last_number(line: &str) -> u64 {
+    let n = line.rsplit(' ').next().and_then(|s| s.parse().ok());
+    n.unwrap_or_else(|| panic!("no number at the end of {line:?}"))
+}
+
+/// `snowctl stats` (sysctl SNOWVISOR_SYSCTL_exit_stats): by the time Dom0's
+/// /init runs, its boot has made hypercalls, taken virtual-timer interrupts
+/// and read the distributor; the biggest IRQ is the virtual timer's PPI 27.
+/// After `--clear` the count restarts: the next read sees only the few exits
+/// since (the stats hypercall itself among them).
+fn exit_stats(b: &mut Boot) {
+    b.expect("snowvisor-dom0: snowctl stats exit 0", 30);
+    for class in ["hypercall", "gicd-read", "irq"] {
+        let l = b.expect(&format!("snowvisor-dom0: snowctl stats: class {class} "), 5);
+        assert!(last_number(&l) > 0, "{l}");
+    }
+    let total = last_number(&b.expect("snowvisor-dom0: snowctl stats: total exits ", 5));
+    assert!(total > 1000, "only {total} exits to /init");
+    let irq = b.expect("snowvisor-dom0: snowctl top stats: irq ", 5);
+    assert!(irq.contains("PPI 27 (virtual timer)"), "{irq}");
+    let hc = b.expect("snowvisor-dom0: snowctl top stats: hypercall ", 5);
+    assert!(hc.contains("0x"), "{hc}");
+    let after = b.expect(
+        "snowvisor-dom0: snowctl after clear stats: total exits ",
+        10,
+    );
+    let n = last_number(&after);
+    assert!(
+        n >= 1 && n < total,
+        "after --clear: {after} (before: {total})"
+    );
+}
+
 #[test]
 fn snowctl_version_and_dmesg() {
     let mut b = Boot::start(&opts("loglvl=info"));
@@ -108,6 +142,7 @@ fn snowctl_version_and_dmesg() {
         "snowvisor-dom0: snowctl previous exit 0 lines 0 bytes 0",
         30,
     );
+    exit_stats(&mut b);
     b.expect("snowvisor-dom0: snowctl usage exit 2", 30);
     b.expect("snowvisor-dom0: test snowctl exit 0", 30);
     b.expect("snowvisor-dom0: powering off", 30);

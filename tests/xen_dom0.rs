@@ -170,6 +170,10 @@ fn typing_reaches_dom0_and_ctrl_a_switches_to_snowvisor() {
     assert!(virq.contains("Virq(2)"), "VIRQ_CONSOLE: {virq}");
     b.send(b"r");
     b.expect("dom0 vCPU 0: lr_usr=", 10);
+    // Exit counters: Dom0's boot made hypercalls and took timer interrupts.
+    b.send(b"s");
+    b.expect("snowvisor: exits: hypercall 0x", 10);
+    b.expect("snowvisor: exits: irq 0x1b: ", 10);
 
     // Back to Dom0: keys reach the shell again, not snowvisor.
     b.send(&[1, 1, 1]);

@@ -111,6 +111,7 @@ pub enum Command {
     Registers,
     Events,
     LogLevel,
+    Stats,
     /// Return, newline: nothing to do.
     Nothing,
     Unknown(u8),
@@ -122,6 +123,10 @@ pub const KEYS: &[(u8, &str)] = &[
     (b'p', "the plan: what Dom0 got and why"),
     (b'r', "Dom0's vCPU registers"),
     (b'e', "event channels, grant table and upcall state"),
+    (
+        b's',
+        "exit counters by class and key since boot (snowctl stats)",
+    ),
     (
         b'l',
         "cycle the log level (error, warn, info, debug, trace)",
@@ -136,6 +141,7 @@ impl Command {
             b'r' => Command::Registers,
             b'e' => Command::Events,
             b'l' => Command::LogLevel,
+            b's' => Command::Stats,
             b'\r' | b'\n' | b' ' => Command::Nothing,
             k => Command::Unknown(k),
         }
@@ -203,6 +209,15 @@ mod target {
                 .try_for_each(|l| writeln!(o, "snowvisor: {l}")),
             Command::Registers => registers(&mut o, f),
             Command::Events => events(&mut o, vm),
+            Command::Stats => {
+                let mut r = Ok(());
+                crate::stats::EXITS.for_each(|c, k, n| {
+                    if r.is_ok() {
+                        r = writeln!(o, "snowvisor: exits: {} {k:#x}: {n}", c.name());
+                    }
+                });
+                r
+            }
             Command::LogLevel => {
                 let l = next_level(console::level());
                 console::set_level(l);
@@ -314,6 +329,7 @@ mod tests {
     fn keys_and_levels() {
         assert_eq!(Command::from_key(b'h'), Command::Help);
         assert_eq!(Command::from_key(b'e'), Command::Events);
+        assert_eq!(Command::from_key(b's'), Command::Stats);
         assert_eq!(Command::from_key(b'\r'), Command::Nothing);
         assert_eq!(Command::from_key(b'z'), Command::Unknown(b'z'));
         let mut l = LogLevel::Info;

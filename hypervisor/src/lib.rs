@@ -20,6 +20,7 @@ pub mod dt;
 pub mod plan;
 pub mod psci;
 pub mod ramlog;
+pub mod stats;
 pub mod summary;
 pub mod vgic;
 pub mod xen;

@@ -209,6 +209,10 @@ impl Platform for Dom0Platform<'_> {
         })
     }
 
+    fn exit_stats(&mut self) -> Option<&crate::stats::Exits> {
+        Some(&crate::stats::EXITS)
+    }
+
     fn log_read(&mut self, which: HypervisorLog, at: u32, out: &mut [u8]) -> usize {
         crate::ramlog::with_ring(|r| match which {
             HypervisorLog::Current => r.read_current(at, out),

@@ -20,6 +20,7 @@ pub(super) fn cp15(f: &mut TrapFrame, hsr: Hsr) -> Next {
         (iss >> 5) & 0xf,
         (iss >> 1) & 0xf,
     );
+    crate::stats::EXITS.cp15(crn, opc1, crm, opc2);
     match (crn, opc1, crm, opc2) {
         // ACTLR (trapped by HCR.TAC): reads see the real value, writes are ignored.
         (1, 0, 0, 1) => {

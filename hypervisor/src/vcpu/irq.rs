@@ -10,6 +10,7 @@ use crate::arch::armv7::guest;
 use crate::debugkeys::{self, Command, Input};
 use crate::domain::xen_glue::XenDom0;
 use crate::drivers::gicv2::SPURIOUS;
+use crate::stats::{Class, EXITS};
 use crate::vgic::{ListRegister, LrState};
 
 /// Last value written to GICH_HCR (0 is the reset value `Gic::init` writes),
@@ -85,6 +86,7 @@ pub fn guest_irq(intid: u32, iar: u32) -> bool {
     let Some(vm) = g.as_mut() else { return false };
     if intid == 25 {
         // Maintenance: list registers underflowed; refill below.
+        EXITS.count(Class::Maintenance);
         gic.end_of_interrupt(iar);
         gic.deactivate(iar);
         return true;
@@ -92,6 +94,7 @@ pub fn guest_irq(intid: u32, iar: u32) -> bool {
     if !vm.vdist.owns(intid) || intid >= SPURIOUS {
         return false;
     }
+    EXITS.irq(intid);
     let prio = vm.vdist.priority(intid);
     if intid == VTIMER_INTID.load(Ordering::Relaxed) {
         // The virtual timer is delivered as a software interrupt: mask it at
@@ -154,8 +157,13 @@ pub(super) fn flush_vm(vm: &mut Vm) {
         let n = LIST_REGISTERS.load(Ordering::Relaxed).min(64) as usize;
         let free = h.elrsr[0].get() as u64 | ((h.elrsr[1].get() as u64) << 32);
         let lrs: Vec<ListRegister> = (0..n).map(|i| ListRegister(h.lr[i].get())).collect();
+        let mut written = 0;
         for (i, lr) in vm.queue.fill(&lrs, free & ((1u64 << n) - 1)) {
             h.lr[i].set(lr.0);
+            written += 1;
+        }
+        if written > 0 {
+            EXITS.refill(written);
         }
     }
     // En, plus UIE (underflow maintenance) while interrupts still wait.

@@ -48,6 +48,7 @@ pub(super) fn data_abort(f: &mut TrapFrame, hsr: Hsr) -> Next {
     if in_gicd && d.valid && !d.s1ptw {
         let off = (ipa - vm.gicd.base) as u32;
         let size = 1u32 << d.size_log2;
+        crate::stats::EXITS.gicd(off, d.write);
         let ok = if d.write {
             let val = reg(f, d.reg).unwrap_or(0);
             let val = if size == 4 {
@@ -87,6 +88,7 @@ pub(super) fn data_abort(f: &mut TrapFrame, hsr: Hsr) -> Next {
             if d.write { "write" } else { "read" }
         );
     } else {
+        crate::stats::EXITS.count(crate::stats::Class::DataAbort);
         vm.stage2_faults += 1;
         let owner = vm
             .devices

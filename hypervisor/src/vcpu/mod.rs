@@ -27,6 +27,7 @@ use crate::domain::xen_glue::XenDom0;
 use crate::drivers::gicv2::Gic;
 use crate::dt::Region;
 use crate::psci;
+use crate::stats::{Class, EXITS};
 use crate::vgic::{PendingQueue, VDist};
 
 use cp15::cp15;
@@ -98,6 +99,7 @@ pub fn trap(f: &mut TrapFrame) {
     // The hot path: Xen hypercalls go straight to their handler, which also
     // refills the list registers under the same lock.
     if hsr.ec() == ec::HVC && hsr.iss() & 0xffff == XEN_HVC {
+        EXITS.hypercall(f.r[12]);
         // The null hypercall, xen_version(XENVER_version), answers a constant:
         // it changes no state and raises no event, so it takes no lock and
         // flushes nothing. Whatever is queued was already flushed on the way
@@ -123,18 +125,22 @@ fn trap_other(f: &mut TrapFrame, hsr: Hsr) {
     let next = match hsr.ec() {
         ec::HVC => hvc(f, hsr),
         ec::SMC => {
+            EXITS.count(Class::Smc);
             // A trapped SMC leaves ELR at the SMC itself.
             psci_call(f);
             Next::Skip
         }
         ec::WFI_WFE => {
-            if hsr.iss() & 1 == 0 && idle_allowed() {
+            let wfi = hsr.iss() & 1 == 0;
+            EXITS.count(if wfi { Class::Wfi } else { Class::Wfe });
+            if wfi && idle_allowed() {
                 crate::arch::armv7::cpu::wait_for_interrupt();
             }
             Next::Skip
         }
         ec::DABT_GUEST => data_abort(f, hsr),
         ec::PABT_GUEST => {
+            EXITS.count(Class::PrefetchAbort);
             let ifar = aarch32_cpu::register::Hifar::read().0;
             error!("dom0: instruction fetch fault at VA {ifar:#010x} ({hsr}); injecting an abort");
             guest::inject_data_abort(f, ifar);
@@ -145,6 +151,7 @@ fn trap_other(f: &mut TrapFrame, hsr: Hsr) {
             // CNTP_CVAL (MCRR/MRRC p15, 2, c14): the physical timer is snowvisor's.
             let rt = (hsr.iss() >> 5) & 0xf;
             let rt2 = (hsr.iss() >> 10) & 0xf;
+            EXITS.cp15x64((hsr.iss() >> 16) & 0xf, (hsr.iss() >> 1) & 0xf);
             if hsr.iss() & 1 != 0 {
                 set_reg(f, rt, 0);
                 set_reg(f, rt2, 0);
@@ -153,6 +160,7 @@ fn trap_other(f: &mut TrapFrame, hsr: Hsr) {
             Next::Skip
         }
         _ => {
+            EXITS.other(hsr.ec());
             error!("dom0: unhandled trap {hsr} at pc {:#010x} ({} mode); injecting undefined instruction", f.elr, mode_name(f.spsr));
             dump(f);
             guest::inject_undef(f, !hsr.il32() && f.spsr & (1 << 5) != 0);
@@ -167,9 +175,13 @@ fn trap_other(f: &mut TrapFrame, hsr: Hsr) {
 
 fn hvc(f: &mut TrapFrame, hsr: Hsr) -> Next {
     match hsr.iss() & 0xffff {
-        0 => psci_call(f),
+        0 => {
+            EXITS.count(Class::Psci);
+            psci_call(f)
+        }
         XEN_HVC => xen_hypercall(f),
         imm => {
+            EXITS.count(Class::Psci);
             warn!("dom0: HVC #{imm:#x} is not a known interface; returning -1");
             f.r[0] = u32::MAX;
         }

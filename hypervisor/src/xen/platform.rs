@@ -169,6 +169,11 @@ pub trait Platform {
         0
     }
 
+    /// The exit counters `SNOWVISOR_SYSCTL_exit_stats` reads (None: not kept).
+    fn exit_stats(&mut self) -> Option<&crate::stats::Exits> {
+        None
+    }
+
     /// `SCHEDOP_yield`: a hint; returning at once is correct.
     fn yield_vcpu(&mut self) {}
 

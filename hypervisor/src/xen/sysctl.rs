@@ -1,6 +1,8 @@
-//! `sysctl`: the hypervisor's log for Dom0 (`snowctl dmesg`).
+//! `sysctl`: the hypervisor's log and exit counters for Dom0 (`snowctl dmesg`,
+//! `snowctl stats`).
 //!
-//! Two commands, one struct (`xen_sysctl_readconsole`):
+//! `SNOWVISOR_SYSCTL_exit_stats` (0x534e0002) copies the exit counters
+//! (`XenSysctlSnowvisorExits`). Two commands share `xen_sysctl_readconsole`:
 //! - `XEN_SYSCTL_readconsole` (1) reads this boot's log, as Xen's console
 //!   ring (what `xl dmesg` reads). snowvisor's ring is the RAM log
 //!   (`ramlog/`): every line snowvisor printed, not Dom0's hvc0 output.
@@ -17,7 +19,9 @@
 //! the machine, not Dom0's to erase. Only the control domain (domid 0) may
 //! call `sysctl` (`-EPERM`), with Xen 4.17's interface version (`-EACCES`).
 
-use super::abi::layout::{XenSysctl, XenSysctlReadconsole, SYSCTL_U};
+use super::abi::layout::{
+    XenSysctl, XenSysctlReadconsole, XenSysctlSnowvisorExits, EXIT_ENTRY_BYTES, SYSCTL_U,
+};
 use super::abi::{sysctl, Errno};
 use super::guest::{check_span, handle_gva, read_struct, write_struct};
 use super::platform::HypervisorLog;
@@ -38,17 +42,52 @@ impl Xen {
         if op.interface_version != sysctl::INTERFACE_VERSION {
             return Err(Errno::EACCES);
         }
+        let u = arg.checked_add(SYSCTL_U as u32).ok_or(Errno::EFAULT)?;
         let which = match op.cmd {
             sysctl::READCONSOLE => HypervisorLog::Current,
             sysctl::SNOWVISOR_READCONSOLE_PREVIOUS => HypervisorLog::Previous,
+            sysctl::SNOWVISOR_EXIT_STATS => {
+                let mut x: XenSysctlSnowvisorExits = read_struct(cx.mem, u)?;
+                exit_stats(cx, &mut x)?;
+                write_struct(cx.mem, u, &x)?;
+                return Ok(Outcome::Return(0));
+            }
             _ => return Err(Errno::ENOSYS),
         };
-        let u = arg.checked_add(SYSCTL_U as u32).ok_or(Errno::EFAULT)?;
         let mut rc: XenSysctlReadconsole = read_struct(cx.mem, u)?;
         read_log(cx, which, &mut rc)?;
         write_struct(cx.mem, u, &rc)?;
         Ok(Outcome::Return(0))
     }
+}
+
+/// Copies the non-zero exit counters to `x.buffer` (as many as `x.count`
+/// entries hold) and sets `x.count` to how many there are.
+fn exit_stats(cx: &mut Ctx<'_>, x: &mut XenSysctlSnowvisorExits) -> Result<(), Errno> {
+    let exits = cx.plat.exit_stats().ok_or(Errno::ENOSYS)?;
+    let buf = handle_gva(x.buffer)?;
+    let room = x.count as usize;
+    if room > 0 {
+        check_span(
+            buf,
+            room.checked_mul(EXIT_ENTRY_BYTES).ok_or(Errno::EFAULT)?,
+        )?;
+    }
+    let mut entries = alloc::vec::Vec::new();
+    exits.for_each(|class, key, n| entries.push([class as u32, key, n]));
+    if x.clear != 0 {
+        exits.clear();
+    }
+    for (i, e) in entries.iter().take(room).enumerate() {
+        let mut b = [0u8; EXIT_ENTRY_BYTES];
+        for (w, v) in b.chunks_exact_mut(4).zip(e) {
+            w.copy_from_slice(&v.to_le_bytes());
+        }
+        let at = buf + (i * EXIT_ENTRY_BYTES) as u32;
+        cx.mem.write(at, &b).map_err(|_| Errno::EFAULT)?;
+    }
+    x.count = entries.len() as u32;
+    Ok(())
 }
 
 /// Copies log bytes to `rc.buffer` and updates `rc.count` and `rc.index`.

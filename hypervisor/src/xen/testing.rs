@@ -73,6 +73,8 @@ pub struct Model {
     pub log_previous: Option<(u32, Vec<u8>)>,
     /// Largest `out` a `log_read` was given.
     pub log_read_max: usize,
+    /// The exit counters `exit_stats` hands out (leaked per test).
+    pub exits: Option<&'static crate::stats::Exits>,
 }
 
 impl Model {
@@ -357,6 +359,9 @@ impl Platform for TestPlat {
     }
     fn block_vcpu(&mut self) {
         self.0.borrow_mut().blocks += 1;
+    }
+    fn exit_stats(&mut self) -> Option<&crate::stats::Exits> {
+        self.0.borrow().exits
     }
     fn log_span(&mut self, which: HypervisorLog) -> Option<(u32, u32)> {
         let m = self.0.borrow();

@@ -403,6 +403,22 @@ wire_struct! {
     }
 }
 
+wire_struct! {
+    /// snowvisor's `SNOWVISOR_SYSCTL_exit_stats` (inside `xen_sysctl.u`):
+    /// `buffer` a 64-bit guest handle to `count` entries of three `u32`
+    /// (class, key, count; `stats::Class`); on return `count` is how many
+    /// non-zero counters there are (more than fit: only the first are
+    /// copied). `clear` non-zero: every counter restarts from 0 afterwards.
+    pub struct XenSysctlSnowvisorExits (size 16, align 8) {
+        pub buffer: u64 = 0,
+        pub count: u32 = 8,
+        pub clear: u32 = 12,
+    }
+}
+
+/// Bytes per entry of `XenSysctlSnowvisorExits.buffer`.
+pub const EXIT_ENTRY_BYTES: usize = 12;
+
 /// Byte offset of `u` in `xen_sysctl`, where the per-command struct starts.
 pub const SYSCTL_U: usize = core::mem::offset_of!(XenSysctl, u);
 

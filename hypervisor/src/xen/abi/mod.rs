@@ -285,4 +285,7 @@ pub mod sysctl {
     /// of the boot before the last warm reboot. Far above Xen's numbers
     /// (which end below 64), so no Xen tool sends it by accident.
     pub const SNOWVISOR_READCONSOLE_PREVIOUS: u32 = 0x534e_0001;
+    /// snowvisor's own: the exit counters (`stats.rs`) as `(class, key,
+    /// count)` triples, struct `XenSysctlSnowvisorExits`.
+    pub const SNOWVISOR_EXIT_STATS: u32 = 0x534e_0002;
 }

@@ -208,3 +208,83 @@ fn hostile_sysctl_arguments_fail_cleanly() {
     assert_eq!(g.call(hc::SYSCTL, [ro, 0, 0, 0, 0]), Errno::EFAULT.ret());
     assert!(g.hyp_intact());
 }
+
+mod exit_stats {
+    use super::*;
+    use crate::stats::{Class, Exits};
+    use crate::xen::abi::layout::XenSysctlSnowvisorExits;
+
+    fn call_exits(g: &mut Guest, buffer: u32, count: u32, clear: bool) -> (i32, u32) {
+        let hdr = XenSysctl {
+            cmd: sysctl::SNOWVISOR_EXIT_STATS,
+            interface_version: sysctl::INTERFACE_VERSION,
+            u: [0; 16],
+        };
+        g.put(ARG, &hdr);
+        let x = XenSysctlSnowvisorExits {
+            buffer: u64::from(buffer),
+            count,
+            clear: clear as u32,
+        };
+        g.put(ARG + SYSCTL_U as u32, &x);
+        let r = g.call(hc::SYSCTL, [ARG, 0, 0, 0, 0]);
+        let out: XenSysctlSnowvisorExits = g.get(ARG + SYSCTL_U as u32);
+        (r, out.count)
+    }
+
+    fn words(g: &mut Guest, n: usize) -> Vec<u32> {
+        g.get_bytes(BUF, 4 * n)
+            .chunks_exact(4)
+            .map(|w| u32::from_le_bytes(w.try_into().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn copies_counters_as_triples_and_clears() {
+        let mut g = Guest::dom0();
+        let exits: &'static Exits = alloc::boxed::Box::leak(alloc::boxed::Box::new(Exits::new()));
+        g.m().exits = Some(exits);
+        exits.hypercall(17);
+        exits.irq(27);
+        exits.irq(27);
+        // How many there are, nothing copied (no buffer needed).
+        assert_eq!(call_exits(&mut g, 0, 0, false), (0, 2));
+        assert_eq!(call_exits(&mut g, BUF, 8, false), (0, 2));
+        let w = words(&mut g, 6);
+        assert_eq!(w[..3], [Class::Hypercall as u32, 17, 1]);
+        assert_eq!(w[3..], [Class::Irq as u32, 27, 2]);
+        // Room for one: the first copied, the total reported.
+        g.put_bytes(BUF, &[0xee; 24]);
+        assert_eq!(call_exits(&mut g, BUF, 1, true), (0, 2));
+        assert_eq!(words(&mut g, 3), [Class::Hypercall as u32, 17, 1]);
+        assert_eq!(
+            g.get_bytes(BUF + 12, 12),
+            [0xee; 12],
+            "nothing past the room"
+        );
+        // Cleared after the copy.
+        assert_eq!(call_exits(&mut g, BUF, 8, false), (0, 0));
+    }
+
+    #[test]
+    fn bad_buffers_and_no_counters() {
+        let mut g = Guest::dom0();
+        assert_eq!(call_exits(&mut g, BUF, 8, false).0, Errno::ENOSYS.ret());
+        g.m().exits = Some(alloc::boxed::Box::leak(
+            alloc::boxed::Box::new(Exits::new()),
+        ));
+        g.m().exits.unwrap().count(Class::Wfi);
+        assert_eq!(call_exits(&mut g, 0, 1, false).0, Errno::EFAULT.ret());
+        assert_eq!(
+            call_exits(&mut g, u32::MAX - 8, 1, false).0,
+            Errno::EFAULT.ret()
+        );
+        assert_eq!(call_exits(&mut g, 0x1000, 1, false).0, Errno::EFAULT.ret());
+        // A domain other than Dom0 may not ask.
+        let mut u = Guest::new(XenConfig {
+            domid: 1,
+            ..XenConfig::dom0(1, true)
+        });
+        assert_eq!(call_exits(&mut u, BUF, 8, false).0, Errno::EPERM.ret());
+    }
+}

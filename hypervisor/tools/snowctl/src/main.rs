@@ -9,12 +9,15 @@
 //!   snowctl dmesg [--previous]    snowvisor's RAM log of this boot (sysctl
 //!                                 XEN_SYSCTL_readconsole) or of the boot before
 //!                                 the last warm reboot (snowvisor's sub-op)
+//!   snowctl stats [--clear]       snowvisor's exit counters by class and key
+//!                                 (sysctl 0x534e0002); --clear restarts them
 //!   snowctl bench-hypercall [N]   N null hypercalls (xen_version(XENVER_version))
 //!                                 against N unknown privcmd ioctls (no hypercall):
 //!                                 ns per call of both and the difference
 
 mod privcmd;
 mod selftest;
+mod stats;
 mod xendev;
 
 use std::io::{self, Write};
@@ -81,7 +84,7 @@ mod xen {
 }
 
 const USAGE: &str =
-    "usage: snowctl info | version | selftest | dmesg [--previous] | bench-hypercall [N]";
+    "usage: snowctl info | version | selftest | dmesg [--previous] | stats [--clear] | bench-hypercall [N]";
 
 /// A failure, printed as `snowctl: <message>`.
 struct Fail(String);
@@ -125,6 +128,8 @@ fn main() -> ExitCode {
         }),
         ["dmesg"] => open().and_then(|p| dmesg(&p, false)),
         ["dmesg", "--previous"] => open().and_then(|p| dmesg(&p, true)),
+        ["stats"] => open().and_then(|p| stats::run(&p, false)),
+        ["stats", "--clear"] => open().and_then(|p| stats::run(&p, true)),
         ["bench-hypercall"] => open().and_then(|p| bench(&p, 100_000)),
         ["bench-hypercall", n] => match n.parse::<u32>() {
             Ok(n) if n > 0 => open().and_then(|p| bench(&p, n)),
