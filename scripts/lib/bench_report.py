@@ -23,7 +23,7 @@ FIGURES = {
     "image_bytes_snow": ("raw image, exynos5250-snow", "bytes", "<= 163840", "file size"),
     "boot_to_init_s": ("Debian kernel to /init", "s", "<= 1.05x native",
                        "wall clock from QEMU start to /init's first line"),
-    "dom0_build_us": ("Dom0 built", "us", "< 100000",
+    "dom0_build_us": ("Dom0 built (-icount shift=0)", "us", "< 100000",
                       "hypervisor's own clock, -icount shift=0 (1 ns per instruction)"),
     "hypercall_xen_version": ("xen_version(XENVER_version) over the ioctl baseline",
                               "instructions", "<= 100",
@@ -80,7 +80,12 @@ def report(samples_path, json_path, meta):
     samples = load(samples_path)
     figures = {}
     for key, by_system in samples.items():
-        what, unit, target, how = FIGURES.get(key, (key, "", "", ""))
+        if key.startswith("exits_"):
+            default = (f"exits to /init: {key[6:]}", "exits", "",
+                       "snowctl stats at /init, -icount shift=0")
+        else:
+            default = (key, "", "", "")
+        what, unit, target, how = FIGURES.get(key, default)
         figures[key] = {
             "what": what, "unit": unit, "target": target, "how": how,
             **{s: summary(v) for s, v in by_system.items()},
