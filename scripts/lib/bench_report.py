@@ -17,6 +17,8 @@ import sys
 
 SYSTEMS = ("native", "xen", "snowvisor")
 
+HC = "snowctl bench-hypercall, -icount shift=0, instructions over the privcmd ioctl baseline"
+
 # key: (what, unit, target for snowvisor (text), how measured)
 FIGURES = {
     "image_bytes": ("raw image", "bytes", "<= 163840", "file size"),
@@ -25,9 +27,19 @@ FIGURES = {
                        "wall clock from QEMU start to /init's first line"),
     "dom0_build_us": ("Dom0 built (-icount shift=0)", "us", "< 100000",
                       "hypervisor's own clock, -icount shift=0 (1 ns per instruction)"),
-    "hypercall_xen_version": ("xen_version(XENVER_version) over the ioctl baseline",
-                              "instructions", "<= 100",
-                              "snowctl bench-hypercall, -icount shift=0"),
+    "hypercall_xen_version": ("hypercall xen_version(XENVER_version)", "instructions", "<= 100", HC),
+    "hypercall_invalid_op": ("hypercall: unknown number (-ENOSYS)", "instructions", "<= 100", HC),
+    "hypercall_evtchn_send": ("hypercall EVTCHNOP_send, bound port", "instructions", "<= 100", HC),
+    "hypercall_gnttab_query_size": ("hypercall GNTTABOP_query_size", "instructions", "<= 100", HC),
+    "hypercall_current_reservation": ("hypercall XENMEM_current_reservation", "instructions",
+                                      "<= 100", HC),
+    "hypercall_sched_yield": ("hypercall SCHEDOP_yield", "instructions", "<= 100", HC),
+    "evtchn_round_trip": ("event-channel round trip, Dom0 to itself (/dev/xen/evtchn)",
+                          "instructions", "", "snowctl bench-hypercall, -icount shift=0"),
+    "timer_loop_ms": ("timer-bound loop: 2000 x sleep 1 ms (-icount shift=0)", "ms",
+                      "<= 1.02x native", "snowctl bench-timer, guest clock"),
+    "cpu_loop_ms": ("CPU-bound workload (-icount shift=0)", "ms", "<= 1.005x native",
+                    "snowctl bench-cpu, guest clock"),
     "ioctl_baseline": ("privcmd ioctl baseline (-ENOTTY, no hypercall)", "instructions",
                        "", "snowctl bench-hypercall, -icount shift=0"),
 }
@@ -60,6 +72,8 @@ def summary(values):
 def fmt(v, unit):
     if unit == "s":
         return f"{v:.2f} s"
+    if unit == "ms":
+        return f"{v:,.1f} ms"
     if unit == "bytes":
         return f"{v:,.0f} B"
     return f"{v:,.0f}"
@@ -71,8 +85,8 @@ def cell(entry, unit, native=None):
     text = fmt(entry["median"], unit)
     if entry["runs"] > 1:
         text += f" [{fmt(entry['min'], unit)}-{fmt(entry['max'], unit)}]".replace(" s-", "-")
-    if native and native["median"] > 0 and unit == "s":
-        text += f" ({entry['median'] / native['median']:.2f}x)"
+    if native and native["median"] > 0 and unit in ("s", "ms"):
+        text += f" ({entry['median'] / native['median']:.3f}x)"
     return text
 
 

@@ -241,11 +241,6 @@ impl XenDom0 {
         }
     }
 
-    /// `xen_version(XENVER_version)`'s answer, a constant of the domain.
-    pub fn version_word(&self) -> i32 {
-        self.xen.version_word()
-    }
-
     /// The event-channel upcall PPI (INTID).
     pub fn event_ppi(&self) -> u32 {
         self.xen.config().event_ppi
@@ -254,9 +249,6 @@ impl XenDom0 {
     /// `HVC #0xEA1`: hypercall `nr` (r12) with r0-r4.
     #[inline]
     pub fn hypercall(&mut self, nr: u32, args: [u32; 5]) -> Outcome {
-        if let Some(o) = self.xen.hypercall_fast(nr, &args) {
-            return o;
-        }
         let XenDom0 { xen, space, upcall } = self;
         let mut mem = Dom0Memory(space);
         let mut plat = Dom0Platform { space, upcall };

@@ -60,15 +60,9 @@ static LIST_REGISTERS: AtomicU32 = AtomicU32::new(0);
 pub static VTIMER_INTID: AtomicU32 = AtomicU32::new(27);
 static GIC: spin::Once<&'static Gic> = spin::Once::new();
 
-/// `xen_version(XENVER_version)`'s answer for the installed guest (0: it has
-/// no Xen state), so that the null hypercall needs no lock.
-static XEN_VERSION_WORD: AtomicU32 = AtomicU32::new(0);
-
 /// Makes `vm` the running guest.
 pub fn install(vm: Vm) {
-    let version = vm.xen.as_ref().map_or(0, |x| x.version_word() as u32);
     *VM.lock() = Some(vm);
-    XEN_VERSION_WORD.store(version, Ordering::Release);
 }
 
 /// Hands the physical GIC to the run-time code.
@@ -97,23 +91,10 @@ const XEN_HVC: u32 = 0xea1;
 pub fn trap(f: &mut TrapFrame) {
     let hsr = Hsr(aarch32_cpu::register::Hsr::read().raw_value());
     // The hot path: Xen hypercalls go straight to their handler, which also
-    // refills the list registers under the same lock.
+    // refills the list registers under the same lock. Every hypercall takes
+    // it; none has a shortcut of its own.
     if hsr.ec() == ec::HVC && hsr.iss() & 0xffff == XEN_HVC {
         EXITS.hypercall(f.r[12]);
-        // The null hypercall, xen_version(XENVER_version), answers a constant:
-        // it changes no state and raises no event, so it takes no lock and
-        // flushes nothing. Whatever is queued was already flushed on the way
-        // out of the exception that queued it; what could not go into a list
-        // register then waits for the underflow maintenance interrupt or for
-        // a GICD write enabling it, both of which flush again.
-        let version = XEN_VERSION_WORD.load(Ordering::Acquire);
-        if f.r[12] == crate::xen::abi::hc::XEN_VERSION
-            && f.r[0] == crate::xen::abi::xenver::VERSION
-            && version != 0
-        {
-            f.r[0] = version;
-            return;
-        }
         xen_hypercall(f);
         return;
     }

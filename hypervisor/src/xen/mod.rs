@@ -232,18 +232,6 @@ impl Xen {
         }
     }
 
-    /// The calls that need neither guest memory nor the platform, answered
-    /// without setting up a call context: `xen_version(XENVER_version)`, the
-    /// null hypercall. `None`: the call takes [`Xen::hypercall`]. Whatever this
-    /// answers, `hypercall` answers the same.
-    #[inline]
-    pub fn hypercall_fast(&self, nr: u32, args: &[u32; 5]) -> Option<Outcome> {
-        match (nr, args[0]) {
-            (hc::XEN_VERSION, abi::xenver::VERSION) => Some(Outcome::Return(self.version_word())),
-            _ => None,
-        }
-    }
-
     /// Raises global VIRQ `virq` (e.g. `VIRQ_CONSOLE`) if Dom0 bound it.
     pub fn send_virq(&mut self, mem: &mut dyn GuestMemory, plat: &mut dyn Platform, v: u32) {
         if let Some(port) = self.evtchn.virq_port(0, v) {

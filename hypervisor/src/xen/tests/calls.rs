@@ -10,27 +10,6 @@ use super::super::{Outcome, PlatformError, ShutdownReason, XenConfig, INPUT_RING
 use super::*;
 
 #[test]
-fn fast_path_answers_as_the_full_dispatcher() {
-    let mut g = Guest::dom0();
-    let version = [xenver::VERSION, 0, 0, 0, 0];
-    assert_eq!(
-        g.xen.hypercall_fast(hc::XEN_VERSION, &version),
-        Some(Outcome::Return(g.call(hc::XEN_VERSION, version)))
-    );
-    // Anything that reads or writes guest memory, or another call, is not taken.
-    for (nr, cmd) in [
-        (hc::XEN_VERSION, xenver::PAGESIZE),
-        (hc::XEN_VERSION, xenver::GET_FEATURES),
-        (hc::XEN_VERSION, xenver::EXTRAVERSION),
-        (hc::SCHED_OP, xenver::VERSION),
-        (hc::VM_ASSIST, xenver::VERSION),
-        (u32::MAX, xenver::VERSION),
-    ] {
-        assert_eq!(g.xen.hypercall_fast(nr, &[cmd, ARG, 0, 0, 0]), None);
-    }
-}
-
-#[test]
 fn xen_version_sub_ops() {
     let mut g = Guest::dom0();
     assert_eq!(

@@ -11,10 +11,13 @@
 //!                                 the last warm reboot (snowvisor's sub-op)
 //!   snowctl stats [--clear]       snowvisor's exit counters by class and key
 //!                                 (sysctl 0x534e0002); --clear restarts them
-//!   snowctl bench-hypercall [N]   N null hypercalls (xen_version(XENVER_version))
-//!                                 against N unknown privcmd ioctls (no hypercall):
-//!                                 ns per call of both and the difference
+//!   snowctl bench-hypercall [N]   a set of hypercalls, N each, against N unknown
+//!                                 privcmd ioctls (no hypercall), and an event-channel
+//!                                 round trip (bench.rs)
+//!   snowctl bench-timer [N]       N sleeps of 1 ms (no hypervisor needed)
+//!   snowctl bench-cpu [N]         N rounds of a fixed integer workload
 
+mod bench;
 mod privcmd;
 mod selftest;
 mod stats;
@@ -22,9 +25,8 @@ mod xendev;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::time::Instant;
 
-use privcmd::{HcBuf, Hypercall, Privcmd, IOCTL_HYPERCALL, IOCTL_UNKNOWN};
+use privcmd::{HcBuf, Privcmd};
 
 /// Xen's hypercall numbers and sub-ops used here (`xen/include/public/`).
 mod xen {
@@ -84,7 +86,7 @@ mod xen {
 }
 
 const USAGE: &str =
-    "usage: snowctl info | version | selftest | dmesg [--previous] | stats [--clear] | bench-hypercall [N]";
+    "usage: snowctl info | version | selftest | dmesg [--previous] | stats [--clear] | bench-hypercall|bench-timer|bench-cpu [N]";
 
 /// A failure, printed as `snowctl: <message>`.
 struct Fail(String);
@@ -130,11 +132,17 @@ fn main() -> ExitCode {
         ["dmesg", "--previous"] => open().and_then(|p| dmesg(&p, true)),
         ["stats"] => open().and_then(|p| stats::run(&p, false)),
         ["stats", "--clear"] => open().and_then(|p| stats::run(&p, true)),
-        ["bench-hypercall"] => open().and_then(|p| bench(&p, 100_000)),
-        ["bench-hypercall", n] => match n.parse::<u32>() {
-            Ok(n) if n > 0 => open().and_then(|p| bench(&p, n)),
+        ["bench-hypercall"] => open().and_then(|p| bench::hypercalls(&p, 100_000)),
+        ["bench-timer"] => bench::timer(2000),
+        ["bench-cpu"] => bench::cpu(20_000),
+        [which @ ("bench-hypercall" | "bench-timer" | "bench-cpu"), n] => match n.parse::<u32>() {
+            Ok(n) if n > 0 => match *which {
+                "bench-hypercall" => open().and_then(|p| bench::hypercalls(&p, n)),
+                "bench-timer" => bench::timer(n),
+                _ => bench::cpu(n),
+            },
             _ => Err(Fail(format!(
-                "bench-hypercall: N must be a positive number, not {n:?}"
+                "{which}: N must be a positive number, not {n:?}"
             ))),
         },
         ["-h" | "--help" | "help"] => {
@@ -289,53 +297,6 @@ fn dmesg(p: &Privcmd, previous: bool) -> Result<(), Fail> {
         first = false;
     }
     out.flush().map_err(|e| Fail(format!("stdout: {e}")))
-}
-
-/// Nanoseconds per call of `n` ioctls `request` on `p`, and how many failed.
-fn time_calls(p: &Privcmd, request: u32, h: &Hypercall, n: u32) -> (f64, u32) {
-    let mut h = *h;
-    let mut failed = 0;
-    let t = Instant::now();
-    for _ in 0..n {
-        failed += p.raw(request, &mut h).is_err() as u32;
-    }
-    (t.elapsed().as_nanos() as f64 / f64::from(n), failed)
-}
-
-fn bench(p: &Privcmd, n: u32) -> Result<(), Fail> {
-    let null = Hypercall {
-        op: xen::XEN_VERSION.into(),
-        arg: [xen::XENVER_VERSION, 0, 0, 0, 0],
-    };
-    let v = p
-        .hypercall(xen::XEN_VERSION, null.arg)
-        .map_err(|e| Fail::io("xen_version(XENVER_version)", e))?;
-    let mut probe = null;
-    match p.raw(IOCTL_UNKNOWN, &mut probe) {
-        Err(e) if e.raw_os_error() == Some(25) => {}
-        r => return Err(Fail(format!("baseline ioctl: expected -ENOTTY, got {r:?}"))),
-    }
-    // Warm up caches, TLBs and branch predictors on both paths.
-    time_calls(p, IOCTL_HYPERCALL, &null, n.min(1000));
-    time_calls(p, IOCTL_UNKNOWN, &null, n.min(1000));
-    let (call, failed) = time_calls(p, IOCTL_HYPERCALL, &null, n);
-    if failed != 0 {
-        return Err(Fail(format!("{failed} of {n} hypercalls failed")));
-    }
-    let (base, _) = time_calls(p, IOCTL_UNKNOWN, &null, n);
-    println!(
-        "bench-hypercall: {n} calls each on {} (Xen {}.{})",
-        p.path,
-        v >> 16,
-        v & 0xffff
-    );
-    println!("bench-hypercall: xen_version(XENVER_version): {call:.1} ns/call");
-    println!("bench-hypercall: baseline (unknown privcmd ioctl, -ENOTTY): {base:.1} ns/call");
-    println!(
-        "bench-hypercall: hypercall share: {:.1} ns/call (instructions under -icount shift=0)",
-        call - base
-    );
-    Ok(())
 }
 
 #[cfg(test)]

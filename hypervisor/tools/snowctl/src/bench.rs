@@ -1,0 +1,253 @@
+//! snowctl's benchmarks (`scripts/bench` runs them under `-icount shift=0`,
+//! where a guest nanosecond is one instruction):
+//!
+//! - `bench-hypercall [N]`: a set of hypercalls through privcmd, each N
+//!   times, against N unknown privcmd ioctls (same system call and driver
+//!   entry, no hypercall): `bench-hypercall: NAME: X ns/call, Y over the
+//!   baseline`. Then an event-channel round trip through `/dev/xen/evtchn`.
+//! - `bench-timer [N]`: N sleeps of 1 ms (a timer interrupt each):
+//!   `bench-timer: N sleeps of 1 ms: X ns`.
+//! - `bench-cpu [N]`: N rounds of a fixed integer workload, no system
+//!   call: `bench-cpu: N rounds: X ns`.
+//!
+//! The last two need no hypervisor: native Linux runs them too.
+
+use std::time::{Duration, Instant};
+
+use crate::privcmd::{HcBuf, Hypercall, Privcmd, IOCTL_HYPERCALL, IOCTL_UNKNOWN};
+use crate::xendev::Evtchn;
+use crate::{errno_text, xen, Fail};
+
+/// `DOMID_SELF` (`public/xen.h`).
+const DOMID_SELF: u64 = 0x7ff0;
+/// `XENMEM_current_reservation` (`public/memory.h`).
+const XENMEM_CURRENT_RESERVATION: u64 = 3;
+/// `SCHEDOP_yield` (`public/sched.h`).
+const SCHEDOP_YIELD: u64 = 0;
+/// Hypercall numbers (`public/xen.h`).
+const MEMORY_OP: u32 = 12;
+const SCHED_OP: u32 = 29;
+/// A hypercall number no hypervisor implements.
+const UNKNOWN_OP: u32 = 1000;
+
+/// Nanoseconds per call of `n` ioctls `request` on `p`, and how many failed.
+fn time_calls(p: &Privcmd, request: u32, h: &Hypercall, n: u32) -> (f64, u32) {
+    let mut h = *h;
+    let mut failed = 0;
+    let t = Instant::now();
+    for _ in 0..n {
+        failed += p.raw(request, &mut h).is_err() as u32;
+    }
+    (t.elapsed().as_nanos() as f64 / f64::from(n), failed)
+}
+
+/// One hypercall of the set: name, what it is, the call, whether it fails
+/// by design.
+struct Call {
+    name: &'static str,
+    what: &'static str,
+    h: Hypercall,
+    fails: bool,
+}
+
+fn call(name: &'static str, what: &'static str, op: u32, arg: [u64; 5], fails: bool) -> Call {
+    Call {
+        name,
+        what,
+        h: Hypercall { op: op.into(), arg },
+        fails,
+    }
+}
+
+pub fn hypercalls(p: &Privcmd, n: u32) -> Result<(), Fail> {
+    let v = p
+        .hypercall(xen::XEN_VERSION, [xen::XENVER_VERSION, 0, 0, 0, 0])
+        .map_err(|e| Fail::io("xen_version(XENVER_version)", e))?;
+    // Arguments in memory the hypervisor reads and writes: a domid_t, a
+    // gnttab_query_size {dom, nr_frames, max_nr_frames, status} and an
+    // evtchn_send {port}.
+    let mut domid = HcBuf::new(2);
+    domid
+        .bytes_mut()
+        .copy_from_slice(&(DOMID_SELF as u16).to_le_bytes());
+    let mut query = HcBuf::new(16);
+    query.bytes_mut()[..2].copy_from_slice(&(DOMID_SELF as u16).to_le_bytes());
+    // A bound port: an unbound one for Dom0 and a local port bound to it.
+    // The driver masks the far end after its first event, so later sends
+    // only set it pending: the hypervisor's path, not Linux's handler.
+    let ev = Evtchn::open().map_err(|e| Fail::io("/dev/xen/evtchn", e))?;
+    let far = ev
+        .bind_unbound(0)
+        .map_err(|e| Fail::io("evtchn bind_unbound", e))?;
+    let near = ev
+        .bind_interdomain(0, far)
+        .map_err(|e| Fail::io("evtchn bind_interdomain", e))?;
+    let mut send = HcBuf::new(4);
+    send.bytes_mut().copy_from_slice(&near.to_le_bytes());
+    let set = [
+        call(
+            "xen_version",
+            "xen_version(XENVER_version)",
+            xen::XEN_VERSION,
+            [xen::XENVER_VERSION, 0, 0, 0, 0],
+            false,
+        ),
+        call(
+            "invalid_op",
+            "unknown hypercall 1000, -ENOSYS",
+            UNKNOWN_OP,
+            [0; 5],
+            true,
+        ),
+        call(
+            "evtchn_send",
+            "EVTCHNOP_send on a bound port",
+            xen::EVENT_CHANNEL_OP,
+            [xen::EVTCHNOP_SEND, send.addr(), 0, 0, 0],
+            false,
+        ),
+        call(
+            "gnttab_query_size",
+            "GNTTABOP_query_size(DOMID_SELF)",
+            xen::GRANT_TABLE_OP,
+            [xen::GNTTABOP_QUERY_SIZE, query.addr(), 1, 0, 0],
+            false,
+        ),
+        call(
+            "current_reservation",
+            "XENMEM_current_reservation(DOMID_SELF)",
+            MEMORY_OP,
+            [XENMEM_CURRENT_RESERVATION, domid.addr(), 0, 0, 0],
+            false,
+        ),
+        call(
+            "sched_yield",
+            "SCHEDOP_yield",
+            SCHED_OP,
+            [SCHEDOP_YIELD, 0, 0, 0, 0],
+            false,
+        ),
+    ];
+    let null = set[0].h;
+    match p.raw(IOCTL_UNKNOWN, &mut null.clone()) {
+        Err(e) if e.raw_os_error() == Some(25) => {}
+        r => return Err(Fail(format!("baseline ioctl: expected -ENOTTY, got {r:?}"))),
+    }
+    println!(
+        "bench-hypercall: {n} calls each on {} (Xen {}.{})",
+        p.path,
+        v >> 16,
+        v & 0xffff
+    );
+    // Warm up caches, TLBs and branch predictors on every path.
+    time_calls(p, IOCTL_UNKNOWN, &null, n.min(1000));
+    for c in &set {
+        time_calls(p, IOCTL_HYPERCALL, &c.h, n.min(1000));
+    }
+    let (base, _) = time_calls(p, IOCTL_UNKNOWN, &null, n);
+    println!("bench-hypercall: baseline (unknown privcmd ioctl, -ENOTTY): {base:.1} ns/call");
+    for c in &set {
+        let (t, failed) = time_calls(p, IOCTL_HYPERCALL, &c.h, n);
+        if (failed != 0) != c.fails {
+            // Reported, not fatal: the rest of the set is still measured.
+            let e = p.raw(IOCTL_HYPERCALL, &mut c.h.clone()).err();
+            let why = e.map_or("succeeded".into(), |e| errno_text(&e));
+            println!(
+                "bench-hypercall: {}: not measured, {failed} of {n} calls failed ({}: {why})",
+                c.name, c.what
+            );
+            continue;
+        }
+        println!(
+            "bench-hypercall: {}: {t:.1} ns/call, {:.1} over the baseline ({})",
+            c.name,
+            t - base,
+            c.what
+        );
+    }
+    let _ = ev.unbind(near);
+    let _ = ev.unbind(far);
+    evtchn_round_trip(&ev, n.min(10_000))
+}
+
+/// Dom0 to itself: notify one end, wait for the event on the other (the
+/// upcall, Linux's handler, the driver's read and unmask), `n` times.
+fn evtchn_round_trip(ev: &Evtchn, n: u32) -> Result<(), Fail> {
+    let far = ev
+        .bind_unbound(0)
+        .map_err(|e| Fail::io("evtchn bind_unbound", e))?;
+    let near = ev
+        .bind_interdomain(0, far)
+        .map_err(|e| Fail::io("evtchn bind_interdomain", e))?;
+    let t = Instant::now();
+    for i in 0..n {
+        ev.notify(near).map_err(|e| Fail::io("evtchn notify", e))?;
+        match ev.wait(1000) {
+            Ok(Some(p)) if p == far => {}
+            r => {
+                return Err(Fail(format!(
+                    "evtchn round trip {i}: waited for port {far}, got {r:?}"
+                )))
+            }
+        }
+    }
+    let ns = t.elapsed().as_nanos() as f64 / f64::from(n);
+    println!("bench-hypercall: evtchn_round_trip: {ns:.1} ns/call ({n} notify + poll + read + unmask through /dev/xen/evtchn)");
+    let _ = ev.unbind(near);
+    let _ = ev.unbind(far);
+    Ok(())
+}
+
+pub fn timer(n: u32) -> Result<(), Fail> {
+    let t = Instant::now();
+    for _ in 0..n {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    println!(
+        "bench-timer: {n} sleeps of 1 ms: {} ns",
+        t.elapsed().as_nanos()
+    );
+    Ok(())
+}
+
+/// A fixed integer workload: xorshift over a 16 KiB table (stays in the
+/// caches, no system call, no page fault after the first round).
+fn cpu_round(table: &mut [u32; 4096], mut x: u32) -> u32 {
+    for _ in 0..4096 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let i = (x as usize) & 4095;
+        table[i] = table[i].wrapping_add(x);
+    }
+    x
+}
+
+pub fn cpu(n: u32) -> Result<(), Fail> {
+    let mut table = Box::new([0u32; 4096]);
+    let mut x = 0x1234_5678;
+    let t = Instant::now();
+    for _ in 0..n {
+        x = cpu_round(&mut table, x);
+    }
+    let ns = t.elapsed().as_nanos();
+    println!(
+        "bench-cpu: {n} rounds: {ns} ns (checksum {:#x})",
+        table.iter().fold(x, |a, &b| a ^ b)
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_round_is_deterministic() {
+        let mut a = Box::new([0u32; 4096]);
+        let mut b = Box::new([0u32; 4096]);
+        assert_eq!(cpu_round(&mut a, 1), cpu_round(&mut b, 1));
+        assert_eq!(a, b);
+        assert_ne!(cpu_round(&mut a, 1), 1);
+    }
+}
