@@ -31,8 +31,8 @@ use crate::arch::armv7::stage2::Stage2;
 use crate::dt::Region;
 use crate::psci;
 use crate::xen::{
-    CacheOp, Fault, GuestMemory, HypervisorLog, Outcome, Platform, PlatformError, ShutdownReason,
-    Xen, XenFrame,
+    CacheOp, Fault, GuestMemory, HypervisorLog, MachineAction, Outcome, Platform, PlatformError,
+    ShutdownReason, Xen, XenFrame,
 };
 
 /// A zeroed page of snowvisor's heap for a grant frame; it lives as long as
@@ -141,20 +141,19 @@ impl Platform for Dom0Platform<'_> {
     }
 
     fn shutdown(&mut self, reason: ShutdownReason) -> Result<(), PlatformError> {
-        match reason {
-            ShutdownReason::PowerOff => {
-                info!("dom0: SCHEDOP_shutdown(poweroff): powering off");
+        match reason.hardware_domain_action() {
+            MachineAction::Halt => {
+                info!("dom0: SCHEDOP_shutdown({reason:?}): powering off");
                 crate::vcpu::platform_psci(psci::fid::SYSTEM_OFF)
             }
-            ShutdownReason::Reboot => {
-                info!("dom0: SCHEDOP_shutdown(reboot): resetting");
+            MachineAction::Restart if matches!(reason, ShutdownReason::Reboot) => {
+                info!("dom0: SCHEDOP_shutdown({reason:?}): resetting");
                 crate::vcpu::platform_psci(psci::fid::SYSTEM_RESET)
             }
-            ShutdownReason::Crash | ShutdownReason::Watchdog => {
-                error!("dom0: SCHEDOP_shutdown({reason:?}): Dom0 crashed; resetting the machine");
+            MachineAction::Restart => {
+                error!("dom0: SCHEDOP_shutdown({reason:?}): Dom0 stopped; resetting the machine");
                 crate::vcpu::platform_psci(psci::fid::SYSTEM_RESET)
             }
-            _ => Err(PlatformError::NotSupported),
         }
     }
 

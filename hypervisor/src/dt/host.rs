@@ -333,4 +333,38 @@ mod tests {
         );
         assert_eq!(t.hypervisor_bootargs(), Some("loglvl=debug dom0_mem=512M"));
     }
+
+    /// `/chosen` cell counts of 0xffffffff (whose entry size overflows 32
+    /// bits) give no module instead of a wrapped or panicking computation.
+    #[test]
+    fn chosen_cell_counts_out_of_range() {
+        for (ac, sc) in [
+            (u32::MAX, 1),
+            (1, u32::MAX),
+            (0x4000_0000, 0x4000_0000),
+            (3, 1),
+        ] {
+            let mut w = vm_fdt::FdtWriter::new().unwrap();
+            let root = w.begin_node("").unwrap();
+            w.property_u32("#address-cells", 2).unwrap();
+            w.property_u32("#size-cells", 1).unwrap();
+            let chosen = w.begin_node("chosen").unwrap();
+            w.property_u32("#address-cells", ac).unwrap();
+            w.property_u32("#size-cells", sc).unwrap();
+            let m = w.begin_node("module@42000000").unwrap();
+            w.property_string_list(
+                "compatible",
+                vec!["multiboot,kernel".into(), "multiboot,module".into()],
+            )
+            .unwrap();
+            w.property_array_u32("reg", &[0, 0x4200_0000, 0x1000, 0, 0])
+                .unwrap();
+            w.end_node(m).unwrap();
+            w.end_node(chosen).unwrap();
+            w.end_node(root).unwrap();
+            let blob = w.finish().unwrap();
+            let t = HostTree::new(&blob).unwrap();
+            assert!(t.modules().is_empty(), "{ac:#x}/{sc:#x}");
+        }
+    }
 }

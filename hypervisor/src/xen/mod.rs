@@ -40,7 +40,9 @@ pub use console::INPUT_RING_SIZE;
 pub use evtchn::{Channel, ChannelState};
 pub use gnttab::Mapping;
 pub use guest::{Fault, GuestMemory};
-pub use platform::{CacheOp, HypervisorLog, Platform, PlatformError, ShutdownReason, XenFrame};
+pub use platform::{
+    CacheOp, HypervisorLog, MachineAction, Platform, PlatformError, ShutdownReason, XenFrame,
+};
 
 use abi::{domid, evtchnop, hc, virq};
 

@@ -40,18 +40,43 @@ pub enum ShutdownReason {
 }
 
 impl ShutdownReason {
+    /// Decodes `sched_shutdown.reason`. Xen truncates it to 8 bits first
+    /// (`domain_shutdown(d, (u8)reason)`), so 0x100 is a poweroff.
     pub fn from_raw(r: u32) -> Self {
         use super::abi::schedop::*;
-        match r {
+        match u32::from(r as u8) {
             SHUTDOWN_POWEROFF => ShutdownReason::PowerOff,
             SHUTDOWN_REBOOT => ShutdownReason::Reboot,
             SHUTDOWN_SUSPEND => ShutdownReason::Suspend,
             SHUTDOWN_CRASH => ShutdownReason::Crash,
             SHUTDOWN_WATCHDOG => ShutdownReason::Watchdog,
             SHUTDOWN_SOFT_RESET => ShutdownReason::SoftReset,
-            r => ShutdownReason::Other(r as u8),
+            _ => ShutdownReason::Other(r as u8),
         }
     }
+
+    /// What the machine does when the hardware domain shuts down for this
+    /// reason, as Xen 4.17's `hwdom_shutdown` (`common/shutdown.c`) decides:
+    /// poweroff halts the machine; reboot, watchdog and soft reset (which Xen
+    /// does not support for the hardware domain) restart it; crash, suspend
+    /// and unknown reasons go to Xen's `maybe_reboot`, which restarts (the
+    /// `noreboot` option, which halts instead, does not exist here). The
+    /// hardware domain never gets an error back, so Linux never BUGs on one.
+    pub fn hardware_domain_action(self) -> MachineAction {
+        match self {
+            ShutdownReason::PowerOff => MachineAction::Halt,
+            _ => MachineAction::Restart,
+        }
+    }
+}
+
+/// What happens to the whole machine when the hardware domain shuts down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MachineAction {
+    /// Power off (PSCI `SYSTEM_OFF`; Xen's `machine_halt`).
+    Halt,
+    /// Reset (PSCI `SYSTEM_RESET`; Xen's `machine_restart`).
+    Restart,
 }
 
 /// Which of the hypervisor's own logs `sysctl` reads (`snowctl dmesg`).
@@ -102,10 +127,11 @@ pub trait Platform {
     /// platform's business.
     fn console_write(&mut self, bytes: &[u8]);
 
-    /// `SCHEDOP_shutdown`. Poweroff and reboot should not return: the machine
-    /// stops (under QEMU: exits). If it returns `Ok`, the platform has made sure
-    /// this vCPU never runs again, and the guest sees 0. `Err` is returned to
-    /// the guest as `-EINVAL`/`-ENOSYS`; Linux then BUGs.
+    /// `SCHEDOP_shutdown`. For the hardware domain the machine stops as
+    /// [`ShutdownReason::hardware_domain_action`] says and this does not
+    /// return (under QEMU: QEMU exits). If it returns `Ok`, the platform has
+    /// made sure this vCPU never runs again, and the guest sees 0. `Err` is
+    /// returned to the guest as `-EINVAL`/`-ENOSYS`; Linux then BUGs.
     fn shutdown(&mut self, reason: ShutdownReason) -> Result<(), PlatformError>;
 
     /// Maps a hypervisor-owned frame into the domain's stage 2 at `gfn`

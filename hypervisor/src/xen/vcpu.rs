@@ -7,14 +7,16 @@ use super::guest::{gfn_ipa, in_page, read_struct};
 use super::{Ctx, HcResult, Outcome, Xen};
 
 impl Xen {
-    /// `vcpu_op(cmd, vcpuid, arg)`.
+    /// `vcpu_op(cmd, vcpuid, arg)`, in Xen 4.17's order (`arch/arm/domain.c`
+    /// `do_vcpu_op`): a `vcpuid` the domain does not have is -ENOENT whatever
+    /// the command, then every command but the two ARM supports is -EINVAL.
     pub(super) fn vcpu_op(&mut self, cx: &mut Ctx<'_>, cmd: u32, vcpu: u32, arg: u32) -> HcResult {
+        if vcpu >= self.cfg.nr_vcpus {
+            return Err(Errno::ENOENT);
+        }
         match cmd {
             vcpuop::REGISTER_VCPU_INFO => self.register_vcpu_info(cx, vcpu, arg),
             vcpuop::REGISTER_RUNSTATE_MEMORY_AREA => {
-                if vcpu >= self.cfg.nr_vcpus {
-                    return Err(Errno::ENOENT);
-                }
                 let r: VcpuRegisterRunstateMemoryArea = read_struct(cx.mem, arg)?;
                 // Recorded, never written: all-zero runstate means "no steal".
                 // Linux BUGs on failure, and Xen does not check the address.
@@ -23,22 +25,26 @@ impl Xen {
                 }
                 Ok(Outcome::Return(0))
             }
-            // Xen on ARM answers every other vcpu_op with -EINVAL.
             _ => Err(Errno::EINVAL),
         }
     }
 
+    /// `VCPUOP_register_vcpu_info`, with Xen 4.17's errors in its order
+    /// (`common/domain.c` `map_vcpu_info`): copy in (-EFAULT); an offset that
+    /// leaves no room for a `vcpu_info` in the page or is not 8-byte aligned
+    /// (-ENXIO); already registered (-EINVAL); a frame that is not the
+    /// domain's writable RAM (-EINVAL).
     fn register_vcpu_info(&mut self, cx: &mut Ctx<'_>, vcpu: u32, arg: u32) -> HcResult {
         let Some(areas) = self.shared.vcpu(vcpu) else {
             return Err(Errno::ENOENT);
         };
         let registered = areas.vcpu_info.is_some();
         let r: VcpuRegisterVcpuInfo = read_struct(cx.mem, arg)?;
-        if registered {
-            return Err(Errno::EBUSY);
-        }
         let offset = u64::from(r.offset);
         if !offset.is_multiple_of(8) || !in_page(offset, VcpuInfo::SIZE as u64) {
+            return Err(Errno::ENXIO);
+        }
+        if registered {
             return Err(Errno::EINVAL);
         }
         let base = gfn_ipa(r.mfn).ok_or(Errno::EINVAL)?;

@@ -258,6 +258,7 @@ pub mod hvmop {
     pub const PARAM_STORE_EVTCHN: u32 = 2;
     pub const PARAM_CONSOLE_PFN: u32 = 17;
     pub const PARAM_CONSOLE_EVTCHN: u32 = 18;
+    pub const PARAM_MONITOR_RING_PFN: u32 = 28;
     pub const NR_PARAMS: u32 = 39;
 
     /// `HVM_PARAM_CALLBACK_IRQ` encoding on ARM: type in bits 63:56, PPI flags in 15:8.

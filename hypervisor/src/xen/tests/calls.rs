@@ -109,17 +109,17 @@ fn vcpu_op_rules() {
     assert_eq!(call(&mut g, u32::MAX, info(page, 0)), Errno::ENOENT.ret());
     assert_eq!(
         call(&mut g, 0, info(page, 4)),
-        Errno::EINVAL.ret(),
-        "misaligned"
+        Errno::ENXIO.ret(),
+        "misaligned (Xen's map_vcpu_info: -ENXIO)"
     );
     assert_eq!(
         call(&mut g, 0, info(page, 4056)),
-        Errno::EINVAL.ret(),
+        Errno::ENXIO.ret(),
         "crosses the page"
     );
     assert_eq!(
         call(&mut g, 0, info(page, u32::MAX - 7)),
-        Errno::EINVAL.ret()
+        Errno::ENXIO.ret()
     );
     assert_eq!(
         call(&mut g, 0, info(HYP_IPA >> 12, 0)),
@@ -147,7 +147,16 @@ fn vcpu_op_rules() {
         0,
         "last slot of the page"
     );
-    assert_eq!(call(&mut g, 0, info(page, 0)), Errno::EBUSY.ret());
+    assert_eq!(
+        call(&mut g, 0, info(page, 0)),
+        Errno::EINVAL.ret(),
+        "a second registration: Xen 4.17 says -EINVAL"
+    );
+    assert_eq!(
+        call(&mut g, 0, info(page, 4)),
+        Errno::ENXIO.ret(),
+        "the offset is checked before the registration"
+    );
     assert_eq!(call(&mut g, 1, info(page, 0)), 0);
     assert_eq!(g.injected(), [0, 1]);
     g.put(ARG, &info(page, 0));
@@ -172,6 +181,11 @@ fn vcpu_op_rules() {
         assert_eq!(
             g.call(hc::VCPU_OP, [other, 0, ARG, 0, 0]),
             Errno::EINVAL.ret()
+        );
+        assert_eq!(
+            g.call(hc::VCPU_OP, [other, 2, ARG, 0, 0]),
+            Errno::ENOENT.ret(),
+            "Xen checks the vCPU before the command"
         );
     }
 }
@@ -239,8 +253,8 @@ fn vm_assist_and_hvm_params() {
     for i in [
         hvmop::PARAM_STORE_EVTCHN,
         hvmop::PARAM_STORE_PFN,
+        hvmop::PARAM_CONSOLE_PFN,
         hvmop::PARAM_CONSOLE_EVTCHN,
-        38,
     ] {
         assert_eq!(
             op(&mut g, hc::HVM_OP, hvmop::GET_PARAM, &p(0, i)),
@@ -253,22 +267,42 @@ fn vm_assist_and_hvm_params() {
             )
         );
     }
+    // Xen 4.17's hvm_allow_get_param: the monitor ring is the toolstack's,
+    // every other index (Xen-only, holes, out of range) is refused.
+    let get = |g: &mut Guest, d, i| op(g, hc::HVM_OP, hvmop::GET_PARAM, &p(d, i));
     assert_eq!(
-        op(&mut g, hc::HVM_OP, hvmop::GET_PARAM, &p(0, 39)).0,
-        Errno::EINVAL.ret()
+        get(&mut g, 0, hvmop::PARAM_MONITOR_RING_PFN).0,
+        Errno::EPERM.ret()
+    );
+    for i in [3, 16, 38, 39, u32::MAX] {
+        assert_eq!(get(&mut g, 0, i), (Errno::EINVAL.ret(), p(0, i)), "{i}");
+    }
+    // The domain before the index (rcu_lock_domain_by_any_id first).
+    assert_eq!(get(&mut g, 9, 2).0, Errno::ESRCH.ret());
+    assert_eq!(get(&mut g, 9, u32::MAX).0, Errno::ESRCH.ret());
+    // A domain sets none of its own parameters (hvm_allow_set_param).
+    let set = |g: &mut Guest, d, i| op(g, hc::HVM_OP, hvmop::SET_PARAM, &p(d, i)).0;
+    assert_eq!(
+        set(&mut g, 0, hvmop::PARAM_STORE_EVTCHN),
+        Errno::EPERM.ret()
     );
     assert_eq!(
-        op(&mut g, hc::HVM_OP, hvmop::GET_PARAM, &p(0, u32::MAX)).0,
-        Errno::EINVAL.ret()
+        set(&mut g, 0, hvmop::PARAM_CALLBACK_IRQ),
+        Errno::EPERM.ret()
+    );
+    assert_eq!(set(&mut g, 0, 7), Errno::EINVAL.ret());
+    assert_eq!(set(&mut g, 0, u32::MAX), Errno::EINVAL.ret());
+    assert_eq!(set(&mut g, 9, 2), Errno::ESRCH.ret());
+    assert_eq!(
+        get(&mut g, domid::SELF, hvmop::PARAM_CALLBACK_IRQ).1.value,
+        2 << 56 | 2 << 8 | 31,
+        "unchanged"
     );
     assert_eq!(
-        op(&mut g, hc::HVM_OP, hvmop::GET_PARAM, &p(9, 2)).0,
-        Errno::ESRCH.ret()
+        g.call(hc::HVM_OP, [hvmop::GET_PARAM, 0x1000, 0, 0, 0]),
+        Errno::EFAULT.ret()
     );
-    assert_eq!(
-        op(&mut g, hc::HVM_OP, hvmop::SET_PARAM, &p(0, 2)).0,
-        Errno::ENOSYS.ret()
-    );
+    assert_eq!(g.call(hc::HVM_OP, [2, ARG, 0, 0, 0]), Errno::ENOSYS.ret());
 }
 
 #[test]
@@ -345,6 +379,8 @@ fn sched_ops() {
         (schedop::SHUTDOWN_WATCHDOG, ShutdownReason::Watchdog),
         (schedop::SHUTDOWN_SOFT_RESET, ShutdownReason::SoftReset),
         (0x1ff, ShutdownReason::Other(0xff)),
+        (0x100, ShutdownReason::PowerOff),
+        (0x102, ShutdownReason::Suspend),
     ] {
         assert_eq!(
             op(
@@ -377,6 +413,30 @@ fn sched_ops() {
     );
     assert_eq!(g.m().shutdowns.len(), 2);
     assert_eq!(g.call(hc::SCHED_OP, [3, 0, 0, 0, 0]), Errno::ENOSYS.ret());
+}
+
+/// Xen 4.17's `hwdom_shutdown`: only poweroff halts; every other reason,
+/// suspend and unknown ones included, restarts the machine.
+#[test]
+fn hardware_domain_shutdown_follows_xen() {
+    use crate::xen::MachineAction::{Halt, Restart};
+    for (raw, want) in [
+        (schedop::SHUTDOWN_POWEROFF, Halt),
+        (schedop::SHUTDOWN_REBOOT, Restart),
+        (schedop::SHUTDOWN_SUSPEND, Restart),
+        (schedop::SHUTDOWN_CRASH, Restart),
+        (schedop::SHUTDOWN_WATCHDOG, Restart),
+        (schedop::SHUTDOWN_SOFT_RESET, Restart),
+        (6, Restart),
+        (0xff, Restart),
+        (0x100, Halt),
+    ] {
+        assert_eq!(
+            ShutdownReason::from_raw(raw).hardware_domain_action(),
+            want,
+            "reason {raw:#x}"
+        );
+    }
 }
 
 #[test]

@@ -236,7 +236,10 @@ fn vcpu0_uses_the_legacy_vcpu_info_until_it_registers() {
     let mut b = [0u8];
     g.m().peek(si_ipa(), &mut b);
     assert_eq!(b[0], 0);
-    assert_eq!(g.call(hc::VCPU_OP, [reg, 0, ARG, 0, 0]), Errno::EBUSY.ret());
+    assert_eq!(
+        g.call(hc::VCPU_OP, [reg, 0, ARG, 0, 0]),
+        Errno::EINVAL.ret()
+    );
 }
 
 #[test]
