@@ -153,21 +153,26 @@ pub(super) fn flush_vm(vm: &mut Vm) {
     if vm.queue.is_empty() && GICH_HCR.load(Ordering::Relaxed) == HCR_EN {
         return;
     }
+    let mut underflow = false;
     if !vm.queue.is_empty() {
         let n = LIST_REGISTERS.load(Ordering::Relaxed).min(64) as usize;
         let free = h.elrsr[0].get() as u64 | ((h.elrsr[1].get() as u64) << 32);
         let lrs: Vec<ListRegister> = (0..n).map(|i| ListRegister(h.lr[i].get())).collect();
         let mut written = 0;
-        for (i, lr) in vm.queue.fill(&lrs, free & ((1u64 << n) - 1)) {
+        let fill = vm.queue.fill(&lrs, free & ((1u64 << n) - 1));
+        for (i, lr) in fill.writes {
             h.lr[i].set(lr.0);
             written += 1;
         }
         if written > 0 {
             EXITS.refill(written);
         }
+        underflow = fill.underflow;
     }
-    // En, plus UIE (underflow maintenance) while interrupts still wait.
-    let hcr = HCR_EN | if vm.queue.is_empty() { 0 } else { 1 << 1 };
+    // En, plus UIE (underflow maintenance) while interrupts wait for a free
+    // list register. Those waiting for the guest to deactivate the same INTID
+    // are taken at the EOI maintenance interrupt or the next exit.
+    let hcr = HCR_EN | if underflow { 1 << 1 } else { 0 };
     h.hcr.set(hcr);
     GICH_HCR.store(hcr, Ordering::Relaxed);
 }

@@ -53,16 +53,56 @@ impl ListRegister {
     }
 }
 
-/// Interrupts waiting for a list register, oldest first, each at most once.
+/// One queued interrupt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Queued {
+    intid: u32,
+    priority: u8,
+    /// A hardware interrupt: snowvisor acknowledged and priority-dropped the
+    /// physical INTID, which stays active until the guest deactivates it
+    /// through a hardware list register.
+    hw: bool,
+}
+
+/// What [`PendingQueue::fill`] decided: list registers to write, and whether
+/// the hypervisor needs an underflow maintenance interrupt (GICH_HCR.UIE)
+/// because interrupts wait for a free register.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Fill {
+    /// (index, value) pairs to write to GICH_LRn.
+    pub writes: alloc::vec::Vec<(usize, ListRegister)>,
+    /// Some queued interrupt waits for a free list register.
+    pub underflow: bool,
+}
+
+/// Interrupts waiting for a list register, oldest first, each INTID at most
+/// once. The queue and [`PendingQueue::fill`] keep three invariants (GICv2
+/// architecture specification, 5.3.6: two list registers holding the same
+/// virtual INTID is UNPREDICTABLE):
+///
+/// 1. at most one valid list register per INTID;
+/// 2. a hardware entry supersedes a software one for the same INTID (queued
+///    or pending in a register): the software copy merges into it;
+/// 3. every INTID pushed as hardware (its priority dropped at the physical
+///    CPU interface) stays queued until it is written to a hardware list
+///    register, so the guest's deactivation reaches the physical GIC.
 #[derive(Debug, Default)]
 pub struct PendingQueue {
-    q: VecDeque<(u32, u8, bool)>,
+    q: VecDeque<Queued>,
 }
 
 impl PendingQueue {
+    /// Queues `intid` at `priority` (GICD_IPRIORITYR value). A second push of
+    /// a queued INTID merges into the first; a hardware push turns a queued
+    /// software entry into a hardware one.
     pub fn push(&mut self, intid: u32, priority: u8, hw: bool) {
-        if !self.q.iter().any(|&(i, _, _)| i == intid) {
-            self.q.push_back((intid, priority, hw));
+        match self.q.iter_mut().find(|e| e.intid == intid) {
+            Some(e) => e.hw |= hw,
+            None => self.q.push_back(Queued {
+                intid,
+                priority,
+                hw,
+            }),
         }
     }
 
@@ -74,53 +114,105 @@ impl PendingQueue {
         self.q.len()
     }
 
-    /// Fills free list registers. `lrs` are the current values, `free` a bitmap
-    /// of empty ones (GICH_ELRSR). An interrupt already in a register is not
-    /// queued twice. Returns (index, value) pairs to write.
-    pub fn fill(
-        &mut self,
-        lrs: &[ListRegister],
-        mut free: u64,
-    ) -> alloc::vec::Vec<(usize, ListRegister)> {
-        let mut writes = alloc::vec::Vec::new();
-        self.q.retain(|&(intid, _, hw)| {
-            let live = |i: usize, lr: &ListRegister| free & (1 << i) == 0 && lr.intid() == intid;
-            // Already pending in a live register: the new edge merges into it.
-            if lrs.iter().enumerate().any(|(i, lr)| {
-                live(i, lr) && matches!(lr.state(), LrState::Pending | LrState::PendingActive)
-            }) {
-                return false;
-            }
-            // A software interrupt still active (the guest is handling it):
-            // make that register pending and active rather than using a
-            // second one, which GICv2 does not allow for the same INTID.
-            if !hw {
-                if let Some((i, lr)) = lrs
-                    .iter()
-                    .enumerate()
-                    .find(|(i, lr)| live(*i, lr) && !lr.hw() && lr.state() == LrState::Active)
-                {
-                    writes.push((i, ListRegister(lr.0 | ((LrState::Pending as u32) << 28))));
-                    return false;
+    /// Whether `intid` waits as a hardware interrupt.
+    pub fn holds_hw(&self, intid: u32) -> bool {
+        self.q.iter().any(|e| e.intid == intid && e.hw)
+    }
+
+    /// Moves queued interrupts into list registers. `lrs` are the current
+    /// values, `free` a bitmap of empty ones (GICH_ELRSR: a register with its
+    /// bit set holds nothing, whatever its value). For a queued INTID already
+    /// in a live register:
+    ///
+    /// - software onto a pending (or pending and active) register: merged;
+    /// - software onto an active software register: that register becomes
+    ///   pending and active;
+    /// - software onto an active hardware register: waits (a hardware
+    ///   register cannot be pending and active; the physical GIC keeps that
+    ///   state), taken at a later exit once the guest deactivated it;
+    /// - hardware onto a pending software register: that register is
+    ///   rewritten as the hardware entry (the software copy merges in);
+    /// - hardware onto an active software register: waits, and that register
+    ///   asks for an EOI maintenance interrupt (GICH_LRn.EOI) so the wait ends
+    ///   when the guest deactivates it.
+    ///
+    /// Registers that are free but still carry the EOI request are cleared, so
+    /// that GICH_EISR does not keep the maintenance interrupt asserted.
+    pub fn fill(&mut self, lrs: &[ListRegister], mut free: u64) -> Fill {
+        let is_free = |free: u64, i: usize| i < 64 && free & (1 << i) != 0;
+        // The registers as they will be; written back where they differ.
+        let mut cur: alloc::vec::Vec<ListRegister> = lrs
+            .iter()
+            .enumerate()
+            .map(|(i, &lr)| {
+                if is_free(free, i) && !lr.hw() && lr.eoi_maintenance() {
+                    ListRegister(0)
+                } else {
+                    lr
+                }
+            })
+            .collect();
+        let mut underflow = false;
+        let mut waiting = VecDeque::new();
+        while let Some(e) = self.q.pop_front() {
+            let live = cur
+                .iter()
+                .enumerate()
+                .find(|&(i, lr)| !is_free(free, i) && lr.intid() == e.intid & 0x3ff)
+                .map(|(i, lr)| (i, *lr));
+            let slot = match live {
+                None => (0..cur.len()).find(|&i| is_free(free, i)),
+                Some((i, lr)) => match (e.hw, lr.hw(), lr.state()) {
+                    (false, _, LrState::Pending | LrState::PendingActive) => continue,
+                    (false, false, _) => {
+                        cur[i] = ListRegister(lr.0 | (LrState::PendingActive as u32) << 28);
+                        continue;
+                    }
+                    (false, true, _) => {
+                        waiting.push_back(e);
+                        continue;
+                    }
+                    (true, false, LrState::Pending) => Some(i),
+                    (true, false, _) => {
+                        cur[i] = ListRegister(lr.0 | EOI_MAINT);
+                        waiting.push_back(e);
+                        continue;
+                    }
+                    // The physical INTID is active until the guest deactivates
+                    // it, so it cannot fire again while a hardware register
+                    // holds it; keep the register as it is.
+                    (true, true, _) => continue,
+                },
+            };
+            match slot {
+                Some(i) => {
+                    free &= !(1 << i);
+                    cur[i] = ListRegister::pending(e.intid, e.priority, e.hw);
+                }
+                None => {
+                    underflow = true;
+                    waiting.push_back(e);
                 }
             }
-            true
-        });
-        while let Some(&(intid, prio, hw)) = self.q.front() {
-            let Some(slot) = (0..lrs.len()).find(|&i| free & (1 << i) != 0) else {
-                break;
-            };
-            self.q.pop_front();
-            free &= !(1 << slot);
-            writes.push((slot, ListRegister::pending(intid, prio, hw)));
         }
-        writes
+        self.q = waiting;
+        let writes = cur
+            .into_iter()
+            .enumerate()
+            .filter(|&(i, lr)| lrs[i] != lr)
+            .collect();
+        Fill { writes, underflow }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
+
+    fn intids(f: &Fill) -> Vec<(usize, u32)> {
+        f.writes.iter().map(|(i, l)| (*i, l.intid())).collect()
+    }
 
     #[test]
     fn encodes_hw_interrupt() {
@@ -143,20 +235,17 @@ mod tests {
         assert_eq!(q.len(), 6);
         let lrs = [ListRegister(0); 4];
         let w = q.fill(&lrs, 0b1111);
-        assert_eq!(
-            w.iter()
-                .map(|(i, l)| (*i, l.intid()))
-                .collect::<alloc::vec::Vec<_>>(),
-            [(0, 32), (1, 33), (2, 34), (3, 35)]
-        );
+        assert_eq!(intids(&w), [(0, 32), (1, 33), (2, 34), (3, 35)]);
+        assert!(w.underflow);
         assert_eq!(q.len(), 2);
         // Nothing free: nothing written, nothing lost.
-        let live: alloc::vec::Vec<_> = w.iter().map(|(_, l)| *l).collect();
-        assert!(q.fill(&live, 0).is_empty());
+        let live: Vec<_> = w.writes.iter().map(|(_, l)| *l).collect();
+        let w2 = q.fill(&live, 0);
+        assert!(w2.writes.is_empty() && w2.underflow);
         assert_eq!(q.len(), 2);
         // One register frees up.
         let w = q.fill(&live, 0b0100);
-        assert_eq!((w[0].0, w[0].1.intid()), (2, 36));
+        assert_eq!(intids(&w), [(2, 36)]);
         assert_eq!(q.len(), 1);
     }
 
@@ -166,15 +255,13 @@ mod tests {
         q.push(31, 0xa0, false);
         let active = ListRegister((LrState::Active as u32) << 28 | 31);
         let w = q.fill(&[active, ListRegister(0)], 0b10);
-        assert_eq!(w.len(), 1);
-        assert_eq!(
-            (w[0].0, w[0].1.state(), w[0].1.intid()),
-            (0, LrState::PendingActive, 31)
-        );
+        assert_eq!(w.writes.len(), 1);
+        let (i, lr) = w.writes[0];
+        assert_eq!((i, lr.state(), lr.intid()), (0, LrState::PendingActive, 31));
         assert!(q.is_empty());
         // Already pending and active: nothing to do.
         q.push(31, 0xa0, false);
-        assert!(q.fill(&[w[0].1], 0).is_empty());
+        assert!(q.fill(&[lr], 0).writes.is_empty());
         assert!(q.is_empty());
     }
 
@@ -183,7 +270,210 @@ mod tests {
         let mut q = PendingQueue::default();
         q.push(40, 0, false);
         let lrs = [ListRegister::pending(40, 0, false), ListRegister(0)];
-        assert!(q.fill(&lrs, 0b10).is_empty());
+        assert!(q.fill(&lrs, 0b10).writes.is_empty());
         assert!(q.is_empty());
+    }
+
+    /// Linux's `gic_retrigger` pends an edge SPI in software; the physical
+    /// SPI then fires. The hardware entry replaces the queued software copy.
+    #[test]
+    fn hardware_push_supersedes_a_queued_software_copy() {
+        let mut q = PendingQueue::default();
+        q.push(48, 0xa0, false);
+        q.push(48, 0xa0, true);
+        assert_eq!(q.len(), 1);
+        assert!(q.holds_hw(48));
+        let w = q.fill(&[ListRegister(0); 2], 0b11);
+        assert_eq!(w.writes, [(0, ListRegister::pending(48, 0xa0, true))]);
+        // And a software push onto a queued hardware entry merges into it.
+        q.push(49, 0xa0, true);
+        q.push(49, 0xa0, false);
+        assert!(q.holds_hw(49));
+    }
+
+    /// The software copy is already pending in a register when the physical
+    /// SPI fires: the register is rewritten as the hardware entry, the
+    /// hardware entry is not dropped (the SPI would stay active for ever).
+    #[test]
+    fn hardware_entry_rewrites_a_pending_software_register() {
+        let mut q = PendingQueue::default();
+        q.push(48, 0xa0, true);
+        let lrs = [ListRegister::pending(48, 0xa0, false), ListRegister(0)];
+        let w = q.fill(&lrs, 0b10);
+        assert_eq!(w.writes, [(0, ListRegister::pending(48, 0xa0, true))]);
+        assert!(q.is_empty() && !w.underflow);
+    }
+
+    /// The guest is handling the software copy: the hardware entry waits for
+    /// its deactivation (EOI maintenance), never a second register.
+    #[test]
+    fn hardware_entry_waits_for_an_active_software_copy() {
+        let mut q = PendingQueue::default();
+        q.push(48, 0xa0, true);
+        let active = ListRegister((LrState::Active as u32) << 28 | 48);
+        let w = q.fill(&[active, ListRegister(0)], 0b10);
+        assert_eq!(w.writes, [(0, ListRegister(active.0 | EOI_MAINT))]);
+        assert!(!w.underflow && q.holds_hw(48));
+        // The guest deactivates it: the register is free but keeps EOI; the
+        // hardware entry takes it (and with it the EOI request goes).
+        let done = ListRegister(EOI_MAINT | 48);
+        let w = q.fill(&[done, ListRegister(0)], 0b11);
+        assert_eq!(w.writes, [(0, ListRegister::pending(48, 0xa0, true))]);
+        assert!(q.is_empty());
+    }
+
+    /// A software pend while a hardware register holds the INTID: merged if
+    /// pending, waits if active, never a second register.
+    #[test]
+    fn software_push_never_doubles_a_hardware_register() {
+        let mut q = PendingQueue::default();
+        q.push(50, 0xa0, false);
+        let hw_pending = ListRegister::pending(50, 0xa0, true);
+        assert!(q
+            .fill(&[hw_pending, ListRegister(0)], 0b10)
+            .writes
+            .is_empty());
+        assert!(q.is_empty());
+        q.push(50, 0xa0, false);
+        let hw_active = ListRegister(hw_pending.0 ^ (3 << 28));
+        assert_eq!(hw_active.state(), LrState::Active);
+        let w = q.fill(&[hw_active, ListRegister(0)], 0b10);
+        assert!(w.writes.is_empty() && !w.underflow && q.len() == 1);
+    }
+
+    /// A model of the guest's CPU interface and the physical GIC around the
+    /// queue, driven by random pushes, fills, acknowledges and deactivations.
+    struct Model {
+        lrs: Vec<ListRegister>,
+        q: PendingQueue,
+        /// INTIDs priority-dropped at the physical CPU interface and not yet
+        /// deactivated.
+        phys_active: Vec<u32>,
+    }
+
+    impl Model {
+        fn free(&self) -> u64 {
+            let mut f = 0;
+            for (i, lr) in self.lrs.iter().enumerate() {
+                if lr.state() == LrState::Invalid {
+                    f |= 1 << i;
+                }
+            }
+            f
+        }
+
+        fn fill(&mut self) -> Fill {
+            let f = self.q.fill(&self.lrs, self.free());
+            for &(i, lr) in &f.writes {
+                self.lrs[i] = lr;
+            }
+            f
+        }
+
+        fn deactivate(&mut self, i: usize) {
+            let lr = self.lrs[i];
+            let next = match lr.state() {
+                LrState::Active => LrState::Invalid,
+                LrState::PendingActive => LrState::Pending,
+                _ => return,
+            };
+            self.lrs[i] = ListRegister(lr.0 & !(3 << 28) | (next as u32) << 28);
+            if lr.hw() && next == LrState::Invalid {
+                self.phys_active.retain(|&x| x != lr.intid());
+            }
+        }
+
+        fn check(&self, f: &Fill) {
+            let live: Vec<_> = self
+                .lrs
+                .iter()
+                .filter(|l| l.state() != LrState::Invalid)
+                .collect();
+            for (n, a) in live.iter().enumerate() {
+                assert!(
+                    live[n + 1..].iter().all(|b| b.intid() != a.intid()),
+                    "two list registers for INTID {}: {:x?}",
+                    a.intid(),
+                    self.lrs
+                );
+                assert!(
+                    !(a.hw() && a.state() == LrState::PendingActive),
+                    "hardware register pending and active: {a:x?}"
+                );
+                if a.hw() {
+                    assert!(self.phys_active.contains(&a.intid()));
+                }
+            }
+            for &x in &self.phys_active {
+                assert!(
+                    self.q.holds_hw(x) || live.iter().any(|l| l.hw() && l.intid() == x),
+                    "INTID {x} priority-dropped, but in no hardware register and not queued"
+                );
+            }
+            if !f.underflow {
+                assert!(
+                    self.q.is_empty() || self.free() == 0 || live.len() == self.lrs.len() || {
+                        // Every waiting entry is blocked by its own INTID.
+                        self.q
+                            .q
+                            .iter()
+                            .all(|e| live.iter().any(|l| l.intid() == e.intid))
+                    },
+                    "entries wait with free registers and no underflow request: {:x?} {:?}",
+                    self.lrs,
+                    self.q
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn queue_invariants_hold_for_random_sequences() {
+        for seed in 0..2000u64 {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let nlr = rng.usize(1..=4);
+            let mut m = Model {
+                lrs: alloc::vec![ListRegister(0); nlr],
+                q: PendingQueue::default(),
+                phys_active: Vec::new(),
+            };
+            for _ in 0..200 {
+                let intid = 32 + rng.u32(0..4);
+                match rng.u8(0..6) {
+                    0 if !m.phys_active.contains(&intid) => {
+                        m.phys_active.push(intid);
+                        m.q.push(intid, 0xa0, true);
+                    }
+                    1 => m.q.push(intid, 0xa0, false),
+                    2 => {
+                        // The guest acknowledges its highest-priority pending
+                        // interrupt (here: any pending one).
+                        let i = rng.usize(0..nlr);
+                        if m.lrs[i].state() == LrState::Pending {
+                            m.lrs[i] = ListRegister(m.lrs[i].0 ^ (3 << 28));
+                        }
+                    }
+                    3 => m.deactivate(rng.usize(0..nlr)),
+                    _ => {
+                        let f = m.fill();
+                        m.check(&f);
+                    }
+                }
+            }
+            // The guest drains everything: the queue and the physical GIC end clean.
+            for _ in 0..64 {
+                let f = m.fill();
+                m.check(&f);
+                for i in 0..nlr {
+                    if m.lrs[i].state() == LrState::Pending {
+                        m.lrs[i] = ListRegister(m.lrs[i].0 ^ (3 << 28));
+                    }
+                    m.deactivate(i);
+                    m.deactivate(i);
+                }
+            }
+            assert!(m.q.is_empty(), "seed {seed}: {:?}", m.q);
+            assert!(m.phys_active.is_empty(), "seed {seed}: {:?}", m.phys_active);
+        }
     }
 }
