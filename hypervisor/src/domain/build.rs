@@ -376,18 +376,23 @@ fn msi_spis(tree: &HostTree<'_>, plan: &Plan) -> Vec<u32> {
             range.start,
             range.end.saturating_sub(1)
         );
-        // snowvisor keeps its owned IOMMUs' interrupts even where an MSI range
-        // overlaps them (QEMU virt's v2m SPIs cover the SMMU's wired ones).
-        let kept: Vec<u32> = plan
-            .owned
-            .iter()
-            .flat_map(|o| o.irqs.iter().map(|&(_, i)| i))
-            .collect();
-        let clash: Vec<u32> = range.clone().filter(|i| kept.contains(i)).collect();
-        if !clash.is_empty() {
-            warn!("dom0: MSI frame {:#x}: INTIDs {clash:?} belong to an IOMMU snowvisor owns; not given to Dom0", frame.base);
+        // The plan decides which INTIDs snowvisor keeps, also inside a range
+        // only the hardware reports (QEMU virt's v2m SPIs cover the SMMU's).
+        let mut clash: Vec<(u32, &str)> = Vec::new();
+        for i in range.clone() {
+            if let Some(k) = plan.kept_irq(i) {
+                clash.push((i, k.owner.as_str()));
+            }
         }
-        out.extend(range.filter(|i| *i >= 32 && !kept.contains(i)));
+        if !clash.is_empty() {
+            warn!(
+                "dom0: MSI frame {:#x}: INTIDs {:?} belong to {}, which snowvisor keeps; not given to Dom0",
+                frame.base,
+                clash.iter().map(|c| c.0).collect::<Vec<_>>(),
+                clash[0].1
+            );
+        }
+        out.extend(range.filter(|&i| i >= 32 && plan.kept_irq(i).is_none()));
     }
     out
 }

@@ -3,6 +3,7 @@
 //! know). Every message names the node, property or option at fault.
 
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
 
 /// The host tree cannot be planned: its references are inconsistent.
@@ -78,6 +79,13 @@ pub enum PlanWarning {
         size: u64,
         kept: String,
     },
+    /// A device's interrupts include INTIDs snowvisor keeps (`owner`'s): they
+    /// are not routed to Dom0.
+    IrqKept {
+        node: String,
+        intids: Vec<u32>,
+        owner: String,
+    },
     /// swiotlb was forced against what the IOMMU decisions call for.
     SwiotlbForced {
         value: &'static str,
@@ -117,6 +125,16 @@ impl fmt::Display for PlanWarning {
                 f,
                 "warning: {node}: {base:#x}+{size:#x} overlaps {kept}, which snowvisor keeps: not mapped"
             ),
+            PlanWarning::IrqKept { node, intids, owner } => {
+                write!(f, "warning: {node}: INTID")?;
+                if intids.len() > 1 {
+                    f.write_str("s")?;
+                }
+                for (k, i) in intids.iter().enumerate() {
+                    write!(f, "{}{i}", if k == 0 { " " } else { "," })?;
+                }
+                write!(f, " belong to {owner}, which snowvisor keeps: not routed to Dom0")
+            }
             PlanWarning::SwiotlbForced { value, why } => write!(f, "warning: swiotlb={value}: {why}"),
         }
     }

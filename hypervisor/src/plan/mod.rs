@@ -15,6 +15,7 @@
 
 pub mod devices;
 pub mod error;
+pub mod intids;
 pub mod iommu;
 pub mod irq;
 pub mod json;
@@ -33,6 +34,7 @@ use core::fmt;
 pub use crate::dt::index::NodeIndex;
 pub use devices::Passthrough;
 pub use error::{PlanError, PlanWarning};
+pub use intids::KeptIrq;
 pub use iommu::{IommuDecision, Reason};
 pub use options::{IommuRule, OptionError, PlanOptions, Selector, SwiotlbMode};
 
@@ -190,6 +192,8 @@ pub struct Plan {
     /// What the drivers of owned IOMMUs need (registers, interrupts, Dom0's
     /// stream IDs), read now: the host tree may be gone when they start.
     pub owned: Vec<owned::OwnedIommu>,
+    /// INTIDs snowvisor keeps ([`intids`]): never in a passthrough's `spis`.
+    pub kept_irqs: Vec<KeptIrq>,
     pub warnings: Vec<PlanWarning>,
 }
 
@@ -220,6 +224,13 @@ impl Plan {
         self.hidden.iter().any(|h| h.path == path)
     }
 
+    /// The INTID `intid` if snowvisor keeps it, with its owner: what decides
+    /// whether an interrupt may be routed to Dom0 (the plan's SPIs and, at
+    /// boot, MSI frames whose range only the hardware knows).
+    pub fn kept_irq(&self, intid: u32) -> Option<&KeptIrq> {
+        intids::owner(&self.kept_irqs, intid)
+    }
+
     /// The decision for the IOMMU at `path`.
     pub fn iommu(&self, path: &str) -> Option<&IommuDecision> {
         self.iommus.iter().find(|d| d.path == path)
@@ -235,6 +246,7 @@ pub fn make(tree: &HostTree<'_>, opts: &PlanOptions, keep: &Keep) -> Result<Plan
     let found = iommu::decide(x, opts, &mut warnings)?;
     let mut hidden = Vec::new();
     let mut removed = Vec::new();
+    let mut kept_roots = Vec::new();
     for f in found.iter().filter(|f| f.decision.removed) {
         hidden.push(Hidden {
             path: f.decision.path.clone(),
@@ -250,6 +262,7 @@ pub fn make(tree: &HostTree<'_>, opts: &PlanOptions, keep: &Keep) -> Result<Plan
                     why: HiddenWhy::Kept,
                 });
                 removed.push(i);
+                kept_roots.push(i);
             }
             None => warnings.push(PlanWarning::KeepNotFound { node: k.clone() }),
         }
@@ -268,9 +281,12 @@ pub fn make(tree: &HostTree<'_>, opts: &PlanOptions, keep: &Keep) -> Result<Plan
             protected.push((r, x.path(i).to_string()));
         }
     }
-    let passthrough = devices::collect(x, &removed, &protected, &mut warnings)?;
+    let mut passthrough = devices::collect(x, &removed, &protected, &mut warnings)?;
     let iommus: Vec<IommuDecision> = found.into_iter().map(|f| f.decision).collect();
     let owned = owned::describe(x, &iommus)?;
+    let kept_irqs = intids::kept(x, &owned, &kept_roots);
+    intids::filter(&mut passthrough, &kept_irqs, &mut warnings);
+    passthrough.retain(|p| !p.mmio.is_empty() || !p.spis.is_empty());
     let swiotlb = swiotlb(opts.swiotlb, &iommus, &passthrough, &mut warnings);
     let gic = (0..x.len()).find(|&i| irq::is_gic(x, i)).map(|i| GicNode {
         path: x.path(i).to_string(),
@@ -283,6 +299,7 @@ pub fn make(tree: &HostTree<'_>, opts: &PlanOptions, keep: &Keep) -> Result<Plan
         hidden,
         gic,
         owned,
+        kept_irqs,
         warnings,
     })
 }

@@ -632,3 +632,183 @@ fn corrupt_trees_never_panic() {
         }
     }
 }
+
+/// Every way an SPI reaches Dom0 (device `interrupts`, `interrupts-extended`,
+/// a PCI host's `interrupt-map`, a GICv2m frame's MSI range, a line shared
+/// with a kept node) is filtered against the INTIDs snowvisor keeps (an owned
+/// SMMUv3's, the kept UART's, the GIC maintenance and HYP timer PPIs), with a
+/// warning naming both nodes. The MSI case is QEMU virt's: `arm,msi-base-spi
+/// = <80>; arm,msi-num-spis = <64>` covers the SMMU's INTIDs 106-109.
+#[test]
+fn interrupts_snowvisor_keeps_never_reach_dom0() {
+    let gic = |extra: Vec<(&'static str, Vec<u8>)>| {
+        let mut p = vec![
+            ("compatible", s("arm,cortex-a15-gic")),
+            ("interrupt-controller", vec![]),
+            ("#interrupt-cells", c(&[3])),
+            ("#address-cells", c(&[1])),
+            ("#size-cells", c(&[1])),
+            ("ranges", vec![]),
+            (
+                "reg",
+                c(&[
+                    0x800_0000, 0x1000, 0x801_0000, 0x2000, 0x803_0000, 0x2000, 0x804_0000, 0x2000,
+                ]),
+            ),
+            ("interrupts", c(&[1, 9, 0xf04])),
+            ("phandle", c(&[1])),
+        ];
+        p.extend(extra);
+        p
+    };
+    let v2m = n(
+        "v2m@8020000",
+        vec![
+            ("compatible", s("arm,gic-v2m-frame")),
+            ("msi-controller", vec![]),
+            ("reg", c(&[0x802_0000, 0x1000])),
+            ("arm,msi-base-spi", c(&[80])),
+            ("arm,msi-num-spis", c(&[64])),
+        ],
+        vec![],
+    );
+    let dtb = blob(&n(
+        "",
+        vec![
+            ("#address-cells", c(&[1])),
+            ("#size-cells", c(&[1])),
+            ("interrupt-parent", c(&[1])),
+        ],
+        vec![
+            n(
+                "memory@40000000",
+                vec![
+                    ("device_type", s("memory")),
+                    ("reg", c(&[0x4000_0000, 0x1000_0000])),
+                ],
+                vec![],
+            ),
+            n("intc@8000000", gic(vec![]), vec![v2m]),
+            n(
+                "timer",
+                vec![
+                    ("compatible", s("arm,armv7-timer")),
+                    (
+                        "interrupts",
+                        c(&[1, 13, 0xf04, 1, 14, 0xf04, 1, 11, 0xf04, 1, 10, 0xf04]),
+                    ),
+                ],
+                vec![],
+            ),
+            n(
+                "smmuv3@9050000",
+                vec![
+                    ("compatible", s("arm,smmu-v3")),
+                    ("#iommu-cells", c(&[1])),
+                    ("reg", c(&[0x905_0000, 0x2_0000])),
+                    ("interrupt-names", s("eventq\0priq\0cmdq-sync\0gerror")),
+                    ("interrupts", c(&[0, 74, 1, 0, 75, 1, 0, 76, 1, 0, 77, 1])),
+                    ("phandle", c(&[2])),
+                ],
+                vec![],
+            ),
+            n(
+                "pl011@9000000",
+                vec![
+                    ("compatible", s("arm,pl011")),
+                    ("reg", c(&[0x900_0000, 0x1000])),
+                    ("interrupts", c(&[0, 1, 4])),
+                ],
+                vec![],
+            ),
+            // Shares the UART's line.
+            n(
+                "gpio@9030000",
+                vec![
+                    ("compatible", s("arm,pl061")),
+                    ("reg", c(&[0x903_0000, 0x1000])),
+                    ("interrupts", c(&[0, 1, 4, 0, 7, 4])),
+                ],
+                vec![],
+            ),
+            // interrupts-extended naming an SMMU line and a PPI.
+            n(
+                "rtc@9010000",
+                vec![
+                    ("compatible", s("arm,pl031")),
+                    ("reg", c(&[0x901_0000, 0x1000])),
+                    ("interrupts-extended", c(&[1, 0, 2, 4, 1, 0, 77, 1])),
+                ],
+                vec![],
+            ),
+            // A PCI host whose INTx lines include an SMMU SPI.
+            n(
+                "pcie@10000000",
+                vec![
+                    ("compatible", s("pci-host-ecam-generic")),
+                    ("device_type", s("pci")),
+                    ("#address-cells", c(&[3])),
+                    ("#size-cells", c(&[2])),
+                    ("#interrupt-cells", c(&[1])),
+                    ("reg", c(&[0x3f00_0000, 0x100_0000])),
+                    ("interrupt-map-mask", c(&[0, 0, 0, 7])),
+                    (
+                        "interrupt-map",
+                        c(&[0, 0, 0, 1, 1, 0, 0, 3, 4, 0, 0, 0, 2, 1, 0, 0, 76, 4]),
+                    ),
+                    ("iommu-map", c(&[0, 2, 0, 0x1_0000])),
+                ],
+                vec![],
+            ),
+        ],
+    ));
+    let tree = HostTree::new(&dtb).unwrap();
+    let p = make(
+        &tree,
+        &PlanOptions::default(),
+        &Keep::none().node("/pl011@9000000"),
+    )
+    .unwrap();
+    assert_eq!(p.iommus[0].action, IommuAction::Own);
+    let kept: Vec<(u32, &str, &str)> = p
+        .kept_irqs
+        .iter()
+        .map(|k| (k.intid, k.owner.as_str(), k.role.as_str()))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            (25, "/intc@8000000", "maintenance"),
+            (26, "/timer", "hyp-timer"),
+            (106, "/smmuv3@9050000", "eventq"),
+            (107, "/smmuv3@9050000", "priq"),
+            (108, "/smmuv3@9050000", "cmdq-sync"),
+            (109, "/smmuv3@9050000", "gerror"),
+            (33, "/pl011@9000000", "console"),
+        ]
+    );
+    let spis = p.spis();
+    for k in &p.kept_irqs {
+        assert!(!spis.contains(&k.intid), "INTID {} routed to Dom0", k.intid);
+    }
+    assert_eq!(device(&p, "/gpio@9030000").spis, [39]);
+    assert_eq!(device(&p, "/rtc@9010000").spis, [34]);
+    assert_eq!(device(&p, "/pcie@10000000").spis, [35]);
+    let v2m = device(&p, "/intc@8000000/v2m@8020000");
+    assert_eq!(v2m.spis.len(), 60);
+    assert!(v2m.spis.contains(&105) && v2m.spis.contains(&110));
+    let text: Vec<String> = p.warnings.iter().map(|w| format!("{w}")).collect();
+    for want in [
+        "warning: /intc@8000000/v2m@8020000: INTIDs 106,107,108,109 belong to /smmuv3@9050000, which snowvisor keeps: not routed to Dom0",
+        "warning: /gpio@9030000: INTID 33 belong to /pl011@9000000, which snowvisor keeps: not routed to Dom0",
+        "warning: /rtc@9010000: INTID 109 belong to /smmuv3@9050000, which snowvisor keeps: not routed to Dom0",
+        "warning: /pcie@10000000: INTID 108 belong to /smmuv3@9050000, which snowvisor keeps: not routed to Dom0",
+    ] {
+        assert!(text.iter().any(|t| t == want), "missing {want:?} in {text:#?}");
+    }
+    assert_eq!(
+        p.kept_irq(107).map(|k| k.owner.as_str()),
+        Some("/smmuv3@9050000")
+    );
+    assert!(p.kept_irq(105).is_none());
+}

@@ -67,12 +67,30 @@ fn same_under_rewrites(blob: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// Dom0's INTIDs and snowvisor's never intersect: no SPI routed to Dom0 is
+/// one the plan keeps, nor the GIC maintenance or HYP timer PPI as the boot
+/// summary (`HostTree`, a separate reading of the tree) finds them.
+fn check_intids(tree: &HostTree<'_>, p: &plan::Plan, args: &str) -> Result<(), String> {
+    let mut ours: Vec<u32> = p.kept_irqs.iter().map(|k| k.intid).collect();
+    ours.extend(tree.gic().ok().and_then(|g| g.maintenance_intid));
+    ours.extend(tree.timer().and_then(|t| t.intids[3]));
+    match p.spis().into_iter().find(|s| ours.contains(s)) {
+        Some(s) => Err(format!("({args}): INTID {s} is snowvisor's and Dom0's")),
+        None => Ok(()),
+    }
+}
+
 /// Checks one DTB; returns its IOMMU count, or what went wrong.
 fn check(path: &Path) -> Result<usize, String> {
     let blob = std::fs::read(path).map_err(|e| e.to_string())?;
     same_under_rewrites(&blob)?;
     let tree = HostTree::new(&blob).map_err(|e| format!("host tree: {e}"))?;
     let before = dtc_warnings(&blob)?;
+    // With the console UART kept, as at boot, and every SMMUv3 owned.
+    let (opts, _) = PlanOptions::parse(Some("own:arm,smmu-v3"), None);
+    let p = plan::make(&tree, &opts, &Keep::none().console(&tree))
+        .map_err(|e| format!("plan (console kept): {e}"))?;
+    check_intids(&tree, &p, "console kept")?;
     let mut iommus = 0;
     for args in [None, Some("pass:all")] {
         let (opts, errs) = PlanOptions::parse(args, None);
@@ -80,6 +98,7 @@ fn check(path: &Path) -> Result<usize, String> {
         let p =
             plan::make(&tree, &opts, &Keep::none()).map_err(|e| format!("plan ({args:?}): {e}"))?;
         iommus = p.iommus.len();
+        check_intids(&tree, &p, &format!("{args:?}"))?;
         let preview = preview_params(&tree, &p, true);
         let out =
             dom0::build(&tree, &p, &preview.params).map_err(|e| format!("dom0 ({args:?}): {e}"))?;
