@@ -143,11 +143,11 @@ impl Platform for Dom0Platform<'_> {
     fn shutdown(&mut self, reason: ShutdownReason) -> Result<(), PlatformError> {
         match reason.hardware_domain_action() {
             MachineAction::Halt => {
-                info!("dom0: SCHEDOP_shutdown({reason:?}): powering off");
+                info!("dom0: SCHEDOP_shutdown(poweroff): powering off");
                 crate::vcpu::platform_psci(psci::fid::SYSTEM_OFF)
             }
             MachineAction::Restart if matches!(reason, ShutdownReason::Reboot) => {
-                info!("dom0: SCHEDOP_shutdown({reason:?}): resetting");
+                info!("dom0: SCHEDOP_shutdown(reboot): resetting");
                 crate::vcpu::platform_psci(psci::fid::SYSTEM_RESET)
             }
             MachineAction::Restart => {

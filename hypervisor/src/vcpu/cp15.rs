@@ -6,6 +6,7 @@ use log::warn;
 
 use super::regs::set_reg;
 use super::Next;
+use crate::arch::armv7::exception::Kind;
 use crate::arch::armv7::frame::TrapFrame;
 use crate::arch::armv7::guest;
 use crate::arch::armv7::hsr::Hsr;
@@ -45,7 +46,7 @@ pub(super) fn cp15(f: &mut TrapFrame, hsr: Hsr) -> Next {
                 if read { "read" } else { "write" },
                 f.elr
             );
-            guest::inject_undef(f, !hsr.il32() && f.spsr & (1 << 5) != 0);
+            guest::inject(f, Kind::Undefined);
             Next::Stay
         }
     }

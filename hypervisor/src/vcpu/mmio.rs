@@ -7,6 +7,7 @@ use log::{error, warn};
 
 use super::regs::{reg, set_reg};
 use super::{Next, Vm, GIC, VM};
+use crate::arch::armv7::exception::Kind;
 use crate::arch::armv7::frame::TrapFrame;
 use crate::arch::armv7::guest;
 use crate::arch::armv7::hsr::{fault_name, Hsr};
@@ -103,6 +104,12 @@ pub(super) fn data_abort(f: &mut TrapFrame, hsr: Hsr) -> Next {
         );
     }
     drop(vm_guard);
-    guest::inject_data_abort(f, va);
+    guest::inject(
+        f,
+        Kind::DataAbort {
+            addr: va,
+            write: d.write,
+        },
+    );
     Next::Stay
 }

@@ -20,6 +20,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use log::{debug, error, warn};
 use spin::Mutex;
 
+use crate::arch::armv7::exception::Kind;
 use crate::arch::armv7::frame::{mode_name, TrapFrame};
 use crate::arch::armv7::guest;
 use crate::arch::armv7::hsr::{ec, Hsr};
@@ -123,8 +124,8 @@ fn trap_other(f: &mut TrapFrame, hsr: Hsr) {
         ec::PABT_GUEST => {
             EXITS.count(Class::PrefetchAbort);
             let ifar = aarch32_cpu::register::Hifar::read().0;
-            error!("dom0: instruction fetch fault at VA {ifar:#010x} ({hsr}); injecting an abort");
-            guest::inject_data_abort(f, ifar);
+            error!("dom0: instruction fetch fault at VA {ifar:#010x} ({hsr}); injecting a prefetch abort");
+            guest::inject(f, Kind::PrefetchAbort { addr: ifar });
             Next::Stay
         }
         ec::CP15_32 => cp15(f, hsr),
@@ -144,7 +145,7 @@ fn trap_other(f: &mut TrapFrame, hsr: Hsr) {
             EXITS.other(hsr.ec());
             error!("dom0: unhandled trap {hsr} at pc {:#010x} ({} mode); injecting undefined instruction", f.elr, mode_name(f.spsr));
             dump(f);
-            guest::inject_undef(f, !hsr.il32() && f.spsr & (1 << 5) != 0);
+            guest::inject(f, Kind::Undefined);
             Next::Stay
         }
     };

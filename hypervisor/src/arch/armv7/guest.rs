@@ -3,6 +3,7 @@
 
 use core::arch::asm;
 
+use super::exception::{self, FaultRegs, Kind};
 use super::frame::TrapFrame;
 
 /// HCR for a guest: stage 2 on (VM), set/way invalidation as clean+invalidate
@@ -127,72 +128,43 @@ pub fn guest_sctlr() -> u32 {
     mrc!(0, "c1", "c0", 0)
 }
 
-fn guest_vbar() -> u32 {
-    let sctlr = guest_sctlr();
-    if sctlr & (1 << 13) != 0 {
-        0xffff_0000
-    } else {
-        mrc!(0, "c12", "c0", 0)
-    }
-}
-
-fn guest_uses_lpae() -> bool {
-    // TTBCR.EAE
-    mrc!(0, "c2", "c0", 2) & (1 << 31) != 0
-}
-
-/// Mode numbers.
-const ABT: u32 = 0x17;
-const UND: u32 = 0x1b;
-
-/// Switches the frame to the guest's exception vector `offset`, in `mode`,
-/// with the return address `lr`.
-fn take_exception(f: &mut TrapFrame, mode: u32, offset: u32, lr: u32) {
-    let old = f.spsr;
-    let sctlr = guest_sctlr();
-    match mode {
-        ABT => {
-            // SAFETY: banked guest registers; the guest is not running.
-            unsafe {
-                asm!(".arch_extension virt", "msr spsr_abt, {}", "msr lr_abt, {}", in(reg) old, in(reg) lr, options(nostack))
-            }
+/// Injects exception `kind` into the guest for the instruction at `f.elr`:
+/// [`exception::entry`] decides every register; this writes them (the banked
+/// SPSR and LR of the target mode, the fault registers, CPSR and PC through
+/// the frame).
+pub fn inject(f: &mut TrapFrame, kind: Kind) {
+    let e = exception::entry(
+        kind,
+        &exception::Guest {
+            cpsr: f.spsr,
+            pc: f.elr,
+            sctlr: guest_sctlr(),
+            vbar: mrc!(0, "c12", "c0", 0),
+            ttbcr: mrc!(0, "c2", "c0", 2),
+        },
+    );
+    if e.mode == exception::mode::ABT {
+        // SAFETY: banked guest registers; the guest is not running.
+        unsafe {
+            asm!(".arch_extension virt", "msr spsr_abt, {}", "msr lr_abt, {}", in(reg) e.spsr, in(reg) e.lr, options(nostack))
         }
-        _ => {
-            // SAFETY: as above.
-            unsafe {
-                asm!(".arch_extension virt", "msr spsr_und, {}", "msr lr_und, {}", in(reg) old, in(reg) lr, options(nostack))
-            }
+    } else {
+        // SAFETY: as above.
+        unsafe {
+            asm!(".arch_extension virt", "msr spsr_und, {}", "msr lr_und, {}", in(reg) e.spsr, in(reg) e.lr, options(nostack))
         }
     }
-    // Clear mode, T, IT and J; set the new mode, mask IRQs and aborts; T from SCTLR.TE, E from SCTLR.EE.
-    let mut cpsr = old & !(0x1f | (1 << 5) | (0x3f << 10) | (3 << 25) | (1 << 24) | (1 << 9));
-    cpsr |= mode | (1 << 7) | (1 << 8);
-    if sctlr & (1 << 30) != 0 {
-        cpsr |= 1 << 5;
+    match e.fault {
+        Some(FaultRegs::Data { dfsr, dfar }) => {
+            mcr!(0, "c6", "c0", 0, dfar); // DFAR
+            mcr!(0, "c5", "c0", 0, dfsr); // DFSR
+        }
+        Some(FaultRegs::Instruction { ifsr, ifar }) => {
+            mcr!(0, "c6", "c0", 2, ifar); // IFAR
+            mcr!(0, "c5", "c0", 1, ifsr); // IFSR
+        }
+        None => {}
     }
-    if sctlr & (1 << 25) != 0 {
-        cpsr |= 1 << 9;
-    }
-    f.spsr = cpsr;
-    f.elr = guest_vbar().wrapping_add(offset);
-}
-
-/// Injects a synchronous external data abort at guest VA `addr` for the
-/// instruction at `f.elr`.
-pub fn inject_data_abort(f: &mut TrapFrame, addr: u32) {
-    let fsr = if guest_uses_lpae() {
-        (1 << 9) | 0x10
-    } else {
-        0x08
-    };
-    mcr!(0, "c6", "c0", 0, addr); // DFAR
-    mcr!(0, "c5", "c0", 0, fsr); // DFSR
-    let lr = f.elr.wrapping_add(8);
-    take_exception(f, ABT, 0x10, lr);
-}
-
-/// Injects an undefined-instruction exception for the instruction at `f.elr`.
-pub fn inject_undef(f: &mut TrapFrame, thumb16: bool) {
-    let lr = f.elr.wrapping_add(if thumb16 { 2 } else { 4 });
-    take_exception(f, UND, 0x04, lr);
+    f.spsr = e.cpsr;
+    f.elr = e.pc;
 }
