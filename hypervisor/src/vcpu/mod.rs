@@ -5,7 +5,7 @@
 //! Layout: this file holds the guest's state, the trap entry with the Xen
 //! hypercall fast path, and HVC/SMC (PSCI) dispatch; `regs` reads and writes
 //! the trapped instruction's registers, `mmio` emulates data aborts and the
-//! distributor, `cp15` the trapped CP15 accesses, and `irq` routes physical
+//! distributor, `cp15` the trapped CP15 and CP14 accesses, and `irq` routes physical
 //! interrupts to the guest, refills the list registers and decides on idling.
 
 mod cp15;
@@ -31,7 +31,7 @@ use crate::psci;
 use crate::stats::{Class, EXITS};
 use crate::vgic::{PendingQueue, VDist};
 
-use cp15::cp15;
+use cp15::coproc;
 pub use irq::{console_irq, flush_lrs, guest_irq};
 use irq::{flush_needed, flush_vm, idle_allowed};
 use mmio::data_abort;
@@ -128,7 +128,18 @@ fn trap_other(f: &mut TrapFrame, hsr: Hsr) {
             guest::inject(f, Kind::PrefetchAbort { addr: ifar });
             Next::Stay
         }
-        ec::CP15_32 => cp15(f, hsr),
+        ec::CP15_32 => coproc(f, hsr, 15),
+        ec::CP14_32 => coproc(f, hsr, 14),
+        ec::CP14_64 | ec::CP14_LDC => {
+            // Debug registers by MRRC/LDC/STC (HDCR.TDA, TDRA): none allowed.
+            EXITS.other(hsr.ec());
+            warn!(
+                "dom0: {hsr} at pc {:#010x} not allowed; injecting undefined instruction",
+                f.elr
+            );
+            guest::inject(f, Kind::Undefined);
+            Next::Stay
+        }
         ec::CP15_64 => {
             // CNTP_CVAL (MCRR/MRRC p15, 2, c14): the physical timer is snowvisor's.
             let rt = (hsr.iss() >> 5) & 0xf;

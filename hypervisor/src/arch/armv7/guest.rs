@@ -9,7 +9,9 @@ use super::frame::TrapFrame;
 /// HCR for a guest: stage 2 on (VM), set/way invalidation as clean+invalidate
 /// (SWIO), physical IRQ/FIQ/async aborts to HYP (IMO/FMO/AMO), broadcast TLB
 /// and cache maintenance (FB), barriers inner shareable (BSU), trap WFI (TWI),
-/// SMC (TSC, PSCI is emulated) and auxiliary control registers (TAC).
+/// SMC (TSC, PSCI is emulated), auxiliary control registers (TAC) and the
+/// IMPLEMENTATION DEFINED c9-c11 registers (TIDCP). What the guest then sees
+/// of each trapped register class: `coproc`.
 pub const HCR_GUEST: u32 = 1
     | (1 << 1)
     | (1 << 3)
@@ -19,7 +21,14 @@ pub const HCR_GUEST: u32 = 1
     | (1 << 10)
     | (1 << 13)
     | (1 << 19)
+    | (1 << 20)
     | (1 << 21);
+/// HSTR: trap CP15 c15 (IMPLEMENTATION DEFINED on every ARMv7 core), as Xen.
+const HSTR_GUEST: u32 = 1 << 15;
+/// HDCR trap bits: debug ROM address registers (TDRA), OS lock and power-down
+/// (TDOSA), every other debug register (TDA), Performance Monitors (TPM,
+/// TPMCR). HPMN (bits 4:0) keeps its reset value. Xen sets the same five.
+const HDCR_TRAPS: u32 = (1 << 11) | (1 << 10) | (1 << 9) | (1 << 6) | (1 << 5);
 /// HCPTR: no coprocessor traps (bits of unimplemented coprocessors RES1).
 const HCPTR_GUEST: u32 = 0x33ff;
 /// CNTHCTL: PL1 may read the physical counter (PL1PCTEN) but not use the
@@ -61,7 +70,9 @@ pub fn configure(vttbr_root: u64, vmid: u8, vtcr: u32) {
              in(reg) vttbr as u32, in(reg) (vttbr >> 32) as u32, options(nostack))
     };
     mcr!(4, "c1", "c1", 2, HCPTR_GUEST); // HCPTR
-    mcr!(4, "c1", "c1", 3, 0u32); // HSTR: no CP15 primary-register traps
+    mcr!(4, "c1", "c1", 3, HSTR_GUEST); // HSTR
+    let hdcr = mrc!(4, "c1", "c1", 1);
+    mcr!(4, "c1", "c1", 1, (hdcr & 0x1f) | HDCR_TRAPS); // HDCR
     mcr!(4, "c14", "c1", 0, CNTHCTL_GUEST); // CNTHCTL
                                             // CNTVOFF = 0: the guest's virtual counter is the physical one.
                                             // SAFETY: only affects the guest's view of the counter.

@@ -1,6 +1,7 @@
 //! ARMv7-A with the Virtualization Extensions, running at HYP (PL2).
 
 pub mod at;
+pub mod coproc;
 pub mod exception;
 pub mod frame;
 pub mod hsr;
