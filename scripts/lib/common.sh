@@ -71,7 +71,7 @@ apt_install() {
     [ ${#missing[@]} -eq 0 ] && return 0
     apt_update_once
     say "installing ${missing[*]}"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/snowvisor-apt.log 2>&1 \
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}" >/tmp/snowvisor-apt.log 2>&1 \
         || { tail -20 /tmp/snowvisor-apt.log >&2; die "apt-get install ${missing[*]} failed"; }
 }
 
@@ -100,7 +100,7 @@ apt_install_from() {
     local suite=$1; shift
     apt_update_once
     say "installing $* from $suite"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends -t "$suite" "$@" >/tmp/snowvisor-apt.log 2>&1 \
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=600 -t "$suite" "$@" >/tmp/snowvisor-apt.log 2>&1 \
         || { tail -20 /tmp/snowvisor-apt.log >&2; die "apt-get install -t $suite $* failed"; }
 }
 
