@@ -3,6 +3,7 @@
 //! armmp-lpae kernel of this release's backports suite, fetched by package
 //! name. Each loads its Xen modules and passes `snowctl selftest`.
 
+use snowvisor_tests::output_text;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -24,20 +25,11 @@ fn fetch(spec: &str, args: &[&str]) -> (PathBuf, PathBuf, String) {
         .args(args)
         .output()
         .expect("cannot run scripts/fetch-dom0");
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let s = String::from_utf8(out.stdout).unwrap();
     let l: Vec<&str> = s.lines().collect();
     assert_eq!(l.len(), 3, "{s}");
     (l[0].into(), l[1].into(), l[2].to_string())
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn run(args: &[&str]) -> Output {
@@ -53,7 +45,7 @@ const CMD: &str = "uname -r; cat /proc/modules; snowctl selftest";
 
 /// Dom0 ran `release`, loaded its own Xen modules and passed the selftest.
 fn assert_dom0(o: &Output, release: &str) {
-    let all = text(o);
+    let all = output_text(o);
     assert_eq!(o.status.code(), Some(0), "{all}");
     let stdout = String::from_utf8_lossy(&o.stdout).replace('\r', "");
     let lines: Vec<&str> = stdout.lines().collect();
@@ -132,7 +124,7 @@ fn zimage_with_modules_dir() {
     let z = zimage.to_str().unwrap();
 
     let o = run(&["--dom0", z, "--dom0-cmd", "true"]);
-    let all = text(&o);
+    let all = output_text(&o);
     assert_eq!(o.status.code(), Some(1), "{all}");
     assert!(all.contains("no modules found next to"), "{all}");
     assert!(all.contains("give --modules DIR"), "{all}");

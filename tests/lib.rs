@@ -32,6 +32,16 @@ fn run_script(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// A finished command's status, stdout and stderr, for assertion messages.
+pub fn output_text(o: &std::process::Output) -> String {
+    format!(
+        "status {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
 /// The qemu-virt image, built once per test binary.
 pub fn image() -> &'static Path {
     static IMAGE: OnceLock<PathBuf> = OnceLock::new();

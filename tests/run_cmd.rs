@@ -3,6 +3,7 @@
 //! with N; it exits non-zero when Dom0 never gets there. Each run keeps its
 //! files in one temporary directory and removes it.
 
+use snowvisor_tests::output_text;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -29,15 +30,6 @@ fn run(name: &str, args: &[&str]) -> Output {
     out
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "status {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 /// The kernel's release as the Dom0 fetch recorded it ("<pkg> <ver> <uname -r>").
 fn default_release() -> String {
     let (kernel, _) = snowvisor_tests::dom0();
@@ -57,7 +49,7 @@ fn dom0_cmd_prints_uname_and_selftest_and_exits_0() {
             "uname -r; echo \"it's \\\"quoted\\\"\"; snowctl selftest",
         ],
     );
-    let all = text(&o);
+    let all = output_text(&o);
     assert_eq!(o.status.code(), Some(0), "{all}");
     let stdout = String::from_utf8_lossy(&o.stdout).replace('\r', "");
     let lines: Vec<&str> = stdout.lines().collect();
@@ -83,7 +75,7 @@ fn dom0_cmd_prints_uname_and_selftest_and_exits_0() {
 #[test]
 fn dom0_cmd_false_exits_1() {
     let o = run("false", &["--dom0-cmd", "false"]);
-    let all = text(&o);
+    let all = output_text(&o);
     assert_eq!(o.status.code(), Some(1), "{all}");
     assert!(all.contains("snowvisor-dom0: cmd exit 1"), "{all}");
 }
@@ -105,7 +97,7 @@ fn dom0_cmd_never_reached_exits_125() {
             "true",
         ],
     );
-    let all = text(&o);
+    let all = output_text(&o);
     assert_eq!(o.status.code(), Some(125), "{all}");
     assert!(all.contains("snowvisor: halted"), "{all}");
     assert!(
