@@ -99,3 +99,75 @@ fn qemu_dumped_tree_boots_dom0() {
     b.expect("snowvisor-dom0: init reached", 180);
     b.expect("powering off", 60);
 }
+
+/// QEMU virt's GIC (and its v2m MSI frame) moved under a `simple-bus` whose
+/// `ranges` maps bus address 0 to 0x08000000: snowvisor reads the frames at
+/// their CPU addresses, as the plan does, and Dom0 boots on the same tree.
+#[test]
+fn gic_under_a_bus_with_non_identity_ranges_boots_dom0() {
+    let dtb = snowvisor_tests::qemu_dtb_edited("gic-under-soc.dtb", |dts| {
+        let start = dts.find("\tintc@8000000 {").expect("intc node");
+        let end = start + dts[start..].find("\n\t};\n").expect("intc end") + 4;
+        let intc = dts[start..end]
+            .replace("intc@8000000", "interrupt-controller@0")
+            .replace("v2m@8020000", "v2m@20000")
+            .replace(
+                "reg = <0x00 0x8000000 0x00 0x10000 0x00 0x8010000 0x00 0x10000 0x00 0x8030000 0x00 0x10000 0x00 0x8040000 0x00 0x10000>;",
+                "reg = <0x0 0x10000 0x10000 0x10000 0x30000 0x10000 0x40000 0x10000>;",
+            )
+            .replace("reg = <0x00 0x8020000 0x00 0x1000>;", "reg = <0x20000 0x1000>;")
+            .replace("#size-cells = <0x02>;", "#size-cells = <0x01>;")
+            .replace("#address-cells = <0x02>;", "#address-cells = <0x01>;");
+        assert!(
+            intc.contains("reg = <0x0 0x10000"),
+            "QEMU's GIC reg changed:\n{intc}"
+        );
+        format!(
+            "{}\tsoc@8000000 {{\n\t\tcompatible = \"simple-bus\";\n\t\t#address-cells = <0x01>;\n\t\t#size-cells = <0x01>;\n\t\tranges = <0x00 0x00 0x8000000 0x1000000>;\n{}\t}};\n{}",
+            &dts[..start],
+            intc,
+            &dts[end..]
+        )
+    });
+    let mut b = Boot::start(&Opts {
+        dtb: Some(dtb),
+        ..Opts::default()
+    });
+    b.expect(
+        "gic: GICD 0x08000000 GICC 0x08010000 GICH 0x08030000 GICV 0x08040000",
+        30,
+    );
+    b.expect("dom0: MSI frame 0x8020000", 30);
+    b.expect("snowvisor-dom0: init reached", 180);
+    b.expect("powering off", 60);
+}
+
+/// Without /chosen/stdout-path snowvisor writes to its board-default PL011:
+/// that UART is kept from Dom0 (named in the plan), so Dom0 never drives it.
+#[test]
+fn console_uart_without_stdout_path_is_kept_from_dom0() {
+    let dtb = snowvisor_tests::qemu_dtb_edited("no-stdout-path.dtb", |dts| {
+        let start = dts.find("\t\tstdout-path = ").expect("stdout-path");
+        let end = start + dts[start..].find('\n').unwrap() + 1;
+        format!("{}{}", &dts[..start], &dts[end..])
+    });
+    let mut b = Boot::start(&Opts {
+        dtb: Some(dtb),
+        ..Opts::default()
+    });
+    b.expect(
+        "uart: /chosen/stdout-path names no usable node; board default",
+        30,
+    );
+    b.expect(
+        "plan: kept for snowvisor, not in Dom0's tree: /pl011@9000000",
+        30,
+    );
+    b.expect("snowvisor-dom0: init reached", 180);
+    b.expect("powering off", 60);
+    assert!(
+        !b.console().contains("ttyAMA0 at MMIO"),
+        "Dom0 drives snowvisor's UART:\n{}",
+        b.console()
+    );
+}

@@ -101,6 +101,35 @@ pub fn qemu_dtb() -> PathBuf {
     path
 }
 
+/// QEMU's dumped tree, decompiled, changed by `edit` (dts text) and compiled
+/// again into target/boot-tests/`name`.
+pub fn qemu_dtb_edited(name: &str, edit: impl FnOnce(String) -> String) -> PathBuf {
+    let dtc = |args: &[&str], input: &[u8]| {
+        let mut c = Command::new("dtc")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("dtc (apt-get install device-tree-compiler)");
+        c.stdin.take().unwrap().write_all(input).unwrap();
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "dtc {args:?} failed");
+        out.stdout
+    };
+    let dts = dtc(
+        &["-I", "dtb", "-O", "dts", "-q"],
+        &std::fs::read(qemu_dtb()).unwrap(),
+    );
+    let edited = edit(String::from_utf8(dts).unwrap());
+    let path = qemu_dtb().with_file_name(name);
+    std::fs::write(
+        &path,
+        dtc(&["-I", "dts", "-O", "dtb", "-q"], edited.as_bytes()),
+    )
+    .unwrap();
+    path
+}
+
 /// What to boot.
 #[derive(Clone, Debug)]
 pub struct Opts {

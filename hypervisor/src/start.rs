@@ -3,7 +3,7 @@
 //! start (arch) -> console -> host tree -> HYP MMU -> GIC + timer -> (Dom0).
 
 use alloc::boxed::Box;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use aarch32_cpu::register::{Cntfrq, Hdfar, Hifar, Hpfar, Midr};
 use buddy_system_allocator::LockedHeap;
@@ -68,7 +68,17 @@ impl Serial for UartSerial {
     }
 }
 
+/// Physical base of the UART snowvisor's console writes to.
+static CONSOLE_UART_BASE: AtomicUsize = AtomicUsize::new(0);
+
+/// The UART snowvisor writes to (the board default or `/chosen/stdout-path`'s),
+/// as a physical base address: snowvisor keeps it from Dom0.
+pub fn console_uart_base() -> usize {
+    CONSOLE_UART_BASE.load(Ordering::Relaxed)
+}
+
 fn attach_uart(cfg: UartConfig) {
+    CONSOLE_UART_BASE.store(cfg.base, Ordering::Relaxed);
     // SAFETY: the UART block comes from the board or the host tree, is identity
     // mapped as device memory (or the MMU is off), and only the console drives it.
     console::attach(Box::new(UartSerial(unsafe { Uart::open(cfg) })));

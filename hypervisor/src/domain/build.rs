@@ -142,9 +142,10 @@ fn build(
         warn!("{e}");
     }
     let ginfo = tree.gic().map_err(|_| BuildError::NoGicv)?;
-    // snowvisor keeps its console UART: Dom0 talks through hvc0.
-    let plan =
-        plan::make(tree, &opts, &plan::Keep::none().console(tree)).map_err(BuildError::Plan)?;
+    // snowvisor keeps the UART it writes to (stdout-path's or the board's
+    // default): Dom0 talks through hvc0.
+    let keep = plan::Keep::none().uart_at(tree, crate::start::console_uart_base() as u64);
+    let plan = plan::make(tree, &opts, &keep).map_err(BuildError::Plan)?;
     let plan_lines = plan::report::lines(&plan);
     for line in &plan_lines {
         info!("{line}");
@@ -161,7 +162,7 @@ fn build(
         grant_table,
         evtchn_intid: xcfg.event_ppi,
     };
-    let uart = xen_params::console_uart(tree);
+    let uart = xen_params::console_uart(tree, crate::start::console_uart_base() as u64);
     let console = xen_params::dom0_console_args(
         l.bootargs.as_deref().unwrap_or(""),
         uart.as_ref()

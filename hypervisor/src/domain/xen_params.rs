@@ -68,22 +68,20 @@ pub struct ConsoleUart {
     pub intid: Option<u32>,
 }
 
-/// The UART `/chosen/stdout-path` names, with its SPI.
-pub fn console_uart(tree: &HostTree<'_>) -> Option<ConsoleUart> {
-    let u = tree.stdout()?;
+/// The UART snowvisor writes to (the device whose registers hold `base`,
+/// whether or not `/chosen/stdout-path` names it), with its SPI.
+pub fn console_uart(tree: &HostTree<'_>, base: u64) -> Option<ConsoleUart> {
     let x = tree.index();
-    let intid = x.by_path(u.path).and_then(|i| {
-        irq::interrupts(x, i)
-            .ok()?
-            .into_iter()
-            .find_map(|q| match q {
-                Irq::Spi(n) => Some(n),
-                _ => None,
-            })
+    let i = tree.device_at(base)?;
+    let intid = irq::interrupts(x, i).ok().and_then(|v| {
+        v.into_iter().find_map(|q| match q {
+            Irq::Spi(n) => Some(n),
+            _ => None,
+        })
     });
     Some(ConsoleUart {
-        path: u.path.to_string(),
-        compatible: u.compatible.to_string(),
+        path: x.path(i).to_string(),
+        compatible: x.str_prop(i, "compatible").unwrap_or("").to_string(),
         intid,
     })
 }
@@ -201,7 +199,7 @@ mod tests {
     #[test]
     fn console_uart_of_qemu_virt() {
         let t = HostTree::new(QEMU_VIRT_MODULES_DTB).unwrap();
-        let u = console_uart(&t).unwrap();
+        let u = console_uart(&t, 0x0900_0000).unwrap();
         assert_eq!(u.path, "/pl011@9000000");
         assert_eq!(u.intid, Some(33));
         assert_eq!(tty_prefix(&u.compatible), Some("ttyAMA"));

@@ -108,6 +108,17 @@ impl<'a> HostTree<'a> {
         (0..self.index.len()).find(|&i| self.index.is_compatible(i, any))
     }
 
+    /// The first node (tree order) with a `compatible` whose registers hold
+    /// the CPU physical address `addr`.
+    pub fn device_at(&self, addr: u64) -> Option<usize> {
+        let x = &self.index;
+        (1..x.len()).find(|&i| {
+            x.has(i, "compatible")
+                && x.cpu_regs(i)
+                    .is_ok_and(|r| r.iter().any(|r| r.base <= addr && addr < r.end()))
+        })
+    }
+
     /// `model` of the root node, if any.
     pub fn model(&self) -> Option<&'a str> {
         self.index.str_prop(0, "model")
@@ -366,5 +377,96 @@ mod tests {
             let t = HostTree::new(&blob).unwrap();
             assert!(t.modules().is_empty(), "{ac:#x}/{sc:#x}");
         }
+    }
+
+    /// QEMU virt's GIC moved under a `simple-bus` whose `ranges` maps bus
+    /// address 0 to 0x0800_0000, with `bus_props` for the bus.
+    fn gic_on_bus(bus_props: Vec<(&'static str, Vec<u8>)>) -> Vec<u8> {
+        use crate::plan::tests::{blob, c, n, s};
+        let intc = n(
+            "interrupt-controller@0",
+            vec![
+                ("compatible", s("arm,cortex-a15-gic")),
+                ("interrupt-controller", vec![]),
+                ("#interrupt-cells", c(&[3])),
+                (
+                    "reg",
+                    c(&[
+                        0, 0x10000, 0x10000, 0x10000, 0x30000, 0x10000, 0x40000, 0x10000,
+                    ]),
+                ),
+                ("interrupts", c(&[1, 9, 4])),
+                ("phandle", c(&[1])),
+            ],
+            vec![],
+        );
+        let mut props = vec![
+            ("compatible", s("simple-bus")),
+            ("#address-cells", c(&[1])),
+            ("#size-cells", c(&[1])),
+        ];
+        props.extend(bus_props);
+        let memory = n(
+            "memory@40000000",
+            vec![
+                ("device_type", s("memory")),
+                ("reg", c(&[0x4000_0000, 0x1000_0000])),
+            ],
+            vec![],
+        );
+        blob(&n(
+            "",
+            vec![
+                ("#address-cells", c(&[1])),
+                ("#size-cells", c(&[1])),
+                ("interrupt-parent", c(&[1])),
+            ],
+            vec![memory, n("soc@8000000", props, vec![intc])],
+        ))
+    }
+
+    #[test]
+    fn gic_behind_non_identity_ranges_is_translated_as_the_plan_does() {
+        use crate::plan::tests::c;
+        let dtb = gic_on_bus(vec![("ranges", c(&[0, 0x0800_0000, 0x0100_0000]))]);
+        let t = HostTree::new(&dtb).unwrap();
+        let g = t.gic().unwrap();
+        let at = |base| Region {
+            base,
+            size: 0x10000,
+        };
+        assert_eq!(
+            (g.gicd, g.gicc, g.gich, g.gicv),
+            (
+                at(0x0800_0000),
+                at(0x0801_0000),
+                Some(at(0x0803_0000)),
+                Some(at(0x0804_0000))
+            )
+        );
+        let p = crate::plan::make(&t, &Default::default(), &crate::plan::Keep::none()).unwrap();
+        assert_eq!(
+            p.gic.unwrap().frames,
+            [g.gicd, g.gicc, g.gich.unwrap(), g.gicv.unwrap()]
+        );
+    }
+
+    #[test]
+    fn untranslatable_gic_is_a_clear_error() {
+        use crate::plan::tests::c;
+        let e = HostTree::new(&gic_on_bus(vec![]))
+            .unwrap()
+            .gic()
+            .unwrap_err();
+        assert_eq!(
+            alloc::format!("{e}"),
+            "/soc@8000000/interrupt-controller@0: reg cannot be translated: /soc@8000000 has no ranges (not memory-mapped)"
+        );
+        let dtb = gic_on_bus(vec![("ranges", c(&[0x10_0000, 0x0800_0000, 0x1000]))]);
+        let e = HostTree::new(&dtb).unwrap().gic().unwrap_err();
+        assert_eq!(
+            alloc::format!("{e}"),
+            "/soc@8000000/interrupt-controller@0: reg cannot be translated: address 0x0 lies in no entry of /soc@8000000's ranges"
+        );
     }
 }

@@ -73,6 +73,25 @@ fn subtract(r: Region, cut: &Region) -> Vec<Region> {
     out
 }
 
+/// The SPIs node `i` raises: its own interrupts, a PCI host's `interrupt-map`,
+/// a crossbar's pool.
+fn spis_of(x: &NodeIndex<'_>, i: usize, pci: bool) -> Result<Vec<u32>, PlanError> {
+    let mut spis: Vec<u32> = irq::interrupts(x, i)?
+        .into_iter()
+        .filter_map(|q| match q {
+            Irq::Spi(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    if pci {
+        spis.extend(irq::map_spis(x, i)?);
+    }
+    if x.is_compatible(i, &[irq::CROSSBAR]) {
+        spis.extend(irq::crossbar_spis(x, i)?);
+    }
+    Ok(spis)
+}
+
 /// Collects the passthrough devices. `removed` are subtree roots Dom0 does not
 /// get (hidden IOMMUs, nodes snowvisor keeps); `protected` are frames no
 /// passthrough mapping may cover (the GIC's, the removed nodes'), with their owner.
@@ -104,20 +123,17 @@ pub fn collect(
                 Vec::new()
             }
         };
-        let mut spis: Vec<u32> = irq::interrupts(x, i)?
-            .into_iter()
-            .filter_map(|q| match q {
-                Irq::Spi(s) => Some(s),
-                _ => None,
-            })
-            .collect();
-        if matches!(x.str_prop(i, "device_type"), Some("pci") | Some("pciex")) {
+        let pci = matches!(x.str_prop(i, "device_type"), Some("pci") | Some("pciex"));
+        if pci {
             mmio.extend(x.range_windows(i));
-            spis.extend(irq::map_spis(x, i)?);
         }
-        if x.is_compatible(i, &[irq::CROSSBAR]) {
-            spis.extend(irq::crossbar_spis(x, i)?);
-        }
+        let mut spis = match spis_of(x, i, pci) {
+            Ok(s) => s,
+            Err(e) => {
+                PlanWarning::add_once(warnings, PlanWarning::OddInterrupts { why: e.to_string() });
+                Vec::new()
+            }
+        };
         if let (Some(base), Some(n)) = (
             x.u32_prop(i, "arm,msi-base-spi"),
             x.u32_prop(i, "arm,msi-num-spis"),

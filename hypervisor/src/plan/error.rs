@@ -86,6 +86,10 @@ pub enum PlanWarning {
         intids: Vec<u32>,
         owner: String,
     },
+    /// A node's interrupts cannot be followed to the GIC (dangling or malformed
+    /// `interrupt-parent`/`interrupts`/`interrupt-map`, a cycle): the node is
+    /// passed to Dom0 unchanged, without SPIs. `why` names the node.
+    OddInterrupts { why: String },
     /// swiotlb was forced against what the IOMMU decisions call for.
     SwiotlbForced {
         value: &'static str,
@@ -94,6 +98,13 @@ pub enum PlanWarning {
 }
 
 impl PlanWarning {
+    /// Adds `w` to `to` unless the same warning is already there.
+    pub fn add_once(to: &mut Vec<PlanWarning>, w: PlanWarning) {
+        if !to.contains(&w) {
+            to.push(w);
+        }
+    }
+
     /// True for the ones the issue calls errors (the boot goes on regardless).
     pub fn is_error(&self) -> bool {
         matches!(self, PlanWarning::OwnWithoutDriver { .. })
@@ -135,6 +146,10 @@ impl fmt::Display for PlanWarning {
                 }
                 write!(f, " belong to {owner}, which snowvisor keeps: not routed to Dom0")
             }
+            PlanWarning::OddInterrupts { why } => write!(
+                f,
+                "warning: {why}: its interrupts are not routed to Dom0 (node passed unchanged)"
+            ),
             PlanWarning::SwiotlbForced { value, why } => write!(f, "warning: swiotlb={value}: {why}"),
         }
     }

@@ -107,6 +107,12 @@ pub fn interrupts(x: &NodeIndex<'_>, i: usize) -> Result<Vec<Irq>, PlanError> {
     if let Some(c) = x.cells(i, "interrupts-extended")? {
         let mut at = 0;
         while let Some(&ph) = c.get(at) {
+            // A phandle of 0 is an empty entry, one cell long (Linux's
+            // of_parse_phandle_with_args; STM32MP1's EXTI has such holes).
+            if ph == 0 {
+                at += 1;
+                continue;
+            }
             let ctl = x.resolve(i, "interrupts-extended", ph)?;
             let n = interrupt_cells(x, ctl, i, "interrupts-extended")?;
             let spec = c

@@ -82,6 +82,18 @@ impl Keep {
             None => self,
         }
     }
+
+    /// Keeps the device whose registers hold `base` (the UART snowvisor writes
+    /// to, found by address whether or not `/chosen/stdout-path` names it).
+    pub fn uart_at(self, tree: &HostTree<'_>, base: u64) -> Self {
+        match tree.device_at(base) {
+            Some(i) => {
+                let path = tree.index().path(i).to_string();
+                self.node(&path)
+            }
+            None => self,
+        }
+    }
 }
 
 /// Why a node is not in Dom0's tree.
@@ -237,12 +249,17 @@ impl Plan {
     }
 }
 
-/// Makes the plan. Fails only on an inconsistent tree (dangling or duplicate
-/// phandles, cyclic interrupt parents, malformed IOMMU or interrupt properties).
+/// Makes the plan. Fails only on an inconsistent tree (duplicate phandles,
+/// malformed IOMMU properties, an owned IOMMU whose interrupts cannot be
+/// read); a node whose interrupts cannot be followed is a warning.
 pub fn make(tree: &HostTree<'_>, opts: &PlanOptions, keep: &Keep) -> Result<Plan, PlanError> {
     let x = tree.index().check_phandles()?;
-    irq::check_cycles(x)?;
     let mut warnings = Vec::new();
+    // One odd node never fails the plan: its interrupts are left out, with a
+    // warning naming it (devices::collect does the same per node).
+    if let Err(e) = irq::check_cycles(x) {
+        warnings.push(PlanWarning::OddInterrupts { why: e.to_string() });
+    }
     let found = iommu::decide(x, opts, &mut warnings)?;
     let mut hidden = Vec::new();
     let mut removed = Vec::new();

@@ -103,6 +103,16 @@ pub fn lines(plan: &Plan) -> Vec<String> {
         plan.spis().len(),
         plan.hidden.len()
     ));
+    for h in plan
+        .hidden
+        .iter()
+        .filter(|h| h.why == super::HiddenWhy::Kept)
+    {
+        out.push(format!(
+            "{PREFIX}kept for snowvisor, not in Dom0's tree: {}",
+            h.path
+        ));
+    }
     for w in &plan.warnings {
         out.push(format!("{PREFIX}{w}"));
     }

@@ -6,13 +6,17 @@
 //! Each DTB is also rewritten with FDT_NOP tokens (at the start of the
 //! structure block, between properties, between nodes) and with properties
 //! after child nodes: the summary, the plan and Dom0's tree must not change.
+//! And the addresses the boot path reads (GIC frames, console UART, RAM) are
+//! the plan's, translated through every bus's `ranges` alike.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use snowvisor::dt::{dom0, HostTree};
+use snowvisor::dt::host::GIC_COMPATIBLES;
+use snowvisor::dt::{dom0, HostTree, Region};
+use snowvisor::plan::devices::is_memory_node;
 use snowvisor::plan::{self, IommuAction, Keep, PlanOptions};
 use snowvisor::summary::{self, CpuFacts};
 use snowvisor_tools::fdt_edit::{rewrite, Rewrite};
@@ -27,6 +31,52 @@ struct Tally {
     files: usize,
     with_iommus: usize,
     iommu_nodes: usize,
+    gic_translated: usize,
+}
+
+/// The boot path's addresses equal the plan's. Returns whether the GIC sits
+/// behind a `ranges` that is not the identity.
+fn boot_path_matches_plan(tree: &HostTree<'_>, p: &plan::Plan) -> Result<bool, String> {
+    let x = tree.index();
+    let mut translated = false;
+    if let Ok(g) = tree.gic() {
+        let frames = &p
+            .gic
+            .as_ref()
+            .ok_or("boot path has a GIC, the plan none")?
+            .frames;
+        let boot: Vec<Region> = [Some(g.gicd), Some(g.gicc), g.gich, g.gicv]
+            .into_iter()
+            .flatten()
+            .collect();
+        if !frames.starts_with(&boot) {
+            return Err(format!("GIC: boot path {boot:x?}, plan {frames:x?}"));
+        }
+        let n = tree.find_compatible(GIC_COMPATIBLES).ok_or("GIC node")?;
+        translated = x.reg(n).and_then(|r| r.first().copied()).map(|r| r.0) != Some(g.gicd.base);
+    }
+    if let Some(u) = tree.stdout() {
+        let n = x.by_path(u.path).ok_or("stdout node")?;
+        let plan_base = x.mmio(n).and_then(|r| r.first().map(|r| r.base));
+        if plan_base != Some(u.base) {
+            return Err(format!(
+                "UART {}: boot path {:#x}, plan {plan_base:x?}",
+                u.path, u.base
+            ));
+        }
+    }
+    if let Ok(mem) = tree.memory() {
+        for r in &mem {
+            if !(0..x.len())
+                .any(|i| is_memory_node(x, i) && x.mmio(i).is_some_and(|m| m.contains(r)))
+            {
+                return Err(format!(
+                    "memory bank {r:x?} is in no memory node's translated reg"
+                ));
+            }
+        }
+    }
+    Ok(translated)
 }
 
 /// What snowvisor reads from a tree: the boot summary, the plan and Dom0's tree
@@ -80,11 +130,16 @@ fn check_intids(tree: &HostTree<'_>, p: &plan::Plan, args: &str) -> Result<(), S
     }
 }
 
-/// Checks one DTB; returns its IOMMU count, or what went wrong.
-fn check(path: &Path) -> Result<usize, String> {
+/// Checks one DTB; returns its IOMMU count and whether its GIC is behind
+/// translating `ranges`, or what went wrong.
+fn check(path: &Path) -> Result<(usize, bool), String> {
     let blob = std::fs::read(path).map_err(|e| e.to_string())?;
     same_under_rewrites(&blob)?;
     let tree = HostTree::new(&blob).map_err(|e| format!("host tree: {e}"))?;
+    let translated = boot_path_matches_plan(
+        &tree,
+        &plan::make(&tree, &PlanOptions::default(), &Keep::none()).map_err(|e| e.to_string())?,
+    )?;
     let before = dtc_warnings(&blob)?;
     // With the console UART kept, as at boot, and every SMMUv3 owned.
     let (opts, _) = PlanOptions::parse(Some("own:arm,smmu-v3"), None);
@@ -138,7 +193,7 @@ fn check(path: &Path) -> Result<usize, String> {
             return Err(format!("new dtc warnings ({args:?}): {new:#?}"));
         }
     }
-    Ok(iommus)
+    Ok((iommus, translated))
 }
 
 #[test]
@@ -180,9 +235,10 @@ fn every_debian_dtb() {
                 let mut t = tally.lock().unwrap();
                 t.files += 1;
                 match r {
-                    Ok(n) => {
+                    Ok((n, translated)) => {
                         t.iommu_nodes += n;
                         t.with_iommus += usize::from(n > 0);
+                        t.gic_translated += usize::from(translated);
                     }
                     Err(e) => failures.lock().unwrap().push(format!("{name}: {e}")),
                 }
@@ -192,13 +248,18 @@ fn every_debian_dtb() {
     let t = tally.into_inner().unwrap();
     let failures = failures.into_inner().unwrap();
     println!(
-        "{} DTBs in {:.1} s: {} passed, {} with IOMMU nodes ({} IOMMU nodes), {} failed",
+        "{} DTBs in {:.1} s: {} passed, {} with IOMMU nodes ({} IOMMU nodes), {} with the GIC behind translating ranges, {} failed",
         t.files,
         start.elapsed().as_secs_f64(),
         t.files - failures.len(),
         t.with_iommus,
         t.iommu_nodes,
+        t.gic_translated,
         failures.len(),
+    );
+    assert!(
+        t.gic_translated > 0,
+        "no DTB with the GIC behind translating ranges: the address check proved nothing"
     );
     assert!(
         failures.is_empty(),
