@@ -171,3 +171,39 @@ fn console_uart_without_stdout_path_is_kept_from_dom0() {
         b.console()
     );
 }
+
+/// A device whose registers share a 4 KiB page with an IOMMU snowvisor hides
+/// (rk3288's display controller and its IOMMU): snowvisor neither uses nor
+/// protects a hidden IOMMU, so Dom0 gets the page and its driver works. Here
+/// QEMU's PL061 GPIO shares its page with a (described) Rockchip IOMMU; Linux's
+/// AMBA bus reads the PL061's peripheral ID registers through that page.
+#[test]
+fn device_sharing_a_page_with_a_hidden_iommu_gets_the_page() {
+    let dtb = snowvisor_tests::qemu_dtb_edited("gpio-shares-iommu-page.dtb", |dts| {
+        let at = dts.find("\tpl061@9030000 {").expect("pl061 node");
+        let body = at + dts[at..].find("{\n").unwrap() + 2;
+        format!(
+            "{}\tiommu@9030800 {{\n\t\tcompatible = \"rockchip,iommu\";\n\t\treg = <0x00 0x9030800 0x00 0x100>;\n\t\t#iommu-cells = <0x00>;\n\t\tphandle = <0x7ff0>;\n\t}};\n\n{}\t\tiommus = <0x7ff0>;\n{}",
+            &dts[..at],
+            &dts[at..body],
+            &dts[body..]
+        )
+    });
+    let out = std::process::Command::new(snowvisor_tests::root().join("scripts/run"))
+        .args(["--headless", "--image"])
+        .arg(snowvisor_tests::image())
+        .arg("--dtb")
+        .arg(&dtb)
+        .args(["--dom0-cmd", "cat /sys/bus/amba/devices/9030000.pl061/id"])
+        .output()
+        .expect("scripts/run");
+    let stdout = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert!(out.status.success(), "{}\n{stdout}", out.status);
+    assert!(
+        stdout.contains("plan: note: /pl061@9030000: 0x9030000+0x1000 is shared with /iommu@9030800, which is hidden (not protected by snowvisor): mapped for /pl061@9030000"),
+        "{stdout}"
+    );
+    // GPIOPeriphID0-3 (offsets 0xfe0-0xfec): part 0x061, designer ARM (0x41).
+    assert!(stdout.lines().any(|l| l.ends_with("41061")), "{stdout}");
+    assert!(!stdout.contains("stage-2 fault"), "{stdout}");
+}

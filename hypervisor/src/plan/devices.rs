@@ -92,13 +92,22 @@ fn spis_of(x: &NodeIndex<'_>, i: usize, pci: bool) -> Result<Vec<u32>, PlanError
     Ok(spis)
 }
 
+/// Pages of nodes Dom0 does not get, each with its owner's path.
+pub struct Frames<'f> {
+    /// No passthrough mapping may cover these (the GIC's, owned IOMMUs', kept
+    /// nodes'): a device's page that overlaps one is cut out, with a warning.
+    pub protected: &'f [(Region, String)],
+    /// Hidden IOMMUs' pages: snowvisor does not protect them, so a device
+    /// sharing one gets the page, with a note.
+    pub unprotected: &'f [(Region, String)],
+}
+
 /// Collects the passthrough devices. `removed` are subtree roots Dom0 does not
-/// get (hidden IOMMUs, nodes snowvisor keeps); `protected` are frames no
-/// passthrough mapping may cover (the GIC's, the removed nodes'), with their owner.
+/// get (hidden IOMMUs, nodes snowvisor keeps).
 pub fn collect(
     x: &NodeIndex<'_>,
     removed: &[usize],
-    protected: &[(Region, String)],
+    frames: &Frames<'_>,
     warnings: &mut Vec<PlanWarning>,
 ) -> Result<Vec<Passthrough>, PlanError> {
     let mut out = Vec::new();
@@ -142,8 +151,19 @@ pub fn collect(
         }
         let mut pages: Vec<Region> = Vec::new();
         for r in mmio.into_iter().filter_map(page_align) {
+            for (page, owner) in frames.unprotected.iter().filter(|(p, _)| p.overlaps(&r)) {
+                PlanWarning::add_once(
+                    warnings,
+                    PlanWarning::SharedWithHiddenIommu {
+                        node: x.path(i).to_string(),
+                        base: page.base.max(r.base),
+                        size: page.end().min(r.end()) - page.base.max(r.base),
+                        iommu: owner.clone(),
+                    },
+                );
+            }
             let mut pieces = alloc::vec![r];
-            for (cut, owner) in protected {
+            for (cut, owner) in frames.protected {
                 let hit = pieces.iter().any(|p| p.overlaps(cut));
                 pieces = pieces.iter().flat_map(|p| subtract(*p, cut)).collect();
                 if hit {

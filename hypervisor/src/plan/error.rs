@@ -86,6 +86,14 @@ pub enum PlanWarning {
         intids: Vec<u32>,
         owner: String,
     },
+    /// A device's page holds registers of an IOMMU that is hidden (neither
+    /// used nor protected by snowvisor): the page is mapped for the device.
+    SharedWithHiddenIommu {
+        node: String,
+        base: u64,
+        size: u64,
+        iommu: String,
+    },
     /// A node's interrupts cannot be followed to the GIC (dangling or malformed
     /// `interrupt-parent`/`interrupts`/`interrupt-map`, a cycle): the node is
     /// passed to Dom0 unchanged, without SPIs. `why` names the node.
@@ -146,6 +154,10 @@ impl fmt::Display for PlanWarning {
                 }
                 write!(f, " belong to {owner}, which snowvisor keeps: not routed to Dom0")
             }
+            PlanWarning::SharedWithHiddenIommu { node, base, size, iommu } => write!(
+                f,
+                "note: {node}: {base:#x}+{size:#x} is shared with {iommu}, which is hidden (not protected by snowvisor): mapped for {node}"
+            ),
             PlanWarning::OddInterrupts { why } => write!(
                 f,
                 "warning: {why}: its interrupts are not routed to Dom0 (node passed unchanged)"

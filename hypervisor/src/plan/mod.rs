@@ -284,21 +284,38 @@ pub fn make(tree: &HostTree<'_>, opts: &PlanOptions, keep: &Keep) -> Result<Plan
             None => warnings.push(PlanWarning::KeepNotFound { node: k.clone() }),
         }
     }
-    // Frames no passthrough mapping may cover: the GIC's and the removed subtrees'.
+    // Frames no passthrough mapping may cover: the GIC's and the removed
+    // subtrees', except hidden IOMMUs': snowvisor neither uses nor protects
+    // those, so a device sharing their page gets it (rk3288's VOP and its IOMMU).
+    let hidden_iommus: Vec<usize> = found
+        .iter()
+        .filter(|f| f.decision.removed && f.decision.action == IommuAction::Hide)
+        .map(|f| f.node)
+        .collect();
     let mut protected = Vec::new();
+    let mut unprotected = Vec::new();
     for i in
         (0..x.len()).filter(|&i| irq::is_gic(x, i) || removed.iter().any(|&r| x.is_within(i, r)))
     {
+        let to = if hidden_iommus.iter().any(|&h| x.is_within(i, h)) {
+            &mut unprotected
+        } else {
+            &mut protected
+        };
         for r in x
             .mmio(i)
             .unwrap_or_default()
             .into_iter()
             .filter_map(devices::page_align)
         {
-            protected.push((r, x.path(i).to_string()));
+            to.push((r, x.path(i).to_string()));
         }
     }
-    let mut passthrough = devices::collect(x, &removed, &protected, &mut warnings)?;
+    let frames = devices::Frames {
+        protected: &protected,
+        unprotected: &unprotected,
+    };
+    let mut passthrough = devices::collect(x, &removed, &frames, &mut warnings)?;
     let iommus: Vec<IommuDecision> = found.into_iter().map(|f| f.decision).collect();
     let owned = owned::describe(x, &iommus)?;
     let kept_irqs = intids::kept(x, &owned, &kept_roots);

@@ -390,6 +390,50 @@ fn the_uart_snowvisor_writes_to_is_kept_without_stdout_path() {
     assert_eq!(Keep::none().uart_at(&t, 0x1234_5678), Keep::none());
 }
 
+#[test]
+fn a_page_shared_with_a_hidden_iommu_is_mapped_for_the_device() {
+    // rk3288 (veyron Chromebooks): the display controller's registers and its
+    // IOMMU's share the page at 0xff930000.
+    let vop = n(
+        "vop@ff930000",
+        vec![
+            ("compatible", s("rockchip,rk3288-vop")),
+            ("reg", c(&[0xff93_0000, 0x19c, 0xff93_1000, 0x1000])),
+            ("interrupts", c(&[0, 15, 4])),
+            ("iommus", c(&[9])),
+        ],
+        vec![],
+    );
+    let iommu = n(
+        "iommu@ff930300",
+        vec![
+            ("compatible", s("rockchip,iommu")),
+            ("reg", c(&[0xff93_0300, 0x100])),
+            ("interrupts", c(&[0, 15, 4])),
+            ("#iommu-cells", c(&[0])),
+            ("phandle", c(&[9])),
+        ],
+        vec![],
+    );
+    let p = plan_of(&synthetic(vec![vop, iommu]), None, None);
+    assert_eq!(p.iommus[0].action, IommuAction::Hide);
+    let page = |base| Region { base, size: 0x1000 };
+    assert_eq!(
+        device(&p, "/vop@ff930000").mmio,
+        [page(0xff93_0000), page(0xff93_1000)]
+    );
+    assert_eq!(
+        p.warnings,
+        [PlanWarning::SharedWithHiddenIommu {
+            node: "/vop@ff930000".into(),
+            base: 0xff93_0000,
+            size: 0x1000,
+            iommu: "/iommu@ff930300".into(),
+        }]
+    );
+    assert!(report::lines(&p).contains(&"plan: note: /vop@ff930000: 0xff930000+0x1000 is shared with /iommu@ff930300, which is hidden (not protected by snowvisor): mapped for /vop@ff930000".into()));
+}
+
 fn master(iommus: &[u32]) -> N {
     n(
         "dma@1000000",
