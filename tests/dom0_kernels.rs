@@ -76,9 +76,7 @@ fn assert_dom0(o: &Output, release: &str) {
 
 #[test]
 fn default_kernel_by_package_name_with_its_modules() {
-    let (kernel, _) = snowvisor_tests::dom0();
-    let rec = std::fs::read_to_string(kernel.with_file_name("kernel-version")).unwrap();
-    let pkg = rec.split_whitespace().next().unwrap().to_string();
+    let (pkg, _) = snowvisor_tests::dom0_package();
     let (_, initrd, release) = fetch(&pkg, &[]);
     assert!(
         initrd.ends_with(format!("kernels/{release}/initrd.cpio.gz")),
@@ -92,30 +90,36 @@ fn default_kernel_by_package_name_with_its_modules() {
 fn backports_kernel_with_its_modules() {
     let spec = backports_spec();
     let (_, _, release) = fetch(&spec, &[]);
-    let (default_kernel, _) = snowvisor_tests::dom0();
-    let default = std::fs::read_to_string(default_kernel.with_file_name("kernel-version")).unwrap();
-    assert!(
-        !default.split_whitespace().any(|w| w == release),
-        "{spec} is the default kernel {default}: the test needs two versions"
+    let (_, default) = snowvisor_tests::dom0_package();
+    assert_ne!(
+        default, release,
+        "{spec} is the default kernel: the test needs two versions"
     );
     let o = run(&["--dom0", &spec, "--dom0-cmd", CMD]);
     assert_dom0(&o, &release);
 }
 
-/// A bare zImage with its modules given by --modules; without them, a
-/// clear error naming the way out.
-#[test]
-fn zimage_with_modules_dir() {
-    let spec = backports_spec();
-    let (kernel, _, release) = fetch(&spec, &[]);
-    let modules = kernel
+/// The modules tree of a kernel unpacked from its package (boot/vmlinuz-R
+/// and lib/modules/R side by side).
+fn modules_of(kernel: &std::path::Path, release: &str) -> PathBuf {
+    let m = kernel
         .parent()
         .unwrap()
         .parent()
         .unwrap()
         .join("lib/modules")
-        .join(&release);
-    assert!(modules.is_dir(), "{modules:?}");
+        .join(release);
+    assert!(m.is_dir(), "{m:?}");
+    m
+}
+
+/// A bare zImage with its modules given by --modules; without them, or with
+/// another kernel's, a clear error.
+#[test]
+fn zimage_with_modules_dir() {
+    let spec = backports_spec();
+    let (kernel, _, release) = fetch(&spec, &[]);
+    let modules = modules_of(&kernel, &release);
     let dir = snowvisor_tests::root().join("target/boot-tests/zimage-modules");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -128,6 +132,24 @@ fn zimage_with_modules_dir() {
     assert_eq!(o.status.code(), Some(1), "{all}");
     assert!(all.contains("no modules found next to"), "{all}");
     assert!(all.contains("give --modules DIR"), "{all}");
+
+    let (pkg, _) = snowvisor_tests::dom0_package();
+    let (other_kernel, _, other) = fetch(&pkg, &[]);
+    let wrong = modules_of(&other_kernel, &other);
+    let o = run(&[
+        "--dom0",
+        z,
+        "--modules",
+        wrong.to_str().unwrap(),
+        "--dom0-cmd",
+        "true",
+    ]);
+    let all = output_text(&o);
+    assert_eq!(o.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains(&format!("{z} is Linux {release} but the modules in")),
+        "{all}"
+    );
 
     let o = run(&[
         "--dom0",

@@ -71,6 +71,16 @@ pub fn dom0() -> &'static (PathBuf, PathBuf) {
     })
 }
 
+/// The default Dom0 kernel as its fetch recorded it (target/dom0/kernel-version,
+/// "<package> <version> <uname -r>"): (package, release).
+pub fn dom0_package() -> (String, String) {
+    let rec = std::fs::read_to_string(dom0().0.with_file_name("kernel-version"))
+        .expect("no kernel-version next to the default Dom0 kernel");
+    let w: Vec<&str> = rec.split_whitespace().collect();
+    assert_eq!(w.len(), 3, "kernel-version: {rec:?}");
+    (w[0].to_string(), w[2].to_string())
+}
+
 /// QEMU's own device tree for the default machine, dumped once.
 pub fn qemu_dtb() -> PathBuf {
     let dir = root().join("target").join("boot-tests");

@@ -30,13 +30,6 @@ fn run(name: &str, args: &[&str]) -> Output {
     out
 }
 
-/// The kernel's release as the Dom0 fetch recorded it ("<pkg> <ver> <uname -r>").
-fn default_release() -> String {
-    let (kernel, _) = snowvisor_tests::dom0();
-    let rec = std::fs::read_to_string(kernel.with_file_name("kernel-version")).unwrap();
-    rec.split_whitespace().nth(2).unwrap().to_string()
-}
-
 #[test]
 fn dom0_cmd_prints_uname_and_selftest_and_exits_0() {
     let o = run(
@@ -57,7 +50,7 @@ fn dom0_cmd_prints_uname_and_selftest_and_exits_0() {
         .iter()
         .position(|l| *l == "snowvisor-dom0: ready")
         .unwrap_or_else(|| panic!("no ready line\n{all}"));
-    let release = default_release();
+    let (_, release) = snowvisor_tests::dom0_package();
     assert!(
         lines[ready..].iter().any(|l| *l == release),
         "no `uname -r` line {release:?} after the ready line\n{all}"

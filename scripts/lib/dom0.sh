@@ -162,11 +162,10 @@ dom0_stage_modules() {
     : >"$dest/modules.builtin"
     while read -r m _; do
         case "$m" in ''|'#'*) continue ;; esac
-        # Built into this kernel (modules.builtin lists kernel/.../NAME.ko).
-        if grep -qE "/(${m}|${m//-/_}|${m//_/-})\.ko\$" "$modroot/modules.builtin" 2>/dev/null; then
+        if dom0_module_builtin "$m" "$modroot"; then
             builtin+=("$m")
             echo "$m" >>"$dest/modules.builtin"
-        elif dom0_stage_module "$m" "$dest" "$m"; then
+        elif dom0_stage_module "$m" "$modroot" "$dest" "$m"; then
             packed+=("$m")
         fi
     done <"$list"
@@ -178,16 +177,27 @@ dom0_stage_modules() {
         [ -e "$f" ] || break
         vm=$(modinfo -F vermagic "$f" 2>/dev/null | cut -d' ' -f1)
         [ "$vm" = "$release" ] || die "$(basename "$f") in $modroot is built for kernel '$vm', not '$release'"
-        break
     done
 }
 
-# dom0_stage_module NAME DEST WANTED_BY: stages NAME (file names use - or _
-# as the kernel tree spells them) after its dependencies; false when missing.
+# True when MODROOT's kernel has NAME built in (modules.builtin lists
+# kernel/.../NAME.ko; - and _ are one to the kernel).
+dom0_module_builtin() {
+    grep -qE "/(${1}|${1//-/_}|${1//_/-})\.ko\$" "$2/modules.builtin" 2>/dev/null
+}
+
+# dom0_stage_module NAME MODROOT DEST WANTED_BY: stages NAME (file names use
+# - or _ as the kernel tree spells them) after its dependencies; false when
+# missing. A dependency built into the kernel goes to DEST/modules.builtin.
 dom0_stage_module() {
-    local n=$1 dest=$2 by=$3 f d deps
+    local n=$1 modroot=$2 dest=$3 by=$4 f d deps
     [ -z "${DOM0_MOD_DONE[$n]:-}" ] || return 0
     f=${DOM0_MOD_PATH[$n]:-${DOM0_MOD_PATH[${n//-/_}]:-${DOM0_MOD_PATH[${n//_/-}]:-}}}
+    if [ -z "$f" ] && [ "$by" != "$n" ] && dom0_module_builtin "$n" "$modroot"; then
+        DOM0_MOD_DONE[$n]=1
+        echo "$n" >>"$dest/modules.builtin"
+        return 0
+    fi
     if [ -z "$f" ]; then
         if [ "$by" = "$n" ]; then DOM0_MOD_MISSING+=("$n"); else DOM0_MOD_MISSING+=("$n(for $by)"); fi
         return 1
@@ -205,7 +215,7 @@ dom0_stage_module() {
     deps=$(modinfo -F depends "$dest/$n.ko" 2>/dev/null) || true
     deps=${deps//,/ }
     for d in $deps; do
-        dom0_stage_module "$d" "$dest" "$by" || true
+        dom0_stage_module "$d" "$modroot" "$dest" "$by" || true
     done
     echo "$n:${deps:+ $deps}" >>"$dest/modules.dep"
 }
@@ -395,11 +405,38 @@ dom0_kernel_zimage() {
         modroot=${cands[0]}
     fi
     release=${modroot##*/}
+    case "${zimage##*/}" in
+        vmlinuz-*) ;;
+        *)
+            local own
+            own=$(dom0_zimage_release "$zimage")
+            if [ -z "$own" ]; then
+                say "dom0: warning: cannot read the release out of $zimage; trusting its modules' ($release)"
+            elif [ "$own" != "$release" ]; then
+                die "$zimage is Linux $own but the modules in $modroot are for $release"
+            fi
+            ;;
+    esac
     DOM0_ZIMAGE=$zimage
     DOM0_RELEASE=$release
     DOM0_INITRD="$DOM0_KERNELS/$release/initrd.cpio.gz"
     dom0_release_initrd "$modroot" "$DOM0_INITRD"
     say "dom0: kernel $release ($zimage), initramfs ${DOM0_INITRD#"$ROOT"/}"
+}
+
+# The release ("Linux version X") inside a zImage's gzip- or xz-compressed
+# kernel, or nothing. The decompressor's own bytes may look like a stream
+# header too, so every candidate offset is tried.
+dom0_zimage_release() {
+    local z=$1 off v
+    for off in $(LC_ALL=C grep -obUaP '\xfd7zXZ\x00|\x1f\x8b\x08' "$z" 2>/dev/null | cut -d: -f1 | head -8); do
+        v=$(tail -c +$((off + 1)) "$z" | { xz -dc 2>/dev/null || true; } | LC_ALL=C grep -aom1 'Linux version [^ ]*') || true
+        [ -n "$v" ] || v=$(tail -c +$((off + 1)) "$z" | { gzip -dc 2>/dev/null || true; } | LC_ALL=C grep -aom1 'Linux version [^ ]*') || true
+        if [ -n "$v" ]; then
+            echo "${v#Linux version }"
+            return 0
+        fi
+    done
 }
 
 # dom0_release_initrd MODROOT OUT: builds OUT unless the stamp next to it
