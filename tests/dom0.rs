@@ -207,3 +207,87 @@ fn device_sharing_a_page_with_a_hidden_iommu_gets_the_page() {
     assert!(stdout.lines().any(|l| l.ends_with("41061")), "{stdout}");
     assert!(!stdout.contains("stage-2 fault"), "{stdout}");
 }
+
+/// QEMU's tree with `/memreserve/` entries and a `/reserved-memory` node
+/// holding `children` (dts text).
+fn with_reserved_memory(name: &str, memreserve: &str, children: &str) -> std::path::PathBuf {
+    snowvisor_tests::qemu_dtb_edited(name, |dts| {
+        let dts = dts.replacen("/dts-v1/;\n", &format!("/dts-v1/;\n{memreserve}"), 1);
+        let root_end = dts.rfind("};").expect("root end");
+        format!(
+            "{}\treserved-memory {{\n\t\t#address-cells = <0x02>;\n\t\t#size-cells = <0x02>;\n\t\tranges;\n{children}\t}};\n{}",
+            &dts[..root_end],
+            &dts[root_end..]
+        )
+    })
+}
+
+/// A `no-map` firmware carve-out and a `/memreserve/` entry inside RAM are
+/// listed at boot, stay reserved in Dom0's tree, and Dom0 boots with them.
+#[test]
+fn reserved_memory_is_listed_and_dom0_boots_around_it() {
+    let dtb = with_reserved_memory(
+        "reserved-50000000.dtb",
+        "/memreserve/ 0x50200000 0x1000;\n",
+        "\t\tfw-carveout@50000000 {\n\t\t\treg = <0x00 0x50000000 0x00 0x200000>;\n\t\t\tno-map;\n\t\t};\n",
+    );
+    let mut b = Boot::start(&Opts {
+        dtb: Some(dtb),
+        ..Opts::default()
+    });
+    b.expect(
+        "memory: reserved 0x50000000-0x501fffff (2 MiB) /reserved-memory/fw-carveout@50000000 (no-map)",
+        30,
+    );
+    b.expect(
+        "memory: reserved 0x50200000-0x50200fff (0 MiB) /memreserve/",
+        5,
+    );
+    b.expect("snowvisor-dom0: init reached", 180);
+    b.expect("powering off", 60);
+    assert!(
+        !b.console().contains("failed to reserve memory"),
+        "{}",
+        b.console()
+    );
+}
+
+/// Where snowvisor would put Dom0's device tree is a `no-map` carve-out (the
+/// top of the first 128 MiB window, 0x48000000): a clear error naming both,
+/// never a write into it.
+#[test]
+fn dom0_tree_never_goes_into_reserved_memory() {
+    let dtb = with_reserved_memory(
+        "reserved-48000000.dtb",
+        "",
+        "\t\tfw-carveout@48000000 {\n\t\t\treg = <0x00 0x48000000 0x00 0x200000>;\n\t\t\tno-map;\n\t\t};\n",
+    );
+    let mut b = Boot::start(&Opts {
+        dtb: Some(dtb),
+        ..Opts::default()
+    });
+    b.expect(
+        "fatal: Dom0's device tree would go to 0x48000000-0x481fffff, inside reserved memory /reserved-memory/fw-carveout@48000000 (0x48000000-0x481fffff)",
+        60,
+    );
+}
+
+/// Reserved memory over snowvisor's own image: refused by name at boot.
+#[test]
+fn reserved_memory_over_snowvisor_is_refused() {
+    let dtb = with_reserved_memory(
+        "reserved-over-snowvisor.dtb",
+        "/memreserve/ 0x40200000 0x1000;\n",
+        "",
+    );
+    let mut b = Boot::start(&Opts {
+        dtb: Some(dtb),
+        dom0: false,
+        ..Opts::default()
+    });
+    let l = b.expect("fatal: snowvisor's memory", 30);
+    assert!(
+        l.ends_with("overlaps reserved memory /memreserve/ at 0x40200000-0x40200fff: load snowvisor elsewhere"),
+        "{l}"
+    );
+}

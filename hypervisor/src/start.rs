@@ -211,6 +211,21 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
         base: start as u64,
         size: (end - start) as u64,
     };
+    // snowvisor cannot move its image, heap or RAM log out of firmware's way.
+    if let Some(r) = tree
+        .reserved()
+        .into_iter()
+        .find(|r| r.region.overlaps(&hyp))
+    {
+        fatal!(
+            "snowvisor's memory {:#010x}-{:#010x} (image, heap, RAM log) overlaps reserved memory {} at {:#010x}-{:#010x}: load snowvisor elsewhere",
+            hyp.base,
+            hyp.end() - 1,
+            r.what,
+            r.region.base,
+            r.region.end() - 1
+        );
+    }
     let e = crate::domain::build::build_and_run(&tree, &args, hyp, gic);
     fatal!("{e}")
 }

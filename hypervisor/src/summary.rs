@@ -70,6 +70,14 @@ pub fn lines(t: &HostTree<'_>, cpu: &CpuFacts) -> Result<Vec<String>, DtError> {
         total >> 20,
         mem.len()
     ));
+    for r in t.reserved() {
+        out.push(format!(
+            "memory: reserved {} {}{}",
+            region(&r.region),
+            r.what,
+            if r.no_map { " (no-map)" } else { "" }
+        ));
+    }
     match t.gic() {
         Ok(g) => out.push(format!(
             "gic: GICD {:#010x} GICC {:#010x} GICH {} GICV {} maintenance INTID {}{}",

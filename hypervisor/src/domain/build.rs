@@ -34,6 +34,12 @@ pub enum BuildError {
     ModuleCopyConflict,
     Xen(crate::xen::ConfigError),
     NoGrantRegion,
+    /// Something snowvisor would write (`what`) lies in reserved memory.
+    InReserved {
+        what: &'static str,
+        region: Region,
+        reserved: dt::Reserved,
+    },
 }
 
 impl core::fmt::Display for BuildError {
@@ -48,6 +54,19 @@ impl core::fmt::Display for BuildError {
             BuildError::NoGrantRegion => write!(
                 f,
                 "no free 1 MiB-aligned range below 4 GiB for Dom0's grant-table region"
+            ),
+            BuildError::InReserved {
+                what,
+                region,
+                reserved,
+            } => write!(
+                f,
+                "{what} would go to {:#010x}-{:#010x}, inside reserved memory {} ({:#010x}-{:#010x}): load the Dom0 modules where Linux can use them in place, or move the reservation",
+                region.base,
+                region.end() - 1,
+                reserved.what,
+                reserved.region.base,
+                reserved.region.end() - 1
             ),
             BuildError::ModuleCopyConflict => write!(
                 f,
@@ -128,6 +147,29 @@ fn build(
     layout::check_zimage(module_header(kernel.region)).map_err(BuildError::Layout)?;
     let banks = layout::dom0_banks(&ram, hyp, args.dom0_mem);
     let l = layout::place(banks, &kernel, initrd.as_ref()).map_err(BuildError::Layout)?;
+    // Nothing of snowvisor's goes into memory firmware reserved (the image,
+    // heap and RAM log were checked at boot): not Dom0's tree, nor a module copy.
+    let reserved = tree.reserved();
+    for (what, region) in [
+        ("Dom0's device tree", Some(l.dtb)),
+        (
+            "Dom0's kernel",
+            Some(l.kernel).filter(|k| *k != l.kernel_src),
+        ),
+        (
+            "Dom0's initrd",
+            l.initrd.filter(|i| Some(*i) != l.initrd_src),
+        ),
+    ] {
+        let Some(region) = region else { continue };
+        if let Some(r) = reserved.iter().find(|r| r.region.overlaps(&region)) {
+            return Err(BuildError::InReserved {
+                what,
+                region,
+                reserved: r.clone(),
+            });
+        }
+    }
     for b in &l.banks {
         info!(
             "dom0: memory {:#010x}-{:#010x} ({} MiB, 1:1)",

@@ -55,6 +55,18 @@ pub struct UartInfo<'a> {
     pub base: u64,
 }
 
+/// Memory firmware reserved: a `/reserved-memory` child with `reg`, or a
+/// `/memreserve/` entry. snowvisor places nothing of its own there and Dom0
+/// sees it reserved too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reserved {
+    /// The node's path, or `/memreserve/`.
+    pub what: alloc::string::String,
+    pub region: Region,
+    /// `no-map`: not even mapped by the OS (Devicetree Specification v0.4, 3.5.2).
+    pub no_map: bool,
+}
+
 /// What a `/chosen/module@...` node carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModuleKind {
@@ -142,6 +154,40 @@ impl<'a> HostTree<'a> {
         }
         banks.sort_by_key(|r| r.base);
         Ok(banks)
+    }
+
+    /// Reserved memory: enabled `/reserved-memory` children with a `reg`
+    /// (translated; dynamic ones, with only `size`, are Linux's to place), then
+    /// the `/memreserve/` entries. Zero-sized entries are left out.
+    pub fn reserved(&self) -> Vec<Reserved> {
+        let x = &self.index;
+        let mut out = Vec::new();
+        if let Some(rm) = x.by_path("/reserved-memory") {
+            for &n in x.nodes.get(rm).map_or(&[][..], |r| &r.children[..]) {
+                if !is_enabled(x, n) {
+                    continue;
+                }
+                for region in x.cpu_regs(n).unwrap_or_default() {
+                    if region.size > 0 {
+                        out.push(Reserved {
+                            what: x.path(n).into(),
+                            region,
+                            no_map: x.has(n, "no-map"),
+                        });
+                    }
+                }
+            }
+        }
+        for (base, size) in blob::memreserve(self.blob) {
+            if size > 0 {
+                out.push(Reserved {
+                    what: "/memreserve/".into(),
+                    region: Region { base, size },
+                    no_map: false,
+                });
+            }
+        }
+        out
     }
 
     /// The GICv2 node, its frames as CPU physical addresses.

@@ -8,7 +8,7 @@ pub mod host;
 pub mod index;
 
 pub use blob::DtError;
-pub use host::{BootModule, GicInfo, HostTree, ModuleKind, Region, TimerInfo, UartInfo};
+pub use host::{BootModule, GicInfo, HostTree, ModuleKind, Region, Reserved, TimerInfo, UartInfo};
 
 #[cfg(test)]
 pub(crate) mod testdata {

@@ -31,19 +31,53 @@ pub(crate) fn s(v: &str) -> Vec<u8> {
     b
 }
 
-pub(crate) fn blob(root: &N) -> Vec<u8> {
-    fn put(w: &mut FdtWriter, node: &N) {
-        let h = w.begin_node(node.name).unwrap();
-        for (k, v) in &node.props {
-            w.property(k, v).unwrap();
-        }
-        for k in &node.kids {
-            put(w, k);
-        }
-        w.end_node(h).unwrap();
+fn put(w: &mut FdtWriter, node: &N) {
+    let h = w.begin_node(node.name).unwrap();
+    for (k, v) in &node.props {
+        w.property(k, v).unwrap();
     }
+    for k in &node.kids {
+        put(w, k);
+    }
+    w.end_node(h).unwrap();
+}
+
+pub(crate) fn blob(root: &N) -> Vec<u8> {
     let mut w = FdtWriter::new(&[]);
     put(&mut w, root);
+    w.finish().unwrap()
+}
+
+/// A copy of `t` with the properties `keep` accepts, `extra` added as the
+/// root's last children and `memreserve` as the reservation map.
+pub(crate) fn copy_tree(
+    t: &HostTree<'_>,
+    keep: &dyn Fn(&str) -> bool,
+    extra: &[N],
+    memreserve: &[(u64, u64)],
+) -> Vec<u8> {
+    let x = t.index();
+    let mut w = FdtWriter::new(memreserve);
+    let mut open = Vec::new();
+    let close = |w: &mut FdtWriter, (o, h): (usize, _)| {
+        if o == 0 {
+            extra.iter().for_each(|e| put(w, e));
+        }
+        w.end_node(h).unwrap();
+    };
+    for i in 0..x.len() {
+        while open.last().is_some_and(|&(o, _)| !x.is_within(i, o)) {
+            close(&mut w, open.pop().unwrap());
+        }
+        let name = if i == 0 { "" } else { x.nodes[i].name };
+        open.push((i, w.begin_node(name).unwrap()));
+        for p in x.nodes[i].props.iter().filter(|p| keep(p.name)) {
+            w.property(p.name, p.value).unwrap();
+        }
+    }
+    while let Some(o) = open.pop() {
+        close(&mut w, o);
+    }
     w.finish().unwrap()
 }
 
@@ -355,25 +389,8 @@ fn keeping_the_console() {
 fn the_uart_snowvisor_writes_to_is_kept_without_stdout_path() {
     // QEMU virt's tree without /chosen/stdout-path: snowvisor writes to its
     // board-default PL011 at 0x09000000, found by address.
-    use crate::dt::dom0::writer::FdtWriter;
     let t = HostTree::new(QEMU_VIRT_DTB).unwrap();
-    let x = t.index();
-    let mut w = FdtWriter::new(&[]);
-    let mut open = Vec::new();
-    for i in 0..x.len() {
-        while open.last().is_some_and(|&(o, _)| !x.is_within(i, o)) {
-            w.end_node(open.pop().unwrap().1).unwrap();
-        }
-        let name = if i == 0 { "" } else { x.nodes[i].name };
-        open.push((i, w.begin_node(name).unwrap()));
-        for p in x.nodes[i].props.iter().filter(|p| p.name != "stdout-path") {
-            w.property(p.name, p.value).unwrap();
-        }
-    }
-    while let Some((_, h)) = open.pop() {
-        w.end_node(h).unwrap();
-    }
-    let dtb = w.finish().unwrap();
+    let dtb = copy_tree(&t, &|p| p != "stdout-path", &[], &[]);
     let t = HostTree::new(&dtb).unwrap();
     assert!(t.stdout().is_none());
     assert_eq!(Keep::none().console(&t), Keep::none());
