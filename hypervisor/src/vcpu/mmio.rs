@@ -42,7 +42,7 @@ pub(super) fn data_abort(f: &mut TrapFrame, hsr: Hsr) -> Next {
     let ipa = fault_ipa();
     let va = aarch32_cpu::register::Hdfar::read().0;
     let mut vm_guard = VM.lock();
-    let Some(vm) = vm_guard.as_mut() else {
+    let Some(vm) = vm_guard.as_deref_mut() else {
         return Next::Stay;
     };
     let in_gicd = ipa >= vm.gicd.base && ipa < vm.gicd.end();

@@ -54,7 +54,9 @@ pub struct Vm {
     pub console: crate::debugkeys::Console,
 }
 
-pub static VM: Mutex<Option<Vm>> = Mutex::new(None);
+/// Boxed: `None` is then all zero bytes and the static lives in `.bss`
+/// (an inline `Option<Vm>` put 3 KiB of initialised data into the image).
+pub static VM: Mutex<Option<alloc::boxed::Box<Vm>>> = Mutex::new(None);
 /// GICH_VTR's list-register count, read once.
 static LIST_REGISTERS: AtomicU32 = AtomicU32::new(0);
 /// INTID of the guest's virtual timer PPI.
@@ -63,7 +65,7 @@ static GIC: spin::Once<&'static Gic> = spin::Once::new();
 
 /// Makes `vm` the running guest.
 pub fn install(vm: Vm) {
-    *VM.lock() = Some(vm);
+    *VM.lock() = Some(alloc::boxed::Box::new(vm));
 }
 
 /// Hands the physical GIC to the run-time code.

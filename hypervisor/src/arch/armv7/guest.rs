@@ -105,7 +105,9 @@ core::arch::global_asm!(
     r#"
     .arch_extension virt
     .section .text.snowvisor_enter_guest, "ax"
+    .arm
     .global snowvisor_enter_guest
+    .type   snowvisor_enter_guest, %function
 snowvisor_enter_guest:
     ldr     sp, =__stack_top
     sub     sp, sp, #64
