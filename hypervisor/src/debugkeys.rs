@@ -224,10 +224,16 @@ mod target {
                 writeln!(o, "snowvisor: log level {l:?}")
             }
             Command::Nothing => Ok(()),
+            // Printable keys quoted, others as a byte (no char Debug escaping:
+            // it brings Unicode tables into the image).
+            Command::Unknown(k) if k.is_ascii_graphic() => writeln!(
+                o,
+                "snowvisor: key '{}' does nothing here; 'h' lists the keys",
+                k as char
+            ),
             Command::Unknown(k) => writeln!(
                 o,
-                "snowvisor: key {:?} does nothing here; 'h' lists the keys",
-                k as char
+                "snowvisor: key {k:#04x} does nothing here; 'h' lists the keys"
             ),
         };
     }

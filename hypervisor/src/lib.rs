@@ -20,6 +20,7 @@ pub mod dt;
 pub mod plan;
 pub mod psci;
 pub mod ramlog;
+pub mod sort;
 pub mod stats;
 pub mod summary;
 pub mod vgic;

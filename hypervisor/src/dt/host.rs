@@ -152,7 +152,7 @@ impl<'a> HostTree<'a> {
         if banks.is_empty() {
             return Err(DtError::NoMemory);
         }
-        banks.sort_by_key(|r| r.base);
+        crate::sort::by_key(&mut banks, |r| r.base);
         Ok(banks)
     }
 

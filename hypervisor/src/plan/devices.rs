@@ -177,9 +177,9 @@ pub fn collect(
             }
             pages.extend(pieces);
         }
-        pages.sort_by_key(|r| (r.base, r.size));
+        crate::sort::by_key(&mut pages, |r| (r.base, r.size));
         pages.dedup();
-        spis.sort_unstable();
+        crate::sort::ascending(&mut spis);
         spis.dedup();
         if pages.is_empty() && spis.is_empty() {
             continue;
@@ -195,7 +195,7 @@ pub fn collect(
 
 /// Sorted regions with overlapping or touching ones merged.
 pub fn merge(mut v: Vec<Region>) -> Vec<Region> {
-    v.sort_by_key(|r| r.base);
+    crate::sort::by_key(&mut v, |r| r.base);
     let mut out: Vec<Region> = Vec::with_capacity(v.len());
     for r in v {
         match out.last_mut() {

@@ -227,7 +227,7 @@ impl Plan {
             .iter()
             .flat_map(|p| p.spis.iter().copied())
             .collect();
-        v.sort_unstable();
+        crate::sort::ascending(&mut v);
         v.dedup();
         v
     }

@@ -49,7 +49,7 @@ impl OwnedIommu {
     /// All stream ranges, sorted and merged.
     pub fn merged_streams(&self) -> Vec<(u32, u32)> {
         let mut v: Vec<(u32, u32)> = self.streams.iter().map(|s| (s.first, s.last)).collect();
-        v.sort_unstable();
+        crate::sort::ascending(&mut v);
         let mut out: Vec<(u32, u32)> = Vec::new();
         for (a, b) in v {
             match out.last_mut() {

@@ -202,7 +202,7 @@ pub fn shape(f: &Features, streams: &[(u32, u32)]) -> Result<Shape, ShapeError> 
             }
         }
     }
-    l2.sort_unstable();
+    crate::sort::ascending(&mut l2);
     Ok(Shape::TwoLevel {
         log2size,
         split: SPLIT,

@@ -45,7 +45,7 @@ pub fn reservations(blob: &[u8], memory: &[Region]) -> Vec<(u64, u64)> {
         .map(|(base, size)| Region { base, size })
         .filter(|r| r.size > 0 && memory.iter().any(|m| m.contains(r)))
         .collect();
-    v.sort_by_key(|r| r.base);
+    crate::sort::by_key(&mut v, |r| r.base);
     let mut out = Vec::new();
     let mut end = 0;
     for r in v
