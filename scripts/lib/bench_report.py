@@ -107,6 +107,19 @@ def report(samples_path, json_path, meta):
             "what": what, "unit": unit, "target": target, "how": how,
             **{s: summary(v) for s, v in by_system.items()},
         }
+    # Derived: what a virtual-timer interrupt costs, from the timer loop
+    # (its sleeps each end in one timer interrupt) against native.
+    loop = figures.get("timer_loop_ms", {})
+    if "native" in loop:
+        sleeps = int(meta.get("timer_sleeps", "2000"))
+        tick = {"what": "timer interrupt: instructions per 1 ms sleep over native",
+                "unit": "instructions", "target": "",
+                "how": "(timer loop - native timer loop) / sleeps, -icount shift=0"}
+        for s in ("xen", "snowvisor"):
+            if s in loop:
+                v = (loop[s]["median"] - loop["native"]["median"]) * 1e6 / sleeps
+                tick[s] = summary([v])
+        figures["timer_tick_overhead"] = tick
     doc = {"meta": meta, "figures": figures}
     with open(json_path, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=1)
