@@ -382,9 +382,13 @@ pub fn build(tree: &HostTree<'_>, plan: &Plan, d: &Dom0Params<'_>) -> Result<Vec
     let mut edits = BTreeMap::new();
     if !stripped.is_empty() {
         for i in (0..n).filter(|&i| !gone[i]) {
-            let e = master_edits(x, i, &|t| stripped.contains(&t))?;
-            if !e.is_empty() {
-                edits.insert(i, e);
+            // A master whose references cannot be read stays as it is (the
+            // plan named it: PlanWarning::OddIommus).
+            match master_edits(x, i, &|t| stripped.contains(&t)) {
+                Ok(e) if !e.is_empty() => {
+                    edits.insert(i, e);
+                }
+                _ => {}
             }
         }
     }

@@ -94,6 +94,9 @@ pub enum PlanWarning {
         size: u64,
         iommu: String,
     },
+    /// A master's `iommus`/`iommu-map` cannot be read (dangling phandle, bad
+    /// length): it is no IOMMU's master and goes to Dom0 unchanged.
+    OddIommus { why: String },
     /// A node's interrupts cannot be followed to the GIC (dangling or malformed
     /// `interrupt-parent`/`interrupts`/`interrupt-map`, a cycle): the node is
     /// passed to Dom0 unchanged, without SPIs. `why` names the node.
@@ -157,6 +160,10 @@ impl fmt::Display for PlanWarning {
             PlanWarning::SharedWithHiddenIommu { node, base, size, iommu } => write!(
                 f,
                 "note: {node}: {base:#x}+{size:#x} is shared with {iommu}, which is hidden (not protected by snowvisor): mapped for {node}"
+            ),
+            PlanWarning::OddIommus { why } => write!(
+                f,
+                "warning: {why}: it is left unchanged in Dom0's tree and is no IOMMU's master"
             ),
             PlanWarning::OddInterrupts { why } => write!(
                 f,

@@ -121,7 +121,9 @@ fn selects(x: &NodeIndex<'_>, i: usize, rule: &IommuRule) -> bool {
     }
 }
 
-/// Finds every IOMMU node and decides its action.
+/// Finds every IOMMU node and decides its action. Fails only on an owned
+/// IOMMU's own properties; a master whose `iommus`/`iommu-map` cannot be read
+/// is a warning.
 pub fn decide(
     x: &NodeIndex<'_>,
     opts: &PlanOptions,
@@ -191,8 +193,19 @@ pub fn decide(
         }
     }
     for m in 0..x.len() {
-        let mut targets: Vec<usize> = iommus_entries(x, m)?.into_iter().map(|e| e.0).collect();
-        targets.extend(map_entries(x, m)?.into_iter().map(|e| e.0));
+        // One odd master never fails the plan: it is named, and Dom0 gets it
+        // unchanged (snowvisor attaches none of its streams to an owned IOMMU).
+        let entries = iommus_entries(x, m).and_then(|mut v| {
+            v.extend(map_entries(x, m)?);
+            Ok(v)
+        });
+        let targets: Vec<usize> = match entries {
+            Ok(v) => v.into_iter().map(|e| e.0).collect(),
+            Err(e) => {
+                warnings.push(PlanWarning::OddIommus { why: e.to_string() });
+                continue;
+            }
+        };
         for t in targets {
             if let Some(f) = found.iter_mut().find(|f| f.node == t) {
                 if f.decision.masters.last().map(String::as_str) != Some(x.path(m)) {

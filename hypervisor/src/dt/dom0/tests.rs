@@ -548,3 +548,13 @@ fn reserved_memory_is_listed_and_kept_for_dom0() {
     let o = Out::new(&d);
     assert!(o.x.has(o.node("/reserved-memory/linux,cma"), "reusable"));
 }
+
+/// A master whose `iommus` names no node is passed to Dom0 as it is.
+#[test]
+fn odd_master_is_kept_unchanged() {
+    let dtb = synthetic(vec![crate::plan::tests::master(&[9, 0])]);
+    let out = dom0_of(&dtb, None, false);
+    let t = HostTree::new(&out).unwrap();
+    let o = Out::new(&t);
+    assert_eq!(o.cells("/dma@1000000", "iommus").unwrap(), [9, 0]);
+}
