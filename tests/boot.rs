@@ -69,7 +69,7 @@ fn corrupt_dtb_gives_clear_error() {
         "{}",
         b.console()
     );
-    b.expect("snowvisor: halted", 5);
+    b.expect("snowvisor: resetting in 5 s", 5);
 }
 
 #[test]
@@ -82,7 +82,49 @@ fn missing_dom0_module_is_named() {
         "fatal: no Dom0 kernel: /chosen has no module node with compatible \"multiboot,kernel\"",
         30,
     );
-    b.expect("snowvisor: halted", 5);
+}
+
+/// After a fatal error snowvisor waits `panic=` seconds (default 5), then
+/// resets the machine through PSCI; `scripts/run` runs QEMU with `-no-reboot`,
+/// so QEMU ends instead of waiting for the caller's timeout.
+#[test]
+fn fatal_error_resets_the_machine_after_panic_seconds() {
+    let mut b = Boot::start(&Opts {
+        dom0: false,
+        ..Opts::default()
+    });
+    b.expect("fatal: no Dom0 kernel", 30);
+    b.expect(
+        "snowvisor: resetting in 5 s (panic=5; panic=0 halts instead)",
+        5,
+    );
+    b.expect("snowvisor: resetting the machine", 60);
+    let status = b.expect_exit(30);
+    assert!(status.success(), "QEMU exit {status}");
+    let mut b = Boot::start(&Opts {
+        args: "panic=1".into(),
+        dom0: false,
+        ..Opts::default()
+    });
+    b.expect("snowvisor: resetting in 1 s (panic=1;", 30);
+    b.expect("snowvisor: resetting the machine", 30);
+    b.expect_exit(30);
+}
+
+/// `panic=0` (and Xen's `noreboot`) keeps the machine halted for a debugger.
+#[test]
+fn panic_0_and_noreboot_halt() {
+    for args in ["panic=0", "noreboot"] {
+        let mut b = Boot::start(&Opts {
+            args: args.into(),
+            dom0: false,
+            ..Opts::default()
+        });
+        b.expect("fatal: no Dom0 kernel", 30);
+        b.expect("snowvisor: halted (panic=0)", 5);
+        std::thread::sleep(std::time::Duration::from_secs(7));
+        assert!(b.is_running(), "QEMU exited after {args}:\n{}", b.console());
+    }
 }
 
 #[test]

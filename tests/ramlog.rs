@@ -9,6 +9,7 @@ fn previous_boot_log_survives_warm_reboot() {
     let mut b = Boot::start(&Opts {
         args: "loglvl=info snowvisor.selftest=reboot".into(),
         dom0: false,
+        reboot: true,
         ..Opts::default()
     });
     let first = b.expect("ramlog: ", 30);

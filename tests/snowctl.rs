@@ -150,7 +150,10 @@ fn snowctl_version_and_dmesg() {
 
 #[test]
 fn snowctl_dmesg_previous_after_warm_reboot() {
-    let mut b = Boot::start(&opts("loglvl=info snowvisor.selftest=reboot"));
+    let mut b = Boot::start(&Opts {
+        reboot: true,
+        ..opts("loglvl=info snowvisor.selftest=reboot")
+    });
     b.expect("selftest: warm reboot through PSCI SYSTEM_RESET", 60);
     let boot2 = b.expect("ramlog: 32 KiB at 0x40008000", 30);
     assert!(boot2.ends_with("boot 2"), "{boot2}");

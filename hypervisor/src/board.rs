@@ -124,6 +124,15 @@ pub trait Board: 'static {
     fn cpu_on(_cpu: u32, _entry: usize) -> Result<(), CpuOnError> {
         Err(CpuOnError::NoBoardMethod)
     }
+
+    /// Resets the whole machine after a fatal error (`panic=`); returns only
+    /// if the reset did not happen. Default: PSCI SYSTEM_RESET over SMC (the
+    /// conduit QEMU's `virt` offers HYP software, and what firmware with a
+    /// PSCI node implements).
+    #[cfg(target_arch = "arm")]
+    fn reset() {
+        crate::arch::armv7::secure::smc_call(crate::psci::fid::SYSTEM_RESET, 0, 0, 0);
+    }
 }
 
 #[cfg(test)]

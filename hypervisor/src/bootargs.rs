@@ -1,10 +1,16 @@
 //! snowvisor's own boot arguments (`/chosen/xen,xen-bootargs` or `/chosen/bootargs`).
 //!
 //! Unknown words are kept and reported, never fatal: a typo must not stop a boot,
-//! but it must be visible.
+//! but it must be visible. Arguments Xen also has take every form Xen's
+//! `docs/misc/xen-command-line.pandoc` documents; what snowvisor cannot honour
+//! exactly is reported by name.
 
 use alloc::vec::Vec;
 use core::fmt;
+
+pub mod dom0_mem;
+
+pub use dom0_mem::Dom0Mem;
 
 /// Console log levels, from quietest to loudest (Xen's names are accepted too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -17,6 +23,8 @@ pub enum LogLevel {
 }
 
 impl LogLevel {
+    /// One of Xen's level names (`none`, `error`, `warning`, `info`, `debug`,
+    /// `all`) or snowvisor's (`err`, `warn`, `trace`).
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "none" | "error" | "err" => LogLevel::Error,
@@ -38,6 +46,11 @@ pub enum ArgError<'a> {
         value: &'a str,
         expected: &'static str,
     },
+    /// Parsed, but snowvisor does something other than asked; says what.
+    NotHonoured {
+        word: &'a str,
+        why: &'static str,
+    },
 }
 
 impl fmt::Display for ArgError<'_> {
@@ -54,6 +67,9 @@ impl fmt::Display for ArgError<'_> {
                     "boot argument {key}={value} ignored: expected {expected}"
                 )
             }
+            ArgError::NotHonoured { word, why } => {
+                write!(f, "boot argument '{word}' not honoured exactly: {why}")
+            }
         }
     }
 }
@@ -62,8 +78,12 @@ impl fmt::Display for ArgError<'_> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BootArgs<'a> {
     pub loglvl: LogLevel,
-    /// `dom0_mem=`: bytes of RAM for Dom0; None means all that is left.
-    pub dom0_mem: Option<u64>,
+    /// `dom0_mem=`: RAM for Dom0 and its text; None means all that is left.
+    pub dom0_mem: Option<(Dom0Mem, &'a str)>,
+    /// `panic=N`: seconds to wait after a fatal error before resetting the
+    /// machine; 0 halts for good (for a debugger), negative resets at once.
+    /// Xen's `noreboot` is `panic=0`. Default [`DEFAULT_PANIC_SECS`].
+    pub panic_secs: i32,
     /// `iommu=` text, parsed by the IOMMU plan.
     pub iommu: Option<&'a str>,
     /// `swiotlb=` text, parsed by the IOMMU plan.
@@ -81,6 +101,7 @@ impl Default for BootArgs<'_> {
         BootArgs {
             loglvl: LogLevel::Info,
             dom0_mem: None,
+            panic_secs: DEFAULT_PANIC_SECS,
             iommu: None,
             swiotlb: None,
             selftest: None,
@@ -95,26 +116,75 @@ impl<'a> BootArgs<'a> {
         for word in line.split_ascii_whitespace() {
             let (key, value) = word.split_once('=').unwrap_or((word, ""));
             match key {
-                "loglvl" => match LogLevel::parse(value) {
-                    Some(l) => a.loglvl = l,
+                "loglvl" | "guest_loglvl" => match parse_loglvl(value) {
+                    Some(l) if key == "loglvl" => {
+                        a.loglvl = l;
+                        if value.starts_with("none") {
+                            a.errors.push(ArgError::NotHonoured {
+                                word,
+                                why: "snowvisor still prints errors",
+                            });
+                        }
+                    }
+                    // Dom0's console output is printed as Dom0 writes it.
+                    Some(_) => {}
                     None => a.errors.push(ArgError::BadValue {
                         key,
                         value,
-                        expected: "error|warning|info|debug|trace",
+                        expected: LOGLVL_FORMS,
                     }),
                 },
-                "dom0_mem" => match parse_size(value) {
-                    Some(s) if s > 0 => a.dom0_mem = Some(s),
+                "dom0_mem" => match Dom0Mem::parse(value) {
+                    Some(m) => a.dom0_mem = Some((m, value)),
+                    None => a.errors.push(ArgError::BadValue {
+                        key,
+                        value,
+                        expected: dom0_mem::FORMS,
+                    }),
+                },
+                "panic" => match value.parse::<i32>() {
+                    Ok(n) => a.panic_secs = n,
+                    Err(_) => a.errors.push(ArgError::BadValue {
+                        key,
+                        value,
+                        expected: "seconds (0: halt, negative: reset at once)",
+                    }),
+                },
+                "noreboot" => match parse_bool(word) {
+                    Some(true) => a.panic_secs = 0,
+                    Some(false) => a.panic_secs = DEFAULT_PANIC_SECS,
+                    None => a.errors.push(ArgError::BadValue {
+                        key,
+                        value,
+                        expected: BOOL_FORMS,
+                    }),
+                },
+                "dom0_max_vcpus" => match value.parse::<u32>() {
+                    Ok(1) => {}
+                    Ok(n) if n > 1 => a.errors.push(ArgError::NotHonoured {
+                        word,
+                        why: "Dom0 runs on one vCPU under snowvisor",
+                    }),
                     _ => a.errors.push(ArgError::BadValue {
                         key,
                         value,
-                        expected: "a size such as 512M or 1G",
+                        expected: "a number of vCPUs of 1 or more",
+                    }),
+                },
+                "sync_console" | "no-sync_console" => match parse_bool(word) {
+                    // snowvisor's console output is synchronous already.
+                    Some(_) => {}
+                    None => a.errors.push(ArgError::BadValue {
+                        key,
+                        value,
+                        expected: BOOL_FORMS,
                     }),
                 },
                 "iommu" => a.iommu = Some(value),
                 "swiotlb" => a.swiotlb = Some(value),
-                // Arguments meant for the firmware or kept for Xen compatibility.
-                "console" | "dom0_max_vcpus" | "sync_console" | "guest_loglvl" => {}
+                // Xen's console selection (dtuart, com1, ...): snowvisor's
+                // console is /chosen/stdout-path's UART or the board's.
+                "console" => {}
                 "snowvisor.selftest" => a.selftest = Some(value),
                 _ => a.errors.push(ArgError::Unknown(word)),
             }
@@ -123,19 +193,36 @@ impl<'a> BootArgs<'a> {
     }
 }
 
-/// Parses `123`, `0x1000`, `512K`, `512M`, `1G` (binary units).
-pub fn parse_size(s: &str) -> Option<u64> {
-    let (num, shift) = match s.as_bytes().last()? {
-        b'k' | b'K' => (&s[..s.len() - 1], 10),
-        b'm' | b'M' => (&s[..s.len() - 1], 20),
-        b'g' | b'G' => (&s[..s.len() - 1], 30),
-        _ => (s, 0),
+/// Seconds between a fatal error and the reset, unless `panic=` says otherwise
+/// (Xen waits 5 s before rebooting after a panic).
+pub const DEFAULT_PANIC_SECS: i32 = 5;
+
+const LOGLVL_FORMS: &str =
+    "<level>[/<rate-limited level>] with levels none|error|warning|info|debug|all";
+const BOOL_FORMS: &str = "1|0, yes|no, true|false, on|off, enable|disable";
+
+/// Xen's `<level>[/<rate-limited level>]`; the rate-limited level is checked
+/// and otherwise unused (snowvisor does not rate-limit its console).
+fn parse_loglvl(v: &str) -> Option<LogLevel> {
+    let (level, limited) = v.split_once('/').unwrap_or((v, "none"));
+    LogLevel::parse(limited)?;
+    LogLevel::parse(level)
+}
+
+/// A Xen boolean option: `name`, `no-name`, or `name=` one of [`BOOL_FORMS`].
+fn parse_bool(word: &str) -> Option<bool> {
+    let (key, value) = match word.split_once('=') {
+        Some((k, v)) => (k, Some(v)),
+        None => (word, None),
     };
-    let n = match num.strip_prefix("0x").or_else(|| num.strip_prefix("0X")) {
-        Some(h) => u64::from_str_radix(h, 16).ok()?,
-        None => num.parse::<u64>().ok()?,
+    let negated = key.starts_with("no-");
+    let v = match value {
+        None => true,
+        Some("1" | "yes" | "true" | "on" | "enable") => true,
+        Some("0" | "no" | "false" | "off" | "disable") => false,
+        Some(_) => return None,
     };
-    n.checked_mul(1u64 << shift)
+    Some(v != negated)
 }
 
 #[cfg(test)]
@@ -146,7 +233,11 @@ mod tests {
     fn parses_known_words() {
         let a = BootArgs::parse("loglvl=debug dom0_mem=512M iommu=hide:arm,smmu-v3 swiotlb=off");
         assert_eq!(a.loglvl, LogLevel::Debug);
-        assert_eq!(a.dom0_mem, Some(512 << 20));
+        assert_eq!(
+            a.dom0_mem
+                .map(|(m, t)| (m.resolve(t, 1 << 30, 2 << 20).0, t)),
+            Some((512 << 20, "512M"))
+        );
         assert_eq!(a.iommu, Some("hide:arm,smmu-v3"));
         assert_eq!(a.swiotlb, Some("off"));
         assert!(a.errors.is_empty());
@@ -156,7 +247,7 @@ mod tests {
     fn bad_words_are_reported_not_fatal() {
         let a = BootArgs::parse("loglvl=loud dom0_mem=lots frobnicate");
         assert_eq!(a.loglvl, LogLevel::Info);
-        assert_eq!(a.dom0_mem, None);
+        assert!(a.dom0_mem.is_none());
         assert_eq!(a.errors.len(), 3);
         assert_eq!(
             alloc::format!("{}", a.errors[2]),
@@ -166,13 +257,48 @@ mod tests {
     }
 
     #[test]
-    fn sizes() {
-        assert_eq!(parse_size("1G"), Some(1 << 30));
-        assert_eq!(parse_size("0x1000"), Some(4096));
-        assert_eq!(parse_size("64k"), Some(65536));
-        assert_eq!(parse_size(""), None);
-        assert_eq!(parse_size("M"), None);
-        assert_eq!(parse_size("99999999999999999999G"), None);
-        assert_eq!(parse_size("17179869184G"), None);
+    fn xen_forms_of_shared_arguments() {
+        let a = BootArgs::parse(
+            "loglvl=all/warning guest_loglvl=info/none sync_console noreboot dom0_max_vcpus=1 console=dtuart",
+        );
+        assert_eq!(a.loglvl, LogLevel::Trace);
+        assert_eq!(a.panic_secs, 0);
+        assert!(a.errors.is_empty(), "{:?}", a.errors);
+        let a = BootArgs::parse("sync_console=off no-sync_console noreboot=false panic=30");
+        assert!(a.errors.is_empty(), "{:?}", a.errors);
+        assert_eq!(a.panic_secs, 30);
+        assert_eq!(BootArgs::parse("").panic_secs, DEFAULT_PANIC_SECS);
+        assert_eq!(BootArgs::parse("panic=-1").panic_secs, -1);
+        let a = BootArgs::parse(
+            "dom0_max_vcpus=4 loglvl=none sync_console=maybe panic=soon loglvl=info/loud",
+        );
+        let msgs: Vec<_> = a.errors.iter().map(|e| alloc::format!("{e}")).collect();
+        assert_eq!(
+            msgs[0],
+            "boot argument 'dom0_max_vcpus=4' not honoured exactly: Dom0 runs on one vCPU under snowvisor"
+        );
+        assert!(
+            msgs[1].contains("'loglvl=none' not honoured exactly"),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs[2].contains("sync_console=maybe ignored: expected 1|0"),
+            "{msgs:?}"
+        );
+        assert!(msgs[3].contains("panic=soon ignored"), "{msgs:?}");
+        assert!(msgs[4].contains("loglvl=info/loud ignored"), "{msgs:?}");
+    }
+
+    #[test]
+    fn dom0_mem_error_names_the_forms() {
+        let a = BootArgs::parse("dom0_mem=512M,max:lots");
+        assert!(a.dom0_mem.is_none());
+        let m = alloc::format!("{}", a.errors[0]);
+        assert!(
+            m.starts_with("boot argument dom0_mem=512M,max:lots ignored: expected <size>"),
+            "{m}"
+        );
+        let a = BootArgs::parse("dom0_mem=512M,max:512M");
+        assert!(a.errors.is_empty());
     }
 }

@@ -3,7 +3,7 @@
 //! start (arch) -> console -> host tree -> HYP MMU -> GIC + timer -> (Dom0).
 
 use alloc::boxed::Box;
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicUsize, Ordering};
 
 use aarch32_cpu::register::{Cntfrq, Hdfar, Hifar, Hpfar, Midr};
 use buddy_system_allocator::LockedHeap;
@@ -84,12 +84,61 @@ fn attach_uart(cfg: UartConfig) {
     console::attach(Box::new(UartSerial(unsafe { Uart::open(cfg) })));
 }
 
-/// Prints a fatal error and stops the CPU.
+/// `panic=` seconds (see [`BootArgs::panic_secs`]), set once the arguments are read.
+static PANIC_SECS: AtomicI32 = AtomicI32::new(crate::bootargs::DEFAULT_PANIC_SECS);
+/// The board's reset, set once snowvisor knows it runs in HYP.
+static BOARD_RESET: Once<fn()> = Once::new();
+static IN_FATAL: AtomicBool = AtomicBool::new(false);
+
+/// Prints a fatal error, waits `panic=` seconds (default 5, as Xen) and resets
+/// the machine through the board (PSCI SYSTEM_RESET by default), so that a
+/// machine without anyone watching starts over and QEMU with `-no-reboot`
+/// exits at once. `panic=0` halts here for good instead, for a debugger.
 pub fn fatal(args: core::fmt::Arguments<'_>) -> ! {
+    cpu::disable_irqs();
+    console::write_fmt(format_args!("snowvisor: fatal: {args}\n"));
+    let secs = PANIC_SECS.load(Ordering::Relaxed);
+    // A fatal error while handling one (the reset itself faulting) just halts.
+    let reset = match BOARD_RESET.get() {
+        Some(r) if !IN_FATAL.swap(true, Ordering::Relaxed) => r,
+        // Not in HYP (the board's reset may need it) or a fault while resetting.
+        _ => {
+            console::write_fmt(format_args!("snowvisor: halted\n"));
+            cpu::halt()
+        }
+    };
+    if secs == 0 {
+        console::write_fmt(format_args!("snowvisor: halted (panic=0)\n"));
+        cpu::halt()
+    }
+    if secs > 0 {
+        console::write_fmt(format_args!(
+            "snowvisor: resetting in {secs} s (panic={secs}; panic=0 halts instead)\n"
+        ));
+        delay_secs(secs as u32);
+    }
+    console::write_fmt(format_args!("snowvisor: resetting the machine\n"));
+    reset();
     console::write_fmt(format_args!(
-        "snowvisor: fatal: {args}\nsnowvisor: halted\n"
+        "snowvisor: the machine did not reset; halted\n"
     ));
     cpu::halt()
+}
+
+/// Busy-waits on the generic counter (CNTPCT, at CNTFRQ Hz).
+fn delay_secs(secs: u32) {
+    use aarch32_cpu::register::CntPct;
+    let freq = u64::from(Cntfrq::read().0);
+    if freq == 0 {
+        console::write_fmt(format_args!(
+            "snowvisor: CNTFRQ is 0: not waiting before the reset\n"
+        ));
+        return;
+    }
+    let end = CntPct::read().0.saturating_add(freq * u64::from(secs));
+    while CntPct::read().0 < end {
+        core::hint::spin_loop();
+    }
 }
 
 macro_rules! fatal {
@@ -132,6 +181,7 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
             mode_name(cpsr)
         );
     }
+    BOARD_RESET.call_once(|| B::reset);
     let dtb = locate_dtb::<B>(crate::board::dtb_address::<B>(r2)).unwrap_or_else(|e| fatal!("{e}"));
     let tree = HostTree::new(dtb).unwrap_or_else(|e| fatal!("{e}"));
     // The firmware's copy lies in what becomes Dom0's RAM (Dom0's own tree is
@@ -140,6 +190,7 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
     let tree = HostTree::new(dtb).unwrap_or_else(|e| fatal!("{e}"));
     let args = BootArgs::parse(tree.hypervisor_bootargs().unwrap_or(""));
     console::set_level(args.loglvl);
+    PANIC_SECS.store(args.panic_secs, Ordering::Relaxed);
     let memory = tree.memory().unwrap_or_else(|e| fatal!("{e}"));
     mmu::enable(&memory);
 

@@ -63,7 +63,20 @@ impl Board for Snow {
     fn cpu_on(cpu: u32, entry: usize) -> Result<(), CpuOnError> {
         smp::cpu_on(cpu, entry)
     }
+
+    /// The PMU's SWRESET register (the DT's `syscon-reboot` under
+    /// `system-controller@10040000`: offset 0x400, mask 1): the stock firmware
+    /// is not known to implement PSCI.
+    #[cfg(target_arch = "arm")]
+    fn reset() {
+        // SAFETY: a device register identity mapped by snowvisor's HYP map (or
+        // reached with the MMU off); writing 1 resets the SoC.
+        unsafe { core::ptr::write_volatile(PMU_SWRESET as *mut u32, 1) };
+    }
 }
+
+/// PMU SWRESET (`system-controller@10040000` + the `syscon-reboot` offset).
+pub const PMU_SWRESET: usize = 0x1004_0400;
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -114,6 +127,12 @@ pub(crate) mod tests {
             snowvisor::board::early_words::<Snow>(),
             [GICD as u32, GICC as u32, TIMER_HZ, 0]
         );
+        // The reset register is the tree's syscon-reboot: PMU base + offset.
+        let pmu = t.fdt.find_compatible(&["samsung,exynos5250-pmu"]).unwrap();
+        let reboot = t.fdt.find_compatible(&["syscon-reboot"]).unwrap();
+        let offset = snowvisor::dt::host::cells(&reboot, "offset").unwrap()[0];
+        let base = snowvisor::dt::host::reg(&pmu)[0].base as usize;
+        assert_eq!(base + offset as usize, PMU_SWRESET);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use super::iommu;
 use super::layout::{self, Dom0Layout, LayoutError};
 use super::xen_glue::XenDom0;
 use super::xen_params;
+use super::zimage::ZImage;
 use crate::arch::armv7::frame::TrapFrame;
 use crate::arch::armv7::lpae::Table;
 use crate::arch::armv7::stage2::{S2Mem, Stage2, VTCR};
@@ -100,12 +101,11 @@ fn place(src: Region, dst: Region) {
     cpu::clean_inval_dcache_range(dst.base as usize, dst.size as usize);
 }
 
-/// Reads the first bytes of a module (validated to lie in RAM).
-fn module_header(r: Region) -> &'static [u8] {
-    // SAFETY: the module region was checked to be inside RAM; 0x30 bytes or less.
-    unsafe {
-        core::slice::from_raw_parts(r.base as usize as *const u8, (r.size as usize).min(0x30))
-    }
+/// A module's bytes (validated to lie in RAM, below 4 GiB).
+fn module_bytes(r: Region) -> &'static [u8] {
+    // SAFETY: check_modules proved the region inside RAM, identity mapped at
+    // HYP; nothing writes it before the module is copied.
+    unsafe { core::slice::from_raw_parts(r.base as usize as *const u8, r.size as usize) }
 }
 
 /// Builds Dom0 and enters it; returns only on error.
@@ -144,9 +144,27 @@ fn build(
     let modules = tree.modules();
     let (kernel, initrd) =
         layout::check_modules(&modules, &ram, hyp).map_err(BuildError::Layout)?;
-    layout::check_zimage(module_header(kernel.region)).map_err(BuildError::Layout)?;
-    let banks = layout::dom0_banks(&ram, hyp, args.dom0_mem);
-    let l = layout::place(banks, &kernel, initrd.as_ref()).map_err(BuildError::Layout)?;
+    let zimage = ZImage::parse(module_bytes(kernel.region)).map_err(BuildError::Layout)?;
+    let limit = args.dom0_mem.map(|(m, text)| {
+        let available = layout::dom0_banks(&ram, hyp, None)
+            .iter()
+            .map(|b| b.size)
+            .sum();
+        let (bytes, notes) = m.resolve(text, available, layout::GRANULE);
+        notes.iter().for_each(|n| warn!("{n}"));
+        bytes
+    });
+    let banks = layout::dom0_banks(&ram, hyp, limit);
+    let l = layout::place(banks, &kernel, &zimage, initrd.as_ref()).map_err(BuildError::Layout)?;
+    info!(
+        "dom0: zImage {} KiB decompresses to {} KiB at RAM start + {:#x} ({}); zImage at {:#x}, device tree at {:#x}",
+        zimage.len >> 10,
+        zimage.kernel >> 10,
+        zimage.text_offset,
+        if zimage.from_table { "its size table" } else { "estimated: no size table" },
+        l.kernel.base,
+        l.dtb.base
+    );
     // Nothing of snowvisor's goes into memory firmware reserved (the image,
     // heap and RAM log were checked at boot): not Dom0's tree, nor a module copy.
     let reserved = tree.reserved();

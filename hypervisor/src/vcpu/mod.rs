@@ -14,7 +14,6 @@ mod mmio;
 mod regs;
 
 use alloc::vec::Vec;
-use core::arch::asm;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use log::{debug, error, warn};
@@ -242,8 +241,7 @@ fn psci_call(f: &mut TrapFrame) {
 /// Forwards a system PSCI call to the platform firmware (QEMU implements PSCI
 /// for HYP software over SMC).
 pub(crate) fn platform_psci(function: u32) -> ! {
-    // SAFETY: SYSTEM_OFF/RESET do not return when the firmware implements them.
-    unsafe { asm!(".arch_extension sec", "smc #0", inout("r0") function => _, options(nostack)) };
+    crate::arch::armv7::secure::smc_call(function, 0, 0, 0);
     crate::start::fatal(format_args!("platform PSCI call {function:#x} returned"))
 }
 
