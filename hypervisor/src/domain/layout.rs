@@ -3,12 +3,18 @@
 //! Dom0 is mapped 1:1 (IPA == PA), as on Xen/ARM: swiotlb-xen and DMA without an
 //! IOMMU rely on it. Its RAM is the host's banks minus snowvisor's own region,
 //! capped by `dom0_mem=`. The boot modules are validated, then given final
-//! places inside Dom0's first bank the way Linux expects them. A zImage guesses
-//! the start of RAM as its own address rounded down to 128 MiB, and falls back
-//! to the lowest memory bank when that guess is not RAM; either way it must land
-//! on the bank start, where it decompresses itself. So the zImage goes at the
-//! top of the 128 MiB window that holds the bank start, and the device tree and
-//! initrd right above it, clear of the decompressed kernel.
+//! places inside Dom0's first bank, computed from their real sizes and what
+//! the zImage says it needs to decompress ([`super::zimage`]).
+//!
+//! A zImage guesses the start of RAM as its own address rounded down to
+//! 128 MiB, and falls back to the lowest memory bank when that guess is not
+//! RAM; it decompresses the kernel at that start plus TEXT_OFFSET, relocating
+//! itself past the decompressed Image first if it would be overwritten. So, as
+//! Xen does, the zImage goes as high as possible inside the 128 MiB window that
+//! holds the bank start (and no higher, or the guess would be RAM above the
+//! bank start and Linux would lose what lies below it); the device tree and
+//! initrd go at that window's top when there is room, else in the first gap
+//! clear of the decompressed kernel and the zImage.
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -16,21 +22,17 @@ use core::fmt;
 use crate::dt::{BootModule, ModuleKind, Region};
 
 pub const MIB: u64 = 1 << 20;
-const ALIGN_2M: u64 = 2 * MIB;
+/// Dom0's RAM is given in 2 MiB granules (stage-2 blocks).
+pub const GRANULE: u64 = 2 * MIB;
+const ALIGN_2M: u64 = GRANULE;
 /// Space the zImage wants below it for the decompressed kernel.
 const KERNEL_WINDOW: u64 = 128 * MIB;
 /// Room reserved for Dom0's device tree.
 pub const DTB_MAX: u64 = 2 * MIB;
-/// Where the kernel decompresses itself: the bank start up to this much above
-/// (the Debian armmp-lpae Image with its bss is about 20 MiB).
-const DECOMPRESS_ZONE: u64 = 32 * MIB;
 /// An initrd used in place must lie this close to the bank start, well inside
 /// the lowmem Linux maps (about 760 MiB with the default 3G/1G split).
 const LOWMEM_SAFE: u64 = 512 * MIB;
-/// The zImage's decompressor needs stack and heap after its end.
-const ZIMAGE_SLACK: u64 = MIB;
-
-const ZIMAGE_MAGIC: u32 = 0x016f_2818;
+use super::zimage::{ZImage, DECOMPRESSOR_SLACK};
 
 /// Why Dom0 cannot be laid out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,9 +57,15 @@ pub enum LayoutError {
         found: u32,
     },
     NoRamLeft,
+    /// Dom0's first bank cannot hold the kernel's decompression, the device
+    /// tree and the initrd; all in bytes.
     TooSmall {
         need: u64,
         have: u64,
+        /// From the bank start to the end of the decompressed kernel.
+        kernel: u64,
+        zimage: u64,
+        initrd: u64,
     },
 }
 
@@ -87,11 +95,21 @@ impl fmt::Display for LayoutError {
                 "Dom0 kernel is not an ARM zImage (word at 0x24 is {found:#010x}, expected 0x016f2818)"
             ),
             LayoutError::NoRamLeft => write!(f, "no RAM left for Dom0 after snowvisor's own region"),
-            LayoutError::TooSmall { need, have } => write!(
+            LayoutError::TooSmall {
+                need,
+                have,
+                kernel,
+                zimage,
+                initrd,
+            } => write!(
                 f,
-                "Dom0's first bank is {} MiB, the kernel, device tree and initrd need {} MiB: raise dom0_mem or shrink the initrd",
+                "Dom0's first bank is {} MiB; it needs at least {} MiB: {} MiB for the decompressed kernel, {} MiB for the zImage and its decompressor, {} MiB for the device tree, {} MiB for the initrd: raise dom0_mem or shrink the initrd",
                 have / MIB,
-                need.div_ceil(MIB)
+                need.div_ceil(MIB),
+                kernel.div_ceil(MIB),
+                zimage.div_ceil(MIB),
+                DTB_MAX / MIB,
+                initrd.div_ceil(MIB)
             ),
         }
     }
@@ -167,18 +185,6 @@ pub fn check_modules<'a>(
     Ok((kernel, initrd))
 }
 
-/// Checks the zImage header word (`header` is the image's first 0x30 bytes).
-pub fn check_zimage(header: &[u8]) -> Result<(), LayoutError> {
-    let found = header
-        .get(0x24..0x28)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .unwrap_or(0);
-    if found != ZIMAGE_MAGIC {
-        return Err(LayoutError::NotAZImage { found });
-    }
-    Ok(())
-}
-
 /// Dom0's banks: RAM minus snowvisor's region, trimmed to 2 MiB granules, and
 /// cut to the first `limit` bytes.
 pub fn dom0_banks(ram: &[Region], hyp: Region, limit: Option<u64>) -> Vec<Region> {
@@ -205,58 +211,89 @@ pub fn dom0_banks(ram: &[Region], hyp: Region, limit: Option<u64>) -> Vec<Region
     out
 }
 
-/// Places kernel, device tree and initrd in Dom0's first bank.
+/// Places kernel, device tree and initrd in Dom0's first bank (see the
+/// module's doc). A module the loader left where Linux can use it stays there.
 pub fn place(
     banks: Vec<Region>,
     kernel: &BootModule<'_>,
+    z: &ZImage,
     initrd: Option<&BootModule<'_>>,
 ) -> Result<Dom0Layout, LayoutError> {
     let bank = *banks.first().ok_or(LayoutError::NoRamLeft)?;
-    let ksize = kernel.region.size;
-    let kspace = align_up(ksize + ZIMAGE_SLACK, ALIGN_2M);
+    let zspan = z.len + DECOMPRESSOR_SLACK;
     let isize = initrd.map_or(0, |i| align_up(i.region.size, 4096));
-    // End of the 128 MiB-aligned window holding the bank start; if that leaves
-    // too little room below it, a full window above the start.
-    let mut top = align_up(bank.base + 1, KERNEL_WINDOW);
-    if top - bank.base < KERNEL_WINDOW / 4 + kspace {
-        top = bank.base + KERNEL_WINDOW;
-    }
-    let need = top - bank.base + DTB_MAX + isize;
-    if bank.size < need {
-        return Err(LayoutError::TooSmall {
-            need,
-            have: bank.size,
-        });
-    }
+    // Where the zImage will decide RAM starts: the bank start, unless the
+    // window holding it is too short for the zImage; then the next window.
+    let window_top = align_up(bank.base + 1, KERNEL_WINDOW);
+    let base = if window_top - bank.base >= align_up(zspan, ALIGN_2M) {
+        bank.base
+    } else {
+        window_top
+    };
+    let hi = align_up(base + 1, KERNEL_WINDOW).min(bank.end());
+    let kend = z.kernel_end(base);
+    let too_small = || LayoutError::TooSmall {
+        need: kend - bank.base + zspan + DTB_MAX + isize,
+        have: bank.size,
+        kernel: kend - base,
+        zimage: zspan,
+        initrd: isize,
+    };
+    let k = &kernel.region;
+    let kernel_dst =
+        if bank.contains(k) && k.base >= kend + 16 * 1024 && k.end() + DECOMPRESSOR_SLACK <= hi {
+            *k
+        } else {
+            let at = align_down(hi.checked_sub(zspan).ok_or_else(too_small)?, ALIGN_2M);
+            if at < base {
+                return Err(too_small());
+            }
+            Region {
+                base: at,
+                size: z.len,
+            }
+        };
+    // What must stay untouched until the kernel runs.
+    let mut busy = alloc::vec![
+        Region {
+            base,
+            size: kend - base
+        },
+        Region {
+            base: kernel_dst.base,
+            size: z.decompressor_end(base, kernel_dst.base) - kernel_dst.base,
+        },
+    ];
+    let lowmem_end = base + LOWMEM_SAFE;
+    let in_place = initrd.map(|i| i.region).filter(|r| {
+        bank.contains(r) && r.end() <= lowmem_end && !busy.iter().any(|b| b.overlaps(r))
+    });
+    busy.extend(in_place);
+    // The device tree (and the initrd right above it, if it must move): at
+    // the window top, or in the first gap above the kernel or the zImage.
+    let span = DTB_MAX + if in_place.is_some() { 0 } else { isize };
+    let candidates = [hi, align_up(kend, ALIGN_2M)]
+        .into_iter()
+        .chain(busy.iter().map(|b| align_up(b.end(), ALIGN_2M)));
+    let dtb_base = candidates
+        .filter(|&a| a >= base)
+        .find(|&a| {
+            let r = Region {
+                base: a,
+                size: span,
+            };
+            bank.contains(&r) && r.end() <= lowmem_end && !busy.iter().any(|b| b.overlaps(&r))
+        })
+        .ok_or_else(too_small)?;
     let dtb = Region {
-        base: top,
+        base: dtb_base,
         size: DTB_MAX,
     };
-    // A module already where Linux can use it stays there (no copy, no cache
-    // maintenance): above the decompression zone at the bank start, inside the
-    // bank and clear of the device tree; the zImage also below the window top.
-    let zone_end = bank.base + DECOMPRESS_ZONE;
-    let usable = |r: Region| bank.contains(&r) && r.base >= zone_end && !r.overlaps(&dtb);
-    let kernel_dst = if usable(kernel.region) && kernel.region.end() + ZIMAGE_SLACK <= top {
-        kernel.region
-    } else {
-        Region {
-            base: top - kspace,
-            size: ksize,
-        }
-    };
     let initrd_dst = initrd.map(|i| {
-        if usable(i.region)
-            && !i.region.overlaps(&kernel_dst)
-            && i.region.end() <= bank.base + LOWMEM_SAFE
-        {
-            i.region
-        } else {
-            Region {
-                base: dtb.end(),
-                size: i.region.size,
-            }
-        }
+        in_place.unwrap_or(Region {
+            base: dtb.end(),
+            size: i.region.size,
+        })
     });
     Ok(Dom0Layout {
         banks,
@@ -381,61 +418,81 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn zimage_magic() {
-        let mut h = [0u8; 0x30];
-        assert!(matches!(
-            check_zimage(&h),
-            Err(LayoutError::NotAZImage { found: 0 })
-        ));
-        h[0x24..0x28].copy_from_slice(&0x016f_2818u32.to_le_bytes());
-        assert!(check_zimage(&h).is_ok());
-        assert!(check_zimage(&h[..0x20]).is_err());
+    fn debian_zimage(len: u64) -> ZImage {
+        // The Debian 6.1 armmp-lpae kernel's table values.
+        ZImage {
+            len,
+            text_offset: 0x20_8000,
+            kernel: 22_696_136 + 0x6_01c0,
+            image: 22_696_136,
+            from_table: true,
+        }
     }
 
     #[test]
     fn placement_like_xen() {
+        let z = debian_zimage(0x54_5200);
         let k = module("k", ModuleKind::Kernel, 0x4200_0000, 0x54_5200);
         let i = module("i", ModuleKind::Ramdisk, 0x4400_0000, 0xd_7f39);
         let banks = dom0_banks(&RAM, HYP, None);
-        let l = place(banks, &k, Some(&i)).unwrap();
+        let l = place(banks, &k, &z, Some(&i)).unwrap();
         // Bank at 0x40a0_0000: the window ends at 0x4800_0000, so the zImage's
-        // own guess (0x4000_0000) is not RAM and it falls back to the bank start.
+        // own guess (0x4000_0000) is not RAM and it falls back to the bank
+        // start. The zImage goes as high as possible below the window top.
         assert_eq!(
             l.kernel,
             Region {
-                base: 0x4800_0000 - 8 * MIB,
+                base: 0x4780_0000,
                 size: 0x54_5200
             }
         );
-        assert_eq!(l.kernel.base & 0xf800_0000, 0x4000_0000);
         assert_eq!(l.dtb.base, 0x4800_0000);
-        // The initrd is already clear of the decompression zone: used in place.
+        // The initrd is already clear of the decompressed kernel: used in place.
         assert_eq!(l.initrd, Some(i.region));
         // Modules already in usable places stay where they are.
         let k2 = module("k", ModuleKind::Kernel, 0x4600_0000, 0x54_5200);
-        let l = place(dom0_banks(&RAM, HYP, None), &k2, Some(&i)).unwrap();
+        let l = place(dom0_banks(&RAM, HYP, None), &k2, &z, Some(&i)).unwrap();
         assert_eq!((l.kernel, l.initrd), (k2.region, Some(i.region)));
-        // An initrd inside the decompression zone is moved above the device tree.
+        // An initrd where the kernel decompresses is moved above the device tree.
         let low = module("i", ModuleKind::Ramdisk, 0x4100_0000, 0x1000);
-        let l = place(dom0_banks(&RAM, HYP, None), &k, Some(&low)).unwrap();
+        let l = place(dom0_banks(&RAM, HYP, None), &k, &z, Some(&low)).unwrap();
         assert_eq!(l.initrd.unwrap().base, 0x4820_0000);
         // A 128 MiB-aligned bank: the guess is the bank start itself.
         let aligned = vec![Region {
             base: 0x5000_0000,
             size: 512 * MIB,
         }];
-        let l = place(aligned, &k, Some(&i)).unwrap();
+        let l = place(aligned, &k, &z, Some(&i)).unwrap();
         assert_eq!(l.kernel.base & 0xf800_0000, 0x5000_0000);
         assert_eq!(l.dtb.base, 0x5800_0000);
         assert_eq!(l.bootargs.as_deref(), Some("console=hvc0"));
-        let small = vec![Region {
-            base: 0x4000_0000,
-            size: 64 * MIB,
-        }];
-        assert!(matches!(
-            place(small, &k, Some(&i)),
-            Err(LayoutError::TooSmall { .. })
-        ));
+    }
+
+    #[test]
+    fn small_dom0_placed_from_real_sizes() {
+        let z = debian_zimage(0x54_5200);
+        let k = module("k", ModuleKind::Kernel, 0x4600_0000, 0x54_5200);
+        let i = module("i", ModuleKind::Ramdisk, 0x4400_0000, 0x14_f4d9);
+        // dom0_mem=64M: 0x40a0_0000-0x44a0_0000.
+        let banks = dom0_banks(&RAM, HYP, Some(64 * MIB));
+        let l = place(banks, &k, &z, Some(&i)).unwrap();
+        let bank = l.banks[0];
+        let kend = z.kernel_end(bank.base);
+        for r in [l.kernel, l.dtb, l.initrd.unwrap()] {
+            assert!(bank.contains(&r), "{r:x?} outside {bank:x?}");
+            assert!(r.base >= kend, "{r:x?} inside the decompressed kernel");
+        }
+        // The zImage lies above the decompressed kernel: no relocation.
+        assert!(l.kernel.base >= kend);
+        assert!(!l.dtb.overlaps(&l.kernel) && !l.initrd.unwrap().overlaps(&l.dtb));
+        assert!(!l.initrd.unwrap().overlaps(&l.kernel));
+        // 32 MiB cannot hold it; the error gives the real need, part by part.
+        let banks = dom0_banks(&RAM, HYP, Some(32 * MIB));
+        let e = place(banks, &k, &z, Some(&i)).unwrap_err();
+        let msg = alloc::format!("{e}");
+        assert_eq!(
+            msg,
+            "Dom0's first bank is 32 MiB; it needs at least 34 MiB: 25 MiB for the decompressed kernel, 7 MiB for the zImage and its decompressor, 2 MiB for the device tree, 2 MiB for the initrd: raise dom0_mem or shrink the initrd"
+        );
     }
 }

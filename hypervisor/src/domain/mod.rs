@@ -4,6 +4,7 @@ pub mod dma_guard;
 pub mod layout;
 pub mod xen_params;
 pub mod xen_space;
+pub mod zimage;
 
 #[cfg(target_arch = "arm")]
 pub mod build;
