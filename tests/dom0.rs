@@ -25,13 +25,19 @@ fn debian_kernel_boots_to_init_and_powers_off() {
     );
 }
 
+/// Xen's forms: a size in KiB with `max:` (the form Xen on x86 documents and
+/// ImageBuilder configurations carry over).
 #[test]
 fn dom0_mem_limits_dom0() {
     let mut b = Boot::start(&Opts {
-        args: "dom0_mem=256M".into(),
+        args: "dom0_mem=262144K,max:256M".into(),
         ..Opts::default()
     });
-    b.expect("dom0: memory 0x40a00000-0x509fffff (256 MiB, 1:1)", 30);
+    b.expect_not_before(
+        "warning: dom0_mem",
+        "dom0: memory 0x40a00000-0x509fffff (256 MiB, 1:1)",
+        30,
+    );
     let mt = b.expect("snowvisor-dom0: memtotal", 120);
     let kib: u64 = mt
         .split_whitespace()
@@ -43,6 +49,43 @@ fn dom0_mem_limits_dom0() {
         kib > 200 * 1024 && kib <= 256 * 1024,
         "MemTotal {kib} kB for dom0_mem=256M: {mt}"
     );
+}
+
+/// A 64 MiB Dom0 (where Debian's kernel and initramfs boot natively): the
+/// placement comes from the zImage's own size table, not a fixed layout.
+#[test]
+fn small_dom0_boots_in_64_mib() {
+    let mut b = Boot::start(&Opts {
+        args: "dom0_mem=64M".into(),
+        ..Opts::default()
+    });
+    let z = b.expect("dom0: zImage ", 30);
+    assert!(z.contains("(its size table)"), "{z}");
+    b.expect("dom0: memory 0x40a00000-0x449fffff (64 MiB, 1:1)", 30);
+    b.expect("snowvisor-dom0: init reached", 180);
+    let mt = b.expect("snowvisor-dom0: memtotal", 30);
+    let kib: u64 = mt
+        .split_whitespace()
+        .rev()
+        .nth(1)
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        kib > 32 * 1024 && kib <= 64 * 1024,
+        "MemTotal {kib} kB for dom0_mem=64M: {mt}"
+    );
+    b.expect("powering off", 60);
+}
+
+/// Too little RAM: the error gives the real need, part by part.
+#[test]
+fn too_small_dom0_states_the_real_need() {
+    let mut b = Boot::start(&Opts {
+        args: "dom0_mem=24M".into(),
+        ..Opts::default()
+    });
+    let e = b.expect("fatal: Dom0's first bank is 24 MiB; it needs at least", 30);
+    assert!(e.contains("MiB for the decompressed kernel"), "{e}");
 }
 
 #[test]

@@ -148,6 +148,11 @@ pub struct Opts {
     pub dom0_args: String,
     pub dtb: Option<PathBuf>,
     pub mem_mib: u32,
+    /// Let a machine reset restart QEMU's machine (`scripts/run --reboot`);
+    /// without it QEMU exits on a reset.
+    pub reboot: bool,
+    /// Boot through U-Boot (`scripts/run --uboot script|fit`).
+    pub uboot: Option<&'static str>,
     pub qemu_extra: Vec<String>,
 }
 
@@ -159,6 +164,8 @@ impl Default for Opts {
             dom0_args: "console=ttyAMA0 snowvisor.test=poweroff".into(),
             dtb: None,
             mem_mib: 1024,
+            reboot: false,
+            uboot: None,
             qemu_extra: Vec::new(),
         }
     }
@@ -187,6 +194,12 @@ impl Boot {
         }
         if let Some(d) = &o.dtb {
             cmd.arg("--dtb").arg(d);
+        }
+        if o.reboot {
+            cmd.arg("--reboot");
+        }
+        if let Some(mode) = o.uboot {
+            cmd.args(["--uboot", mode]);
         }
         if !o.qemu_extra.is_empty() {
             cmd.arg("--").args(&o.qemu_extra);
@@ -311,6 +324,11 @@ impl Boot {
                 Err(_) => self.fail(&format!("no {until:?} within {secs}s")),
             }
         }
+    }
+
+    /// True while QEMU has not exited.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
     }
 
     /// Waits for QEMU to exit by itself.

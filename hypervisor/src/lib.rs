@@ -12,6 +12,7 @@ extern crate alloc;
 pub mod arch;
 pub mod board;
 pub mod bootargs;
+pub mod bootproto;
 pub mod console;
 pub mod debugkeys;
 pub mod domain;
