@@ -92,7 +92,10 @@ fn dom0_cmd_never_reached_exits_125() {
     );
     let all = output_text(&o);
     assert_eq!(o.status.code(), Some(125), "{all}");
-    assert!(all.contains("snowvisor: fatal: Dom0 kernel is not an ARM zImage"), "{all}");
+    assert!(
+        all.contains("snowvisor: fatal: Dom0 kernel is not an ARM zImage"),
+        "{all}"
+    );
     assert!(
         all.contains("--dom0-cmd: snowvisor stopped (fatal error above)"),
         "{all}"

@@ -82,7 +82,7 @@ EOF
         fit)
             local itb
             uboot_dump_dtb "$mem" "$work/qemu-virt.dtb"
-            itb=$("$ROOT/scripts/snow-image" --board qemu-virt --dtb "$work/qemu-virt.dtb" \
+            itb=$("$ROOT/scripts/snow-image" --board qemu-virt --image "$image" --dtb "$work/qemu-virt.dtb" \
                 --args "$hypargs" --dom0-args "$dom0args" --kernel "$kernel" --initrd "$initrd" | tail -1)
             cp "$itb" "$work/fs/snowvisor.itb"
             cat >"$work/boot.cmd" <<EOF
