@@ -128,10 +128,10 @@ pub(crate) mod tests {
             [GICD as u32, GICC as u32, TIMER_HZ, 0]
         );
         // The reset register is the tree's syscon-reboot: PMU base + offset.
-        let pmu = t.fdt.find_compatible(&["samsung,exynos5250-pmu"]).unwrap();
-        let reboot = t.fdt.find_compatible(&["syscon-reboot"]).unwrap();
-        let offset = snowvisor::dt::host::cells(&reboot, "offset").unwrap()[0];
-        let base = snowvisor::dt::host::reg(&pmu)[0].base as usize;
+        let pmu = t.find_compatible(&["samsung,exynos5250-pmu"]).unwrap();
+        let reboot = t.find_compatible(&["syscon-reboot"]).unwrap();
+        let offset = t.index().u32_prop(reboot, "offset").unwrap();
+        let base = t.index().cpu_regs(pmu).unwrap()[0].base as usize;
         assert_eq!(base + offset as usize, PMU_SWRESET);
     }
 
