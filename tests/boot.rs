@@ -79,7 +79,7 @@ fn missing_dom0_module_is_named() {
         ..Opts::default()
     });
     b.expect(
-        "fatal: no Dom0 kernel: /chosen has no module node with compatible \"multiboot,kernel\"",
+        "fatal: no Dom0 kernel: /chosen has no kernel module; expected a /chosen child (any name) with compatible \"multiboot,kernel\" or \"xen,linux-zimage\", or the first with only \"multiboot,module\" or \"xen,multiboot-module\"",
         30,
     );
 }

@@ -77,6 +77,41 @@ fn small_dom0_boots_in_64_mib() {
     b.expect("powering off", 60);
 }
 
+/// RAM above 4 GiB: `-m 4096` puts QEMU's RAM at 0x4000_0000-0x1_3fff_ffff.
+/// Dom0's stage 2 has a 40-bit IPA (as Xen arm32) and Dom0, an LPAE kernel,
+/// gets all of it 1:1; its MemTotal shows it. snowctl selftest's hypercalls
+/// then reach buffers in highmem, above 4 GiB, through HYP's window.
+#[test]
+fn ram_above_4_gib_goes_to_dom0() {
+    let mut b = Boot::start(&Opts {
+        mem_mib: 4096,
+        dom0_args: "snowvisor.test=snowctl".into(),
+        ..Opts::default()
+    });
+    b.expect("memory: bank 0 0x40000000-0x13fffffff (4096 MiB)", 30);
+    b.expect("dom0: memory 0x40a00000-0x13fffffff (4086 MiB, 1:1)", 30);
+    b.expect("snowvisor-dom0: init reached", 180);
+    let mt = b.expect("snowvisor-dom0: memtotal", 30);
+    let kib: u64 = mt
+        .split_whitespace()
+        .rev()
+        .nth(1)
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        kib > 3900 * 1024 && kib <= 4086 * 1024,
+        "MemTotal {kib} kB with 4086 MiB given: {mt}"
+    );
+    let summary = loop {
+        let l = b.expect("snowvisor-dom0: snowctl selftest: ", 240);
+        assert!(!l.contains(": FAIL"), "{l}");
+        if l.contains(" passed, ") {
+            break l;
+        }
+    };
+    assert!(summary.ends_with(", 0 failed"), "{summary}");
+}
+
 /// Too little RAM: the error gives the real need, part by part.
 #[test]
 fn too_small_dom0_states_the_real_need() {

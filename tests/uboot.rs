@@ -69,3 +69,29 @@ fn uboot_fit_and_bootm() {
     );
     boots_to_dom0_init(&mut b);
 }
+
+/// The same with booting.txt's older forms (the issue's `/chosen/dom0 {
+/// compatible = "xen,linux-zimage", "xen,multiboot-module"; }`), and Dom0's
+/// command line only in `/chosen/xen,dom0-bootargs`: Dom0 gets all of it, and
+/// the log says where it came from.
+#[test]
+fn uboot_old_module_compatibles_and_dom0_bootargs() {
+    let mut b = Boot::start(&Opts {
+        uboot: Some("script-old"),
+        dom0_args: "console=hvc0 quiet snowvisor.test=poweroff".into(),
+        ..Opts::default()
+    });
+    b.expect("Found U-Boot script /boot.scr", 120);
+    entered_in_hyp(&mut b);
+    b.expect("module: dom0-ramdisk Ramdisk 0x44000000-", 30);
+    let k = b.expect("module: dom0 Kernel 0x46000000-", 10);
+    assert!(!k.contains("bootargs"), "{k}");
+    b.expect(
+        "dom0: command line from /chosen/xen,dom0-bootargs: \"console=hvc0 quiet snowvisor.test=poweroff\"",
+        30,
+    );
+    b.expect("dom0: entering kernel at", 60);
+    b.expect("snowvisor-dom0: init reached", 180);
+    let cmd = b.expect("snowvisor-dom0: cmdline", 10);
+    assert!(cmd.contains("quiet snowvisor.test=poweroff"), "{cmd}");
+}

@@ -9,6 +9,9 @@
 #   script  the ImageBuilder way: load snowvisor, Dom0's kernel and initrd,
 #           copy QEMU's tree, fdt addr/resize, fdt mknod /chosen/dom0 and
 #           /chosen/dom0-ramdisk, fdt set compatible/reg/bootargs, then bootz
+#   script-old  the same with booting.txt's older forms: "xen,linux-zimage" /
+#           "xen,linux-initrd" with "xen,multiboot-module", and Dom0's command
+#           line in /chosen/xen,dom0-bootargs (the kernel module has none)
 #   fit     load scripts/snow-image's FIT (built with --board qemu-virt) and bootm
 # U-Boot for qemu_arm is built without CONFIG_ARMV7_NONSEC: it runs in the mode
 # QEMU starts it in (HYP with virtualization=on) and enters snowvisor there.
@@ -50,8 +53,16 @@ uboot_disk() {
     work=$(mktemp -d "$out/build.XXXXXX")
     mkdir -p "$work/fs"
     local src="\${devtype} \${devnum}:\${distro_bootpart}"
+    local kcompat='"multiboot,kernel" "multiboot,module"' rcompat='"multiboot,ramdisk" "multiboot,module"'
+    local dom0line
+    dom0line="fdt set /chosen/dom0 bootargs $(uboot_string "$dom0args")"
+    if [ "$mode" = script-old ]; then
+        kcompat='"xen,linux-zimage" "xen,multiboot-module"'
+        rcompat='"xen,linux-initrd" "xen,multiboot-module"'
+        dom0line="fdt set /chosen xen,dom0-bootargs $(uboot_string "$dom0args")"
+    fi
     case "$mode" in
-        script)
+        script|script-old)
             cp "$image" "$work/fs/snowvisor.bin"
             cp "$kernel" "$work/fs/dom0-kernel"
             cp "$initrd" "$work/fs/dom0-ramdisk"
@@ -69,11 +80,11 @@ fdt set /chosen \\#address-cells <0x2>
 fdt set /chosen \\#size-cells <0x2>
 fdt set /chosen xen,xen-bootargs $(uboot_string "$hypargs")
 fdt mknod /chosen dom0
-fdt set /chosen/dom0 compatible "multiboot,kernel" "multiboot,module"
+fdt set /chosen/dom0 compatible $kcompat
 fdt set /chosen/dom0 reg <0x0 $DOM0_KERNEL_ADDR 0x0 \${dom0_kernel_size}>
-fdt set /chosen/dom0 bootargs $(uboot_string "$dom0args")
+$dom0line
 fdt mknod /chosen dom0-ramdisk
-fdt set /chosen/dom0-ramdisk compatible "multiboot,ramdisk" "multiboot,module"
+fdt set /chosen/dom0-ramdisk compatible $rcompat
 fdt set /chosen/dom0-ramdisk reg <0x0 $DOM0_INITRD_ADDR 0x0 \${dom0_ramdisk_size}>
 setenv fdt_high 0xffffffff
 bootz $UBOOT_IMAGE_ADDR - $UBOOT_FDT_ADDR
@@ -91,7 +102,7 @@ load $src $UBOOT_FIT_ADDR snowvisor.itb
 bootm $UBOOT_FIT_ADDR
 EOF
             ;;
-        *) die "unknown U-Boot boot mode $mode (script or fit)" ;;
+        *) die "unknown U-Boot boot mode $mode (script, script-old or fit)" ;;
     esac
     mkimage -A arm -T script -C none -n "snowvisor $mode" -d "$work/boot.cmd" "$work/fs/boot.scr" >/dev/null \
         || die "mkimage of the boot script failed"

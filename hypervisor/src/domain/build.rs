@@ -138,10 +138,31 @@ fn build(
     hyp: Region,
     gic: &'static Gic,
 ) -> Result<TrapFrame, BuildError> {
-    let ram = tree
-        .memory()
-        .map_err(|e| BuildError::DeviceTree(alloc::format!("{e}")))?;
-    let modules = tree.modules();
+    let (ram, cut) = layout::mappable(
+        &tree
+            .memory()
+            .map_err(|e| BuildError::DeviceTree(alloc::format!("{e}")))?,
+    );
+    for r in cut {
+        warn!(
+            "memory {:#x}-{:#x} lies beyond Dom0's {}-bit IPA space: not given to Dom0",
+            r.base,
+            r.end() - 1,
+            crate::arch::armv7::stage2::IPA_BITS
+        );
+    }
+    // Xen tells a second generic module's XSM policy by its magic; read only
+    // modules that lie in RAM below 4 GiB (HYP's identity map).
+    let modules = tree.modules_with(|r| {
+        let head = Region {
+            base: r.base,
+            size: 4,
+        };
+        r.size >= 4
+            && head.end() <= 1 << 32
+            && ram.iter().any(|b| b.contains(&head))
+            && module_bytes(head) == crate::bootproto::XSM_MAGIC.to_le_bytes()
+    });
     let (kernel, initrd) =
         layout::check_modules(&modules, &ram, hyp).map_err(BuildError::Layout)?;
     let zimage = ZImage::parse(module_bytes(kernel.region)).map_err(BuildError::Layout)?;
@@ -223,8 +244,18 @@ fn build(
         evtchn_intid: xcfg.event_ppi,
     };
     let uart = xen_params::console_uart(tree, crate::start::console_uart_base() as u64);
+    let (cmdline, source) = crate::bootproto::dom0_cmdline(
+        kernel.bootargs,
+        tree.chosen_str("xen,dom0-bootargs"),
+        tree.chosen_str("xen,xen-bootargs"),
+        tree.chosen_str("bootargs"),
+    );
+    info!(
+        "dom0: command line from {}: \"{cmdline}\"",
+        source.describe()
+    );
     let console = xen_params::dom0_console_args(
-        l.bootargs.as_deref().unwrap_or(""),
+        cmdline,
         uart.as_ref()
             .and_then(|u| xen_params::tty_prefix(&u.compatible)),
     );
@@ -269,8 +300,13 @@ fn build(
     let is_gic = |r: &Region| gic_frames.iter().flatten().any(|g| r.overlaps(g));
     let mut mapped = 0;
     for r in plan.mmio_regions().iter().filter(|r| !is_gic(r)) {
-        if r.end() > 1 << 32 {
-            info!("dom0: MMIO {:#x}-{:#x} lies above 4 GiB, outside Dom0's 32-bit IPA space: not mapped", r.base, r.end() - 1);
+        if r.end() > 1 << crate::arch::armv7::stage2::IPA_BITS {
+            warn!(
+                "dom0: MMIO {:#x}-{:#x} lies beyond Dom0's {}-bit IPA space: not mapped",
+                r.base,
+                r.end() - 1,
+                crate::arch::armv7::stage2::IPA_BITS
+            );
             continue;
         }
         stage2

@@ -33,6 +33,7 @@ pub const DTB_MAX: u64 = 2 * MIB;
 /// the lowmem Linux maps (about 760 MiB with the default 3G/1G split).
 const LOWMEM_SAFE: u64 = 512 * MIB;
 use super::zimage::{ZImage, DECOMPRESSOR_SLACK};
+use crate::arch::armv7::stage2::IPA_BITS;
 
 /// Why Dom0 cannot be laid out.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +53,12 @@ pub enum LayoutError {
     },
     ModuleOverlapsHypervisor {
         node: alloc::string::String,
+    },
+    /// A module, or Dom0's first bank, lies above 4 GiB: snowvisor's HYP
+    /// addresses are 32 bits and it copies and writes these directly.
+    AboveHypReach {
+        what: alloc::string::String,
+        region: Region,
     },
     NotAZImage {
         found: u32,
@@ -74,7 +81,8 @@ impl fmt::Display for LayoutError {
         match self {
             LayoutError::NoKernel => write!(
                 f,
-                "no Dom0 kernel: /chosen has no module node with compatible \"multiboot,kernel\" (QEMU: -device guest-loader,addr=0x42000000,kernel=zImage,bootargs=\"...\")"
+                "no Dom0 kernel: /chosen has no kernel module; expected {} (QEMU: -device guest-loader,addr=0x42000000,kernel=zImage,bootargs=\"...\")",
+                crate::bootproto::KERNEL_FORMS
             ),
             LayoutError::TwoKernels { first, second } => write!(
                 f,
@@ -90,6 +98,12 @@ impl fmt::Display for LayoutError {
             LayoutError::ModuleOverlapsHypervisor { node } => {
                 write!(f, "module {node} overlaps snowvisor's own memory")
             }
+            LayoutError::AboveHypReach { what, region } => write!(
+                f,
+                "{what} at {:#x}-{:#x} lies above 4 GiB, where snowvisor does not load or copy boot modules: load the modules below 4 GiB and give Dom0 RAM there",
+                region.base,
+                region.end()
+            ),
             LayoutError::NotAZImage { found } => write!(
                 f,
                 "Dom0 kernel is not an ARM zImage (word at 0x24 is {found:#010x}, expected 0x016f2818)"
@@ -127,7 +141,6 @@ pub struct Dom0Layout {
     /// Where each came from, to copy.
     pub kernel_src: Region,
     pub initrd_src: Option<Region>,
-    pub bootargs: Option<alloc::string::String>,
 }
 
 fn align_down(x: u64, a: u64) -> u64 {
@@ -159,6 +172,12 @@ pub fn check_modules<'a>(
                 node: m.node.to_string(),
             });
         }
+        if m.region.end() > HYP_REACH {
+            return Err(LayoutError::AboveHypReach {
+                what: alloc::format!("module {}", m.node),
+                region: m.region,
+            });
+        }
     }
     for (i, a) in modules.iter().enumerate() {
         for b in &modules[i + 1..] {
@@ -183,6 +202,33 @@ pub fn check_modules<'a>(
         .find(|m| m.kind == ModuleKind::Ramdisk)
         .cloned();
     Ok((kernel, initrd))
+}
+
+/// What snowvisor reads and writes directly at HYP (its 32-bit addresses).
+const HYP_REACH: u64 = 1 << 32;
+
+/// RAM Dom0's stage 2 can map (IPA == PA, [`IPA_BITS`] bits) and the parts
+/// cut off because they lie beyond, to be reported.
+pub fn mappable(ram: &[Region]) -> (Vec<Region>, Vec<Region>) {
+    let limit = 1u64 << IPA_BITS;
+    let (mut keep, mut cut) = (Vec::new(), Vec::new());
+    for r in ram {
+        if r.end() <= limit {
+            keep.push(*r);
+        } else if r.base >= limit {
+            cut.push(*r);
+        } else {
+            keep.push(Region {
+                base: r.base,
+                size: limit - r.base,
+            });
+            cut.push(Region {
+                base: limit,
+                size: r.end() - limit,
+            });
+        }
+    }
+    (keep, cut)
 }
 
 /// Dom0's banks: RAM minus snowvisor's region, trimmed to 2 MiB granules, and
@@ -295,6 +341,18 @@ pub fn place(
             size: i.region.size,
         })
     });
+    for (what, r) in [
+        ("Dom0's kernel", Some(kernel_dst)),
+        ("Dom0's device tree", Some(dtb)),
+        ("Dom0's initrd", initrd_dst),
+    ] {
+        if let Some(r) = r.filter(|r| r.end() > HYP_REACH) {
+            return Err(LayoutError::AboveHypReach {
+                what: what.into(),
+                region: r,
+            });
+        }
+    }
     Ok(Dom0Layout {
         banks,
         kernel: kernel_dst,
@@ -302,7 +360,6 @@ pub fn place(
         initrd: initrd_dst,
         kernel_src: kernel.region,
         initrd_src: initrd.map(|i| i.region),
-        bootargs: kernel.bootargs.map(alloc::string::String::from),
     })
 }
 
@@ -373,6 +430,56 @@ mod tests {
             ]
         );
         assert_eq!(dom0_banks(&ram, hyp, Some(0x1010_0000)), [ram[0]]);
+    }
+
+    #[test]
+    fn ram_beyond_the_ipa_space_is_cut_and_reported() {
+        let ram = [
+            Region {
+                base: 0x4000_0000,
+                size: 0x1_0000_0000,
+            },
+            Region {
+                base: 0xff_c000_0000,
+                size: 0x8000_0000,
+            },
+        ];
+        let (keep, cut) = mappable(&ram);
+        assert_eq!(
+            keep,
+            [
+                ram[0],
+                Region {
+                    base: 0xff_c000_0000,
+                    size: 0x4000_0000
+                }
+            ]
+        );
+        assert_eq!(
+            cut,
+            [Region {
+                base: 1 << 40,
+                size: 0x4000_0000
+            }]
+        );
+        // -m 4096: one bank across 4 GiB, all of it Dom0's.
+        let b = dom0_banks(&mappable(&ram[..1]).0, HYP, None);
+        assert_eq!(b[0].end(), 0x1_4000_0000);
+    }
+
+    #[test]
+    fn modules_above_4_gib_are_refused_by_name() {
+        let ram = [Region {
+            base: 0x4000_0000,
+            size: 0x1_0000_0000,
+        }];
+        let k = module("dom0", ModuleKind::Kernel, 0x1_2000_0000, 0x1000);
+        let e = check_modules(&[k], &ram, HYP).unwrap_err();
+        assert!(
+            alloc::format!("{e}")
+                .starts_with("module dom0 at 0x120000000-0x120001000 lies above 4 GiB"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -465,7 +572,6 @@ mod tests {
         let l = place(aligned, &k, &z, Some(&i)).unwrap();
         assert_eq!(l.kernel.base & 0xf800_0000, 0x5000_0000);
         assert_eq!(l.dtb.base, 0x5800_0000);
-        assert_eq!(l.bootargs.as_deref(), Some("console=hvc0"));
     }
 
     #[test]

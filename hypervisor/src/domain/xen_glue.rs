@@ -13,8 +13,9 @@
 //! Those rules, and the stage-2 edits behind the platform calls, are
 //! [`super::xen_space`]'s (pure, host-tested); this file adds the CPU parts.
 //!
-//! HYP maps all RAM 1:1 as normal write-back memory, like Dom0's stage 2, so
-//! the copies below see what Dom0 sees without cache maintenance.
+//! HYP maps all RAM below 4 GiB 1:1 as normal write-back memory, like Dom0's
+//! stage 2, and RAM above through its window page, so the copies below see
+//! what Dom0 sees without cache maintenance.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -25,9 +26,9 @@ use log::{error, info};
 
 use super::xen_space::{Hooks, Space, PAGE};
 use crate::arch::armv7::at::{self, Translation};
-use crate::arch::armv7::cpu;
 use crate::arch::armv7::lpae::Table;
 use crate::arch::armv7::stage2::Stage2;
+use crate::arch::armv7::{cpu, mmu};
 use crate::dt::Region;
 use crate::psci;
 use crate::xen::{
@@ -80,18 +81,22 @@ fn by_page(
     Ok(())
 }
 
-/// Copies out of physical memory.
+/// Copies out of physical memory (RAM above 4 GiB through HYP's window).
 fn copy_from_pa(pa: u64, out: &mut [u8]) {
     // SAFETY: callers pass a range inside one page that `Space` approved (Dom0
-    // RAM or a grant frame): normal memory in HYP's identity map, to which
+    // RAM or a grant frame): normal memory that `with_phys` maps, to which
     // snowvisor holds no Rust reference. Dom0 does not run meanwhile.
-    unsafe { core::ptr::copy_nonoverlapping(pa as usize as *const u8, out.as_mut_ptr(), out.len()) }
+    mmu::with_phys(pa, |p| unsafe {
+        core::ptr::copy_nonoverlapping(p.cast_const(), out.as_mut_ptr(), out.len())
+    })
 }
 
 /// Copies into physical memory.
 fn copy_to_pa(pa: u64, data: &[u8]) {
     // SAFETY: as for `copy_from_pa`; the page was also checked to be writable.
-    unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), pa as usize as *mut u8, data.len()) }
+    mmu::with_phys(pa, |p| unsafe {
+        core::ptr::copy_nonoverlapping(data.as_ptr(), p, data.len())
+    })
 }
 
 struct Dom0Memory<'a>(&'a RefCell<Space>);
@@ -195,7 +200,9 @@ impl Platform for Dom0Platform<'_> {
         // bare invalidate would lose too) is excluded by Linux's streaming
         // DMA rules.
         let _ = op;
-        cpu::clean_inval_dcache_range(pa as usize, len as usize);
+        mmu::with_phys(pa, |p| {
+            cpu::clean_inval_dcache_range(p as usize, len as usize)
+        });
         Ok(())
     }
 

@@ -13,13 +13,13 @@
 
 use alloc::vec::Vec;
 
-use crate::arch::armv7::stage2::{S2Entry, S2Mem, Stage2};
+use crate::arch::armv7::stage2::{S2Entry, S2Mem, Stage2, IPA_BITS};
 use crate::dt::Region;
 use crate::xen::{Fault, PlatformError, XenFrame};
 
 pub const PAGE: u64 = 4096;
-/// Dom0's IPA space is 32 bits (VTCR.T0SZ = 0).
-pub const IPA_LIMIT: u64 = 1 << 32;
+/// Dom0's IPA space: 40 bits (stage2.rs's VTCR), as its RAM's PA space.
+pub const IPA_LIMIT: u64 = 1 << IPA_BITS;
 /// Stage-2 tables the domain may have in all (2 MiB of heap): the boot
 /// mappings plus block splits for grant maps and ballooned pages.
 pub const MAX_STAGE2_TABLES: usize = 512;

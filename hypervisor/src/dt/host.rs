@@ -5,6 +5,7 @@ use alloc::vec::Vec;
 
 use super::blob::{self, DtError};
 use super::index::NodeIndex;
+use crate::bootproto::ModuleRole;
 
 /// A physical address range from a `reg` entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -256,8 +257,17 @@ impl<'a> HostTree<'a> {
             .or_else(|| x.str_prop(chosen, "bootargs"))
     }
 
-    /// The Xen-style boot modules under /chosen, in tree order.
+    /// The Xen-style boot modules under /chosen, in tree order: every
+    /// compatible form of Xen's booting.txt, any node name, roles given as
+    /// [`crate::bootproto::classify`] does (the XSM magic is not looked at
+    /// here: see [`Self::modules_with`]).
     pub fn modules(&self) -> Vec<BootModule<'a>> {
+        self.modules_with(|_| false)
+    }
+
+    /// [`Self::modules`], with `xsm_magic(region)` saying whether a generic
+    /// module's contents start with Xen's XSM policy magic.
+    pub fn modules_with(&self, xsm_magic: impl Fn(Region) -> bool) -> Vec<BootModule<'a>> {
         let x = &self.index;
         let Some(chosen) = x.by_path("/chosen") else {
             return Vec::new();
@@ -271,28 +281,40 @@ impl<'a> HostTree<'a> {
             .cell_count(chosen, "#size-cells")
             .unwrap_or_else(|| x.size_cells(0));
         let kids = x.nodes.get(chosen).map_or(&[][..], |c| &c.children[..]);
+        let compats: Vec<Vec<&str>> = kids.iter().map(|&n| x.compatibles(n)).collect();
+        let regions: Vec<Option<Region>> = kids
+            .iter()
+            .map(|&n| {
+                x.reg_with(n, ac, sc)?
+                    .first()
+                    .map(|&(base, size)| Region { base, size })
+            })
+            .collect();
+        let refs: Vec<&[&str]> = compats.iter().map(|c| &c[..]).collect();
+        let roles = crate::bootproto::classify(&refs, |i| regions[i].is_some_and(&xsm_magic));
         kids.iter()
-            .filter_map(|&n| {
-                let mut kind = None;
-                for c in x.compatibles(n) {
-                    match c {
-                        "multiboot,kernel" => kind = Some(ModuleKind::Kernel),
-                        "multiboot,ramdisk" => kind = Some(ModuleKind::Ramdisk),
-                        "multiboot,module" if kind.is_none() => kind = Some(ModuleKind::Other),
-                        _ => {}
-                    }
-                }
+            .zip(roles)
+            .zip(regions)
+            .filter_map(|((&n, role), region)| {
+                let kind = match role? {
+                    ModuleRole::Kernel => ModuleKind::Kernel,
+                    ModuleRole::Ramdisk => ModuleKind::Ramdisk,
+                    _ => ModuleKind::Other,
+                };
                 Some(BootModule {
                     node: x.nodes.get(n)?.name,
-                    kind: kind?,
-                    region: x
-                        .reg_with(n, ac, sc)?
-                        .first()
-                        .map(|&(base, size)| Region { base, size })?,
+                    kind,
+                    region: region?,
                     bootargs: x.str_prop(n, "bootargs"),
                 })
             })
             .collect()
+    }
+
+    /// A string property of /chosen (`xen,dom0-bootargs`, `bootargs`, ...).
+    pub fn chosen_str(&self, name: &str) -> Option<&'a str> {
+        let x = &self.index;
+        x.str_prop(x.by_path("/chosen")?, name)
     }
 
     /// Number of CPU nodes under /cpus.
@@ -514,5 +536,151 @@ mod tests {
             alloc::format!("{e}"),
             "/soc@8000000/interrupt-controller@0: reg cannot be translated: address 0x0 lies in no entry of /soc@8000000's ranges"
         );
+    }
+
+    /// A root with 2 address and 2 size cells (as QEMU's)
+    /// with /chosen holding `chosen_props` and `modules` (name, compatible
+    /// list, bootargs), each 0x1000 bytes at 0x4200_0000 + 0x10_0000 * i.
+    fn tree_with(
+        chosen_props: Vec<(&'static str, Vec<u8>)>,
+        modules: &[(&'static str, &str, Option<&str>)],
+    ) -> Vec<u8> {
+        use crate::plan::tests::{blob, c, n, s};
+        let kids = modules
+            .iter()
+            .enumerate()
+            .map(|(i, (name, compat, args))| {
+                let mut p = vec![
+                    ("compatible", s(compat)),
+                    (
+                        "reg",
+                        c(&[0, 0x4200_0000 + 0x10_0000 * i as u32, 0, 0x1000]),
+                    ),
+                ];
+                if let Some(a) = args {
+                    p.push(("bootargs", s(a)));
+                }
+                n(name, p, vec![])
+            })
+            .collect();
+        blob(&n(
+            "",
+            vec![("#address-cells", c(&[2])), ("#size-cells", c(&[2]))],
+            vec![n("chosen", chosen_props, kids)],
+        ))
+    }
+
+    /// "node:Kind@base" for each module, space-separated.
+    fn kinds(dtb: &[u8]) -> alloc::string::String {
+        let t = HostTree::new(dtb).unwrap();
+        let m: Vec<_> = t
+            .modules()
+            .iter()
+            .map(|m| alloc::format!("{}:{:?}@{:x}", m.node, m.kind, m.region.base))
+            .collect();
+        m.join(" ")
+    }
+
+    #[test]
+    fn every_module_form_of_booting_txt() {
+        use ModuleKind::{Kernel, Other};
+        // New names, any order, any node name (ImageBuilder's).
+        let d = tree_with(
+            vec![],
+            &[
+                ("dom0-ramdisk", "multiboot,ramdisk\0multiboot,module", None),
+                (
+                    "dom0",
+                    "multiboot,kernel\0multiboot,module",
+                    Some("console=hvc0"),
+                ),
+            ],
+        );
+        assert_eq!(
+            kinds(&d),
+            "dom0-ramdisk:Ramdisk@42000000 dom0:Kernel@42100000"
+        );
+        // A bare multiboot,module: the first is the kernel, the second the ramdisk.
+        let d = tree_with(
+            vec![],
+            &[
+                ("module@42000000", "multiboot,module", None),
+                ("module@42100000", "multiboot,module", None),
+            ],
+        );
+        assert_eq!(
+            kinds(&d),
+            "module@42000000:Kernel@42000000 module@42100000:Ramdisk@42100000"
+        );
+        // The old names (the issue's /chosen/dom0), in either order.
+        let d = tree_with(
+            vec![],
+            &[
+                ("initrd", "xen,linux-initrd\0xen,multiboot-module", None),
+                ("dom0", "xen,linux-zimage\0xen,multiboot-module", None),
+            ],
+        );
+        assert_eq!(kinds(&d), "initrd:Ramdisk@42000000 dom0:Kernel@42100000");
+        let d = tree_with(
+            vec![],
+            &[
+                ("k", "xen,multiboot-module", None),
+                ("r", "xen,multiboot-module", None),
+            ],
+        );
+        assert_eq!(kinds(&d), "k:Kernel@42000000 r:Ramdisk@42100000");
+        // An XSM policy and a dom0less device tree are modules snowvisor leaves alone.
+        let d = tree_with(
+            vec![],
+            &[
+                ("xsm", "xen,xsm-policy\0multiboot,module", None),
+                ("dom0", "multiboot,kernel\0multiboot,module", None),
+                ("dt", "multiboot,device-tree\0multiboot,module", None),
+            ],
+        );
+        assert_eq!(
+            kinds(&d),
+            "xsm:Other@42000000 dom0:Kernel@42100000 dt:Other@42200000"
+        );
+        // With the XSM magic, a second generic module is the policy.
+        let d = tree_with(
+            vec![],
+            &[
+                ("a", "multiboot,module", None),
+                ("b", "multiboot,module", None),
+            ],
+        );
+        let t = HostTree::new(&d).unwrap();
+        let m = t.modules_with(|r| r.base == 0x4210_0000);
+        assert_eq!((m[0].kind, m[1].kind), (Kernel, Other));
+    }
+
+    #[test]
+    fn chosen_strings_for_dom0s_command_line() {
+        use crate::plan::tests::s;
+        let d = tree_with(
+            vec![
+                ("xen,xen-bootargs", s("loglvl=info")),
+                ("xen,dom0-bootargs", s("console=hvc0 quiet")),
+            ],
+            &[("dom0", "xen,linux-zimage\0xen,multiboot-module", None)],
+        );
+        let t = HostTree::new(&d).unwrap();
+        let k = &t.modules()[0];
+        assert_eq!(k.bootargs, None);
+        let (line, src) = crate::bootproto::dom0_cmdline(
+            k.bootargs,
+            t.chosen_str("xen,dom0-bootargs"),
+            t.chosen_str("xen,xen-bootargs"),
+            t.chosen_str("bootargs"),
+        );
+        assert_eq!(
+            (line, src),
+            (
+                "console=hvc0 quiet",
+                crate::bootproto::CmdlineSource::Dom0Bootargs
+            )
+        );
+        assert_eq!(t.hypervisor_bootargs(), Some("loglvl=info"));
     }
 }

@@ -40,6 +40,9 @@ const SH_INNER: u64 = 3 << 8;
 /// AP[2:1] = 01: read/write at PL2 (AP[1] is should-be-one for HYP).
 const AP_HYP_RW: u64 = 1 << 6;
 const XN: u64 = 1 << 54;
+/// A descriptor's output address (bits 39:12; wider here so that host tests
+/// can use heap pointers as table addresses).
+const ADDR: u64 = 0x0000_ffff_ffff_f000;
 
 /// A HYP stage-1 block descriptor for `pa`.
 pub fn hyp_block(pa: u64, t: MemType) -> u64 {
@@ -54,6 +57,17 @@ pub fn table_desc(pa: u64) -> u64 {
     pa | TABLE | VALID
 }
 
+/// A HYP stage-1 level-3 page descriptor for RAM at `pa` (the pages of the
+/// 2 MiB block that holds the window, where snowvisor's code may run).
+pub fn hyp_page(pa: u64) -> u64 {
+    hyp_block(pa, MemType::Normal) | TABLE
+}
+
+/// The window's descriptor when it shows Dom0's page at `pa`: never executed.
+pub fn hyp_window_page(pa: u64) -> u64 {
+    hyp_page(pa) | XN
+}
+
 /// Memory type for the block at `base`: normal if it touches RAM. Banks are
 /// 2 MiB aligned in practice; a bank edge inside a block still maps it normal,
 /// since RAM is what the hypervisor touches there.
@@ -65,16 +79,23 @@ fn block_type(base: u64, size: u64, ram: &[Region]) -> Option<MemType> {
 }
 
 /// snowvisor's identity map of the 32-bit physical space: RAM as normal memory in
-/// 2 MiB blocks, everything else as device memory (XN) in 1 GiB blocks.
+/// 2 MiB blocks, everything else as device memory (XN) in 1 GiB blocks. HYP's
+/// virtual addresses are 32 bits: RAM above 4 GiB is reached through the
+/// window, one page of snowvisor's own memory whose mapping is pointed at the
+/// page wanted (its 2 MiB block is mapped in 4 KiB pages for that).
 pub struct HypMap {
     /// First level: 4 entries used (T0SZ = 0).
     pub l1: Box<Table>,
     pub l2: Vec<Box<Table>>,
+    /// The level-3 table holding the window's entry, and the entry's index.
+    pub window: Option<(Box<Table>, usize)>,
 }
 
 impl HypMap {
-    /// `addr_of` gives the physical address of a table (identity on the target).
-    pub fn build(ram: &[Region], addr_of: impl Fn(&Table) -> u64) -> HypMap {
+    /// `window` is the page-aligned address of the window page (inside RAM
+    /// below 4 GiB); `addr_of` gives the physical address of a table
+    /// (identity on the target).
+    pub fn build(ram: &[Region], window: Option<u64>, addr_of: impl Fn(&Table) -> u64) -> HypMap {
         let mut l1 = Table::new_boxed();
         let mut l2 = Vec::new();
         for gib in 0..4u64 {
@@ -91,7 +112,19 @@ impl HypMap {
             l1.0[gib as usize] = table_desc(addr_of(&t));
             l2.push(t);
         }
-        HypMap { l1, l2 }
+        let window = window.and_then(|va| {
+            let t = l2
+                .iter_mut()
+                .find(|t| addr_of(t) == l1.0[(va / GIB) as usize] & ADDR)?;
+            let block = va & !(BLOCK_2M - 1);
+            let mut l3 = Table::new_boxed();
+            for (i, d) in l3.0.iter_mut().enumerate() {
+                *d = hyp_page(block + i as u64 * 4096);
+            }
+            t.0[((va % GIB) / BLOCK_2M) as usize] = table_desc(addr_of(&l3));
+            Some((l3, ((va % BLOCK_2M) / 4096) as usize))
+        });
+        HypMap { l1, l2, window }
     }
 
     /// The memory type a HYP access to `pa` gets (for tests and reports).
@@ -100,11 +133,14 @@ impl HypMap {
         let leaf = if d & TABLE == 0 {
             *d
         } else {
-            let t = self
-                .l2
-                .iter()
-                .find(|t| addr_of(t) == d & 0x0000_ffff_ffff_f000)?;
-            t.0[((pa % GIB) / BLOCK_2M) as usize]
+            let t = self.l2.iter().find(|t| addr_of(t) == d & ADDR)?;
+            let d2 = t.0[((pa % GIB) / BLOCK_2M) as usize];
+            match &self.window {
+                Some((l3, _)) if d2 & TABLE != 0 && addr_of(l3) == d2 & ADDR => {
+                    l3.0[((pa % BLOCK_2M) / 4096) as usize]
+                }
+                _ => d2,
+            }
         };
         match (leaf >> 2) & 7 {
             0 => Some(MemType::Normal),
@@ -128,7 +164,7 @@ mod tests {
             base: 0x4000_0000,
             size: 0x4000_0000,
         }];
-        let m = HypMap::build(&ram, addr);
+        let m = HypMap::build(&ram, None, addr);
         assert_eq!(m.l2.len(), 1);
         assert_eq!(m.lookup(0x0900_0000, addr), Some(MemType::Device));
         assert_eq!(m.lookup(0x4000_0000, addr), Some(MemType::Normal));
@@ -146,7 +182,7 @@ mod tests {
             base: 0x4000_0000,
             size: 0x8000_0000,
         }];
-        let m = HypMap::build(&ram, addr);
+        let m = HypMap::build(&ram, None, addr);
         assert_eq!(m.l2.len(), 2);
         assert_eq!(m.lookup(0xbfe0_0000, addr), Some(MemType::Normal));
         assert_eq!(m.lookup(0xc000_0000, addr), Some(MemType::Device));
@@ -159,9 +195,32 @@ mod tests {
             base: 0x4800_0000,
             size: 0x0100_0000,
         }];
-        let m = HypMap::build(&ram, addr);
+        let m = HypMap::build(&ram, None, addr);
         assert_eq!(m.lookup(0x4700_0000, addr), Some(MemType::Device));
         assert_eq!(m.lookup(0x4800_0000, addr), Some(MemType::Normal));
         assert_eq!(m.lookup(0x4900_0000, addr), Some(MemType::Device));
+    }
+
+    #[test]
+    fn window_page_splits_its_block_and_ram_above_4_gib_is_not_mapped() {
+        // QEMU virt with -m 4096: RAM to 0x1_4000_0000.
+        let ram = [Region {
+            base: 0x4000_0000,
+            size: 0x1_0000_0000,
+        }];
+        let window = 0x4012_3000;
+        let m = HypMap::build(&ram, Some(window), addr);
+        assert_eq!(m.l2.len(), 3, "GiB 1, 2 and 3; nothing above 4 GiB");
+        let (l3, i) = m.window.as_ref().unwrap();
+        assert_eq!(*i, 0x123);
+        // The block around the window is still the same memory, page by page.
+        assert_eq!(l3.0[0] & ADDR, 0x4000_0000);
+        assert_eq!(l3.0[0x123] & ADDR, window);
+        assert_eq!(l3.0[0x122] & XN, 0, "snowvisor's code may be in the block");
+        assert_ne!(hyp_window_page(0x1_2345_6000) & XN, 0);
+        assert_eq!(hyp_window_page(0x1_2345_6000) & ADDR, 0x1_2345_6000);
+        assert_eq!(m.lookup(window, addr), Some(MemType::Normal));
+        assert_eq!(m.lookup(0x4020_0000, addr), Some(MemType::Normal));
+        assert_eq!(m.lookup(0xffe0_0000, addr), Some(MemType::Normal));
     }
 }

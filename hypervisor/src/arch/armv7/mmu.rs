@@ -2,10 +2,24 @@
 
 use aarch32_cpu::register::Hsctlr;
 use alloc::boxed::Box;
+use core::sync::atomic::{AtomicPtr, Ordering};
 
-use super::lpae::{HypMap, Table, HMAIR0, HTCR};
+use super::lpae::{hyp_window_page, HypMap, Table, HMAIR0, HTCR};
 use super::{cpu, sysreg};
 use crate::dt::Region;
+
+/// The page of HYP virtual addresses through which RAM above 4 GiB is reached.
+#[repr(C, align(4096))]
+struct WindowPage([u8; 4096]);
+static mut WINDOW_PAGE: WindowPage = WindowPage([0; 4096]);
+/// The level-3 entry that maps the window page, once the MMU is on.
+static WINDOW_ENTRY: AtomicPtr<u64> = AtomicPtr::new(core::ptr::null_mut());
+static WINDOW_LOCK: spin::Mutex<()> = spin::Mutex::new(());
+
+fn window_va() -> usize {
+    // Only the address is taken; the page's contents are never used as such.
+    (&raw const WINDOW_PAGE) as usize
+}
 
 fn phys(t: &Table) -> u64 {
     t as *const Table as usize as u64
@@ -14,7 +28,10 @@ fn phys(t: &Table) -> u64 {
 /// Builds the identity map for `ram` and enables the MMU, D- and I-caches at HYP.
 /// Called once, before any other CPU runs; the tables live for ever.
 pub fn enable(ram: &[Region]) {
-    let map = Box::leak(Box::new(HypMap::build(ram, phys)));
+    let map = Box::leak(Box::new(HypMap::build(ram, Some(window_va() as u64), phys)));
+    if let Some((l3, i)) = map.window.as_mut() {
+        WINDOW_ENTRY.store(&mut l3.0[*i], Ordering::Release);
+    }
     cpu::invalidate_l1_dcache();
     cpu::dsb();
     sysreg::write_hmair0(HMAIR0);
@@ -36,4 +53,30 @@ pub fn enable(ram: &[Region]) {
 /// True once [`enable`] has run.
 pub fn enabled() -> bool {
     Hsctlr::read().m()
+}
+
+/// Runs `f` with a HYP pointer to physical address `pa`, for an access that
+/// stays inside `pa`'s 4 KiB page: `pa` itself below 4 GiB (identity mapped),
+/// else the window page pointed at `pa`'s page (normal write-back memory, as
+/// Dom0's stage 2 maps RAM, so no cache maintenance is needed).
+pub fn with_phys<R>(pa: u64, f: impl FnOnce(*mut u8) -> R) -> R {
+    if pa < 1 << 32 {
+        return f(pa as usize as *mut u8);
+    }
+    let entry = WINDOW_ENTRY.load(Ordering::Acquire);
+    assert!(
+        !entry.is_null(),
+        "RAM above 4 GiB accessed before the HYP MMU is on"
+    );
+    let _guard = WINDOW_LOCK.lock();
+    let va = window_va();
+    // SAFETY: `entry` is the window's level-3 descriptor in the live HYP
+    // tables (leaked, never freed); only this function writes it, under the
+    // lock. The TLB entry for the window is invalidated before the access.
+    unsafe { core::ptr::write_volatile(entry, hyp_window_page(pa & !0xfff)) };
+    cpu::dsb();
+    sysreg::tlbi_mvah(va);
+    cpu::dsb();
+    cpu::isb();
+    f((va + (pa & 0xfff) as usize) as *mut u8)
 }

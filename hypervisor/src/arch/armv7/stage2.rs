@@ -1,5 +1,5 @@
-//! Stage-2 translation tables for a guest (LPAE, 32-bit IPA space, walks starting
-//! at level 1). Pure: builds descriptors in tables allocated from the heap;
+//! Stage-2 translation tables for a guest (LPAE, 40-bit IPA space as Xen arm32
+//! uses, walks starting at level 1 in two concatenated tables). Pure: builds descriptors in tables allocated from the heap;
 //! `guest.rs` points VTTBR at them. Uses 1 GiB, 2 MiB or 4 KiB mappings,
 //! whichever the alignment allows; single pages can later be replaced or
 //! removed (Xen grant maps, ballooning), splitting the blocks around them.
@@ -10,9 +10,15 @@ use core::fmt;
 
 use super::lpae::Table;
 
-/// VTCR: T0SZ = 0 (4 GiB IPA), SL0 = 1 (start at level 1), walks inner/outer
+/// Bits of IPA a guest has: 40, so RAM anywhere a Cortex-A15 can address
+/// (its PA is 40 bits) is mapped 1:1.
+pub const IPA_BITS: u32 = 40;
+
+/// VTCR (ARM ARM B4.1.159): T0SZ = -8 (a signed 4-bit field: 0b1000, with the
+/// S bit 4 equal to its top bit) for a 40-bit IPA; SL0 = 1 (start at level 1,
+/// which then has 1024 entries: two concatenated 4 KiB tables); walks inner/outer
 /// write-back write-allocate, inner shareable; bit 31 RES1.
-pub const VTCR: u32 = (1 << 31) | (3 << 12) | (1 << 10) | (1 << 8) | (1 << 6);
+pub const VTCR: u32 = (1 << 31) | (3 << 12) | (1 << 10) | (1 << 8) | (1 << 6) | 0b1_1000;
 
 const VALID: u64 = 1;
 const TABLE_OR_PAGE: u64 = 1 << 1;
@@ -59,7 +65,7 @@ impl fmt::Display for MapError {
             }
             MapError::OutOfRange { ipa, size } => write!(
                 f,
-                "stage-2 map {ipa:#x}+{size:#x} beyond the 4 GiB IPA space"
+                "stage-2 map {ipa:#x}+{size:#x} beyond the {IPA_BITS}-bit IPA space"
             ),
             MapError::AlreadyMapped { ipa } => write!(f, "stage-2 IPA {ipa:#x} is already mapped"),
         }
@@ -68,9 +74,19 @@ impl fmt::Display for MapError {
 
 const LEVEL_SHIFT: [u32; 3] = [30, 21, 12];
 
+/// The level-1 table: two concatenated 4 KiB tables, aligned to their size
+/// (IPA bit 39 picks the table).
+#[repr(C, align(8192))]
+struct Root([Table; 2]);
+
+/// Which of the root's two tables translates `ipa`.
+fn root_half(ipa: u64) -> usize {
+    ((ipa >> 39) & 1) as usize
+}
+
 /// A guest's stage-2 tables. Tables are never freed while the guest lives.
 pub struct Stage2 {
-    root: Box<Table>,
+    root: Box<Root>,
     tables: Vec<Box<Table>>,
     addr_of: fn(&Table) -> u64,
 }
@@ -79,21 +95,30 @@ impl Stage2 {
     /// `addr_of` gives a table's physical address (identity on the target).
     pub fn new(addr_of: fn(&Table) -> u64) -> Self {
         Stage2 {
-            root: Table::new_boxed(),
+            root: Box::new(Root([Table([0; 512]), Table([0; 512])])),
             tables: Vec::new(),
             addr_of,
         }
     }
 
-    /// Physical address of the level-1 table, for VTTBR.
+    /// Physical address of the level-1 tables, for VTTBR.
     pub fn root_pa(&self) -> u64 {
-        (self.addr_of)(&self.root)
+        (self.addr_of)(&self.root.0[0])
+    }
+
+    /// The level-1 table that translates `ipa`.
+    fn l1(&self, ipa: u64) -> &Table {
+        &self.root.0[root_half(ipa)]
+    }
+
+    fn l1_pa(&self, ipa: u64) -> u64 {
+        (self.addr_of)(self.l1(ipa))
     }
 
     fn table_mut(&mut self, pa: u64) -> Option<&mut Table> {
         let addr_of = self.addr_of;
-        if addr_of(&self.root) == pa {
-            return Some(&mut self.root);
+        if let Some(t) = self.root.0.iter_mut().find(|t| addr_of(t) == pa) {
+            return Some(t);
         }
         self.tables
             .iter_mut()
@@ -106,7 +131,7 @@ impl Stage2 {
         if (ipa | pa | size) & 0xfff != 0 {
             return Err(MapError::Unaligned { ipa, size });
         }
-        if ipa.checked_add(size).is_none_or(|e| e > 1 << 32) {
+        if ipa.checked_add(size).is_none_or(|e| e > 1 << IPA_BITS) {
             return Err(MapError::OutOfRange { ipa, size });
         }
         let (mut ipa, mut pa, end) = (ipa, pa, ipa + size);
@@ -127,7 +152,7 @@ impl Stage2 {
     }
 
     fn set_leaf(&mut self, ipa: u64, pa: u64, level: usize, mem: S2Mem) -> Result<(), MapError> {
-        let mut table_pa = self.root_pa();
+        let mut table_pa = self.l1_pa(ipa);
         for (l, shift) in LEVEL_SHIFT.iter().enumerate().take(level + 1) {
             let idx = ((ipa >> shift) & 0x1ff) as usize;
             if l == level {
@@ -159,8 +184,11 @@ impl Stage2 {
 
     /// Translates an IPA: (PA, memory type), or None if unmapped.
     pub fn lookup(&self, ipa: u64) -> Option<(u64, S2Mem)> {
+        if ipa >> IPA_BITS != 0 {
+            return None;
+        }
         let addr_of = self.addr_of;
-        let mut t: &Table = &self.root;
+        let mut t: &Table = self.l1(ipa);
         for (l, shift) in LEVEL_SHIFT.iter().enumerate() {
             let d = t.0[((ipa >> shift) & 0x1ff) as usize];
             if d & VALID == 0 {
@@ -200,7 +228,7 @@ impl Stage2 {
 
     fn leaf_descriptor(&self, ipa: u64) -> Option<u64> {
         let addr_of = self.addr_of;
-        let mut t: &Table = &self.root;
+        let mut t: &Table = self.l1(ipa);
         for (l, shift) in LEVEL_SHIFT.iter().enumerate() {
             let d = t.0[((ipa >> shift) & 0x1ff) as usize];
             if d & VALID == 0 || l == 2 || d & TABLE_OR_PAGE == 0 {
@@ -257,7 +285,7 @@ impl Stage2 {
     /// How many tables [`Self::map_page`] or [`Self::unmap_page`] at `ipa`
     /// may have to allocate (0 to 2), so that a caller can keep a budget.
     pub fn tables_needed(&self, ipa: u64) -> usize {
-        let l1 = self.root.0[((ipa >> LEVEL_SHIFT[0]) & 0x1ff) as usize];
+        let l1 = self.l1(ipa).0[((ipa >> LEVEL_SHIFT[0]) & 0x1ff) as usize];
         if l1 & VALID == 0 || l1 & TABLE_OR_PAGE == 0 {
             return 2;
         }
@@ -273,7 +301,7 @@ impl Stage2 {
         if (ipa | pa) & 0xfff != 0 {
             return Err(MapError::Unaligned { ipa, size: 0x1000 });
         }
-        if ipa >= 1 << 32 || pa > ADDR_MASK {
+        if ipa >> IPA_BITS != 0 || pa > ADDR_MASK {
             return Err(MapError::OutOfRange { ipa, size: 0x1000 });
         }
         Ok(())
@@ -282,7 +310,7 @@ impl Stage2 {
     /// The level-3 table covering `ipa`: walks down, creating missing tables
     /// if `create` (else `None` at the first hole) and splitting blocks.
     fn leaf_table(&mut self, ipa: u64, create: bool) -> Result<Option<u64>, MapError> {
-        let mut table_pa = self.root_pa();
+        let mut table_pa = self.l1_pa(ipa);
         for l in 0..2 {
             let idx = ((ipa >> LEVEL_SHIFT[l]) & 0x1ff) as usize;
             let d = self.table_mut(table_pa).expect("table of this Stage2").0[idx];
@@ -352,6 +380,51 @@ mod tests {
         assert_eq!(s.lookup(0x0900_1000), None);
         // 0x40a0_0000..0x8000_0000: one L2 table of 2 MiB blocks; the device: L2 + L3.
         assert_eq!(s.table_count(), 1 + 1 + 2);
+    }
+
+    #[test]
+    fn ram_above_4_gib_and_the_second_root_table() {
+        let mut s = Stage2::new(addr);
+        // QEMU virt with -m 4096: one bank across the 4 GiB line.
+        s.map(
+            0x40a0_0000,
+            0x40a0_0000,
+            0x1_4000_0000 - 0x40a0_0000,
+            S2Mem::Ram,
+        )
+        .unwrap();
+        assert_eq!(s.lookup(0x1_3fff_fff0), Some((0x1_3fff_fff0, S2Mem::Ram)));
+        assert_eq!(s.lookup(0xffff_f000), Some((0xffff_f000, S2Mem::Ram)));
+        assert_eq!(s.lookup(0x1_4000_0000), None);
+        // QEMU's high PCIe window, 0x80_0000_0000-0xff_ffff_ffff: IPA bit 39,
+        // the second concatenated root table.
+        s.map(
+            0x80_0000_0000,
+            0x80_0000_0000,
+            0x80_0000_0000,
+            S2Mem::Device,
+        )
+        .unwrap();
+        assert_eq!(
+            s.lookup(0xff_ffff_fffc),
+            Some((0xff_ffff_fffc, S2Mem::Device))
+        );
+        assert_eq!(s.lookup(0x7f_ffff_f000), None);
+        assert_eq!(s.lookup(1 << 40), None);
+        s.unmap_page(0x90_0000_0000).unwrap();
+        assert_eq!(s.lookup(0x90_0000_0000), None);
+        assert_eq!(
+            s.lookup(0x90_0000_1000),
+            Some((0x90_0000_1000, S2Mem::Device))
+        );
+        assert_eq!(
+            s.root_pa() % 8192,
+            0,
+            "concatenated root aligned to its size"
+        );
+        // VTCR: T0SZ -8 with S set (40-bit), SL0 = 1.
+        assert_eq!(VTCR & 0x1f, 0b1_1000);
+        assert_eq!((VTCR >> 6) & 3, 1);
     }
 
     #[test]
@@ -452,7 +525,7 @@ mod tests {
         assert_eq!(s.lookup(0xfff0_0008), Some((0x4123_4008, S2Mem::Ram)));
         assert_eq!(s.lookup(0xfff0_1000), None);
         assert!(matches!(
-            s.map_page(0x1_0000_0000, 0, S2Mem::Ram, true),
+            s.map_page(1 << 40, 0, S2Mem::Ram, true),
             Err(MapError::OutOfRange { .. })
         ));
         assert!(matches!(
@@ -460,7 +533,7 @@ mod tests {
             Err(MapError::Unaligned { .. })
         ));
         assert!(matches!(
-            s.unmap_page(0x1_0000_0000),
+            s.unmap_page(1 << 40),
             Err(MapError::OutOfRange { .. })
         ));
         // Device pages keep their type when a neighbour is replaced.
@@ -481,7 +554,7 @@ mod tests {
             })
         );
         assert!(matches!(
-            s.map(0xffff_f000, 0, 0x2000, S2Mem::Device),
+            s.map(0xff_ffff_f000, 0, 0x2000, S2Mem::Device),
             Err(MapError::OutOfRange { .. })
         ));
         s.map(0x4000_0000, 0x4000_0000, 0x20_0000, S2Mem::Ram)

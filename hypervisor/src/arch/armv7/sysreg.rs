@@ -37,6 +37,14 @@ pub fn tlbi_allh() {
     }
 }
 
+/// TLBIMVAH: invalidate HYP TLB entries for the page at virtual address `va`.
+pub fn tlbi_mvah(va: usize) {
+    // SAFETY: TLB invalidation has no memory effects beyond dropping cached walks.
+    unsafe {
+        asm!(".arch_extension virt", "mcr p15, 4, {}, c8, c7, 1", in(reg) va & !0xfff, options(nostack))
+    }
+}
+
 /// ELR_hyp / SPSR_hyp are in the trap frame; HDFAR/HIFAR/HPFAR via aarch32-cpu.
 /// CPSR, read directly.
 pub fn read_cpsr() -> u32 {

@@ -1,5 +1,5 @@
 //! What an SMMUv3 can do, from its ID registers, and whether snowvisor can use
-//! it: stage-2 translation of 32-bit IPAs with a 4 KiB granule, in a table
+//! it: stage-2 translation of 40-bit IPAs with a 4 KiB granule, in a table
 //! format the CPU's LPAE stage-2 tables are valid in. Pure, host-tested.
 
 use core::fmt;
@@ -11,7 +11,8 @@ use super::regs::{IDR0, IDR1, IDR5};
 /// The stage-2 table format the STEs select (STE.S2AA64).
 ///
 /// The CPU's ARMv7 LPAE stage-2 tables (4 KiB granule, start at level 1,
-/// 32-bit IPA) are also valid VMSAv8-64 stage-2 tables with S2T0SZ = 32 and
+/// 40-bit IPA, two concatenated level-1 tables) are also valid VMSAv8-64
+/// stage-2 tables with S2T0SZ = 24 and
 /// S2SL0 = 1: the descriptors have the same layout and the output addresses
 /// fit in 40 bits. So either format walks the same tables; AArch64 is
 /// preferred because QEMU's model implements only that one (IDR0.TTF = 2).

@@ -260,8 +260,8 @@ mod tests {
         }
     }
 
-    /// stage2.rs's VTCR: T0SZ 0, SL0 1, IRGN0/ORGN0 WBWA, SH0 inner, bit 31.
-    const VTCR: u32 = (1 << 31) | (3 << 12) | (1 << 10) | (1 << 8) | (1 << 6);
+    /// stage2.rs's VTCR: T0SZ -8 (40-bit IPA), SL0 1, IRGN0/ORGN0 WBWA, SH0 inner.
+    use crate::arch::armv7::stage2::VTCR;
 
     #[test]
     fn stage2_ste_aarch64() {
@@ -272,7 +272,7 @@ mod tests {
         assert_eq!(s[1], 1 << 44);
         let w2 = s[2];
         assert_eq!(w2 & 0xffff, 1, "S2VMID");
-        assert_eq!((w2 >> 32) & 0x3f, 32, "S2T0SZ: 32-bit IPA");
+        assert_eq!((w2 >> 32) & 0x3f, 24, "S2T0SZ: 40-bit IPA");
         assert_eq!((w2 >> 38) & 3, 1, "S2SL0: start at level 1");
         assert_eq!(((w2 >> 40) & 3, (w2 >> 42) & 3, (w2 >> 44) & 3), (1, 1, 3));
         assert_eq!((w2 >> 46) & 3, 0, "S2TG: 4 KiB");
@@ -304,13 +304,13 @@ mod tests {
         let s = s2_translate(&S2Config::new(&f, 7, 0x8000_0000, VTCR));
         let w2 = s[2];
         assert_eq!(w2 & 0xffff, 7);
-        assert_eq!((w2 >> 32) & 0x3f, 0, "AArch32 T0SZ as in VTCR");
+        assert_eq!((w2 >> 32) & 0x3f, 0x18, "AArch32 T0SZ as in VTCR");
         assert_eq!(w2 & (1 << 51), 0, "S2AA64 clear");
         assert_eq!((w2 >> 48) & 7, 0);
         assert_eq!(((w2 >> 40) & 3, (w2 >> 42) & 3, (w2 >> 44) & 3), (0, 0, 2));
-        // A 40-bit IPA VTCR (T0SZ = -8) in AArch64 terms is S2T0SZ = 24.
-        let c = S2Config::new(&qemu(), 1, 0, (VTCR & !0x1f) | 0x18);
-        assert_eq!((s2_translate(&c)[2] >> 32) & 0x3f, 24);
+        // A 32-bit IPA VTCR (T0SZ = 0) in AArch64 terms is S2T0SZ = 32.
+        let c = S2Config::new(&qemu(), 1, 0, VTCR & !0x1f);
+        assert_eq!((s2_translate(&c)[2] >> 32) & 0x3f, 32);
     }
 
     #[test]
