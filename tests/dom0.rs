@@ -38,13 +38,7 @@ fn dom0_mem_limits_dom0() {
         "dom0: memory 0x40a00000-0x509fffff (256 MiB, 1:1)",
         30,
     );
-    let mt = b.expect("snowvisor-dom0: memtotal", 120);
-    let kib: u64 = mt
-        .split_whitespace()
-        .rev()
-        .nth(1)
-        .and_then(|k| k.parse().ok())
-        .unwrap_or(0);
+    let (kib, mt) = memtotal_kib(&mut b);
     assert!(
         kib > 200 * 1024 && kib <= 256 * 1024,
         "MemTotal {kib} kB for dom0_mem=256M: {mt}"
@@ -63,13 +57,7 @@ fn small_dom0_boots_in_64_mib() {
     assert!(z.contains("(its size table)"), "{z}");
     b.expect("dom0: memory 0x40a00000-0x449fffff (64 MiB, 1:1)", 30);
     b.expect("snowvisor-dom0: init reached", 180);
-    let mt = b.expect("snowvisor-dom0: memtotal", 30);
-    let kib: u64 = mt
-        .split_whitespace()
-        .rev()
-        .nth(1)
-        .and_then(|k| k.parse().ok())
-        .unwrap_or(0);
+    let (kib, mt) = memtotal_kib(&mut b);
     assert!(
         kib > 32 * 1024 && kib <= 64 * 1024,
         "MemTotal {kib} kB for dom0_mem=64M: {mt}"
@@ -91,13 +79,7 @@ fn ram_above_4_gib_goes_to_dom0() {
     b.expect("memory: bank 0 0x40000000-0x13fffffff (4096 MiB)", 30);
     b.expect("dom0: memory 0x40a00000-0x13fffffff (4086 MiB, 1:1)", 30);
     b.expect("snowvisor-dom0: init reached", 180);
-    let mt = b.expect("snowvisor-dom0: memtotal", 30);
-    let kib: u64 = mt
-        .split_whitespace()
-        .rev()
-        .nth(1)
-        .and_then(|k| k.parse().ok())
-        .unwrap_or(0);
+    let (kib, mt) = memtotal_kib(&mut b);
     assert!(
         kib > 3900 * 1024 && kib <= 4086 * 1024,
         "MemTotal {kib} kB with 4086 MiB given: {mt}"
@@ -368,4 +350,16 @@ fn reserved_memory_over_snowvisor_is_refused() {
         l.ends_with("overlaps reserved memory /memreserve/ at 0x40200000-0x40200fff: load snowvisor elsewhere"),
         "{l}"
     );
+}
+
+/// Dom0's MemTotal in kB and the line it came from (Dom0's /init prints it).
+fn memtotal_kib(b: &mut Boot) -> (u64, String) {
+    let mt = b.expect("snowvisor-dom0: memtotal", 180);
+    let kib = mt
+        .split_whitespace()
+        .rev()
+        .nth(1)
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(0);
+    (kib, mt)
 }
