@@ -3,7 +3,7 @@
 //! list-register refill on the way back.
 //!
 //! Layout: this file holds the guest's state, the trap entry with the Xen
-//! hypercall fast path, and HVC/SMC (PSCI) dispatch; `regs` reads and writes
+//! hypercall path, and HVC/SMC (PSCI) dispatch; `regs` reads and writes
 //! the trapped instruction's registers, `mmio` emulates data aborts and the
 //! distributor, `cp15` the trapped CP15 and CP14 accesses, and `irq` routes physical
 //! interrupts to the guest, refills the list registers and decides on idling.

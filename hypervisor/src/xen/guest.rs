@@ -114,8 +114,8 @@ const MAX_WIRE: usize = 256;
 pub fn read_struct<T: Wire>(mem: &mut dyn GuestMemory, gva: u32) -> Result<T, Errno> {
     const { assert!(T::SIZE <= MAX_WIRE) };
     check_span(gva, T::SIZE)?;
-    let mut buf = [0u8; MAX_WIRE];
-    let b = &mut buf[..T::SIZE];
+    let mut buf = T::zeroed();
+    let b = buf.as_mut();
     mem.read(gva, b).map_err(|_| Errno::EFAULT)?;
     T::decode(b).ok_or(Errno::EFAULT)
 }
@@ -124,8 +124,8 @@ pub fn read_struct<T: Wire>(mem: &mut dyn GuestMemory, gva: u32) -> Result<T, Er
 pub fn write_struct<T: Wire>(mem: &mut dyn GuestMemory, gva: u32, v: &T) -> Result<(), Errno> {
     const { assert!(T::SIZE <= MAX_WIRE) };
     check_span(gva, T::SIZE)?;
-    let mut buf = [0u8; MAX_WIRE];
-    let b = &mut buf[..T::SIZE];
+    let mut buf = T::zeroed();
+    let b = buf.as_mut();
     v.encode(b).ok_or(Errno::EFAULT)?;
     mem.write(gva, b).map_err(|_| Errno::EFAULT)
 }

@@ -20,6 +20,10 @@ pub trait Field: Sized {
 /// An ABI struct as a whole.
 pub trait Wire: Sized {
     const SIZE: usize;
+    /// A zeroed buffer of exactly `SIZE` bytes, to copy the struct through
+    /// (on the stack; zeroing a larger one cost more than the copy).
+    type Bytes: AsMut<[u8]>;
+    fn zeroed() -> Self::Bytes;
     /// Reads from the first `SIZE` bytes of `b`; `None` if `b` is shorter.
     fn decode(b: &[u8]) -> Option<Self>;
     /// Writes all `SIZE` bytes (padding included) to the start of `b`.
@@ -91,6 +95,10 @@ macro_rules! wire_struct {
 
         impl $crate::xen::abi::wire::Wire for $name {
             const SIZE: usize = $size;
+            type Bytes = [u8; $size];
+            fn zeroed() -> [u8; $size] {
+                [0; $size]
+            }
             fn decode(b: &[u8]) -> Option<Self> {
                 if b.len() < $size {
                     return None;
