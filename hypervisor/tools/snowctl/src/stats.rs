@@ -107,6 +107,19 @@ fn cp15_name(key: u32) -> String {
     format!("c{crn}, {opc1}, c{crm}, {opc2}{name}")
 }
 
+/// The exception classes counted as "other" (ARM ARM B3.13.6, HSR.EC).
+fn ec_name(ec: u32) -> &'static str {
+    match ec {
+        0x05 => " (MCR/MRC CP14)",
+        0x06 => " (LDC/STC CP14)",
+        0x07 => " (CP10/CP11, HCPTR)",
+        0x08 => " (MRC CP10 ID registers)",
+        0x0c => " (MCRR/MRRC CP14)",
+        0x0e => " (illegal exception return)",
+        _ => "",
+    }
+}
+
 /// What `key` means in `class`.
 fn key_name(class: u32, key: u32) -> String {
     match class {
@@ -123,7 +136,7 @@ fn key_name(class: u32, key: u32) -> String {
             _ => format!("SPI {key}"),
         },
         14 => format!("{key} list register(s) written"),
-        15 => format!("HSR.EC {key:#x}"),
+        15 => format!("HSR.EC {key:#x}{}", ec_name(key)),
         _ => String::new(),
     }
 }
@@ -195,6 +208,7 @@ mod tests {
         assert_eq!(key_name(6, 0x480), "GICD_IPRIORITYRn");
         assert_eq!(key_name(10, 0x1001), "c1, 0, c0, 1 ACTLR");
         assert_eq!(key_name(12, 27), "PPI 27 (virtual timer)");
+        assert_eq!(key_name(15, 5), "HSR.EC 0x5 (MCR/MRC CP14)");
         assert_eq!(CLASSES.len(), 16);
     }
 
