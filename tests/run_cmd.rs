@@ -101,3 +101,29 @@ fn dom0_cmd_never_reached_exits_125() {
         "{all}"
     );
 }
+
+/// Bad option values are refused at once (before any build), naming the option.
+#[test]
+fn bad_options_are_refused_naming_the_option() {
+    for (args, msg) in [
+        (
+            &["--timeout", "abc"][..],
+            "--timeout abc: a number of seconds",
+        ),
+        (
+            &["--smmu", "--smmu-stage", "3"][..],
+            "--smmu-stage 3: 1 or 2 expected",
+        ),
+        (&["--smmu-stage", "2"][..], "--smmu-stage 2 needs --smmu"),
+        (&["--mem"][..], "--mem needs MiB"),
+    ] {
+        let o = run("bad-option", args);
+        let all = output_text(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {all}");
+        assert!(
+            all.contains(&format!("[snowvisor] error: {msg}")),
+            "{args:?}: {all}"
+        );
+        assert!(!all.contains("building"), "{args:?} built first: {all}");
+    }
+}

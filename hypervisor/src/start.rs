@@ -231,7 +231,12 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
         list_registers: gic.list_registers(),
     };
     match summary::lines(&tree, &cpu_facts) {
-        Ok(lines) => lines.iter().for_each(|l| info!("{l}")),
+        Ok(lines) => lines
+            .iter()
+            .for_each(|l| match l.strip_prefix("warning: ") {
+                Some(w) => warn!("{w}"),
+                None => info!("{l}"),
+            }),
         Err(e) => fatal!("{e}"),
     }
     info!(

@@ -116,9 +116,12 @@ pub fn lines(t: &HostTree<'_>, cpu: &CpuFacts) -> Result<Vec<String>, DtError> {
             "uart: {} ({}) at {:#010x}",
             u.path, u.compatible, u.base
         )),
-        None => out.push(String::from(
-            "uart: /chosen/stdout-path names no usable node; board default",
-        )),
+        None => out.push(match t.stdout_path() {
+            Some(p) => format!(
+                "warning: /chosen/stdout-path \"{p}\" names no usable UART node; using the board default"
+            ),
+            None => String::from("uart: no /chosen/stdout-path; board default"),
+        }),
     }
     out.push(format!(
         "devices: {} enabled nodes with a compatible",
@@ -145,6 +148,33 @@ pub fn lines(t: &HostTree<'_>, cpu: &CpuFacts) -> Result<Vec<String>, DtError> {
 mod tests {
     use super::*;
     use crate::dt::testdata::QEMU_VIRT_MODULES_DTB;
+
+    #[test]
+    fn unusable_stdout_path_is_a_warning_naming_it() {
+        let bad: &[u8] = b"/pl011@9000001";
+        let mut dtb = QEMU_VIRT_MODULES_DTB.to_vec();
+        let mut hits = 0;
+        for i in 0..dtb.len() - bad.len() {
+            if &dtb[i..i + bad.len()] == b"/pl011@9000000" {
+                dtb[i..i + bad.len()].copy_from_slice(bad);
+                hits += 1;
+            }
+        }
+        assert!(hits > 0, "no stdout-path to break");
+        let t = HostTree::new(&dtb).unwrap();
+        let cpu = CpuFacts {
+            midr: 0x414f_c0f0,
+            mode: "HYP",
+            cntfrq: 62_500_000,
+            list_registers: None,
+        };
+        let l = lines(&t, &cpu).unwrap();
+        assert!(
+            l.iter().any(|l| l
+                == "warning: /chosen/stdout-path \"/pl011@9000001\" names no usable UART node; using the board default"),
+            "{l:#?}"
+        );
+    }
 
     #[test]
     fn qemu_summary_lines() {

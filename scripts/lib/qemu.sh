@@ -29,13 +29,16 @@ qemu_virt_cmd() {
 # As a bootloader does (U-Boot's fdt commands, ImageBuilder's scripts), this
 # edits a copy of DTB in place with libfdt (fdtput), adding Xen-style module
 # nodes, and loads the files there with QEMU's generic loader. Appends the
-# loaders and -dtb to QEMU_CMD.
+# loaders and -dtb to QEMU_CMD. The edited copy is unlinked at once and
+# handed to QEMU as an open descriptor (-dtb /dev/fd/N; QEMU reads it once,
+# at machine init), so it cannot outlive the run however QEMU ends.
 #   qemu_dtb_with_modules DTB KERNEL INITRD DOM0_ARGS
 qemu_dtb_with_modules() {
     local dtb=$1 kernel=$2 initrd=$3 dom0args=$4 out ac sc
-    out="$ROOT/target/run/$(basename "$dtb" .dtb)-modules.$$.dtb"
-    mkdir -p "$(dirname "$out")"
-    cp "$dtb" "$out"
+    out=$(mktemp "${TMPDIR:-/tmp}/snowvisor-$(basename "$dtb" .dtb)-modules.XXXXXX") ||
+        die "cannot create a copy of $dtb"
+    dtb_fail() { rm -f "$out"; die "$@"; }
+    cp "$dtb" "$out" || dtb_fail "cannot copy $dtb"
     ac=$(fdtget -t u "$out" / '#address-cells' 2>/dev/null || echo 2)
     sc=$(fdtget -t u "$out" / '#size-cells' 2>/dev/null || echo 1)
     cells() { # value ncells -> big-endian cells, high first
@@ -50,16 +53,18 @@ qemu_dtb_with_modules() {
         # shellcheck disable=SC2046 # cells are separate words on purpose
         fdtput -p -t s "$out" "$node" compatible "$@" &&
             fdtput -t u "$out" "$node" reg $(cells "$addr" "$ac") $(cells "$(stat -c %s "$f")" "$sc") ||
-            die "fdtput on $out failed"
+            dtb_fail "fdtput on $out failed"
         QEMU_CMD+=(-device "loader,file=$(qemu_escape "$f"),addr=$addr,force-raw=on")
     }
     if [ -n "$kernel" ]; then
         add_module "$kernel" "$DOM0_KERNEL_ADDR" multiboot,kernel multiboot,module
         fdtput -t s "$out" "/chosen/module@$(printf '%x' "$DOM0_KERNEL_ADDR")" bootargs "$dom0args" ||
-            die "fdtput on $out failed"
+            dtb_fail "fdtput on $out failed"
     fi
     [ -z "$initrd" ] || add_module "$initrd" "$DOM0_INITRD_ADDR" multiboot,ramdisk multiboot,module
-    QEMU_CMD+=(-dtb "$out")
+    exec {QEMU_DTB_FD}<"$out" || dtb_fail "cannot open $out"
+    rm -f "$out"
+    QEMU_CMD+=(-dtb "/dev/fd/$QEMU_DTB_FD")
 }
 
 # An SMMUv3 in front of the PCIe host and a virtio-blk-pci disk behind it.

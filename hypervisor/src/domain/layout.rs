@@ -81,7 +81,7 @@ impl fmt::Display for LayoutError {
         match self {
             LayoutError::NoKernel => write!(
                 f,
-                "no Dom0 kernel: /chosen has no kernel module; expected {} (QEMU: -device guest-loader,addr=0x42000000,kernel=zImage,bootargs=\"...\")",
+                "no Dom0 kernel: /chosen has no kernel module; expected {} (QEMU: -device guest-loader,addr=0x46000000,kernel=zImage,bootargs=\"...\")",
                 crate::bootproto::KERNEL_FORMS
             ),
             LayoutError::TwoKernels { first, second } => write!(

@@ -229,10 +229,7 @@ impl<'a> HostTree<'a> {
     /// Resolves `/chosen/stdout-path` (alias or path, options after ':' dropped).
     pub fn stdout(&self) -> Option<UartInfo<'a>> {
         let x = &self.index;
-        let chosen = x.by_path("/chosen")?;
-        let spec = x
-            .str_prop(chosen, "stdout-path")
-            .or_else(|| x.str_prop(chosen, "linux,stdout-path"))?;
+        let spec = self.stdout_path()?;
         let name = spec.split(':').next()?;
         let path = if name.starts_with('/') {
             name
@@ -247,6 +244,15 @@ impl<'a> HostTree<'a> {
             compatible,
             base,
         })
+    }
+
+    /// `/chosen/stdout-path` (or the older `linux,stdout-path`) as written:
+    /// a path or alias, optionally followed by `:` and options.
+    pub fn stdout_path(&self) -> Option<&'a str> {
+        let x = &self.index;
+        let chosen = x.by_path("/chosen")?;
+        x.str_prop(chosen, "stdout-path")
+            .or_else(|| x.str_prop(chosen, "linux,stdout-path"))
     }
 
     /// snowvisor's own arguments: `xen,xen-bootargs` if present, else `bootargs`.

@@ -4,6 +4,7 @@
 
 use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use super::{HiddenWhy, Plan};
 
@@ -35,8 +36,9 @@ fn list<T>(out: &mut String, items: &[T], mut each: impl FnMut(&mut String, &T))
     out.push(']');
 }
 
-/// The plan as one JSON object.
-pub fn to_json(plan: &Plan) -> String {
+/// The plan as one JSON object. `arg_warnings` (boot arguments that were
+/// ignored, as the caller printed them) come first in "warnings", then the plan's.
+pub fn to_json(plan: &Plan, arg_warnings: &[String]) -> String {
     let mut o = String::from("{\"iommus\":");
     list(&mut o, &plan.iommus, |o, d| {
         o.push_str("{\"path\":");
@@ -101,7 +103,12 @@ pub fn to_json(plan: &Plan) -> String {
         o.push('}');
     }
     o.push_str(",\"warnings\":");
-    list(&mut o, &plan.warnings, |o, w| string(o, &format!("{w}")));
+    let all: Vec<String> = arg_warnings
+        .iter()
+        .cloned()
+        .chain(plan.warnings.iter().map(|w| format!("{w}")))
+        .collect();
+    list(&mut o, &all, |o, w| string(o, w));
     o.push('}');
     o
 }

@@ -5,6 +5,8 @@
 //! Compatibles contain commas, so the list is split on commas and a piece without
 //! a `:` continues the previous selector: `hide:arm,smmu-v3,pass:samsung,exynos-sysmmu`
 //! is two rules. A bad piece is reported by name and skipped; the rest still apply.
+//! An empty piece (`,,` or a trailing comma) is skipped with a warning and ends
+//! the entry before it: `pass:all,,hide:x` is `pass:all` and `hide:x`.
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -73,6 +75,8 @@ pub enum OptionError {
     NoSelector {
         token: String,
     },
+    /// An empty piece: two commas in a row, or a leading or trailing comma.
+    EmptyEntry,
     BadSwiotlb {
         value: String,
     },
@@ -83,15 +87,19 @@ impl fmt::Display for OptionError {
         match self {
             OptionError::Empty => write!(f, "iommu= is empty: expected <own|hide|pass>:<compatible or /path>"),
             OptionError::NoAction { token } => {
-                write!(f, "iommu=: '{token}' ignored: expected <own|hide|pass>:<compatible or /path>")
+                write!(f, "iommu= entry '{token}' ignored: expected <own|hide|pass>:<compatible or /path>")
             }
             OptionError::UnknownAction { token, action } => write!(
                 f,
-                "iommu=: '{token}' ignored: unknown action '{action}' (expected own, hide or pass)"
+                "iommu= entry '{token}' ignored: unknown action '{action}' (expected own, hide or pass)"
             ),
             OptionError::NoSelector { token } => write!(
                 f,
-                "iommu=: '{token}' ignored: no selector after the action (a compatible, a /path or all)"
+                "iommu= entry '{token}' ignored: no selector after the action (a compatible, a /path or all)"
+            ),
+            OptionError::EmptyEntry => write!(
+                f,
+                "iommu= has an empty entry (two commas in a row, or a comma at either end): skipped"
             ),
             OptionError::BadSwiotlb { value } => {
                 write!(f, "swiotlb={value} ignored: expected auto, on or off")
@@ -142,7 +150,10 @@ fn parse_iommu(v: &str, rules: &mut Vec<IommuRule>, errors: &mut Vec<OptionError
     let mut entries: Vec<String> = Vec::new();
     let mut open = false;
     for piece in v.split(',') {
-        if piece.contains(':') {
+        if piece.is_empty() {
+            errors.push(OptionError::EmptyEntry);
+            open = false;
+        } else if piece.contains(':') {
             entries.push(piece.to_string());
             open = true;
         } else if open {
@@ -240,5 +251,41 @@ mod tests {
         );
         assert_eq!(msgs[3], "swiotlb=maybe ignored: expected auto, on or off");
         assert_eq!(PlanOptions::parse(Some(""), None).1, [OptionError::Empty]);
+    }
+
+    #[test]
+    fn empty_entries_are_skipped_with_a_warning() {
+        let (o, e) = PlanOptions::parse(Some("pass:all,,hide:x,"), None);
+        assert_eq!(
+            o.iommu,
+            [
+                IommuRule {
+                    action: IommuAction::Pass,
+                    selector: Selector::All
+                },
+                compat(IommuAction::Hide, "x"),
+            ]
+        );
+        assert_eq!(e, [OptionError::EmptyEntry, OptionError::EmptyEntry]);
+        let (o, e) = PlanOptions::parse(Some("hide:,"), None);
+        assert!(o.iommu.is_empty());
+        assert_eq!(
+            e,
+            [
+                OptionError::EmptyEntry,
+                OptionError::NoSelector {
+                    token: "hide:".into()
+                }
+            ]
+        );
+        assert_eq!(
+            format!(
+                "{}",
+                OptionError::NoAction {
+                    token: "bogus".into()
+                }
+            ),
+            "iommu= entry 'bogus' ignored: expected <own|hide|pass>:<compatible or /path>"
+        );
     }
 }

@@ -331,7 +331,7 @@ fn qemu_smmuv3_is_owned_and_gic_frames_stay_out() {
         .passthrough
         .iter()
         .any(|d| d.path == "/timer" || d.path == "/psci" || d.path.starts_with("/cpus")));
-    let j = json::to_json(&p);
+    let j = json::to_json(&p, &[]);
     assert!(j.starts_with("{\"iommus\":[{\"path\":\"/smmuv3@9050000\",\"compatible\":\"arm,smmu-v3\",\"action\":\"own\""), "{j}");
     assert!(j.contains("\"spis\":[35,36,37,38]"), "{j}");
 }

@@ -93,14 +93,15 @@ fn run(cli: &Cli) -> Result<(), String> {
         .or_else(|| tree.hypervisor_bootargs().map(str::to_string))
         .unwrap_or_default();
     let args = BootArgs::parse(&line);
+    // Ignored arguments: on stderr, and in the JSON's "warnings".
+    let mut arg_warnings: Vec<String> = Vec::new();
     if given {
-        for e in &args.errors {
-            eprintln!("snowvisor-plan: {e}");
-        }
+        arg_warnings.extend(args.errors.iter().map(|e| e.to_string()));
     }
     let (opts, errors) = PlanOptions::parse(args.iommu, args.swiotlb);
-    for e in &errors {
-        eprintln!("snowvisor-plan: {e}");
+    arg_warnings.extend(errors.iter().map(|e| e.to_string()));
+    for w in &arg_warnings {
+        eprintln!("snowvisor-plan: {w}");
     }
     let keep = if cli.keep_console {
         Keep::none().console(&tree)
@@ -109,7 +110,7 @@ fn run(cli: &Cli) -> Result<(), String> {
     };
     let plan = plan::make(&tree, &opts, &keep).map_err(|e| e.to_string())?;
     if cli.json {
-        println!("{}", json::to_json(&plan));
+        println!("{}", json::to_json(&plan, &arg_warnings));
     } else {
         for l in report::lines(&plan) {
             println!("{l}");

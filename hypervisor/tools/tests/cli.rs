@@ -128,3 +128,23 @@ fn bad_input_is_a_clear_error() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("unknown option --frob"));
 }
+
+/// Ignored boot arguments reach a JSON consumer, not only stderr.
+#[test]
+fn json_carries_argument_warnings() {
+    let snow = testdata("exynos5250-snow.dtb");
+    let o = plan(&[
+        snow.to_str().unwrap(),
+        "--json",
+        "--args",
+        "iommu=bogus swiotlb=maybe",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let json = text(&o.stdout);
+    let warnings = &json[json.find("\"warnings\":[").expect("warnings")..];
+    assert!(
+        warnings.contains("iommu= entry 'bogus' ignored")
+            && warnings.contains("swiotlb=maybe ignored"),
+        "{json}"
+    );
+}
