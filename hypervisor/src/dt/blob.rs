@@ -226,11 +226,6 @@ pub fn parse(blob: &[u8]) -> Result<(&[u8], Vec<RawNode<'_>>), DtError> {
     Ok((blob, nodes))
 }
 
-/// Checks header and structure block; returns the blob trimmed to `totalsize`.
-pub fn check(blob: &[u8]) -> Result<&[u8], DtError> {
-    parse(blob).map(|(b, _)| b)
-}
-
 /// The `/memreserve/` entries ([`check`] proved the block terminated).
 pub fn memreserve(blob: &[u8]) -> Vec<(u64, u64)> {
     let be64 = |at: usize| {
@@ -348,6 +343,11 @@ fn align4(x: usize) -> usize {
 mod tests {
     use super::*;
     use crate::dt::testdata::QEMU_VIRT_DTB;
+
+    /// The blob as [`parse`] accepts it, trimmed to `totalsize`.
+    fn check(blob: &[u8]) -> Result<&[u8], DtError> {
+        parse(blob).map(|(b, _)| b)
+    }
 
     #[test]
     fn real_qemu_tree_passes() {

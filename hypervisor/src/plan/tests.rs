@@ -758,7 +758,7 @@ fn hostile_cell_counts_neither_panic_nor_hang() {
 
 #[test]
 fn corrupt_trees_never_panic() {
-    // Flip bytes of real trees: whatever blob::check lets through must plan
+    // Flip bytes of real trees: whatever blob::parse lets through must plan
     // (or fail) without a panic.
     for dtb in [QEMU_VIRT_SMMUV3_DTB, EXYNOS5250_SNOW_DTB] {
         let off = u32::from_be_bytes(dtb[8..12].try_into().unwrap()) as usize;
