@@ -83,32 +83,40 @@ pub fn dom0_package() -> (String, String) {
 
 /// QEMU's own device tree for the default machine, dumped once.
 pub fn qemu_dtb() -> PathBuf {
-    let dir = root().join("target").join("boot-tests");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("qemu-virt-dump.dtb");
-    let status = Command::new("qemu-system-arm")
-        .args([
-            "-M",
-            &format!(
-                "virt,virtualization=on,highmem-ecam=off,dumpdtb={}",
-                path.display()
-            ),
-        ])
-        .args([
-            "-cpu",
-            "cortex-a15",
-            "-m",
-            "1024",
-            "-nographic",
-            "-nic",
-            "none",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("qemu-system-arm");
-    assert!(status.success(), "dumping QEMU's DTB failed");
-    path
+    // Dumped once per test binary, under a name of its own, then renamed into
+    // place: tests running in parallel never read a half-written file.
+    static DTB: OnceLock<PathBuf> = OnceLock::new();
+    DTB.get_or_init(|| {
+        let dir = root().join("target").join("boot-tests");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("qemu-virt-dump.dtb");
+        let tmp = dir.join(format!("qemu-virt-dump.{}.tmp", std::process::id()));
+        let status = Command::new("qemu-system-arm")
+            .args([
+                "-M",
+                &format!(
+                    "virt,virtualization=on,highmem-ecam=off,dumpdtb={}",
+                    tmp.display()
+                ),
+            ])
+            .args([
+                "-cpu",
+                "cortex-a15",
+                "-m",
+                "1024",
+                "-nographic",
+                "-nic",
+                "none",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("qemu-system-arm");
+        assert!(status.success(), "dumping QEMU's DTB failed");
+        std::fs::rename(&tmp, &path).unwrap();
+        path
+    })
+    .clone()
 }
 
 /// QEMU's dumped tree, decompiled, changed by `edit` (dts text) and compiled
