@@ -285,7 +285,7 @@ fn build(
     };
     cpu::clean_inval_dcache_range(l.dtb.base as usize, dtb.len());
 
-    let stage2 = Box::leak(Box::new(Stage2::new(phys)));
+    let mut stage2 = Box::new(Stage2::new(phys));
     for b in &l.banks {
         stage2
             .map(b.base, b.base, b.size, S2Mem::Ram)

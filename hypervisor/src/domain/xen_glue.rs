@@ -238,7 +238,7 @@ pub struct XenDom0 {
 
 impl XenDom0 {
     /// `stage2` is Dom0's (already loaded in VTTBR), `ram` its banks.
-    pub fn new(xen: Xen, stage2: &'static mut Stage2, ram: Vec<Region>, hyp: Region) -> Self {
+    pub fn new(xen: Xen, stage2: Box<Stage2>, ram: Vec<Region>, hyp: Region) -> Self {
         let frames = xen.config().max_grant_frames;
         XenDom0 {
             xen,

@@ -11,6 +11,7 @@
 //! - stage-2 tables made by hypercalls are budgeted, so a guest cannot use up
 //!   snowvisor's heap.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::cell::Cell;
 
@@ -45,7 +46,7 @@ struct GrantFrame {
 
 /// Dom0's stage 2, its RAM and the frames snowvisor lends it.
 pub struct Space {
-    stage2: &'static mut Stage2,
+    stage2: Box<Stage2>,
     /// Dom0's RAM banks (IPA == PA).
     ram: Vec<Region>,
     /// snowvisor's image, stack and heap.
@@ -66,8 +67,10 @@ fn gfn_ipa(gfn: u64) -> Result<u64, PlatformError> {
 }
 
 impl Space {
+    /// `stage2` is the domain's (it lives as long as the domain: its root is
+    /// in VTTBR and in the SMMU's stream table entries).
     pub fn new(
-        stage2: &'static mut Stage2,
+        stage2: Box<Stage2>,
         ram: Vec<Region>,
         hyp: Region,
         max_grant_frames: u32,
@@ -81,6 +84,11 @@ impl Space {
             hooks,
             last: Cell::new(None),
         }
+    }
+
+    /// The stage-2 tables, for lookups.
+    pub fn stage2(&self) -> &Stage2 {
+        &self.stage2
     }
 
     /// Whether `pa` is Dom0's RAM (never snowvisor's).
@@ -302,7 +310,7 @@ mod tests {
     }
 
     fn space(frames: u32) -> Space {
-        let s2 = Box::leak(Box::new(Stage2::new(addr)));
+        let mut s2 = Box::new(Stage2::new(addr));
         s2.map(RAM.base, RAM.base, RAM.size, S2Mem::Ram).unwrap();
         s2.map(UART, UART, PAGE, S2Mem::Device).unwrap();
         Space::new(

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod fdt_edit;
+pub mod fuzz;
 
 use std::collections::BTreeSet;
 use std::io::Write;
