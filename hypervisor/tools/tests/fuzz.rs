@@ -107,3 +107,17 @@ fn hypercall_templates_reach_grant_balloon_and_flush() {
         "{s:?}"
     );
 }
+
+/// Shows what the input in file `$FUZZ_INPUT` (a libFuzzer artifact) does:
+/// `FUZZ_INPUT=path cargo test -p snowvisor-tools --test fuzz show -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn show() {
+    let data = std::fs::read(std::env::var("FUZZ_INPUT").unwrap()).unwrap();
+    for op in snowvisor_tools::fuzz::hypercall::ops(&data) {
+        println!("{op:?}");
+    }
+    let t = Instant::now();
+    let s = snowvisor_tools::fuzz::hypercall::run(&data);
+    println!("{s:?} in {:?}", t.elapsed());
+}

@@ -638,6 +638,11 @@ impl World {
 
 /// Runs one input. Panics when an oracle fails.
 pub fn run(data: &[u8]) -> Stats {
+    run_ops(&ops(data))
+}
+
+/// The operations an input stands for (at most 32).
+pub fn ops(data: &[u8]) -> Vec<Op> {
     let mut u = Unstructured::new(data);
     let mut ops = Vec::new();
     while ops.len() < 32 {
@@ -647,7 +652,7 @@ pub fn run(data: &[u8]) -> Stats {
             break;
         }
     }
-    run_ops(&ops)
+    ops
 }
 
 /// Runs a sequence of operations on a freshly booted Dom0.
