@@ -20,7 +20,78 @@ pub trait Serial: Send {
     }
     /// Clears the receive interrupt (before draining the FIFO).
     fn ack_rx_interrupt(&mut self) {}
+    /// Writes `b` if the transmitter has room without waiting; false if not.
+    fn try_put(&mut self, b: u8) -> bool {
+        self.put(b);
+        true
+    }
 }
+
+/// Bytes of guest console output held for the UART.
+pub const GUEST_TX_SIZE: usize = 16 * 1024;
+
+/// Guest console output waiting for the UART: a byte FIFO that drops what
+/// does not fit (and counts it), as Xen's serial transmit buffer does.
+pub struct TxRing {
+    buf: [u8; GUEST_TX_SIZE],
+    head: usize,
+    len: usize,
+    dropped: u64,
+}
+
+impl TxRing {
+    pub const fn new() -> Self {
+        TxRing {
+            buf: [0; GUEST_TX_SIZE],
+            head: 0,
+            len: 0,
+            dropped: 0,
+        }
+    }
+
+    /// Appends what fits; the rest is dropped and counted.
+    pub fn push(&mut self, bytes: &[u8]) {
+        let n = bytes.len().min(GUEST_TX_SIZE - self.len);
+        for &b in &bytes[..n] {
+            self.buf[(self.head + self.len) % GUEST_TX_SIZE] = b;
+            self.len += 1;
+        }
+        self.dropped += (bytes.len() - n) as u64;
+    }
+
+    /// Hands bytes, oldest first, to `put` until it refuses one (false) or
+    /// the ring is empty; returns how many were taken.
+    pub fn drain(&mut self, mut put: impl FnMut(u8) -> bool) -> usize {
+        let mut n = 0;
+        while self.len > 0 && put(self.buf[self.head]) {
+            self.head = (self.head + 1) % GUEST_TX_SIZE;
+            self.len -= 1;
+            n += 1;
+        }
+        n
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes lost because the ring was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+}
+
+impl Default for TxRing {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+static GUEST_TX: Mutex<TxRing> = Mutex::new(TxRing::new());
 
 static CONSOLE: Mutex<Option<Box<dyn Serial>>> = Mutex::new(None);
 
@@ -43,9 +114,22 @@ impl Write for Writer<'_> {
     }
 }
 
-/// Writes formatted text as is.
+/// Writes formatted text as is, after the guest output still waiting (so
+/// the two keep their order).
 pub fn write_fmt(args: fmt::Arguments<'_>) {
     crate::ramlog::write_fmt(args); // the RAM log gets every line too
+    write_uart(args);
+}
+
+/// [`write_fmt`] for text a guest made snowvisor print (log target
+/// `guest`): the RAM log keeps the first such report of the boot.
+pub fn write_guest_fmt(args: fmt::Arguments<'_>) {
+    crate::ramlog::write_guest_fmt(args);
+    write_uart(args);
+}
+
+fn write_uart(args: fmt::Arguments<'_>) {
+    flush_guest();
     let mut c = CONSOLE.lock();
     if let Some(s) = c.as_mut() {
         let _ = Writer(s.as_mut()).write_fmt(args);
@@ -57,11 +141,47 @@ pub fn get() -> Option<u8> {
     CONSOLE.lock().as_mut().and_then(|s| s.get())
 }
 
-/// Writes a guest's console bytes unchanged (Dom0's hvc0 already sends
-/// "\r\n"); they are not snowvisor's log, so the RAM log does not get them.
-pub fn write_raw(bytes: &[u8]) {
-    if let Some(s) = CONSOLE.lock().as_mut() {
-        bytes.iter().for_each(|&b| s.put(b));
+/// Queues a guest's console bytes, unchanged (Dom0's hvc0 already sends
+/// "\r\n"), and sends what the UART takes without waiting: a guest's output
+/// never holds the CPU for the time a polled UART needs to send it. The rest
+/// goes out at later exits and interrupts ([`drain_guest`]). They are not
+/// snowvisor's log, so the RAM log does not get them.
+pub fn write_guest(bytes: &[u8]) {
+    GUEST_TX.lock().push(bytes);
+    drain_guest();
+}
+
+/// Sends queued guest output while the UART takes it without waiting.
+pub fn drain_guest() {
+    let Some(mut tx) = GUEST_TX.try_lock() else {
+        return;
+    };
+    if tx.is_empty() {
+        return;
+    }
+    if let Some(mut c) = CONSOLE.try_lock() {
+        if let Some(s) = c.as_mut() {
+            tx.drain(|b| s.try_put(b));
+        }
+    }
+}
+
+/// Sends all queued guest output, waiting for the UART (before snowvisor's
+/// own lines, and before the machine stops). At most [`GUEST_TX_SIZE`] bytes.
+pub fn flush_guest() {
+    let Some(mut tx) = GUEST_TX.try_lock() else {
+        return;
+    };
+    if tx.is_empty() {
+        return;
+    }
+    if let Some(mut c) = CONSOLE.try_lock() {
+        if let Some(s) = c.as_mut() {
+            tx.drain(|b| {
+                s.put(b);
+                true
+            });
+        }
     }
 }
 
@@ -123,11 +243,12 @@ impl log::Log for Logger {
     }
     fn log(&self, r: &log::Record<'_>) {
         if self.enabled(r.metadata()) {
-            write_fmt(format_args!(
-                "snowvisor: {}{}\n",
-                prefix(r.level()),
-                r.args()
-            ));
+            let line = format_args!("snowvisor: {}{}\n", prefix(r.level()), r.args());
+            if r.target() == "guest" {
+                write_guest_fmt(line);
+            } else {
+                write_fmt(line);
+            }
         }
     }
     fn flush(&self) {}
@@ -161,6 +282,32 @@ mod tests {
         fn get(&mut self) -> Option<u8> {
             None
         }
+    }
+
+    #[test]
+    fn guest_output_queue_drops_and_drains_in_order() {
+        let mut r = TxRing::new();
+        r.push(&[1; GUEST_TX_SIZE - 2]);
+        r.push(b"abcd");
+        assert_eq!((r.len(), r.dropped()), (GUEST_TX_SIZE, 2));
+        // The UART takes 3 bytes, then is full.
+        let mut took = Vec::new();
+        assert_eq!(
+            r.drain(|b| {
+                took.push(b);
+                took.len() <= 3
+            }),
+            3
+        );
+        assert_eq!(took.len(), 4, "the refused byte stays queued");
+        let mut rest = Vec::new();
+        r.drain(|b| {
+            rest.push(b);
+            true
+        });
+        assert_eq!(rest.len(), GUEST_TX_SIZE - 3);
+        assert_eq!(&rest[rest.len() - 2..], b"ab");
+        assert!(r.is_empty());
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod dt;
 pub mod plan;
 pub mod psci;
 pub mod ramlog;
+pub mod ratelimit;
 pub mod sort;
 pub mod stats;
 pub mod summary;

@@ -57,6 +57,9 @@ impl Serial for UartSerial {
     fn put(&mut self, b: u8) {
         self.0.put(b)
     }
+    fn try_put(&mut self, b: u8) -> bool {
+        self.0.try_put(b)
+    }
     fn get(&mut self) -> Option<u8> {
         self.0.get()
     }
@@ -335,6 +338,9 @@ fn handle_irq(frame: &TrapFrame) {
         gic.end_of_interrupt(iar);
         gic.deactivate(iar);
     }
+    // Every interrupt (the guest's timer ticks among them) sends some of the
+    // guest's queued console output, without waiting for the UART.
+    console::drain_guest();
     vcpu::flush_lrs();
 }
 

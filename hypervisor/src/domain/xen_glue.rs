@@ -142,7 +142,7 @@ impl Platform for Dom0Platform<'_> {
     }
 
     fn console_write(&mut self, bytes: &[u8]) {
-        crate::console::write_raw(bytes);
+        crate::console::write_guest(bytes);
     }
 
     fn shutdown(&mut self, reason: ShutdownReason) -> Result<(), PlatformError> {

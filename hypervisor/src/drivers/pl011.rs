@@ -51,8 +51,18 @@ impl Pl011 {
     }
 
     pub fn put(&mut self, b: u8) {
-        while self.regs.fr.is_set(FR::TXFF) {}
+        while !self.try_put(b) {
+            core::hint::spin_loop();
+        }
+    }
+
+    /// Writes `b` if the transmit FIFO has room; false (nothing written) if full.
+    pub fn try_put(&mut self, b: u8) -> bool {
+        if self.regs.fr.is_set(FR::TXFF) {
+            return false;
+        }
         self.regs.dr.set(b as u32);
+        true
     }
 
     pub fn get(&mut self) -> Option<u8> {

@@ -62,6 +62,14 @@ impl Uart {
         }
     }
 
+    /// Writes `b` if the transmitter has room; false if it would have to wait.
+    pub fn try_put(&mut self, b: u8) -> bool {
+        match self {
+            Uart::Pl011(u) => u.try_put(b),
+            Uart::Exynos(u) => u.try_put(b),
+        }
+    }
+
     pub fn get(&mut self) -> Option<u8> {
         match self {
             Uart::Pl011(u) => u.get(),

@@ -144,6 +144,27 @@ pub fn write_fmt(args: fmt::Arguments<'_>) {
     });
 }
 
+/// Appends guest-triggered text ([`Ring::write_guest`]): the first fault
+/// report of the boot stays in the RAM log whatever the guest does next.
+pub fn write_guest_fmt(args: fmt::Arguments<'_>) {
+    let text = alloc::format!("{args}");
+    with_ring(|r| {
+        let before = r.written();
+        if !r.write_guest(text.as_bytes()) {
+            return;
+        }
+        #[cfg(target_arch = "arm")]
+        for span in r.touched(before, text.len()) {
+            if !span.is_empty() {
+                let start = r.mem.as_ptr() as usize + span.start;
+                crate::arch::armv7::cpu::clean_inval_dcache_range(start, span.len());
+            }
+        }
+        #[cfg(not(target_arch = "arm"))]
+        let _ = before;
+    });
+}
+
 /// Checks a board's window before it is touched: aligned, large enough, inside
 /// the board's RAM window and clear of snowvisor's own image, stack and heap.
 pub fn check_place(

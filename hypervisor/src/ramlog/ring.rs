@@ -22,6 +22,11 @@ pub struct Attached {
 /// The ring over a byte window (RAM on the target, a buffer in tests).
 pub struct Ring<'a> {
     pub(super) mem: &'a mut [u8],
+    /// Ring index where the first guest-triggered message of this boot
+    /// starts: later guest-triggered text may not overwrite it.
+    guest_pin: Option<u32>,
+    /// Guest-triggered bytes left out to keep that first report.
+    guest_dropped: u64,
 }
 
 fn rd(mem: &[u8], off: usize) -> u32 {
@@ -57,7 +62,11 @@ impl<'a> Ring<'a> {
             && rd(mem, OFF_VERSION) == LAYOUT_VERSION
             && rd(mem, OFF_SIZE) as usize == size
             && rd(mem, OFF_CHECK) == check_of(mem);
-        let mut ring = Ring { mem };
+        let mut ring = Ring {
+            mem,
+            guest_pin: None,
+            guest_dropped: 0,
+        };
         let att = if valid {
             let written = rd(ring.mem, OFF_WRITTEN) as usize;
             let prev_flags = rd(ring.mem, OFF_FLAGS);
@@ -147,6 +156,29 @@ impl<'a> Ring<'a> {
     /// Byte ranges of the window that a write of `len` bytes starting at
     /// written-count `before` changed (the header and up to two ring spans), for
     /// cache maintenance.
+    /// Appends text a guest made snowvisor print (a fault report, a refused
+    /// trap). The first such text of the boot is kept: later guest-triggered
+    /// text that would overwrite it is left out of the RAM log (counted in
+    /// [`Ring::guest_dropped`]), so a guest flooding faults cannot flush the
+    /// report of the first. snowvisor's own lines are written as always.
+    /// Returns whether the text was written.
+    pub fn write_guest(&mut self, bytes: &[u8]) -> bool {
+        let written = self.written();
+        let pin = *self.guest_pin.get_or_insert(written);
+        let end = u64::from(written) + bytes.len() as u64;
+        if end > u64::from(pin) + self.capacity() as u64 {
+            self.guest_dropped += bytes.len() as u64;
+            return false;
+        }
+        self.write(bytes);
+        true
+    }
+
+    /// Guest-triggered bytes [`Ring::write_guest`] left out.
+    pub fn guest_dropped(&self) -> u64 {
+        self.guest_dropped
+    }
+
     pub fn touched(&self, before: u32, len: usize) -> [core::ops::Range<usize>; 3] {
         let cap = self.capacity();
         let header = 0..HEADER_SIZE;

@@ -183,3 +183,26 @@ fn last_line_skips_blank_and_crlf() {
     assert_eq!(last_line(b"\n\n"), None);
     assert_eq!(last_line(b"no newline").as_deref(), Some("no newline"));
 }
+
+/// A guest that faults for ever does not flush the first fault's report out
+/// of the RAM log; snowvisor's own lines still go in.
+#[test]
+fn the_first_guest_fault_report_is_kept() {
+    let mut mem = vec![0u8; 1024];
+    let (mut r, _) = Ring::attach(&mut mem).unwrap();
+    r.write(b"snowvisor: boot\n");
+    assert!(r.write_guest(b"snowvisor: error: dom0: stage-2 fault: FIRST\n"));
+    let mut kept = 0;
+    for i in 0..1000 {
+        if r.write_guest(alloc::format!("snowvisor: error: dom0: fault {i}\n").as_bytes()) {
+            kept += 1;
+        }
+    }
+    assert!(kept > 0 && kept < 40, "{kept}");
+    assert!(r.guest_dropped() > 0);
+    let text = String::from_utf8_lossy(&joined(&r)).into_owned();
+    assert!(text.contains("stage-2 fault: FIRST"), "{text}");
+    r.write(b"snowvisor: own line\n");
+    let text = String::from_utf8_lossy(&joined(&r)).into_owned();
+    assert!(text.ends_with("snowvisor: own line\n"), "{text}");
+}

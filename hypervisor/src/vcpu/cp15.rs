@@ -3,8 +3,6 @@
 
 use core::arch::asm;
 
-use log::warn;
-
 use super::regs::set_reg;
 use super::Next;
 use crate::arch::armv7::coproc::{condition_passed, decide, Access, Action};
@@ -45,7 +43,8 @@ pub(super) fn coproc(f: &mut TrapFrame, hsr: Hsr, cp: u32) -> Next {
             set_reg(f, a.rt, v);
         }
         Action::Undefined => {
-            warn!(
+            super::guest_log!(
+                warn,
                 "dom0: CP{cp} {} c{}, {}, c{}, {} (r{}) at pc {:#010x} not allowed; injecting undefined instruction",
                 if a.read { "read" } else { "write" },
                 a.crn,

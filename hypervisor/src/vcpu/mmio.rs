@@ -3,8 +3,6 @@
 
 use alloc::vec::Vec;
 
-use log::{error, warn};
-
 use super::regs::{reg, set_reg};
 use super::{Next, Vm, GIC, VM};
 use crate::arch::armv7::exception::Kind;
@@ -83,7 +81,8 @@ pub(super) fn data_abort(f: &mut TrapFrame, hsr: Hsr) -> Next {
         if ok {
             return Next::Skip;
         }
-        warn!(
+        super::guest_log!(
+            warn,
             "dom0: GICD access at offset {off:#x} ({} bytes, {}) not allowed; injecting an abort",
             size,
             if d.write { "write" } else { "read" }
@@ -96,7 +95,8 @@ pub(super) fn data_abort(f: &mut TrapFrame, hsr: Hsr) -> Next {
             .iter()
             .find(|(r, _)| ipa >= r.base && ipa < r.end())
             .map_or("no device node", |(_, n)| n.as_str());
-        error!(
+        super::guest_log!(
+            error,
             "dom0: stage-2 fault: {} of IPA {ipa:#x} (VA {va:#010x}) at pc {:#010x}: {} ({owner}); injecting a data abort",
             if d.write { "write" } else { "read" },
             f.elr,

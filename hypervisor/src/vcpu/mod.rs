@@ -27,6 +27,7 @@ use crate::domain::xen_glue::XenDom0;
 use crate::drivers::gicv2::Gic;
 use crate::dt::Region;
 use crate::psci;
+use crate::ratelimit::{RateLimit, Verdict};
 use crate::stats::{Class, EXITS};
 use crate::vgic::{PendingQueue, VDist};
 
@@ -85,6 +86,52 @@ fn skip(f: &mut TrapFrame, hsr: Hsr) {
     f.elr = f.elr.wrapping_add(if hsr.il32() { 4 } else { 2 });
 }
 
+/// What a guest can make snowvisor print (its faults, refused traps and
+/// calls): 10 lines at once, then one per 500 ms, the same rate as Xen's
+/// `printk_ratelimit` (10 per 5 s). Times in milliseconds.
+static GUEST_LOG: Mutex<RateLimit> = Mutex::new(RateLimit::new(10, 500));
+
+/// Whether a guest-triggered message may be printed now; the first one let
+/// through after a flood first says how many were dropped.
+pub(crate) fn guest_log_allowed() -> bool {
+    let t = aarch32_cpu::register::CntPct::read().0;
+    let f = u64::from(aarch32_cpu::register::Cntfrq::read().0.max(1));
+    let now_ms = t / f.div_ceil(1000);
+    let Some(mut l) = GUEST_LOG.try_lock() else {
+        return false;
+    };
+    match l.check(now_ms) {
+        Verdict::Suppress => false,
+        Verdict::Print { suppressed } => {
+            drop(l);
+            if suppressed > 0 {
+                warn!(target: "guest", "dom0: {suppressed} messages suppressed");
+            }
+            true
+        }
+    }
+}
+
+/// Says how many guest-triggered messages were dropped and not yet counted
+/// in a log line (before the machine stops).
+fn report_suppressed() {
+    let n = GUEST_LOG.try_lock().map_or(0, |l| l.suppressed());
+    if n > 0 {
+        warn!(target: "guest", "dom0: {n} messages suppressed");
+    }
+}
+
+/// `log::$level!` for messages a guest can trigger, through [`GUEST_LOG`].
+/// Their target is `guest`: the RAM log keeps the first one's report.
+macro_rules! guest_log {
+    ($level:ident, $($t:tt)*) => {
+        if $crate::vcpu::guest_log_allowed() {
+            log::$level!(target: "guest", $($t)*);
+        }
+    };
+}
+pub(crate) use guest_log;
+
 /// `HVC #0xEA1`: Xen's hypercall.
 const XEN_HVC: u32 = 0xea1;
 
@@ -117,6 +164,7 @@ fn trap_other(f: &mut TrapFrame, hsr: Hsr) {
             let wfi = hsr.iss() & 1 == 0;
             EXITS.count(if wfi { Class::Wfi } else { Class::Wfe });
             if wfi && idle_allowed() {
+                crate::console::drain_guest();
                 crate::arch::armv7::cpu::wait_for_interrupt();
             }
             Next::Skip
@@ -125,7 +173,7 @@ fn trap_other(f: &mut TrapFrame, hsr: Hsr) {
         ec::PABT_GUEST => {
             EXITS.count(Class::PrefetchAbort);
             let ifar = aarch32_cpu::register::Hifar::read().0;
-            error!("dom0: instruction fetch fault at VA {ifar:#010x} ({hsr}); injecting a prefetch abort");
+            guest_log!(error, "dom0: instruction fetch fault at VA {ifar:#010x} ({hsr}); injecting a prefetch abort");
             guest::inject(f, Kind::PrefetchAbort { addr: ifar });
             Next::Stay
         }
@@ -134,7 +182,8 @@ fn trap_other(f: &mut TrapFrame, hsr: Hsr) {
         ec::CP14_64 | ec::CP14_LDC => {
             // Debug registers by MRRC/LDC/STC (HDCR.TDA, TDRA): none allowed.
             EXITS.other(hsr.ec());
-            warn!(
+            guest_log!(
+                warn,
                 "dom0: {hsr} at pc {:#010x} not allowed; injecting undefined instruction",
                 f.elr
             );
@@ -155,8 +204,10 @@ fn trap_other(f: &mut TrapFrame, hsr: Hsr) {
         }
         _ => {
             EXITS.other(hsr.ec());
-            error!("dom0: unhandled trap {hsr} at pc {:#010x} ({} mode); injecting undefined instruction", f.elr, mode_name(f.spsr));
-            dump(f);
+            if guest_log_allowed() {
+                error!(target: "guest", "dom0: unhandled trap {hsr} at pc {:#010x} ({} mode); injecting undefined instruction", f.elr, mode_name(f.spsr));
+                dump(f);
+            }
             guest::inject(f, Kind::Undefined);
             Next::Stay
         }
@@ -176,7 +227,10 @@ fn hvc(f: &mut TrapFrame, hsr: Hsr) -> Next {
         XEN_HVC => xen_hypercall(f),
         imm => {
             EXITS.count(Class::Psci);
-            warn!("dom0: HVC #{imm:#x} is not a known interface; returning -1");
+            guest_log!(
+                warn,
+                "dom0: HVC #{imm:#x} is not a known interface; returning -1"
+            );
             f.r[0] = u32::MAX;
         }
     }
@@ -241,15 +295,18 @@ fn psci_call(f: &mut TrapFrame) {
 /// Forwards a system PSCI call to the platform firmware (QEMU implements PSCI
 /// for HYP software over SMC).
 pub(crate) fn platform_psci(function: u32) -> ! {
+    report_suppressed();
+    crate::console::flush_guest();
     crate::arch::armv7::secure::smc_call(function, 0, 0, 0);
     crate::start::fatal(format_args!("platform PSCI call {function:#x} returned"))
 }
 
 fn dump(f: &TrapFrame) {
     for line in f.register_lines() {
-        error!("  {line}");
+        error!(target: "guest", "  {line}");
     }
     error!(
+        target: "guest",
         "  lr_usr={:#010x} pc={:#010x} cpsr={:#010x}",
         f.lr, f.elr, f.spsr
     );

@@ -561,6 +561,18 @@ extern "C" fn guest_main() -> ! {
             say!("{name} reads {got:#x} (want {want:#x}): FAIL");
         }
     }
+    // A flood: faults snowvisor reports (rate-limited) and console output
+    // (queued, drained without holding the CPU).
+    for _ in 0..2000 {
+        // SAFETY: the probe returns through the handlers.
+        unsafe { run_probe(addr(&probe_a_ldr), UNMAPPED, 0) };
+    }
+    let line = [b'x'; 127];
+    for _ in 0..256 {
+        console_write(&line);
+        console_write(b"\n");
+    }
+    say!("flood: 2000 faults, 32 KiB of console output");
     say!("done: {passed} passed, {failed} failed");
     power_off()
 }
