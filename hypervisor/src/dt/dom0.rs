@@ -353,6 +353,9 @@ pub fn build(tree: &HostTree<'_>, plan: &Plan, d: &Dom0Params<'_>) -> Result<Vec
     let x = tree.index().check_phandles()?;
     let n = x.len();
     let chosen = x.by_path("/chosen");
+    // Without a PSCI node, Dom0 gets snowvisor's `/psci`; a root node of that
+    // name that is something else would make two `/psci` (found by fuzzing).
+    let has_psci = (0..n).any(|i| x.is_compatible(i, PSCI));
     let removed: Vec<bool> = (0..n)
         .map(|i| {
             let name = x.nodes.get(i).map_or("", |n| n.name);
@@ -362,6 +365,7 @@ pub fn build(tree: &HostTree<'_>, plan: &Plan, d: &Dom0Params<'_>) -> Result<Vec
                     || is_memory_node(x, i)
                     || x.is_compatible(i, NOT_FOR_DOM0)
                     || (at_root && (OVERLAY_NODES.contains(&name) || name == "hypervisor"))
+                    || (at_root && !has_psci && name == "psci")
                     || (x.parent(i).is_some()
                         && x.parent(i) == chosen
                         && name.starts_with("module@")))

@@ -29,6 +29,9 @@ pub enum PlanError {
     },
     /// Following interrupt parents (or an interrupt map) from `node` came back to `via`.
     InterruptCycle { node: String, via: String },
+    /// Two sibling nodes with the same name: paths, which the plan and
+    /// Dom0's tree go by, would be ambiguous (dtc refuses such a tree too).
+    DuplicateNode { path: String },
 }
 
 impl fmt::Display for PlanError {
@@ -54,6 +57,9 @@ impl fmt::Display for PlanError {
             PlanError::BadProperty { node, prop, why } => write!(f, "{node}: {prop}: {why}"),
             PlanError::InterruptCycle { node, via } => {
                 write!(f, "{node}: interrupt parents form a cycle (through {via})")
+            }
+            PlanError::DuplicateNode { path } => {
+                write!(f, "{path}: two sibling nodes have this name")
             }
         }
     }

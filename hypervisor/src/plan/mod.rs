@@ -249,11 +249,12 @@ impl Plan {
     }
 }
 
-/// Makes the plan. Fails only on an inconsistent tree (duplicate phandles,
-/// malformed IOMMU properties, an owned IOMMU whose interrupts cannot be
+/// Makes the plan. Fails only on an inconsistent tree (duplicate phandles or
+/// node paths, malformed IOMMU properties, an owned IOMMU whose interrupts cannot be
 /// read); a node whose interrupts cannot be followed is a warning.
 pub fn make(tree: &HostTree<'_>, opts: &PlanOptions, keep: &Keep) -> Result<Plan, PlanError> {
     let x = tree.index().check_phandles()?;
+    check_unique_paths(x)?;
     let mut warnings = Vec::new();
     // One odd node never fails the plan: its interrupts are left out, with a
     // warning naming it (devices::collect does the same per node).
@@ -336,6 +337,19 @@ pub fn make(tree: &HostTree<'_>, opts: &PlanOptions, keep: &Keep) -> Result<Plan
         kept_irqs,
         warnings,
     })
+}
+
+/// Fails on two nodes with one path (siblings of the same name).
+fn check_unique_paths(x: &NodeIndex<'_>) -> Result<(), PlanError> {
+    let mut seen = alloc::collections::BTreeSet::new();
+    for i in 0..x.len() {
+        if !seen.insert(x.path(i)) {
+            return Err(PlanError::DuplicateNode {
+                path: x.path(i).to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn swiotlb(

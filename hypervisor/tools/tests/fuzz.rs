@@ -6,8 +6,16 @@ use std::path::Path;
 use std::time::Instant;
 
 /// Runs `target` over the regression inputs of `name` and `iterations`
-/// random inputs (length 0..`max_len`) from `seed`; returns the inputs run.
-fn bounded(name: &str, iterations: u32, max_len: usize, seed: u64, target: fn(&[u8])) -> u32 {
+/// random inputs (length 0..`max_len`) from `seed` (`FUZZ_ITERATIONS`
+/// overrides the count); returns the inputs run. A failing input is left in
+/// `target/fuzz/failed-NAME`.
+fn bounded(
+    name: &str,
+    iterations: u32,
+    max_len: usize,
+    seed: u64,
+    mut target: impl FnMut(&[u8]),
+) -> u32 {
     let start = Instant::now();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fuzz-regressions")
@@ -26,11 +34,22 @@ fn bounded(name: &str, iterations: u32, max_len: usize, seed: u64, target: fn(&[
     }
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut buf = Vec::with_capacity(max_len);
+    let iterations = std::env::var("FUZZ_ITERATIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(iterations);
     for _ in 0..iterations {
         buf.clear();
         let n = rng.usize(0..max_len);
         buf.extend((0..n).map(|_| rng.u8(..)));
+        // A failing input is kept for scripts/fuzz's tmin and for a look.
+        let keep = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../target/fuzz")
+            .join(format!("failed-{name}"));
+        let _ = std::fs::create_dir_all(keep.parent().unwrap());
+        let _ = std::fs::write(&keep, &buf);
         target(&buf);
+        let _ = std::fs::remove_file(&keep);
         runs += 1;
     }
     println!(
@@ -54,6 +73,44 @@ fn hypercall_bounded() {
     // Random inputs reach the deep paths, not only the argument checks.
     assert!(total.grant_maps > 0 && total.grant_unmaps > 0, "{total:?}");
     assert!(total.ballooned > 0 && total.cache_flushes > 0, "{total:?}");
+}
+
+/// The seed trees: Debian's DTBs (fetched by scripts/test) and QEMU's.
+fn seeds() -> Vec<Vec<u8>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for dir in ["../target/dom0/dtbs", "src/dt/testdata"] {
+        let dir = root.join(dir);
+        let rd = std::fs::read_dir(&dir).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (scripts/fetch-dom0 fetches the DTBs)",
+                dir.display()
+            )
+        });
+        files.extend(
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "dtb")),
+        );
+    }
+    files.sort();
+    assert!(files.len() > 800, "only {} seed DTBs", files.len());
+    files.iter().map(|f| std::fs::read(f).unwrap()).collect()
+}
+
+#[test]
+fn dt_plan_bounded() {
+    use snowvisor_tools::fuzz::dt_plan::run;
+    let seeds = seeds();
+    let mut n = 0u32;
+    let mut planned = 0u32;
+    bounded("dt_plan", 1_000, 256, 0x5eed_0002, |d| {
+        // dtc (a process per tree) on every 50th input.
+        n += 1;
+        planned += u32::from(run(d, &seeds, n.is_multiple_of(50)));
+    });
+    println!("fuzz dt_plan: {planned} inputs reached Dom0's tree");
+    // Most mutated trees still plan: the mutations are not just noise.
+    assert!(planned > 150, "{planned}");
 }
 
 thread_local! {
@@ -120,4 +177,20 @@ fn show() {
     let t = Instant::now();
     let s = snowvisor_tools::fuzz::hypercall::run(&data);
     println!("{s:?} in {:?}", t.elapsed());
+}
+
+/// Writes the tree the dt_plan input in `$FUZZ_INPUT` stands for to
+/// `$FUZZ_INPUT.dtb`, and runs it.
+#[test]
+#[ignore]
+fn show_dt() {
+    let path = std::env::var("FUZZ_INPUT").unwrap();
+    let data = std::fs::read(&path).unwrap();
+    let seeds = seeds();
+    std::fs::write(
+        format!("{path}.dtb"),
+        snowvisor_tools::fuzz::dt_plan::blob(&data, &seeds),
+    )
+    .unwrap();
+    snowvisor_tools::fuzz::dt_plan::run(&data, &seeds, true);
 }

@@ -6,4 +6,5 @@
 //! `scripts/test`), which also replays every minimized crasher kept in
 //! `tests/fuzz-regressions/TARGET/`.
 
+pub mod dt_plan;
 pub mod hypercall;
