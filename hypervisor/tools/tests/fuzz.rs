@@ -110,7 +110,7 @@ fn dt_plan_bounded() {
     });
     println!("fuzz dt_plan: {planned} inputs reached Dom0's tree");
     // Most mutated trees still plan: the mutations are not just noise.
-    assert!(planned > 150, "{planned}");
+    assert!(planned > 100, "{planned}");
 }
 
 thread_local! {

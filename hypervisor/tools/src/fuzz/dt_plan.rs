@@ -412,9 +412,12 @@ fn apply(root: &mut Node, m: &Mutation, seeds: &[Vec<u8>]) {
             }
         }
         Mutation::Duplicate { node } => {
+            // The copy gets a name of its own (a same-named sibling is what
+            // Rename makes, and the plan refuses it).
             let p = pick(&all, *node);
             if let Some((_, parent)) = p.split_last() {
-                let copy = node_mut(root, &p).clone();
+                let mut copy = node_mut(root, &p).clone();
+                copy.name.extend(format!("-copy{}", all.len()).bytes());
                 node_mut(root, parent).kids.push(copy);
             }
         }
