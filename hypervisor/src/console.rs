@@ -153,22 +153,19 @@ pub fn write_guest(bytes: &[u8]) {
 
 /// Sends queued guest output while the UART takes it without waiting.
 pub fn drain_guest() {
-    let Some(mut tx) = GUEST_TX.try_lock() else {
-        return;
-    };
-    if tx.is_empty() {
-        return;
-    }
-    if let Some(mut c) = CONSOLE.try_lock() {
-        if let Some(s) = c.as_mut() {
-            tx.drain(|b| s.try_put(b));
-        }
-    }
+    send_guest(false);
 }
 
 /// Sends all queued guest output, waiting for the UART (before snowvisor's
 /// own lines, and before the machine stops). At most [`GUEST_TX_SIZE`] bytes.
 pub fn flush_guest() {
+    send_guest(true);
+}
+
+/// Moves queued guest output to the UART: all of it, waiting for the UART,
+/// when `wait`; else only what it takes without waiting. Does nothing when
+/// the queue or the console is already held (an interrupted print).
+fn send_guest(wait: bool) {
     let Some(mut tx) = GUEST_TX.try_lock() else {
         return;
     };
@@ -178,8 +175,12 @@ pub fn flush_guest() {
     if let Some(mut c) = CONSOLE.try_lock() {
         if let Some(s) = c.as_mut() {
             tx.drain(|b| {
-                s.put(b);
-                true
+                if wait {
+                    s.put(b);
+                    true
+                } else {
+                    s.try_put(b)
+                }
             });
         }
     }
