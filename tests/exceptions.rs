@@ -53,6 +53,8 @@ fn injected_exceptions_follow_the_architecture() {
         "thumb data abort in an IT block (injected) (LPAE): PASS",
         "arm str data abort (injected) (LPAE): PASS",
         "arm CP15 c15 access (injected undefined) (short-descriptor): PASS",
+        "arm hvc #0x1234 (injected undefined) (LPAE): PASS",
+        "thumb hvc #0x1234 (injected undefined) (short-descriptor): PASS",
         "thumb alignment fault in an IT block (native) (LPAE): PASS",
         "DBGDIDR reads 0x1050040: PASS",
     ] {
@@ -61,7 +63,7 @@ fn injected_exceptions_follow_the_architecture() {
             "{case}\n\n{console}"
         );
     }
-    assert!(done.ends_with("42 passed, 0 failed"), "{done}");
+    assert!(done.ends_with("46 passed, 0 failed"), "{done}");
     b.expect("PSCI SYSTEM_OFF: powering off", 30);
     // What the flood's end left uncounted is said before the machine stops.
     b.expect("messages suppressed", 30);

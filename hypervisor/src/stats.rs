@@ -16,7 +16,7 @@ pub enum Class {
     /// `HVC #0xEA1`; key: the Xen hypercall number (`r12`; numbers at or
     /// above [`HYPERCALLS`] - 1 share the last key).
     Hypercall = 1,
-    /// `HVC #0` (PSCI) or any other HVC immediate; key 0.
+    /// `HVC #0` (PSCI); key 0. Other immediates count as [`Class::Other`].
     Psci = 2,
     /// A trapped SMC; key 0.
     Smc = 3,

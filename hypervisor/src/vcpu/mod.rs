@@ -226,12 +226,16 @@ fn hvc(f: &mut TrapFrame, hsr: Hsr) -> Next {
         }
         XEN_HVC => xen_hypercall(f),
         imm => {
-            EXITS.count(Class::Psci);
+            // As Xen 4.17 (arch/arm/traps.c, do_trap_hypercall): an unknown
+            // immediate is an undefined instruction. HVC is 4 bytes in ARM
+            // and Thumb; ELR points past it, the exception is taken at it.
+            EXITS.other(hsr.ec());
             guest_log!(
                 warn,
-                "dom0: HVC #{imm:#x} is not a known interface; returning -1"
+                "dom0: HVC #{imm:#x} is not a known interface; injecting undefined instruction"
             );
-            f.r[0] = u32::MAX;
+            f.elr = f.elr.wrapping_sub(4);
+            guest::inject(f, Kind::Undefined);
         }
     }
     // ELR already points past an HVC.

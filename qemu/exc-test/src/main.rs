@@ -11,7 +11,9 @@
 //! expectations: the twin proves the expectation is the architecture's.
 //!
 //! - Undefined: an access to a debug register (`DBGBVR2`, trapped by
-//!   HDCR.TDA), which snowvisor refuses; native twin `UDF`.
+//!   HDCR.TDA), which snowvisor refuses, and an HVC with an immediate no
+//!   interface uses (`#0x1234`; Xen's is `#0xEA1`, PSCI's `#0`), taken at the
+//!   HVC itself; native twin `UDF`.
 //! - Prefetch Abort: a branch to an IPA no domain maps (snowvisor's image);
 //!   native twin `BKPT` (a debug event).
 //! - Data Abort: a load and a store to that IPA, also a 32-bit Thumb load and
@@ -162,7 +164,7 @@ probe_resume:
 
     .arm
     .global probe_a_udf, probe_a_und, probe_a_bkpt, probe_a_pabt
-    .global probe_a_ldr, probe_a_str, probe_a_align, probe_a_c15, probe_a_l2ctlr
+    .global probe_a_ldr, probe_a_str, probe_a_align, probe_a_c15, probe_a_l2ctlr, probe_a_hvc
 probe_a_udf:
     udf     #0
     b       probe_nofault
@@ -171,6 +173,10 @@ probe_a_und:
     b       probe_nofault
 probe_a_bkpt:
     bkpt    #0
+    b       probe_nofault
+probe_a_hvc:
+    .arch_extension virt
+    hvc     #0x1234
     b       probe_nofault
 probe_a_c15:
     mrc     p15, 4, r2, c15, c0, 0  @ CBAR (IMPLEMENTATION DEFINED, HSTR.T15)
@@ -193,7 +199,7 @@ probe_a_align:
     .thumb
     .global probe_t_udf, probe_t_udfw, probe_t_und, probe_t_bkpt, probe_t_pabt
     .global probe_t_ldr, probe_t_str, probe_t_ldrw, probe_t_it, probe_t_it_insn
-    .global probe_t_align, probe_t_align_it, probe_t_align_it_insn
+    .global probe_t_align, probe_t_align_it, probe_t_align_it_insn, probe_t_hvc
     .balign 4
 probe_t_udf:
     udf     #0
@@ -209,6 +215,10 @@ probe_t_und:
     .balign 4
 probe_t_bkpt:
     bkpt    #0
+    b.w     thumb_nofault
+    .balign 4
+probe_t_hvc:
+    hvc     #0x1234
     b.w     thumb_nofault
     .balign 4
 probe_t_pabt:
@@ -261,6 +271,8 @@ extern "C" {
     static probe_a_align: u8;
     static probe_a_c15: u8;
     static probe_a_l2ctlr: u8;
+    static probe_a_hvc: u8;
+    static probe_t_hvc: u8;
     static probe_t_udf: u8;
     static probe_t_udfw: u8;
     static probe_t_und: u8;
@@ -464,7 +476,7 @@ extern "C" fn guest_main() -> ! {
     let unaligned = UNALIGNED.as_ptr() as u32 + 1;
     // SAFETY (all): addresses of the probe labels above.
     let a = |s: &u8| addr(s);
-    let cases: [Case; 20] = unsafe {
+    let cases: [Case; 22] = unsafe {
         let arm = |name, p: &u8, addr, align, vector, fsr, far| Case {
             name,
             probe: a(p),
@@ -503,6 +515,7 @@ extern "C" fn guest_main() -> ! {
             arm("arm undefined (injected)", &probe_a_und, 0, false, Vector::Undefined, (0, 0), 0),
             arm("arm CP15 c15 access (injected undefined)", &probe_a_c15, 0, false, Vector::Undefined, (0, 0), 0),
             arm("arm CP15 c9 IMPLEMENTATION DEFINED access (injected undefined)", &probe_a_l2ctlr, 0, false, Vector::Undefined, (0, 0), 0),
+            arm("arm hvc #0x1234 (injected undefined)", &probe_a_hvc, 0, false, Vector::Undefined, (0, 0), 0),
             arm("arm bkpt (native)", &probe_a_bkpt, 0, false, Vector::PrefetchAbort, debug, ANY),
             pabt_arm,
             arm("arm ldr data abort (injected)", &probe_a_ldr, UNMAPPED, false, Vector::DataAbort, sync_ext, UNMAPPED),
@@ -511,6 +524,7 @@ extern "C" fn guest_main() -> ! {
             thumb("thumb udf (native)", &probe_t_udf, &probe_t_udf, 0, false, Vector::Undefined, 0, (0, 0), 0),
             thumb("thumb udf.w (native)", &probe_t_udfw, &probe_t_udfw, 0, false, Vector::Undefined, 0, (0, 0), 0),
             thumb("thumb undefined (injected)", &probe_t_und, &probe_t_und, 0, false, Vector::Undefined, 0, (0, 0), 0),
+            thumb("thumb hvc #0x1234 (injected undefined)", &probe_t_hvc, &probe_t_hvc, 0, false, Vector::Undefined, 0, (0, 0), 0),
             thumb("thumb bkpt (native)", &probe_t_bkpt, &probe_t_bkpt, 0, false, Vector::PrefetchAbort, 0, debug, ANY),
             pabt_thumb,
             thumb("thumb ldr data abort (injected)", &probe_t_ldr, &probe_t_ldr, UNMAPPED, false, Vector::DataAbort, 0, sync_ext, UNMAPPED),
