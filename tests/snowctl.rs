@@ -50,6 +50,8 @@ fn info_and_selftest(b: &mut Boot) {
         "grant_table_op map_grant_ref bad ref: PASS (returned 0, status -3)",
         "event_channel_op close invalid port: PASS (-EINVAL)",
         "unknown hypercall 1000: PASS (-ENOSYS)",
+        "memory_op current_reservation no domain 1: PASS (-ESRCH)",
+        "memory_op maximum_reservation with a start extent: PASS (-EINVAL)",
         "xen_version after hostile calls: PASS (Xen 4.17)",
     ] {
         assert!(
@@ -88,6 +90,17 @@ fn version_and_dmesg(b: &mut Boot) {
         "snowvisor-dom0: snowctl version swiotlb-xen: on (XENFEAT_direct_mapped)",
         5,
     );
+    // memory_op's counts are Dom0's RAM as snowvisor built it, in pages.
+    let m = b.expect("snowvisor-dom0: snowctl version memory: ", 5);
+    let pages = dom0_pages(&b.console());
+    assert!(pages > 0, "no 'dom0: memory' lines");
+    assert!(
+        m.ends_with(&format!(
+            "current_reservation {pages} pages ({} KiB), maximum_reservation {pages} pages",
+            pages * 4
+        )),
+        "{m} (Dom0 has {pages} pages)"
+    );
     info_and_selftest(b);
     let d = b.expect("snowvisor-dom0: snowctl dmesg exit ", 30);
     assert!(d.contains("dmesg exit 0 lines "), "{d}");
@@ -96,6 +109,18 @@ fn version_and_dmesg(b: &mut Boot) {
     // The log reaches the time Dom0 was built and entered.
     let last = b.expect("snowvisor-dom0: snowctl dmesg last ", 5);
     assert!(last.contains("snowvisor: "), "{last}");
+}
+
+/// Dom0's RAM in 4 KiB pages, from snowvisor's
+/// `dom0: memory 0x40a00000-0x7fffffff (1014 MiB, 1:1)` lines.
+fn dom0_pages(console: &str) -> u64 {
+    let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap();
+    console
+        .lines()
+        .filter_map(|l| l.split("snowvisor: dom0: memory ").nth(1))
+        .filter_map(|r| r.split(' ').next()?.split_once('-'))
+        .map(|(a, b)| (hex(b) + 1 - hex(a)) / 4096)
+        .sum()
 }
 
 /// The number at the end of `line`.

@@ -181,6 +181,10 @@ impl Platform for Dom0Platform<'_> {
         self.space.borrow_mut().unmap_grant(host_gfn, frame_gfn)
     }
 
+    fn ram_pages(&self) -> u32 {
+        self.space.borrow().ram_pages()
+    }
+
     fn release_frame(&mut self, gfn: u64) -> Result<(), PlatformError> {
         self.space.borrow_mut().release_frame(gfn)
     }

@@ -237,6 +237,13 @@ impl Space {
         }
     }
 
+    /// `Platform::ram_pages`: Dom0's RAM banks in 4 KiB pages, ballooned-out
+    /// pages included (they stay Dom0's, at their own address).
+    pub fn ram_pages(&self) -> u32 {
+        let bytes: u64 = self.ram.iter().map(|r| r.size).sum();
+        u32::try_from(bytes / PAGE).unwrap_or(u32::MAX)
+    }
+
     /// `Platform::release_frame`: a RAM page of Dom0's own, at its own address.
     pub fn release_frame(&mut self, gfn: u64) -> Result<(), PlatformError> {
         let ipa = gfn_ipa(gfn)?;
@@ -431,6 +438,7 @@ mod tests {
         assert_eq!(s.unmap_grant(host, 0x4_0010), Ok(()));
         assert_eq!(s.populate_frame(host), Ok(()));
         assert_eq!(s.populate_frame(host), Ok(()), "already there");
+        assert_eq!(s.ram_pages(), 0x1_0000, "256 MiB, ballooning or not");
         assert_eq!(s.stage2.lookup(host << 12), Some((host << 12, S2Mem::Ram)));
         // Frames that are not Dom0's RAM cannot be granted; MMIO cannot be replaced.
         assert_eq!(

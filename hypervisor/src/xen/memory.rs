@@ -1,7 +1,8 @@
-//! `memory_op`: placing Xen frames in the guest's physical map, and the balloon
-//! calls (`decrease_reservation` / `populate_physmap`) that gntdev needs.
+//! `memory_op`: placing Xen frames in the guest's physical map, the balloon
+//! calls (`decrease_reservation` / `populate_physmap`) that gntdev needs, and
+//! the domain's page counts (`current_reservation` / `maximum_reservation`).
 
-use super::abi::layout::{XenAddToPhysmap, XenMemoryReservation, XenPfn};
+use super::abi::layout::{XenAddToPhysmap, XenMemoryDomain, XenMemoryReservation, XenPfn};
 use super::abi::{xenmem, Errno};
 use super::guest::{elem_gva, gfn_ipa, handle_gva, read_struct, GFN_LIMIT};
 use super::platform::{PlatformError, XenFrame};
@@ -30,8 +31,30 @@ impl Xen {
             xenmem::DECREASE_RESERVATION | xenmem::POPULATE_PHYSMAP => {
                 self.reservation(cx, op, start, args)
             }
+            xenmem::CURRENT_RESERVATION | xenmem::MAXIMUM_RESERVATION => self.pages(cx, start, arg),
             _ => Err(Errno::ENOSYS),
         }
+    }
+
+    /// `XENMEM_current_reservation` / `XENMEM_maximum_reservation`: the
+    /// domain's pages, as Xen 4.17's `do_memory_op` (`common/memory.c`)
+    /// answers them: a start extent is `-EINVAL`, an unreadable
+    /// `xen_memory_domain` `-EFAULT`, another domain `-ESRCH`; then
+    /// `domain_tot_pages` / `max_pages`. For a direct-mapped domain (Xen's
+    /// Dom0 on ARM, and snowvisor's) both are the RAM it was built with:
+    /// `decrease_reservation` keeps a direct-mapped domain's page allocated
+    /// so that `populate_physmap` gives the same page back, so ballooning
+    /// changes neither.
+    fn pages(&mut self, cx: &mut Ctx<'_>, start: u32, arg: u32) -> HcResult {
+        if start != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let d: XenMemoryDomain = read_struct(cx.mem, arg)?;
+        if !self.own_domain(d.domid) {
+            return Err(Errno::ESRCH);
+        }
+        let pages = cx.plat.ram_pages();
+        Ok(Outcome::Return(i32::try_from(pages).unwrap_or(i32::MAX)))
     }
 
     fn add_to_physmap(&mut self, cx: &mut Ctx<'_>, arg: u32) -> HcResult {

@@ -162,6 +162,13 @@ pub trait Platform {
     /// mapped, for checking.
     fn unmap_grant(&mut self, host_gfn: u64, frame_gfn: u64) -> Result<(), PlatformError>;
 
+    /// The domain's RAM in 4 KiB pages as it was built (IPA == PA, every
+    /// bank): Xen's `tot_pages` and `max_pages` of a direct-mapped domain
+    /// (`XENMEM_current_reservation`, `XENMEM_maximum_reservation`). Pages
+    /// released by [`Platform::release_frame`] still count: they stay the
+    /// domain's, for [`Platform::populate_frame`] to give back.
+    fn ram_pages(&self) -> u32;
+
     /// `XENMEM_decrease_reservation`: the guest gives up the RAM page at `gfn`;
     /// remove it from stage 2 (a 1:1 domain gets the same page back from
     /// `populate_frame`).

@@ -317,6 +317,9 @@ impl Platform for TestPlat {
         m.s2.remove(&host_gfn);
         Ok(())
     }
+    fn ram_pages(&self) -> u32 {
+        RAM_PAGES as u32
+    }
     fn release_frame(&mut self, gfn: u64) -> Result<(), PlatformError> {
         assert!(gfn < GFN_LIMIT);
         let mut m = self.0.borrow_mut();

@@ -117,6 +117,14 @@ wire_struct! {
 }
 
 wire_struct! {
+    /// `struct xen_memory_domain` (`XENMEM_current_reservation`,
+    /// `XENMEM_maximum_reservation`, `XENMEM_maximum_gpfn`).
+    pub struct XenMemoryDomain (size 2, align 2) {
+        pub domid: u16 = 0,
+    }
+}
+
+wire_struct! {
     /// `struct vcpu_register_vcpu_info`: `mfn` is a guest frame number.
     pub struct VcpuRegisterVcpuInfo (size 16, align 8) {
         pub mfn: u64 = 0,

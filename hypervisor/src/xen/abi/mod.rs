@@ -94,6 +94,10 @@ pub mod xenfeat {
 pub mod xenmem {
     pub const INCREASE_RESERVATION: u32 = 0;
     pub const DECREASE_RESERVATION: u32 = 1;
+    /// `arg` = `struct xen_memory_domain`; returns the domain's pages.
+    pub const CURRENT_RESERVATION: u32 = 3;
+    /// `arg` = `struct xen_memory_domain`; returns the domain's page limit.
+    pub const MAXIMUM_RESERVATION: u32 = 4;
     pub const POPULATE_PHYSMAP: u32 = 6;
     pub const ADD_TO_PHYSMAP: u32 = 7;
     pub const ADD_TO_PHYSMAP_BATCH: u32 = 23;

@@ -108,6 +108,61 @@ fn add_to_physmap_rules() {
     );
 }
 
+/// `XENMEM_current_reservation` / `XENMEM_maximum_reservation`, with Xen
+/// 4.17's checks in its order (start extent, copy, domain) and a
+/// direct-mapped domain's counts: the RAM it was built with, before and
+/// after ballooning.
+#[test]
+fn reservation_counts() {
+    let mut g = Guest::dom0();
+    let d = |domid| XenMemoryDomain { domid };
+    let pages = RAM_PAGES as i32;
+    for cmd in [xenmem::CURRENT_RESERVATION, xenmem::MAXIMUM_RESERVATION] {
+        assert_eq!(op(&mut g, hc::MEMORY_OP, cmd, &d(domid::SELF)).0, pages);
+        assert_eq!(op(&mut g, hc::MEMORY_OP, cmd, &d(0)).0, pages, "own id");
+        for other in [1, domid::XEN, domid::IO, 0x7fff] {
+            let r = op(&mut g, hc::MEMORY_OP, cmd, &d(other)).0;
+            assert_eq!(r, Errno::ESRCH.ret(), "domid {other:#x}");
+        }
+        // A continued command is refused before the argument is read.
+        g.put(ARG, &d(domid::SELF));
+        let continued = cmd | (1 << xenmem::EXTENT_SHIFT);
+        assert_eq!(
+            g.call(hc::MEMORY_OP, [continued, ARG, 0, 0, 0]),
+            Errno::EINVAL.ret()
+        );
+        assert_eq!(
+            g.call(hc::MEMORY_OP, [cmd, 0x1000, 0, 0, 0]),
+            Errno::EFAULT.ret()
+        );
+        assert_eq!(
+            g.call(hc::MEMORY_OP, [cmd, HYP_GVA, 0, 0, 0]),
+            Errno::EFAULT.ret()
+        );
+    }
+    // Ballooning a page out and back changes neither count.
+    let list = Guest::kva(0x11, 0);
+    g.put(
+        list,
+        &XenPfn {
+            pfn: Guest::gfn(0x80),
+        },
+    );
+    let res = XenMemoryReservation {
+        extent_start: u64::from(list),
+        nr_extents: 1,
+        domid: domid::SELF,
+        ..Default::default()
+    };
+    assert_eq!(
+        op(&mut g, hc::MEMORY_OP, xenmem::DECREASE_RESERVATION, &res).0,
+        1
+    );
+    for cmd in [xenmem::CURRENT_RESERVATION, xenmem::MAXIMUM_RESERVATION] {
+        assert_eq!(op(&mut g, hc::MEMORY_OP, cmd, &d(domid::SELF)).0, pages);
+    }
+}
+
 #[test]
 fn reservation_calls() {
     let mut g = Guest::dom0();

@@ -16,16 +16,11 @@ use std::time::{Duration, Instant};
 
 use crate::privcmd::{HcBuf, Hypercall, Privcmd, IOCTL_HYPERCALL, IOCTL_UNKNOWN};
 use crate::xendev::Evtchn;
-use crate::{errno_text, xen, Fail};
+use crate::{errno_text, reservation, xen, Fail};
 
-/// `DOMID_SELF` (`public/xen.h`).
-const DOMID_SELF: u64 = 0x7ff0;
-/// `XENMEM_current_reservation` (`public/memory.h`).
-const XENMEM_CURRENT_RESERVATION: u64 = 3;
 /// `SCHEDOP_yield` (`public/sched.h`).
 const SCHEDOP_YIELD: u64 = 0;
 /// Hypercall numbers (`public/xen.h`).
-const MEMORY_OP: u32 = 12;
 const SCHED_OP: u32 = 29;
 /// A hypercall number no hypervisor implements.
 const UNKNOWN_OP: u32 = 1000;
@@ -69,9 +64,9 @@ pub fn hypercalls(p: &Privcmd, n: u32) -> Result<(), Fail> {
     let mut domid = HcBuf::new(2);
     domid
         .bytes_mut()
-        .copy_from_slice(&(DOMID_SELF as u16).to_le_bytes());
+        .copy_from_slice(&xen::DOMID_SELF.to_le_bytes());
     let mut query = HcBuf::new(16);
-    query.bytes_mut()[..2].copy_from_slice(&(DOMID_SELF as u16).to_le_bytes());
+    query.bytes_mut()[..2].copy_from_slice(&xen::DOMID_SELF.to_le_bytes());
     // A bound port: an unbound one for Dom0 and a local port bound to it.
     // The driver masks the far end after its first event, so later sends
     // only set it pending: the hypervisor's path, not Linux's handler.
@@ -116,8 +111,8 @@ pub fn hypercalls(p: &Privcmd, n: u32) -> Result<(), Fail> {
         call(
             "current_reservation",
             "XENMEM_current_reservation(DOMID_SELF)",
-            MEMORY_OP,
-            [XENMEM_CURRENT_RESERVATION, domid.addr(), 0, 0, 0],
+            xen::MEMORY_OP,
+            [xen::XENMEM_CURRENT_RESERVATION, domid.addr(), 0, 0, 0],
             false,
         ),
         call(
@@ -139,6 +134,19 @@ pub fn hypercalls(p: &Privcmd, n: u32) -> Result<(), Fail> {
         v >> 16,
         v & 0xffff
     );
+    // What the measured memory_op returns, for comparing hypervisors.
+    for (name, cmd) in [
+        ("current_reservation", xen::XENMEM_CURRENT_RESERVATION),
+        ("maximum_reservation", xen::XENMEM_MAXIMUM_RESERVATION),
+    ] {
+        match reservation(p, cmd) {
+            Ok(pages) => println!("bench-hypercall: XENMEM_{name}(DOMID_SELF) = {pages} pages"),
+            Err(e) => println!(
+                "bench-hypercall: XENMEM_{name}(DOMID_SELF): {}",
+                errno_text(&e)
+            ),
+        }
+    }
     // Warm up caches, TLBs and branch predictors on every path.
     time_calls(p, IOCTL_UNKNOWN, &null, n.min(1000));
     for c in &set {

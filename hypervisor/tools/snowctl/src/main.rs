@@ -2,7 +2,8 @@
 //! privcmd driver (`/dev/xen/privcmd`; `insmod xen-privcmd.ko` first).
 //!
 //!   snowctl info (or version)     xen_version: version, extraversion, changeset,
-//!                                 capabilities, feature submap 0 (swiotlb-xen state)
+//!                                 capabilities, feature submap 0 (swiotlb-xen state);
+//!                                 memory_op: Dom0's current and maximum reservation
 //!   snowctl selftest              grant and event-channel round trips through
 //!                                 gntalloc/gntdev/evtchn, hostile hypercalls
 //!                                 through privcmd; one PASS/FAIL line per check
@@ -31,6 +32,7 @@ use privcmd::{HcBuf, Privcmd};
 /// Xen's hypercall numbers and sub-ops used here (`xen/include/public/`).
 mod xen {
     pub const XEN_VERSION: u32 = 17;
+    pub const MEMORY_OP: u32 = 12;
     pub const SYSCTL: u32 = 35;
     pub const CONSOLE_IO: u32 = 18;
     pub const GRANT_TABLE_OP: u32 = 20;
@@ -44,6 +46,10 @@ mod xen {
     pub const EVTCHNOP_SEND: u64 = 4;
     pub const EVTCHNOP_ALLOC_UNBOUND: u64 = 6;
     pub const HVMOP_GET_PARAM: u64 = 1;
+    pub const XENMEM_CURRENT_RESERVATION: u64 = 3;
+    pub const XENMEM_MAXIMUM_RESERVATION: u64 = 4;
+    /// `DOMID_SELF` (`public/xen.h`).
+    pub const DOMID_SELF: u16 = 0x7ff0;
     pub const CONSOLEIO_WRITE: u64 = 0;
 
     pub const XENVER_VERSION: u64 = 0;
@@ -102,6 +108,7 @@ fn errno_text(e: &io::Error) -> String {
     let name = match e.raw_os_error() {
         Some(1) => "-EPERM",
         Some(2) => "-ENOENT",
+        Some(3) => "-ESRCH",
         Some(13) => "-EACCES",
         Some(14) => "-EFAULT",
         Some(22) => "-EINVAL",
@@ -238,7 +245,27 @@ fn version(p: &Privcmd) -> Result<(), Fail> {
         "unknown (neither direct_mapped nor not_direct_mapped)"
     };
     println!("swiotlb-xen: {swiotlb}");
+    let pages = |cmd| reservation(p, cmd).map_err(|e| errno_text(&e));
+    match (
+        pages(xen::XENMEM_CURRENT_RESERVATION),
+        pages(xen::XENMEM_MAXIMUM_RESERVATION),
+    ) {
+        (Ok(cur), Ok(max)) => println!(
+            "memory: current_reservation {cur} pages ({} KiB), maximum_reservation {max} pages",
+            u64::from(cur.unsigned_abs()) * 4
+        ),
+        (cur, max) => println!("memory: current_reservation {cur:?}, maximum_reservation {max:?}"),
+    }
     Ok(())
+}
+
+/// `memory_op(cmd, &xen_memory_domain { DOMID_SELF })`: Dom0's current or
+/// maximum reservation in 4 KiB pages (`public/memory.h`).
+fn reservation(p: &Privcmd, cmd: u64) -> io::Result<i32> {
+    let mut d = HcBuf::new(2);
+    d.bytes_mut()
+        .copy_from_slice(&xen::DOMID_SELF.to_le_bytes());
+    p.hypercall(xen::MEMORY_OP, [cmd, d.addr(), 0, 0, 0])
 }
 
 /// The `xen_sysctl` of a readconsole call (struct layout: cmd at 0,

@@ -16,10 +16,10 @@ use crate::{errno_text, xen};
 
 /// Dom0's domain id: what gntalloc grants to and evtchn binds to.
 const DOM0: u16 = 0;
-const DOMID_SELF: u16 = 0x7ff0;
 
 const EFAULT: i32 = 14;
 const EINVAL: i32 = 22;
+const ESRCH: i32 = 3;
 const ENOSYS: i32 = 38;
 const EACCES: i32 = 13;
 
@@ -233,7 +233,7 @@ fn hostile(p: &Privcmd, t: &mut Report) {
         grant_status(
             p,
             xen::GNTTABOP_MAP_GRANT_REF,
-            &map_grant_op(0, 0xffff_ffff, DOMID_SELF),
+            &map_grant_op(0, 0xffff_ffff, xen::DOMID_SELF),
             18,
             GNTST_BAD_GNTREF,
         ),
@@ -312,6 +312,30 @@ fn hostile(p: &Privcmd, t: &mut Report) {
         hc(xen::EVENT_CHANNEL_OP, [0x7fff, bad.addr(), 0, 0, 0]),
         ENOSYS,
     );
+    // memory_op's page counts: Xen 4.17 checks the start extent, then
+    // copies the xen_memory_domain, then looks the domain up.
+    let mut dom = HcBuf::new(2);
+    dom.bytes_mut().copy_from_slice(&1u16.to_le_bytes());
+    for (name, cmd) in [
+        ("current_reservation", xen::XENMEM_CURRENT_RESERVATION),
+        ("maximum_reservation", xen::XENMEM_MAXIMUM_RESERVATION),
+    ] {
+        t.expect_err(
+            &format!("memory_op {name} no domain 1"),
+            hc(xen::MEMORY_OP, [cmd, dom.addr(), 0, 0, 0]),
+            ESRCH,
+        );
+        t.expect_err(
+            &format!("memory_op {name} unmapped 0x1000"),
+            hc(xen::MEMORY_OP, [cmd, 0x1000, 0, 0, 0]),
+            EFAULT,
+        );
+        t.expect_err(
+            &format!("memory_op {name} with a start extent"),
+            hc(xen::MEMORY_OP, [cmd | 1 << 6, dom.addr(), 0, 0, 0]),
+            EINVAL,
+        );
+    }
     t.expect_err(
         "hvm_op get_param unmapped 0x1000",
         hc(xen::HVM_OP, [xen::HVMOP_GET_PARAM, 0x1000, 0, 0, 0]),
@@ -365,7 +389,7 @@ mod tests {
 
     #[test]
     fn grant_op_layouts() {
-        let m = map_grant_op(0x1000, 7, DOMID_SELF);
+        let m = map_grant_op(0x1000, 7, xen::DOMID_SELF);
         assert_eq!(&m[8..12], &[2, 0, 0, 0]);
         assert_eq!(&m[12..16], &[7, 0, 0, 0]);
         assert_eq!(&m[16..18], &[0xf0, 0x7f]);

@@ -261,6 +261,9 @@ impl Platform for Plat<'_> {
     fn unmap_grant(&mut self, host: u64, frame: u64) -> Result<(), PlatformError> {
         self.0.borrow_mut().unmap_grant(host, frame)
     }
+    fn ram_pages(&self) -> u32 {
+        self.0.borrow().ram_pages()
+    }
     fn release_frame(&mut self, gfn: u64) -> Result<(), PlatformError> {
         self.0.borrow_mut().release_frame(gfn)
     }
