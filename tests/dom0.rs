@@ -215,7 +215,7 @@ fn console_uart_without_stdout_path_is_kept_from_dom0() {
         dtb: Some(dtb),
         ..Opts::default()
     });
-    b.expect("uart: no /chosen/stdout-path; board default", 30);
+    b.expect("uart: no /chosen/stdout-path", 30);
     b.expect(
         "plan: kept for snowvisor, not in Dom0's tree: /pl011@9000000",
         30,

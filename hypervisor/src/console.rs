@@ -1,9 +1,14 @@
 //! snowvisor's console and its `log` backend.
 //!
 //! Every line starts with `snowvisor: ` (plus the level for anything but info),
-//! so the boot log is greppable. Until a UART is attached, output is dropped.
+//! so the boot log is greppable. Every line goes to the RAM log; it also goes
+//! to the console UART while there is one. A UART whose transmitter never
+//! becomes ready (its `put` gives up) is dropped for good: from then on, as
+//! with no usable UART at all ([`detach`]), snowvisor writes to the RAM log
+//! only, says so there, and counts what no UART got ([`unsent`]).
 
 use alloc::boxed::Box;
+use alloc::string::String;
 use core::fmt::{self, Write};
 
 use spin::Mutex;
@@ -12,7 +17,9 @@ use crate::bootargs::LogLevel;
 
 /// A byte sink and source: a UART, or in tests a buffer.
 pub trait Serial: Send {
-    fn put(&mut self, b: u8);
+    /// Writes `b`, waiting a bounded time for the transmitter; false if it
+    /// never became ready (`b` is lost, and the console gives the UART up).
+    fn put(&mut self, b: u8) -> bool;
     fn get(&mut self) -> Option<u8>;
     /// Turns on the receive interrupt; false if the device cannot.
     fn enable_rx_interrupt(&mut self) -> bool {
@@ -22,9 +29,127 @@ pub trait Serial: Send {
     fn ack_rx_interrupt(&mut self) {}
     /// Writes `b` if the transmitter has room without waiting; false if not.
     fn try_put(&mut self, b: u8) -> bool {
-        self.put(b);
-        true
+        self.put(b)
     }
+}
+
+/// The UART the console writes to.
+pub struct Port {
+    pub serial: Box<dyn Serial>,
+    /// Physical base of its registers (snowvisor keeps it from Dom0).
+    pub base: usize,
+    /// How the log names it, e.g. `PL011 at 0x09000000`.
+    pub name: String,
+}
+
+/// Where console output goes: a UART or none, and what no UART got.
+#[derive(Default)]
+pub struct Sink {
+    port: Option<Port>,
+    /// Bytes (snowvisor's and guests') no UART got, since boot.
+    unsent: u64,
+}
+
+/// What [`Sink::write`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    /// Every byte went to the UART (or there was none to try).
+    Done,
+    /// The UART named here never became ready: it is given up.
+    GaveUp { name: String, base: usize },
+}
+
+impl Sink {
+    pub const fn new() -> Self {
+        Sink {
+            port: None,
+            unsent: 0,
+        }
+    }
+
+    /// Writes `bytes` with `\n` sent as `\r\n` when `crlf`. On the first
+    /// byte the UART does not take, the UART is given up; that byte and the
+    /// rest are counted in [`Sink::unsent`].
+    pub fn write(&mut self, bytes: &[u8], crlf: bool) -> Sent {
+        let Some(p) = self.port.as_mut() else {
+            self.unsent += bytes.len() as u64;
+            return Sent::Done;
+        };
+        for (i, &b) in bytes.iter().enumerate() {
+            if (crlf && b == b'\n' && !p.serial.put(b'\r')) || !p.serial.put(b) {
+                self.unsent += (bytes.len() - i) as u64;
+                let p = self.port.take().expect("port present");
+                return Sent::GaveUp {
+                    name: p.name,
+                    base: p.base,
+                };
+            }
+        }
+        Sent::Done
+    }
+
+    /// Moves queued guest output to the UART: all of it when `wait` (each
+    /// byte waiting a bounded time), else what the UART takes without
+    /// waiting. With no UART, or once it is given up, the queue is emptied
+    /// into [`Sink::unsent`].
+    pub fn send_guest(&mut self, tx: &mut TxRing, wait: bool) -> Sent {
+        let mut gave_up = Sent::Done;
+        if let Some(p) = self.port.as_mut() {
+            let mut dead = false;
+            tx.drain(|b| {
+                if wait {
+                    dead = !p.serial.put(b);
+                    !dead
+                } else {
+                    p.serial.try_put(b)
+                }
+            });
+            if !dead {
+                return Sent::Done;
+            }
+            let p = self.port.take().expect("port present");
+            gave_up = Sent::GaveUp {
+                name: p.name,
+                base: p.base,
+            };
+        }
+        self.unsent += tx.drain(|_| true) as u64;
+        gave_up
+    }
+
+    /// The UART, if there is one.
+    pub fn port(&mut self) -> Option<&mut Port> {
+        self.port.as_mut()
+    }
+
+    /// Bytes no UART got since boot.
+    pub fn unsent(&self) -> u64 {
+        self.unsent
+    }
+}
+
+static CONSOLE: Mutex<Sink> = Mutex::new(Sink::new());
+
+/// Attaches the console UART, replacing any earlier one.
+pub fn attach(port: Port) {
+    CONSOLE.lock().port = Some(port);
+}
+
+/// No usable UART: says `why` (on the UART one last time, and in the RAM
+/// log), then writes to the RAM log only.
+pub fn detach(why: fmt::Arguments<'_>) {
+    log::warn!("console: {why}; snowvisor writes to the RAM log only from here");
+    CONSOLE.lock().port = None;
+}
+
+/// Physical base of the UART snowvisor writes to, if any.
+pub fn uart_base() -> Option<usize> {
+    CONSOLE.lock().port.as_ref().map(|p| p.base)
+}
+
+/// Bytes no UART got since boot (no usable UART, or one given up).
+pub fn unsent() -> u64 {
+    CONSOLE.lock().unsent
 }
 
 /// Bytes of guest console output held for the UART.
@@ -93,22 +218,16 @@ impl Default for TxRing {
 
 static GUEST_TX: Mutex<TxRing> = Mutex::new(TxRing::new());
 
-static CONSOLE: Mutex<Option<Box<dyn Serial>>> = Mutex::new(None);
-
-/// Attaches the console, replacing any earlier one.
-pub fn attach(s: Box<dyn Serial>) {
-    *CONSOLE.lock() = Some(s);
+/// `fmt::Write` over the console's [`Sink`], remembering a UART given up.
+struct SinkWriter<'a> {
+    sink: &'a mut Sink,
+    gave_up: Option<Sent>,
 }
 
-struct Writer<'a>(&'a mut dyn Serial);
-
-impl Write for Writer<'_> {
+impl Write for SinkWriter<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        for b in s.bytes() {
-            if b == b'\n' {
-                self.0.put(b'\r');
-            }
-            self.0.put(b);
+        if let r @ Sent::GaveUp { .. } = self.sink.write(s.as_bytes(), true) {
+            self.gave_up = Some(r);
         }
         Ok(())
     }
@@ -130,15 +249,33 @@ pub fn write_guest_fmt(args: fmt::Arguments<'_>) {
 
 fn write_uart(args: fmt::Arguments<'_>) {
     flush_guest();
-    let mut c = CONSOLE.lock();
-    if let Some(s) = c.as_mut() {
-        let _ = Writer(s.as_mut()).write_fmt(args);
+    let gave_up = {
+        let mut c = CONSOLE.lock();
+        let mut w = SinkWriter {
+            sink: &mut c,
+            gave_up: None,
+        };
+        let _ = w.write_fmt(args);
+        w.gave_up
+    };
+    if let Some(g) = gave_up {
+        report(g);
+    }
+}
+
+/// Says in the RAM log (there is no UART now) that the UART was given up.
+fn report(sent: Sent) {
+    if let Sent::GaveUp { name, base } = sent {
+        log::warn!(
+            "console: {name} at {base:#010x} never became ready to transmit: given up; snowvisor writes to the RAM log only from here ({} bytes not sent so far)",
+            unsent()
+        );
     }
 }
 
 /// Reads one byte if one is waiting.
 pub fn get() -> Option<u8> {
-    CONSOLE.lock().as_mut().and_then(|s| s.get())
+    CONSOLE.lock().port().and_then(|p| p.serial.get())
 }
 
 /// Queues a guest's console bytes, unchanged (Dom0's hvc0 already sends
@@ -172,18 +309,12 @@ fn send_guest(wait: bool) {
     if tx.is_empty() {
         return;
     }
-    if let Some(mut c) = CONSOLE.try_lock() {
-        if let Some(s) = c.as_mut() {
-            tx.drain(|b| {
-                if wait {
-                    s.put(b);
-                    true
-                } else {
-                    s.try_put(b)
-                }
-            });
-        }
-    }
+    let sent = match CONSOLE.try_lock() {
+        Some(mut c) => c.send_guest(&mut tx, wait),
+        None => return,
+    };
+    drop(tx);
+    report(sent);
 }
 
 /// Acknowledges the receive interrupt, then drains the receive FIFO into
@@ -192,7 +323,9 @@ fn send_guest(wait: bool) {
 /// unseen for the next one.
 pub fn receive(out: &mut [u8]) -> usize {
     let mut c = CONSOLE.lock();
-    let Some(s) = c.as_mut() else { return 0 };
+    let Some(s) = c.port().map(|p| p.serial.as_mut()) else {
+        return 0;
+    };
     s.ack_rx_interrupt();
     let mut n = 0;
     while n < out.len() {
@@ -211,8 +344,8 @@ pub fn receive(out: &mut [u8]) -> usize {
 pub fn enable_rx_interrupt() -> bool {
     CONSOLE
         .lock()
-        .as_mut()
-        .is_some_and(|s| s.enable_rx_interrupt())
+        .port()
+        .is_some_and(|p| p.serial.enable_rx_interrupt())
 }
 
 /// The current log level.
@@ -277,12 +410,103 @@ mod tests {
 
     struct Buf(Arc<Mutex<Vec<u8>>>);
     impl Serial for Buf {
-        fn put(&mut self, b: u8) {
+        fn put(&mut self, b: u8) -> bool {
             self.0.lock().push(b);
+            true
         }
         fn get(&mut self) -> Option<u8> {
             None
         }
+    }
+
+    /// A UART whose transmitter takes `room` bytes, then never again (a
+    /// FIFO that never drains: what a UART that is not enabled does).
+    struct Stuck {
+        took: Arc<Mutex<Vec<u8>>>,
+        room: usize,
+    }
+    impl Serial for Stuck {
+        fn put(&mut self, b: u8) -> bool {
+            let mut t = self.took.lock();
+            if t.len() == self.room {
+                return false;
+            }
+            t.push(b);
+            true
+        }
+        fn get(&mut self) -> Option<u8> {
+            None
+        }
+    }
+
+    fn stuck_sink(room: usize) -> (Sink, Arc<Mutex<Vec<u8>>>) {
+        let took = Arc::new(Mutex::new(Vec::new()));
+        let mut sink = Sink::new();
+        sink.port = Some(Port {
+            serial: Box::new(Stuck {
+                took: took.clone(),
+                room,
+            }),
+            base: 0x1000_0000,
+            name: "PL011 /pl011@10000000".into(),
+        });
+        (sink, took)
+    }
+
+    #[test]
+    fn a_uart_that_stops_taking_bytes_is_given_up_and_counted() {
+        let (mut sink, took) = stuck_sink(5);
+        assert_eq!(sink.write(b"ab\n", true), Sent::Done);
+        assert_eq!(&took.lock()[..], b"ab\r\n");
+        // Room for one more byte: 'c' goes, 'd' does not; 'd' and 'e' are lost.
+        assert_eq!(
+            sink.write(b"cde", true),
+            Sent::GaveUp {
+                name: "PL011 /pl011@10000000".into(),
+                base: 0x1000_0000
+            }
+        );
+        assert_eq!(&took.lock()[..], b"ab\r\nc");
+        assert_eq!(sink.unsent(), 2);
+        assert!(sink.port().is_none(), "given up for good");
+        // From now on nothing is tried, everything counted.
+        assert_eq!(sink.write(b"fghi\n", true), Sent::Done);
+        assert_eq!(sink.unsent(), 7);
+        assert_eq!(took.lock().len(), 5);
+    }
+
+    #[test]
+    fn a_stuck_carriage_return_gives_the_uart_up_too() {
+        let (mut sink, took) = stuck_sink(1);
+        assert!(matches!(sink.write(b"x\ny", true), Sent::GaveUp { .. }));
+        assert_eq!(&took.lock()[..], b"x");
+        assert_eq!(sink.unsent(), 2, "the newline and y");
+    }
+
+    #[test]
+    fn guest_output_without_a_uart_is_counted_not_kept() {
+        let mut ring = TxRing::new();
+        let mut sink = Sink::new();
+        ring.push(b"hello");
+        assert_eq!(sink.send_guest(&mut ring, true), Sent::Done);
+        assert!(ring.is_empty());
+        assert_eq!(sink.unsent(), 5);
+        // A UART that takes 3 bytes while waiting, then never again.
+        let (mut sink, took) = stuck_sink(3);
+        ring.push(b"abcdef");
+        assert!(matches!(
+            sink.send_guest(&mut ring, true),
+            Sent::GaveUp { .. }
+        ));
+        assert_eq!(&took.lock()[..], b"abc");
+        assert!(ring.is_empty(), "the rest is dropped, not kept");
+        assert_eq!(sink.unsent(), 3);
+        // Not waiting, a full UART keeps the queue for later and is kept.
+        let (mut sink, _) = stuck_sink(0);
+        ring.push(b"zz");
+        assert_eq!(sink.send_guest(&mut ring, false), Sent::Done);
+        assert_eq!(ring.len(), 2);
+        assert!(sink.port().is_some());
     }
 
     #[test]
@@ -314,7 +538,11 @@ mod tests {
     #[test]
     fn levels_filter_and_prefix() {
         let out = Arc::new(Mutex::new(Vec::new()));
-        attach(Box::new(Buf(out.clone())));
+        attach(Port {
+            serial: Box::new(Buf(out.clone())),
+            base: 0x0900_0000,
+            name: "test buffer".into(),
+        });
         set_level(LogLevel::Warn);
         log::info!("hidden");
         log::warn!("shown {}", 1);

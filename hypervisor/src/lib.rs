@@ -14,6 +14,7 @@ pub mod board;
 pub mod bootargs;
 pub mod bootproto;
 pub mod console;
+pub mod console_uart;
 pub mod debugkeys;
 pub mod domain;
 pub mod drivers;

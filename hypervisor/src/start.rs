@@ -3,7 +3,7 @@
 //! start (arch) -> console -> host tree -> HYP MMU -> GIC + timer -> (Dom0).
 
 use alloc::boxed::Box;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 
 use aarch32_cpu::register::{Cntfrq, Hdfar, Hifar, Hpfar, Midr};
 use buddy_system_allocator::LockedHeap;
@@ -16,6 +16,7 @@ use crate::arch::armv7::{cpu, mmu, sysreg};
 use crate::board::Board;
 use crate::bootargs::{BootArgs, LogLevel};
 use crate::console::{self, Serial};
+use crate::console_uart;
 use crate::drivers::gicv2::{Gic, SPURIOUS};
 use crate::drivers::uart::{Uart, UartConfig, UartKind};
 use crate::dt::{blob, DtError, HostTree};
@@ -54,7 +55,7 @@ fn init_heap() {
 struct UartSerial(Uart);
 
 impl Serial for UartSerial {
-    fn put(&mut self, b: u8) {
+    fn put(&mut self, b: u8) -> bool {
         self.0.put(b)
     }
     fn try_put(&mut self, b: u8) -> bool {
@@ -71,20 +72,22 @@ impl Serial for UartSerial {
     }
 }
 
-/// Physical base of the UART snowvisor's console writes to.
-static CONSOLE_UART_BASE: AtomicUsize = AtomicUsize::new(0);
-
 /// The UART snowvisor writes to (the board default or `/chosen/stdout-path`'s),
-/// as a physical base address: snowvisor keeps it from Dom0.
-pub fn console_uart_base() -> usize {
-    CONSOLE_UART_BASE.load(Ordering::Relaxed)
+/// as a physical base address: snowvisor keeps it from Dom0. None when it
+/// writes to the RAM log only.
+pub fn console_uart_base() -> Option<usize> {
+    console::uart_base()
 }
 
-fn attach_uart(cfg: UartConfig) {
-    CONSOLE_UART_BASE.store(cfg.base, Ordering::Relaxed);
+fn attach_uart(cfg: UartConfig, what: &str) {
     // SAFETY: the UART block comes from the board or the host tree, is identity
     // mapped as device memory (or the MMU is off), and only the console drives it.
-    console::attach(Box::new(UartSerial(unsafe { Uart::open(cfg) })));
+    let serial = Box::new(UartSerial(unsafe { Uart::open(cfg) }));
+    console::attach(console::Port {
+        serial,
+        base: cfg.base,
+        name: alloc::format!("{} {what}", cfg.kind.name()),
+    });
 }
 
 /// `panic=` seconds (see [`BootArgs::panic_secs`]), set once the arguments are read.
@@ -174,7 +177,7 @@ static HYP_TIMER_INTID: AtomicU32 = AtomicU32::new(26);
 /// Entered from `_start` (via the board's `snowvisor_board_entry`).
 pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
     init_heap();
-    attach_uart(B::DEFAULT_UART);
+    attach_uart(B::DEFAULT_UART, "(board default)");
     console::set_level(LogLevel::Info);
     crate::ramlog::start::<B>();
     crate::arch::armv7::secure::report_entry();
@@ -197,22 +200,26 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
     let memory = tree.memory().unwrap_or_else(|e| fatal!("{e}"));
     mmu::enable(&memory);
 
-    if let Some(u) = tree.stdout() {
-        match UartKind::from_compatible(u.compatible) {
-            Some(kind) if u.base as usize != B::DEFAULT_UART.base => {
-                attach_uart(UartConfig {
-                    kind,
-                    base: u.base as usize,
-                });
+    let default = B::DEFAULT_UART;
+    match console_uart::choose(
+        &tree,
+        (default.kind, default.base as u64),
+        UartKind::from_compatible,
+        default.kind.name(),
+    ) {
+        console_uart::Choice::BoardDefault { note } => {
+            if let Some(n) = note {
+                warn!("console: {n}");
             }
-            Some(_) => {}
-            None => warn!(
-                "console {} ({}) has no driver; staying on the {} board default",
-                u.path,
-                u.compatible,
-                B::DEFAULT_UART.kind.name()
-            ),
         }
+        console_uart::Choice::StdoutPath { kind, base, path } => attach_uart(
+            UartConfig {
+                kind,
+                base: base as usize,
+            },
+            path,
+        ),
+        console_uart::Choice::NoUart { why } => console::detach(format_args!("{why}")),
     }
     for e in &args.errors {
         warn!("{e}");
@@ -349,9 +356,24 @@ fn handle_irq(frame: &TrapFrame) {
 extern "C" fn snowvisor_exception(vector: u32, frame: &mut TrapFrame) {
     match Vector::from_raw(vector) {
         Some(Vector::Irq) => handle_irq(frame),
+        Some(Vector::DataAbort) if skip_uart_abort(frame) => {}
         Some(Vector::HypTrap) => vcpu::trap(frame),
         v => dump_and_halt(v, frame),
     }
+}
+
+/// A data abort at HYP on the console UART's registers (nothing answers at
+/// its address): the access is skipped and the UART's `put` gives up, so the
+/// console goes to the RAM log only instead of faulting for ever.
+fn skip_uart_abort(frame: &mut TrapFrame) -> bool {
+    let hsr = Hsr(aarch32_cpu::register::Hsr::read().raw_value());
+    if hsr.ec() != crate::arch::armv7::hsr::ec::DABT_HYP
+        || !crate::drivers::uart::note_abort(Hdfar::read().0 as usize)
+    {
+        return false;
+    }
+    frame.elr += if hsr.il32() { 4 } else { 2 };
+    true
 }
 
 /// The hyp trap vector's handler (`entry.rs` calls it directly).

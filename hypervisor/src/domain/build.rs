@@ -225,7 +225,11 @@ fn build(
     let ginfo = tree.gic().map_err(|_| BuildError::NoGicv)?;
     // snowvisor keeps the UART it writes to (stdout-path's or the board's
     // default): Dom0 talks through hvc0.
-    let keep = plan::Keep::none().uart_at(tree, crate::start::console_uart_base() as u64);
+    let console_base = crate::start::console_uart_base().map(|b| b as u64);
+    let keep = match console_base {
+        Some(b) => plan::Keep::none().uart_at(tree, b),
+        None => plan::Keep::none(),
+    };
     let plan = plan::make(tree, &opts, &keep).map_err(BuildError::Plan)?;
     let plan_lines = plan::report::lines(&plan);
     for line in &plan_lines {
@@ -243,7 +247,7 @@ fn build(
         grant_table,
         evtchn_intid: xcfg.event_ppi,
     };
-    let uart = xen_params::console_uart(tree, crate::start::console_uart_base() as u64);
+    let uart = console_base.and_then(|b| xen_params::console_uart(tree, b));
     let (cmdline, source) = crate::bootproto::dom0_cmdline(
         kernel.bootargs,
         tree.chosen_str("xen,dom0-bootargs"),

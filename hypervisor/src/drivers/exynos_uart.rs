@@ -89,11 +89,11 @@ impl ExynosUart {
         true
     }
 
-    /// Waits for room, then writes `b`.
-    pub fn put(&mut self, b: u8) {
-        while !self.try_put(b) {
-            core::hint::spin_loop();
-        }
+    /// Waits for room, at most [`super::uart::TX_POLLS`] status reads, then
+    /// writes `b`; false (nothing written) if the transmitter never became
+    /// ready (a UART with its transmitter off, unclocked, or not there).
+    pub fn put(&mut self, b: u8) -> bool {
+        super::uart::put_polled(|| self.try_put(b))
     }
 
     /// True when a received byte is waiting.
@@ -177,8 +177,24 @@ mod tests {
         r.set(UTRSTAT_W, 0);
         assert!(r.uart.try_put(b'A'));
         assert_eq!(r.get(UTXH_W), b'A' as u32);
-        r.uart.put(b'B');
+        assert!(r.uart.put(b'B'));
         assert_eq!(r.get(UTXH_W), b'B' as u32);
+    }
+
+    #[test]
+    fn put_gives_up_on_a_transmitter_that_never_becomes_ready() {
+        let mut r = Rig::new();
+        // What an empty bus reads: all ones, so UFSTAT.TX_FULL never clears.
+        for w in [UFCON_W, UTRSTAT_W, UFSTAT_W] {
+            r.set(w, u32::MAX);
+        }
+        assert!(!r.uart.put(b'x'));
+        assert_eq!(r.get(UTXH_W), 0, "nothing written");
+        // FIFO off and the holding register never empty: the same.
+        r.set(UFCON_W, 0);
+        r.set(UTRSTAT_W, 0);
+        assert!(!r.uart.put(b'y'));
+        assert_eq!(r.get(UTXH_W), 0);
     }
 
     #[test]
@@ -232,7 +248,7 @@ mod tests {
         let mut r = Rig::new();
         r.set(UBRDIV_W, 0x23);
         r.set(UFCON_W, 1);
-        r.uart.put(b'z');
+        assert!(r.uart.put(b'z'));
         let _ = r.uart.get();
         assert_eq!(r.get(UBRDIV_W), 0x23);
         assert_eq!(r.get(UFCON_W), 1);
