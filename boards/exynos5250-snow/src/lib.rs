@@ -69,14 +69,13 @@ impl Board for Snow {
     /// is not known to implement PSCI.
     #[cfg(target_arch = "arm")]
     fn reset() {
-        // SAFETY: a device register identity mapped by snowvisor's HYP map (or
-        // reached with the MMU off); writing 1 resets the SoC.
-        unsafe { core::ptr::write_volatile(PMU_SWRESET as *mut u32, 1) };
+        use tock_registers::interfaces::Writeable;
+        smp::pmu().swreset.write(smp::SWRESET::SWRESET::SET);
     }
 }
 
 /// PMU SWRESET (`system-controller@10040000` + the `syscon-reboot` offset).
-pub const PMU_SWRESET: usize = 0x1004_0400;
+pub const PMU_SWRESET: usize = smp::PMU_BASE + core::mem::offset_of!(smp::PmuRegs, swreset);
 
 #[cfg(test)]
 pub(crate) mod tests {

@@ -5,13 +5,16 @@
 //! to the physical distributor through [`PhysGic`]; SGIs and software-pending
 //! interrupts are injected through the callback.
 
+use crate::arch::armv7::gic::gicd::*;
+use crate::arch::armv7::gic::{SGIR, SPURIOUS};
+
 /// What the virtual distributor needs from the physical one.
 pub trait PhysGic {
     fn set_enabled(&mut self, intid: u32, on: bool);
     fn set_edge_triggered(&mut self, intid: u32, edge: bool);
 }
 
-pub const MAX_LINES: u32 = 1020;
+pub const MAX_LINES: u32 = SPURIOUS;
 const WORDS: usize = 32;
 
 /// The emulated distributor.
@@ -87,28 +90,29 @@ impl VDist {
                 .or(Some(0))
         };
         match (off, size) {
-            (0x000, 4) => Some(self.ctlr),
-            (0x004, 4) => Some(self.lines / 32 - 1),
-            (0x008, 4) => Some(self.iidr),
-            (0x080..=0x0fc, 4) => word(&self.group, 0x080),
-            (0x100..=0x17c, 4) => word(&self.enable, 0x100),
-            (0x180..=0x1fc, 4) => word(&self.enable, 0x180),
+            (CTLR, 4) => Some(self.ctlr),
+            (TYPER, 4) => Some(self.lines / 32 - 1),
+            (IIDR, 4) => Some(self.iidr),
+            (IGROUPR..=IGROUPR_LAST, 4) => word(&self.group, IGROUPR),
+            (ISENABLER..=ISENABLER_LAST, 4) => word(&self.enable, ISENABLER),
+            (ICENABLER..=ICENABLER_LAST, 4) => word(&self.enable, ICENABLER),
             // Pending state lives in the list registers; the distributor view reads 0.
-            (0x200..=0x2fc, 4) => Some(0),
-            (0x300..=0x37c, 4) => word(&self.active, 0x300),
-            (0x380..=0x3fc, 4) => word(&self.active, 0x380),
-            (0x400..=0x7fb, 1 | 4) => {
-                Some(self.bytes(off - 0x400, size, |i| self.priority(i) as u32))
+            (ISPENDR..=ICPENDR_LAST, 4) => Some(0),
+            (ISACTIVER..=ISACTIVER_LAST, 4) => word(&self.active, ISACTIVER),
+            (ICACTIVER..=ICACTIVER_LAST, 4) => word(&self.active, ICACTIVER),
+            (IPRIORITYR..=IPRIORITYR_LAST_BYTE, 1 | 4) => {
+                Some(self.bytes(off - IPRIORITYR, size, |i| self.priority(i) as u32))
             }
             // One CPU: every implemented interrupt targets CPU 0.
-            (0x800..=0xbfb, 1 | 4) => {
-                Some(self.bytes(off - 0x800, size, |i| (i < self.lines) as u32))
+            (ITARGETSR..=ITARGETSR_LAST_BYTE, 1 | 4) => {
+                Some(self.bytes(off - ITARGETSR, size, |i| (i < self.lines) as u32))
             }
-            (0xc00..=0xcfc, 4) => self.config.get(((off - 0xc00) / 4) as usize).copied(),
-            (0xf10..=0xf2c, 4) => Some(0),
-            // Peripheral ID2: architecture version 2.
-            (0xfe8, 4) => Some(0x2b),
-            (0xd00..=0xffc, 4) => Some(0),
+            (ICFGR..=ICFGR_LAST, 4) => self.config.get(((off - ICFGR) / 4) as usize).copied(),
+            (PENDSGIR..=PENDSGIR_LAST, 4) => Some(0),
+            // Peripheral ID2: ArchRev 2 (GICv2) in bits 7:4, as the
+            // specification's example value 0x2b.
+            (PIDR2, 4) => Some(0x2b),
+            (OTHER..=OTHER_LAST, 4) => Some(0),
             _ => None,
         }
     }
@@ -129,46 +133,46 @@ impl VDist {
     ) -> bool {
         let idx = |base: u32| ((off - base) / 4) as usize;
         match (off, size) {
-            (0x000, 4) => self.ctlr = val & 1,
-            (0x004..=0x008, 4) => {}
-            (0x080..=0x0fc, 4) => {
-                if let Some(g) = self.group.get_mut(idx(0x080)) {
+            (CTLR, 4) => self.ctlr = val & 1,
+            (TYPER..=IIDR, 4) => {}
+            (IGROUPR..=IGROUPR_LAST, 4) => {
+                if let Some(g) = self.group.get_mut(idx(IGROUPR)) {
                     *g = val;
                 }
             }
-            (0x100..=0x17c, 4) => self.set_enables(idx(0x100), val, true, phys),
-            (0x180..=0x1fc, 4) => self.set_enables(idx(0x180), val, false, phys),
-            (0x200..=0x27c, 4) => {
+            (ISENABLER..=ISENABLER_LAST, 4) => self.set_enables(idx(ISENABLER), val, true, phys),
+            (ICENABLER..=ICENABLER_LAST, 4) => self.set_enables(idx(ICENABLER), val, false, phys),
+            (ISPENDR..=ISPENDR_LAST, 4) => {
                 for i in bits(val) {
-                    let intid = idx(0x200) as u32 * 32 + i;
+                    let intid = idx(ISPENDR) as u32 * 32 + i;
                     if intid < self.lines {
                         inject(intid);
                     }
                 }
             }
-            (0x280..=0x2fc, 4) => {}
-            (0x300..=0x37c, 4) => {
-                if let Some(a) = self.active.get_mut(idx(0x300)) {
+            (ICPENDR..=ICPENDR_LAST, 4) => {}
+            (ISACTIVER..=ISACTIVER_LAST, 4) => {
+                if let Some(a) = self.active.get_mut(idx(ISACTIVER)) {
                     *a |= val;
                 }
             }
-            (0x380..=0x3fc, 4) => {
-                if let Some(a) = self.active.get_mut(idx(0x380)) {
+            (ICACTIVER..=ICACTIVER_LAST, 4) => {
+                if let Some(a) = self.active.get_mut(idx(ICACTIVER)) {
                     *a &= !val;
                 }
             }
-            (0x400..=0x7fb, 1 | 4) => {
+            (IPRIORITYR..=IPRIORITYR_LAST_BYTE, 1 | 4) => {
                 for i in 0..size {
-                    if let Some(p) = self.priority.get_mut((off - 0x400 + i) as usize) {
+                    if let Some(p) = self.priority.get_mut((off - IPRIORITYR + i) as usize) {
                         *p = (val >> (8 * i)) as u8;
                     }
                 }
             }
-            (0x800..=0xbfb, 1 | 4) => {}
-            (0xc00..=0xcfc, 4) => self.set_config(idx(0xc00), val, phys),
-            (0xf00, 4) => self.sgir(val, inject),
-            (0xf10..=0xf2c, 4) => {}
-            (0xd00..=0xffc, 4) => {}
+            (ITARGETSR..=ITARGETSR_LAST_BYTE, 1 | 4) => {}
+            (ICFGR..=ICFGR_LAST, 4) => self.set_config(idx(ICFGR), val, phys),
+            (SGIR, 4) => self.sgir(val, inject),
+            (PENDSGIR..=PENDSGIR_LAST, 4) => {}
+            (OTHER..=OTHER_LAST, 4) => {}
             _ => return false,
         }
         true
@@ -211,14 +215,16 @@ impl VDist {
     }
 
     fn sgir(&mut self, val: u32, inject: &mut dyn FnMut(u32)) {
-        let sgi = val & 0xf;
-        let to_self = match (val >> 24) & 3 {
-            0 => (val >> 16) & 1 != 0, // target list: CPU 0 is the only CPU
-            2 => true,                 // requesting CPU only
-            _ => false,                // "all but self" reaches no one
+        let r = tock_registers::LocalRegisterCopy::<u32, SGIR::Register>::new(val);
+        let to_self = match r.read_as_enum(SGIR::TARGET_LIST_FILTER) {
+            // Target list: CPU 0 is the only CPU.
+            Some(SGIR::TARGET_LIST_FILTER::Value::List) => r.read(SGIR::CPU_TARGET_LIST) & 1 != 0,
+            Some(SGIR::TARGET_LIST_FILTER::Value::SelfOnly) => true,
+            // "All but self" reaches no one; 0b11 is reserved.
+            _ => false,
         };
         if to_self {
-            inject(sgi);
+            inject(r.read(SGIR::SGIINTID));
         }
     }
 }

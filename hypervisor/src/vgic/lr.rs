@@ -1,6 +1,9 @@
 //! GICv2 list registers and the queue of interrupts waiting for a free one.
 
 use alloc::collections::VecDeque;
+use tock_registers::LocalRegisterCopy;
+
+use crate::arch::armv7::gic::LR;
 
 /// State field of a list register.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,45 +14,64 @@ pub enum LrState {
     PendingActive = 3,
 }
 
-/// One list-register value (GICH_LRn layout).
+/// One list-register value (GICH_LRn, [`LR`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListRegister(pub u32);
 
-const HW: u32 = 1 << 31;
-const EOI_MAINT: u32 = 1 << 19;
-
 impl ListRegister {
+    fn fields(self) -> LocalRegisterCopy<u32, LR::Register> {
+        LocalRegisterCopy::new(self.0)
+    }
+
     /// A pending interrupt. With `hw`, the guest's deactivation deactivates the
-    /// physical interrupt of the same number.
+    /// physical interrupt of the same number. Software interrupts ask for a
+    /// maintenance interrupt on EOI only when someone needs to know;
+    /// snowvisor does not, so no EOI bit.
     pub fn pending(intid: u32, priority: u8, hw: bool) -> Self {
-        let prio = ((priority >> 3) as u32) << 23;
-        let state = (LrState::Pending as u32) << 28;
-        let v = intid & 0x3ff;
+        let mut r = LocalRegisterCopy::<u32, LR::Register>::new(0);
+        r.write(
+            LR::VIRTUAL_ID.val(intid)
+                + LR::PRIORITY.val(u32::from(priority >> 3))
+                + LR::STATE::Pending,
+        );
         if hw {
-            ListRegister(HW | state | prio | ((intid & 0x3ff) << 10) | v)
-        } else {
-            // Software interrupts ask for a maintenance interrupt on EOI only
-            // when someone needs to know; snowvisor does not, so no EOI bit.
-            ListRegister(state | prio | v)
+            r.modify(LR::HW::SET + LR::PHYSICAL_ID.val(intid));
         }
+        ListRegister(r.get())
+    }
+
+    /// The same register in state `state`.
+    pub fn with_state(self, state: LrState) -> Self {
+        let mut r = self.fields();
+        r.modify(LR::STATE.val(state as u32));
+        ListRegister(r.get())
+    }
+
+    /// The same software register asking for an EOI maintenance interrupt.
+    pub fn with_eoi_maintenance(self) -> Self {
+        let mut r = self.fields();
+        r.modify(LR::EOI::SET);
+        ListRegister(r.get())
     }
 
     pub fn intid(self) -> u32 {
-        self.0 & 0x3ff
+        self.fields().read(LR::VIRTUAL_ID)
     }
     pub fn state(self) -> LrState {
-        match (self.0 >> 28) & 3 {
-            0 => LrState::Invalid,
-            1 => LrState::Pending,
-            2 => LrState::Active,
+        match self.fields().read_as_enum(LR::STATE) {
+            Some(LR::STATE::Value::Invalid) => LrState::Invalid,
+            Some(LR::STATE::Value::Pending) => LrState::Pending,
+            Some(LR::STATE::Value::Active) => LrState::Active,
             _ => LrState::PendingActive,
         }
     }
     pub fn hw(self) -> bool {
-        self.0 & HW != 0
+        self.fields().is_set(LR::HW)
     }
+    /// The EOI bit, which only a software register has (in a hardware one
+    /// the same bit belongs to the physical INTID).
     pub fn eoi_maintenance(self) -> bool {
-        self.0 & EOI_MAINT != 0
+        !self.hw() && self.fields().is_set(LR::EOI)
     }
 }
 
@@ -145,7 +167,7 @@ impl PendingQueue {
             .iter()
             .enumerate()
             .map(|(i, &lr)| {
-                if is_free(free, i) && !lr.hw() && lr.eoi_maintenance() {
+                if is_free(free, i) && lr.eoi_maintenance() {
                     ListRegister(0)
                 } else {
                     lr
@@ -158,14 +180,14 @@ impl PendingQueue {
             let live = cur
                 .iter()
                 .enumerate()
-                .find(|&(i, lr)| !is_free(free, i) && lr.intid() == e.intid & 0x3ff)
+                .find(|&(i, lr)| !is_free(free, i) && lr.intid() == LR::VIRTUAL_ID.read(e.intid))
                 .map(|(i, lr)| (i, *lr));
             let slot = match live {
                 None => (0..cur.len()).find(|&i| is_free(free, i)),
                 Some((i, lr)) => match (e.hw, lr.hw(), lr.state()) {
                     (false, _, LrState::Pending | LrState::PendingActive) => continue,
                     (false, false, _) => {
-                        cur[i] = ListRegister(lr.0 | (LrState::PendingActive as u32) << 28);
+                        cur[i] = lr.with_state(LrState::PendingActive);
                         continue;
                     }
                     (false, true, _) => {
@@ -174,7 +196,7 @@ impl PendingQueue {
                     }
                     (true, false, LrState::Pending) => Some(i),
                     (true, false, _) => {
-                        cur[i] = ListRegister(lr.0 | EOI_MAINT);
+                        cur[i] = lr.with_eoi_maintenance();
                         waiting.push_back(e);
                         continue;
                     }
@@ -253,7 +275,7 @@ mod tests {
     fn software_interrupt_active_in_a_register_becomes_pending_active() {
         let mut q = PendingQueue::default();
         q.push(31, 0xa0, false);
-        let active = ListRegister((LrState::Active as u32) << 28 | 31);
+        let active = ListRegister::pending(31, 0, false).with_state(LrState::Active);
         let w = q.fill(&[active, ListRegister(0)], 0b10);
         assert_eq!(w.writes.len(), 1);
         let (i, lr) = w.writes[0];
@@ -310,13 +332,13 @@ mod tests {
     fn hardware_entry_waits_for_an_active_software_copy() {
         let mut q = PendingQueue::default();
         q.push(48, 0xa0, true);
-        let active = ListRegister((LrState::Active as u32) << 28 | 48);
+        let active = ListRegister::pending(48, 0, false).with_state(LrState::Active);
         let w = q.fill(&[active, ListRegister(0)], 0b10);
-        assert_eq!(w.writes, [(0, ListRegister(active.0 | EOI_MAINT))]);
+        assert_eq!(w.writes, [(0, active.with_eoi_maintenance())]);
         assert!(!w.underflow && q.holds_hw(48));
         // The guest deactivates it: the register is free but keeps EOI; the
         // hardware entry takes it (and with it the EOI request goes).
-        let done = ListRegister(EOI_MAINT | 48);
+        let done = active.with_state(LrState::Invalid).with_eoi_maintenance();
         let w = q.fill(&[done, ListRegister(0)], 0b11);
         assert_eq!(w.writes, [(0, ListRegister::pending(48, 0xa0, true))]);
         assert!(q.is_empty());
@@ -335,7 +357,7 @@ mod tests {
             .is_empty());
         assert!(q.is_empty());
         q.push(50, 0xa0, false);
-        let hw_active = ListRegister(hw_pending.0 ^ (3 << 28));
+        let hw_active = hw_pending.with_state(LrState::Active);
         assert_eq!(hw_active.state(), LrState::Active);
         let w = q.fill(&[hw_active, ListRegister(0)], 0b10);
         assert!(w.writes.is_empty() && !w.underflow && q.len() == 1);
@@ -377,7 +399,7 @@ mod tests {
                 LrState::PendingActive => LrState::Pending,
                 _ => return,
             };
-            self.lrs[i] = ListRegister(lr.0 & !(3 << 28) | (next as u32) << 28);
+            self.lrs[i] = lr.with_state(next);
             if lr.hw() && next == LrState::Invalid {
                 self.phys_active.retain(|&x| x != lr.intid());
             }
@@ -450,7 +472,7 @@ mod tests {
                         // interrupt (here: any pending one).
                         let i = rng.usize(0..nlr);
                         if m.lrs[i].state() == LrState::Pending {
-                            m.lrs[i] = ListRegister(m.lrs[i].0 ^ (3 << 28));
+                            m.lrs[i] = m.lrs[i].with_state(LrState::Active);
                         }
                     }
                     3 => m.deactivate(rng.usize(0..nlr)),
@@ -466,7 +488,7 @@ mod tests {
                 m.check(&f);
                 for i in 0..nlr {
                     if m.lrs[i].state() == LrState::Pending {
-                        m.lrs[i] = ListRegister(m.lrs[i].0 ^ (3 << 28));
+                        m.lrs[i] = m.lrs[i].with_state(LrState::Active);
                     }
                     m.deactivate(i);
                     m.deactivate(i);

@@ -38,52 +38,23 @@ pub fn decode_par(par: u64, va: u32) -> Translation {
 
 #[cfg(target_arch = "arm")]
 mod ops {
-    use core::arch::asm;
-
+    use super::super::sysreg::{self, Par64};
     use super::{decode_par, Translation};
-
-    fn read_par() -> u64 {
-        let (lo, hi): (u32, u32);
-        // SAFETY: reading the 64-bit PAR has no side effects.
-        unsafe { asm!("mrrc p15, 0, {}, {}, c7", out(reg) lo, out(reg) hi, options(nostack)) };
-        u64::from(lo) | (u64::from(hi) << 32)
-    }
-
-    fn write_par(v: u64) {
-        // SAFETY: PAR only holds the result of the last translation; this puts
-        // back the guest's value.
-        unsafe {
-            asm!("mcrr p15, 0, {}, {}, c7", in(reg) v as u32, in(reg) (v >> 32) as u32, options(nostack))
-        };
-    }
 
     /// Translates guest VA `va` as a PL1 read (or write) of the guest would,
     /// through its current stage 1 and stage 2. The guest's PAR is kept.
     pub fn translate_pl1(va: u32, write: bool) -> Translation {
-        let saved = read_par();
-        // SAFETY: ATS12NSOPR/ATS12NSOPW (p15, 0, c7, c8, 4/5; HYP only) only write
-        // PAR; the guest's translation registers are live at HYP.
-        unsafe {
-            if write {
-                asm!(".arch_extension virt", "mcr p15, 0, {}, c7, c8, 5", "isb", in(reg) va, options(nostack));
-            } else {
-                asm!(".arch_extension virt", "mcr p15, 0, {}, c7, c8, 4", "isb", in(reg) va, options(nostack));
-            }
-        }
-        let par = read_par();
-        write_par(saved);
-        decode_par(par, va)
+        let saved = Par64::read();
+        sysreg::ats12nso(va, write);
+        let par = Par64::read();
+        Par64::write(saved);
+        decode_par(par.0, va)
     }
 
     /// Invalidates all non-secure PL0/PL1 TLB entries (TLBIALLNSNH), after a
     /// stage-2 descriptor changed.
     pub fn flush_guest_tlb() {
-        // SAFETY: TLB maintenance only; the barriers make the new tables visible
-        // to the walker before the next guest access or AT operation.
-        unsafe {
-            asm!(".arch_extension virt", "dsb ishst", "mcr p15, 4, {}, c8, c7, 4", "dsb ish", "isb",
-                 in(reg) 0u32, options(nostack))
-        };
+        sysreg::tlbi_all_nsnh();
     }
 }
 

@@ -1,21 +1,26 @@
 //! CPU control at HYP: interrupts, halting, cache maintenance.
 
+use aarch32_cpu::register::{
+    csselr::CacheType, BpIAll, Ccsidr, Csselr, Ctr, Dccimvac, Dcisw, Iciallu,
+};
+use arbitrary_int::u3;
 use core::arch::asm;
+
+use super::sysreg::compiler_barrier;
 
 /// Unmasks IRQs at HYP.
 pub fn enable_irqs() {
     // SAFETY: the HYP vector table is installed before anything unmasks IRQs.
-    unsafe { asm!("cpsie i", options(nomem, nostack)) }
+    unsafe { aarch32_cpu::interrupt::enable() }
 }
 
 pub fn disable_irqs() {
-    // SAFETY: masking interrupts cannot break memory safety.
-    unsafe { asm!("cpsid i", options(nomem, nostack)) }
+    aarch32_cpu::interrupt::disable();
 }
 
 pub fn wait_for_interrupt() {
-    // SAFETY: WFI only pauses the core.
-    unsafe { asm!("dsb", "wfi", options(nomem, nostack)) }
+    dsb();
+    aarch32_cpu::asm::wfi();
 }
 
 /// Stops this CPU for good: interrupts masked, WFI in a loop.
@@ -27,28 +32,28 @@ pub fn halt() -> ! {
 }
 
 pub fn dsb() {
-    // SAFETY: barrier only.
-    unsafe { asm!("dsb", options(nostack)) }
+    aarch32_cpu::asm::dsb();
 }
 
 pub fn isb() {
-    // SAFETY: barrier only.
-    unsafe { asm!("isb", options(nostack)) }
+    aarch32_cpu::asm::isb();
 }
 
-/// Cache line size of the data cache, from CTR.DminLine.
+/// Cache line size of the data cache in bytes, from CTR.DminLine (bits
+/// 19:16, log2 of the line in words; B4.1.42).
 fn dcache_line() -> usize {
-    let ctr = aarch32_cpu::register::Ctr::read().0;
-    4 << ((ctr >> 16) & 0xf)
+    4 << ((Ctr::read().0 >> 16) & 0xf)
 }
 
 /// Cleans and invalidates [start, start+len) to the point of coherency.
 pub fn clean_inval_dcache_range(start: usize, len: usize) {
     let line = dcache_line();
     let mut a = start & !(line - 1);
+    // The stores to the range are made before the first DCCIMVAC.
+    compiler_barrier();
     while a < start + len {
         // SAFETY: DCCIMVAC on a mapped address only moves data between cache and memory.
-        unsafe { asm!("mcr p15, 0, {}, c7, c14, 1", in(reg) a, options(nostack)) };
+        unsafe { Dccimvac::write(Dccimvac(a as u32)) };
         a += line;
     }
     dsb();
@@ -56,31 +61,37 @@ pub fn clean_inval_dcache_range(start: usize, len: usize) {
 
 /// Invalidates the whole instruction cache and branch predictor.
 pub fn invalidate_icache() {
-    // SAFETY: ICIALLU/BPIALL have no effect on data.
-    unsafe {
-        asm!("mcr p15, 0, {0}, c7, c5, 0", "mcr p15, 0, {0}, c7, c5, 6", "dsb", "isb", in(reg) 0, options(nostack))
-    }
+    compiler_barrier();
+    Iciallu::write();
+    BpIAll::write();
+    dsb();
+    isb();
 }
 
 /// Invalidates the L1 data cache by set/way, before the caches are first enabled,
 /// so no stale line from before reset can be hit. (Clean lines only: the boot
 /// protocol hands over with the D-cache off and clean.)
 pub fn invalidate_l1_dcache() {
-    // CSSELR = 0 selects the L1 data cache; CCSIDR then describes it.
+    // CSSELR = L1 data cache selects what CCSIDR then describes.
+    let l1_data = Csselr::new_with_raw_value(0)
+        .with_level(u3::new(0))
+        .with_cache_type(CacheType::DataOrUnified);
     // SAFETY: selecting a cache for CCSIDR reads has no other effect.
-    unsafe { asm!("mcr p15, 2, {}, c0, c0, 0", "isb", in(reg) 0, options(nostack)) };
-    let ccsidr: u32;
-    // SAFETY: reading CCSIDR has no side effects.
-    unsafe { asm!("mrc p15, 1, {}, c0, c0, 0", out(reg) ccsidr, options(nostack)) };
-    let line_shift = (ccsidr & 7) + 4;
-    let ways = ((ccsidr >> 3) & 0x3ff) + 1;
-    let sets = ((ccsidr >> 13) & 0x7fff) + 1;
-    let way_shift = (ways - 1).leading_zeros() % 32;
+    unsafe { Csselr::write(l1_data) };
+    isb();
+    let ccsidr = Ccsidr::read();
+    // Line length log2(bytes) = LineSize + 4; ways and sets are stored minus one.
+    let line_shift = usize::from(ccsidr.line_size().value()) + 4;
+    let ways = u32::from(ccsidr.associativity().value()) + 1;
+    let sets = u32::from(ccsidr.num_sets().value()) + 1;
+    // log2(ways) rounded up: the way field sits at the top of the operand.
+    let way_bits = (u32::BITS - (ways - 1).leading_zeros()) as usize;
     for set in 0..sets {
         for way in 0..ways {
-            let sw = (way.checked_shl(way_shift).unwrap_or(0)) | (set << line_shift);
+            let sw =
+                Dcisw::new_with_offsets(way_bits, way as u8, line_shift, set as u16, u3::new(0));
             // SAFETY: DCISW on L1 with caches still off drops only clean lines.
-            unsafe { asm!("mcr p15, 0, {}, c7, c6, 2", in(reg) sw, options(nostack)) };
+            unsafe { Dcisw::write(sw) };
         }
     }
     dsb();

@@ -1,10 +1,18 @@
 //! Running a guest at PL1: HYP configuration, entry, the guest's banked
 //! registers, and exceptions injected into it.
 
-use core::arch::asm;
+use aarch32_cpu::register::{
+    hcr::Bsu, CntVoff, Cnthctl, CntvCtl, Dfar, Dfsr, Hcptr, Hcr, Hdcr, Hstr, Ifar, Ifsr, Midr,
+    Mpidr, Sctlr, Vbar, Vmpidr, Vpidr,
+};
+use arbitrary_int::u40;
 
 use super::exception::{self, FaultRegs, Kind};
 use super::frame::TrapFrame;
+use super::sysreg::{self, BankedMode, Ttbcr, Vtcr, Vttbr};
+
+/// HCR.TSC (bit 19), trap SMC: a field aarch32-cpu's `Hcr` lacks (B4.1.65).
+const HCR_TSC: u32 = 1 << 19;
 
 /// HCR for a guest: stage 2 on (VM), set/way invalidation as clean+invalidate
 /// (SWIO), physical IRQ/FIQ/async aborts to HYP (IMO/FMO/AMO), broadcast TLB
@@ -12,89 +20,70 @@ use super::frame::TrapFrame;
 /// SMC (TSC, PSCI is emulated), auxiliary control registers (TAC) and the
 /// IMPLEMENTATION DEFINED c9-c11 registers (TIDCP). What the guest then sees
 /// of each trapped register class: `coproc`.
-pub const HCR_GUEST: u32 = 1
-    | (1 << 1)
-    | (1 << 3)
-    | (1 << 4)
-    | (1 << 5)
-    | (1 << 9)
-    | (1 << 10)
-    | (1 << 13)
-    | (1 << 19)
-    | (1 << 20)
-    | (1 << 21);
-/// HSTR: trap CP15 c15 (IMPLEMENTATION DEFINED on every ARMv7 core), as Xen.
-const HSTR_GUEST: u32 = 1 << 15;
-/// HDCR trap bits: debug ROM address registers (TDRA), OS lock and power-down
-/// (TDOSA), every other debug register (TDA), Performance Monitors (TPM,
-/// TPMCR). HPMN (bits 4:0) keeps its reset value. Xen sets the same five.
+pub const HCR_GUEST: Hcr = Hcr::new_with_raw_value(HCR_TSC)
+    .with_vm(true)
+    .with_swio(true)
+    .with_fmo(true)
+    .with_imo(true)
+    .with_amo(true)
+    .with_fb(true)
+    .with_bsu(Bsu::InnerShareable)
+    .with_twi(true)
+    .with_tidcp(true)
+    .with_tac(true);
+/// HSTR.T15: trap CP15 c15 (IMPLEMENTATION DEFINED on every ARMv7 core), as Xen.
+const HSTR_GUEST: Hstr = Hstr(1 << 15);
+/// HDCR trap bits (B4.1.66): debug ROM address registers (TDRA, 11), OS lock
+/// and power-down (TDOSA, 10), every other debug register (TDA, 9),
+/// Performance Monitors (TPM, 6; TPMCR, 5). Xen sets the same five.
 const HDCR_TRAPS: u32 = (1 << 11) | (1 << 10) | (1 << 9) | (1 << 6) | (1 << 5);
-/// HCPTR: no coprocessor traps (bits of unimplemented coprocessors RES1).
-const HCPTR_GUEST: u32 = 0x33ff;
+/// HDCR.HPMN (bits 4:0) keeps its reset value.
+const HDCR_HPMN: u32 = 0x1f;
+/// HCPTR: no coprocessor, Advanced SIMD or trace traps; the bits of the
+/// coprocessors a Cortex-A15 does not implement (0-9, 12, 13) are RES1.
+const HCPTR_GUEST: Hcptr = Hcptr::new_with_raw_value(0x33ff)
+    .with_tcp(false)
+    .with_tase(false)
+    .with_tta(false)
+    .with_tcpac(false);
 /// CNTHCTL: PL1 may read the physical counter (PL1PCTEN) but not use the
 /// physical timer (PL1PCEN = 0): that one is snowvisor's.
-const CNTHCTL_GUEST: u32 = 1;
-
-macro_rules! mcr {
-    ($op1:literal, $crn:literal, $crm:literal, $op2:literal, $v:expr) => {
-        // SAFETY: writes one HYP configuration register named at the call site;
-        // callers use it only while no guest runs on this CPU.
-        unsafe {
-            asm!(".arch_extension virt",
-                 concat!("mcr p15, ", $op1, ", {}, ", $crn, ", ", $crm, ", ", $op2),
-                 in(reg) $v, options(nostack))
-        }
-    };
-}
-
-macro_rules! mrc {
-    ($op1:literal, $crn:literal, $crm:literal, $op2:literal) => {{
-        let v: u32;
-        // SAFETY: reads one system register; no side effects.
-        unsafe {
-            asm!(".arch_extension virt",
-                 concat!("mrc p15, ", $op1, ", {}, ", $crn, ", ", $crm, ", ", $op2),
-                 out(reg) v, options(nostack))
-        };
-        v
-    }};
-}
+const CNTHCTL_GUEST: Cnthctl = Cnthctl::new_with_raw_value(0)
+    .with_pl1pcten(true)
+    .with_pl1pcen(false);
 
 /// Sets up HYP to run a guest with stage-2 tables at `vttbr_root` and `vmid`.
-pub fn configure(vttbr_root: u64, vmid: u8, vtcr: u32) {
-    mcr!(4, "c2", "c1", 2, vtcr); // VTCR
-    let vttbr = vttbr_root | ((vmid as u64) << 48);
-    // SAFETY: VTTBR points at stage-2 tables that live as long as the guest.
+pub fn configure(vttbr_root: u64, vmid: u8, vtcr: Vtcr) {
+    // SAFETY (all writes below): HYP configuration for the guest, written
+    // while no guest runs on this CPU; VTTBR points at stage-2 tables that
+    // live as long as the guest.
     unsafe {
-        asm!(".arch_extension virt", "mcrr p15, 6, {}, {}, c2",
-             in(reg) vttbr as u32, in(reg) (vttbr >> 32) as u32, options(nostack))
-    };
-    mcr!(4, "c1", "c1", 2, HCPTR_GUEST); // HCPTR
-    mcr!(4, "c1", "c1", 3, HSTR_GUEST); // HSTR
-    let hdcr = mrc!(4, "c1", "c1", 1);
-    mcr!(4, "c1", "c1", 1, (hdcr & 0x1f) | HDCR_TRAPS); // HDCR
-    mcr!(4, "c14", "c1", 0, CNTHCTL_GUEST); // CNTHCTL
-                                            // CNTVOFF = 0: the guest's virtual counter is the physical one.
-                                            // SAFETY: only affects the guest's view of the counter.
-    unsafe {
-        asm!(".arch_extension virt", "mcrr p15, 4, {0}, {0}, c14", in(reg) 0u32, options(nostack))
-    };
-    let midr = mrc!(0, "c0", "c0", 0);
-    let mpidr = mrc!(0, "c0", "c0", 5);
-    mcr!(4, "c0", "c0", 0, midr); // VPIDR
-    mcr!(4, "c0", "c0", 5, mpidr); // VMPIDR
-                                   // SAFETY: invalidate all stage-1 and stage-2 TLB entries (TLBIALLNSNH)
-                                   // before the first guest entry.
-    unsafe {
-        asm!(".arch_extension virt", "mcr p15, 4, {}, c8, c7, 4", "dsb", "isb", in(reg) 0, options(nostack))
-    };
-    mcr!(4, "c1", "c1", 0, HCR_GUEST); // HCR
-    super::cpu::isb();
+        Vtcr::write(vtcr);
+        Vttbr::write(
+            Vttbr::DEFAULT
+                .with_baddr(u40::new(vttbr_root))
+                .with_vmid(vmid),
+        );
+        Hstr::write(HSTR_GUEST);
+        let hdcr = Hdcr::read().0;
+        Hdcr::write(Hdcr((hdcr & HDCR_HPMN) | HDCR_TRAPS));
+        // The guest sees the real MIDR and MPIDR.
+        Vpidr::write(Vpidr(Midr::read().raw_value()));
+        Vmpidr::write(Vmpidr(Mpidr::read().0));
+    }
+    Hcptr::write(HCPTR_GUEST);
+    Cnthctl::write(CNTHCTL_GUEST);
+    // The guest's virtual counter is the physical one.
+    CntVoff::write(CntVoff(0));
+    // No stale stage-1 or stage-2 entry before the first guest entry.
+    sysreg::tlbi_all_nsnh();
+    Hcr::write(HCR_GUEST);
+    aarch32_cpu::asm::isb();
 }
 
 /// The MPIDR the guest sees.
 pub fn vmpidr() -> u32 {
-    mrc!(4, "c0", "c0", 5)
+    Vmpidr::read().0
 }
 
 extern "C" {
@@ -132,13 +121,12 @@ pub fn enter(frame: &TrapFrame) -> ! {
 /// Sets CNTV_CTL.IMASK: the guest's virtual timer stops asserting its
 /// interrupt until the guest writes CNTV_CTL again.
 pub fn mask_vtimer() {
-    let ctl = mrc!(0, "c14", "c3", 1);
-    mcr!(0, "c14", "c3", 1, ctl | 2);
+    CntvCtl::modify(|c| c.set_imask(true));
 }
 
 /// The guest's PL1 system control register (for its vector base and endianness).
 pub fn guest_sctlr() -> u32 {
-    mrc!(0, "c1", "c0", 0)
+    Sctlr::read().raw_value()
 }
 
 /// Injects exception `kind` into the guest for the instruction at `f.elr`:
@@ -152,31 +140,30 @@ pub fn inject(f: &mut TrapFrame, kind: Kind) {
             cpsr: f.spsr,
             pc: f.elr,
             sctlr: guest_sctlr(),
-            vbar: mrc!(0, "c12", "c0", 0),
-            ttbcr: mrc!(0, "c2", "c0", 2),
+            vbar: Vbar::read().0,
+            ttbcr: Ttbcr::read().raw_value(),
         },
     );
-    if e.mode == exception::mode::ABT {
-        // SAFETY: banked guest registers; the guest is not running.
-        unsafe {
-            asm!(".arch_extension virt", "msr spsr_abt, {}", "msr lr_abt, {}", in(reg) e.spsr, in(reg) e.lr, options(nostack))
-        }
+    let mode = if e.mode == exception::mode::ABT {
+        BankedMode::Abort
     } else {
-        // SAFETY: as above.
-        unsafe {
-            asm!(".arch_extension virt", "msr spsr_und, {}", "msr lr_und, {}", in(reg) e.spsr, in(reg) e.lr, options(nostack))
+        BankedMode::Undefined
+    };
+    // SAFETY (banked registers and fault registers): the guest's, written
+    // while it is not running, as the exception entry would.
+    unsafe {
+        sysreg::write_banked(mode, e.spsr, e.lr);
+        match e.fault {
+            Some(FaultRegs::Data { dfsr, dfar }) => {
+                Dfar::write(Dfar(dfar));
+                Dfsr::write(Dfsr::new_with_raw_value(dfsr));
+            }
+            Some(FaultRegs::Instruction { ifsr, ifar }) => {
+                Ifar::write(Ifar(ifar));
+                Ifsr::write(Ifsr::new_with_raw_value(ifsr));
+            }
+            None => {}
         }
-    }
-    match e.fault {
-        Some(FaultRegs::Data { dfsr, dfar }) => {
-            mcr!(0, "c6", "c0", 0, dfar); // DFAR
-            mcr!(0, "c5", "c0", 0, dfsr); // DFSR
-        }
-        Some(FaultRegs::Instruction { ifsr, ifar }) => {
-            mcr!(0, "c6", "c0", 2, ifar); // IFAR
-            mcr!(0, "c5", "c0", 1, ifsr); // IFSR
-        }
-        None => {}
     }
     f.spsr = e.cpsr;
     f.elr = e.pc;

@@ -4,6 +4,9 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
+use arbitrary_int::u3;
+
+use super::sysreg::{Htcr, WalkCache, WalkShare};
 use crate::dt::Region;
 
 pub const GIB: u64 = 1 << 30;
@@ -28,10 +31,16 @@ pub enum MemType {
     Device = 1,
 }
 
-/// HMAIR0: Attr0 = normal WB RW-allocate (0xff), Attr1 = Device-nGnRE (0x04).
-pub const HMAIR0: u32 = 0x0000_04ff;
-/// HTCR: T0SZ = 0 (4 GiB), walks inner/outer WBWA, inner shareable; bits 31, 23 RES1.
-pub const HTCR: u32 = (1 << 31) | (1 << 23) | (3 << 12) | (1 << 10) | (1 << 8);
+/// HMAIR0 (B4.1.72): Attr0 = normal memory, inner and outer write-back
+/// read/write-allocate (0xff); Attr1 = Device-nGnRE (0x04).
+pub const HMAIR0: u32 = u32::from_le_bytes([0xff, 0x04, 0, 0]);
+/// HTCR: T0SZ = 0 (4 GiB), walks inner/outer write-back write-allocate,
+/// inner shareable.
+pub const HTCR: Htcr = Htcr::DEFAULT
+    .with_t0sz(u3::new(0))
+    .with_irgn0(WalkCache::WriteBackAllocate)
+    .with_orgn0(WalkCache::WriteBackAllocate)
+    .with_sh0(WalkShare::InnerShareable);
 
 const VALID: u64 = 1;
 const TABLE: u64 = 1 << 1;

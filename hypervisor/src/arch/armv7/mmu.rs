@@ -1,11 +1,13 @@
 //! Turns on snowvisor's HYP MMU and caches with the map from [`super::lpae`].
 
-use aarch32_cpu::register::Hsctlr;
+use aarch32_cpu::register::{Hmair0, Hsctlr};
 use alloc::boxed::Box;
+use arbitrary_int::u40;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
+use super::cpu;
 use super::lpae::{hyp_window_page, HypMap, Table, HMAIR0, HTCR};
-use super::{cpu, sysreg};
+use super::sysreg::{self, Htcr, Httbr};
 use crate::dt::Region;
 
 /// The page of HYP virtual addresses through which RAM above 4 GiB is reached.
@@ -34,11 +36,15 @@ pub fn enable(ram: &[Region]) {
     }
     cpu::invalidate_l1_dcache();
     cpu::dsb();
-    sysreg::write_hmair0(HMAIR0);
-    sysreg::write_htcr(HTCR);
-    sysreg::write_httbr(phys(&map.l1));
+    // SAFETY: HYP's translation registers, set while its MMU is still off;
+    // the tables are leaked, so they live for ever.
+    unsafe {
+        Hmair0::write(Hmair0(HMAIR0));
+        Htcr::write(HTCR);
+        Httbr::write(Httbr::DEFAULT.with_baddr(u40::new(phys(&map.l1))));
+    }
     cpu::isb();
-    sysreg::tlbi_allh();
+    sysreg::tlbi_all_h();
     cpu::invalidate_icache();
     Hsctlr::modify(|r| {
         r.set_m(true);
@@ -75,7 +81,7 @@ pub fn with_phys<R>(pa: u64, f: impl FnOnce(*mut u8) -> R) -> R {
     // lock. The TLB entry for the window is invalidated before the access.
     unsafe { core::ptr::write_volatile(entry, hyp_window_page(pa & !0xfff)) };
     cpu::dsb();
-    sysreg::tlbi_mvah(va);
+    sysreg::tlbi_mva_h(va);
     cpu::dsb();
     cpu::isb();
     f((va + (pa & 0xfff) as usize) as *mut u8)

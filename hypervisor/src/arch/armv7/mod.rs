@@ -4,6 +4,7 @@ pub mod at;
 pub mod coproc;
 pub mod exception;
 pub mod frame;
+pub mod gic;
 pub mod hsr;
 pub mod lpae;
 pub mod stage2;
@@ -17,5 +18,4 @@ pub mod guest;
 #[cfg(target_arch = "arm")]
 pub mod mmu;
 pub mod secure;
-#[cfg(target_arch = "arm")]
 pub mod sysreg;

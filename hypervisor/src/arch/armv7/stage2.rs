@@ -8,17 +8,26 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 
+use arbitrary_int::{u2, u4};
+
 use super::lpae::Table;
+use super::sysreg::{Vtcr, WalkCache, WalkShare};
 
 /// Bits of IPA a guest has: 40, so RAM anywhere a Cortex-A15 can address
 /// (its PA is 40 bits) is mapped 1:1.
 pub const IPA_BITS: u32 = 40;
 
 /// VTCR (ARM ARM B4.1.159): T0SZ = -8 (a signed 4-bit field: 0b1000, with the
-/// S bit 4 equal to its top bit) for a 40-bit IPA; SL0 = 1 (start at level 1,
+/// S bit equal to its top bit) for a 40-bit IPA; SL0 = 1 (start at level 1,
 /// which then has 1024 entries: two concatenated 4 KiB tables); walks inner/outer
-/// write-back write-allocate, inner shareable; bit 31 RES1.
-pub const VTCR: u32 = (1 << 31) | (3 << 12) | (1 << 10) | (1 << 8) | (1 << 6) | 0b1_1000;
+/// write-back write-allocate, inner shareable.
+pub const VTCR: Vtcr = Vtcr::DEFAULT
+    .with_t0sz(u4::new(0b1000))
+    .with_s(true)
+    .with_sl0(u2::new(1))
+    .with_irgn0(WalkCache::WriteBackAllocate)
+    .with_orgn0(WalkCache::WriteBackAllocate)
+    .with_sh0(WalkShare::InnerShareable);
 
 const VALID: u64 = 1;
 const TABLE_OR_PAGE: u64 = 1 << 1;
@@ -423,8 +432,12 @@ mod tests {
             "concatenated root aligned to its size"
         );
         // VTCR: T0SZ -8 with S set (40-bit), SL0 = 1.
-        assert_eq!(VTCR & 0x1f, 0b1_1000);
-        assert_eq!((VTCR >> 6) & 3, 1);
+        assert_eq!(VTCR.raw_value() & 0x1f, 0b1_1000);
+        assert_eq!((VTCR.raw_value() >> 6) & 3, 1);
+        assert_eq!(
+            VTCR.raw_value(),
+            (1 << 31) | (3 << 12) | (1 << 10) | (1 << 8) | (1 << 6) | 0b1_1000
+        );
     }
 
     #[test]

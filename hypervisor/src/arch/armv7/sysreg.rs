@@ -1,55 +1,398 @@
-//! HYP system registers that `aarch32-cpu` does not provide, each a small safe
-//! function over one instruction.
+//! The HYP system registers and maintenance operations that `aarch32-cpu` 0.4
+//! does not provide, in its style: one type per register with named fields
+//! (`bitbybit`), its coprocessor encoding through aarch32-cpu's `SysReg` /
+//! `SysReg64` traits (whose `read_raw`/`write_raw` emit the `mrc`/`mcr`/
+//! `mrrc`/`mcrr`), and `read`/`write` functions. Everything aarch32-cpu has
+//! (HCR, HSR, HSCTLR, HCPTR, HSTR, HDCR, CNTHCTL, CNTVOFF, VPIDR, VMPIDR,
+//! SCTLR, VBAR, DFAR/DFSR, IFAR/IFSR, CCSIDR/CSSELR, cache maintenance...) is
+//! used from there. Also the banked-register and barrier instructions that
+//! HYP needs and aarch32-cpu has no function for.
+//!
+//! Encodings: ARMv7-A ARM (DDI 0406C.d) B4.1 (register descriptions) and
+//! B4.2 (TLB maintenance and address translation operations).
 
+use aarch32_cpu::register::{
+    SysReg, SysReg64, SysRegRead, SysRegRead64, SysRegWrite, SysRegWrite64,
+};
+use arbitrary_int::{u2, u3, u4, u40};
+#[cfg(target_arch = "arm")]
 use core::arch::asm;
 
-/// HTCR (p15, 4, c2, c0, 2).
-pub fn write_htcr(v: u32) {
-    // SAFETY: HTCR only configures HYP translation walks; callers set it before
-    // enabling the HYP MMU, so no live translation changes under our feet.
-    unsafe {
-        asm!(".arch_extension virt", "mcr p15, 4, {}, c2, c0, 2", in(reg) v, options(nostack))
+/// Cacheability of translation-table walks (IRGN/ORGN fields).
+#[bitbybit::bitenum(u2, exhaustive = true)]
+#[derive(Debug, PartialEq, Eq)]
+pub enum WalkCache {
+    NonCacheable = 0b00,
+    /// Write-back, write-allocate.
+    WriteBackAllocate = 0b01,
+    WriteThrough = 0b10,
+    /// Write-back, no write-allocate.
+    WriteBackNoAllocate = 0b11,
+}
+
+/// Shareability of translation-table walks (SH fields).
+#[bitbybit::bitenum(u2, exhaustive = true)]
+#[derive(Debug, PartialEq, Eq)]
+pub enum WalkShare {
+    NonShareable = 0b00,
+    Reserved = 0b01,
+    OuterShareable = 0b10,
+    InnerShareable = 0b11,
+}
+
+/// HTCR, Hyp Translation Control Register (p15, 4, c2, c0, 2; B4.1.76):
+/// HYP's stage-1 walks, always long-descriptor.
+#[bitbybit::bitfield(u32, default = 0x8080_0000, debug)]
+#[derive(PartialEq, Eq)]
+pub struct Htcr {
+    /// SH0: shareability of the walks.
+    #[bits(12..=13, rw)]
+    sh0: WalkShare,
+    /// ORGN0: outer cacheability of the walks.
+    #[bits(10..=11, rw)]
+    orgn0: WalkCache,
+    /// IRGN0: inner cacheability of the walks.
+    #[bits(8..=9, rw)]
+    irgn0: WalkCache,
+    /// T0SZ: the input range is 2^(32 - T0SZ) bytes.
+    #[bits(0..=2, rw)]
+    t0sz: u3,
+}
+
+impl SysReg for Htcr {
+    const CP: u32 = 15;
+    const CRN: u32 = 2;
+    const OP1: u32 = 4;
+    const CRM: u32 = 0;
+    const OP2: u32 = 2;
+}
+impl SysRegRead for Htcr {}
+impl SysRegWrite for Htcr {}
+
+impl Htcr {
+    /// Writes HTCR.
+    ///
+    /// # Safety
+    /// HYP's translation must not change under running code: set it before
+    /// the HYP MMU is enabled.
+    pub unsafe fn write(value: Self) {
+        // SAFETY: forwarded from the caller.
+        unsafe { <Self as SysRegWrite>::write_raw(value.raw_value()) }
     }
 }
 
-/// HMAIR0 (p15, 4, c10, c2, 0).
-pub fn write_hmair0(v: u32) {
-    // SAFETY: memory-attribute indirection for HYP; set before the MMU is enabled.
-    unsafe {
-        asm!(".arch_extension virt", "mcr p15, 4, {}, c10, c2, 0", in(reg) v, options(nostack))
+/// VTCR, Virtualization Translation Control Register (p15, 4, c2, c1, 2;
+/// B4.1.159): the guests' stage-2 walks.
+#[bitbybit::bitfield(u32, default = 0x8000_0000, debug)]
+#[derive(PartialEq, Eq)]
+pub struct Vtcr {
+    /// SH0: shareability of the walks.
+    #[bits(12..=13, rw)]
+    sh0: WalkShare,
+    /// ORGN0: outer cacheability of the walks.
+    #[bits(10..=11, rw)]
+    orgn0: WalkCache,
+    /// IRGN0: inner cacheability of the walks.
+    #[bits(8..=9, rw)]
+    irgn0: WalkCache,
+    /// SL0: starting level of the walk (0: level 2, 1: level 1).
+    #[bits(6..=7, rw)]
+    sl0: u2,
+    /// S: the sign of T0SZ, which must equal T0SZ[3].
+    #[bit(4, rw)]
+    s: bool,
+    /// T0SZ: a signed 4-bit value; the IPA range is 2^(32 - T0SZ) bytes.
+    #[bits(0..=3, rw)]
+    t0sz: u4,
+}
+
+impl SysReg for Vtcr {
+    const CP: u32 = 15;
+    const CRN: u32 = 2;
+    const OP1: u32 = 4;
+    const CRM: u32 = 1;
+    const OP2: u32 = 2;
+}
+impl SysRegRead for Vtcr {}
+impl SysRegWrite for Vtcr {}
+
+impl Vtcr {
+    /// Writes VTCR.
+    ///
+    /// # Safety
+    /// No guest may run on this CPU with stage-2 tables of another format.
+    pub unsafe fn write(value: Self) {
+        // SAFETY: forwarded from the caller.
+        unsafe { <Self as SysRegWrite>::write_raw(value.raw_value()) }
     }
 }
 
-/// HTTBR (64-bit, p15, 4, c2).
-pub fn write_httbr(v: u64) {
-    // SAFETY: points the HYP walker at tables the caller keeps alive for ever.
-    unsafe {
-        asm!(".arch_extension virt", "mcrr p15, 4, {}, {}, c2",
-             in(reg) v as u32, in(reg) (v >> 32) as u32, options(nostack))
+/// TTBCR, the guest's PL1 Translation Table Base Control Register
+/// (p15, 0, c2, c0, 2; B4.1.153). Only EAE has one meaning in both formats.
+#[bitbybit::bitfield(u32, debug)]
+#[derive(PartialEq, Eq)]
+pub struct Ttbcr {
+    /// EAE: the long-descriptor (LPAE) translation table format.
+    #[bit(31, r)]
+    eae: bool,
+}
+
+impl SysReg for Ttbcr {
+    const CP: u32 = 15;
+    const CRN: u32 = 2;
+    const OP1: u32 = 0;
+    const CRM: u32 = 0;
+    const OP2: u32 = 2;
+}
+impl SysRegRead for Ttbcr {}
+
+impl Ttbcr {
+    /// Reads TTBCR.
+    pub fn read() -> Self {
+        Self::new_with_raw_value(<Self as SysRegRead>::read_raw())
     }
 }
 
-/// TLBIALLH: invalidate all HYP TLB entries.
-pub fn tlbi_allh() {
-    // SAFETY: TLB invalidation has no memory effects beyond dropping cached walks.
-    unsafe {
-        asm!(".arch_extension virt", "mcr p15, 4, {}, c8, c7, 0", "dsb", "isb", in(reg) 0, options(nostack))
+/// HTTBR, Hyp Translation Table Base Register (64-bit, p15, 4, c2; B4.1.77).
+#[bitbybit::bitfield(u64, default = 0, debug)]
+#[derive(PartialEq, Eq)]
+pub struct Httbr {
+    /// BADDR: physical address of the first-level table (bits 39:0; the low
+    /// bits below the table's alignment are zero).
+    #[bits(0..=39, rw)]
+    baddr: u40,
+}
+
+impl SysReg64 for Httbr {
+    const CP: u32 = 15;
+    const OP1: u32 = 4;
+    const CRM: u32 = 2;
+}
+impl SysRegRead64 for Httbr {}
+impl SysRegWrite64 for Httbr {}
+
+impl Httbr {
+    /// Writes HTTBR.
+    ///
+    /// # Safety
+    /// The tables must stay valid as long as HYP translates through them.
+    pub unsafe fn write(value: Self) {
+        // SAFETY: forwarded from the caller.
+        unsafe { <Self as SysRegWrite64>::write_raw(value.raw_value()) }
     }
 }
 
-/// TLBIMVAH: invalidate HYP TLB entries for the page at virtual address `va`.
-pub fn tlbi_mvah(va: usize) {
-    // SAFETY: TLB invalidation has no memory effects beyond dropping cached walks.
-    unsafe {
-        asm!(".arch_extension virt", "mcr p15, 4, {}, c8, c7, 1", in(reg) va & !0xfff, options(nostack))
+/// VTTBR, Virtualization Translation Table Base Register (64-bit,
+/// p15, 6, c2; B4.1.160).
+#[bitbybit::bitfield(u64, default = 0, debug)]
+#[derive(PartialEq, Eq)]
+pub struct Vttbr {
+    /// VMID: tags the guest's TLB entries.
+    #[bits(48..=55, rw)]
+    vmid: u8,
+    /// BADDR: physical address of the first-level stage-2 table.
+    #[bits(0..=39, rw)]
+    baddr: u40,
+}
+
+impl SysReg64 for Vttbr {
+    const CP: u32 = 15;
+    const OP1: u32 = 6;
+    const CRM: u32 = 2;
+}
+impl SysRegRead64 for Vttbr {}
+impl SysRegWrite64 for Vttbr {}
+
+impl Vttbr {
+    /// Writes VTTBR.
+    ///
+    /// # Safety
+    /// The tables must stay valid as long as a guest with this VMID runs.
+    pub unsafe fn write(value: Self) {
+        // SAFETY: forwarded from the caller.
+        unsafe { <Self as SysRegWrite64>::write_raw(value.raw_value()) }
     }
 }
 
-/// ELR_hyp / SPSR_hyp are in the trap frame; HDFAR/HIFAR/HPFAR via aarch32-cpu.
-/// CPSR, read directly.
+/// PAR, Physical Address Register, 64-bit view (p15, 0, c7; B4.1.113): the
+/// result of an address-translation operation. The 32-bit view is
+/// aarch32-cpu's `Par`; after `ATS12NSO*` with stage 2 on, the result is in
+/// the long-descriptor format, which needs all 64 bits. Decoded by
+/// `at::decode_par`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Par64(pub u64);
+
+impl SysReg64 for Par64 {
+    const CP: u32 = 15;
+    const OP1: u32 = 0;
+    const CRM: u32 = 7;
+}
+impl SysRegRead64 for Par64 {}
+impl SysRegWrite64 for Par64 {}
+
+impl Par64 {
+    /// Reads PAR (64 bits).
+    pub fn read() -> Self {
+        Self(<Self as SysRegRead64>::read_raw())
+    }
+
+    /// Writes PAR (64 bits): it only holds the last translation's result.
+    pub fn write(value: Self) {
+        // SAFETY: PAR has no effect on execution; the caller puts back a value.
+        unsafe { <Self as SysRegWrite64>::write_raw(value.0) }
+    }
+}
+
+/// Declares a write-only maintenance operation (its written value is an
+/// argument, not state).
+macro_rules! operation {
+    ($(#[$doc:meta])* $name:ident, $op1:literal, $crn:literal, $crm:literal, $op2:literal) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl SysReg for $name {
+            const CP: u32 = 15;
+            const CRN: u32 = $crn;
+            const OP1: u32 = $op1;
+            const CRM: u32 = $crm;
+            const OP2: u32 = $op2;
+        }
+        impl SysRegWrite for $name {}
+    };
+}
+
+operation!(
+    /// TLBIALLH: invalidate all HYP TLB entries (B4.2.3).
+    TlbiAllH, 4, 8, 7, 0
+);
+operation!(
+    /// TLBIMVAH: invalidate HYP TLB entries for one VA (B4.2.3).
+    TlbiMvaH, 4, 8, 7, 1
+);
+operation!(
+    /// TLBIALLNSNH: invalidate all Non-secure non-HYP TLB entries, stage 1
+    /// and stage 2, every VMID (B4.2.3).
+    TlbiAllNsNh, 4, 8, 7, 4
+);
+operation!(
+    /// ATS12NSOPR: stage 1 and 2 translation as a Non-secure PL1 read
+    /// (HYP only, B4.2.4).
+    Ats12NsoPr, 0, 7, 8, 4
+);
+operation!(
+    /// ATS12NSOPW: as [`Ats12NsoPr`] for a PL1 write.
+    Ats12NsoPw, 0, 7, 8, 5
+);
+
+#[cfg(target_arch = "arm")]
+/// Orders earlier memory accesses of this program before a following
+/// maintenance operation: aarch32-cpu's `mcr` asm is declared `nomem`, so the
+/// compiler could otherwise move a store past it. No instruction.
+#[inline(always)]
+pub fn compiler_barrier() {
+    // SAFETY: an empty asm block that may read and write memory: a compiler
+    // barrier only.
+    unsafe { asm!("", options(nostack, preserves_flags)) }
+}
+
+#[cfg(target_arch = "arm")]
+/// TLBIALLH with its barriers: every HYP TLB entry gone before the next
+/// instruction.
+pub fn tlbi_all_h() {
+    compiler_barrier();
+    // SAFETY: TLB invalidation has no effect beyond dropping cached walks.
+    unsafe { TlbiAllH::write_raw(0) };
+    aarch32_cpu::asm::dsb();
+    aarch32_cpu::asm::isb();
+}
+
+#[cfg(target_arch = "arm")]
+/// TLBIMVAH for the page holding `va`; the caller orders it with barriers
+/// (a DSB before, after the descriptor write; DSB and ISB after).
+pub fn tlbi_mva_h(va: usize) {
+    // SAFETY: TLB invalidation has no effect beyond dropping cached walks.
+    unsafe { TlbiMvaH::write_raw((va & !0xfff) as u32) };
+}
+
+#[cfg(target_arch = "arm")]
+/// TLBIALLNSNH with the barriers a stage-2 change needs: `dsb ishst` makes
+/// the descriptor writes visible to the table walker first; `dsb ish` waits
+/// for the invalidation; `isb` so that the next instruction (a guest entry or
+/// an AT operation) sees the new tables.
+pub fn tlbi_all_nsnh() {
+    // SAFETY: barrier only; no `nomem`, so earlier stores are emitted first.
+    unsafe { asm!("dsb ishst", options(nostack, preserves_flags)) };
+    // SAFETY: TLB invalidation has no effect beyond dropping cached walks.
+    unsafe { TlbiAllNsNh::write_raw(0) };
+    // SAFETY: barriers only.
+    unsafe { asm!("dsb ish", "isb", options(nostack, preserves_flags)) };
+}
+
+#[cfg(target_arch = "arm")]
+/// One `ATS12NSOPR`/`ATS12NSOPW` of guest VA `va` (then an ISB), leaving
+/// the result in PAR.
+pub fn ats12nso(va: u32, write: bool) {
+    // SAFETY: the operation only writes PAR; the guest's translation
+    // registers are live at HYP.
+    unsafe {
+        if write {
+            Ats12NsoPw::write_raw(va);
+        } else {
+            Ats12NsoPr::write_raw(va);
+        }
+    }
+    aarch32_cpu::asm::isb();
+}
+
+/// The banked SPSR and LR of the guest's exception modes that snowvisor
+/// injects into (`MSR SPSR_<mode>`/`MSR LR_<mode>`, B9.3.11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BankedMode {
+    Abort,
+    Undefined,
+}
+
+#[cfg(target_arch = "arm")]
+/// Writes SPSR_`mode` and LR_`mode`.
+///
+/// # Safety
+/// The guest must not be running on this CPU (its banked state is replaced).
+pub unsafe fn write_banked(mode: BankedMode, spsr: u32, lr: u32) {
+    // SAFETY: forwarded from the caller; only the guest's banked registers.
+    unsafe {
+        match mode {
+            BankedMode::Abort => asm!(".arch_extension virt", "msr spsr_abt, {}", "msr lr_abt, {}",
+                in(reg) spsr, in(reg) lr, options(nomem, nostack, preserves_flags)),
+            BankedMode::Undefined => {
+                asm!(".arch_extension virt", "msr spsr_und, {}", "msr lr_und, {}",
+                in(reg) spsr, in(reg) lr, options(nomem, nostack, preserves_flags))
+            }
+        }
+    }
+}
+
+/// CPSR, through aarch32-cpu.
 pub fn read_cpsr() -> u32 {
-    let v: u32;
-    // SAFETY: reading CPSR has no side effects.
-    unsafe { asm!("mrs {}, cpsr", out(reg) v, options(nomem, nostack, preserves_flags)) };
-    v
+    aarch32_cpu::register::Cpsr::read().raw_value()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_layouts() {
+        let v = Vtcr::DEFAULT
+            .with_t0sz(u4::new(0b1000))
+            .with_s(true)
+            .with_sl0(u2::new(1));
+        assert_eq!(v.raw_value(), 0x8000_0000 | 0b1_1000 | (1 << 6));
+        let t = Vttbr::DEFAULT
+            .with_baddr(u40::new(0x12_3456_7000))
+            .with_vmid(1);
+        assert_eq!(t.raw_value(), (1 << 48) | 0x12_3456_7000);
+        assert!(Ttbcr::new_with_raw_value(1 << 31).eae());
+        let h = Htcr::DEFAULT.with_sh0(WalkShare::InnerShareable);
+        assert_eq!(h.raw_value(), 0x8080_0000 | (3 << 12));
+    }
 }

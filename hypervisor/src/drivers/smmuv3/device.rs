@@ -87,7 +87,7 @@ pub struct Assignment {
     pub vmid: u16,
     /// Stage-2 level-1 table (the domain's VTTBR base) and the CPU's VTCR.
     pub root_pa: u64,
-    pub vtcr: u32,
+    pub vtcr: crate::arch::armv7::sysreg::Vtcr,
 }
 
 /// Counters for reports.

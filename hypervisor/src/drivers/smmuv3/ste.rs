@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::ids::{Features, S2Format};
+use crate::arch::armv7::sysreg::{Vtcr, WalkCache, WalkShare};
 
 /// One STE: eight little-endian 64-bit words.
 pub type Ste = [u64; 8];
@@ -42,7 +43,7 @@ pub struct S2Config {
     /// Physical address of the domain's stage-2 level-1 table (the CPU's VTTBR.BADDR).
     pub root_pa: u64,
     /// The CPU's VTCR: SL0, IRGN0, ORGN0, SH0 and T0SZ are taken from it.
-    pub vtcr: u32,
+    pub vtcr: Vtcr,
     pub format: S2Format,
     /// STE.S2PS, an IDR5.OAS encoding.
     pub ps: u32,
@@ -53,7 +54,7 @@ pub struct S2Config {
 impl S2Config {
     /// For an SMMU with `f`: output size capped at 40 bits (what LPAE
     /// descriptors can hold, and what the SMMU supports).
-    pub fn new(f: &Features, vmid: u16, root_pa: u64, vtcr: u32) -> Self {
+    pub fn new(f: &Features, vmid: u16, root_pa: u64, vtcr: Vtcr) -> Self {
         S2Config {
             vmid,
             root_pa,
@@ -67,30 +68,38 @@ impl S2Config {
     /// STE.S2T0SZ: the VTCR's T0SZ is a signed 4-bit field (IPA = 32 - T0SZ
     /// bits); AArch64 tables take 64 - IPA bits.
     fn t0sz(&self) -> u64 {
-        let v7 = (self.vtcr & 0xf) as i32 - if self.vtcr & 0x8 != 0 { 16 } else { 0 };
+        let t0sz = self.vtcr.t0sz().value();
         match self.format {
-            S2Format::Aarch32 => (self.vtcr & 0x1f) as u64,
-            S2Format::Aarch64 => (32 + v7) as u64,
+            // AArch32 S2T0SZ is VTCR's T0SZ with its sign bit S above it.
+            S2Format::Aarch32 => u64::from(t0sz) | u64::from(self.vtcr.s()) << 4,
+            S2Format::Aarch64 => {
+                let signed = i32::from(t0sz) - if t0sz & 0x8 != 0 { 16 } else { 0 };
+                (32 + signed) as u64
+            }
         }
     }
 }
 
 /// An STE that translates the stream's DMA through the domain's stage-2 tables.
 pub fn s2_translate(c: &S2Config) -> Ste {
-    let field = |shift: u32| ((c.vtcr >> shift) & 3) as u64;
     let (irgn, orgn, sh) = if c.coherent {
-        (field(8), field(10), field(12))
+        (c.vtcr.irgn0(), c.vtcr.orgn0(), c.vtcr.sh0())
     } else {
         // Non-cacheable, outer shareable: the SMMU reads memory, and snowvisor
         // cleans the tables to the point of coherency.
-        (0, 0, 2)
+        (
+            WalkCache::NonCacheable,
+            WalkCache::NonCacheable,
+            WalkShare::OuterShareable,
+        )
     };
+    let field = |v: arbitrary_int::u2| u64::from(v.value());
     let mut w2 = c.vmid as u64
         | (c.t0sz() << S2T0SZ_SHIFT)
-        | (field(6) << S2SL0_SHIFT)
-        | (irgn << S2IR0_SHIFT)
-        | (orgn << S2OR0_SHIFT)
-        | (sh << S2SH0_SHIFT)
+        | (field(c.vtcr.sl0()) << S2SL0_SHIFT)
+        | (field(irgn.raw_value()) << S2IR0_SHIFT)
+        | (field(orgn.raw_value()) << S2OR0_SHIFT)
+        | (field(sh.raw_value()) << S2SH0_SHIFT)
         | S2R;
     // S2TG = 0: 4 KiB granule.
     if c.format == S2Format::Aarch64 {
@@ -309,7 +318,12 @@ mod tests {
         assert_eq!((w2 >> 48) & 7, 0);
         assert_eq!(((w2 >> 40) & 3, (w2 >> 42) & 3, (w2 >> 44) & 3), (0, 0, 2));
         // A 32-bit IPA VTCR (T0SZ = 0) in AArch64 terms is S2T0SZ = 32.
-        let c = S2Config::new(&qemu(), 1, 0, VTCR & !0x1f);
+        let c = S2Config::new(
+            &qemu(),
+            1,
+            0,
+            VTCR.with_t0sz(arbitrary_int::u4::new(0)).with_s(false),
+        );
         assert_eq!((s2_translate(&c)[2] >> 32) & 0x3f, 32);
     }
 
