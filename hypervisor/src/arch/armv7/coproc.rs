@@ -19,6 +19,9 @@
 //! invalidation into clean and invalidate instead), VFP/NEON (HCPTR).
 //! Pure and host-tested; `vcpu::cp15` applies the decisions.
 
+use aarch32_cpu::register::hsr::IssTrappedMcrMrc;
+use arbitrary_int::u25;
+
 /// One trapped MCR/MRC, decoded from the HSR's ISS (B3.13.6: Opc2 [19:17],
 /// Opc1 [16:14], CRn [13:10], Rt [8:5], CRm [4:1], direction [0]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,15 +38,18 @@ pub struct Access {
 }
 
 impl Access {
+    /// Through aarch32-cpu's `IssTrappedMcrMrc` (the same layout for CP14
+    /// and CP15); `iss` is HSR.ISS (bits 24:0).
     pub fn from_iss(cp: u32, iss: u32) -> Self {
+        let i = IssTrappedMcrMrc::new_with_raw_value(u25::extract_u32(iss, 0));
         Access {
             cp,
-            opc2: (iss >> 17) & 7,
-            opc1: (iss >> 14) & 7,
-            crn: (iss >> 10) & 0xf,
-            rt: (iss >> 5) & 0xf,
-            crm: (iss >> 1) & 0xf,
-            read: iss & 1 != 0,
+            opc2: u32::from(i.opc2().value()),
+            opc1: u32::from(i.opc1().value()),
+            crn: u32::from(i.crn().value()),
+            rt: u32::from(i.rt().value()),
+            crm: u32::from(i.crm().value()),
+            read: i.is_read(),
         }
     }
 }
