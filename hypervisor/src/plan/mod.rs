@@ -288,6 +288,8 @@ pub fn make(tree: &HostTree<'_>, opts: &PlanOptions, keep: &Keep) -> Result<Plan
     // Frames no passthrough mapping may cover: the GIC's and the removed
     // subtrees', except hidden IOMMUs': snowvisor neither uses nor protects
     // those, so a device sharing their page gets it (rk3288's VOP and its IOMMU).
+    // What snowvisor itself uses (the GIC, kept nodes) stays protected even
+    // when a tree also gives it `#iommu-cells` and the IOMMU is hidden.
     let hidden_iommus: Vec<usize> = found
         .iter()
         .filter(|f| f.decision.removed && f.decision.action == IommuAction::Hide)
@@ -298,7 +300,8 @@ pub fn make(tree: &HostTree<'_>, opts: &PlanOptions, keep: &Keep) -> Result<Plan
     for i in
         (0..x.len()).filter(|&i| irq::is_gic(x, i) || removed.iter().any(|&r| x.is_within(i, r)))
     {
-        let to = if hidden_iommus.iter().any(|&h| x.is_within(i, h)) {
+        let ours = irq::is_gic(x, i) || kept_roots.iter().any(|&k| x.is_within(i, k));
+        let to = if !ours && hidden_iommus.iter().any(|&h| x.is_within(i, h)) {
             &mut unprotected
         } else {
             &mut protected

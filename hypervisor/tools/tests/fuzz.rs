@@ -7,8 +7,9 @@ use std::time::Instant;
 
 /// Runs `target` over the regression inputs of `name` and `iterations`
 /// random inputs (length 0..`max_len`) from `seed` (`FUZZ_ITERATIONS`
-/// overrides the count); returns the inputs run. A failing input is left in
-/// `target/fuzz/failed-NAME`.
+/// overrides the count, `FUZZ_SEED` the seed: long runs split across
+/// cores); returns the inputs run. A failing input is left in
+/// `target/fuzz/failed-NAME-SEED`.
 fn bounded(
     name: &str,
     iterations: u32,
@@ -32,6 +33,10 @@ fn bounded(
         target(&data);
         runs += 1;
     }
+    let seed = std::env::var("FUZZ_SEED")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(seed);
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut buf = Vec::with_capacity(max_len);
     let iterations = std::env::var("FUZZ_ITERATIONS")
@@ -45,7 +50,7 @@ fn bounded(
         // A failing input is kept for scripts/fuzz's tmin and for a look.
         let keep = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../target/fuzz")
-            .join(format!("failed-{name}"));
+            .join(format!("failed-{name}-{seed:x}"));
         let _ = std::fs::create_dir_all(keep.parent().unwrap());
         let _ = std::fs::write(&keep, &buf);
         target(&buf);
@@ -53,7 +58,7 @@ fn bounded(
         runs += 1;
     }
     println!(
-        "fuzz {name}: {runs} inputs ({} kept regressions) in {:.1} s",
+        "fuzz {name}: {runs} inputs ({} kept regressions, seed {seed:#x}) in {:.1} s",
         kept.len(),
         start.elapsed().as_secs_f64()
     );
