@@ -65,7 +65,9 @@ pub fn parse_size(s: &str) -> Option<(u64, bool)> {
     let end = digits
         .find(|c: char| !c.is_digit(radix))
         .unwrap_or(digits.len());
-    let (num, unit) = digits.split_at(end);
+    // `end` is a char boundary (find's): the checked split only spares the
+    // image core's str-slicing panic and its Unicode tables (4.5 KiB).
+    let (num, unit) = digits.split_at_checked(end)?;
     let n = u64::from_str_radix(num, radix).ok()?;
     let shift = match unit {
         "" => 10,

@@ -156,7 +156,7 @@ impl Platform for Dom0Platform<'_> {
                 crate::vcpu::platform_psci(psci::fid::SYSTEM_RESET)
             }
             MachineAction::Restart => {
-                error!("dom0: SCHEDOP_shutdown({reason:?}): Dom0 stopped; resetting the machine");
+                error!("dom0: SCHEDOP_shutdown({reason}): Dom0 stopped; resetting the machine");
                 crate::vcpu::platform_psci(psci::fid::SYSTEM_RESET)
             }
         }

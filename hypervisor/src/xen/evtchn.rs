@@ -37,6 +37,29 @@ pub enum ChannelState {
     Ipi,
 }
 
+/// The same text as `{:?}` (`Virq(2)`, `Unbound { remote_dom: 0 }`), for
+/// the debug keys, without core's Debug builders in the image.
+impl core::fmt::Display for ChannelState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ChannelState::Free => f.write_str("Free"),
+            ChannelState::Reserved => f.write_str("Reserved"),
+            ChannelState::Unbound { remote_dom } => {
+                write!(f, "Unbound {{ remote_dom: {remote_dom} }}")
+            }
+            ChannelState::Interdomain {
+                remote_dom,
+                remote_port,
+            } => write!(
+                f,
+                "Interdomain {{ remote_dom: {remote_dom}, remote_port: {remote_port} }}"
+            ),
+            ChannelState::Virq(v) => write!(f, "Virq({v})"),
+            ChannelState::Ipi => f.write_str("Ipi"),
+        }
+    }
+}
+
 /// One port: its state and the vCPU its events are delivered to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Channel {
@@ -370,6 +393,23 @@ mod tests {
 
     fn table() -> EventChannels {
         EventChannels::new(0, 2, 8)
+    }
+
+    #[test]
+    fn state_display_is_its_debug() {
+        for c in [
+            ChannelState::Free,
+            ChannelState::Reserved,
+            ChannelState::Unbound { remote_dom: 0 },
+            ChannelState::Interdomain {
+                remote_dom: 0x7ff0,
+                remote_port: 4095,
+            },
+            ChannelState::Virq(2),
+            ChannelState::Ipi,
+        ] {
+            assert_eq!(alloc::format!("{c}"), alloc::format!("{c:?}"));
+        }
     }
 
     #[test]

@@ -228,7 +228,10 @@ impl Xen {
         match r {
             Ok(o) => o,
             Err(e) => {
-                log::trace!("xen: hypercall {nr} {args:x?}: {e}");
+                // The arguments as `{args:x?}` prints them, without pulling
+                // core's Debug list builder into the image.
+                let [a0, a1, a2, a3, a4] = args;
+                log::trace!("xen: hypercall {nr} [{a0:x}, {a1:x}, {a2:x}, {a3:x}, {a4:x}]: {e}");
                 Outcome::Return(e.ret())
             }
         }
@@ -308,7 +311,7 @@ impl Xen {
                 .map_or('?', |b| if b { 'M' } else { '-' });
             writeln!(
                 out,
-                "xen: port {p} {:?} vCPU {} {pend}{mask}",
+                "xen: port {p} {} vCPU {} {pend}{mask}",
                 c.state, c.vcpu
             )?;
         }

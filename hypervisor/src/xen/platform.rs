@@ -70,6 +70,22 @@ impl ShutdownReason {
     }
 }
 
+/// The same text as `{:?}` (`PowerOff`, `Other(7)`), without core's Debug
+/// builders in the image.
+impl fmt::Display for ShutdownReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ShutdownReason::PowerOff => "PowerOff",
+            ShutdownReason::Reboot => "Reboot",
+            ShutdownReason::Suspend => "Suspend",
+            ShutdownReason::Crash => "Crash",
+            ShutdownReason::Watchdog => "Watchdog",
+            ShutdownReason::SoftReset => "SoftReset",
+            ShutdownReason::Other(r) => return write!(f, "Other({r})"),
+        })
+    }
+}
+
 /// What happens to the whole machine when the hardware domain shuts down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MachineAction {

@@ -26,7 +26,7 @@ impl Xen {
             schedop::SHUTDOWN => {
                 let s: SchedShutdown = read_struct(cx.mem, arg)?;
                 let reason = ShutdownReason::from_raw(s.reason);
-                log::info!("xen: Dom0 shutdown, reason {reason:?}");
+                log::info!("xen: Dom0 shutdown, reason {reason}");
                 cx.plat.shutdown(reason).map_err(|e| match e {
                     PlatformError::NotSupported => Errno::ENOSYS,
                     _ => Errno::EINVAL,

@@ -360,6 +360,14 @@ fn console_write_and_read() {
 }
 
 #[test]
+fn shutdown_reason_display_is_its_debug() {
+    for r in (0..8).chain([0x100, 0xff]) {
+        let r = ShutdownReason::from_raw(r);
+        assert_eq!(alloc::format!("{r}"), alloc::format!("{r:?}"));
+    }
+}
+
+#[test]
 fn sched_ops() {
     let mut g = Guest::dom0();
     assert_eq!(g.call(hc::SCHED_OP, [schedop::YIELD, 0, 0, 0, 0]), 0);
