@@ -45,6 +45,16 @@ FIGURES = {
                     "snowctl bench-cpu, guest clock"),
     "ioctl_baseline": ("privcmd ioctl baseline (-ENOTTY, no hypercall)", "instructions",
                        "", "snowctl bench-hypercall, -icount shift=0"),
+    "cpu_loop_ticks": ("timer interrupts during the CPU-bound workload", "interrupts", "",
+                       "snowctl bench-cpu, /proc/interrupts arch_timer"),
+    "gicd_read": ("GICD register read from Dom0 (GICD_TYPER, /dev/mem; trapped under a "
+                  "hypervisor)", "instructions", "",
+                  "snowctl bench-gicd, -icount shift=0, over a RAM read"),
+    "disk_read_mib_s": ("disk read, virtio-blk-pci, no SMMU (wall clock)", "MiB/s", "",
+                        "busybox dd of the whole 128 MiB disk after a page-cache drop"),
+    "disk_read_smmu_mib_s": ("disk read, the same disk behind the SMMUv3 snowvisor owns "
+                             "(wall clock)", "MiB/s", "",
+                             "busybox dd of the whole 128 MiB disk after a page-cache drop"),
 }
 
 
@@ -79,6 +89,10 @@ def fmt(v, unit):
         return f"{v:,.1f} ms"
     if unit == "bytes":
         return f"{v:,.0f} B"
+    if unit == "MiB/s":
+        return f"{v:,.1f} MiB/s"
+    if unit == "x":
+        return f"{v:.3f}x"
     return f"{v:,.0f}"
 
 
@@ -88,7 +102,7 @@ def cell(entry, unit, native=None):
     text = fmt(entry["median"], unit)
     if entry["runs"] > 1:
         text += f" [{fmt(entry['min'], unit)}-{fmt(entry['max'], unit)}]".replace(" s-", "-")
-    if native and native["median"] > 0 and unit in ("s", "ms"):
+    if native and native["median"] > 0 and unit in ("s", "ms", "MiB/s"):
         text += f" ({entry['median'] / native['median']:.3f}x)"
     return text
 
@@ -120,6 +134,27 @@ def report(samples_path, json_path, meta):
                 v = (loop[s]["median"] - loop["native"]["median"]) * 1e6 / sleeps
                 tick[s] = summary([v])
         figures["timer_tick_overhead"] = tick
+    # Derived: what one virtual-timer interrupt costs a CPU-bound loop
+    # (instructions it loses per tick taken, over native).
+    cpu, ticks = figures.get("cpu_loop_ms", {}), figures.get("cpu_loop_ticks", {})
+    if "native" in cpu:
+        loss = {"what": "virtual-timer interrupt delivered: instructions the CPU-bound "
+                        "workload loses per tick over native",
+                "unit": "instructions", "target": "",
+                "how": "(CPU-bound workload - native's) / timer interrupts taken, "
+                       "-icount shift=0"}
+        for s in ("xen", "snowvisor"):
+            if s in cpu and ticks.get(s, {}).get("median", 0) > 0:
+                v = (cpu[s]["median"] - cpu["native"]["median"]) * 1e6 / ticks[s]["median"]
+                loss[s] = summary([v])
+        figures["vtimer_tick_loss"] = loss
+    # Derived: the owned SMMU's share of disk throughput (snowvisor only).
+    smmu, plain = figures.get("disk_read_smmu_mib_s", {}), figures.get("disk_read_mib_s", {})
+    if "snowvisor" in smmu and plain.get("snowvisor", {}).get("median", 0) > 0:
+        figures["disk_smmu_ratio"] = {
+            "what": "disk read through the owned SMMU / without it (snowvisor)",
+            "unit": "x", "target": "", "how": "medians of the two disk figures",
+            "snowvisor": summary([smmu["snowvisor"]["median"] / plain["snowvisor"]["median"]])}
     doc = {"meta": meta, "figures": figures}
     with open(json_path, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=1)

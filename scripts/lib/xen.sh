@@ -40,7 +40,7 @@ ensure_xen() {
 # on its lines so that the Dom0 build time can be read from them.
 qemu_xen_cmd() {
     local mem=$1 xenargs=$2 kernel=$3 initrd=$4 dom0args=$5
-    QEMU_CMD=(qemu-system-arm -M virt,virtualization=on,highmem-ecam=off
+    QEMU_CMD=(qemu-system-arm -M "virt,virtualization=on,highmem-ecam=off${QEMU_MACHINE_EXTRA:-}"
         -cpu cortex-a15 -m "$mem" -nic none -kernel "$XEN_IMAGE"
         -append "console=dtuart dtuart=/pl011@9000000 console_timestamps=boot $xenargs"
         -device "guest-loader,addr=$DOM0_KERNEL_ADDR,kernel=$kernel,bootargs=$(qemu_escape "console=hvc0 $dom0args")"

@@ -16,7 +16,11 @@
 //!                                 privcmd ioctls (no hypercall), and an event-channel
 //!                                 round trip (bench.rs)
 //!   snowctl bench-timer [N]       N sleeps of 1 ms (no hypervisor needed)
-//!   snowctl bench-cpu [N]         N rounds of a fixed integer workload
+//!   snowctl bench-cpu [N]         N rounds of a fixed integer workload (and the
+//!                                 timer interrupts taken meanwhile)
+//!   snowctl bench-gicd [N]        N reads of GICD_TYPER through /dev/mem against
+//!                                 N RAM reads (a trapped register read under a
+//!                                 hypervisor)
 
 mod bench;
 mod privcmd;
@@ -92,7 +96,7 @@ mod xen {
 }
 
 const USAGE: &str =
-    "usage: snowctl info | version | selftest | dmesg [--previous] | stats [--clear] | bench-hypercall|bench-timer|bench-cpu [N]";
+    "usage: snowctl info | version | selftest | dmesg [--previous] | stats [--clear] | bench-hypercall|bench-timer|bench-cpu|bench-gicd [N]";
 
 /// A failure, printed as `snowctl: <message>`.
 struct Fail(String);
@@ -142,16 +146,20 @@ fn main() -> ExitCode {
         ["bench-hypercall"] => open().and_then(|p| bench::hypercalls(&p, 100_000)),
         ["bench-timer"] => bench::timer(2000),
         ["bench-cpu"] => bench::cpu(20_000),
-        [which @ ("bench-hypercall" | "bench-timer" | "bench-cpu"), n] => match n.parse::<u32>() {
-            Ok(n) if n > 0 => match *which {
-                "bench-hypercall" => open().and_then(|p| bench::hypercalls(&p, n)),
-                "bench-timer" => bench::timer(n),
-                _ => bench::cpu(n),
-            },
-            _ => Err(Fail(format!(
-                "{which}: N must be a positive number, not {n:?}"
-            ))),
-        },
+        ["bench-gicd"] => bench::gicd(100_000),
+        [which @ ("bench-hypercall" | "bench-timer" | "bench-cpu" | "bench-gicd"), n] => {
+            match n.parse::<u32>() {
+                Ok(n) if n > 0 => match *which {
+                    "bench-hypercall" => open().and_then(|p| bench::hypercalls(&p, n)),
+                    "bench-timer" => bench::timer(n),
+                    "bench-gicd" => bench::gicd(n),
+                    _ => bench::cpu(n),
+                },
+                _ => Err(Fail(format!(
+                    "{which}: N must be a positive number, not {n:?}"
+                ))),
+            }
+        }
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -8,6 +8,7 @@ use std::ffi::{c_int, c_long, c_ulong, c_void};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 
 use crate::privcmd::ioc_none;
 
@@ -92,6 +93,8 @@ const PROT_WRITE: c_int = 2;
 const MAP_SHARED: c_int = 1;
 const MAP_PRIVATE: c_int = 2;
 const MAP_ANONYMOUS: c_int = 0x20;
+/// `O_SYNC` of Linux's ARM `fcntl.h`.
+const O_SYNC: c_int = 0o4010000;
 const POLLIN: i16 = 1;
 
 #[repr(C)]
@@ -161,6 +164,16 @@ impl Mapping {
         Ok(m)
     }
 
+    /// The page at physical address `pa` (page-aligned), read-only, through
+    /// `/dev/mem` (Linux maps a non-RAM page there as device memory).
+    pub fn phys(pa: u64) -> io::Result<Mapping> {
+        let mem = OpenOptions::new()
+            .read(true)
+            .custom_flags(O_SYNC)
+            .open("/dev/mem")?;
+        Mapping::new(Some(&mem), PROT_READ, pa)
+    }
+
     pub fn addr(&self) -> u64 {
         self.ptr as usize as u64
     }
@@ -170,6 +183,13 @@ impl Mapping {
         assert!(i < PAGE);
         // SAFETY: inside the mapped page.
         unsafe { std::ptr::read_volatile(self.ptr.add(i)) }
+    }
+
+    /// A 32-bit volatile read at byte offset `i` (4-byte aligned).
+    pub fn read_u32(&self, i: usize) -> u32 {
+        assert!(i.is_multiple_of(4) && i + 4 <= PAGE);
+        // SAFETY: inside the mapped page, aligned.
+        unsafe { std::ptr::read_volatile(self.ptr.add(i).cast::<u32>()) }
     }
 
     pub fn write(&self, i: usize, v: u8) {
