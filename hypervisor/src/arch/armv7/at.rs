@@ -5,6 +5,8 @@
 //!
 //! The PAR decoding is pure (host-tested); the operations are target only.
 
+use super::sysreg::Par64;
+
 /// What one address-translation operation found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Translation {
@@ -23,23 +25,22 @@ pub enum Translation {
 /// short-descriptor result (LPAE = 0) can only come from a guest with stage 2
 /// off; it is decoded too (PA[31:12], supersections refused).
 pub fn decode_par(par: u64, va: u32) -> Translation {
-    let fault = par & 1 != 0;
-    let lpae = par & (1 << 11) != 0;
+    let p = Par64::new_with_raw_value(par);
     let off = u64::from(va & 0xfff);
-    match (fault, lpae) {
-        (true, true) if par & (1 << 8) != 0 => Translation::Stage2Fault,
+    match (p.f(), p.lpae()) {
+        (true, true) if p.fstage() => Translation::Stage2Fault,
         (true, _) => Translation::Stage1Fault,
-        (false, true) => Translation::Pa((par & 0x00ff_ffff_f000) | off),
-        // SS (bit 1): a supersection whose PA[39:32] PAR does not hold.
-        (false, false) if par & (1 << 1) != 0 => Translation::Stage1Fault,
-        (false, false) => Translation::Pa((par & 0xffff_f000) | off),
+        (false, true) => Translation::Pa((u64::from(p.pa_long().value()) << 12) | off),
+        // A supersection, whose PA[39:32] PAR does not hold.
+        (false, false) if p.ss() => Translation::Stage1Fault,
+        (false, false) => Translation::Pa((u64::from(p.pa_short().value()) << 12) | off),
     }
 }
 
 #[cfg(target_arch = "arm")]
 mod ops {
-    use super::super::sysreg::{self, Par64};
-    use super::{decode_par, Translation};
+    use super::super::sysreg;
+    use super::{decode_par, Par64, Translation};
 
     /// Translates guest VA `va` as a PL1 read (or write) of the guest would,
     /// through its current stage 1 and stage 2. The guest's PAR is kept.
@@ -48,7 +49,7 @@ mod ops {
         sysreg::ats12nso(va, write);
         let par = Par64::read();
         Par64::write(saved);
-        decode_par(par.0, va)
+        decode_par(par.raw_value(), va)
     }
 
     /// Invalidates all non-secure PL0/PL1 TLB entries (TLBIALLNSNH), after a

@@ -5,6 +5,8 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use arbitrary_int::u3;
+use tock_registers::fields::FieldValue;
+use tock_registers::{register_bitfields, LocalRegisterCopy};
 
 use super::sysreg::{Htcr, WalkCache, WalkShare};
 use crate::dt::Region;
@@ -42,39 +44,84 @@ pub const HTCR: Htcr = Htcr::DEFAULT
     .with_orgn0(WalkCache::WriteBackAllocate)
     .with_sh0(WalkShare::InnerShareable);
 
-const VALID: u64 = 1;
-const TABLE: u64 = 1 << 1;
-const AF: u64 = 1 << 10;
-const SH_INNER: u64 = 3 << 8;
-/// AP[2:1] = 01: read/write at PL2 (AP[1] is should-be-one for HYP).
-const AP_HYP_RW: u64 = 1 << 6;
-const XN: u64 = 1 << 54;
-/// A descriptor's output address (bits 39:12; wider here so that host tests
-/// can use heap pointers as table addresses).
-const ADDR: u64 = 0x0000_ffff_ffff_f000;
+register_bitfields![u64,
+    /// A long-descriptor translation table entry (ARM ARM B3.6.1, B3.6.2):
+    /// the fields of table, block and page descriptors, stage 1 and stage 2.
+    pub DESCRIPTOR [
+        VALID OFFSET(0) NUMBITS(1) [],
+        /// Levels 1 and 2: a table (1) or a block (0); level 3: a page (1).
+        TABLE_OR_PAGE OFFSET(1) NUMBITS(1) [],
+        /// Stage 1: AttrIndx, the HMAIR0 attribute (see [`MemType`]).
+        ATTR_INDX OFFSET(2) NUMBITS(3) [],
+        /// Stage 2: MemAttr.
+        MEM_ATTR OFFSET(2) NUMBITS(4) [
+            /// Device-nGnRE.
+            Device = 0b0001,
+            /// Normal, outer and inner write-back.
+            NormalWriteBack = 0b1111
+        ],
+        /// Stage 1 AP[2:1]; 0b01 is read/write at PL2 (AP[1] is
+        /// should-be-one for HYP).
+        AP OFFSET(6) NUMBITS(2) [
+            HypReadWrite = 0b01
+        ],
+        /// Stage 2 S2AP[0]: reads allowed.
+        S2AP_READ OFFSET(6) NUMBITS(1) [],
+        /// Stage 2 S2AP[1]: writes allowed.
+        S2AP_WRITE OFFSET(7) NUMBITS(1) [],
+        SH OFFSET(8) NUMBITS(2) [
+            NonShareable = 0b00,
+            OuterShareable = 0b10,
+            InnerShareable = 0b11
+        ],
+        /// Access flag.
+        AF OFFSET(10) NUMBITS(1) [],
+        /// Output address bits 47:12 (bits 47:40 are zero on ARMv7; wider
+        /// here so that host tests can use heap pointers as table addresses).
+        OUTPUT_ADDR OFFSET(12) NUMBITS(36) [],
+        /// Execute-never (stage 1 XN, stage 2 XN).
+        XN OFFSET(54) NUMBITS(1) []
+    ]
+];
+
+/// A descriptor value, field by field.
+pub type Descriptor = LocalRegisterCopy<u64, DESCRIPTOR::Register>;
+
+/// `fields` as a descriptor value.
+pub fn descriptor(fields: FieldValue<u64, DESCRIPTOR::Register>) -> u64 {
+    let mut d = Descriptor::new(0);
+    d.write(fields);
+    d.get()
+}
+
+/// The output address of descriptor `d` (bits 47:12).
+pub fn output_address(d: u64) -> u64 {
+    d & (DESCRIPTOR::OUTPUT_ADDR.mask << DESCRIPTOR::OUTPUT_ADDR.shift)
+}
 
 /// A HYP stage-1 block descriptor for `pa`.
 pub fn hyp_block(pa: u64, t: MemType) -> u64 {
-    let attrs = AF | AP_HYP_RW | ((t as u64) << 2);
-    match t {
-        MemType::Normal => pa | attrs | SH_INNER | VALID,
-        MemType::Device => pa | attrs | XN | VALID,
-    }
+    use DESCRIPTOR::*;
+    let attrs = AF::SET + AP::HypReadWrite + ATTR_INDX.val(t as u64) + VALID::SET;
+    pa | descriptor(match t {
+        MemType::Normal => attrs + SH::InnerShareable,
+        MemType::Device => attrs + XN::SET,
+    })
 }
 
 pub fn table_desc(pa: u64) -> u64 {
-    pa | TABLE | VALID
+    pa | descriptor(DESCRIPTOR::TABLE_OR_PAGE::SET + DESCRIPTOR::VALID::SET)
 }
 
 /// A HYP stage-1 level-3 page descriptor for RAM at `pa` (the pages of the
 /// 2 MiB block that holds the window, where snowvisor's code may run).
 pub fn hyp_page(pa: u64) -> u64 {
-    hyp_block(pa, MemType::Normal) | TABLE
+    hyp_block(pa, MemType::Normal) | descriptor(DESCRIPTOR::TABLE_OR_PAGE::SET)
 }
 
 /// The window's descriptor when it shows Dom0's page at `pa`: never executed.
 pub fn hyp_window_page(pa: u64) -> u64 {
-    hyp_page(pa) | XN
+    hyp_page(pa) | descriptor(DESCRIPTOR::XN::SET)
 }
 
 /// Memory type for the block at `base`: normal if it touches RAM. Banks are
@@ -124,7 +171,7 @@ impl HypMap {
         let window = window.and_then(|va| {
             let t = l2
                 .iter_mut()
-                .find(|t| addr_of(t) == l1.0[(va / GIB) as usize] & ADDR)?;
+                .find(|t| addr_of(t) == output_address(l1.0[(va / GIB) as usize]))?;
             let block = va & !(BLOCK_2M - 1);
             let mut l3 = Table::new_boxed();
             for (i, d) in l3.0.iter_mut().enumerate() {
@@ -139,19 +186,20 @@ impl HypMap {
     /// The memory type a HYP access to `pa` gets (for tests and reports).
     pub fn lookup(&self, pa: u64, addr_of: impl Fn(&Table) -> u64) -> Option<MemType> {
         let d = self.l1.0.get((pa / GIB) as usize)?;
-        let leaf = if d & TABLE == 0 {
+        let table = |d: u64| Descriptor::new(d).is_set(DESCRIPTOR::TABLE_OR_PAGE);
+        let leaf = if !table(*d) {
             *d
         } else {
-            let t = self.l2.iter().find(|t| addr_of(t) == d & ADDR)?;
+            let t = self.l2.iter().find(|t| addr_of(t) == output_address(*d))?;
             let d2 = t.0[((pa % GIB) / BLOCK_2M) as usize];
             match &self.window {
-                Some((l3, _)) if d2 & TABLE != 0 && addr_of(l3) == d2 & ADDR => {
+                Some((l3, _)) if table(d2) && addr_of(l3) == output_address(d2) => {
                     l3.0[((pa % BLOCK_2M) / 4096) as usize]
                 }
                 _ => d2,
             }
         };
-        match (leaf >> 2) & 7 {
+        match Descriptor::new(leaf).read(DESCRIPTOR::ATTR_INDX) {
             0 => Some(MemType::Normal),
             1 => Some(MemType::Device),
             _ => None,
@@ -180,8 +228,9 @@ mod tests {
         assert_eq!(m.lookup(0x7fff_ffff, addr), Some(MemType::Normal));
         assert_eq!(m.lookup(0x8000_0000, addr), Some(MemType::Device));
         // Device blocks are execute-never, RAM is not.
-        assert_ne!(m.l1.0[0] & XN, 0);
-        assert_eq!(m.l2[0].0[0] & XN, 0);
+        let xn = |d: u64| Descriptor::new(d).is_set(DESCRIPTOR::XN);
+        assert!(xn(m.l1.0[0]));
+        assert!(!xn(m.l2[0].0[0]));
     }
 
     #[test]
@@ -223,11 +272,25 @@ mod tests {
         let (l3, i) = m.window.as_ref().unwrap();
         assert_eq!(*i, 0x123);
         // The block around the window is still the same memory, page by page.
-        assert_eq!(l3.0[0] & ADDR, 0x4000_0000);
-        assert_eq!(l3.0[0x123] & ADDR, window);
-        assert_eq!(l3.0[0x122] & XN, 0, "snowvisor's code may be in the block");
-        assert_ne!(hyp_window_page(0x1_2345_6000) & XN, 0);
-        assert_eq!(hyp_window_page(0x1_2345_6000) & ADDR, 0x1_2345_6000);
+        let xn = |d: u64| Descriptor::new(d).is_set(DESCRIPTOR::XN);
+        assert_eq!(output_address(l3.0[0]), 0x4000_0000);
+        assert_eq!(output_address(l3.0[0x123]), window);
+        assert!(!xn(l3.0[0x122]), "snowvisor's code may be in the block");
+        assert!(xn(hyp_window_page(0x1_2345_6000)));
+        assert_eq!(
+            output_address(hyp_window_page(0x1_2345_6000)),
+            0x1_2345_6000
+        );
+        // The encodings, bit by bit (B3.6.2): AF, AP[2:1] = 01, AttrIndx, SH, XN.
+        assert_eq!(
+            hyp_block(0x4000_0000, MemType::Normal),
+            0x4000_0000 | (1 << 10) | (1 << 6) | (3 << 8) | 1
+        );
+        assert_eq!(
+            hyp_block(0x0900_0000, MemType::Device),
+            0x0900_0000 | (1 << 10) | (1 << 6) | (1 << 2) | (1 << 54) | 1
+        );
+        assert_eq!(table_desc(0x4000_1000), 0x4000_1003);
         assert_eq!(m.lookup(window, addr), Some(MemType::Normal));
         assert_eq!(m.lookup(0x4020_0000, addr), Some(MemType::Normal));
         assert_eq!(m.lookup(0xffe0_0000, addr), Some(MemType::Normal));

@@ -10,7 +10,7 @@ use core::fmt;
 
 use arbitrary_int::{u2, u4};
 
-use super::lpae::Table;
+use super::lpae::{descriptor, Descriptor, Table, DESCRIPTOR};
 use super::sysreg::{Vtcr, WalkCache, WalkShare};
 
 /// Bits of IPA a guest has: 40, so RAM anywhere a Cortex-A15 can address
@@ -29,14 +29,12 @@ pub const VTCR: Vtcr = Vtcr::DEFAULT
     .with_orgn0(WalkCache::WriteBackAllocate)
     .with_sh0(WalkShare::InnerShareable);
 
-const VALID: u64 = 1;
-const TABLE_OR_PAGE: u64 = 1 << 1;
-const AF: u64 = 1 << 10;
-const SH_INNER: u64 = 3 << 8;
-const S2AP_RW: u64 = 3 << 6;
+/// Descriptor bits (the fields: [`DESCRIPTOR`]).
+const VALID: u64 = DESCRIPTOR::VALID::SET.value;
+const TABLE_OR_PAGE: u64 = DESCRIPTOR::TABLE_OR_PAGE::SET.value;
 /// S2AP[1]: write access (S2AP = 0b01 is read-only).
-const S2AP_W: u64 = 1 << 7;
-const XN: u64 = 1 << 54;
+const S2AP_W: u64 = DESCRIPTOR::S2AP_WRITE::SET.value;
+/// Output address bits 39:12: a Cortex-A15's 40-bit physical addresses.
 const ADDR_MASK: u64 = 0x0000_00ff_ffff_f000;
 
 /// What a guest mapping is.
@@ -49,13 +47,14 @@ pub enum S2Mem {
 }
 
 impl S2Mem {
+    /// The descriptor's attributes: read/write, access flag set.
     fn attrs(self) -> u64 {
-        match self {
-            // MemAttr[5:2] = 0b1111: outer and inner write-back.
-            S2Mem::Ram => (0xf << 2) | SH_INNER | S2AP_RW | AF,
-            // MemAttr = 0b0001: Device-nGnRE.
-            S2Mem::Device => (0x1 << 2) | S2AP_RW | AF | XN,
-        }
+        use DESCRIPTOR::*;
+        let rw = S2AP_READ::SET + S2AP_WRITE::SET + AF::SET;
+        descriptor(match self {
+            S2Mem::Ram => rw + MEM_ATTR::NormalWriteBack + SH::InnerShareable,
+            S2Mem::Device => rw + MEM_ATTR::Device + XN::SET,
+        })
     }
 }
 
@@ -206,7 +205,7 @@ impl Stage2 {
             let is_table = l < 2 && d & TABLE_OR_PAGE != 0;
             if !is_table {
                 let mask = (1u64 << shift) - 1;
-                let mem = if (d >> 2) & 0xf == 0xf {
+                let mem = if Descriptor::new(d).matches_all(DESCRIPTOR::MEM_ATTR::NormalWriteBack) {
                     S2Mem::Ram
                 } else {
                     S2Mem::Device
@@ -438,6 +437,21 @@ mod tests {
             VTCR.raw_value(),
             (1 << 31) | (3 << 12) | (1 << 10) | (1 << 8) | (1 << 6) | 0b1_1000
         );
+    }
+
+    #[test]
+    fn descriptor_encodings() {
+        // B3.6.2 stage-2 attributes: MemAttr [5:2], S2AP [7:6], SH [9:8],
+        // AF [10], XN [54].
+        assert_eq!(
+            S2Mem::Ram.attrs(),
+            (0xf << 2) | (3 << 6) | (3 << 8) | (1 << 10)
+        );
+        assert_eq!(
+            S2Mem::Device.attrs(),
+            (1 << 2) | (3 << 6) | (1 << 10) | (1 << 54)
+        );
+        assert_eq!((VALID, TABLE_OR_PAGE, S2AP_W), (1, 2, 1 << 7));
     }
 
     #[test]

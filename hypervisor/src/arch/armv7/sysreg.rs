@@ -14,7 +14,7 @@
 use aarch32_cpu::register::{
     SysReg, SysReg64, SysRegRead, SysRegRead64, SysRegWrite, SysRegWrite64,
 };
-use arbitrary_int::{u2, u3, u4, u40};
+use arbitrary_int::{u2, u20, u28, u3, u4, u40};
 #[cfg(target_arch = "arm")]
 use core::arch::asm;
 
@@ -217,10 +217,30 @@ impl Vttbr {
 /// PAR, Physical Address Register, 64-bit view (p15, 0, c7; B4.1.113): the
 /// result of an address-translation operation. The 32-bit view is
 /// aarch32-cpu's `Par`; after `ATS12NSO*` with stage 2 on, the result is in
-/// the long-descriptor format, which needs all 64 bits. Decoded by
-/// `at::decode_par`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Par64(pub u64);
+/// the long-descriptor format, which needs all 64 bits. Fields of both
+/// formats overlap; `lpae` tells which applies. Decoded by `at::decode_par`.
+#[bitbybit::bitfield(u64, default = 0, debug)]
+#[derive(PartialEq, Eq)]
+pub struct Par64 {
+    /// Long-descriptor format: PA bits 39:12 of a successful translation.
+    #[bits(12..=39, r)]
+    pa_long: u28,
+    /// Short-descriptor format: PA bits 31:12.
+    #[bits(12..=31, r)]
+    pa_short: u20,
+    /// LPAE: the result is in the long-descriptor format.
+    #[bit(11, r)]
+    lpae: bool,
+    /// Long-descriptor format, F = 1: FSTAGE, the fault was at stage 2.
+    #[bit(8, r)]
+    fstage: bool,
+    /// Short-descriptor format, F = 0: SS, a supersection (PA[39:32] not held).
+    #[bit(1, r)]
+    ss: bool,
+    /// F: the translation faulted.
+    #[bit(0, r)]
+    f: bool,
+}
 
 impl SysReg64 for Par64 {
     const CP: u32 = 15;
@@ -233,13 +253,13 @@ impl SysRegWrite64 for Par64 {}
 impl Par64 {
     /// Reads PAR (64 bits).
     pub fn read() -> Self {
-        Self(<Self as SysRegRead64>::read_raw())
+        Self::new_with_raw_value(<Self as SysRegRead64>::read_raw())
     }
 
     /// Writes PAR (64 bits): it only holds the last translation's result.
     pub fn write(value: Self) {
         // SAFETY: PAR has no effect on execution; the caller puts back a value.
-        unsafe { <Self as SysRegWrite64>::write_raw(value.0) }
+        unsafe { <Self as SysRegWrite64>::write_raw(value.raw_value()) }
     }
 }
 

@@ -1,6 +1,51 @@
 //! Command and event queue records (IHI 0070 §4, §7). Pure, host-tested.
 
 use core::fmt;
+use tock_registers::{register_bitfields, LocalRegisterCopy};
+
+register_bitfields![u64,
+    /// Command word 0 (§4.1.1): the opcode, and the stream or VMID operand.
+    CMD0 [
+        OPCODE OFFSET(0) NUMBITS(8) [
+            CfgiSte = 0x03,
+            CfgiAll = 0x04,
+            TlbiS12Vmall = 0x28,
+            TlbiNsnhAll = 0x30,
+            Sync = 0x46
+        ],
+        /// CMD_SYNC's completion signal (0: SIG_NONE).
+        CS OFFSET(12) NUMBITS(2) [],
+        /// CMD_CFGI_STE's StreamID; CMD_TLBI_S12_VMALL's VMID (bits 47:32).
+        SID_OR_VMID OFFSET(32) NUMBITS(32) []
+    ],
+    /// Command word 1.
+    CMD1 [
+        /// CMD_CFGI_STE: only the STE changed, no descriptor it points at.
+        LEAF OFFSET(0) NUMBITS(1) [],
+        /// CMD_CFGI_STE_RANGE (CMD_CFGI_ALL): 2^(RANGE + 1) streams.
+        RANGE OFFSET(0) NUMBITS(5) []
+    ],
+    /// Event record word 0 (§7.3).
+    EVT0 [
+        TYPE OFFSET(0) NUMBITS(8) [],
+        SSV OFFSET(11) NUMBITS(1) [],
+        SUBSTREAM_ID OFFSET(12) NUMBITS(20) [],
+        STREAM_ID OFFSET(32) NUMBITS(32) []
+    ],
+    /// Event record word 1 (translation-related faults).
+    EVT1 [
+        PNU OFFSET(33) NUMBITS(1) [],
+        IND OFFSET(34) NUMBITS(1) [],
+        RNW OFFSET(35) NUMBITS(1) [],
+        S2 OFFSET(39) NUMBITS(1) [],
+        CLASS OFFSET(40) NUMBITS(2) []
+    ],
+    /// Event record word 3.
+    EVT3 [
+        /// Fetch address or IPA, bits 51:3.
+        ADDR2 OFFSET(3) NUMBITS(49) []
+    ]
+];
 
 /// A command snowvisor issues; 16 bytes on the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,24 +63,29 @@ pub enum Command {
     Sync,
 }
 
-const OP_CFGI_STE: u64 = 0x03;
-const OP_CFGI_ALL: u64 = 0x04;
-const OP_TLBI_S12_VMALL: u64 = 0x28;
-const OP_TLBI_NSNH_ALL: u64 = 0x30;
-const OP_SYNC: u64 = 0x46;
-
 impl Command {
     pub fn encode(&self) -> [u64; 2] {
-        match *self {
-            // Leaf = 1: only the STE itself changed.
-            Command::CfgiSte { sid } => [OP_CFGI_STE | (sid as u64) << 32, 1],
+        let (w0, w1) = match *self {
+            Command::CfgiSte { sid } => (
+                CMD0::OPCODE::CfgiSte + CMD0::SID_OR_VMID.val(u64::from(sid)),
+                CMD1::LEAF::SET,
+            ),
             // CFGI_STE_RANGE with Range = 31 covers every stream.
-            Command::CfgiAll => [OP_CFGI_ALL, 31],
-            Command::TlbiS12Vmall { vmid } => [OP_TLBI_S12_VMALL | (vmid as u64) << 32, 0],
-            Command::TlbiNsnhAll => [OP_TLBI_NSNH_ALL, 0],
-            // CS = 0 (SIG_NONE).
-            Command::Sync => [OP_SYNC, 0],
-        }
+            Command::CfgiAll => (CMD0::OPCODE::CfgiAll, CMD1::RANGE.val(31)),
+            Command::TlbiS12Vmall { vmid } => (
+                CMD0::OPCODE::TlbiS12Vmall + CMD0::SID_OR_VMID.val(u64::from(vmid)),
+                CMD1::RANGE.val(0),
+            ),
+            Command::TlbiNsnhAll => (CMD0::OPCODE::TlbiNsnhAll, CMD1::RANGE.val(0)),
+            Command::Sync => (CMD0::OPCODE::Sync + CMD0::CS.val(0), CMD1::RANGE.val(0)),
+        };
+        let (mut r0, mut r1) = (
+            LocalRegisterCopy::<u64, CMD0::Register>::new(0),
+            LocalRegisterCopy::<u64, CMD1::Register>::new(0),
+        );
+        r0.write(w0);
+        r1.write(w1);
+        [r0.get(), r1.get()]
     }
 
     pub fn name(&self) -> &'static str {
@@ -51,7 +101,7 @@ impl Command {
 
 /// The opcode of an encoded command, for error reports.
 pub fn opcode(words: [u64; 2]) -> u8 {
-    words[0] as u8
+    LocalRegisterCopy::<u64, CMD0::Register>::new(words[0]).read(CMD0::OPCODE) as u8
 }
 
 /// CMDQ_CONS.ERR values.
@@ -129,18 +179,22 @@ pub const F_PERMISSION: u8 = 0x13;
 
 impl Event {
     pub fn decode(w: [u64; 4]) -> Event {
-        let ssv = w[0] & (1 << 11) != 0;
+        let w0 = LocalRegisterCopy::<u64, EVT0::Register>::new(w[0]);
+        let w1 = LocalRegisterCopy::<u64, EVT1::Register>::new(w[1]);
+        let w3 = LocalRegisterCopy::<u64, EVT3::Register>::new(w[3]);
         Event {
-            kind: w[0] as u8,
-            sid: (w[0] >> 32) as u32,
-            ssid: ssv.then_some(((w[0] >> 12) & 0xf_ffff) as u32),
-            read: w[1] & (1 << 35) != 0,
-            instruction: w[1] & (1 << 34) != 0,
-            privileged: w[1] & (1 << 33) != 0,
-            stage2: w[1] & (1 << 39) != 0,
-            class: ((w[1] >> 40) & 3) as u8,
+            kind: w0.read(EVT0::TYPE) as u8,
+            sid: w0.read(EVT0::STREAM_ID) as u32,
+            ssid: w0
+                .is_set(EVT0::SSV)
+                .then_some(w0.read(EVT0::SUBSTREAM_ID) as u32),
+            read: w1.is_set(EVT1::RNW),
+            instruction: w1.is_set(EVT1::IND),
+            privileged: w1.is_set(EVT1::PNU),
+            stage2: w1.is_set(EVT1::S2),
+            class: w1.read(EVT1::CLASS) as u8,
             addr: w[2],
-            addr2: w[3] & 0x000f_ffff_ffff_fff8,
+            addr2: w3.read(EVT3::ADDR2) << 3,
         }
     }
 

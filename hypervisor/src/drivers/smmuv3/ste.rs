@@ -5,6 +5,9 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+use tock_registers::fields::FieldValue;
+use tock_registers::{register_bitfields, LocalRegisterCopy};
+
 use super::ids::{Features, S2Format};
 use crate::arch::armv7::sysreg::{Vtcr, WalkCache, WalkShare};
 
@@ -14,22 +17,54 @@ pub type Ste = [u64; 8];
 /// Bytes per STE.
 pub const STE_BYTES: usize = 64;
 
-const V: u64 = 1;
-const CONFIG_SHIFT: u32 = 1;
-/// STE.Config = 0b110: stage 1 bypass, stage 2 translate.
-const CONFIG_S2_TRANSLATE: u64 = 0b110;
-/// STE.SHCFG = 0b01: use the incoming shareability.
-const SHCFG_INCOMING: u64 = 1 << 44;
-const S2T0SZ_SHIFT: u32 = 32;
-const S2SL0_SHIFT: u32 = 38;
-const S2IR0_SHIFT: u32 = 40;
-const S2OR0_SHIFT: u32 = 42;
-const S2SH0_SHIFT: u32 = 44;
-const S2PS_SHIFT: u32 = 48;
-const S2AA64: u64 = 1 << 51;
-/// Record stage-2 faults in the event queue.
-const S2R: u64 = 1 << 58;
-const S2TTB_MASK: u64 = 0x000f_ffff_ffff_fff0;
+register_bitfields![u64,
+    /// STE word 0 (§5.2).
+    STE0 [
+        V OFFSET(0) NUMBITS(1) [],
+        CONFIG OFFSET(1) NUMBITS(3) [
+            Abort = 0b000,
+            Bypass = 0b100,
+            /// Stage 1 bypass, stage 2 translate.
+            S2Translate = 0b110
+        ]
+    ],
+    /// STE word 1.
+    STE1 [
+        SHCFG OFFSET(44) NUMBITS(2) [
+            /// Use the incoming shareability.
+            Incoming = 0b01
+        ]
+    ],
+    /// STE word 2: the stage-2 settings.
+    STE2 [
+        S2VMID OFFSET(0) NUMBITS(16) [],
+        S2T0SZ OFFSET(32) NUMBITS(6) [],
+        S2SL0 OFFSET(38) NUMBITS(2) [],
+        S2IR0 OFFSET(40) NUMBITS(2) [],
+        S2OR0 OFFSET(42) NUMBITS(2) [],
+        S2SH0 OFFSET(44) NUMBITS(2) [],
+        /// Granule: 0 = 4 KiB.
+        S2TG OFFSET(46) NUMBITS(2) [],
+        /// Output size, an IDR5.OAS encoding.
+        S2PS OFFSET(48) NUMBITS(3) [],
+        /// AArch64 translation tables (else AArch32 LPAE).
+        S2AA64 OFFSET(51) NUMBITS(1) [],
+        /// Record stage-2 faults in the event queue.
+        S2R OFFSET(58) NUMBITS(1) []
+    ],
+    /// STE word 3.
+    STE3 [
+        /// Stage-2 table base, address bits 51:4.
+        S2TTB OFFSET(4) NUMBITS(48) []
+    ],
+    /// A level-1 stream table descriptor (§5.1).
+    L1STD [
+        /// Level-2 table of 2^(SPAN - 1) STEs.
+        SPAN OFFSET(0) NUMBITS(5) [],
+        /// Level-2 table address bits 51:6.
+        L2PTR OFFSET(6) NUMBITS(46) []
+    ]
+];
 
 /// A stream that no domain owns: STE.V = 0. The SMMU terminates its
 /// transactions with an abort and records C_BAD_STE, so snowvisor sees and
@@ -80,6 +115,13 @@ impl S2Config {
     }
 }
 
+/// The 64-bit value of `fields`.
+fn word<R: tock_registers::RegisterLongName>(fields: FieldValue<u64, R>) -> u64 {
+    let mut w = LocalRegisterCopy::<u64, R>::new(0);
+    w.write(fields);
+    w.get()
+}
+
 /// An STE that translates the stream's DMA through the domain's stage-2 tables.
 pub fn s2_translate(c: &S2Config) -> Ste {
     let (irgn, orgn, sh) = if c.coherent {
@@ -94,22 +136,23 @@ pub fn s2_translate(c: &S2Config) -> Ste {
         )
     };
     let field = |v: arbitrary_int::u2| u64::from(v.value());
-    let mut w2 = c.vmid as u64
-        | (c.t0sz() << S2T0SZ_SHIFT)
-        | (field(c.vtcr.sl0()) << S2SL0_SHIFT)
-        | (field(irgn.raw_value()) << S2IR0_SHIFT)
-        | (field(orgn.raw_value()) << S2OR0_SHIFT)
-        | (field(sh.raw_value()) << S2SH0_SHIFT)
-        | S2R;
     // S2TG = 0: 4 KiB granule.
+    let mut w2 = STE2::S2VMID.val(u64::from(c.vmid))
+        + STE2::S2T0SZ.val(c.t0sz())
+        + STE2::S2SL0.val(field(c.vtcr.sl0()))
+        + STE2::S2IR0.val(field(irgn.raw_value()))
+        + STE2::S2OR0.val(field(orgn.raw_value()))
+        + STE2::S2SH0.val(field(sh.raw_value()))
+        + STE2::S2TG.val(0)
+        + STE2::S2R::SET;
     if c.format == S2Format::Aarch64 {
-        w2 |= ((c.ps as u64) << S2PS_SHIFT) | S2AA64;
+        w2 += STE2::S2PS.val(u64::from(c.ps)) + STE2::S2AA64::SET;
     }
     [
-        V | (CONFIG_S2_TRANSLATE << CONFIG_SHIFT),
-        SHCFG_INCOMING,
-        w2,
-        c.root_pa & S2TTB_MASK,
+        word(STE0::V::SET + STE0::CONFIG::S2Translate),
+        word(STE1::SHCFG::Incoming),
+        word(w2),
+        word(STE3::S2TTB.val(c.root_pa >> 4)),
         0,
         0,
         0,
@@ -127,17 +170,18 @@ pub struct SteView {
 }
 
 pub fn view(s: &Ste) -> SteView {
+    let w0 = LocalRegisterCopy::<u64, STE0::Register>::new(s[0]);
     SteView {
-        valid: s[0] & V != 0,
-        config: (s[0] >> CONFIG_SHIFT) & 7,
-        vmid: s[2] as u16,
-        s2ttb: s[3] & S2TTB_MASK,
+        valid: w0.is_set(STE0::V),
+        config: w0.read(STE0::CONFIG),
+        vmid: LocalRegisterCopy::<u64, STE2::Register>::new(s[2]).read(STE2::S2VMID) as u16,
+        s2ttb: LocalRegisterCopy::<u64, STE3::Register>::new(s[3]).read(STE3::S2TTB) << 4,
     }
 }
 
 /// A level-1 stream table descriptor: L2Ptr and Span (2^(span-1) STEs).
 pub fn l1_descriptor(l2_pa: u64, split: u32) -> u64 {
-    (l2_pa & 0x000f_ffff_ffff_ffc0) | (split as u64 + 1)
+    word(L1STD::L2PTR.val(l2_pa >> 6) + L1STD::SPAN.val(u64::from(split) + 1))
 }
 
 /// How the stream table is laid out.
