@@ -6,7 +6,7 @@ use aarch32_cpu::register::{
 use arbitrary_int::u3;
 use core::arch::asm;
 
-use super::sysreg::compiler_barrier;
+use crate::sysreg::compiler_barrier;
 
 /// Unmasks IRQs at HYP.
 pub fn enable_irqs() {

@@ -7,9 +7,10 @@ use aarch32_cpu::register::{
 };
 use arbitrary_int::u40;
 
-use super::exception::{self, FaultRegs, Kind};
-use super::frame::TrapFrame;
-use super::sysreg::{self, BankedMode, Ttbcr, Vtcr, Vttbr};
+use snowvisor_arm::exception::{self, FaultRegs, Kind};
+use snowvisor_arm::frame::TrapFrame;
+
+use crate::sysreg::{self, BankedMode, Ttbcr, Vtcr, Vttbr};
 
 /// HCR.TSC (bit 19), trap SMC: a field aarch32-cpu's `Hcr` lacks (B4.1.65).
 const HCR_TSC: u32 = 1 << 19;
@@ -58,8 +59,8 @@ pub fn configure(vttbr_root: u64, vmid: u8, vtcr: Vtcr) {
     // while no guest runs on this CPU; VTTBR points at stage-2 tables that
     // live as long as the guest.
     unsafe {
-        Vtcr::write(vtcr);
-        Vttbr::write(
+        sysreg::write_vtcr(vtcr);
+        sysreg::write_vttbr(
             Vttbr::DEFAULT
                 .with_baddr(u40::new(vttbr_root))
                 .with_vmid(vmid),

@@ -5,10 +5,11 @@ use alloc::boxed::Box;
 use arbitrary_int::u40;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
-use super::cpu;
-use super::lpae::{hyp_window_page, HypMap, Table, HMAIR0, HTCR};
-use super::sysreg::{self, Htcr, Httbr};
-use crate::dt::Region;
+use core::ops::Range;
+use snowvisor_arm::lpae::{hyp_window_page, HypMap, Table, HMAIR0, HTCR};
+
+use crate::cpu;
+use crate::sysreg::{self, Httbr};
 
 /// The page of HYP virtual addresses through which RAM above 4 GiB is reached.
 #[repr(C, align(4096))]
@@ -27,9 +28,10 @@ fn phys(t: &Table) -> u64 {
     t as *const Table as usize as u64
 }
 
-/// Builds the identity map for `ram` and enables the MMU, D- and I-caches at HYP.
+/// Builds the identity map for `ram` (the RAM banks, physical address
+/// ranges) and enables the MMU, D- and I-caches at HYP.
 /// Called once, before any other CPU runs; the tables live for ever.
-pub fn enable(ram: &[Region]) {
+pub fn enable(ram: &[Range<u64>]) {
     let map = Box::leak(Box::new(HypMap::build(ram, Some(window_va() as u64), phys)));
     if let Some((l3, i)) = map.window.as_mut() {
         WINDOW_ENTRY.store(&mut l3.0[*i], Ordering::Release);
@@ -40,8 +42,8 @@ pub fn enable(ram: &[Region]) {
     // the tables are leaked, so they live for ever.
     unsafe {
         Hmair0::write(Hmair0(HMAIR0));
-        Htcr::write(HTCR);
-        Httbr::write(Httbr::DEFAULT.with_baddr(u40::new(phys(&map.l1))));
+        sysreg::write_htcr(HTCR);
+        sysreg::write_httbr(Httbr::DEFAULT.with_baddr(u40::new(phys(&map.l1))));
     }
     cpu::isb();
     sysreg::tlbi_all_h();

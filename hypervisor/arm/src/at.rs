@@ -1,11 +1,9 @@
-//! Guest address translation from HYP: the `ATS12NSOPR`/`ATS12NSOPW`
-//! operations walk the guest's current stage 1 and its stage 2, as the guest
-//! at PL1 would read or write, and leave the result in PAR. Also the TLB
-//! invalidation a stage-2 change needs.
-//!
-//! The PAR decoding is pure (host-tested); the operations are target only.
+//! The result of a guest address translation from HYP: the
+//! `ATS12NSOPR`/`ATS12NSOPW` operations (`snowvisor_arch_armv7::at`) walk the
+//! guest's current stage 1 and its stage 2, as the guest at PL1 would read or
+//! write, and leave the result in PAR, decoded here.
 
-use super::sysreg::Par64;
+use crate::sysreg::Par64;
 
 /// What one address-translation operation found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,31 +34,6 @@ pub fn decode_par(par: u64, va: u32) -> Translation {
         (false, false) => Translation::Pa((u64::from(p.pa_short().value()) << 12) | off),
     }
 }
-
-#[cfg(target_arch = "arm")]
-mod ops {
-    use super::super::sysreg;
-    use super::{decode_par, Par64, Translation};
-
-    /// Translates guest VA `va` as a PL1 read (or write) of the guest would,
-    /// through its current stage 1 and stage 2. The guest's PAR is kept.
-    pub fn translate_pl1(va: u32, write: bool) -> Translation {
-        let saved = Par64::read();
-        sysreg::ats12nso(va, write);
-        let par = Par64::read();
-        Par64::write(saved);
-        decode_par(par.raw_value(), va)
-    }
-
-    /// Invalidates all non-secure PL0/PL1 TLB entries (TLBIALLNSNH), after a
-    /// stage-2 descriptor changed.
-    pub fn flush_guest_tlb() {
-        sysreg::tlbi_all_nsnh();
-    }
-}
-
-#[cfg(target_arch = "arm")]
-pub use ops::{flush_guest_tlb, translate_pl1};
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,6 @@
 //! Long-descriptor (LPAE) translation tables: descriptor encoding and the layout
-//! of snowvisor's own HYP stage-1 map. Pure data; `mmu.rs` installs it.
+//! of snowvisor's own HYP stage-1 map. Pure data; `snowvisor_arch_armv7::mmu`
+//! installs it.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -8,8 +9,8 @@ use arbitrary_int::u3;
 use tock_registers::fields::FieldValue;
 use tock_registers::{register_bitfields, LocalRegisterCopy};
 
-use super::sysreg::{Htcr, WalkCache, WalkShare};
-use crate::dt::Region;
+use crate::sysreg::{Htcr, WalkCache, WalkShare};
+use core::ops::Range;
 
 pub const GIB: u64 = 1 << 30;
 pub const BLOCK_2M: u64 = 2 << 20;
@@ -127,10 +128,9 @@ pub fn hyp_window_page(pa: u64) -> u64 {
 /// Memory type for the block at `base`: normal if it touches RAM. Banks are
 /// 2 MiB aligned in practice; a bank edge inside a block still maps it normal,
 /// since RAM is what the hypervisor touches there.
-fn block_type(base: u64, size: u64, ram: &[Region]) -> Option<MemType> {
-    let blk = Region { base, size };
+fn block_type(base: u64, size: u64, ram: &[Range<u64>]) -> Option<MemType> {
     ram.iter()
-        .any(|r| r.overlaps(&blk))
+        .any(|r| r.start < base + size && base < r.end)
         .then_some(MemType::Normal)
 }
 
@@ -148,10 +148,15 @@ pub struct HypMap {
 }
 
 impl HypMap {
+    /// `ram` are the host's RAM banks (physical address ranges);
     /// `window` is the page-aligned address of the window page (inside RAM
     /// below 4 GiB); `addr_of` gives the physical address of a table
     /// (identity on the target).
-    pub fn build(ram: &[Region], window: Option<u64>, addr_of: impl Fn(&Table) -> u64) -> HypMap {
+    pub fn build(
+        ram: &[Range<u64>],
+        window: Option<u64>,
+        addr_of: impl Fn(&Table) -> u64,
+    ) -> HypMap {
         let mut l1 = Table::new_boxed();
         let mut l2 = Vec::new();
         for gib in 0..4u64 {
@@ -215,12 +220,13 @@ mod tests {
         t as *const Table as u64
     }
 
+    fn bank(base: u64, size: u64) -> Range<u64> {
+        base..base + size
+    }
+
     #[test]
     fn qemu_virt_map() {
-        let ram = [Region {
-            base: 0x4000_0000,
-            size: 0x4000_0000,
-        }];
+        let ram = [bank(0x4000_0000, 0x4000_0000)];
         let m = HypMap::build(&ram, None, addr);
         assert_eq!(m.l2.len(), 1);
         assert_eq!(m.lookup(0x0900_0000, addr), Some(MemType::Device));
@@ -236,10 +242,7 @@ mod tests {
     #[test]
     fn snow_map_splits_partial_gib() {
         // 2 GiB from 0x4000_0000: GiB 1 and 2 are RAM, GiB 3 is half device? no: ends at 0xc000_0000.
-        let ram = [Region {
-            base: 0x4000_0000,
-            size: 0x8000_0000,
-        }];
+        let ram = [bank(0x4000_0000, 0x8000_0000)];
         let m = HypMap::build(&ram, None, addr);
         assert_eq!(m.l2.len(), 2);
         assert_eq!(m.lookup(0xbfe0_0000, addr), Some(MemType::Normal));
@@ -249,10 +252,7 @@ mod tests {
 
     #[test]
     fn bank_inside_a_gib() {
-        let ram = [Region {
-            base: 0x4800_0000,
-            size: 0x0100_0000,
-        }];
+        let ram = [bank(0x4800_0000, 0x0100_0000)];
         let m = HypMap::build(&ram, None, addr);
         assert_eq!(m.lookup(0x4700_0000, addr), Some(MemType::Device));
         assert_eq!(m.lookup(0x4800_0000, addr), Some(MemType::Normal));
@@ -262,10 +262,7 @@ mod tests {
     #[test]
     fn window_page_splits_its_block_and_ram_above_4_gib_is_not_mapped() {
         // QEMU virt with -m 4096: RAM to 0x1_4000_0000.
-        let ram = [Region {
-            base: 0x4000_0000,
-            size: 0x1_0000_0000,
-        }];
+        let ram = [bank(0x4000_0000, 0x1_0000_0000)];
         let window = 0x4012_3000;
         let m = HypMap::build(&ram, Some(window), addr);
         assert_eq!(m.l2.len(), 3, "GiB 1, 2 and 3; nothing above 4 GiB");

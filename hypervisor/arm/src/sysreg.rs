@@ -1,12 +1,12 @@
-//! The HYP system registers and maintenance operations that `aarch32-cpu` 0.4
-//! does not provide, in its style: one type per register with named fields
-//! (`bitbybit`), its coprocessor encoding through aarch32-cpu's `SysReg` /
-//! `SysReg64` traits (whose `read_raw`/`write_raw` emit the `mrc`/`mcr`/
-//! `mrrc`/`mcrr`), and `read`/`write` functions. Everything aarch32-cpu has
-//! (HCR, HSR, HSCTLR, HCPTR, HSTR, HDCR, CNTHCTL, CNTVOFF, VPIDR, VMPIDR,
-//! SCTLR, VBAR, DFAR/DFSR, IFAR/IFSR, CCSIDR/CSSELR, cache maintenance...) is
-//! used from there. Also the banked-register and barrier instructions that
-//! HYP needs and aarch32-cpu has no function for.
+//! The layouts and encodings of the HYP system registers and maintenance
+//! operations that `aarch32-cpu` 0.4 does not provide, in its style: one type
+//! per register with named fields (`bitbybit`) and its coprocessor encoding
+//! through aarch32-cpu's `SysReg` / `SysReg64` traits (whose safe `read_raw`
+//! emits the `mrc`/`mrrc`; the writes, which need `unsafe`, are
+//! `snowvisor_arch_armv7::sysreg`'s). Everything aarch32-cpu has (HCR, HSR,
+//! HSCTLR, HCPTR, HSTR, HDCR, CNTHCTL, CNTVOFF, VPIDR, VMPIDR, SCTLR, VBAR,
+//! DFAR/DFSR, IFAR/IFSR, CCSIDR/CSSELR, cache maintenance...) is used from
+//! there.
 //!
 //! Encodings: ARMv7-A ARM (DDI 0406C.d) B4.1 (register descriptions) and
 //! B4.2 (TLB maintenance and address translation operations).
@@ -15,8 +15,6 @@ use aarch32_cpu::register::{
     SysReg, SysReg64, SysRegRead, SysRegRead64, SysRegWrite, SysRegWrite64,
 };
 use arbitrary_int::{u2, u20, u28, u3, u4, u40};
-#[cfg(target_arch = "arm")]
-use core::arch::asm;
 
 /// Cacheability of translation-table walks (IRGN/ORGN fields).
 #[bitbybit::bitenum(u2, exhaustive = true)]
@@ -69,18 +67,6 @@ impl SysReg for Htcr {
 impl SysRegRead for Htcr {}
 impl SysRegWrite for Htcr {}
 
-impl Htcr {
-    /// Writes HTCR.
-    ///
-    /// # Safety
-    /// HYP's translation must not change under running code: set it before
-    /// the HYP MMU is enabled.
-    pub unsafe fn write(value: Self) {
-        // SAFETY: forwarded from the caller.
-        unsafe { <Self as SysRegWrite>::write_raw(value.raw_value()) }
-    }
-}
-
 /// VTCR, Virtualization Translation Control Register (p15, 4, c2, c1, 2;
 /// B4.1.159): the guests' stage-2 walks.
 #[bitbybit::bitfield(u32, default = 0x8000_0000, debug)]
@@ -115,17 +101,6 @@ impl SysReg for Vtcr {
 }
 impl SysRegRead for Vtcr {}
 impl SysRegWrite for Vtcr {}
-
-impl Vtcr {
-    /// Writes VTCR.
-    ///
-    /// # Safety
-    /// No guest may run on this CPU with stage-2 tables of another format.
-    pub unsafe fn write(value: Self) {
-        // SAFETY: forwarded from the caller.
-        unsafe { <Self as SysRegWrite>::write_raw(value.raw_value()) }
-    }
-}
 
 /// TTBCR, the guest's PL1 Translation Table Base Control Register
 /// (p15, 0, c2, c0, 2; B4.1.153). Only EAE has one meaning in both formats.
@@ -171,17 +146,6 @@ impl SysReg64 for Httbr {
 impl SysRegRead64 for Httbr {}
 impl SysRegWrite64 for Httbr {}
 
-impl Httbr {
-    /// Writes HTTBR.
-    ///
-    /// # Safety
-    /// The tables must stay valid as long as HYP translates through them.
-    pub unsafe fn write(value: Self) {
-        // SAFETY: forwarded from the caller.
-        unsafe { <Self as SysRegWrite64>::write_raw(value.raw_value()) }
-    }
-}
-
 /// VTTBR, Virtualization Translation Table Base Register (64-bit,
 /// p15, 6, c2; B4.1.160).
 #[bitbybit::bitfield(u64, default = 0, debug)]
@@ -202,17 +166,6 @@ impl SysReg64 for Vttbr {
 }
 impl SysRegRead64 for Vttbr {}
 impl SysRegWrite64 for Vttbr {}
-
-impl Vttbr {
-    /// Writes VTTBR.
-    ///
-    /// # Safety
-    /// The tables must stay valid as long as a guest with this VMID runs.
-    pub unsafe fn write(value: Self) {
-        // SAFETY: forwarded from the caller.
-        unsafe { <Self as SysRegWrite64>::write_raw(value.raw_value()) }
-    }
-}
 
 /// PAR, Physical Address Register, 64-bit view (p15, 0, c7; B4.1.113): the
 /// result of an address-translation operation. The 32-bit view is
@@ -254,12 +207,6 @@ impl Par64 {
     /// Reads PAR (64 bits).
     pub fn read() -> Self {
         Self::new_with_raw_value(<Self as SysRegRead64>::read_raw())
-    }
-
-    /// Writes PAR (64 bits): it only holds the last translation's result.
-    pub fn write(value: Self) {
-        // SAFETY: PAR has no effect on execution; the caller puts back a value.
-        unsafe { <Self as SysRegWrite64>::write_raw(value.raw_value()) }
     }
 }
 
@@ -303,98 +250,6 @@ operation!(
     /// ATS12NSOPW: as [`Ats12NsoPr`] for a PL1 write.
     Ats12NsoPw, 0, 7, 8, 5
 );
-
-#[cfg(target_arch = "arm")]
-/// Orders earlier memory accesses of this program before a following
-/// maintenance operation: aarch32-cpu's `mcr` asm is declared `nomem`, so the
-/// compiler could otherwise move a store past it. No instruction.
-#[inline(always)]
-pub fn compiler_barrier() {
-    // SAFETY: an empty asm block that may read and write memory: a compiler
-    // barrier only.
-    unsafe { asm!("", options(nostack, preserves_flags)) }
-}
-
-#[cfg(target_arch = "arm")]
-/// TLBIALLH with its barriers: every HYP TLB entry gone before the next
-/// instruction.
-pub fn tlbi_all_h() {
-    compiler_barrier();
-    // SAFETY: TLB invalidation has no effect beyond dropping cached walks.
-    unsafe { TlbiAllH::write_raw(0) };
-    aarch32_cpu::asm::dsb();
-    aarch32_cpu::asm::isb();
-}
-
-#[cfg(target_arch = "arm")]
-/// TLBIMVAH for the page holding `va`; the caller orders it with barriers
-/// (a DSB before, after the descriptor write; DSB and ISB after).
-pub fn tlbi_mva_h(va: usize) {
-    // SAFETY: TLB invalidation has no effect beyond dropping cached walks.
-    unsafe { TlbiMvaH::write_raw((va & !0xfff) as u32) };
-}
-
-#[cfg(target_arch = "arm")]
-/// TLBIALLNSNH with the barriers a stage-2 change needs: `dsb ishst` makes
-/// the descriptor writes visible to the table walker first; `dsb ish` waits
-/// for the invalidation; `isb` so that the next instruction (a guest entry or
-/// an AT operation) sees the new tables.
-pub fn tlbi_all_nsnh() {
-    // SAFETY: barrier only; no `nomem`, so earlier stores are emitted first.
-    unsafe { asm!("dsb ishst", options(nostack, preserves_flags)) };
-    // SAFETY: TLB invalidation has no effect beyond dropping cached walks.
-    unsafe { TlbiAllNsNh::write_raw(0) };
-    // SAFETY: barriers only.
-    unsafe { asm!("dsb ish", "isb", options(nostack, preserves_flags)) };
-}
-
-#[cfg(target_arch = "arm")]
-/// One `ATS12NSOPR`/`ATS12NSOPW` of guest VA `va` (then an ISB), leaving
-/// the result in PAR.
-pub fn ats12nso(va: u32, write: bool) {
-    // SAFETY: the operation only writes PAR; the guest's translation
-    // registers are live at HYP.
-    unsafe {
-        if write {
-            Ats12NsoPw::write_raw(va);
-        } else {
-            Ats12NsoPr::write_raw(va);
-        }
-    }
-    aarch32_cpu::asm::isb();
-}
-
-/// The banked SPSR and LR of the guest's exception modes that snowvisor
-/// injects into (`MSR SPSR_<mode>`/`MSR LR_<mode>`, B9.3.11).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BankedMode {
-    Abort,
-    Undefined,
-}
-
-#[cfg(target_arch = "arm")]
-/// Writes SPSR_`mode` and LR_`mode`.
-///
-/// # Safety
-/// The guest must not be running on this CPU (its banked state is replaced).
-pub unsafe fn write_banked(mode: BankedMode, spsr: u32, lr: u32) {
-    // SAFETY: forwarded from the caller; only the guest's banked registers.
-    unsafe {
-        match mode {
-            BankedMode::Abort => asm!(".arch_extension virt", "msr spsr_abt, {}", "msr lr_abt, {}",
-                in(reg) spsr, in(reg) lr, options(nomem, nostack, preserves_flags)),
-            BankedMode::Undefined => {
-                asm!(".arch_extension virt", "msr spsr_und, {}", "msr lr_und, {}",
-                in(reg) spsr, in(reg) lr, options(nomem, nostack, preserves_flags))
-            }
-        }
-    }
-}
-
-/// CPSR, through aarch32-cpu.
-pub fn read_cpsr() -> u32 {
-    aarch32_cpu::register::Cpsr::read().raw_value()
-}
 
 #[cfg(test)]
 mod tests {

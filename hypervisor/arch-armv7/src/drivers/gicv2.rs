@@ -3,8 +3,8 @@
 use tock_registers::fields::Field;
 use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 
-pub use crate::arch::armv7::gic::{CpuInterfaceRegs, DistributorRegs, HypInterfaceRegs, SPURIOUS};
-use crate::arch::armv7::gic::{
+pub use snowvisor_arm::gic::{CpuInterfaceRegs, DistributorRegs, HypInterfaceRegs, SPURIOUS};
+use snowvisor_arm::gic::{
     BPR, GICC_CTLR, GICD_CTLR, GICH_HCR, IAR, IPRIORITYR, ITARGETSR, PMR, TYPER, VTR,
 };
 

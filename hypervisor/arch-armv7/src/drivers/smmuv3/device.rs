@@ -19,7 +19,7 @@ use super::ids::{self, Features, Refusal};
 use super::queue::{Ring, OVERFLOW};
 use super::regs::{write64, SmmuRegs, CMDQ_CONS, CR0, CR1, CR2, GBPA, IRQ_CTRL, STRTAB_BASE_CFG};
 use super::ste::{self, S2Config, Shape, ShapeError, Ste, STE_BYTES};
-use crate::arch::armv7::cpu;
+use crate::cpu;
 
 /// Command queue: 256 entries of 16 bytes (4 KiB).
 const CMDQ_LOG2: u32 = 8;
@@ -87,7 +87,7 @@ pub struct Assignment {
     pub vmid: u16,
     /// Stage-2 level-1 table (the domain's VTTBR base) and the CPU's VTCR.
     pub root_pa: u64,
-    pub vtcr: crate::arch::armv7::sysreg::Vtcr,
+    pub vtcr: snowvisor_arm::sysreg::Vtcr,
 }
 
 /// Counters for reports.

@@ -4,7 +4,7 @@
 
 use alloc::alloc::{alloc_zeroed, dealloc, Layout};
 
-use crate::arch::armv7::cpu;
+use crate::cpu;
 
 /// A block of SMMU-visible memory. It must outlive the SMMU's use of it:
 /// the driver frees blocks only after turning the SMMU off.

@@ -30,75 +30,29 @@ mod device;
 mod dma;
 
 #[cfg(target_arch = "arm")]
-pub use device::{Assignment, Smmu, SmmuError, Stats};
+pub use device::{block, Assignment, Smmu, SmmuError, Stats};
 
 /// The compatible this driver handles.
 pub const COMPATIBLE: &str = "arm,smmu-v3";
 
-/// Takes over the SMMU of an owned IOMMU node and translates `assignments`
-/// through their domains' stage 2; every other stream aborts.
-///
-/// The frame must come from [`crate::plan::owned::owned`]: the `reg` of an
-/// `arm,smmu-v3` node in the host device tree that the plan owns. The plan
-/// keeps that frame out of every guest's stage 2, snowvisor's HYP map covers
-/// the 32-bit physical space outside RAM as device memory, and nothing else in
-/// snowvisor touches it; that is what makes the register accesses sound.
-/// Each assignment's `root_pa` must name stage-2 tables that are never freed.
-#[cfg(target_arch = "arm")]
-pub fn take_owned(
-    o: &crate::plan::owned::OwnedIommu,
-    assignments: &[Assignment],
-) -> Result<Smmu, SmmuError> {
-    let base = checked_frame(o)?;
-    // SAFETY: an owned arm,smmu-v3 frame from the host tree, checked to be a
-    // whole (page 0 and 1), 64 KiB-aligned register block below 4 GiB (see the contract above).
-    unsafe { Smmu::init(base, assignments) }
-}
-
-/// Makes the SMMU of an owned node abort all DMA (translation off,
-/// GBPA.ABORT), e.g. after [`take_owned`] failed half-way.
-#[cfg(target_arch = "arm")]
-pub fn block_owned(o: &crate::plan::owned::OwnedIommu) -> Result<(), SmmuError> {
-    let base = checked_frame(o)?;
-    // SAFETY: as in take_owned.
-    unsafe { device::block(base) }
-}
-
-/// CRC-32 of a RAM region as snowvisor reads it now, for the DMA guard pages
-/// (`domain::dma_guard`). None unless `r` lies inside one of `ram` (the host's
-/// memory banks) below 4 GiB.
-#[cfg(target_arch = "arm")]
-pub fn crc32_ram(r: crate::dt::Region, ram: &[crate::dt::Region]) -> Option<u32> {
-    if !ram.iter().any(|m| m.contains(&r)) || r.end() > 1 << 32 || !r.size.is_multiple_of(4) {
-        return None;
-    }
-    let mut c = crate::domain::dma_guard::Crc32::default();
-    for i in 0..(r.size / 4) as usize {
-        // SAFETY: inside RAM (checked), which snowvisor's HYP map covers as
-        // normal memory; a volatile word read has no side effect, whoever
-        // else may be writing there.
-        let w = unsafe { ((r.base as usize + 4 * i) as *const u32).read_volatile() };
-        c.update(&w.to_le_bytes());
-    }
-    Some(c.finish())
-}
-
-/// The frame of an owned node, if it can be an SMMUv3 register block.
-pub fn checked_frame(o: &crate::plan::owned::OwnedIommu) -> Result<usize, FrameError> {
-    let r = o.regs;
-    if o.compatible != COMPATIBLE {
+/// The register frame at `base` (`size` bytes) of a device-tree node with
+/// `compatible`, if it can be an SMMUv3 register block this driver takes:
+/// an `arm,smmu-v3` node, page 0 and 1 (128 KiB), 64 KiB aligned, below 4 GiB.
+/// Returns the frame's address for [`Smmu::init`] and [`block`].
+pub fn checked_frame(compatible: &str, base: u64, size: u64) -> Result<usize, FrameError> {
+    if compatible != COMPATIBLE {
         return Err(FrameError::NotSmmuV3);
     }
-    if r.size < regs::MMIO_SIZE || !r.base.is_multiple_of(0x1_0000) || r.end() > 1 << 32 {
-        return Err(FrameError::BadFrame {
-            base: r.base,
-            size: r.size,
-        });
+    if size < regs::MMIO_SIZE
+        || !base.is_multiple_of(0x1_0000)
+        || base.saturating_add(size) > 1 << 32
+    {
+        return Err(FrameError::BadFrame { base, size });
     }
-    Ok(r.base as usize)
+    Ok(base as usize)
 }
 
-/// Why an owned node's frame is not used.
+/// Why a frame is not used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrameError {
     NotSmmuV3,
@@ -120,27 +74,15 @@ impl core::fmt::Display for FrameError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dt::Region;
-    use crate::plan::owned::OwnedIommu;
-
-    fn node(compatible: &str, base: u64, size: u64) -> OwnedIommu {
-        OwnedIommu {
-            path: "/smmuv3@9050000".into(),
-            compatible: compatible.into(),
-            regs: Region { base, size },
-            irqs: alloc::vec![],
-            streams: alloc::vec![],
-        }
-    }
 
     #[test]
     fn frames() {
         assert_eq!(
-            checked_frame(&node(COMPATIBLE, 0x905_0000, 0x2_0000)),
+            checked_frame(COMPATIBLE, 0x905_0000, 0x2_0000),
             Ok(0x905_0000)
         );
         assert_eq!(
-            checked_frame(&node("arm,smmu-v2", 0x905_0000, 0x2_0000)),
+            checked_frame("arm,smmu-v2", 0x905_0000, 0x2_0000),
             Err(FrameError::NotSmmuV3)
         );
         for (base, size) in [
@@ -149,7 +91,7 @@ mod tests {
             (0xffff_0000, 0x2_0000),
         ] {
             assert_eq!(
-                checked_frame(&node(COMPATIBLE, base, size)),
+                checked_frame(COMPATIBLE, base, size),
                 Err(FrameError::BadFrame { base, size })
             );
         }

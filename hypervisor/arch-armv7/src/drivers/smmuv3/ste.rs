@@ -9,7 +9,7 @@ use tock_registers::fields::FieldValue;
 use tock_registers::{register_bitfields, LocalRegisterCopy};
 
 use super::ids::{Features, S2Format};
-use crate::arch::armv7::sysreg::{Vtcr, WalkCache, WalkShare};
+use snowvisor_arm::sysreg::{Vtcr, WalkCache, WalkShare};
 
 /// One STE: eight little-endian 64-bit words.
 pub type Ste = [u64; 8];
@@ -247,15 +247,15 @@ pub fn shape(f: &Features, streams: &[(u32, u32)]) -> Result<Shape, ShapeError> 
         }
         return Ok(Shape::Linear { log2size });
     }
+    // Level-1 indexes in use, ascending, each once.
     let mut l2: Vec<u32> = Vec::new();
     for &(first, last) in streams {
         for i in (first >> SPLIT)..=(last >> SPLIT) {
-            if !l2.contains(&i) {
-                l2.push(i);
+            if let Err(at) = l2.binary_search(&i) {
+                l2.insert(at, i);
             }
         }
     }
-    crate::sort::ascending(&mut l2);
     Ok(Shape::TwoLevel {
         log2size,
         split: SPLIT,
@@ -314,7 +314,7 @@ mod tests {
     }
 
     /// stage2.rs's VTCR: T0SZ -8 (40-bit IPA), SL0 1, IRGN0/ORGN0 WBWA, SH0 inner.
-    use crate::arch::armv7::stage2::VTCR;
+    use snowvisor_arm::stage2::VTCR;
 
     #[test]
     fn stage2_ste_aarch64() {
