@@ -49,6 +49,8 @@ pub struct Space {
     stage2: Box<Stage2>,
     /// Dom0's RAM banks (IPA == PA).
     ram: Vec<Region>,
+    /// `ram` in 4 KiB pages (`XENMEM_current_reservation` asks on every call).
+    ram_pages: u32,
     /// snowvisor's image, stack and heap.
     hyp: Region,
     grant_frames: Vec<Option<GrantFrame>>,
@@ -76,8 +78,10 @@ impl Space {
         max_grant_frames: u32,
         hooks: Hooks,
     ) -> Self {
+        let bytes: u64 = ram.iter().map(|r| r.size).sum();
         Space {
             stage2,
+            ram_pages: u32::try_from(bytes / PAGE).unwrap_or(u32::MAX),
             ram,
             hyp,
             grant_frames: alloc::vec![None; max_grant_frames as usize],
@@ -240,8 +244,7 @@ impl Space {
     /// `Platform::ram_pages`: Dom0's RAM banks in 4 KiB pages, ballooned-out
     /// pages included (they stay Dom0's, at their own address).
     pub fn ram_pages(&self) -> u32 {
-        let bytes: u64 = self.ram.iter().map(|r| r.size).sum();
-        u32::try_from(bytes / PAGE).unwrap_or(u32::MAX)
+        self.ram_pages
     }
 
     /// `Platform::release_frame`: a RAM page of Dom0's own, at its own address.

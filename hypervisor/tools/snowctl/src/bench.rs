@@ -263,14 +263,24 @@ fn timer_interrupts() -> Result<u64, Fail> {
     arch_timer_count(&text).ok_or_else(|| Fail("/proc/interrupts has no arch_timer line".into()))
 }
 
-/// The `arch_timer` line's per-CPU counts, summed: the header names the
-/// CPU columns, the counts follow the `NN:` label.
+/// The `arch_timer` lines' per-CPU counts, summed: the header names the
+/// CPU columns, the counts follow the `NN:` label. Linux booted in HYP mode
+/// without KVM registers the secure and non-secure physical timer PPIs (29
+/// and 30), both named `arch_timer`; as a guest, the virtual one (27).
 fn arch_timer_count(text: &str) -> Option<u64> {
     let mut lines = text.lines();
     let cpus = lines.next()?.split_whitespace().count();
-    let line = lines.find(|l| l.split_whitespace().any(|w| w == "arch_timer"))?;
-    let counts = line.split_whitespace().skip(1).take(cpus);
-    counts.map(|c| c.parse::<u64>().ok()).sum()
+    let timers: Vec<&str> = lines
+        .filter(|l| l.split_whitespace().any(|w| w == "arch_timer"))
+        .collect();
+    if timers.is_empty() {
+        return None;
+    }
+    timers
+        .iter()
+        .flat_map(|l| l.split_whitespace().skip(1).take(cpus))
+        .map(|c| c.parse::<u64>().ok())
+        .sum()
 }
 
 /// `GICD_TYPER` (GICv2 architecture specification, 4.3.2): read-only, no
@@ -376,6 +386,8 @@ mod tests {
         let text = "           CPU0       CPU1       \n 18:       1234        766     GIC-0  27 Level     arch_timer\nIPI0:    5    6  Rescheduling interrupts\n";
         assert_eq!(arch_timer_count(text), Some(2000));
         assert_eq!(arch_timer_count("CPU0\n 3: 7 GIC-0 29 Level other\n"), None);
+        let native = "           CPU0       \n 17:          0     GIC-0  29 Level     arch_timer\n 18:        205     GIC-0  30 Level     arch_timer\n";
+        assert_eq!(arch_timer_count(native), Some(205));
     }
 
     #[test]
