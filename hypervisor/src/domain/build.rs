@@ -35,12 +35,6 @@ pub enum BuildError {
     ModuleCopyConflict,
     Xen(crate::xen::ConfigError),
     NoGrantRegion,
-    /// Something snowvisor would write (`what`) lies in reserved memory.
-    InReserved {
-        what: &'static str,
-        region: Region,
-        reserved: dt::Reserved,
-    },
 }
 
 impl core::fmt::Display for BuildError {
@@ -55,19 +49,6 @@ impl core::fmt::Display for BuildError {
             BuildError::NoGrantRegion => write!(
                 f,
                 "no free 1 MiB-aligned range below 4 GiB for Dom0's grant-table region"
-            ),
-            BuildError::InReserved {
-                what,
-                region,
-                reserved,
-            } => write!(
-                f,
-                "{what} would go to {:#010x}-{:#010x}, inside reserved memory {} ({:#010x}-{:#010x}): load the Dom0 modules where Linux can use them in place, or move the reservation",
-                region.base,
-                region.end() - 1,
-                reserved.what,
-                reserved.region.base,
-                reserved.region.end() - 1
             ),
             BuildError::ModuleCopyConflict => write!(
                 f,
@@ -176,7 +157,12 @@ fn build(
         bytes
     });
     let banks = layout::dom0_banks(&ram, hyp, limit);
-    let l = layout::place(banks, &kernel, &zimage, initrd.as_ref()).map_err(BuildError::Layout)?;
+    // Nothing of snowvisor's goes into memory firmware reserved (the image,
+    // heap and RAM log were checked at boot): Dom0's tree and module copies
+    // are placed around it.
+    let reserved = tree.reserved();
+    let l = layout::place(banks, &kernel, &zimage, initrd.as_ref(), &reserved)
+        .map_err(BuildError::Layout)?;
     info!(
         "dom0: zImage {} KiB decompresses to {} KiB at RAM start + {:#x} ({}); zImage at {:#x}, device tree at {:#x}",
         zimage.len >> 10,
@@ -186,29 +172,6 @@ fn build(
         l.kernel.base,
         l.dtb.base
     );
-    // Nothing of snowvisor's goes into memory firmware reserved (the image,
-    // heap and RAM log were checked at boot): not Dom0's tree, nor a module copy.
-    let reserved = tree.reserved();
-    for (what, region) in [
-        ("Dom0's device tree", Some(l.dtb)),
-        (
-            "Dom0's kernel",
-            Some(l.kernel).filter(|k| *k != l.kernel_src),
-        ),
-        (
-            "Dom0's initrd",
-            l.initrd.filter(|i| Some(*i) != l.initrd_src),
-        ),
-    ] {
-        let Some(region) = region else { continue };
-        if let Some(r) = reserved.iter().find(|r| r.region.overlaps(&region)) {
-            return Err(BuildError::InReserved {
-                what,
-                region,
-                reserved: r.clone(),
-            });
-        }
-    }
     for b in &l.banks {
         info!(
             "dom0: memory {:#010x}-{:#010x} ({} MiB, 1:1)",
@@ -293,6 +256,16 @@ fn build(
     for b in &l.banks {
         stage2
             .map(b.base, b.base, b.size, S2Mem::Ram)
+            .map_err(BuildError::Map)?;
+    }
+    for r in layout::reserved_outside(&ram, &l.banks, hyp, &reserved) {
+        info!(
+            "dom0: reserved memory {:#010x}-{:#010x} mapped 1:1 outside Dom0's RAM",
+            r.base,
+            r.end() - 1
+        );
+        stage2
+            .map(r.base, r.base, r.size, S2Mem::Ram)
             .map_err(BuildError::Map)?;
     }
     let gicv = ginfo.gicv.ok_or(BuildError::NoGicv)?;

@@ -19,7 +19,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::dt::{BootModule, ModuleKind, Region};
+use crate::dt::{BootModule, ModuleKind, Region, Reserved};
 
 pub const MIB: u64 = 1 << 20;
 /// Dom0's RAM is given in 2 MiB granules (stage-2 blocks).
@@ -64,6 +64,12 @@ pub enum LayoutError {
         found: u32,
     },
     NoRamLeft,
+    /// Linux decompresses itself at Dom0's RAM start + TEXT_OFFSET, over
+    /// memory firmware reserved.
+    KernelOverReserved {
+        kernel: Region,
+        reserved: Reserved,
+    },
     /// Dom0's first bank cannot hold the kernel's decompression, the device
     /// tree and the initrd; all in bytes.
     TooSmall {
@@ -109,6 +115,15 @@ impl fmt::Display for LayoutError {
                 "Dom0 kernel is not an ARM zImage (word at 0x24 is {found:#010x}, expected 0x016f2818)"
             ),
             LayoutError::NoRamLeft => write!(f, "no RAM left for Dom0 after snowvisor's own region"),
+            LayoutError::KernelOverReserved { kernel, reserved } => write!(
+                f,
+                "Dom0's kernel decompresses itself to {:#010x}-{:#010x} (RAM start + TEXT_OFFSET, Linux's choice), over reserved memory {} ({:#010x}-{:#010x}): move the reservation above the kernel",
+                kernel.base,
+                kernel.end() - 1,
+                reserved.what,
+                reserved.region.base,
+                reserved.region.end() - 1
+            ),
             LayoutError::TooSmall {
                 need,
                 have,
@@ -258,12 +273,15 @@ pub fn dom0_banks(ram: &[Region], hyp: Region, limit: Option<u64>) -> Vec<Region
 }
 
 /// Places kernel, device tree and initrd in Dom0's first bank (see the
-/// module's doc). A module the loader left where Linux can use it stays there.
+/// module's doc), around `reserved` (memory firmware reserved: nothing is
+/// copied or written there). A module the loader left where Linux can use it
+/// stays there.
 pub fn place(
     banks: Vec<Region>,
     kernel: &BootModule<'_>,
     z: &ZImage,
     initrd: Option<&BootModule<'_>>,
+    reserved: &[Reserved],
 ) -> Result<Dom0Layout, LayoutError> {
     let bank = *banks.first().ok_or(LayoutError::NoRamLeft)?;
     let zspan = z.len + DECOMPRESSOR_SLACK;
@@ -285,41 +303,64 @@ pub fn place(
         zimage: zspan,
         initrd: isize,
     };
+    // Linux decompresses itself at RAM start + TEXT_OFFSET, whatever lies
+    // there: snowvisor cannot move that, only say so.
+    let decompressed = Region {
+        base,
+        size: kend - base,
+    };
+    if let Some(r) = reserved.iter().find(|r| r.region.overlaps(&decompressed)) {
+        return Err(LayoutError::KernelOverReserved {
+            kernel: decompressed,
+            reserved: r.clone(),
+        });
+    }
+    let clear = |r: &Region| !reserved.iter().any(|x| x.region.overlaps(r));
+    let zimage_span = |at: u64| Region {
+        base: at,
+        size: z.decompressor_end(base, at) - at,
+    };
     let k = &kernel.region;
-    let kernel_dst =
-        if bank.contains(k) && k.base >= kend + 16 * 1024 && k.end() + DECOMPRESSOR_SLACK <= hi {
-            *k
-        } else {
-            let at = align_down(hi.checked_sub(zspan).ok_or_else(too_small)?, ALIGN_2M);
-            if at < base {
-                return Err(too_small());
-            }
-            Region {
-                base: at,
-                size: z.len,
-            }
-        };
-    // What must stay untouched until the kernel runs.
-    let mut busy = alloc::vec![
+    let kernel_dst = if bank.contains(k)
+        && k.base >= kend + 16 * 1024
+        && k.end() + DECOMPRESSOR_SLACK <= hi
+        && clear(&zimage_span(k.base))
+    {
+        *k
+    } else {
+        // As high as possible below the window top, or below a reservation.
+        let tops = core::iter::once(hi).chain(
+            reserved
+                .iter()
+                .map(|r| r.region.base)
+                .filter(|&b| b > base && b <= hi),
+        );
+        let at = tops
+            .filter_map(|t| t.checked_sub(zspan).map(|a| align_down(a, ALIGN_2M)))
+            .filter(|&a| a >= base && clear(&zimage_span(a)))
+            .max()
+            .ok_or_else(too_small)?;
         Region {
-            base,
-            size: kend - base
-        },
-        Region {
-            base: kernel_dst.base,
-            size: z.decompressor_end(base, kernel_dst.base) - kernel_dst.base,
-        },
-    ];
+            base: at,
+            size: z.len,
+        }
+    };
+    // What must stay untouched until the kernel runs, and what firmware keeps.
+    let mut busy = alloc::vec![decompressed, zimage_span(kernel_dst.base)];
+    busy.extend(reserved.iter().map(|r| r.region));
     let lowmem_end = base + LOWMEM_SAFE;
     let in_place = initrd.map(|i| i.region).filter(|r| {
         bank.contains(r) && r.end() <= lowmem_end && !busy.iter().any(|b| b.overlaps(r))
     });
     busy.extend(in_place);
     // The device tree (and the initrd right above it, if it must move): at
-    // the window top, or in the first gap above the kernel or the zImage.
+    // the window top, else right above a reservation, else in the first gap
+    // above the kernel, the zImage or the initrd.
     let span = DTB_MAX + if in_place.is_some() { 0 } else { isize };
-    let candidates = [hi, align_up(kend, ALIGN_2M)]
+    let candidates = [hi]
         .into_iter()
+        .chain(reserved.iter().map(|r| align_up(r.region.end(), ALIGN_2M)))
+        .chain([align_up(kend, ALIGN_2M)])
         .chain(busy.iter().map(|b| align_up(b.end(), ALIGN_2M)));
     let dtb_base = candidates
         .filter(|&a| a >= base)
@@ -361,6 +402,52 @@ pub fn place(
         kernel_src: kernel.region,
         initrd_src: initrd.map(|i| i.region),
     })
+}
+
+/// The parts of `reserved` inside host `ram` but outside Dom0's `banks` and
+/// snowvisor's `hyp`, in whole 4 KiB pages: Dom0 still gets them mapped 1:1
+/// (as Xen maps `/reserved-memory` into its hardware domain), so a driver
+/// for the firmware's memory works even when `dom0_mem` leaves the region out
+/// of Dom0's RAM. Sorted, disjoint.
+pub fn reserved_outside(
+    ram: &[Region],
+    banks: &[Region],
+    hyp: Region,
+    reserved: &[Reserved],
+) -> Vec<Region> {
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for r in reserved {
+        let (b, e) = (
+            align_down(r.region.base, 4096),
+            align_up(r.region.end(), 4096),
+        );
+        let mut pieces: Vec<(u64, u64)> = ram
+            .iter()
+            .map(|m| (b.max(m.base), e.min(m.end())))
+            .filter(|(b, e)| b < e)
+            .collect();
+        for cut in banks.iter().chain([&hyp]) {
+            pieces = pieces
+                .into_iter()
+                .flat_map(|(b, e)| [(b, e.min(cut.base)), (b.max(cut.end()), e)])
+                .filter(|(b, e)| b < e)
+                .collect();
+        }
+        out.extend(pieces);
+    }
+    out.sort_unstable();
+    // Merge what overlaps or touches (reservations may overlap).
+    let mut merged: Vec<Region> = Vec::new();
+    for (b, e) in out {
+        match merged.last_mut() {
+            Some(m) if b <= m.end() => m.size = m.size.max(e - m.base),
+            _ => merged.push(Region {
+                base: b,
+                size: e - b,
+            }),
+        }
+    }
+    merged
 }
 
 #[cfg(test)]
@@ -542,7 +629,7 @@ mod tests {
         let k = module("k", ModuleKind::Kernel, 0x4200_0000, 0x54_5200);
         let i = module("i", ModuleKind::Ramdisk, 0x4400_0000, 0xd_7f39);
         let banks = dom0_banks(&RAM, HYP, None);
-        let l = place(banks, &k, &z, Some(&i)).unwrap();
+        let l = place(banks, &k, &z, Some(&i), &[]).unwrap();
         // Bank at 0x40a0_0000: the window ends at 0x4800_0000, so the zImage's
         // own guess (0x4000_0000) is not RAM and it falls back to the bank
         // start. The zImage goes as high as possible below the window top.
@@ -558,18 +645,18 @@ mod tests {
         assert_eq!(l.initrd, Some(i.region));
         // Modules already in usable places stay where they are.
         let k2 = module("k", ModuleKind::Kernel, 0x4600_0000, 0x54_5200);
-        let l = place(dom0_banks(&RAM, HYP, None), &k2, &z, Some(&i)).unwrap();
+        let l = place(dom0_banks(&RAM, HYP, None), &k2, &z, Some(&i), &[]).unwrap();
         assert_eq!((l.kernel, l.initrd), (k2.region, Some(i.region)));
         // An initrd where the kernel decompresses is moved above the device tree.
         let low = module("i", ModuleKind::Ramdisk, 0x4100_0000, 0x1000);
-        let l = place(dom0_banks(&RAM, HYP, None), &k, &z, Some(&low)).unwrap();
+        let l = place(dom0_banks(&RAM, HYP, None), &k, &z, Some(&low), &[]).unwrap();
         assert_eq!(l.initrd.unwrap().base, 0x4820_0000);
         // A 128 MiB-aligned bank: the guess is the bank start itself.
         let aligned = vec![Region {
             base: 0x5000_0000,
             size: 512 * MIB,
         }];
-        let l = place(aligned, &k, &z, Some(&i)).unwrap();
+        let l = place(aligned, &k, &z, Some(&i), &[]).unwrap();
         assert_eq!(l.kernel.base & 0xf800_0000, 0x5000_0000);
         assert_eq!(l.dtb.base, 0x5800_0000);
     }
@@ -581,7 +668,7 @@ mod tests {
         let i = module("i", ModuleKind::Ramdisk, 0x4400_0000, 0x14_f4d9);
         // dom0_mem=64M: 0x40a0_0000-0x44a0_0000.
         let banks = dom0_banks(&RAM, HYP, Some(64 * MIB));
-        let l = place(banks, &k, &z, Some(&i)).unwrap();
+        let l = place(banks, &k, &z, Some(&i), &[]).unwrap();
         let bank = l.banks[0];
         let kend = z.kernel_end(bank.base);
         for r in [l.kernel, l.dtb, l.initrd.unwrap()] {
@@ -594,11 +681,158 @@ mod tests {
         assert!(!l.initrd.unwrap().overlaps(&l.kernel));
         // 32 MiB cannot hold it; the error gives the real need, part by part.
         let banks = dom0_banks(&RAM, HYP, Some(32 * MIB));
-        let e = place(banks, &k, &z, Some(&i)).unwrap_err();
+        let e = place(banks, &k, &z, Some(&i), &[]).unwrap_err();
         let msg = alloc::format!("{e}");
         assert_eq!(
             msg,
             "Dom0's first bank is 32 MiB; it needs at least 34 MiB: 25 MiB for the decompressed kernel, 7 MiB for the zImage and its decompressor, 2 MiB for the device tree, 2 MiB for the initrd: raise dom0_mem or shrink the initrd"
+        );
+    }
+
+    fn res(what: &str, base: u64, size: u64) -> Reserved {
+        Reserved {
+            what: what.into(),
+            region: Region { base, size },
+            no_map: true,
+        }
+    }
+
+    /// Everything placed lies in the bank and clear of every reservation.
+    fn assert_around(l: &Dom0Layout, reserved: &[Reserved]) {
+        let copies = [
+            Some(l.kernel).filter(|k| *k != l.kernel_src),
+            Some(l.dtb),
+            l.initrd.filter(|i| Some(*i) != l.initrd_src),
+        ];
+        for r in copies.into_iter().flatten() {
+            assert!(l.banks[0].contains(&r), "{r:x?} outside the bank");
+            for x in reserved {
+                assert!(!x.region.overlaps(&r), "{r:x?} inside {}", x.what);
+            }
+        }
+    }
+
+    #[test]
+    fn the_device_tree_goes_around_a_carve_out_at_its_usual_place() {
+        // The input: a no-map carve-out at the window top (0x48000000),
+        // where the device tree goes without it. It goes right above instead.
+        let z = debian_zimage(0x54_5200);
+        let k = module("k", ModuleKind::Kernel, 0x4600_0000, 0x54_5200);
+        let i = module("i", ModuleKind::Ramdisk, 0x4400_0000, 0x1d_5e4b);
+        let r = [res(
+            "/reserved-memory/fw-carveout@48000000",
+            0x4800_0000,
+            0x20_0000,
+        )];
+        let l = place(dom0_banks(&RAM, HYP, None), &k, &z, Some(&i), &r).unwrap();
+        assert_eq!(l.dtb.base, 0x4820_0000);
+        assert_eq!((l.kernel, l.initrd), (k.region, Some(i.region)), "in place");
+        assert_around(&l, &r);
+        // A one-page /memreserve/ in the middle of the device tree's 2 MiB.
+        let r = [res("/memreserve/", 0x4810_0000, 0x1000)];
+        let l = place(dom0_banks(&RAM, HYP, None), &k, &z, Some(&i), &r).unwrap();
+        assert_eq!(l.dtb.base, 0x4820_0000);
+        assert_around(&l, &r);
+    }
+
+    #[test]
+    fn module_copies_go_around_reservations() {
+        let z = debian_zimage(0x54_5200);
+        // Loaded where it cannot stay (inside the decompressed kernel): the
+        // zImage is copied below the window top, or below a reservation there.
+        let k = module("k", ModuleKind::Kernel, 0x4200_0000, 0x54_5200);
+        let r = [res("/reserved-memory/top@47c00000", 0x47c0_0000, 0x40_0000)];
+        let l = place(dom0_banks(&RAM, HYP, None), &k, &z, None, &r).unwrap();
+        assert_eq!(l.kernel.base, 0x4740_0000);
+        assert_around(&l, &r);
+        // An initrd loaded inside a reservation is copied out (above the tree).
+        let k2 = module("k", ModuleKind::Kernel, 0x4600_0000, 0x54_5200);
+        let i = module("i", ModuleKind::Ramdisk, 0x4400_0000, 0x1d_5e4b);
+        let r = [res("/memreserve/", 0x4410_0000, 0x1000)];
+        let l = place(dom0_banks(&RAM, HYP, None), &k2, &z, Some(&i), &r).unwrap();
+        assert_ne!(l.initrd, Some(i.region));
+        assert_eq!(l.initrd.unwrap().base, l.dtb.end());
+        assert_around(&l, &r);
+        // A zImage whose decompressor slack would run into a reservation is
+        // not used in place either.
+        let r = [res("/reserved-memory/slack@46600000", 0x4660_0000, 0x1000)];
+        let l = place(dom0_banks(&RAM, HYP, None), &k2, &z, None, &r).unwrap();
+        assert_ne!(l.kernel, k2.region);
+        assert_around(&l, &r);
+    }
+
+    #[test]
+    fn a_window_top_full_of_reservations_leaves_the_gap_above_the_kernel() {
+        let z = debian_zimage(0x54_5200);
+        let k = module("k", ModuleKind::Kernel, 0x4600_0000, 0x54_5200);
+        // Everything from 0x47e00000 to past the lowmem Linux surely maps
+        // (bank start + 512 MiB) is firmware's.
+        let r = [
+            res("/reserved-memory/a@47e00000", 0x47e0_0000, 0x20_0000),
+            res("/reserved-memory/b@48000000", 0x4800_0000, 0x1900_0000),
+        ];
+        let l = place(dom0_banks(&RAM, HYP, None), &k, &z, None, &r).unwrap();
+        // First gap above the decompressed kernel (which ends near 0x4240_0000).
+        assert!(l.dtb.base < 0x4600_0000, "{:x?}", l.dtb);
+        assert_around(&l, &r);
+        assert!(!l.dtb.overlaps(&Region {
+            base: l.banks[0].base,
+            size: z.kernel_end(l.banks[0].base) - l.banks[0].base
+        }));
+    }
+
+    #[test]
+    fn a_reservation_where_linux_decompresses_is_named() {
+        let z = debian_zimage(0x54_5200);
+        let k = module("k", ModuleKind::Kernel, 0x4600_0000, 0x54_5200);
+        let r = [res("/reserved-memory/low@41000000", 0x4100_0000, 0x1000)];
+        let e = place(dom0_banks(&RAM, HYP, None), &k, &z, None, &r).unwrap_err();
+        assert_eq!(
+            alloc::format!("{e}"),
+            "Dom0's kernel decompresses itself to 0x40a00000-0x4220d287 (RAM start + TEXT_OFFSET, Linux's choice), over reserved memory /reserved-memory/low@41000000 (0x41000000-0x41000fff): move the reservation above the kernel"
+        );
+    }
+
+    #[test]
+    fn no_room_around_reservations_is_the_size_error() {
+        let z = debian_zimage(0x54_5200);
+        let k = module("k", ModuleKind::Kernel, 0x4600_0000, 0x54_5200);
+        // dom0_mem=64M and all of it above the decompressed kernel reserved.
+        let banks = dom0_banks(&RAM, HYP, Some(64 * MIB));
+        let r = [res("/reserved-memory/all", 0x4240_0000, 0x260_0000)];
+        assert!(matches!(
+            place(banks, &k, &z, None, &r).unwrap_err(),
+            LayoutError::TooSmall { .. }
+        ));
+    }
+
+    #[test]
+    fn reservations_outside_dom0s_ram_are_still_mapped() {
+        let banks = dom0_banks(&RAM, HYP, Some(512 * MIB)); // 0x40a00000-0x60a00000
+        let r = [
+            // Inside Dom0's RAM: nothing extra.
+            res("in", 0x5000_0000, 0x1000),
+            // Straddling the end of Dom0's RAM, unaligned: the outside part, whole pages.
+            res("edge", 0x609f_f800, 0x2000),
+            // Outside, overlapping another: merged.
+            res("a", 0x7000_0000, 0x2000),
+            res("b", 0x7000_1000, 0x2000),
+            // In snowvisor's own memory or outside RAM: never.
+            res("hyp", 0x4002_0000, 0x1000),
+            res("beyond", 0x9000_0000, 0x1000),
+        ];
+        assert_eq!(
+            reserved_outside(&RAM, &banks, HYP, &r),
+            [
+                Region {
+                    base: 0x60a0_0000,
+                    size: 0x2000
+                },
+                Region {
+                    base: 0x7000_0000,
+                    size: 0x3000
+                },
+            ]
         );
     }
 }
