@@ -308,10 +308,18 @@ fn timer_selftest(tree: &HostTree<'_>, gic: &Gic) {
     gic.enable(intid, 0x80);
     CnthpTval::write(CnthpTval((freq / 1000).max(1)));
     CnthpCtl::write(CnthpCtl::new_with_raw_value(1));
+    // Spin, not WFI: a WFI whose interrupt never comes never returns, and
+    // this check must end (with the fatal line below) whatever the timer does.
+    // A second of the counter (CNTPCT, at CNTFRQ), or 2^24 spins if CNTFRQ is 0.
+    use aarch32_cpu::register::CntPct;
+    let deadline = match Cntfrq::read().0 {
+        0 => u64::MAX,
+        f => CntPct::read().0.saturating_add(u64::from(f)),
+    };
     cpu::enable_irqs();
     let mut spins = 0u32;
-    while HYP_TICKS.load(Ordering::Acquire) == 0 && spins < 1000 {
-        cpu::wait_for_interrupt();
+    while HYP_TICKS.load(Ordering::Acquire) == 0 && CntPct::read().0 < deadline && spins < 1 << 24 {
+        core::hint::spin_loop();
         spins += 1;
     }
     cpu::disable_irqs();
