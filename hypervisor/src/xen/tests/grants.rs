@@ -68,15 +68,8 @@ fn self_grant_round_trip() {
     grant(&mut g, 8, gtf::PERMIT_ACCESS, 0, frame);
 
     // Balloon out a page first, as gntdev does, and map the grant there.
-    let list = Guest::kva(0x11, 0);
     let host = Guest::gfn(0x50);
-    g.put(list, &XenPfn { pfn: host });
-    let res = XenMemoryReservation {
-        extent_start: u64::from(list),
-        nr_extents: 1,
-        domid: domid::SELF,
-        ..Default::default()
-    };
+    let res = one_extent(&mut g, host);
     assert_eq!(
         op(&mut g, hc::MEMORY_OP, xenmem::DECREASE_RESERVATION, &res).0,
         1

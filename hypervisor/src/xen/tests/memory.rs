@@ -140,20 +140,8 @@ fn reservation_counts() {
             Errno::EFAULT.ret()
         );
     }
-    // Ballooning a page out and back changes neither count.
-    let list = Guest::kva(0x11, 0);
-    g.put(
-        list,
-        &XenPfn {
-            pfn: Guest::gfn(0x80),
-        },
-    );
-    let res = XenMemoryReservation {
-        extent_start: u64::from(list),
-        nr_extents: 1,
-        domid: domid::SELF,
-        ..Default::default()
-    };
+    // Ballooning a page out changes neither count.
+    let res = one_extent(&mut g, Guest::gfn(0x80));
     assert_eq!(
         op(&mut g, hc::MEMORY_OP, xenmem::DECREASE_RESERVATION, &res).0,
         1

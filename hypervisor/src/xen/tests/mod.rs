@@ -11,7 +11,7 @@ mod sysctl;
 
 use alloc::vec::Vec;
 
-use super::abi::layout::{VcpuRegisterVcpuInfo, XenAddToPhysmap};
+use super::abi::layout::{VcpuRegisterVcpuInfo, XenAddToPhysmap, XenMemoryReservation, XenPfn};
 use super::abi::wire::Wire;
 use super::abi::{domid, hc, vcpuop, xenmem};
 use super::testing::*;
@@ -34,6 +34,19 @@ pub fn op<T: Wire>(g: &mut Guest, nr: u32, cmd: u32, v: &T) -> (i32, T) {
     g.put(ARG, v);
     let r = g.call(nr, [cmd, ARG, 0, 0, 0]);
     (r, g.get(ARG))
+}
+
+/// A `xen_memory_reservation` of one extent, the page at `gfn` (its list
+/// written to kernel page 0x11): what gntdev balloons out before a grant map.
+pub fn one_extent(g: &mut Guest, gfn: u64) -> XenMemoryReservation {
+    let list = Guest::kva(0x11, 0);
+    g.put(list, &XenPfn { pfn: gfn });
+    XenMemoryReservation {
+        extent_start: u64::from(list),
+        nr_extents: 1,
+        domid: domid::SELF,
+        ..Default::default()
+    }
 }
 
 /// `grant_table_op(cmd, ops, n)` on an array at `ARG`.
