@@ -113,6 +113,35 @@ pub(crate) fn map_entries(
     Ok(out)
 }
 
+/// Properties that make a node a provider other nodes reference by phandle
+/// (the bindings' `#...-cells` and controller markers), besides translation.
+const PROVIDER_MARKERS: &[&str] = &[
+    "#clock-cells",
+    "#reset-cells",
+    "#power-domain-cells",
+    "#phy-cells",
+    "#dma-cells",
+    "#gpio-cells",
+    "#pwm-cells",
+    "#mbox-cells",
+    "#interrupt-cells",
+    "#thermal-sensor-cells",
+    "#io-channel-cells",
+    "#sound-dai-cells",
+    "#hwlock-cells",
+    "#msi-cells",
+    "interrupt-controller",
+    "gpio-controller",
+    "msi-controller",
+];
+
+/// Whether node `i` is also a provider of something other than translation
+/// ([`PROVIDER_MARKERS`]): removing it would leave other nodes' phandles
+/// dangling.
+fn provides_more(x: &NodeIndex<'_>, i: usize) -> bool {
+    PROVIDER_MARKERS.iter().any(|p| x.has(i, p))
+}
+
 fn selects(x: &NodeIndex<'_>, i: usize, rule: &IommuRule) -> bool {
     match &rule.selector {
         Selector::All => true,
@@ -171,7 +200,10 @@ pub fn decide(
                 compatible: compatible.clone(),
             });
         }
-        let removable = row.is_none_or(|(k, _)| k.removable);
+        // A node that also provides something other nodes refer to (clocks,
+        // resets, interrupts...) stays in Dom0's tree when hidden; only its
+        // masters lose their `iommus`, as for Tegra's memory controller.
+        let removable = row.map_or(!provides_more(x, i), |(k, _)| k.removable);
         found.push(Found {
             node: i,
             decision: IommuDecision {
