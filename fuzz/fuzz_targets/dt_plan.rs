@@ -11,7 +11,7 @@ fn seeds() -> &'static [Vec<u8>] {
     SEEDS.get_or_init(|| {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let mut files = Vec::new();
-        for dir in ["target/dom0/dtbs", "hypervisor/src/dt/testdata"] {
+        for dir in ["target/dom0/dtbs", "hypervisor/dt/src/testdata"] {
             if let Ok(rd) = std::fs::read_dir(root.join(dir)) {
                 files.extend(rd.filter_map(|e| e.ok().map(|e| e.path())));
             }

@@ -2,7 +2,7 @@
 //! implements this trait; nothing board-specific lives in the core.
 
 use crate::drivers::uart::UartConfig;
-use crate::dt::HostTree;
+use snowvisor_dt::HostTree;
 
 /// Where a board keeps snowvisor's RAM log ring ([`crate::ramlog`]): a physical
 /// window that nothing else writes, that a warm reboot leaves alone, and that the

@@ -12,7 +12,7 @@
 use alloc::format;
 use alloc::string::String;
 
-use crate::dt::HostTree;
+use snowvisor_dt::HostTree;
 
 /// What the console does once the tree is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +83,7 @@ pub fn choose<'a, K: Copy + PartialEq>(
 mod tests {
     use super::*;
     use crate::drivers::uart::UartKind;
-    use crate::dt::testdata::QEMU_VIRT_MODULES_DTB;
+    use snowvisor_dt::testing::QEMU_VIRT_MODULES_DTB;
 
     const PL011: (UartKind, u64) = (UartKind::Pl011, 0x0900_0000);
 

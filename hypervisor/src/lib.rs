@@ -12,22 +12,17 @@ extern crate alloc;
 pub mod arch;
 pub mod board;
 pub mod bootargs;
-pub mod bootproto;
 pub mod console;
 pub mod console_uart;
 pub mod debugkeys;
 pub mod domain;
 pub mod drivers;
-pub mod dt;
-pub mod plan;
 pub mod psci;
 pub mod ramlog;
 pub mod ratelimit;
-pub mod sort;
 pub mod stats;
 pub mod summary;
 pub mod vgic;
-pub mod xen;
 
 #[cfg(target_arch = "arm")]
 pub mod start;

@@ -19,9 +19,9 @@ use crate::console::{self, Serial};
 use crate::console_uart;
 use crate::drivers::gicv2::{Gic, SPURIOUS};
 use crate::drivers::uart::{Uart, UartConfig, UartKind};
-use crate::dt::{blob, DtError, HostTree};
 use crate::summary::{self, CpuFacts};
 use crate::vcpu;
+use snowvisor_dt::{blob, DtError, HostTree};
 
 #[global_allocator]
 static HEAP: LockedHeap<32> = LockedHeap::empty();
@@ -273,7 +273,7 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
         start = start.min(base);
         end = end.max(base + size);
     }
-    let hyp = crate::dt::Region {
+    let hyp = snowvisor_dt::Region {
         base: start as u64,
         size: (end - start) as u64,
     };

@@ -7,6 +7,7 @@
 //! are ABI: `snowctl` reads them through `SNOWVISOR_SYSCTL_exit_stats`
 //! (`xen::sysctl`) as `(class, key, count)` triples of `u32`.
 
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 /// What an exit was. The number is the `class` field of a sysctl entry.
@@ -275,6 +276,19 @@ impl Exits {
     }
 }
 
+/// The counters as `SNOWVISOR_SYSCTL_exit_stats` hands them to Dom0: the
+/// class as its [`Class`] number.
+impl snowvisor_xen::ExitCounters for Exits {
+    fn read(&self, clear: bool) -> Vec<[u32; 3]> {
+        let mut out = Vec::new();
+        self.for_each(|class, key, n| out.push([class as u32, key, n]));
+        if clear {
+            self.clear();
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,6 +298,19 @@ mod tests {
         let mut v = Vec::new();
         e.for_each(|c, k, n| v.push((c, k, n)));
         v
+    }
+
+    #[test]
+    fn handed_to_xen_as_class_numbers() {
+        use snowvisor_xen::ExitCounters;
+        let e = Exits::new();
+        e.hypercall(17);
+        e.irq(27);
+        e.irq(27);
+        let want = [[Class::Hypercall as u32, 17, 1], [Class::Irq as u32, 27, 2]];
+        assert_eq!(ExitCounters::read(&e, false), want);
+        assert_eq!(ExitCounters::read(&e, true), want);
+        assert!(ExitCounters::read(&e, false).is_empty());
     }
 
     #[test]

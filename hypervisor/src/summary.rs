@@ -5,7 +5,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::dt::{DtError, HostTree, Region};
+use snowvisor_dt::{DtError, HostTree, Region};
 
 /// Facts read from the CPU rather than the tree.
 #[derive(Debug, Clone, Copy)]
@@ -147,7 +147,25 @@ pub fn lines(t: &HostTree<'_>, cpu: &CpuFacts) -> Result<Vec<String>, DtError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dt::testdata::QEMU_VIRT_MODULES_DTB;
+    use snowvisor_dt::testing::{with_reservations, QEMU_VIRT_MODULES_DTB};
+
+    #[test]
+    fn reservations_are_listed() {
+        let dtb = with_reservations();
+        let t = HostTree::new(&dtb).unwrap();
+        let cpu = CpuFacts {
+            midr: 0x412f_c0f1,
+            mode: "HYP",
+            cntfrq: 62_500_000,
+            list_registers: Some(4),
+        };
+        let l = lines(&t, &cpu).unwrap();
+        assert!(l.contains(&"memory: reserved 0x48000000-0x481fffff (2 MiB) /reserved-memory/fw-carveout@48000000 (no-map)".into()), "{l:#?}");
+        assert!(
+            l.contains(&"memory: reserved 0x4a000000-0x4a000fff (0 MiB) /memreserve/".into()),
+            "{l:#?}"
+        );
+    }
 
     #[test]
     fn unusable_stdout_path_is_named() {

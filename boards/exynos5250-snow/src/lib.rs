@@ -13,7 +13,7 @@ pub mod timer;
 
 use snowvisor::board::{Board, CpuOnError, RamLogPlace, SecureEntry};
 use snowvisor::drivers::uart::{UartConfig, UartKind};
-use snowvisor::dt::HostTree;
+use snowvisor_dt::HostTree;
 
 /// UART3, the Servo debug header's serial port (`serial3` in the DT).
 pub const UART3: usize = 0x12C3_0000;
@@ -83,7 +83,7 @@ pub(crate) mod tests {
 
     /// The Debian kernel package's Snow DTB (kept in the core's test data).
     pub const SNOW_DTB: &[u8] =
-        include_bytes!("../../../hypervisor/src/dt/testdata/exynos5250-snow.dtb");
+        include_bytes!("../../../hypervisor/dt/src/testdata/exynos5250-snow.dtb");
 
     /// The board constants agree with the Snow device tree.
     #[test]

@@ -11,7 +11,7 @@ use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 use tock_registers::registers::{ReadOnly, ReadWrite};
 use tock_registers::{register_bitfields, register_structs};
 
-use snowvisor::dt::HostTree;
+use snowvisor_dt::HostTree;
 
 /// `timer@101c0000` in the Snow DT, used if the node is missing.
 pub const MCT_BASE: usize = 0x101C_0000;

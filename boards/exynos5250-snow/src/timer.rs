@@ -4,7 +4,7 @@
 
 use core::fmt;
 
-use snowvisor::dt::HostTree;
+use snowvisor_dt::HostTree;
 
 /// The source of the timer frequency snowvisor (and Dom0) use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::index::{be_cells, fold_cells, NodeIndex};
-use crate::dt::Region;
+use crate::Region;
 
 /// Why a node's `reg` has no CPU physical address.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -342,7 +342,7 @@ fn align4(x: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dt::testdata::QEMU_VIRT_DTB;
+    use crate::testing::QEMU_VIRT_DTB;
 
     /// The blob as [`parse`] accepts it, trimmed to `totalsize`.
     fn check(blob: &[u8]) -> Result<&[u8], DtError> {
@@ -389,7 +389,7 @@ mod tests {
             match check(&b) {
                 Err(_) => rejected += 1,
                 Ok(ok) => {
-                    let t = crate::dt::HostTree::new(ok).unwrap();
+                    let t = crate::HostTree::new(ok).unwrap();
                     let _ = core::hint::black_box((t.memory(), t.gic(), t.timer(), t.stdout()));
                     core::hint::black_box((t.modules(), t.cpu_count(), t.device_count()));
                 }

@@ -11,7 +11,56 @@ use alloc::vec::Vec;
 
 use super::blob::RawNode;
 pub use super::blob::RawProp as Prop;
-use crate::plan::PlanError;
+use core::fmt;
+
+/// The tree's references are inconsistent; every message names the node and
+/// property at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TreeError {
+    /// Two nodes carry the same phandle.
+    DuplicatePhandle {
+        phandle: u32,
+        first: String,
+        second: String,
+    },
+    /// A property that must hold a phandle names one no node has.
+    DanglingPhandle {
+        node: String,
+        prop: &'static str,
+        phandle: u32,
+    },
+    /// A property's length or content does not fit its binding.
+    BadProperty {
+        node: String,
+        prop: &'static str,
+        why: &'static str,
+    },
+}
+
+impl fmt::Display for TreeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TreeError::DuplicatePhandle {
+                phandle,
+                first,
+                second,
+            } => {
+                write!(f, "phandle {phandle:#x} is on both {first} and {second}")
+            }
+            TreeError::DanglingPhandle {
+                node,
+                prop,
+                phandle,
+            } => {
+                write!(
+                    f,
+                    "{node}: {prop} refers to phandle {phandle:#x}, which no node has"
+                )
+            }
+            TreeError::BadProperty { node, prop, why } => write!(f, "{node}: {prop}: {why}"),
+        }
+    }
+}
 
 /// One node; `nodes[0]` of the index is the root.
 #[derive(Debug, Clone)]
@@ -31,7 +80,7 @@ pub struct NodeIndex<'a> {
     phandles: BTreeMap<u32, usize>,
     /// The first phandle inconsistency (duplicate, 0 or 0xffffffff, not one
     /// cell); the map then keeps the first node with a given phandle.
-    phandle_error: Option<PlanError>,
+    phandle_error: Option<TreeError>,
 }
 
 /// Upper bound applied to every `#...-cells` value read from the tree.
@@ -88,7 +137,7 @@ impl<'a> NodeIndex<'a> {
                         0 | u32::MAX => Some(bad(&path, "phandle", "is 0 or 0xffffffff")),
                         ph => match phandles.get(&ph) {
                             Some(&j) if j == i => None,
-                            Some(&j) => Some(PlanError::DuplicatePhandle {
+                            Some(&j) => Some(TreeError::DuplicatePhandle {
                                 phandle: ph,
                                 first: nodes
                                     .get(j)
@@ -127,7 +176,7 @@ impl<'a> NodeIndex<'a> {
 
     /// The index, or the first phandle inconsistency (two nodes with one
     /// phandle, a phandle of 0 or 0xffffffff, or one that is not one cell).
-    pub fn check_phandles(&self) -> Result<&Self, PlanError> {
+    pub fn check_phandles(&self) -> Result<&Self, TreeError> {
         match &self.phandle_error {
             Some(e) => Err(e.clone()),
             None => Ok(self),
@@ -164,7 +213,7 @@ impl<'a> NodeIndex<'a> {
     }
 
     /// A property as cells; an error if its length is not a multiple of 4.
-    pub fn cells(&self, i: usize, name: &'static str) -> Result<Option<Vec<u32>>, PlanError> {
+    pub fn cells(&self, i: usize, name: &'static str) -> Result<Option<Vec<u32>>, TreeError> {
         match self.prop(i, name) {
             None => Ok(None),
             Some(v) if !v.len().is_multiple_of(4) => {
@@ -232,9 +281,9 @@ impl<'a> NodeIndex<'a> {
     }
 
     /// Resolves a phandle held by `prop` of node `i`, or says it dangles.
-    pub fn resolve(&self, i: usize, prop: &'static str, ph: u32) -> Result<usize, PlanError> {
+    pub fn resolve(&self, i: usize, prop: &'static str, ph: u32) -> Result<usize, TreeError> {
         self.by_phandle(ph)
-            .ok_or_else(|| PlanError::DanglingPhandle {
+            .ok_or_else(|| TreeError::DanglingPhandle {
                 node: String::from(self.path(i)),
                 prop,
                 phandle: ph,
@@ -284,8 +333,8 @@ impl<'a> NodeIndex<'a> {
     }
 }
 
-pub fn bad(node: &str, prop: &'static str, why: &'static str) -> PlanError {
-    PlanError::BadProperty {
+pub fn bad(node: &str, prop: &'static str, why: &'static str) -> TreeError {
+    TreeError::BadProperty {
         node: String::from(node),
         prop,
         why,
@@ -295,8 +344,8 @@ pub fn bad(node: &str, prop: &'static str, why: &'static str) -> PlanError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dt::testdata::{EXYNOS5250_SNOW_DTB, QEMU_VIRT_SMMUV3_DTB};
-    use crate::dt::{HostTree, Region};
+    use crate::testing::{EXYNOS5250_SNOW_DTB, QEMU_VIRT_SMMUV3_DTB};
+    use crate::{HostTree, Region};
 
     #[test]
     fn paths_phandles_and_translation() {

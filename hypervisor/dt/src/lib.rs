@@ -1,19 +1,25 @@
 //! Device trees: reading the host's (one total walk, one index, one address
-//! translator), writing Dom0's.
+//! translator), writing a blob ([`writer`]), and Xen's boot protocol
+//! ([`bootproto`]: which `/chosen` modules are Dom0's kernel and initrd).
+//!
+//! Pure, host-tested, no `unsafe`; depends on no other snowvisor crate.
+
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
 
 pub mod address;
 pub mod blob;
-pub mod dom0;
+pub mod bootproto;
 pub mod host;
 pub mod index;
+pub mod sort;
+pub mod writer;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use blob::DtError;
 pub use host::{BootModule, GicInfo, HostTree, ModuleKind, Region, Reserved, TimerInfo, UartInfo};
-
-#[cfg(test)]
-pub(crate) mod testdata {
-    pub const QEMU_VIRT_DTB: &[u8] = include_bytes!("testdata/qemu-virt.dtb");
-    pub const QEMU_VIRT_MODULES_DTB: &[u8] = include_bytes!("testdata/qemu-virt-modules.dtb");
-    pub const QEMU_VIRT_SMMUV3_DTB: &[u8] = include_bytes!("testdata/qemu-virt-smmuv3.dtb");
-    pub const EXYNOS5250_SNOW_DTB: &[u8] = include_bytes!("testdata/exynos5250-snow.dtb");
-}
+pub use index::TreeError;

@@ -188,7 +188,7 @@ impl FdtWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dt::HostTree;
+    use crate::HostTree;
 
     #[test]
     fn long_names_and_round_trip() {
@@ -216,6 +216,6 @@ mod tests {
         assert_eq!(tree.memory().unwrap()[0].size, 0x10_0000);
         let n = tree.index().by_path("/800x480").unwrap();
         assert!(tree.index().has(n, "arm,cpu-registers-not-fw-configured"));
-        assert_eq!(crate::dt::blob::memreserve(tree.blob).len(), 1);
+        assert_eq!(crate::blob::memreserve(tree.blob).len(), 1);
     }
 }

@@ -7,8 +7,8 @@ use alloc::vec::Vec;
 
 use super::irq::{self, Irq};
 use super::{PlanError, PlanWarning};
-use crate::dt::index::NodeIndex;
-use crate::dt::Region;
+use snowvisor_dt::index::NodeIndex;
+use snowvisor_dt::Region;
 
 const PAGE: u64 = 0x1000;
 
@@ -177,9 +177,9 @@ pub fn collect(
             }
             pages.extend(pieces);
         }
-        crate::sort::by_key(&mut pages, |r| (r.base, r.size));
+        snowvisor_dt::sort::by_key(&mut pages, |r| (r.base, r.size));
         pages.dedup();
-        crate::sort::ascending(&mut spis);
+        snowvisor_dt::sort::ascending(&mut spis);
         spis.dedup();
         if pages.is_empty() && spis.is_empty() {
             continue;
@@ -195,7 +195,7 @@ pub fn collect(
 
 /// Sorted regions with overlapping or touching ones merged.
 pub fn merge(mut v: Vec<Region>) -> Vec<Region> {
-    crate::sort::by_key(&mut v, |r| r.base);
+    snowvisor_dt::sort::by_key(&mut v, |r| r.base);
     let mut out: Vec<Region> = Vec::with_capacity(v.len());
     for r in v {
         match out.last_mut() {

@@ -13,7 +13,7 @@
 //! - overlay metadata (`__symbols__`, `__fixups__`, `__local_fixups__`) dropped:
 //!   its paths and offsets would be stale after the edits.
 //!
-//! The blob is written by `dom0::writer`, not vm-fdt: vm-fdt refuses names longer than
+//! The blob is written by `snowvisor_dt::writer`, not vm-fdt: vm-fdt refuses names longer than
 //! 31 characters or starting with a digit, which Linux's own DTBs use.
 
 use alloc::collections::BTreeMap;
@@ -25,16 +25,15 @@ use core::fmt;
 mod encode;
 #[cfg(test)]
 mod tests;
-pub(crate) mod writer;
 
 use encode::{reg_bytes, reservations};
-use writer::{FdtWriter, OpenNode, WriteError};
+use snowvisor_dt::writer::{FdtWriter, OpenNode, WriteError};
+use snowvisor_dt::{HostTree, Region, TreeError};
 
-use super::{HostTree, Region};
-use crate::plan::devices::is_memory_node;
-use crate::plan::iommu::{master_edits, Edit};
-use crate::plan::irq::is_gic;
-use crate::plan::{IommuAction, NodeIndex, Plan, PlanError};
+use crate::devices::is_memory_node;
+use crate::iommu::{master_edits, Edit};
+use crate::irq::is_gic;
+use crate::{IommuAction, NodeIndex, Plan, PlanError};
 
 /// The GIC as Dom0 sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +131,12 @@ impl fmt::Display for Dom0DtError {
 impl From<PlanError> for Dom0DtError {
     fn from(e: PlanError) -> Self {
         Dom0DtError::Plan(e)
+    }
+}
+
+impl From<TreeError> for Dom0DtError {
+    fn from(e: TreeError) -> Self {
+        Dom0DtError::Plan(e.into())
     }
 }
 

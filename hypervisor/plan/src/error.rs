@@ -6,27 +6,13 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use snowvisor_dt::TreeError;
+
 /// The host tree cannot be planned: its references are inconsistent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlanError {
-    /// Two nodes carry the same phandle.
-    DuplicatePhandle {
-        phandle: u32,
-        first: String,
-        second: String,
-    },
-    /// A property that must hold a phandle names one no node has.
-    DanglingPhandle {
-        node: String,
-        prop: &'static str,
-        phandle: u32,
-    },
-    /// A property's length or content does not fit its binding.
-    BadProperty {
-        node: String,
-        prop: &'static str,
-        why: &'static str,
-    },
+    /// Phandles or a property's cells are inconsistent (the index's check).
+    Tree(TreeError),
     /// Following interrupt parents (or an interrupt map) from `node` came back to `via`.
     InterruptCycle { node: String, via: String },
     /// Two sibling nodes with the same name: paths, which the plan and
@@ -34,27 +20,16 @@ pub enum PlanError {
     DuplicateNode { path: String },
 }
 
+impl From<TreeError> for PlanError {
+    fn from(e: TreeError) -> Self {
+        PlanError::Tree(e)
+    }
+}
+
 impl fmt::Display for PlanError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PlanError::DuplicatePhandle {
-                phandle,
-                first,
-                second,
-            } => {
-                write!(f, "phandle {phandle:#x} is on both {first} and {second}")
-            }
-            PlanError::DanglingPhandle {
-                node,
-                prop,
-                phandle,
-            } => {
-                write!(
-                    f,
-                    "{node}: {prop} refers to phandle {phandle:#x}, which no node has"
-                )
-            }
-            PlanError::BadProperty { node, prop, why } => write!(f, "{node}: {prop}: {why}"),
+            PlanError::Tree(e) => e.fmt(f),
             PlanError::InterruptCycle { node, via } => {
                 write!(f, "{node}: interrupt parents form a cycle (through {via})")
             }

@@ -9,7 +9,7 @@ use core::fmt;
 use super::known::{self, DriverState};
 use super::options::{IommuRule, PlanOptions, Selector};
 use super::{IommuAction, PlanError, PlanWarning};
-use crate::dt::index::{bad, NodeIndex};
+use snowvisor_dt::index::{bad, NodeIndex};
 
 /// Why an IOMMU got its action.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 
 use super::known::Compat;
 use super::PlanError;
-use crate::dt::index::{bad, NodeIndex};
+use snowvisor_dt::index::{bad, NodeIndex};
 
 /// GICv2 compatibles, as `HostTree::gic` matches them, plus older spellings of
 /// the same binding (3 cells: type, number, flags).
@@ -78,7 +78,7 @@ pub fn interrupt_parent(x: &NodeIndex<'_>, i: usize) -> Result<Option<usize>, Pl
             let ph = x
                 .u32_prop(n, "interrupt-parent")
                 .ok_or_else(|| bad(x.path(n), "interrupt-parent", "is not one cell"))?;
-            return x.resolve(n, "interrupt-parent", ph).map(Some);
+            return Ok(Some(x.resolve(n, "interrupt-parent", ph)?));
         }
         at = x.parent(n);
     }
@@ -97,7 +97,8 @@ fn interrupt_cells(
             x.path(user),
             prop,
             "its interrupt parent has no usable #interrupt-cells",
-        )),
+        )
+        .into()),
     }
 }
 
@@ -185,7 +186,7 @@ fn route(x: &NodeIndex<'_>, user: usize, ctl: usize, spec: &[u32]) -> Result<Irq
 fn unit_address(x: &NodeIndex<'_>, i: usize) -> Vec<u32> {
     let ac = x.parent(i).map_or(0, |p| x.address_cells(p));
     match x.prop(i, "reg") {
-        Some(v) => crate::dt::index::be_cells(v).take(ac).collect(),
+        Some(v) => snowvisor_dt::index::be_cells(v).take(ac).collect(),
         None => Vec::new(),
     }
 }

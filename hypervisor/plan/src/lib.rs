@@ -12,13 +12,21 @@
 //! - **pass**: Dom0 gets it like any device, masters untouched.
 //!
 //! Then the swiotlb-xen decision, and the passthrough list (MMIO + SPIs per device).
+//! [`dom0`] writes Dom0's device tree from the host's and the plan.
+//!
+//! Pure, host-tested, no `unsafe`; depends only on `snowvisor-dt`.
+
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
 
 pub mod devices;
+pub mod dom0;
 pub mod error;
 pub mod intids;
 pub mod iommu;
 pub mod irq;
-pub mod json;
 pub mod known;
 pub mod options;
 pub mod owned;
@@ -31,14 +39,14 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
-pub use crate::dt::index::NodeIndex;
 pub use devices::Passthrough;
 pub use error::{PlanError, PlanWarning};
 pub use intids::KeptIrq;
 pub use iommu::{IommuDecision, Reason};
 pub use options::{IommuRule, OptionError, PlanOptions, Selector, SwiotlbMode};
+pub use snowvisor_dt::index::NodeIndex;
 
-use crate::dt::{HostTree, Region};
+use snowvisor_dt::{HostTree, Region};
 
 /// What happens to one IOMMU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,7 +235,7 @@ impl Plan {
             .iter()
             .flat_map(|p| p.spis.iter().copied())
             .collect();
-        crate::sort::ascending(&mut v);
+        snowvisor_dt::sort::ascending(&mut v);
         v.dedup();
         v
     }

@@ -17,8 +17,8 @@ use super::iommu::{iommus_entries, map_entries};
 use super::irq::{self, Irq};
 use super::report::PREFIX;
 use super::{IommuAction, IommuDecision, PlanError};
-use crate::dt::index::NodeIndex;
-use crate::dt::Region;
+use snowvisor_dt::index::NodeIndex;
+use snowvisor_dt::Region;
 
 /// Stream IDs `first..=last` of one master.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +49,7 @@ impl OwnedIommu {
     /// All stream ranges, sorted and merged.
     pub fn merged_streams(&self) -> Vec<(u32, u32)> {
         let mut v: Vec<(u32, u32)> = self.streams.iter().map(|s| (s.first, s.last)).collect();
-        crate::sort::ascending(&mut v);
+        snowvisor_dt::sort::ascending(&mut v);
         let mut out: Vec<(u32, u32)> = Vec::new();
         for (a, b) in v {
             match out.last_mut() {
@@ -183,11 +183,11 @@ pub fn lines(owned: &[OwnedIommu]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dt::testdata::{EXYNOS5250_SNOW_DTB, QEMU_VIRT_SMMUV3_DTB};
-    use crate::dt::HostTree;
-    use crate::plan::tests::{c, n, s, synthetic};
-    use crate::plan::{make, Keep, PlanOptions};
+    use crate::tests::{c, n, s, synthetic};
+    use crate::{make, Keep, PlanOptions};
     use alloc::vec;
+    use snowvisor_dt::testing::{EXYNOS5250_SNOW_DTB, QEMU_VIRT_SMMUV3_DTB};
+    use snowvisor_dt::HostTree;
 
     fn owned_of(dtb: &[u8], iommu: Option<&str>) -> Vec<OwnedIommu> {
         let t = HostTree::new(dtb).unwrap();

@@ -19,7 +19,7 @@ pub mod armv7 {
 
         /// Builds the HYP map for the host's RAM banks `ram` and turns the MMU
         /// and caches on (see `snowvisor_arch_armv7::mmu::enable`).
-        pub fn enable(ram: &[crate::dt::Region]) {
+        pub fn enable(ram: &[snowvisor_dt::Region]) {
             let banks: Vec<_> = ram.iter().map(|r| r.base..r.end()).collect();
             snowvisor_arch_armv7::mmu::enable(&banks);
         }

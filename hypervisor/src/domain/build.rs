@@ -18,11 +18,11 @@ use crate::arch::armv7::stage2::{S2Mem, Stage2, VTCR};
 use crate::arch::armv7::{cpu, guest};
 use crate::bootargs::BootArgs;
 use crate::drivers::gicv2::Gic;
-use crate::dt::{self, HostTree, Region};
-use crate::plan::{self, Plan};
 use crate::vcpu::{self, Vm};
 use crate::vgic::{PendingQueue, VDist};
-use crate::xen::{Xen, XenConfig};
+use snowvisor_dt::{self as dt, HostTree, Region};
+use snowvisor_plan::{self as plan, Plan};
+use snowvisor_xen::{Xen, XenConfig};
 
 /// Everything that can stop Dom0 from being built.
 #[derive(Debug)]
@@ -33,7 +33,7 @@ pub enum BuildError {
     Map(crate::arch::armv7::stage2::MapError),
     NoGicv,
     ModuleCopyConflict,
-    Xen(crate::xen::ConfigError),
+    Xen(snowvisor_xen::ConfigError),
     NoGrantRegion,
 }
 
@@ -142,7 +142,7 @@ fn build(
         r.size >= 4
             && head.end() <= 1 << 32
             && ram.iter().any(|b| b.contains(&head))
-            && module_bytes(head) == crate::bootproto::XSM_MAGIC.to_le_bytes()
+            && module_bytes(head) == snowvisor_dt::bootproto::XSM_MAGIC.to_le_bytes()
     });
     let (kernel, initrd) =
         layout::check_modules(&modules, &ram, hyp).map_err(BuildError::Layout)?;
@@ -205,13 +205,13 @@ fn build(
         u64::from(xcfg.max_grant_frames) << 12,
     )
     .ok_or(BuildError::NoGrantRegion)?;
-    let hypervisor_node = dt::dom0::HypervisorNode {
+    let hypervisor_node = plan::dom0::HypervisorNode {
         version: (xcfg.version.0.into(), xcfg.version.1.into()),
         grant_table,
         evtchn_intid: xcfg.event_ppi,
     };
     let uart = console_base.and_then(|b| xen_params::console_uart(tree, b));
-    let (cmdline, source) = crate::bootproto::dom0_cmdline(
+    let (cmdline, source) = snowvisor_dt::bootproto::dom0_cmdline(
         kernel.bootargs,
         tree.chosen_str("xen,dom0-bootargs"),
         tree.chosen_str("xen,xen-bootargs"),
@@ -392,19 +392,19 @@ fn dom0_tree(
     l: &Dom0Layout,
     g: &dt::GicInfo,
     bootargs: &str,
-    hypervisor_node: dt::dom0::HypervisorNode,
+    hypervisor_node: plan::dom0::HypervisorNode,
 ) -> Result<Vec<u8>, BuildError> {
-    let params = dt::dom0::Dom0Params {
+    let params = plan::dom0::Dom0Params {
         memory: l.banks.clone(),
         bootargs,
         initrd: l.initrd,
-        gic: Some(dt::dom0::GicView {
+        gic: Some(plan::dom0::GicView {
             gicd: g.gicd,
             gicc_as_seen: g.gicc,
         }),
         hypervisor_node: Some(hypervisor_node),
     };
-    let blob = dt::dom0::build(tree, plan, &params)
+    let blob = plan::dom0::build(tree, plan, &params)
         .map_err(|e| BuildError::DeviceTree(alloc::format!("{e}")))?;
     if blob.len() as u64 > layout::DTB_MAX {
         return Err(BuildError::DeviceTree(alloc::format!(

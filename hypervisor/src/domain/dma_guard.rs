@@ -7,7 +7,7 @@
 
 use alloc::vec::Vec;
 
-use crate::dt::Region;
+use snowvisor_dt::Region;
 
 pub const PAGE: u64 = 0x1000;
 

@@ -23,9 +23,9 @@ use crate::arch::armv7::stage2::VTCR;
 use crate::drivers::gicv2::Gic;
 use crate::drivers::smmuv3::cmd::{gerror_names, runs};
 use crate::drivers::smmuv3::{self, Assignment, Smmu};
-use crate::dt::Region;
-use crate::plan::owned::{self, OwnedIommu, StreamRange};
-use crate::plan::Plan;
+use snowvisor_dt::Region;
+use snowvisor_plan::owned::{self, OwnedIommu, StreamRange};
+use snowvisor_plan::Plan;
 
 use super::dma_guard::{self, GuardKind};
 

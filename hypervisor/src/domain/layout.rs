@@ -19,7 +19,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::dt::{BootModule, ModuleKind, Region, Reserved};
+use snowvisor_dt::{BootModule, ModuleKind, Region, Reserved};
 
 pub const MIB: u64 = 1 << 20;
 /// Dom0's RAM is given in 2 MiB granules (stage-2 blocks).
@@ -88,7 +88,7 @@ impl fmt::Display for LayoutError {
             LayoutError::NoKernel => write!(
                 f,
                 "no Dom0 kernel: /chosen has no kernel module; expected {} (QEMU: -device guest-loader,addr=0x46000000,kernel=zImage,bootargs=\"...\")",
-                crate::bootproto::KERNEL_FORMS
+                snowvisor_dt::bootproto::KERNEL_FORMS
             ),
             LayoutError::TwoKernels { first, second } => write!(
                 f,

@@ -29,9 +29,9 @@ use crate::arch::armv7::at::{self, Translation};
 use crate::arch::armv7::lpae::Table;
 use crate::arch::armv7::stage2::Stage2;
 use crate::arch::armv7::{cpu, mmu};
-use crate::dt::Region;
 use crate::psci;
-use crate::xen::{
+use snowvisor_dt::Region;
+use snowvisor_xen::{
     CacheOp, Fault, GuestMemory, HypervisorLog, MachineAction, Outcome, Platform, PlatformError,
     ShutdownReason, Xen, XenFrame,
 };
@@ -219,7 +219,7 @@ impl Platform for Dom0Platform<'_> {
         })
     }
 
-    fn exit_stats(&mut self) -> Option<&crate::stats::Exits> {
+    fn exit_stats(&mut self) -> Option<&dyn snowvisor_xen::ExitCounters> {
         Some(&crate::stats::EXITS)
     }
 

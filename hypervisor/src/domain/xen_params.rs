@@ -5,9 +5,9 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use crate::dt::{HostTree, Region};
-use crate::plan::irq::{self, Irq};
-use crate::plan::Plan;
+use snowvisor_dt::{HostTree, Region};
+use snowvisor_plan::irq::{self, Irq};
+use snowvisor_plan::Plan;
 
 const MIB: u64 = 1 << 20;
 const FOUR_GIB: u64 = 1 << 32;
@@ -154,8 +154,8 @@ pub fn dom0_console_args(user: &str, kept_tty: Option<&str>) -> ConsoleArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dt::testdata::QEMU_VIRT_MODULES_DTB;
-    use crate::plan::{self, Keep, PlanOptions};
+    use snowvisor_dt::testing::QEMU_VIRT_MODULES_DTB;
+    use snowvisor_plan::{self as plan, Keep, PlanOptions};
 
     fn r(base: u64, size: u64) -> Region {
         Region { base, size }

@@ -16,8 +16,8 @@ use alloc::vec::Vec;
 use core::cell::Cell;
 
 use crate::arch::armv7::stage2::{S2Entry, S2Mem, Stage2, IPA_BITS};
-use crate::dt::Region;
-use crate::xen::{Fault, PlatformError, XenFrame};
+use snowvisor_dt::Region;
+use snowvisor_xen::{Fault, PlatformError, XenFrame};
 
 pub const PAGE: u64 = 4096;
 /// Dom0's IPA space: 40 bits (stage2.rs's VTCR), as its RAM's PA space.

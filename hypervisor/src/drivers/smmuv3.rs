@@ -3,7 +3,7 @@
 
 pub use snowvisor_arch_armv7::drivers::smmuv3::*;
 
-use crate::plan::owned::OwnedIommu;
+use snowvisor_plan::owned::OwnedIommu;
 
 /// The frame of an owned node, if it can be an SMMUv3 register block.
 pub fn checked_frame(o: &OwnedIommu) -> Result<usize, FrameError> {
@@ -13,7 +13,7 @@ pub fn checked_frame(o: &OwnedIommu) -> Result<usize, FrameError> {
 /// Takes over the SMMU of an owned IOMMU node and translates `assignments`
 /// through their domains' stage 2; every other stream aborts.
 ///
-/// The frame comes from [`crate::plan::owned::owned`]: the `reg` of an
+/// The frame comes from [`snowvisor_plan::owned::owned`]: the `reg` of an
 /// `arm,smmu-v3` node in the host device tree that the plan owns. The plan
 /// keeps that frame out of every guest's stage 2, snowvisor's HYP map covers
 /// the 32-bit physical space outside RAM as device memory, and nothing else in
@@ -40,7 +40,7 @@ pub fn block_owned(o: &OwnedIommu) -> Result<(), SmmuError> {
 /// (`domain::dma_guard`). None unless `r` lies inside one of `ram` (the host's
 /// memory banks) below 4 GiB.
 #[cfg(target_arch = "arm")]
-pub fn crc32_ram(r: crate::dt::Region, ram: &[crate::dt::Region]) -> Option<u32> {
+pub fn crc32_ram(r: snowvisor_dt::Region, ram: &[snowvisor_dt::Region]) -> Option<u32> {
     if !ram.iter().any(|m| m.contains(&r)) || r.end() > 1 << 32 || !r.size.is_multiple_of(4) {
         return None;
     }
@@ -58,7 +58,7 @@ pub fn crc32_ram(r: crate::dt::Region, ram: &[crate::dt::Region]) -> Option<u32>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dt::Region;
+    use snowvisor_dt::Region;
 
     #[test]
     fn owned_node_frames() {

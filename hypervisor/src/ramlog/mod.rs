@@ -194,7 +194,7 @@ pub fn check_place(
 pub const SELFTEST_REBOOT: &str = "reboot";
 
 /// True when the tree has a PSCI node (0.2 or later) whose conduit is SMC.
-pub fn psci_smc(tree: &crate::dt::HostTree<'_>) -> bool {
+pub fn psci_smc(tree: &snowvisor_dt::HostTree<'_>) -> bool {
     tree.find_compatible(&["arm,psci-1.0", "arm,psci-0.2"])
         .is_some_and(|n| tree.index().str_prop(n, "method") == Some("smc"))
 }

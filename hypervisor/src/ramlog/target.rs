@@ -6,7 +6,7 @@ use log::{info, warn};
 
 use super::*;
 use crate::board::Board;
-use crate::dt::HostTree;
+use snowvisor_dt::HostTree;
 
 /// Flags the previous boot left (read at attach).
 static PREVIOUS_FLAGS: AtomicU32 = AtomicU32::new(0);

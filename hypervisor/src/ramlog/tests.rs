@@ -132,12 +132,12 @@ fn place_checks() {
 #[test]
 fn selftest_argument_and_psci_detection() {
     use crate::bootargs::BootArgs;
-    use crate::dt::testdata::QEMU_VIRT_DTB;
+    use snowvisor_dt::testing::QEMU_VIRT_DTB;
     let selftest = |line| BootArgs::parse(line).selftest == Some(SELFTEST_REBOOT);
     assert!(selftest("loglvl=info snowvisor.selftest=reboot"));
     assert!(!selftest("snowvisor.selftest=rebootx"));
     assert!(!selftest(""));
-    let t = crate::dt::HostTree::new(QEMU_VIRT_DTB).unwrap();
+    let t = snowvisor_dt::HostTree::new(QEMU_VIRT_DTB).unwrap();
     assert!(psci_smc(&t));
 }
 

@@ -25,11 +25,11 @@ use crate::arch::armv7::guest;
 use crate::arch::armv7::hsr::{ec, Hsr};
 use crate::domain::xen_glue::XenDom0;
 use crate::drivers::gicv2::Gic;
-use crate::dt::Region;
 use crate::psci;
 use crate::ratelimit::{RateLimit, Verdict};
 use crate::stats::{Class, EXITS};
 use crate::vgic::{PendingQueue, VDist};
+use snowvisor_dt::Region;
 
 use cp15::coproc;
 pub use irq::{console_irq, flush_lrs, guest_irq};
@@ -248,19 +248,19 @@ fn xen_hypercall(f: &mut TrapFrame) {
     let mut g = VM.lock();
     let Some(vm) = g.as_mut() else {
         debug!("dom0: Xen hypercall {} without a VM", f.r[12]);
-        f.r[0] = crate::xen::Errno::ENOSYS.ret() as u32;
+        f.r[0] = snowvisor_xen::Errno::ENOSYS.ret() as u32;
         return;
     };
     match vm.xen.as_mut() {
         None => {
             debug!("dom0: Xen hypercall {} without Xen state", f.r[12]);
-            f.r[0] = crate::xen::Errno::ENOSYS.ret() as u32;
+            f.r[0] = snowvisor_xen::Errno::ENOSYS.ret() as u32;
         }
         Some(x) => {
             let args = [f.r[0], f.r[1], f.r[2], f.r[3], f.r[4]];
             match x.hypercall(f.r[12], args) {
-                crate::xen::Outcome::Return(v) => f.r[0] = v as u32,
-                crate::xen::Outcome::Continue(regs) => {
+                snowvisor_xen::Outcome::Return(v) => f.r[0] = v as u32,
+                snowvisor_xen::Outcome::Continue(regs) => {
                     // Issue the HVC again (ARM and Thumb-2 encodings are both 4 bytes).
                     f.r[..5].copy_from_slice(&regs);
                     f.elr = f.elr.wrapping_sub(4);

@@ -1,126 +1,166 @@
-//! The plan as JSON, for machines (`scripts/plan --json`). Written by hand: the
-//! crate stays `no_std` without a serializer. Addresses are hex strings, since
-//! JSON numbers lose precision past 2^53.
+//! The plan as JSON, for machines (`scripts/plan --json`): one object built
+//! from the plan's public data and written by `serde_json`. Keys keep this
+//! order: `iommus`, `swiotlb`, `passthrough`, `hidden`, `gic` (absent without
+//! a GIC), `warnings`. Addresses are hex strings, since JSON numbers lose
+//! precision past 2^53.
 
-use alloc::format;
-use alloc::string::String;
-use alloc::vec::Vec;
+use serde::Serialize;
+use snowvisor_dt::Region;
+use snowvisor_plan::{report, HiddenWhy, Plan, Reason};
 
-use super::{HiddenWhy, Plan};
-
-/// Appends `s` as a JSON string literal.
-fn string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+#[derive(Serialize)]
+struct Document<'p> {
+    iommus: Vec<Iommu<'p>>,
+    swiotlb: Swiotlb,
+    passthrough: Vec<Device<'p>>,
+    hidden: Vec<Hidden<'p>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gic: Option<Gic<'p>>,
+    warnings: Vec<String>,
 }
 
-fn list<T>(out: &mut String, items: &[T], mut each: impl FnMut(&mut String, &T)) {
-    out.push('[');
-    for (i, it) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        each(out, it);
-    }
-    out.push(']');
+#[derive(Serialize)]
+struct Iommu<'p> {
+    path: &'p str,
+    compatible: &'p str,
+    /// `own`, `hide` or `pass`.
+    action: String,
+    enabled: bool,
+    removed: bool,
+    reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'static str>,
+    masters: &'p [String],
+}
+
+#[derive(Serialize)]
+struct Swiotlb {
+    enabled: bool,
+    reason: String,
+}
+
+#[derive(Serialize)]
+struct Device<'p> {
+    path: &'p str,
+    mmio: Vec<Hex>,
+    /// INTIDs.
+    spis: &'p [u32],
+}
+
+#[derive(Serialize)]
+struct Hidden<'p> {
+    path: &'p str,
+    why: String,
+}
+
+#[derive(Serialize)]
+struct Gic<'p> {
+    path: &'p str,
+    frames: Vec<Hex>,
+}
+
+/// A region as `{"base": "0x...", "size": "0x..."}` (bytes, physical).
+#[derive(Serialize)]
+struct Hex {
+    base: String,
+    size: String,
+}
+
+fn hex(regions: &[Region]) -> Vec<Hex> {
+    regions
+        .iter()
+        .map(|r| Hex {
+            base: format!("{:#x}", r.base),
+            size: format!("{:#x}", r.size),
+        })
+        .collect()
 }
 
 /// The plan as one JSON object. `arg_warnings` (boot arguments that were
 /// ignored, as the caller printed them) come first in "warnings", then the plan's.
 pub fn to_json(plan: &Plan, arg_warnings: &[String]) -> String {
-    let mut o = String::from("{\"iommus\":");
-    list(&mut o, &plan.iommus, |o, d| {
-        o.push_str("{\"path\":");
-        string(o, &d.path);
-        o.push_str(",\"compatible\":");
-        string(o, &d.compatible);
-        o.push_str(&format!(
-            ",\"action\":\"{}\",\"enabled\":{},\"removed\":{},\"reason\":",
-            d.action, d.enabled, d.removed
-        ));
-        string(o, &super::report::reason_text(d));
-        if let super::Reason::KnownUndriven { note } = d.reason {
-            o.push_str(",\"note\":");
-            string(o, note);
-        }
-        o.push_str(",\"masters\":");
-        list(o, &d.masters, |o, m| string(o, m));
-        o.push('}');
-    });
-    o.push_str(&format!(
-        ",\"swiotlb\":{{\"enabled\":{},\"reason\":",
-        plan.swiotlb.enabled
-    ));
-    string(&mut o, &format!("{}", plan.swiotlb.why));
-    o.push_str("},\"passthrough\":");
-    list(&mut o, &plan.passthrough, |o, p| {
-        o.push_str("{\"path\":");
-        string(o, &p.path);
-        o.push_str(",\"mmio\":");
-        list(o, &p.mmio, |o, r| {
-            o.push_str(&format!(
-                "{{\"base\":\"{:#x}\",\"size\":\"{:#x}\"}}",
-                r.base, r.size
-            ))
-        });
-        o.push_str(",\"spis\":");
-        list(o, &p.spis, |o, s| o.push_str(&format!("{s}")));
-        o.push('}');
-    });
-    o.push_str(",\"hidden\":");
-    list(&mut o, &plan.hidden, |o, h| {
-        o.push_str("{\"path\":");
-        string(o, &h.path);
-        let why = match h.why {
-            HiddenWhy::Iommu(a) => format!("iommu {a}"),
-            HiddenWhy::Kept => String::from("kept by snowvisor"),
-        };
-        o.push_str(",\"why\":");
-        string(o, &why);
-        o.push('}');
-    });
-    if let Some(g) = &plan.gic {
-        o.push_str(",\"gic\":{\"path\":");
-        string(&mut o, &g.path);
-        o.push_str(",\"frames\":");
-        list(&mut o, &g.frames, |o, r| {
-            o.push_str(&format!(
-                "{{\"base\":\"{:#x}\",\"size\":\"{:#x}\"}}",
-                r.base, r.size
-            ))
-        });
-        o.push('}');
-    }
-    o.push_str(",\"warnings\":");
-    let all: Vec<String> = arg_warnings
-        .iter()
-        .cloned()
-        .chain(plan.warnings.iter().map(|w| format!("{w}")))
-        .collect();
-    list(&mut o, &all, |o, w| string(o, w));
-    o.push('}');
-    o
+    let doc = Document {
+        iommus: plan
+            .iommus
+            .iter()
+            .map(|d| Iommu {
+                path: &d.path,
+                compatible: &d.compatible,
+                action: d.action.to_string(),
+                enabled: d.enabled,
+                removed: d.removed,
+                reason: report::reason_text(d),
+                note: match d.reason {
+                    Reason::KnownUndriven { note } => Some(note),
+                    _ => None,
+                },
+                masters: &d.masters,
+            })
+            .collect(),
+        swiotlb: Swiotlb {
+            enabled: plan.swiotlb.enabled,
+            reason: plan.swiotlb.why.to_string(),
+        },
+        passthrough: plan
+            .passthrough
+            .iter()
+            .map(|p| Device {
+                path: &p.path,
+                mmio: hex(&p.mmio),
+                spis: &p.spis,
+            })
+            .collect(),
+        hidden: plan
+            .hidden
+            .iter()
+            .map(|h| Hidden {
+                path: &h.path,
+                why: match h.why {
+                    HiddenWhy::Iommu(a) => format!("iommu {a}"),
+                    HiddenWhy::Kept => "kept by snowvisor".into(),
+                },
+            })
+            .collect(),
+        gic: plan.gic.as_ref().map(|g| Gic {
+            path: &g.path,
+            frames: hex(&g.frames),
+        }),
+        warnings: arg_warnings
+            .iter()
+            .cloned()
+            .chain(plan.warnings.iter().map(ToString::to_string))
+            .collect(),
+    };
+    serde_json::to_string(&doc).expect("the plan serializes: strings, numbers and booleans only")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use snowvisor_dt::testing::QEMU_VIRT_SMMUV3_DTB;
+    use snowvisor_dt::HostTree;
+    use snowvisor_plan::{make, Keep, PlanOptions};
 
     #[test]
-    fn escapes() {
-        let mut s = String::new();
-        string(&mut s, "a\"b\\c\n\u{1}");
-        assert_eq!(s, "\"a\\\"b\\\\c\\n\\u0001\"");
+    fn qemu_smmuv3_plan_as_json() {
+        let t = HostTree::new(QEMU_VIRT_SMMUV3_DTB).unwrap();
+        let p = make(&t, &PlanOptions::default(), &Keep::none()).unwrap();
+        let j = to_json(&p, &["args: warned".into()]);
+        assert!(j.starts_with("{\"iommus\":[{\"path\":\"/smmuv3@9050000\",\"compatible\":\"arm,smmu-v3\",\"action\":\"own\""), "{j}");
+        assert!(j.contains("\"spis\":[35,36,37,38]"), "{j}");
+        assert!(j.contains("\"gic\":{\"path\":\"/intc@8000000\",\"frames\":[{\"base\":\"0x8000000\",\"size\":\"0x10000\"}"), "{j}");
+        assert!(j.ends_with("\"warnings\":[\"args: warned\"]}"), "{j}");
+        let v: serde_json::Value = serde_json::from_str(&j).unwrap();
+        assert_eq!(v["swiotlb"]["enabled"], true, "{j}");
+        assert_eq!(v["hidden"][0]["why"], "iommu own", "{j}");
+    }
+
+    #[test]
+    fn strings_are_escaped() {
+        let w = ["a\"b\\c\n\u{1}".to_string()];
+        let t = HostTree::new(QEMU_VIRT_SMMUV3_DTB).unwrap();
+        let p = make(&t, &PlanOptions::default(), &Keep::none()).unwrap();
+        let j = to_json(&p, &w);
+        assert!(j.contains("\"warnings\":[\"a\\\"b\\\\c\\n\\u0001\""), "{j}");
     }
 }

@@ -5,14 +5,15 @@
 
 pub mod fdt_edit;
 pub mod fuzz;
+pub mod json;
 
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use snowvisor::dt::dom0::{Dom0Params, GicView, HypervisorNode};
-use snowvisor::dt::{HostTree, ModuleKind, Region};
-use snowvisor::plan::Plan;
+use snowvisor_dt::{HostTree, ModuleKind, Region};
+use snowvisor_plan::dom0::{Dom0Params, GicView, HypervisorNode};
+use snowvisor_plan::Plan;
 
 /// RAM snowvisor keeps for itself at the top of the last bank, in the preview.
 pub const HYPERVISOR_RESERVE: u64 = 2 << 20;

@@ -9,9 +9,9 @@
 use std::process::ExitCode;
 
 use snowvisor::bootargs::BootArgs;
-use snowvisor::dt::{dom0, HostTree};
-use snowvisor::plan::{self, json, report, Keep, PlanOptions};
-use snowvisor_tools::preview_params;
+use snowvisor_dt::HostTree;
+use snowvisor_plan::{self as plan, dom0, report, Keep, PlanOptions};
+use snowvisor_tools::{json, preview_params};
 
 const USAGE: &str = "usage: snowvisor-plan BOARD.dtb [--args \"iommu=... swiotlb=...\"] [-o dom0.dtb] [--json] [--devices] [--keep-console] [--no-xen]
 

@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 
 fn testdata(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../src/dt/testdata")
+        .join("../dt/src/testdata")
         .join(name)
 }
 

@@ -14,11 +14,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use snowvisor::dt::host::GIC_COMPATIBLES;
-use snowvisor::dt::{dom0, HostTree, Region};
-use snowvisor::plan::devices::is_memory_node;
-use snowvisor::plan::{self, IommuAction, Keep, PlanOptions};
 use snowvisor::summary::{self, CpuFacts};
+use snowvisor_dt::host::GIC_COMPATIBLES;
+use snowvisor_dt::{HostTree, Region};
+use snowvisor_plan::devices::is_memory_node;
+use snowvisor_plan::{self as plan, dom0, IommuAction, Keep, PlanOptions};
 use snowvisor_tools::fdt_edit::{rewrite, Rewrite};
 use snowvisor_tools::{dtc_warnings, expected_new_warning, preview_params};
 
@@ -270,11 +270,11 @@ fn every_debian_dtb() {
     );
 }
 
-/// QEMU's own trees (`-M virt,...,dumpdtb=`, in hypervisor/src/dt/testdata):
+/// QEMU's own trees (`-M virt,...,dumpdtb=`, in hypervisor/dt/src/testdata):
 /// the Dom0 tree built from them round-trips through dtc with no new warnings.
 #[test]
 fn qemu_dumped_trees() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../src/dt/testdata");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dt/src/testdata");
     for name in [
         "qemu-virt.dtb",
         "qemu-virt-modules.dtb",

@@ -84,7 +84,7 @@ fn hypercall_bounded() {
 fn seeds() -> Vec<Vec<u8>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut files = Vec::new();
-    for dir in ["../target/dom0/dtbs", "src/dt/testdata"] {
+    for dir in ["../target/dom0/dtbs", "dt/src/testdata"] {
         let dir = root.join(dir);
         let rd = std::fs::read_dir(&dir).unwrap_or_else(|e| {
             panic!(

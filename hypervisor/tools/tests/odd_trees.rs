@@ -9,14 +9,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use snowvisor::dt::{dom0, HostTree, Region};
-use snowvisor::plan::{self, Keep, PlanOptions};
 use snowvisor::summary::{self, CpuFacts};
+use snowvisor_dt::{HostTree, Region};
+use snowvisor_plan::{self as plan, dom0, Keep, PlanOptions};
 use snowvisor_tools::fdt_edit::{rewrite, Rewrite};
 use snowvisor_tools::preview_params;
 
 fn qemu_virt() -> Vec<u8> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../src/dt/testdata/qemu-virt.dtb");
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dt/src/testdata/qemu-virt.dtb");
     std::fs::read(p).unwrap()
 }
 

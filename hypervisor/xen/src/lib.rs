@@ -11,7 +11,10 @@
 //! every index and count is range-checked, long calls are continued rather
 //! than run unbounded, and a bad call returns a Xen error code.
 
+#![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
+
+extern crate alloc;
 
 pub mod abi;
 mod console;
@@ -41,7 +44,8 @@ pub use evtchn::{Channel, ChannelState};
 pub use gnttab::Mapping;
 pub use guest::{Fault, GuestMemory};
 pub use platform::{
-    CacheOp, HypervisorLog, MachineAction, Platform, PlatformError, ShutdownReason, XenFrame,
+    CacheOp, ExitCounters, HypervisorLog, MachineAction, Platform, PlatformError, ShutdownReason,
+    XenFrame,
 };
 
 use abi::{domid, evtchnop, hc, virq};

@@ -219,7 +219,7 @@ pub trait Platform {
     }
 
     /// The exit counters `SNOWVISOR_SYSCTL_exit_stats` reads (None: not kept).
-    fn exit_stats(&mut self) -> Option<&crate::stats::Exits> {
+    fn exit_stats(&mut self) -> Option<&dyn ExitCounters> {
         None
     }
 
@@ -230,4 +230,13 @@ pub trait Platform {
     /// vCPU: do not resume it until an interrupt is pending for it. Returning
     /// at once is also correct (the guest re-checks and blocks again).
     fn block_vcpu(&mut self) {}
+}
+
+/// Trap counters the platform keeps, as `SNOWVISOR_SYSCTL_exit_stats` hands
+/// them to Dom0: `[class, key, count]` triples whose class numbers and keys
+/// the platform defines (snowvisor's `stats::Class`; `snowctl stats` names them).
+pub trait ExitCounters {
+    /// Every non-zero counter, in the platform's order; then, if `clear`,
+    /// every counter zeroed.
+    fn read(&self, clear: bool) -> alloc::vec::Vec<[u32; 3]>;
 }

@@ -73,11 +73,7 @@ fn exit_stats(cx: &mut Ctx<'_>, x: &mut XenSysctlSnowvisorExits) -> Result<(), E
             room.checked_mul(EXIT_ENTRY_BYTES).ok_or(Errno::EFAULT)?,
         )?;
     }
-    let mut entries = alloc::vec::Vec::new();
-    exits.for_each(|class, key, n| entries.push([class as u32, key, n]));
-    if x.clear != 0 {
-        exits.clear();
-    }
+    let entries = exits.read(x.clear != 0);
     for (i, e) in entries.iter().take(room).enumerate() {
         let mut b = [0u8; EXIT_ENTRY_BYTES];
         for (w, v) in b.chunks_exact_mut(4).zip(e) {

@@ -16,7 +16,9 @@ use core::cell::{RefCell, RefMut};
 
 use super::abi::wire::Wire;
 use super::guest::{Fault, GuestMemory, GFN_LIMIT};
-use super::platform::{CacheOp, HypervisorLog, Platform, PlatformError, ShutdownReason, XenFrame};
+use super::platform::{
+    CacheOp, ExitCounters, HypervisorLog, Platform, PlatformError, ShutdownReason, XenFrame,
+};
 use super::{Outcome, Xen, XenConfig};
 
 pub const PAGE: usize = 4096;
@@ -74,7 +76,7 @@ pub struct Model {
     /// Largest `out` a `log_read` was given.
     pub log_read_max: usize,
     /// The exit counters `exit_stats` hands out (leaked per test).
-    pub exits: Option<&'static crate::stats::Exits>,
+    pub exits: Option<&'static Counters>,
 }
 
 impl Model {
@@ -363,8 +365,8 @@ impl Platform for TestPlat {
     fn block_vcpu(&mut self) {
         self.0.borrow_mut().blocks += 1;
     }
-    fn exit_stats(&mut self) -> Option<&crate::stats::Exits> {
-        self.0.borrow().exits
+    fn exit_stats(&mut self) -> Option<&dyn ExitCounters> {
+        self.0.borrow().exits.map(|c| c as &dyn ExitCounters)
     }
     fn log_span(&mut self, which: HypervisorLog) -> Option<(u32, u32)> {
         let m = self.0.borrow();
@@ -507,5 +509,20 @@ impl Guest {
 
     pub fn injected(&mut self) -> Vec<u32> {
         core::mem::take(&mut self.m().injected)
+    }
+}
+
+/// Exit counters as `(class, key, count)` triples, in the order given.
+#[derive(Debug, Default)]
+pub struct Counters(pub core::cell::RefCell<Vec<[u32; 3]>>);
+
+impl ExitCounters for Counters {
+    fn read(&self, clear: bool) -> Vec<[u32; 3]> {
+        let mut c = self.0.borrow_mut();
+        let out = c.iter().copied().filter(|c| c[2] > 0).collect();
+        if clear {
+            c.iter_mut().for_each(|c| c[2] = 0);
+        }
+        out
     }
 }

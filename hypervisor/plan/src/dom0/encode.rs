@@ -4,7 +4,7 @@
 use alloc::vec::Vec;
 
 use super::Dom0DtError;
-use crate::dt::Region;
+use snowvisor_dt::Region;
 
 /// Value as `cells` big-endian cells.
 pub fn to_cells(what: &'static str, value: u64, cells: usize) -> Result<Vec<u32>, Dom0DtError> {
@@ -40,12 +40,12 @@ pub fn reg_bytes(
 /// Host reservations that lie inside Dom0's RAM (firmware data Dom0 must not
 /// reuse), sorted, overlaps dropped.
 pub fn reservations(blob: &[u8], memory: &[Region]) -> Vec<(u64, u64)> {
-    let mut v: Vec<Region> = crate::dt::blob::memreserve(blob)
+    let mut v: Vec<Region> = snowvisor_dt::blob::memreserve(blob)
         .into_iter()
         .map(|(base, size)| Region { base, size })
         .filter(|r| r.size > 0 && memory.iter().any(|m| m.contains(r)))
         .collect();
-    crate::sort::by_key(&mut v, |r| r.base);
+    snowvisor_dt::sort::by_key(&mut v, |r| r.base);
     let mut out = Vec::new();
     let mut end = 0;
     for r in v

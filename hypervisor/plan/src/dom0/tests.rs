@@ -5,9 +5,10 @@ use alloc::vec::Vec;
 use alloc::{format, vec};
 
 use super::*;
-use crate::dt::testdata::{EXYNOS5250_SNOW_DTB, QEMU_VIRT_MODULES_DTB, QEMU_VIRT_SMMUV3_DTB};
-use crate::plan::tests::{blob, c, copy_tree, n, s, synthetic};
-use crate::plan::{self, Keep, PlanOptions};
+use crate as plan;
+use crate::tests::{blob, c, n, s, synthetic};
+use crate::{Keep, PlanOptions};
+use snowvisor_dt::testing::{EXYNOS5250_SNOW_DTB, QEMU_VIRT_MODULES_DTB, QEMU_VIRT_SMMUV3_DTB};
 
 fn params(tree: &HostTree<'_>, plan: &Plan) -> Dom0Params<'static> {
     let f = &plan.gic.as_ref().unwrap().frames;
@@ -20,7 +21,7 @@ fn params(tree: &HostTree<'_>, plan: &Plan) -> Dom0Params<'static> {
         initrd: tree
             .modules()
             .iter()
-            .find(|m| m.kind == crate::dt::ModuleKind::Ramdisk)
+            .find(|m| m.kind == snowvisor_dt::ModuleKind::Ramdisk)
             .map(|m| m.region),
         gic: Some(GicView {
             gicd: f[0],
@@ -467,79 +468,25 @@ fn gic_behind_a_translating_bus() {
     );
 }
 
-/// QEMU virt's tree with a `no-map` firmware carve-out in `/reserved-memory`,
-/// a dynamic reservation, a disabled one and a `/memreserve/` entry.
-fn with_reservations() -> Vec<u8> {
-    let t = HostTree::new(QEMU_VIRT_MODULES_DTB).unwrap();
-    let rm = n(
-        "reserved-memory",
-        vec![
-            ("#address-cells", c(&[2])),
-            ("#size-cells", c(&[2])),
-            ("ranges", vec![]),
-        ],
-        vec![
-            n(
-                "fw-carveout@48000000",
-                vec![
-                    ("reg", c(&[0, 0x4800_0000, 0, 0x20_0000])),
-                    ("no-map", vec![]),
-                ],
-                vec![],
-            ),
-            n(
-                "linux,cma",
-                vec![
-                    ("compatible", s("shared-dma-pool")),
-                    ("size", c(&[0, 0x100_0000])),
-                    ("reusable", vec![]),
-                ],
-                vec![],
-            ),
-            n(
-                "off@49000000",
-                vec![
-                    ("reg", c(&[0, 0x4900_0000, 0, 0x1000])),
-                    ("status", s("disabled")),
-                ],
-                vec![],
-            ),
-        ],
-    );
-    copy_tree(&t, &|_| true, &[rm], &[(0x4a00_0000, 0x1000)])
-}
-
 #[test]
 fn reserved_memory_is_listed_and_kept_for_dom0() {
-    let dtb = with_reservations();
+    let dtb = snowvisor_dt::testing::with_reservations();
     let t = HostTree::new(&dtb).unwrap();
     let r = |base, size| Region { base, size };
     assert_eq!(
         t.reserved(),
         [
-            crate::dt::Reserved {
+            snowvisor_dt::Reserved {
                 what: "/reserved-memory/fw-carveout@48000000".into(),
                 region: r(0x4800_0000, 0x20_0000),
                 no_map: true,
             },
-            crate::dt::Reserved {
+            snowvisor_dt::Reserved {
                 what: "/memreserve/".into(),
                 region: r(0x4a00_0000, 0x1000),
                 no_map: false,
             },
         ]
-    );
-    let cpu = crate::summary::CpuFacts {
-        midr: 0x412f_c0f1,
-        mode: "HYP",
-        cntfrq: 62_500_000,
-        list_registers: Some(4),
-    };
-    let l = crate::summary::lines(&t, &cpu).unwrap();
-    assert!(l.contains(&"memory: reserved 0x48000000-0x481fffff (2 MiB) /reserved-memory/fw-carveout@48000000 (no-map)".into()), "{l:#?}");
-    assert!(
-        l.contains(&"memory: reserved 0x4a000000-0x4a000fff (0 MiB) /memreserve/".into()),
-        "{l:#?}"
     );
     // Dom0 sees the same reservations: the nodes (no-map kept) and the entry.
     let out = dom0_of(&dtb, None, false);
@@ -552,7 +499,7 @@ fn reserved_memory_is_listed_and_kept_for_dom0() {
 /// A master whose `iommus` names no node is passed to Dom0 as it is.
 #[test]
 fn odd_master_is_kept_unchanged() {
-    let dtb = synthetic(vec![crate::plan::tests::master(&[9, 0])]);
+    let dtb = synthetic(vec![crate::tests::master(&[9, 0])]);
     let out = dom0_of(&dtb, None, false);
     let t = HostTree::new(&out).unwrap();
     let o = Out::new(&t);

@@ -19,9 +19,9 @@
 //! failed on the input, which hides that check's warnings there).
 
 use arbitrary::{Arbitrary, Unstructured};
-use snowvisor::dt::{dom0, HostTree, Region};
-use snowvisor::plan::{self, Keep, PlanOptions};
 use snowvisor::summary::{self, CpuFacts};
+use snowvisor_dt::{HostTree, Region};
+use snowvisor_plan::{self as plan, dom0, Keep, PlanOptions};
 
 use crate::{dtc_warnings, expected_new_warning, preview_params};
 

@@ -23,14 +23,14 @@ use arbitrary::{Arbitrary, Unstructured};
 use snowvisor::arch::armv7::lpae::Table;
 use snowvisor::arch::armv7::stage2::{S2Entry, S2Mem, Stage2};
 use snowvisor::domain::xen_space::{Hooks, Space, PAGE};
-use snowvisor::dt::Region;
-use snowvisor::xen::abi::layout::{
+use snowvisor_dt::Region;
+use snowvisor_xen::abi::layout::{
     GnttabCacheFlush, GnttabMapGrantRef, GnttabSetupTable, GnttabUnmapGrantRef, GrantEntryV1,
     VcpuRegisterVcpuInfo, XenAddToPhysmap, XenMemoryReservation,
 };
-use snowvisor::xen::abi::wire::Wire;
-use snowvisor::xen::abi::{domid, gntmap, gnttabop, gtf, hc, vcpuop, xenmem};
-use snowvisor::xen::{
+use snowvisor_xen::abi::wire::Wire;
+use snowvisor_xen::abi::{domid, gntmap, gnttabop, gtf, hc, vcpuop, xenmem};
+use snowvisor_xen::{
     CacheOp, Fault, GuestMemory, Outcome, Platform, PlatformError, ShutdownReason, Xen, XenConfig,
     XenFrame,
 };

@@ -445,7 +445,7 @@ pub mod off {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::xen::abi::wire::Wire;
+    use crate::abi::wire::Wire;
 
     /// Encodes `v` with every byte of the buffer first set to 0xAA, so that
     /// padding shows as 0 and fields as their values.

@@ -93,7 +93,7 @@ macro_rules! wire_struct {
             $( assert!(core::mem::offset_of!($name, $field) == $off); )*
         };
 
-        impl $crate::xen::abi::wire::Wire for $name {
+        impl $crate::abi::wire::Wire for $name {
             const SIZE: usize = $size;
             type Bytes = [u8; $size];
             fn zeroed() -> [u8; $size] {
@@ -104,7 +104,7 @@ macro_rules! wire_struct {
                     return None;
                 }
                 Some($name {
-                    $( $field: <$ty as $crate::xen::abi::wire::Field>::get(b, $off)?, )*
+                    $( $field: <$ty as $crate::abi::wire::Field>::get(b, $off)?, )*
                 })
             }
             fn encode(&self, b: &mut [u8]) -> Option<()> {
@@ -112,27 +112,27 @@ macro_rules! wire_struct {
                     return None;
                 }
                 b[..$size].fill(0);
-                $( $crate::xen::abi::wire::Field::put(&self.$field, b, $off)?; )*
+                $( $crate::abi::wire::Field::put(&self.$field, b, $off)?; )*
                 Some(())
             }
         }
 
-        impl $crate::xen::abi::wire::Field for $name {
+        impl $crate::abi::wire::Field for $name {
             const SIZE: usize = $size;
             const ZERO: Self = $name {
-                $( $field: <$ty as $crate::xen::abi::wire::Field>::ZERO, )*
+                $( $field: <$ty as $crate::abi::wire::Field>::ZERO, )*
             };
             fn get(b: &[u8], off: usize) -> Option<Self> {
-                <Self as $crate::xen::abi::wire::Wire>::decode(b.get(off..)?)
+                <Self as $crate::abi::wire::Wire>::decode(b.get(off..)?)
             }
             fn put(&self, b: &mut [u8], off: usize) -> Option<()> {
-                <Self as $crate::xen::abi::wire::Wire>::encode(self, b.get_mut(off..)?)
+                <Self as $crate::abi::wire::Wire>::encode(self, b.get_mut(off..)?)
             }
         }
 
         impl Default for $name {
             fn default() -> Self {
-                <Self as $crate::xen::abi::wire::Field>::ZERO
+                <Self as $crate::abi::wire::Field>::ZERO
             }
         }
     };

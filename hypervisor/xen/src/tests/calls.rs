@@ -427,7 +427,7 @@ fn sched_ops() {
 /// suspend and unknown ones included, restarts the machine.
 #[test]
 fn hardware_domain_shutdown_follows_xen() {
-    use crate::xen::MachineAction::{Halt, Restart};
+    use crate::MachineAction::{Halt, Restart};
     for (raw, want) in [
         (schedop::SHUTDOWN_POWEROFF, Halt),
         (schedop::SHUTDOWN_REBOOT, Restart),
