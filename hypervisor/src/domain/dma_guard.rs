@@ -2,7 +2,7 @@
 //! by snowvisor when an owned IOMMU starts and again after every fault it
 //! reports, so a blocked DMA attack is shown to have changed nothing. The
 //! checksums come from snowvisor reading the memory itself: a guest cannot
-//! fake them. Pure (choice of pages, CRC-32); the reads are in
+//! fake them. Pure (the choice of pages); the reads and their CRC-32 are in
 //! `drivers::smmuv3::crc32_ram`.
 
 use alloc::vec::Vec;
@@ -64,41 +64,6 @@ pub fn pages(
     out
 }
 
-/// CRC-32 (IEEE 802.3, reflected, as zlib's `crc32`), fed piecewise.
-#[derive(Debug, Clone, Copy)]
-pub struct Crc32(u32);
-
-impl Default for Crc32 {
-    fn default() -> Self {
-        Crc32(!0)
-    }
-}
-
-impl Crc32 {
-    pub fn update(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= b as u32;
-            for _ in 0..8 {
-                self.0 = if self.0 & 1 != 0 {
-                    (self.0 >> 1) ^ 0xedb8_8320
-                } else {
-                    self.0 >> 1
-                };
-            }
-        }
-    }
-
-    pub fn finish(self) -> u32 {
-        !self.0
-    }
-}
-
-pub fn crc32(bytes: &[u8]) -> u32 {
-    let mut c = Crc32::default();
-    c.update(bytes);
-    c.finish()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,13 +110,7 @@ mod tests {
     }
 
     #[test]
-    fn crc32_check_value() {
-        assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
-        let mut c = Crc32::default();
-        c.update(b"1234");
-        c.update(b"56789");
-        assert_eq!(c.finish(), 0xcbf4_3926);
-        assert_eq!(crc32(&[]), 0);
+    fn kind_names() {
         assert_eq!(GuardKind::Unowned.name(), "RAM no domain owns");
     }
 }

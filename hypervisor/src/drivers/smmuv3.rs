@@ -44,7 +44,7 @@ pub fn crc32_ram(r: snowvisor_dt::Region, ram: &[snowvisor_dt::Region]) -> Optio
     if !ram.iter().any(|m| m.contains(&r)) || r.end() > 1 << 32 || !r.size.is_multiple_of(4) {
         return None;
     }
-    let mut c = crate::domain::dma_guard::Crc32::default();
+    let mut c = GUARD_CRC.digest();
     for i in 0..(r.size / 4) as usize {
         // SAFETY: inside RAM (checked), which snowvisor's HYP map covers as
         // normal memory; a volatile word read has no side effect, whoever
@@ -52,12 +52,28 @@ pub fn crc32_ram(r: snowvisor_dt::Region, ram: &[snowvisor_dt::Region]) -> Optio
         let w = unsafe { ((r.base as usize + 4 * i) as *const u32).read_volatile() };
         c.update(&w.to_le_bytes());
     }
-    Some(c.finish())
+    Some(c.finalize())
 }
+
+/// The guard pages' checksum: CRC-32/ISO-HDLC (IEEE 802.3, zlib's `crc32`;
+/// check value 0xcbf43926), bitwise: `NoTable` puts no lookup table in the
+/// image, and a page is summed twice per boot.
+pub const GUARD_CRC: crc::Crc<u32, crc::NoTable> =
+    crc::Crc::<u32, crc::NoTable>::new(&crc::CRC_32_ISO_HDLC);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn guard_crc_is_zlibs_crc32_fed_piecewise() {
+        assert_eq!(GUARD_CRC.checksum(b"123456789"), 0xcbf4_3926);
+        let mut c = GUARD_CRC.digest();
+        c.update(b"1234");
+        c.update(b"56789");
+        assert_eq!(c.finalize(), 0xcbf4_3926);
+        assert_eq!(GUARD_CRC.checksum(&[]), 0);
+    }
     use snowvisor_dt::Region;
 
     #[test]
