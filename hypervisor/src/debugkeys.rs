@@ -3,12 +3,15 @@
 //! it to snowvisor's own console, where single keys print debug state; three
 //! more Ctrl-a switch back. Output from both always reaches the UART.
 //!
-//! The switch and the key table are pure (host-tested); what a key prints is
-//! done on the target by [`run`].
+//! The switch, the key table and what a key prints are host-tested (the CPU
+//! through [`Arch`]); [`run`] writes it to the console.
 
-use core::fmt;
+use core::fmt::{self, Write};
 
+use crate::arch::armv7::frame::{mode_name, TrapFrame};
 use crate::bootargs::LogLevel;
+use crate::domain::Domain;
+use crate::hal::Arch;
 
 /// Ctrl-a, Xen's default switch code.
 pub const SWITCH_CODE: u8 = 0x01;
@@ -171,116 +174,137 @@ pub fn switch_banner(f: Focus) -> alloc::string::String {
     }
 }
 
-#[cfg(target_arch = "arm")]
-pub use target::run;
+/// Lines written as they come, each with snowvisor's prefix.
+struct Out;
 
-#[cfg(target_arch = "arm")]
-mod target {
-    use core::fmt::Write;
-
-    use super::{next_level, Command, KEYS};
-    use crate::arch::armv7::frame::{mode_name, TrapFrame};
-    use crate::console;
-    use crate::vcpu::Vm;
-
-    /// Lines written as they come, each with snowvisor's prefix.
-    struct Out;
-
-    impl Write for Out {
-        fn write_str(&mut self, s: &str) -> core::fmt::Result {
-            for line in s.split_inclusive('\n') {
-                console::write_fmt(format_args!("{line}"));
-            }
-            Ok(())
+impl Write for Out {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for line in s.split_inclusive('\n') {
+            crate::console::write_fmt(format_args!("{line}"));
         }
+        Ok(())
     }
+}
 
-    /// Carries out a debug key; `f` holds Dom0's registers at the interrupt.
-    pub fn run(cmd: Command, vm: &mut Vm, f: &TrapFrame) {
-        let mut o = Out;
-        let _ = match cmd {
-            Command::Help => KEYS
-                .iter()
-                .try_for_each(|(k, what)| writeln!(o, "snowvisor: '{}': {what}", *k as char)),
-            Command::Plan => vm
-                .console
-                .plan_lines
-                .iter()
-                .try_for_each(|l| writeln!(o, "snowvisor: {l}")),
-            Command::Registers => registers(&mut o, f),
-            Command::Events => events(&mut o, vm),
-            Command::Stats => {
-                let mut r = Ok(());
-                crate::stats::EXITS.for_each(|c, k, n| {
-                    if r.is_ok() {
-                        r = writeln!(o, "snowvisor: exits: {} {k:#x}: {n}", c.name());
-                    }
-                });
-                r
-            }
-            Command::LogLevel => {
-                let l = next_level(console::level());
-                console::set_level(l);
-                writeln!(o, "snowvisor: log level {l:?}")
-            }
-            Command::Nothing => Ok(()),
-            // Printable keys quoted, others as a byte (no char Debug escaping:
-            // it brings Unicode tables into the image).
-            Command::Unknown(k) if k.is_ascii_graphic() => writeln!(
-                o,
-                "snowvisor: key '{}' does nothing here; 'h' lists the keys",
-                k as char
-            ),
-            Command::Unknown(k) => writeln!(
-                o,
-                "snowvisor: key {k:#04x} does nothing here; 'h' lists the keys"
-            ),
-        };
-    }
+/// The vCPU loaded on the CPU that takes the key.
+#[derive(Debug, Clone, Copy)]
+pub struct VcpuView {
+    /// Its index in its domain.
+    pub id: u32,
+    /// Virtual interrupts queued for it.
+    pub queued: usize,
+}
 
-    fn registers(o: &mut Out, f: &TrapFrame) -> core::fmt::Result {
-        for i in (0..13).step_by(4) {
-            write!(o, "snowvisor: dom0 vCPU 0:")?;
-            for (j, r) in f.r[i..(i + 4).min(13)].iter().enumerate() {
-                write!(o, " r{:<2}={r:#010x}", i + j)?;
-            }
-            writeln!(o)?;
+/// Carries out a debug key on the console: `d` is the domain of the vCPU
+/// `v` loaded on this CPU, `f` its registers at the interrupt.
+pub fn run(
+    a: &impl Arch,
+    cmd: Command,
+    console: &Console,
+    d: &mut Domain,
+    v: VcpuView,
+    f: &TrapFrame,
+) {
+    let _ = write_key(&mut Out, a, cmd, console, d, v, f);
+}
+
+pub(crate) fn write_key(
+    o: &mut impl Write,
+    a: &impl Arch,
+    cmd: Command,
+    console: &Console,
+    d: &mut Domain,
+    v: VcpuView,
+    f: &TrapFrame,
+) -> fmt::Result {
+    match cmd {
+        Command::Help => KEYS
+            .iter()
+            .try_for_each(|(k, what)| writeln!(o, "snowvisor: '{}': {what}", *k as char)),
+        Command::Plan => console
+            .plan_lines
+            .iter()
+            .try_for_each(|l| writeln!(o, "snowvisor: {l}")),
+        Command::Registers => registers(o, a, d, v, f),
+        Command::Events => events(o, a, d, v),
+        Command::Stats => {
+            let mut r = Ok(());
+            crate::stats::EXITS.for_each(|c, k, n| {
+                if r.is_ok() {
+                    r = writeln!(o, "snowvisor: exits: {} {k:#x}: {n}", c.name());
+                }
+            });
+            r
         }
-        writeln!(
+        Command::LogLevel => {
+            let l = next_level(crate::console::level());
+            crate::console::set_level(l);
+            writeln!(o, "snowvisor: log level {l:?}")
+        }
+        Command::Nothing => Ok(()),
+        // Printable keys quoted, others as a byte (no char Debug escaping:
+        // it brings Unicode tables into the image).
+        Command::Unknown(k) if k.is_ascii_graphic() => writeln!(
             o,
-            "snowvisor: dom0 vCPU 0: lr_usr={:#010x} pc={:#010x} cpsr={:#010x} ({} mode)",
-            f.lr,
-            f.elr,
-            f.spsr,
-            mode_name(f.spsr)
-        )?;
-        writeln!(
+            "snowvisor: key '{}' does nothing here; 'h' lists the keys",
+            k as char
+        ),
+        Command::Unknown(k) => writeln!(
             o,
-            "snowvisor: dom0 vCPU 0: SCTLR={:#010x} DFAR={:#010x} DFSR={:#010x}",
-            crate::arch::armv7::guest::guest_sctlr(),
-            aarch32_cpu::register::Dfar::read().0,
-            aarch32_cpu::register::Dfsr::read().raw_value(),
-        )
+            "snowvisor: key {k:#04x} does nothing here; 'h' lists the keys"
+        ),
     }
+}
 
-    fn events(o: &mut Out, vm: &mut Vm) -> core::fmt::Result {
-        let Some(x) = vm.xen.as_mut() else {
-            return writeln!(o, "snowvisor: Dom0 has no Xen state");
-        };
-        let ppi = x.event_ppi();
-        writeln!(
-            o,
-            "snowvisor: vgic: event PPI {ppi} {}abled, upcall {}waiting; {} interrupt(s) queued",
-            if vm.vdist.enabled(ppi) { "en" } else { "dis" },
-            if x.upcall_waiting() { "" } else { "not " },
-            vm.queue.len()
-        )?;
-        let mut lines = alloc::string::String::new();
-        x.dump(&mut lines)?;
-        lines
-            .lines()
-            .try_for_each(|l| writeln!(o, "snowvisor: {l}"))
+fn registers(
+    o: &mut impl Write,
+    a: &impl Arch,
+    d: &Domain,
+    v: VcpuView,
+    f: &TrapFrame,
+) -> fmt::Result {
+    let who = alloc::format!("{} vCPU {}", d.name, v.id);
+    for i in (0..13).step_by(4) {
+        write!(o, "snowvisor: {who}:")?;
+        for (j, r) in f.r[i..(i + 4).min(13)].iter().enumerate() {
+            write!(o, " r{:<2}={r:#010x}", i + j)?;
+        }
+        writeln!(o)?;
     }
+    writeln!(
+        o,
+        "snowvisor: {who}: lr_usr={:#010x} pc={:#010x} cpsr={:#010x} ({} mode)",
+        f.lr,
+        f.elr,
+        f.spsr,
+        mode_name(f.spsr)
+    )?;
+    let (dfar, dfsr) = a.guest_data_fault();
+    writeln!(
+        o,
+        "snowvisor: {who}: SCTLR={:#010x} DFAR={dfar:#010x} DFSR={dfsr:#010x}",
+        a.guest_control().sctlr,
+    )
+}
+
+fn events(o: &mut impl Write, a: &impl Arch, d: &mut Domain, v: VcpuView) -> fmt::Result {
+    let Domain { xen, vdist, .. } = d;
+    let Some(x) = xen.as_mut() else {
+        return writeln!(o, "snowvisor: Dom0 has no Xen state");
+    };
+    let ppi = x.event_ppi();
+    writeln!(
+        o,
+        "snowvisor: vgic: event PPI {ppi} {}abled, upcall {}waiting; {} interrupt(s) queued",
+        if vdist.enabled(ppi) { "en" } else { "dis" },
+        if x.upcall_waiting() { "" } else { "not " },
+        v.queued
+    )?;
+    let mut lines = alloc::string::String::new();
+    x.dump(a, &mut lines)?;
+    lines
+        .lines()
+        .try_for_each(|l| writeln!(o, "snowvisor: {l}"))
 }
 
 #[cfg(test)]

@@ -14,20 +14,22 @@ pub mod board;
 pub mod bootargs;
 pub mod console;
 pub mod console_uart;
+#[cfg(target_arch = "arm")]
+pub mod cpu;
 pub mod debugkeys;
 pub mod domain;
 pub mod drivers;
+pub mod hal;
 pub mod psci;
 pub mod ramlog;
 pub mod ratelimit;
 pub mod stats;
 pub mod summary;
+pub mod vcpu;
 pub mod vgic;
 
 #[cfg(target_arch = "arm")]
 pub mod start;
-#[cfg(target_arch = "arm")]
-pub mod vcpu;
 
 /// The version printed in the banner.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -3,9 +3,9 @@
 //! start (arch) -> console -> host tree -> HYP MMU -> GIC + timer -> (Dom0).
 
 use alloc::boxed::Box;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
-use aarch32_cpu::register::{Cntfrq, Hdfar, Hifar, Hpfar, Midr};
+use aarch32_cpu::register::{Cntfrq, Hdfar, Hifar, Hpfar, Midr, Mpidr};
 use buddy_system_allocator::LockedHeap;
 use log::{error, info, warn};
 use spin::Once;
@@ -17,10 +17,14 @@ use crate::board::Board;
 use crate::bootargs::{BootArgs, LogLevel};
 use crate::console::{self, Serial};
 use crate::console_uart;
+use crate::cpu::{this_cpu, Armv7, Cpu};
+use crate::domain::build::{build_dom0, Dom0, Host};
 use crate::drivers::gicv2::{Gic, SPURIOUS};
 use crate::drivers::uart::{Uart, UartConfig, UartKind};
+use crate::hal::Arch;
 use crate::summary::{self, CpuFacts};
-use crate::vcpu;
+use crate::vcpu::{self, CpuInterface, Loaded, PerCpu, Timers, Vcpu};
+use crate::vgic::PendingQueue;
 use snowvisor_dt::{blob, DtError, HostTree};
 
 #[global_allocator]
@@ -170,16 +174,12 @@ fn locate_dtb<B: Board>(r2: u32) -> Result<&'static [u8], DtError> {
     Ok(unsafe { core::slice::from_raw_parts(addr as *const u8, size.min(available)) })
 }
 
-static GIC: Once<Gic> = Once::new();
-static HYP_TICKS: AtomicU32 = AtomicU32::new(0);
-static HYP_TIMER_INTID: AtomicU32 = AtomicU32::new(26);
-
 /// Entered from `_start` (via the board's `snowvisor_board_entry`).
 pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
     init_heap();
     attach_uart(B::DEFAULT_UART, "(board default)");
     console::set_level(LogLevel::Info);
-    crate::ramlog::start::<B>();
+    crate::ramlog::start::<B>(own_region());
     crate::arch::armv7::secure::report_entry();
     if cpsr & 0x1f != MODE_HYP {
         fatal!(
@@ -225,15 +225,16 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
         warn!("{e}");
     }
 
-    let gic = tree.gic().unwrap_or_else(|e| fatal!("{e}"));
+    let ginfo = tree.gic().unwrap_or_else(|e| fatal!("{e}"));
     // SAFETY: addresses from the host tree's GIC node, identity mapped as device memory.
-    let gic = GIC.call_once(|| unsafe {
+    let gic: &'static Gic = Box::leak(Box::new(unsafe {
         Gic::new(
-            gic.gicd.base as usize,
-            gic.gicc.base as usize,
-            gic.gich.map(|r| r.base as usize),
+            ginfo.gicd.base as usize,
+            ginfo.gicc.base as usize,
+            ginfo.gich.map(|r| r.base as usize),
         )
-    });
+    }));
+    attach_boot_cpu(&tree, &ginfo, gic);
     let cpu_facts = CpuFacts {
         midr: Midr::read().raw_value(),
         mode: mode_name(sysreg::read_cpsr()),
@@ -260,7 +261,7 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
 
     B::early_init(&tree);
     gic.init();
-    timer_selftest(&tree, gic);
+    timer_selftest(&tree);
     crate::ramlog::selftest(&tree, &args);
     if args.selftest == Some("undef") {
         info!("selftest: executing an undefined instruction at HYP");
@@ -292,22 +293,96 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
             r.region.end() - 1
         );
     }
-    let e = crate::domain::build::build_and_run(&tree, &args, hyp, gic);
-    fatal!("{e}")
+    let arch = Armv7::new(gic);
+    let host = Host {
+        arch: &arch,
+        gic,
+        hooks: crate::cpu::STAGE2_HOOKS,
+        hyp,
+        image_base: own_region().0 as u64,
+        console_uart_base: console_uart_base().map(|b| b as u64),
+        vtimer_intid: with_cpu(|c| c.state.timers.vtimer_intid),
+    };
+    match build_dom0(&tree, &args, &host) {
+        Ok(dom0) => run(dom0),
+        Err(e) => fatal!("{e}"),
+    }
+}
+
+/// Gives the boot CPU its context: its GIC interfaces and the timer
+/// interrupts from the host tree (26 and 27 when the tree does not say).
+#[inline(never)]
+fn attach_boot_cpu(tree: &HostTree<'_>, ginfo: &snowvisor_dt::GicInfo, gic: &'static Gic) {
+    let mpidr = Mpidr::read().0;
+    let Some(index) = crate::cpu::index_of(mpidr) else {
+        fatal!(
+            "boot CPU MPIDR {mpidr:#010x}: affinity level 0 beyond the {} CPUs snowvisor keeps",
+            crate::cpu::MAX_CPUS
+        )
+    };
+    let intids = tree.timer().map(|t| t.intids).unwrap_or_default();
+    let state = PerCpu {
+        gic: CpuInterface {
+            list_registers: gic.list_registers().unwrap_or(0),
+            maintenance_intid: ginfo.maintenance_intid.unwrap_or(25),
+            ..CpuInterface::default()
+        },
+        timers: Timers {
+            hyp_intid: intids[3].unwrap_or(26),
+            vtimer_intid: intids[2].unwrap_or(27),
+            hyp_ticks: 0,
+        },
+        ..PerCpu::default()
+    };
+    crate::cpu::attach(
+        index,
+        Cpu {
+            arch: Armv7::new(gic),
+            state,
+        },
+    );
+}
+
+/// Runs `f` on this CPU's context (attached at boot).
+fn with_cpu<R>(f: impl FnOnce(&mut Cpu) -> R) -> R {
+    match this_cpu().lock().as_deref_mut() {
+        Some(c) => f(c),
+        None => fatal!("this CPU has no context"),
+    }
+}
+
+/// Loads Dom0's vCPU on this CPU and enters it.
+fn run(dom0: Dom0) -> ! {
+    let Dom0 {
+        domain,
+        mpidr,
+        console,
+        frame,
+    } = dom0;
+    let vcpu = Vcpu {
+        id: 0,
+        mpidr,
+        queue: PendingQueue::default(),
+    };
+    with_cpu(|c| {
+        c.state.console = console;
+        // Nothing was loaded before (no drop glue for a domain in the image).
+        core::mem::forget(c.state.current.replace(Loaded { domain, vcpu }));
+    });
+    crate::arch::armv7::guest::enter(&frame)
 }
 
 /// Proves interrupts reach HYP: arms the HYP timer for 1 ms and waits for its IRQ.
-fn timer_selftest(tree: &HostTree<'_>, gic: &Gic) {
-    use aarch32_cpu::register::{CnthpCtl, CnthpTval};
-    let intid = tree.timer().and_then(|t| t.intids[3]).unwrap_or(26);
-    HYP_TIMER_INTID.store(intid, Ordering::Relaxed);
+fn timer_selftest(tree: &HostTree<'_>) {
+    let intid = with_cpu(|c| c.state.timers.hyp_intid);
     let freq = tree
         .timer()
         .and_then(|t| t.clock_frequency)
         .unwrap_or(Cntfrq::read().0);
-    gic.enable(intid, 0x80);
-    CnthpTval::write(CnthpTval((freq / 1000).max(1)));
-    CnthpCtl::write(CnthpCtl::new_with_raw_value(1));
+    with_cpu(|c| {
+        c.arch.irq_enable(intid, 0x80);
+        c.arch.arm_hyp_timer((freq / 1000).max(1));
+    });
     // Spin, not WFI: a WFI whose interrupt never comes never returns, and
     // this check must end (with the fatal line below) whatever the timer does.
     // A second of the counter (CNTPCT, at CNTFRQ), or 2^24 spins if CNTFRQ is 0.
@@ -316,35 +391,45 @@ fn timer_selftest(tree: &HostTree<'_>, gic: &Gic) {
         0 => u64::MAX,
         f => CntPct::read().0.saturating_add(u64::from(f)),
     };
-    cpu::enable_irqs();
     let mut spins = 0u32;
-    while HYP_TICKS.load(Ordering::Acquire) == 0 && CntPct::read().0 < deadline && spins < 1 << 24 {
+    // The context is read with interrupts masked (the handler takes it too);
+    // they are unmasked between reads, where a pending interrupt is taken.
+    let ticks = loop {
+        let ticks = with_cpu(|c| c.state.timers.hyp_ticks);
+        if ticks > 0 || CntPct::read().0 >= deadline || spins >= 1 << 24 {
+            break ticks;
+        }
+        cpu::enable_irqs();
         core::hint::spin_loop();
+        cpu::isb();
+        cpu::disable_irqs();
         spins += 1;
-    }
-    cpu::disable_irqs();
-    if HYP_TICKS.load(Ordering::Acquire) == 0 {
+    };
+    if ticks == 0 {
         fatal!("HYP timer interrupt (INTID {intid}) never arrived: interrupts do not reach HYP");
     }
     info!("timer: HYP timer interrupt INTID {intid} handled (1 ms one-shot)");
 }
 
 fn handle_irq(frame: &TrapFrame) {
-    let Some(gic) = GIC.get() else { return };
+    let mut slot = this_cpu().lock();
+    let Some(Cpu { arch, state }) = slot.as_deref_mut() else {
+        return;
+    };
+    let gic = arch.gic();
     loop {
         let (intid, iar) = gic.acknowledge();
         if intid >= SPURIOUS {
             break;
         }
-        if vcpu::guest_irq(intid, iar) {
+        if vcpu::guest_irq(arch, state, intid, iar) {
             continue;
         }
-        if vcpu::console_irq(intid, frame) {
+        if vcpu::console_irq(arch, state, intid, frame) {
             // Handled below like any interrupt of snowvisor's.
-        } else if intid == HYP_TIMER_INTID.load(Ordering::Relaxed) {
-            use aarch32_cpu::register::CnthpCtl;
-            CnthpCtl::write(CnthpCtl::new_with_raw_value(2)); // masked, disabled
-            HYP_TICKS.fetch_add(1, Ordering::Release);
+        } else if intid == state.timers.hyp_intid {
+            arch.stop_hyp_timer();
+            state.timers.hyp_ticks += 1;
         } else if crate::domain::iommu::handle_irq(intid) {
             // An owned SMMU's event queue or global error: reported.
         } else {
@@ -356,7 +441,16 @@ fn handle_irq(frame: &TrapFrame) {
     // Every interrupt (the guest's timer ticks among them) sends some of the
     // guest's queued console output, without waiting for the UART.
     console::drain_guest();
-    vcpu::flush_lrs();
+    vcpu::flush_lrs(arch, state);
+}
+
+/// A trap from the guest, dispatched on this CPU's context.
+#[inline]
+fn trap(frame: &mut TrapFrame) {
+    match this_cpu().lock().as_deref_mut() {
+        Some(Cpu { arch, state }) => vcpu::trap(arch, state, frame),
+        None => fatal!("trap from a guest on a CPU without context"),
+    }
 }
 
 /// Called by every HYP vector with the saved registers.
@@ -365,7 +459,7 @@ extern "C" fn snowvisor_exception(vector: u32, frame: &mut TrapFrame) {
     match Vector::from_raw(vector) {
         Some(Vector::Irq) => handle_irq(frame),
         Some(Vector::DataAbort) if skip_uart_abort(frame) => {}
-        Some(Vector::HypTrap) => vcpu::trap(frame),
+        Some(Vector::HypTrap) => trap(frame),
         v => dump_and_halt(v, frame),
     }
 }
@@ -387,7 +481,7 @@ fn skip_uart_abort(frame: &mut TrapFrame) -> bool {
 /// The hyp trap vector's handler (`entry.rs` calls it directly).
 #[no_mangle]
 extern "C" fn snowvisor_trap(frame: &mut TrapFrame) {
-    vcpu::trap(frame)
+    trap(frame)
 }
 
 #[cold]

@@ -20,6 +20,8 @@ pub mod secure;
 pub mod sysreg;
 
 #[cfg(target_arch = "arm")]
+pub mod banked;
+#[cfg(target_arch = "arm")]
 pub mod cpu;
 #[cfg(target_arch = "arm")]
 pub mod entry;

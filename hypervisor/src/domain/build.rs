@@ -11,17 +11,20 @@ use super::iommu;
 use super::layout::{self, Dom0Layout, LayoutError};
 use super::xen_glue::XenDom0;
 use super::xen_params;
+use super::xen_space::Hooks;
 use super::zimage::ZImage;
+use super::{Domain, GuestLog, Stage2Root};
 use crate::arch::armv7::frame::TrapFrame;
 use crate::arch::armv7::lpae::Table;
-use crate::arch::armv7::stage2::{S2Mem, Stage2, VTCR};
+use crate::arch::armv7::stage2::{S2Mem, Stage2};
 use crate::arch::armv7::{cpu, guest};
 use crate::bootargs::BootArgs;
+use crate::debugkeys::Console;
 use crate::drivers::gicv2::Gic;
-use crate::vcpu::{self, Vm};
-use crate::vgic::{PendingQueue, VDist};
-use snowvisor_dt::{self as dt, HostTree, Region};
-use snowvisor_plan::{self as plan, Plan};
+use crate::hal::Arch;
+use crate::vgic::VDist;
+use snowvisor_dt::{self, HostTree, Region};
+use snowvisor_plan::{self, Plan};
 use snowvisor_xen::{Xen, XenConfig};
 
 /// Everything that can stop Dom0 from being built.
@@ -89,36 +92,62 @@ fn module_bytes(r: Region) -> &'static [u8] {
     unsafe { core::slice::from_raw_parts(r.base as usize as *const u8, r.size as usize) }
 }
 
-/// Builds Dom0 and enters it; returns only on error.
-pub fn build_and_run(
-    tree: &HostTree<'_>,
-    args: &BootArgs<'_>,
-    hyp: Region,
-    gic: &'static Gic,
-) -> BuildError {
-    let t0 = aarch32_cpu::register::CntPct::read().0;
-    match build(tree, args, hyp, gic) {
-        Ok(frame) => {
-            cpu::invalidate_icache();
-            let ticks = aarch32_cpu::register::CntPct::read().0 - t0;
-            let freq = aarch32_cpu::register::Cntfrq::read().0.max(1) as u64;
-            info!("dom0: built in {} us", ticks * 1_000_000 / freq);
-            info!(
-                "dom0: entering kernel at {:#010x} with DTB at {:#010x}",
-                frame.elr, frame.r[2]
-            );
-            guest::enter(&frame)
-        }
-        Err(e) => e,
-    }
+/// What Dom0 is built on: the machine as snowvisor found it.
+pub struct Host<'a, A> {
+    /// The CPU building it (its stage 2 is installed there).
+    pub arch: &'a A,
+    /// The physical GIC (SPIs handed over, the console's and SMMUs' interrupts).
+    pub gic: &'static Gic,
+    /// What Dom0's address space calls on stage-2 changes.
+    pub hooks: Hooks,
+    /// snowvisor's region (image, heap, RAM log): never Dom0's.
+    pub hyp: Region,
+    /// Where snowvisor's image starts (a guard page is taken from it).
+    pub image_base: u64,
+    /// Physical base of the UART snowvisor's console writes to (kept from
+    /// Dom0); `None` when it writes to the RAM log only.
+    pub console_uart_base: Option<u64>,
+    /// The virtual timer's PPI, given to Dom0.
+    pub vtimer_intid: u32,
 }
 
-fn build(
+/// Dom0, built and ready to enter.
+pub struct Dom0 {
+    pub domain: Box<Domain>,
+    /// The MPIDR its vCPU 0 sees.
+    pub mpidr: u32,
+    /// The console's input state (receive interrupt, plan for the debug keys).
+    pub console: Console,
+    /// Its registers at entry (kernel entry point, r2 = its device tree).
+    pub frame: TrapFrame,
+}
+
+/// Builds Dom0 (its stage 2 installed on this CPU), ready to enter.
+#[inline(never)]
+pub fn build_dom0<A: Arch>(
     tree: &HostTree<'_>,
     args: &BootArgs<'_>,
-    hyp: Region,
-    gic: &'static Gic,
-) -> Result<TrapFrame, BuildError> {
+    host: &Host<'_, A>,
+) -> Result<Dom0, BuildError> {
+    let t0 = aarch32_cpu::register::CntPct::read().0;
+    let dom0 = build(tree, args, host)?;
+    cpu::invalidate_icache();
+    let ticks = aarch32_cpu::register::CntPct::read().0 - t0;
+    let freq = aarch32_cpu::register::Cntfrq::read().0.max(1) as u64;
+    info!("dom0: built in {} us", ticks * 1_000_000 / freq);
+    info!(
+        "dom0: entering kernel at {:#010x} with DTB at {:#010x}",
+        dom0.frame.elr, dom0.frame.r[2]
+    );
+    Ok(dom0)
+}
+
+fn build<A: Arch>(
+    tree: &HostTree<'_>,
+    args: &BootArgs<'_>,
+    host: &Host<'_, A>,
+) -> Result<Dom0, BuildError> {
+    let (hyp, gic) = (host.hyp, host.gic);
     let (ram, cut) = layout::mappable(
         &tree
             .memory()
@@ -188,8 +217,7 @@ fn build(
     let ginfo = tree.gic().map_err(|_| BuildError::NoGicv)?;
     // snowvisor keeps the UART it writes to (stdout-path's or the board's
     // default): Dom0 talks through hvc0.
-    let console_base = crate::start::console_uart_base().map(|b| b as u64);
-    let keep = match console_base {
+    let keep = match host.console_uart_base {
         Some(b) => plan::Keep::none().uart_at(tree, b),
         None => plan::Keep::none(),
     };
@@ -210,7 +238,9 @@ fn build(
         grant_table,
         evtchn_intid: xcfg.event_ppi,
     };
-    let uart = console_base.and_then(|b| xen_params::console_uart(tree, b));
+    let uart = host
+        .console_uart_base
+        .and_then(|b| xen_params::console_uart(tree, b));
     let (cmdline, source) = snowvisor_dt::bootproto::dom0_cmdline(
         kernel.bootargs,
         tree.chosen_str("xen,dom0-bootargs"),
@@ -312,15 +342,14 @@ fn build(
         gic.disable(i);
     }
     // The guest's virtual timer PPI (delivered as a software interrupt: vcpu/irq.rs).
-    let vtimer = tree.timer().and_then(|t| t.intids[2]).unwrap_or(27);
+    let vtimer = host.vtimer_intid;
     vdist.give(vtimer);
-    vcpu::VTIMER_INTID.store(vtimer, core::sync::atomic::Ordering::Relaxed);
     info!(
         "dom0: {} SPI(s) routed, virtual timer INTID {vtimer}",
         spis.len()
     );
     let root = stage2.root_pa();
-    let xen = XenDom0::new(xen, stage2, l.banks.clone(), hyp);
+    let xen = XenDom0::new(xen, stage2, l.banks.clone(), hyp, host.hooks);
     let console_intid = uart.as_ref().and_then(|u| u.intid);
     match console_intid {
         Some(i) if crate::console::enable_rx_interrupt() => {
@@ -332,31 +361,31 @@ fn build(
         }
         _ => warn!("console: no UART receive interrupt; Dom0's hvc0 gets no input"),
     }
-    vcpu::install(Vm {
+    let stage2 = Stage2Root {
+        root_pa: root,
+        vmid: DOM0_VMID,
+    };
+    let domain = Box::new(Domain {
+        id: 0,
         name: "dom0",
+        memory: l.banks.clone(),
+        stage2,
         gicd: Region {
             base: ginfo.gicd.base,
             size: 0x1000,
         },
         vdist,
-        queue: PendingQueue::default(),
         devices,
-        mpidr: guest::vmpidr(),
         stage2_faults: 0,
         xen: Some(xen),
-        console: crate::debugkeys::Console {
-            intid: console_intid,
-            plan_lines,
-            ..Default::default()
-        },
+        log: GuestLog::new("dom0"),
     });
-    vcpu::set_gic(gic);
     // Maintenance interrupt: list-register underflow while interrupts still wait.
     if let Some(m) = ginfo.maintenance_intid {
         gic.enable(m, 0x80);
     }
-    iommu::attach_owned(&plan, root, 1, gic, &ram, hyp, &l.banks);
-    guest::configure(root, 1, VTCR);
+    iommu::attach_owned(&plan, stage2, gic, &ram, hyp, host.image_base, &l.banks);
+    host.arch.install_stage2(root, DOM0_VMID);
 
     let mut f = TrapFrame::default();
     f.r[0] = 0;
@@ -364,8 +393,20 @@ fn build(
     f.r[2] = l.dtb.base as u32;
     f.elr = l.kernel.base as u32;
     f.spsr = 0x1d3; // SVC, A/I/F masked, ARM state
-    Ok(f)
+    Ok(Dom0 {
+        domain,
+        mpidr: guest::vmpidr(),
+        console: Console {
+            intid: console_intid,
+            plan_lines,
+            ..Default::default()
+        },
+        frame: f,
+    })
 }
+
+/// Dom0's VMID (VTTBR.VMID; its SMMU stream table entries use the same).
+const DOM0_VMID: u8 = 1;
 
 fn copy_modules(l: &Dom0Layout) -> Result<(), BuildError> {
     let k = (l.kernel_src, l.kernel);

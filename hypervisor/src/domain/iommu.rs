@@ -28,6 +28,7 @@ use snowvisor_plan::owned::{self, OwnedIommu, StreamRange};
 use snowvisor_plan::Plan;
 
 use super::dma_guard::{self, GuardKind};
+use super::Stage2Root;
 
 /// Same priority as snowvisor's HYP timer.
 const IRQ_PRIORITY: u8 = 0x80;
@@ -53,20 +54,21 @@ struct Guard {
 /// The guard pages and the RAM banks they were checked against.
 static GUARDS: Mutex<(Vec<Guard>, Vec<Region>)> = Mutex::new((Vec::new(), Vec::new()));
 
-/// Takes over every IOMMU the plan owns and attaches Dom0's streams to the
-/// stage 2 rooted at `root_pa` (`Stage2::root_pa` of the tables the CPU uses
-/// for Dom0, which are never freed) under `vmid`. `ram` is the host's RAM,
-/// `hyp` snowvisor's region and `banks` Dom0's memory, for the guard pages.
-/// Errors are reported on the console; they never stop Dom0 from booting.
+/// Takes over every IOMMU the plan owns and attaches Dom0's streams to its
+/// stage 2 `s2` (the tables the CPU uses for Dom0, which are never freed,
+/// and their VMID). `ram` is the host's RAM, `hyp` snowvisor's region,
+/// `image` the start of its image and `banks` Dom0's memory, for the guard
+/// pages. Errors are reported on the console; they never stop Dom0 from booting.
 pub fn attach_owned(
     plan: &Plan,
-    root_pa: u64,
-    vmid: u16,
+    s2: Stage2Root,
     gic: &Gic,
     ram: &[Region],
     hyp: Region,
+    image: u64,
     banks: &[Region],
 ) {
+    let (root_pa, vmid) = (s2.root_pa, u16::from(s2.vmid));
     for line in owned::lines(&plan.owned) {
         info!("{line}");
     }
@@ -78,7 +80,6 @@ pub fn attach_owned(
     }
     let mut g = GUARDS.lock();
     g.1 = ram.to_vec();
-    let image = crate::start::own_region().0 as u64;
     for (kind, page) in dma_guard::pages(ram, hyp, image, banks) {
         if let Some(crc) = smmuv3::crc32_ram(page, ram) {
             info!(

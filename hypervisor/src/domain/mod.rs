@@ -1,7 +1,11 @@
-//! Domains. For now there is one: Dom0, built from the host tree and the Plan.
+//! Domains: the [`Domain`] object (what a guest owns: its memory, stage 2,
+//! Xen state, emulated distributor) and the pure logic that builds one. For
+//! now there is one domain, Dom0, built from the host tree and the Plan
+//! (`build`, on the target).
 
 pub mod dma_guard;
 pub mod layout;
+pub mod xen_glue;
 pub mod xen_params;
 pub mod xen_space;
 pub mod zimage;
@@ -10,5 +14,109 @@ pub mod zimage;
 pub mod build;
 #[cfg(target_arch = "arm")]
 pub mod iommu;
-#[cfg(target_arch = "arm")]
-pub mod xen_glue;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use log::warn;
+
+use crate::hal::Arch;
+use crate::ratelimit::{RateLimit, Verdict};
+use crate::vgic::VDist;
+use snowvisor_dt::Region;
+use xen_glue::XenDom0;
+
+/// A guest: its identity, memory, stage 2, Xen state and interrupt
+/// controller. Its vCPUs ([`crate::vcpu::Vcpu`]) run on physical CPUs and
+/// reach it through their CPU's context ([`crate::vcpu::PerCpu`]).
+pub struct Domain {
+    /// Xen's domain ID (`domid_t`): 0 for Dom0.
+    pub id: u16,
+    /// The name its log lines start with (`dom0`).
+    pub name: &'static str,
+    /// Its RAM banks (IPA ranges; Dom0's are 1:1 with PA).
+    pub memory: Vec<Region>,
+    /// Its stage-2 tables: root PA and VMID, loaded in VTTBR while it runs
+    /// (the tables themselves belong to the address space in [`Self::xen`],
+    /// whose hypercalls edit them).
+    pub stage2: Stage2Root,
+    /// Guest IPA of its (emulated) distributor.
+    pub gicd: Region,
+    /// Its emulated GICv2 distributor.
+    pub vdist: VDist,
+    /// Host device nodes by MMIO region, to name the owner of a faulting address.
+    pub devices: Vec<(Region, String)>,
+    /// Stage-2 faults it took (reported, then injected as aborts).
+    pub stage2_faults: u32,
+    /// The Xen ABI it sees (`HVC #0xEA1`): event channels, grant table,
+    /// console, its address space; `None` for a guest without Xen.
+    pub xen: Option<XenDom0>,
+    /// What it can make snowvisor print, rate-limited.
+    pub log: GuestLog,
+}
+
+/// A stage-2 translation regime: the tables' root (PA) and its VMID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stage2Root {
+    pub root_pa: u64,
+    pub vmid: u8,
+}
+
+/// Rate limit for what a guest can make snowvisor print (its faults, refused
+/// traps and calls): 10 lines at once, then one per 500 ms, the rate of Xen's
+/// `printk_ratelimit` (10 per 5 s). Times in milliseconds.
+#[derive(Debug, Clone)]
+pub struct GuestLog {
+    name: &'static str,
+    limit: RateLimit,
+}
+
+impl GuestLog {
+    /// The limit for domain `name` (the prefix of its "suppressed" line).
+    pub const fn new(name: &'static str) -> Self {
+        GuestLog {
+            name,
+            limit: RateLimit::new(10, 500),
+        }
+    }
+
+    /// Whether a guest-triggered message may be printed at `now_ms`; the first
+    /// one let through after a flood first says how many were dropped.
+    pub fn allowed(&mut self, now_ms: u64) -> bool {
+        match self.limit.check(now_ms) {
+            Verdict::Suppress => false,
+            Verdict::Print { suppressed } => {
+                if suppressed > 0 {
+                    warn!(target: "guest", "{}: {suppressed} messages suppressed", self.name);
+                }
+                true
+            }
+        }
+    }
+
+    /// Says how many messages were dropped and not yet counted in a log
+    /// line (before the machine stops).
+    pub fn report_suppressed(&self) {
+        let n = self.limit.suppressed();
+        if n > 0 {
+            warn!(target: "guest", "{}: {n} messages suppressed", self.name);
+        }
+    }
+}
+
+/// A system PSCI call on a guest's behalf (SYSTEM_OFF, SYSTEM_RESET): the
+/// guest's last words (suppressed-message count, queued console output)
+/// first, then the firmware. Never returns.
+pub fn firmware_power(a: &impl Arch, log: &GuestLog, function: u32) -> ! {
+    log.report_suppressed();
+    crate::console::flush_guest();
+    a.firmware_psci(function)
+}
+
+#[cfg(test)]
+impl GuestLog {
+    /// Messages dropped since the last one printed.
+    pub fn suppressed(&self) -> u64 {
+        self.limit.suppressed()
+    }
+}

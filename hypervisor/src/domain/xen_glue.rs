@@ -1,5 +1,6 @@
-//! Dom0's Xen ABI on the target: the [`GuestMemory`] and [`Platform`] that
-//! `xen/` works through, over Dom0's stage 2 and snowvisor's 1:1 view of RAM.
+//! Dom0's Xen ABI: the [`GuestMemory`] and [`Platform`] that `xen/` works
+//! through, over Dom0's stage 2 and the CPU ([`Arch`]: address translation,
+//! physical copies, cache maintenance, firmware power calls).
 //!
 //! - Guest virtual addresses are translated with `ATS12NSOPR`/`ATS12NSOPW`
 //!   (the guest's stage 1 and stage 2, as its PL1 would access them), page by
@@ -12,10 +13,6 @@
 //!
 //! Those rules, and the stage-2 edits behind the platform calls, are
 //! [`super::xen_space`]'s (pure, host-tested); this file adds the CPU parts.
-//!
-//! HYP maps all RAM below 4 GiB 1:1 as normal write-back memory, like Dom0's
-//! stage 2, and RAM above through its window page, so the copies below see
-//! what Dom0 sees without cache maintenance.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -25,10 +22,10 @@ use core::fmt;
 use log::{error, info};
 
 use super::xen_space::{Hooks, Space, PAGE};
-use crate::arch::armv7::at::{self, Translation};
-use crate::arch::armv7::lpae::Table;
+use super::{firmware_power, GuestLog};
+use crate::arch::armv7::at::Translation;
 use crate::arch::armv7::stage2::Stage2;
-use crate::arch::armv7::{cpu, mmu};
+use crate::hal::Arch;
 use crate::psci;
 use snowvisor_dt::Region;
 use snowvisor_xen::{
@@ -36,27 +33,9 @@ use snowvisor_xen::{
     ShutdownReason, Xen, XenFrame,
 };
 
-/// A zeroed page of snowvisor's heap for a grant frame; it lives as long as
-/// the domain (grant frames are at most `max_grant_frames`, 64, pages).
-fn alloc_page() -> Option<u64> {
-    Some(Box::leak(Table::new_boxed()) as *const Table as usize as u64)
-}
-
-const HOOKS: Hooks = Hooks {
-    alloc_page,
-    stage2_changed,
-};
-
-/// After a change to Dom0's stage 2: the CPU's TLB entries and those of the
-/// owned SMMUs, which walk the same tables.
-fn stage2_changed() {
-    at::flush_guest_tlb();
-    super::iommu::stage2_changed();
-}
-
 /// The guest page's physical address for a VA access, checked to be Dom0 RAM.
-fn va_pa(sp: &Space, va: u32, write: bool) -> Result<u64, Fault> {
-    match at::translate_pl1(va, write) {
+fn va_pa(a: &impl Arch, sp: &Space, va: u32, write: bool) -> Result<u64, Fault> {
+    match a.translate_pl1(va, write) {
         Translation::Pa(pa) => sp.check_va_pa(va, pa),
         Translation::Stage1Fault | Translation::Stage2Fault => Err(Fault::Unmapped(va.into())),
     }
@@ -81,62 +60,51 @@ fn by_page(
     Ok(())
 }
 
-/// Copies out of physical memory (RAM above 4 GiB through HYP's window).
-fn copy_from_pa(pa: u64, out: &mut [u8]) {
-    // SAFETY: callers pass a range inside one page that `Space` approved (Dom0
-    // RAM or a grant frame): normal memory that `with_phys` maps, to which
-    // snowvisor holds no Rust reference. Dom0 does not run meanwhile.
-    mmu::with_phys(pa, |p| unsafe {
-        core::ptr::copy_nonoverlapping(p.cast_const(), out.as_mut_ptr(), out.len())
-    })
+struct Dom0Memory<'a, A> {
+    space: &'a RefCell<Space>,
+    arch: &'a A,
 }
 
-/// Copies into physical memory.
-fn copy_to_pa(pa: u64, data: &[u8]) {
-    // SAFETY: as for `copy_from_pa`; the page was also checked to be writable.
-    mmu::with_phys(pa, |p| unsafe {
-        core::ptr::copy_nonoverlapping(data.as_ptr(), p, data.len())
-    })
-}
-
-struct Dom0Memory<'a>(&'a RefCell<Space>);
-
-impl GuestMemory for Dom0Memory<'_> {
+impl<A: Arch> GuestMemory for Dom0Memory<'_, A> {
     fn read(&mut self, gva: u32, buf: &mut [u8]) -> Result<(), Fault> {
-        let sp = self.0.borrow();
+        let sp = self.space.borrow();
         by_page(gva, buf.len(), |va, at, n| {
-            copy_from_pa(va_pa(&sp, va, false)?, &mut buf[at..at + n]);
+            let pa = va_pa(self.arch, &sp, va, false)?;
+            self.arch.read_phys(pa, &mut buf[at..at + n]);
             Ok(())
         })
     }
 
     fn write(&mut self, gva: u32, data: &[u8]) -> Result<(), Fault> {
-        let sp = self.0.borrow();
+        let sp = self.space.borrow();
         by_page(gva, data.len(), |va, at, n| {
-            copy_to_pa(va_pa(&sp, va, true)?, &data[at..at + n]);
+            let pa = va_pa(self.arch, &sp, va, true)?;
+            self.arch.write_phys(pa, &data[at..at + n]);
             Ok(())
         })
     }
 
     fn read_ipa(&mut self, ipa: u64, buf: &mut [u8]) -> Result<(), Fault> {
-        let pa = self.0.borrow().ipa_pa(ipa, buf.len(), false)?;
-        copy_from_pa(pa, buf);
+        let pa = self.space.borrow().ipa_pa(ipa, buf.len(), false)?;
+        self.arch.read_phys(pa, buf);
         Ok(())
     }
 
     fn write_ipa(&mut self, ipa: u64, data: &[u8]) -> Result<(), Fault> {
-        let pa = self.0.borrow().ipa_pa(ipa, data.len(), true)?;
-        copy_to_pa(pa, data);
+        let pa = self.space.borrow().ipa_pa(ipa, data.len(), true)?;
+        self.arch.write_phys(pa, data);
         Ok(())
     }
 }
 
-struct Dom0Platform<'a> {
+struct Dom0Platform<'a, A> {
     space: &'a RefCell<Space>,
     upcall: &'a mut bool,
+    arch: &'a A,
+    log: &'a GuestLog,
 }
 
-impl Platform for Dom0Platform<'_> {
+impl<A: Arch> Platform for Dom0Platform<'_, A> {
     fn current_vcpu(&self) -> u32 {
         0
     }
@@ -149,15 +117,15 @@ impl Platform for Dom0Platform<'_> {
         match reason.hardware_domain_action() {
             MachineAction::Halt => {
                 info!("dom0: SCHEDOP_shutdown(poweroff): powering off");
-                crate::vcpu::platform_psci(psci::fid::SYSTEM_OFF)
+                firmware_power(self.arch, self.log, psci::fid::SYSTEM_OFF)
             }
             MachineAction::Restart if matches!(reason, ShutdownReason::Reboot) => {
                 info!("dom0: SCHEDOP_shutdown(reboot): resetting");
-                crate::vcpu::platform_psci(psci::fid::SYSTEM_RESET)
+                firmware_power(self.arch, self.log, psci::fid::SYSTEM_RESET)
             }
             MachineAction::Restart => {
                 error!("dom0: SCHEDOP_shutdown({reason}): Dom0 stopped; resetting the machine");
-                crate::vcpu::platform_psci(psci::fid::SYSTEM_RESET)
+                firmware_power(self.arch, self.log, psci::fid::SYSTEM_RESET)
             }
         }
     }
@@ -204,9 +172,7 @@ impl Platform for Dom0Platform<'_> {
         // bare invalidate would lose too) is excluded by Linux's streaming
         // DMA rules.
         let _ = op;
-        mmu::with_phys(pa, |p| {
-            cpu::clean_inval_dcache_range(p as usize, len as usize)
-        });
+        self.arch.clean_dcache_phys(pa, len as usize);
         Ok(())
     }
 
@@ -241,12 +207,14 @@ pub struct XenDom0 {
 }
 
 impl XenDom0 {
-    /// `stage2` is Dom0's (already loaded in VTTBR), `ram` its banks.
-    pub fn new(xen: Xen, stage2: Box<Stage2>, ram: Vec<Region>, hyp: Region) -> Self {
+    /// `stage2` is Dom0's (already loaded in VTTBR), `ram` its banks, `hyp`
+    /// snowvisor's own region; `hooks` allocate grant frames and follow
+    /// stage-2 changes (TLB and SMMU invalidation).
+    pub fn new(xen: Xen, stage2: Box<Stage2>, ram: Vec<Region>, hyp: Region, hooks: Hooks) -> Self {
         let frames = xen.config().max_grant_frames;
         XenDom0 {
             xen,
-            space: RefCell::new(Space::new(stage2, ram, hyp, frames, HOOKS)),
+            space: RefCell::new(Space::new(stage2, ram, hyp, frames, hooks)),
             upcall: false,
         }
     }
@@ -256,20 +224,37 @@ impl XenDom0 {
         self.xen.config().event_ppi
     }
 
-    /// `HVC #0xEA1`: hypercall `nr` (r12) with r0-r4.
+    /// `HVC #0xEA1`: hypercall `nr` (r12) with r0-r4, on the CPU `arch`;
+    /// `log` is the domain's (reported before a shutdown stops the machine).
     #[inline]
-    pub fn hypercall(&mut self, nr: u32, args: [u32; 5]) -> Outcome {
+    pub fn hypercall<A: Arch>(
+        &mut self,
+        arch: &A,
+        log: &GuestLog,
+        nr: u32,
+        args: [u32; 5],
+    ) -> Outcome {
         let XenDom0 { xen, space, upcall } = self;
-        let mut mem = Dom0Memory(space);
-        let mut plat = Dom0Platform { space, upcall };
+        let mut mem = Dom0Memory { space, arch };
+        let mut plat = Dom0Platform {
+            space,
+            upcall,
+            arch,
+            log,
+        };
         xen.hypercall(&mut mem, &mut plat, nr, args)
     }
 
     /// Console input for Dom0 (raises VIRQ_CONSOLE); returns bytes taken.
-    pub fn console_input(&mut self, bytes: &[u8]) -> usize {
+    pub fn console_input<A: Arch>(&mut self, arch: &A, log: &GuestLog, bytes: &[u8]) -> usize {
         let XenDom0 { xen, space, upcall } = self;
-        let mut mem = Dom0Memory(space);
-        let mut plat = Dom0Platform { space, upcall };
+        let mut mem = Dom0Memory { space, arch };
+        let mut plat = Dom0Platform {
+            space,
+            upcall,
+            arch,
+            log,
+        };
         xen.console_input(&mut mem, &mut plat, bytes)
     }
 
@@ -288,8 +273,11 @@ impl XenDom0 {
     }
 
     /// Event channels, grant table and console state, for the debug keys.
-    pub fn dump(&mut self, out: &mut dyn fmt::Write) -> fmt::Result {
-        let mut mem = Dom0Memory(&self.space);
+    pub fn dump<A: Arch>(&mut self, arch: &A, out: &mut dyn fmt::Write) -> fmt::Result {
+        let mut mem = Dom0Memory {
+            space: &self.space,
+            arch,
+        };
         self.xen.dump(&mut mem, out)?;
         let (tables, mapped) = self.space.borrow().usage();
         writeln!(

@@ -13,10 +13,11 @@ static PREVIOUS_FLAGS: AtomicU32 = AtomicU32::new(0);
 
 const PSCI_SYSTEM_RESET: u32 = 0x8400_0009;
 
-/// Attaches the board's RAM log and says what the previous boot left.
-pub fn start<B: Board>() {
+/// Attaches the board's RAM log and says what the previous boot left;
+/// `own` is snowvisor's image, stack and heap (start, end), which it must
+/// not overlap.
+pub fn start<B: Board>(own: (usize, usize)) {
     let Some(place) = B::RAM_LOG else { return };
-    let own = crate::start::own_region();
     if let Err(e) = check_place(place.base, place.size, B::RAM_WINDOW, own) {
         warn!("ramlog: {e}; running without a RAM log");
         return;

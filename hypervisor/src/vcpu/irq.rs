@@ -2,37 +2,39 @@
 //! list-register refill on the way back, and whether a trapped WFI may idle.
 
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, Ordering};
 
-use super::{Vm, GIC, LIST_REGISTERS, VM, VTIMER_INTID};
+use super::{CpuInterface, PerCpu, Vcpu};
 use crate::arch::armv7::frame::TrapFrame;
-use crate::arch::armv7::guest;
 use crate::debugkeys::{self, Command, Input};
 use crate::domain::xen_glue::XenDom0;
-use crate::drivers::gicv2::SPURIOUS;
+use crate::domain::Domain;
+use crate::hal::Arch;
 use crate::stats::{Class, EXITS};
 use crate::vgic::{ListRegister, LrState};
 
-/// Last value written to GICH_HCR (0 is the reset value `Gic::init` writes),
-/// changed only under the [`VM`] lock.
-static GICH_HCR: AtomicU32 = AtomicU32::new(0);
+/// INTIDs at or above this are special (1020-1023) or spurious (1023), GIC
+/// architecture spec 3.2.5.
+const SPECIAL: u32 = 1020;
+
+/// The list registers snowvisor uses: all the CPU has, at most 64 (GICH_LR0-63).
+fn lr_count(gic: &CpuInterface) -> usize {
+    gic.list_registers.min(64) as usize
+}
 
 /// Whether a trapped WFI may wait at HYP: only if nothing is pending for the
 /// guest, neither queued nor in a list register (the guest idles with IRQs
 /// masked, and a virtual interrupt does not wake a WFI at HYP). A physical
 /// interrupt wakes the wait and is taken as soon as the guest resumes.
-pub(super) fn idle_allowed() -> bool {
-    if VM.lock().as_ref().is_some_and(|vm| !vm.queue.is_empty()) {
+pub(super) fn idle_allowed(a: &impl Arch, gic: &CpuInterface, v: &Vcpu) -> bool {
+    if !v.queue.is_empty() {
         return false;
     }
-    let Some(h) = GIC.get().and_then(|g| g.gich) else {
+    if !a.has_list_registers() {
         return true;
-    };
-    use tock_registers::interfaces::Readable;
-    let n = LIST_REGISTERS.load(Ordering::Relaxed).min(64) as usize;
-    !(0..n).any(|i| {
+    }
+    !(0..lr_count(gic)).any(|i| {
         matches!(
-            ListRegister(h.lr[i].get()).state(),
+            ListRegister(a.list_register(i)).state(),
             LrState::Pending | LrState::PendingActive
         )
     })
@@ -40,10 +42,8 @@ pub(super) fn idle_allowed() -> bool {
 
 /// The console UART's receive interrupt: bytes go to Dom0's hvc0 or to the
 /// debug keys, whichever has the input. False if `intid` is not the UART's.
-pub fn console_irq(intid: u32, f: &TrapFrame) -> bool {
-    let mut g = VM.lock();
-    let Some(vm) = g.as_mut() else { return false };
-    if vm.console.intid != Some(intid) {
+pub fn console_irq<A: Arch>(a: &A, cpu: &mut PerCpu, intid: u32, f: &TrapFrame) -> bool {
+    if cpu.console.intid != Some(intid) {
         return false;
     }
     let mut buf = [0u8; 32];
@@ -55,7 +55,7 @@ pub fn console_irq(intid: u32, f: &TrapFrame) -> bool {
         let mut for_dom0 = Vec::new();
         let mut keys = Vec::new();
         for &b in &buf[..n] {
-            vm.console.switch.feed(b, &mut |i| match i {
+            cpu.console.switch.feed(b, &mut |i| match i {
                 Input::Dom0(b) => for_dom0.push(b),
                 Input::Key(b) => keys.push(Command::from_key(b)),
                 Input::Switched(to) => {
@@ -66,13 +66,24 @@ pub fn console_irq(intid: u32, f: &TrapFrame) -> bool {
                 }
             });
         }
+        let PerCpu {
+            console, current, ..
+        } = cpu;
+        let Some(cur) = current.as_mut() else {
+            continue;
+        };
+        let d = &mut *cur.domain;
+        let view = debugkeys::VcpuView {
+            id: cur.vcpu.id,
+            queued: cur.vcpu.queue.len(),
+        };
         if !for_dom0.is_empty() {
-            if let Some(x) = vm.xen.as_mut() {
-                x.console_input(&for_dom0);
+            if let Some(x) = d.xen.as_mut() {
+                x.console_input(a, &d.log, &for_dom0);
             }
         }
         for c in keys {
-            debugkeys::run(c, vm, f);
+            debugkeys::run(a, c, console, d, view, f);
         }
     }
     true
@@ -80,88 +91,83 @@ pub fn console_irq(intid: u32, f: &TrapFrame) -> bool {
 
 /// A physical interrupt taken while the guest ran, or while HYP idled for it.
 /// Returns false for interrupts that are not the guest's (the caller handles them).
-pub fn guest_irq(intid: u32, iar: u32) -> bool {
-    let Some(gic) = GIC.get() else { return false };
-    let mut g = VM.lock();
-    let Some(vm) = g.as_mut() else { return false };
-    if intid == 25 {
+pub fn guest_irq<A: Arch>(a: &A, cpu: &mut PerCpu, intid: u32, iar: u32) -> bool {
+    let vtimer = cpu.timers.vtimer_intid;
+    let Some((gic, d, v)) = cpu.parts() else {
+        return false;
+    };
+    if intid == gic.maintenance_intid {
         // Maintenance: list registers underflowed; refill below.
         EXITS.count(Class::Maintenance);
-        gic.end_of_interrupt(iar);
-        gic.deactivate(iar);
+        a.irq_end(iar);
+        a.irq_deactivate(iar);
         return true;
     }
-    if !vm.vdist.owns(intid) || intid >= SPURIOUS {
+    if !d.vdist.owns(intid) || intid >= SPECIAL {
         return false;
     }
     EXITS.irq(intid);
-    let prio = vm.vdist.priority(intid);
-    if intid == VTIMER_INTID.load(Ordering::Relaxed) {
+    let prio = d.vdist.priority(intid);
+    if intid == vtimer {
         // The virtual timer is delivered as a software interrupt: mask it at
         // the timer (the guest's handler reprograms and unmasks it) and finish
         // the physical interrupt here, so its active state never waits on the guest.
-        guest::mask_vtimer();
-        gic.end_of_interrupt(iar);
-        gic.deactivate(iar);
-        vm.queue.push(intid, prio, false);
+        a.mask_vtimer();
+        a.irq_end(iar);
+        a.irq_deactivate(iar);
+        v.queue.push(intid, prio, false);
         return true;
     }
     // Drop priority now; the guest's EOI deactivates through the HW list register.
-    gic.end_of_interrupt(iar);
-    vm.queue.push(intid, prio, true);
+    a.irq_end(iar);
+    v.queue.push(intid, prio, true);
     true
 }
 
 /// Whether [`flush_vm`] has anything to do: an upcall waits, something is
 /// queued, or GICH_HCR still asks for underflow maintenance.
 #[inline]
-pub(super) fn flush_needed(vm: &Vm) -> bool {
-    vm.xen.as_ref().is_some_and(XenDom0::upcall_waiting)
-        || !vm.queue.is_empty()
-        || GICH_HCR.load(Ordering::Relaxed) != HCR_EN
+pub(super) fn flush_needed(gic: &CpuInterface, d: &Domain, v: &Vcpu) -> bool {
+    d.xen.as_ref().is_some_and(XenDom0::upcall_waiting) || !v.queue.is_empty() || gic.hcr != HCR_EN
 }
 
 /// GICH_HCR.En.
 const HCR_EN: u32 = 1;
 
 /// Moves queued interrupts into free list registers; asks for a maintenance
-/// interrupt while some still wait.
-pub fn flush_lrs() {
-    let Some(mut g) = VM.try_lock() else {
-        return;
-    };
-    if let Some(vm) = g.as_mut() {
-        flush_vm(vm);
+/// interrupt while some still wait. Does nothing without a loaded vCPU.
+pub fn flush_lrs<A: Arch>(a: &A, cpu: &mut PerCpu) {
+    if let Some((gic, d, v)) = cpu.parts() {
+        flush_vm(a, gic, d, v);
     }
 }
 
-/// [`flush_lrs`] with the lock held. Does nothing when no upcall waits,
+/// [`flush_lrs`] for the loaded vCPU. Does nothing when no upcall waits,
 /// nothing is queued and GICH_HCR already says so.
 #[inline(never)]
-pub(super) fn flush_vm(vm: &mut Vm) {
-    let Some(h) = GIC.get().and_then(|g| g.gich) else {
+pub(super) fn flush_vm<A: Arch>(a: &A, gic: &mut CpuInterface, d: &mut Domain, v: &mut Vcpu) {
+    if !a.has_list_registers() {
         return;
-    };
-    use tock_registers::interfaces::{Readable, Writeable};
-    if let Some(x) = vm.xen.as_mut().filter(|x| x.upcall_waiting()) {
+    }
+    if let Some(x) = d.xen.as_mut().filter(|x| x.upcall_waiting()) {
         // The event upcall is a virtual PPI: it waits while the guest has it disabled.
         let ppi = x.event_ppi();
-        if x.take_upcall(vm.vdist.enabled(ppi)) {
-            vm.queue.push(ppi, vm.vdist.priority(ppi), false);
+        if x.take_upcall(d.vdist.enabled(ppi)) {
+            v.queue.push(ppi, d.vdist.priority(ppi), false);
         }
     }
-    if vm.queue.is_empty() && GICH_HCR.load(Ordering::Relaxed) == HCR_EN {
+    if v.queue.is_empty() && gic.hcr == HCR_EN {
         return;
     }
     let mut underflow = false;
-    if !vm.queue.is_empty() {
-        let n = LIST_REGISTERS.load(Ordering::Relaxed).min(64) as usize;
-        let free = h.elrsr[0].get() as u64 | ((h.elrsr[1].get() as u64) << 32);
-        let lrs: Vec<ListRegister> = (0..n).map(|i| ListRegister(h.lr[i].get())).collect();
+    if !v.queue.is_empty() {
+        let n = lr_count(gic);
+        let free = a.empty_list_registers();
+        let lrs: Vec<ListRegister> = (0..n).map(|i| ListRegister(a.list_register(i))).collect();
         let mut written = 0;
-        let fill = vm.queue.fill(&lrs, free & ((1u64 << n) - 1));
+        let fill = v.queue.fill(&lrs, free & ((1u64 << n) - 1));
         for (i, lr) in fill.writes {
-            h.lr[i].set(lr.0);
+            a.set_list_register(i, lr.0);
             written += 1;
         }
         if written > 0 {
@@ -173,6 +179,6 @@ pub(super) fn flush_vm(vm: &mut Vm) {
     // list register. Those waiting for the guest to deactivate the same INTID
     // are taken at the EOI maintenance interrupt or the next exit.
     let hcr = HCR_EN | if underflow { 1 << 1 } else { 0 };
-    h.hcr.set(hcr);
-    GICH_HCR.store(hcr, Ordering::Relaxed);
+    a.set_gich_hcr(hcr);
+    gic.hcr = hcr;
 }

@@ -4,76 +4,75 @@
 use alloc::vec::Vec;
 
 use super::regs::{reg, set_reg};
-use super::{Next, Vm, GIC, VM};
+use super::{guest_log, inject, Next, Vcpu};
 use crate::arch::armv7::exception::Kind;
 use crate::arch::armv7::frame::TrapFrame;
-use crate::arch::armv7::guest;
 use crate::arch::armv7::hsr::{fault_name, Hsr};
-use crate::drivers::gicv2::Gic;
+use crate::domain::Domain;
+use crate::hal::Arch;
 use crate::vgic::PhysGic;
 
-struct Phys<'a>(&'a Gic);
+/// The physical distributor as the vGIC forwards to it.
+struct Phys<'a, A>(&'a A);
 
-impl PhysGic for Phys<'_> {
+impl<A: Arch> PhysGic for Phys<'_, A> {
     fn set_enabled(&mut self, intid: u32, on: bool) {
         if on {
-            self.0.enable(intid, 0xa0);
+            self.0.irq_enable(intid, 0xa0);
         } else {
-            self.0.disable(intid);
+            self.0.irq_disable(intid);
         }
     }
     fn set_edge_triggered(&mut self, intid: u32, edge: bool) {
-        self.0.set_edge_triggered(intid, edge);
+        self.0.irq_set_edge_triggered(intid, edge);
     }
 }
 
-fn fault_ipa() -> u64 {
-    let hpfar = aarch32_cpu::register::Hpfar::read().0 as u64;
-    let hdfar = aarch32_cpu::register::Hdfar::read().0 as u64;
-    ((hpfar >> 4) << 12) | (hdfar & 0xfff)
+/// The faulting IPA: HPFAR's page and HDFAR's offset in it.
+fn fault_ipa(a: &impl Arch) -> u64 {
+    ((u64::from(a.hpfar()) >> 4) << 12) | (u64::from(a.hdfar()) & 0xfff)
 }
 
-pub(super) fn data_abort(f: &mut TrapFrame, hsr: Hsr) -> Next {
-    let Some(d) = hsr.data_abort() else {
+pub(super) fn data_abort<A: Arch>(
+    a: &A,
+    d: &mut Domain,
+    v: &mut Vcpu,
+    f: &mut TrapFrame,
+    hsr: Hsr,
+) -> Next {
+    let Some(da) = hsr.data_abort() else {
         return Next::Stay;
     };
-    let ipa = fault_ipa();
-    let va = aarch32_cpu::register::Hdfar::read().0;
-    let mut vm_guard = VM.lock();
-    let Some(vm) = vm_guard.as_deref_mut() else {
-        return Next::Stay;
-    };
-    let in_gicd = ipa >= vm.gicd.base && ipa < vm.gicd.end();
-    if in_gicd && d.valid && !d.s1ptw {
-        let off = (ipa - vm.gicd.base) as u32;
-        let size = 1u32 << d.size_log2;
-        crate::stats::EXITS.gicd(off, d.write);
-        let ok = if d.write {
-            let val = reg(f, d.reg).unwrap_or(0);
+    let ipa = fault_ipa(a);
+    let va = a.hdfar();
+    let in_gicd = ipa >= d.gicd.base && ipa < d.gicd.end();
+    if in_gicd && da.valid && !da.s1ptw {
+        let off = (ipa - d.gicd.base) as u32;
+        let size = 1u32 << da.size_log2;
+        crate::stats::EXITS.gicd(off, da.write);
+        let ok = if da.write {
+            let val = reg(a, f, da.reg).unwrap_or(0);
             let val = if size == 4 {
                 val
             } else {
                 val & ((1 << (8 * size)) - 1)
             };
-            let gic = GIC.get().copied();
-            let Vm { vdist, queue, .. } = vm;
             let mut sw = Vec::new();
-            let ok = match gic {
-                Some(g) => vdist.write(off, size, val, &mut Phys(g), &mut |i| sw.push(i)),
-                None => false,
-            };
+            let ok = d
+                .vdist
+                .write(off, size, val, &mut Phys(a), &mut |i| sw.push(i));
             for i in sw {
-                queue.push(i, vdist.priority(i), false);
+                v.queue.push(i, d.vdist.priority(i), false);
             }
             ok
         } else {
-            match vm.vdist.read(off, size) {
-                Some(mut v) => {
-                    if d.sign_extend && size < 4 {
+            match d.vdist.read(off, size) {
+                Some(mut x) => {
+                    if da.sign_extend && size < 4 {
                         let sh = 32 - 8 * size;
-                        v = (((v << sh) as i32) >> sh) as u32;
+                        x = (((x << sh) as i32) >> sh) as u32;
                     }
-                    set_reg(f, d.reg, v)
+                    set_reg(a, f, da.reg, x)
                 }
                 None => false,
             }
@@ -81,34 +80,40 @@ pub(super) fn data_abort(f: &mut TrapFrame, hsr: Hsr) -> Next {
         if ok {
             return Next::Skip;
         }
-        super::guest_log!(
+        guest_log!(
+            a,
+            d,
             warn,
-            "dom0: GICD access at offset {off:#x} ({} bytes, {}) not allowed; injecting an abort",
+            "{}: GICD access at offset {off:#x} ({} bytes, {}) not allowed; injecting an abort",
+            d.name,
             size,
-            if d.write { "write" } else { "read" }
+            if da.write { "write" } else { "read" }
         );
     } else {
         crate::stats::EXITS.count(crate::stats::Class::DataAbort);
-        vm.stage2_faults += 1;
-        let owner = vm
+        d.stage2_faults += 1;
+        let owner = d
             .devices
             .iter()
             .find(|(r, _)| ipa >= r.base && ipa < r.end())
             .map_or("no device node", |(_, n)| n.as_str());
-        super::guest_log!(
+        guest_log!(
+            a,
+            d,
             error,
-            "dom0: stage-2 fault: {} of IPA {ipa:#x} (VA {va:#010x}) at pc {:#010x}: {} ({owner}); injecting a data abort",
-            if d.write { "write" } else { "read" },
+            "{}: stage-2 fault: {} of IPA {ipa:#x} (VA {va:#010x}) at pc {:#010x}: {} ({owner}); injecting a data abort",
+            d.name,
+            if da.write { "write" } else { "read" },
             f.elr,
-            fault_name(d.fsc)
+            fault_name(da.fsc)
         );
     }
-    drop(vm_guard);
-    guest::inject(
+    inject(
+        a,
         f,
         Kind::DataAbort {
             addr: va,
-            write: d.write,
+            write: da.write,
         },
     );
     Next::Stay

@@ -1,0 +1,246 @@
+//! The ARMv7 CPU as the core's [`Arch`] (over `arch::armv7` and the GIC
+//! driver), and the per-CPU accessor: each physical CPU's context
+//! ([`PerCpu`] and the CPU's hardware handles) in one slot, found through
+//! HTPIDR, which holds the CPU's slot index.
+
+use alloc::boxed::Box;
+
+use aarch32_cpu::register::{
+    Actlr, CntPct, CntVoff, Cntfrq, CnthpCtl, CnthpTval, Dfar, Dfsr, Hdfar, Hifar, Hpfar, Htpidr,
+    Midr, Vbar,
+};
+use spin::Mutex;
+use tock_registers::interfaces::{Readable, Writeable};
+
+use crate::arch::armv7::at::{self, Translation};
+use crate::arch::armv7::exception::FaultRegs;
+use crate::arch::armv7::hsr::Hsr;
+use crate::arch::armv7::lpae::Table;
+use crate::arch::armv7::stage2::VTCR;
+use crate::arch::armv7::{banked, cpu, guest, mmu, secure, sysreg};
+use crate::domain::xen_space::Hooks;
+use crate::drivers::gicv2::Gic;
+use crate::hal::{Arch, GuestControl};
+use crate::vcpu::PerCpu;
+
+/// The CPU snowvisor runs on, with its GIC (distributor shared, CPU and
+/// hypervisor interfaces banked per CPU).
+pub struct Armv7 {
+    gic: &'static Gic,
+}
+
+impl Armv7 {
+    pub fn new(gic: &'static Gic) -> Self {
+        Armv7 { gic }
+    }
+
+    /// The GIC driver, for snowvisor's own interrupts.
+    pub fn gic(&self) -> &'static Gic {
+        self.gic
+    }
+}
+
+impl Arch for Armv7 {
+    #[inline]
+    fn hsr(&self) -> Hsr {
+        Hsr(aarch32_cpu::register::Hsr::read().raw_value())
+    }
+    fn hdfar(&self) -> u32 {
+        Hdfar::read().0
+    }
+    fn hifar(&self) -> u32 {
+        Hifar::read().0
+    }
+    fn hpfar(&self) -> u32 {
+        Hpfar::read().0
+    }
+
+    fn banked_lr(&self, mode: u32) -> Option<u32> {
+        banked::lr(mode)
+    }
+    fn set_banked_lr(&self, mode: u32, v: u32) -> bool {
+        banked::set_lr(mode, v)
+    }
+    fn set_banked_spsr_lr(&self, mode: u32, spsr: u32, lr: u32) {
+        banked::set_spsr_lr(mode, spsr, lr)
+    }
+    fn guest_control(&self) -> GuestControl {
+        GuestControl {
+            sctlr: guest::guest_sctlr(),
+            vbar: Vbar::read().0,
+            ttbcr: sysreg::Ttbcr::read().raw_value(),
+        }
+    }
+    fn set_fault_regs(&self, regs: FaultRegs) {
+        banked::set_fault_regs(regs)
+    }
+    fn guest_data_fault(&self) -> (u32, u32) {
+        (Dfar::read().0, Dfsr::read().raw_value())
+    }
+    fn midr(&self) -> u32 {
+        Midr::read().raw_value()
+    }
+    fn actlr(&self) -> u32 {
+        Actlr::read().0
+    }
+
+    fn counter(&self) -> u64 {
+        CntPct::read().0
+    }
+    fn counter_hz(&self) -> u32 {
+        Cntfrq::read().0
+    }
+    fn mask_vtimer(&self) {
+        guest::mask_vtimer()
+    }
+    fn set_virtual_offset(&self, ticks: u64) {
+        CntVoff::write(CntVoff(ticks))
+    }
+    fn arm_hyp_timer(&self, ticks: u32) {
+        CnthpTval::write(CnthpTval(ticks));
+        CnthpCtl::write(CnthpCtl::new_with_raw_value(1)); // enabled, unmasked
+    }
+    fn stop_hyp_timer(&self) {
+        CnthpCtl::write(CnthpCtl::new_with_raw_value(2)); // masked, disabled
+    }
+
+    fn wait_for_interrupt(&self) {
+        cpu::wait_for_interrupt()
+    }
+    fn firmware_psci(&self, function: u32) -> ! {
+        secure::smc_call(function, 0, 0, 0);
+        crate::start::fatal(format_args!("platform PSCI call {function:#x} returned"))
+    }
+
+    fn irq_enable(&self, intid: u32, priority: u8) {
+        self.gic.enable(intid, priority)
+    }
+    fn irq_disable(&self, intid: u32) {
+        self.gic.disable(intid)
+    }
+    fn irq_set_edge_triggered(&self, intid: u32, edge: bool) {
+        self.gic.set_edge_triggered(intid, edge)
+    }
+    fn irq_end(&self, iar: u32) {
+        self.gic.end_of_interrupt(iar)
+    }
+    fn irq_deactivate(&self, iar: u32) {
+        self.gic.deactivate(iar)
+    }
+    fn send_sgi(&self, intid: u32, targets: u8) {
+        // GICD_SGIR: TargetListFilter 0 (the list), CPUTargetList [23:16], SGIINTID [3:0].
+        self.gic
+            .gicd
+            .sgir
+            .set((u32::from(targets) << 16) | (intid & 0xf));
+    }
+    #[inline]
+    fn has_list_registers(&self) -> bool {
+        self.gic.gich.is_some()
+    }
+    fn list_register(&self, n: usize) -> u32 {
+        self.gic.gich.map_or(0, |h| h.lr[n].get())
+    }
+    fn set_list_register(&self, n: usize, v: u32) {
+        if let Some(h) = self.gic.gich {
+            h.lr[n].set(v)
+        }
+    }
+    fn empty_list_registers(&self) -> u64 {
+        self.gic.gich.map_or(0, |h| {
+            u64::from(h.elrsr[0].get()) | (u64::from(h.elrsr[1].get()) << 32)
+        })
+    }
+    fn set_gich_hcr(&self, v: u32) {
+        if let Some(h) = self.gic.gich {
+            h.hcr.set(v)
+        }
+    }
+
+    fn install_stage2(&self, root_pa: u64, vmid: u8) {
+        guest::configure(root_pa, vmid, VTCR)
+    }
+    fn translate_pl1(&self, va: u32, write: bool) -> Translation {
+        at::translate_pl1(va, write)
+    }
+    // HYP maps all RAM below 4 GiB 1:1 as normal write-back memory, like a
+    // guest's stage 2, and RAM above through its window page, so these copies
+    // see what the guest sees without cache maintenance.
+    fn read_phys(&self, pa: u64, out: &mut [u8]) {
+        // SAFETY: the caller passes a range inside one page that it checked to
+        // be the guest's RAM or a frame snowvisor gave it: normal memory that
+        // `with_phys` maps, to which snowvisor holds no Rust reference. The
+        // guest does not run meanwhile.
+        mmu::with_phys(pa, |p| unsafe {
+            core::ptr::copy_nonoverlapping(p.cast_const(), out.as_mut_ptr(), out.len())
+        })
+    }
+    fn write_phys(&self, pa: u64, data: &[u8]) {
+        // SAFETY: as for `read_phys`; the page was also checked to be writable.
+        mmu::with_phys(pa, |p| unsafe {
+            core::ptr::copy_nonoverlapping(data.as_ptr(), p, data.len())
+        })
+    }
+    fn clean_dcache_phys(&self, pa: u64, len: usize) {
+        mmu::with_phys(pa, |p| cpu::clean_inval_dcache_range(p as usize, len))
+    }
+}
+
+/// A zeroed page of snowvisor's heap for a grant frame (PA = VA: HYP maps
+/// its heap 1:1); it lives as long as the domain (grant frames are at most
+/// `max_grant_frames`, 64, pages).
+fn alloc_page() -> Option<u64> {
+    Some(Box::leak(Table::new_boxed()) as *const Table as usize as u64)
+}
+
+/// After a change to a domain's stage 2: the CPU's TLB entries and those of
+/// the owned SMMUs, which walk the same tables.
+fn stage2_changed() {
+    at::flush_guest_tlb();
+    crate::domain::iommu::stage2_changed();
+}
+
+/// What a domain's address space calls on the target.
+pub const STAGE2_HOOKS: Hooks = Hooks {
+    alloc_page,
+    stage2_changed,
+};
+
+/// A physical CPU: its hardware and its context.
+pub struct Cpu {
+    pub arch: Armv7,
+    pub state: PerCpu,
+}
+
+/// CPUs snowvisor can hold a context for: GICv2 has 8 CPU interfaces.
+pub const MAX_CPUS: usize = 8;
+
+/// One slot per CPU, indexed by the value in HTPIDR. Boxed: `None` is all
+/// zero bytes and the array lives in `.bss`.
+type Slot = Mutex<Option<Box<Cpu>>>;
+#[allow(clippy::declare_interior_mutable_const)]
+const EMPTY: Slot = Mutex::new(None);
+static CPUS: [Slot; MAX_CPUS] = [EMPTY; MAX_CPUS];
+
+/// Gives the CPU running this its slot `index` (its MPIDR affinity level 0,
+/// below [`MAX_CPUS`]) and puts `cpu` in it. Must run on each CPU before
+/// anything takes an exception that uses [`this_cpu`].
+pub fn attach(index: usize, cpu: Cpu) {
+    // SAFETY: HTPIDR is snowvisor's own (HYP software thread ID); nothing
+    // but this accessor reads it.
+    unsafe { Htpidr::write(Htpidr(index as u32)) };
+    *CPUS[index % MAX_CPUS].lock() = Some(Box::new(cpu));
+}
+
+/// The slot index of the CPU with MPIDR `mpidr` (Aff0), if snowvisor can hold it.
+pub fn index_of(mpidr: u32) -> Option<usize> {
+    Some((mpidr & 0xff) as usize).filter(|&i| i < MAX_CPUS)
+}
+
+/// This CPU's context: the one per-CPU accessor. Locked by the trap and
+/// interrupt handlers for their whole run (no lock is held across a guest
+/// entry); `None` until [`attach`].
+#[inline]
+pub fn this_cpu() -> &'static Slot {
+    &CPUS[Htpidr::read().0 as usize % MAX_CPUS]
+}

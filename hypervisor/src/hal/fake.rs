@@ -1,0 +1,256 @@
+//! A host [`Arch`] for tests: a CPU whose registers, GIC interfaces, timers
+//! and memory are plain fields. Tests set what a trap would find (syndrome,
+//! fault addresses, guest registers, translations) and read back what the
+//! core did (list registers, injected exceptions, interrupts enabled).
+//! Firmware power calls panic with the function ID (they never return on
+//! the target either).
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
+
+use super::{Arch, GuestControl};
+use crate::arch::armv7::at::Translation;
+use crate::arch::armv7::exception::FaultRegs;
+use crate::arch::armv7::hsr::Hsr;
+
+/// Guest modes with a banked LR, in `banked_lr`'s order.
+const BANKED: [u32; 4] = [0x13, 0x12, 0x17, 0x1b];
+
+fn banked_index(mode: u32) -> Option<usize> {
+    BANKED.iter().position(|&m| m == mode)
+}
+
+/// The fake CPU. Public fields are what the hardware holds.
+pub struct FakeArch {
+    pub hsr: Cell<u32>,
+    pub hdfar: Cell<u32>,
+    pub hifar: Cell<u32>,
+    pub hpfar: Cell<u32>,
+    /// LR of SVC, IRQ, ABT, UND.
+    pub banked_lr: RefCell<[u32; 4]>,
+    /// SPSR of ABT and UND as an injected exception wrote them.
+    pub spsr_abt: Cell<u32>,
+    pub spsr_und: Cell<u32>,
+    pub control: Cell<GuestControl>,
+    /// The fault registers last written (DFAR/DFSR or IFAR/IFSR).
+    pub fault_regs: Cell<Option<FaultRegs>>,
+    pub midr: u32,
+    pub actlr: u32,
+    pub counter: Cell<u64>,
+    pub counter_hz: u32,
+    pub vtimer_masked: Cell<bool>,
+    pub cntvoff: Cell<u64>,
+    pub hyp_timer: Cell<Option<u32>>,
+    pub wfi: Cell<u32>,
+    /// Enabled physical interrupts and their priority.
+    pub irqs: RefCell<BTreeMap<u32, u8>>,
+    pub edge: RefCell<BTreeMap<u32, bool>>,
+    /// IAR values written to GICC_EOIR and GICC_DIR.
+    pub eoi: RefCell<Vec<u32>>,
+    pub dir: RefCell<Vec<u32>>,
+    pub sgis: RefCell<Vec<(u32, u8)>>,
+    /// GICH_LRn (empty: no hypervisor interface).
+    pub lrs: RefCell<Vec<u32>>,
+    pub gich_hcr: Cell<u32>,
+    pub stage2: Cell<Option<(u64, u8)>>,
+    /// Guest VA page -> PA page for `translate_pl1` (absent: a stage-1 fault).
+    pub pages: RefCell<BTreeMap<u32, u64>>,
+    /// Physical memory, by byte.
+    pub mem: RefCell<BTreeMap<u64, u8>>,
+    pub cleaned: RefCell<Vec<(u64, usize)>>,
+}
+
+impl FakeArch {
+    /// A Cortex-A15 r4p0 at 62.5 MHz with `lrs` list registers.
+    pub fn new(lrs: usize) -> Self {
+        FakeArch {
+            hsr: Cell::new(0),
+            hdfar: Cell::new(0),
+            hifar: Cell::new(0),
+            hpfar: Cell::new(0),
+            banked_lr: RefCell::new([0; 4]),
+            spsr_abt: Cell::new(0),
+            spsr_und: Cell::new(0),
+            control: Cell::new(GuestControl::default()),
+            fault_regs: Cell::new(None),
+            midr: 0x414f_c0f0,
+            actlr: 0x40,
+            counter: Cell::new(0),
+            counter_hz: 62_500_000,
+            vtimer_masked: Cell::new(false),
+            cntvoff: Cell::new(0),
+            hyp_timer: Cell::new(None),
+            wfi: Cell::new(0),
+            irqs: RefCell::new(BTreeMap::new()),
+            edge: RefCell::new(BTreeMap::new()),
+            eoi: RefCell::new(Vec::new()),
+            dir: RefCell::new(Vec::new()),
+            sgis: RefCell::new(Vec::new()),
+            lrs: RefCell::new(alloc::vec![0; lrs]),
+            gich_hcr: Cell::new(0),
+            stage2: Cell::new(None),
+            pages: RefCell::new(BTreeMap::new()),
+            mem: RefCell::new(BTreeMap::new()),
+            cleaned: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Advances the counter by `ms` milliseconds.
+    pub fn advance_ms(&self, ms: u64) {
+        let per_ms = u64::from(self.counter_hz) / 1000;
+        self.counter.set(self.counter.get() + ms * per_ms);
+    }
+
+    /// Maps guest VA page `va` to physical page `pa` for AT.
+    pub fn map_va(&self, va: u32, pa: u64) {
+        self.pages.borrow_mut().insert(va & !0xfff, pa & !0xfff);
+    }
+
+    /// Bytes of physical memory (unwritten bytes read as 0).
+    pub fn phys(&self, pa: u64, len: usize) -> Vec<u8> {
+        let m = self.mem.borrow();
+        (0..len as u64)
+            .map(|i| m.get(&(pa + i)).copied().unwrap_or(0))
+            .collect()
+    }
+}
+
+impl Arch for FakeArch {
+    fn hsr(&self) -> Hsr {
+        Hsr(self.hsr.get())
+    }
+    fn hdfar(&self) -> u32 {
+        self.hdfar.get()
+    }
+    fn hifar(&self) -> u32 {
+        self.hifar.get()
+    }
+    fn hpfar(&self) -> u32 {
+        self.hpfar.get()
+    }
+
+    fn banked_lr(&self, mode: u32) -> Option<u32> {
+        banked_index(mode).map(|i| self.banked_lr.borrow()[i])
+    }
+    fn set_banked_lr(&self, mode: u32, v: u32) -> bool {
+        banked_index(mode)
+            .map(|i| self.banked_lr.borrow_mut()[i] = v)
+            .is_some()
+    }
+    fn set_banked_spsr_lr(&self, mode: u32, spsr: u32, lr: u32) {
+        let abt = mode == crate::arch::armv7::exception::mode::ABT;
+        if abt { &self.spsr_abt } else { &self.spsr_und }.set(spsr);
+        self.set_banked_lr(if abt { 0x17 } else { 0x1b }, lr);
+    }
+    fn guest_control(&self) -> GuestControl {
+        self.control.get()
+    }
+    fn set_fault_regs(&self, regs: FaultRegs) {
+        self.fault_regs.set(Some(regs));
+    }
+    fn guest_data_fault(&self) -> (u32, u32) {
+        match self.fault_regs.get() {
+            Some(FaultRegs::Data { dfsr, dfar }) => (dfar, dfsr),
+            _ => (0, 0),
+        }
+    }
+    fn midr(&self) -> u32 {
+        self.midr
+    }
+    fn actlr(&self) -> u32 {
+        self.actlr
+    }
+
+    fn counter(&self) -> u64 {
+        self.counter.get()
+    }
+    fn counter_hz(&self) -> u32 {
+        self.counter_hz
+    }
+    fn mask_vtimer(&self) {
+        self.vtimer_masked.set(true);
+    }
+    fn set_virtual_offset(&self, ticks: u64) {
+        self.cntvoff.set(ticks);
+    }
+    fn arm_hyp_timer(&self, ticks: u32) {
+        self.hyp_timer.set(Some(ticks));
+    }
+    fn stop_hyp_timer(&self) {
+        self.hyp_timer.set(None);
+    }
+
+    fn wait_for_interrupt(&self) {
+        self.wfi.set(self.wfi.get() + 1);
+    }
+    fn firmware_psci(&self, function: u32) -> ! {
+        panic!("firmware PSCI {function:#x}")
+    }
+
+    fn irq_enable(&self, intid: u32, priority: u8) {
+        self.irqs.borrow_mut().insert(intid, priority);
+    }
+    fn irq_disable(&self, intid: u32) {
+        self.irqs.borrow_mut().remove(&intid);
+    }
+    fn irq_set_edge_triggered(&self, intid: u32, edge: bool) {
+        self.edge.borrow_mut().insert(intid, edge);
+    }
+    fn irq_end(&self, iar: u32) {
+        self.eoi.borrow_mut().push(iar);
+    }
+    fn irq_deactivate(&self, iar: u32) {
+        self.dir.borrow_mut().push(iar);
+    }
+    fn send_sgi(&self, intid: u32, targets: u8) {
+        self.sgis.borrow_mut().push((intid, targets));
+    }
+    fn has_list_registers(&self) -> bool {
+        !self.lrs.borrow().is_empty()
+    }
+    fn list_register(&self, n: usize) -> u32 {
+        self.lrs.borrow()[n]
+    }
+    fn set_list_register(&self, n: usize, v: u32) {
+        self.lrs.borrow_mut()[n] = v;
+    }
+    fn empty_list_registers(&self) -> u64 {
+        // ELRSR: an LR is empty when its state is invalid and it holds no
+        // EOI maintenance request (GIC architecture spec 5.3.9).
+        self.lrs
+            .borrow()
+            .iter()
+            .enumerate()
+            .filter(|(_, &v)| v & (3 << 28) == 0 && v & (1 << 19) == 0)
+            .fold(0, |m, (i, _)| m | (1 << i))
+    }
+    fn set_gich_hcr(&self, v: u32) {
+        self.gich_hcr.set(v);
+    }
+
+    fn install_stage2(&self, root_pa: u64, vmid: u8) {
+        self.stage2.set(Some((root_pa, vmid)));
+    }
+    fn translate_pl1(&self, va: u32, _write: bool) -> Translation {
+        match self.pages.borrow().get(&(va & !0xfff)) {
+            Some(&pa) => Translation::Pa(pa | u64::from(va & 0xfff)),
+            None => Translation::Stage1Fault,
+        }
+    }
+    fn read_phys(&self, pa: u64, out: &mut [u8]) {
+        let m = self.mem.borrow();
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = m.get(&(pa + i as u64)).copied().unwrap_or(0);
+        }
+    }
+    fn write_phys(&self, pa: u64, data: &[u8]) {
+        let mut m = self.mem.borrow_mut();
+        for (i, &b) in data.iter().enumerate() {
+            m.insert(pa + i as u64, b);
+        }
+    }
+    fn clean_dcache_phys(&self, pa: u64, len: usize) {
+        self.cleaned.borrow_mut().push((pa, len));
+    }
+}

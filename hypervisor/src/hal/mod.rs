@@ -1,0 +1,147 @@
+//! What the arch-independent core (the trap dispatcher, the domain's Xen
+//! state, the debug keys) needs from the CPU, as one trait: the trapped
+//! guest's register file beyond the [`TrapFrame`] (banked registers, PL1
+//! system registers, the syndrome and fault addresses), the GIC's CPU and
+//! hypervisor interfaces (list registers), timers, stage-2 installation and
+//! invalidation, guest memory through address translation (AT), cache
+//! maintenance, idling and power.
+//!
+//! The kernel implements it over `arch::armv7` and the drivers (`crate::cpu::Armv7`);
+//! [`fake::FakeArch`] implements it on the host for tests. Callers are
+//! generic over it (`&impl Arch`), so the target build has one monomorphic
+//! instance and no dynamic dispatch on the trap path.
+//!
+//! Methods take `&self`: they act on the hardware of the CPU running the
+//! caller, which holds its per-CPU context ([`crate::vcpu::PerCpu`]); the fake keeps
+//! its state in cells.
+//!
+//! [`TrapFrame`]: crate::arch::armv7::frame::TrapFrame
+
+#[cfg(test)]
+pub mod fake;
+
+use crate::arch::armv7::at::Translation;
+use crate::arch::armv7::exception::FaultRegs;
+use crate::arch::armv7::hsr::Hsr;
+
+/// The guest's PL1 system registers that exception entry depends on
+/// (ARM ARM B1.8: the vector base and the fault status format).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GuestControl {
+    /// SCTLR (V, TE, EE bits matter for exception entry).
+    pub sctlr: u32,
+    /// VBAR: the guest's vector base when SCTLR.V = 0.
+    pub vbar: u32,
+    /// TTBCR (EAE selects the long-descriptor fault status format).
+    pub ttbcr: u32,
+}
+
+/// The CPU as the core sees it. Every method acts on the CPU running the
+/// caller and on the guest vCPU loaded on it (the one that trapped).
+pub trait Arch {
+    // --- The trap: syndrome and fault addresses (ARM ARM B3.13.6, B4.1.61).
+
+    /// HSR of the trap being handled.
+    fn hsr(&self) -> Hsr;
+    /// HDFAR: the faulting guest VA of a data abort.
+    fn hdfar(&self) -> u32;
+    /// HIFAR: the faulting guest VA of a prefetch abort.
+    fn hifar(&self) -> u32;
+    /// HPFAR: IPA\[39:12\] of a stage-2 fault in bits \[31:4\].
+    fn hpfar(&self) -> u32;
+
+    // --- The guest's register file beyond the trap frame.
+
+    /// LR of guest mode `mode` (CPSR.M encoding) for the banked modes
+    /// (SVC, IRQ, ABT, UND); `None` for any other mode.
+    fn banked_lr(&self, mode: u32) -> Option<u32>;
+    /// Writes a banked LR (as [`Arch::banked_lr`]); false if `mode` has none.
+    fn set_banked_lr(&self, mode: u32, v: u32) -> bool;
+    /// Writes SPSR and LR of guest mode `mode` (ABT or UND: the modes an
+    /// injected exception enters).
+    fn set_banked_spsr_lr(&self, mode: u32, spsr: u32, lr: u32);
+    /// The guest's SCTLR, VBAR and TTBCR.
+    fn guest_control(&self) -> GuestControl;
+    /// Writes the guest's DFAR/DFSR or IFAR/IFSR for an injected abort.
+    fn set_fault_regs(&self, regs: FaultRegs);
+    /// The guest's DFAR and DFSR (for reports).
+    fn guest_data_fault(&self) -> (u32, u32);
+    /// MIDR of this CPU (what the guest's VPIDR shows).
+    fn midr(&self) -> u32;
+    /// ACTLR of this CPU (read-only to the guest).
+    fn actlr(&self) -> u32;
+
+    // --- Time: the generic timer (ARM ARM B8).
+
+    /// CNTPCT: the physical count.
+    fn counter(&self) -> u64;
+    /// CNTFRQ: counter ticks per second (0 if firmware did not set it).
+    fn counter_hz(&self) -> u32;
+    /// Sets CNTV_CTL.IMASK: the guest's virtual timer stops asserting its
+    /// interrupt until the guest writes CNTV_CTL again.
+    fn mask_vtimer(&self);
+    /// CNTVOFF: the guest's virtual count is the physical count minus this.
+    fn set_virtual_offset(&self, ticks: u64);
+    /// Arms the HYP (CNTHP) timer to fire in `ticks`.
+    fn arm_hyp_timer(&self, ticks: u32);
+    /// Disables and masks the HYP timer (after its interrupt).
+    fn stop_hyp_timer(&self);
+
+    // --- Idle and power.
+
+    /// Waits for an interrupt (WFI at HYP, interrupts masked: the
+    /// interrupt wakes the wait and is taken when the guest runs again).
+    fn wait_for_interrupt(&self);
+    /// A system PSCI function (SYSTEM_OFF, SYSTEM_RESET) passed to the
+    /// firmware. Never returns: if the firmware does, the machine's fatal
+    /// path reports it.
+    fn firmware_psci(&self, function: u32) -> !;
+
+    // --- The physical GIC: distributor, CPU interface, hypervisor interface.
+
+    /// Enables physical interrupt `intid` at `priority`, targeting this CPU.
+    fn irq_enable(&self, intid: u32, priority: u8);
+    /// Disables physical interrupt `intid`.
+    fn irq_disable(&self, intid: u32);
+    /// Configures an SPI as edge-triggered (true) or level-sensitive.
+    fn irq_set_edge_triggered(&self, intid: u32, edge: bool);
+    /// GICC_EOIR: priority drop of the acknowledged interrupt `iar`.
+    fn irq_end(&self, iar: u32);
+    /// GICC_DIR: deactivation of `iar`.
+    fn irq_deactivate(&self, iar: u32);
+    /// GICD_SGIR: software-generated interrupt `intid` (0-15) to the CPUs
+    /// in `targets` (a bit per CPU interface).
+    fn send_sgi(&self, intid: u32, targets: u8);
+    /// Whether the GIC has a hypervisor interface (GICH); without one no
+    /// list register exists and the methods below do nothing.
+    fn has_list_registers(&self) -> bool;
+    /// GICH_LRn.
+    fn list_register(&self, n: usize) -> u32;
+    /// Writes GICH_LRn.
+    fn set_list_register(&self, n: usize, v: u32);
+    /// GICH_ELRSR1:ELRSR0: a set bit per empty list register.
+    fn empty_list_registers(&self) -> u64;
+    /// Writes GICH_HCR.
+    fn set_gich_hcr(&self, v: u32);
+
+    // --- Stage 2 and guest memory.
+
+    /// Configures HYP to run a guest on the stage-2 tables rooted at
+    /// `root_pa` under `vmid` (VTCR, VTTBR, traps), invalidating the TLB.
+    fn install_stage2(&self, root_pa: u64, vmid: u8);
+    /// Translates guest VA `va` as a PL1 read (or write) of the guest would
+    /// (ATS12NSOPR/W: its stage 1, then stage 2).
+    fn translate_pl1(&self, va: u32, write: bool) -> Translation;
+    /// Copies from physical memory; the range lies within one page that the
+    /// caller checked to be the guest's RAM or a frame snowvisor gave it.
+    fn read_phys(&self, pa: u64, out: &mut [u8]);
+    /// Copies into physical memory, under the same rule as [`Arch::read_phys`].
+    fn write_phys(&self, pa: u64, data: &[u8]);
+    /// Cleans and invalidates `len` bytes at `pa` to the point of coherency.
+    fn clean_dcache_phys(&self, pa: u64, len: usize);
+}
+
+/// Milliseconds on the generic counter (for rate limits).
+pub fn now_ms(a: &impl Arch) -> u64 {
+    a.counter() / u64::from(a.counter_hz().max(1)).div_ceil(1000)
+}

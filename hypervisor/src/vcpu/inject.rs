@@ -1,0 +1,29 @@
+//! Exceptions injected into the guest: [`exception::entry`] decides every
+//! register (ARM ARM B1.8); this writes them through [`Arch`].
+
+use crate::arch::armv7::exception::{self, Kind};
+use crate::arch::armv7::frame::TrapFrame;
+use crate::hal::Arch;
+
+/// Injects exception `kind` into the guest for the instruction at `f.elr`:
+/// the banked SPSR and LR of the target mode and the fault registers through
+/// `a`, CPSR and PC through the frame.
+pub fn inject(a: &impl Arch, f: &mut TrapFrame, kind: Kind) {
+    let c = a.guest_control();
+    let e = exception::entry(
+        kind,
+        &exception::Guest {
+            cpsr: f.spsr,
+            pc: f.elr,
+            sctlr: c.sctlr,
+            vbar: c.vbar,
+            ttbcr: c.ttbcr,
+        },
+    );
+    a.set_banked_spsr_lr(e.mode, e.spsr, e.lr);
+    if let Some(r) = e.fault {
+        a.set_fault_regs(r);
+    }
+    f.spsr = e.cpsr;
+    f.elr = e.pc;
+}

@@ -1,0 +1,86 @@
+//! The context of one physical CPU: the vCPU loaded on it (with its
+//! domain), the state snowvisor keeps of its GIC CPU and hypervisor
+//! interfaces, its timers and the console input it takes.
+//!
+//! The kernel keeps one per CPU and reaches it through a single per-CPU
+//! accessor (`crate::cpu::this_cpu`); the code here gets it as `&mut PerCpu`.
+
+use alloc::boxed::Box;
+
+use super::Vcpu;
+use crate::debugkeys::Console;
+use crate::domain::Domain;
+
+/// One physical CPU's context.
+#[derive(Default)]
+pub struct PerCpu {
+    /// This CPU's GIC CPU/hypervisor interface as snowvisor drives it.
+    pub gic: CpuInterface,
+    /// This CPU's timers.
+    pub timers: Timers,
+    /// The vCPU running on this CPU and its domain (`None` until a guest is built).
+    pub current: Option<Loaded>,
+    /// The serial console's input (switch, receive interrupt, debug keys),
+    /// handled on the CPU its interrupt targets.
+    pub console: Console,
+}
+
+/// A vCPU loaded on a CPU, with its domain.
+pub struct Loaded {
+    pub domain: Box<Domain>,
+    pub vcpu: Vcpu,
+}
+
+/// What snowvisor keeps of a CPU's GIC interfaces (GICv2 with the
+/// virtualization extensions, GIC architecture spec 5.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuInterface {
+    /// GICH_VTR.ListRegs + 1: the list registers of this CPU (0 without GICH).
+    pub list_registers: u32,
+    /// Last value written to GICH_HCR (0, its reset value, until the first refill).
+    pub hcr: u32,
+    /// INTID of the maintenance interrupt (the host tree's, PPI 9 = INTID 25
+    /// by default, GIC architecture spec 5.3.1).
+    pub maintenance_intid: u32,
+}
+
+impl Default for CpuInterface {
+    fn default() -> Self {
+        CpuInterface {
+            list_registers: 0,
+            hcr: 0,
+            maintenance_intid: 25,
+        }
+    }
+}
+
+/// A CPU's generic-timer interrupts (INTIDs from the host tree's
+/// `arm,armv7-timer` node: its third interrupt is the virtual timer, the
+/// fourth the HYP timer) and what snowvisor counts of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timers {
+    /// The HYP timer's PPI (INTID 26 by default).
+    pub hyp_intid: u32,
+    /// The virtual timer's PPI (INTID 27 by default), delivered to the guest.
+    pub vtimer_intid: u32,
+    /// HYP timer interrupts taken.
+    pub hyp_ticks: u32,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers {
+            hyp_intid: 26,
+            vtimer_intid: 27,
+            hyp_ticks: 0,
+        }
+    }
+}
+
+impl PerCpu {
+    /// The loaded vCPU, its domain and the CPU interface, borrowed apart.
+    pub fn parts(&mut self) -> Option<(&mut CpuInterface, &mut Domain, &mut Vcpu)> {
+        let Loaded { domain, vcpu } = self.current.as_mut()?;
+        Some((&mut self.gic, domain, vcpu))
+    }
+}

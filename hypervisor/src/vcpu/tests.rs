@@ -1,0 +1,468 @@
+//! The trap dispatcher on the host, through [`FakeArch`]: each trap class,
+//! the exceptions it injects (mode, vector, banked registers, fault
+//! registers), Xen hypercalls on a real [`XenDom0`], interrupts into list
+//! registers, and the error paths (rate-limited logs, unknown immediates,
+//! stage-2 faults outside RAM, firmware power calls).
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec;
+
+use super::*;
+use crate::arch::armv7::exception::{mode, FaultRegs};
+use crate::arch::armv7::lpae::Table;
+use crate::arch::armv7::stage2::{S2Mem, Stage2};
+use crate::debugkeys::{self, Command, VcpuView};
+use crate::domain::xen_glue::XenDom0;
+use crate::domain::xen_space::Hooks;
+use crate::domain::{GuestLog, Stage2Root};
+use crate::hal::fake::FakeArch;
+use crate::hal::GuestControl;
+use crate::vgic::{ListRegister, LrState, VDist};
+use snowvisor_dt::Region;
+use snowvisor_xen::{Xen, XenConfig};
+
+const RAM: Region = Region {
+    base: 0x4000_0000,
+    size: 0x1000_0000,
+};
+const GICD: u64 = 0x0800_0000;
+const HYP: Region = Region {
+    base: 0x7f00_0000,
+    size: 0x0100_0000,
+};
+const UART: Region = Region {
+    base: 0x0900_0000,
+    size: 0x1000,
+};
+/// The vCPU's CPSR: SVC, A/I/F masked, ARM state.
+const SVC: u32 = 0x1d3;
+const PC: u32 = 0xc010_0000;
+const VBAR: u32 = 0xc000_8000;
+const SPI: u32 = 40;
+const VTIMER: u32 = 27;
+
+fn addr(t: &Table) -> u64 {
+    t as *const Table as u64 & 0xff_ffff_f000
+}
+
+fn hooks() -> Hooks {
+    Hooks {
+        alloc_page: || None,
+        stage2_changed: || {},
+    }
+}
+
+fn domain(xen: bool) -> Box<Domain> {
+    let mut vdist = VDist::new(64, 0x0200_143b);
+    vdist.give(SPI);
+    vdist.give(VTIMER);
+    let xen = xen.then(|| {
+        let mut s2 = Box::new(Stage2::new(addr));
+        s2.map(RAM.base, RAM.base, RAM.size, S2Mem::Ram).unwrap();
+        let x = Xen::new(XenConfig::dom0(1, true)).unwrap();
+        XenDom0::new(x, s2, vec![RAM], HYP, hooks())
+    });
+    Box::new(Domain {
+        id: 0,
+        name: "dom0",
+        memory: vec![RAM],
+        stage2: Stage2Root {
+            root_pa: 0x1000,
+            vmid: 1,
+        },
+        gicd: Region {
+            base: GICD,
+            size: 0x1000,
+        },
+        vdist,
+        devices: vec![(UART, String::from("/pl011@9000000"))],
+        stage2_faults: 0,
+        xen,
+        log: GuestLog::new("dom0"),
+    })
+}
+
+fn cpu(xen: bool) -> PerCpu {
+    PerCpu {
+        gic: CpuInterface {
+            list_registers: 4,
+            ..CpuInterface::default()
+        },
+        current: Some(Loaded {
+            domain: domain(xen),
+            vcpu: Vcpu {
+                id: 0,
+                mpidr: 0x8000_0000,
+                queue: PendingQueue::default(),
+            },
+        }),
+        ..PerCpu::default()
+    }
+}
+
+fn arch() -> FakeArch {
+    let a = FakeArch::new(4);
+    a.control.set(GuestControl {
+        sctlr: 0x00c5_0879,
+        vbar: VBAR,
+        ttbcr: 0x8000_0000, // EAE: long-descriptor fault status
+    });
+    a
+}
+
+fn frame() -> TrapFrame {
+    TrapFrame {
+        elr: PC,
+        spsr: SVC,
+        ..TrapFrame::default()
+    }
+}
+
+/// HSR of a 32-bit instruction with class `ec` and syndrome `iss`.
+fn hsr(ec: u32, iss: u32) -> u32 {
+    (ec << 26) | (1 << 25) | iss
+}
+
+fn dom(c: &mut PerCpu) -> &mut Domain {
+    &mut c.current.as_mut().unwrap().domain
+}
+
+fn queue(c: &mut PerCpu) -> &mut PendingQueue {
+    &mut c.current.as_mut().unwrap().vcpu.queue
+}
+
+/// Runs one trap with syndrome `h`.
+fn trap_with(a: &FakeArch, c: &mut PerCpu, f: &mut TrapFrame, h: u32) {
+    a.hsr.set(h);
+    trap(a, c, f);
+}
+
+#[test]
+fn psci_by_hvc_and_smc() {
+    let (a, mut c) = (arch(), cpu(false));
+    let mut f = frame();
+    f.r[0] = psci::fid::VERSION;
+    trap_with(&a, &mut c, &mut f, hsr(ec::HVC, 0));
+    assert_eq!(f.r[0], psci::VERSION_1_0);
+    assert_eq!(f.elr, PC, "ELR already points past an HVC");
+    // A trapped SMC leaves ELR at the SMC: it is skipped.
+    f.r[0] = psci::fid::VERSION;
+    trap_with(&a, &mut c, &mut f, hsr(ec::SMC, 0));
+    assert_eq!((f.r[0], f.elr), (psci::VERSION_1_0, PC + 4));
+    // CPU_SUSPEND as standby waits for an interrupt.
+    f.r[0] = psci::fid::CPU_SUSPEND;
+    trap_with(&a, &mut c, &mut f, hsr(ec::HVC, 0));
+    assert_eq!((f.r[0], a.wfi.get()), (psci::SUCCESS as u32, 1));
+}
+
+#[test]
+#[should_panic(expected = "firmware PSCI 0x84000008")]
+fn system_off_goes_to_firmware() {
+    let (a, mut c) = (arch(), cpu(false));
+    let mut f = frame();
+    f.r[0] = psci::fid::SYSTEM_OFF;
+    trap_with(&a, &mut c, &mut f, hsr(ec::HVC, 0));
+}
+
+#[test]
+fn unknown_hvc_immediate_is_undefined_rate_limited() {
+    let (a, mut c) = (arch(), cpu(false));
+    for _ in 0..15 {
+        let mut f = frame();
+        trap_with(&a, &mut c, &mut f, hsr(ec::HVC, 0x1234));
+        // Taken at the HVC (ELR pointed past it): LR_und = HVC + 4.
+        assert_eq!((f.spsr & 0x1f, f.elr), (mode::UND, VBAR + 0x04));
+        assert_eq!(a.banked_lr(mode::UND), Some(PC));
+    }
+    // 10 at once, then one per 500 ms: 5 dropped within the same instant.
+    assert_eq!(dom(&mut c).log.suppressed(), 5);
+    a.advance_ms(500);
+    trap_with(&a, &mut c, &mut frame(), hsr(ec::HVC, 0x1234));
+    assert_eq!(dom(&mut c).log.suppressed(), 0, "counted in a printed line");
+}
+
+#[test]
+fn wfi_idles_only_with_nothing_pending() {
+    let (a, mut c) = (arch(), cpu(false));
+    let mut f = frame();
+    trap_with(&a, &mut c, &mut f, hsr(ec::WFI_WFE, 0));
+    assert_eq!((a.wfi.get(), f.elr), (1, PC + 4));
+    // WFE never waits at HYP.
+    trap_with(&a, &mut c, &mut f, hsr(ec::WFI_WFE, 1));
+    assert_eq!((a.wfi.get(), f.elr), (1, PC + 8));
+    // A pending list register keeps the guest running.
+    a.set_list_register(2, ListRegister::pending(SPI, 0xa0, false).0);
+    trap_with(&a, &mut c, &mut f, hsr(ec::WFI_WFE, 0));
+    assert_eq!(a.wfi.get(), 1);
+    // So does an interrupt still queued (the trap then moves it to a list register).
+    a.set_list_register(2, 0);
+    queue(&mut c).push(SPI, 0xa0, false);
+    trap_with(&a, &mut c, &mut f, hsr(ec::WFI_WFE, 0));
+    assert_eq!(a.wfi.get(), 1);
+    assert!(queue(&mut c).is_empty());
+    assert_eq!(ListRegister(a.list_register(0)).intid(), SPI);
+}
+
+/// A data abort with a valid syndrome: `size_log2`, register `rt`.
+fn dabt(write: bool, size_log2: u32, rt: u32) -> u32 {
+    hsr(
+        ec::DABT_GUEST,
+        (1 << 24) | (size_log2 << 22) | (rt << 16) | (u32::from(write) << 6) | 0x07,
+    )
+}
+
+fn fault_at(a: &FakeArch, ipa: u64, va: u32) {
+    a.hpfar.set(((ipa >> 12) << 4) as u32);
+    a.hdfar.set(va | (ipa as u32 & 0xfff));
+}
+
+#[test]
+fn stage2_fault_outside_ram_injects_a_data_abort() {
+    let (a, mut c) = (arch(), cpu(false));
+    let mut f = frame();
+    fault_at(&a, 0x0a00_0000, 0xf000_0000);
+    trap_with(&a, &mut c, &mut f, dabt(true, 2, 3));
+    assert_eq!(dom(&mut c).stage2_faults, 1);
+    // ARM ARM B1.9.8: Abort mode at VBAR + 0x10, LR = faulting PC + 8,
+    // SPSR_abt the old CPSR, IRQs and asynchronous aborts masked.
+    assert_eq!(f.spsr & 0x1f, mode::ABT);
+    assert_eq!(f.elr, VBAR + 0x10);
+    assert_eq!(a.spsr_abt.get(), SVC);
+    assert_eq!(a.banked_lr(mode::ABT), Some(PC + 8));
+    match a.fault_regs.get() {
+        Some(FaultRegs::Data { dfar, dfsr }) => {
+            assert_eq!(dfar, 0xf000_0000);
+            assert_eq!(dfsr & (1 << 11), 1 << 11, "WnR: a write");
+            assert_eq!(
+                dfsr & (1 << 9),
+                1 << 9,
+                "long-descriptor format (TTBCR.EAE)"
+            );
+        }
+        r => panic!("fault registers {r:?}"),
+    }
+}
+
+#[test]
+fn gicd_reads_and_writes_are_emulated() {
+    let (a, mut c) = (arch(), cpu(false));
+    let mut f = frame();
+    // Read GICD_TYPER (offset 4) into r3: 64 lines = ITLinesNumber 1.
+    fault_at(&a, GICD + 4, 0xf800_0000);
+    trap_with(&a, &mut c, &mut f, dabt(false, 2, 3));
+    assert_eq!(f.r[3] & 0x1f, 1);
+    assert_eq!(f.elr, PC + 4);
+    // Enable the owned SPI (ISENABLER1 bit 8): forwarded to the physical GIC.
+    f.r[5] = 1 << (SPI - 32);
+    fault_at(&a, GICD + 0x104, 0xf800_0000);
+    trap_with(&a, &mut c, &mut f, dabt(true, 2, 5));
+    assert_eq!(a.irqs.borrow().get(&SPI), Some(&0xa0));
+    assert!(
+        !dom(&mut c).vdist.enabled(SPI),
+        "GICD_CTLR.EnableGrp0 still 0"
+    );
+    // From the banked LR of SVC mode (register 14).
+    a.set_banked_lr(0x13, 1 << (SPI - 32));
+    fault_at(&a, GICD + 0x184, 0xf800_0000);
+    trap_with(&a, &mut c, &mut f, dabt(true, 2, 14));
+    assert!(
+        a.irqs.borrow().get(&SPI).is_none(),
+        "disabled through ICENABLER"
+    );
+    assert_eq!(f.elr, PC + 12);
+}
+
+#[test]
+fn gicd_access_it_refuses_injects_an_abort() {
+    let (a, mut c) = (arch(), cpu(false));
+    let mut f = frame();
+    // A halfword write to GICD_ISENABLER0: word access only (GIC spec 4.1.4).
+    fault_at(&a, GICD + 0x100, 0xf800_0000);
+    trap_with(&a, &mut c, &mut f, dabt(true, 1, 0));
+    assert_eq!(f.spsr & 0x1f, mode::ABT);
+    assert_eq!(dom(&mut c).stage2_faults, 0, "not a stage-2 fault");
+}
+
+#[test]
+fn prefetch_abort_is_injected_with_ifar() {
+    let (a, mut c) = (arch(), cpu(false));
+    let mut f = frame();
+    a.hifar.set(0xdead_0000);
+    trap_with(&a, &mut c, &mut f, hsr(ec::PABT_GUEST, 0x07));
+    assert_eq!((f.spsr & 0x1f, f.elr), (mode::ABT, VBAR + 0x0c));
+    assert_eq!(a.banked_lr(mode::ABT), Some(PC + 4));
+    assert!(matches!(
+        a.fault_regs.get(),
+        Some(FaultRegs::Instruction {
+            ifar: 0xdead_0000,
+            ..
+        })
+    ));
+}
+
+/// An MRC (read) or MCR of CP15 `crn, opc1, crm, opc2` with register `rt`, always passing.
+fn mrc(read: bool, crn: u32, opc1: u32, crm: u32, opc2: u32, rt: u32) -> u32 {
+    hsr(
+        ec::CP15_32,
+        (1 << 24)
+            | (0xe << 20)
+            | (opc2 << 17)
+            | (opc1 << 14)
+            | (crn << 10)
+            | (rt << 5)
+            | (crm << 1)
+            | u32::from(read),
+    )
+}
+
+#[test]
+fn cp15_accesses() {
+    let (a, mut c) = (arch(), cpu(false));
+    let mut f = frame();
+    // ACTLR reads the CPU's.
+    trap_with(&a, &mut c, &mut f, mrc(true, 1, 0, 0, 1, 4));
+    assert_eq!((f.r[4], f.elr), (a.actlr, PC + 4));
+    // CNTP_CTL (c14, 0, c2, 1): RAZ/WI.
+    f.r[2] = 7;
+    trap_with(&a, &mut c, &mut f, mrc(true, 14, 0, 2, 1, 2));
+    assert_eq!((f.r[2], f.elr), (0, PC + 8));
+    // An IMPLEMENTATION DEFINED c15 register: undefined instruction.
+    trap_with(&a, &mut c, &mut f, mrc(true, 15, 0, 0, 0, 1));
+    assert_eq!(f.spsr & 0x1f, mode::UND);
+    assert_eq!(f.elr, VBAR + 0x04);
+    assert_eq!(a.banked_lr(mode::UND), Some(PC + 8 + 4));
+    assert_eq!(a.spsr_und.get(), SVC);
+}
+
+#[test]
+fn failed_condition_skips_the_access() {
+    let (a, mut c) = (arch(), cpu(false));
+    let mut f = frame();
+    // CV set, COND = EQ (0) with Z clear: as if not executed.
+    let h = mrc(true, 15, 0, 0, 0, 1) & !(0xf << 20);
+    trap_with(&a, &mut c, &mut f, h);
+    assert_eq!((f.elr, f.spsr), (PC + 4, SVC));
+}
+
+#[test]
+fn cp15_64_bit_reads_as_zero_and_unknown_traps_are_undefined() {
+    let (a, mut c) = (arch(), cpu(false));
+    let mut f = frame();
+    f.r[0] = 1;
+    f.r[1] = 2;
+    // MRRC p15, 2, r0, r1, c14 (CNTP_CVAL): Rt2 [13:10], Rt [8:5], CRm [4:1], read.
+    trap_with(
+        &a,
+        &mut c,
+        &mut f,
+        hsr(ec::CP15_64, (2 << 16) | (1 << 10) | (14 << 1) | 1),
+    );
+    assert_eq!((f.r[0], f.r[1], f.elr), (0, 0, PC + 4));
+    // An exception class snowvisor does not handle (BXJ).
+    trap_with(&a, &mut c, &mut f, hsr(ec::BXJ, 0));
+    assert_eq!((f.spsr & 0x1f, f.elr), (mode::UND, VBAR + 0x04));
+}
+
+#[test]
+fn xen_hypercalls() {
+    let (a, mut c) = (arch(), cpu(true));
+    let mut f = frame();
+    // xen_version(XENVER_version): 4.17.
+    f.r[12] = 17;
+    f.r[0] = 0;
+    trap_with(&a, &mut c, &mut f, hsr(ec::HVC, 0xea1));
+    assert_eq!(f.r[0], (4 << 16) | 17);
+    // xen_version(XENVER_extraversion) writes through the guest's VA, translated by AT.
+    a.map_va(0xc080_0000, 0x4080_0000);
+    f.r[12] = 17;
+    f.r[0] = 1;
+    f.r[1] = 0xc080_0010;
+    trap_with(&a, &mut c, &mut f, hsr(ec::HVC, 0xea1));
+    assert_eq!(f.r[0], 0);
+    assert_eq!(&a.phys(0x4080_0010, 11), b"-snowvisor\0");
+    // An unmapped buffer: -EFAULT, nothing written.
+    f.r[12] = 17;
+    f.r[0] = 1;
+    f.r[1] = 0xd000_0000;
+    trap_with(&a, &mut c, &mut f, hsr(ec::HVC, 0xea1));
+    assert_eq!(f.r[0] as i32, -14);
+    assert_eq!(f.elr, PC);
+}
+
+#[test]
+fn xen_hypercall_without_xen_state_is_enosys() {
+    let (a, mut c) = (arch(), cpu(false));
+    let mut f = frame();
+    f.r[12] = 17;
+    trap_with(&a, &mut c, &mut f, hsr(ec::HVC, 0xea1));
+    assert_eq!(f.r[0] as i32, -38);
+    // And with no vCPU loaded at all.
+    let mut idle = PerCpu::default();
+    f.r[0] = 0;
+    trap_with(&a, &mut idle, &mut f, hsr(ec::HVC, 0xea1));
+    assert_eq!(f.r[0] as i32, -38);
+}
+
+#[test]
+fn interrupts_reach_list_registers() {
+    let (a, mut c) = (arch(), cpu(false));
+    c.timers.vtimer_intid = VTIMER;
+    // The virtual timer: masked at the timer, finished here, queued as software.
+    assert!(guest_irq(&a, &mut c, VTIMER, VTIMER));
+    assert!(a.vtimer_masked.get());
+    assert_eq!((a.eoi.borrow().len(), a.dir.borrow().len()), (1, 1));
+    // A passed-through SPI: priority dropped only; the guest deactivates it.
+    assert!(guest_irq(&a, &mut c, SPI, SPI));
+    assert_eq!((a.eoi.borrow().len(), a.dir.borrow().len()), (2, 1));
+    // Not the guest's: left to the caller.
+    assert!(!guest_irq(&a, &mut c, SPI + 1, SPI + 1));
+    // Maintenance: finished here.
+    assert!(guest_irq(&a, &mut c, 25, 25));
+    assert_eq!(a.dir.borrow().len(), 2);
+    flush_lrs(&a, &mut c);
+    let lrs: alloc::vec::Vec<ListRegister> =
+        (0..4).map(|i| ListRegister(a.list_register(i))).collect();
+    assert!(lrs.iter().any(|l| l.intid() == VTIMER && !l.hw()));
+    assert!(lrs.iter().any(|l| l.intid() == SPI && l.hw()));
+    assert!(lrs
+        .iter()
+        .all(|l| l.state() == LrState::Invalid || l.state() == LrState::Pending));
+    assert_eq!(a.gich_hcr.get(), 1, "En, no underflow interrupt needed");
+    assert_eq!(c.gic.hcr, 1);
+}
+
+#[test]
+fn more_interrupts_than_list_registers_ask_for_underflow() {
+    let (a, mut c) = (FakeArch::new(2), cpu(false));
+    c.gic.list_registers = 2;
+    for i in 0..3 {
+        queue(&mut c).push(SPI + 8 + i, 0xa0, false);
+    }
+    flush_lrs(&a, &mut c);
+    assert_eq!(a.gich_hcr.get(), 0b11, "En and UIE");
+    assert_eq!(queue(&mut c).len(), 1);
+}
+
+#[test]
+fn debug_keys_print_the_vcpu() {
+    let (a, mut c) = (arch(), cpu(true));
+    let mut f = frame();
+    f.r[4] = 0x1234;
+    let console = core::mem::take(&mut c.console);
+    let mut out = String::new();
+    let d = dom(&mut c);
+    let v = VcpuView { id: 0, queued: 0 };
+    debugkeys::write_key(&mut out, &a, Command::Registers, &console, d, v, &f).unwrap();
+    assert!(
+        out.contains("snowvisor: dom0 vCPU 0: r4 =0x00001234"),
+        "{out}"
+    );
+    assert!(
+        out.contains("pc=0xc0100000 cpsr=0x000001d3 (SVC mode)"),
+        "{out}"
+    );
+    out.clear();
+    debugkeys::write_key(&mut out, &a, Command::Events, &console, d, v, &f).unwrap();
+    assert!(out.contains("event PPI 31 disabled"), "{out}");
+}
