@@ -444,22 +444,13 @@ fn handle_irq(frame: &TrapFrame) {
     vcpu::flush_lrs(arch, state);
 }
 
-/// A trap from the guest, dispatched on this CPU's context.
-#[inline]
-fn trap(frame: &mut TrapFrame) {
-    match this_cpu().lock().as_deref_mut() {
-        Some(Cpu { arch, state }) => vcpu::trap(arch, state, frame),
-        None => fatal!("trap from a guest on a CPU without context"),
-    }
-}
-
 /// Called by every HYP vector with the saved registers.
 #[no_mangle]
 extern "C" fn snowvisor_exception(vector: u32, frame: &mut TrapFrame) {
     match Vector::from_raw(vector) {
         Some(Vector::Irq) => handle_irq(frame),
         Some(Vector::DataAbort) if skip_uart_abort(frame) => {}
-        Some(Vector::HypTrap) => trap(frame),
+        Some(Vector::HypTrap) => snowvisor_trap(frame),
         v => dump_and_halt(v, frame),
     }
 }
@@ -480,8 +471,12 @@ fn skip_uart_abort(frame: &mut TrapFrame) -> bool {
 
 /// The hyp trap vector's handler (`entry.rs` calls it directly).
 #[no_mangle]
+#[inline(never)]
 extern "C" fn snowvisor_trap(frame: &mut TrapFrame) {
-    trap(frame)
+    match this_cpu().lock().as_deref_mut() {
+        Some(Cpu { arch, state }) => vcpu::trap(arch, state, frame),
+        None => fatal!("trap from a guest on a CPU without context"),
+    }
 }
 
 #[cold]

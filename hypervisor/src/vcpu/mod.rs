@@ -174,7 +174,7 @@ fn hvc<A: Arch>(a: &A, d: &mut Domain, v: &Vcpu, f: &mut TrapFrame, hsr: Hsr) ->
             EXITS.count(Class::Psci);
             psci_call(a, d, v, f)
         }
-        XEN_HVC => xen_call(a, d, f),
+        // HVC #0xEA1 never gets here: `trap` takes Xen hypercalls first.
         imm => {
             // As Xen 4.17 (arch/arm/traps.c, do_trap_hypercall): an unknown
             // immediate is an undefined instruction. HVC is 4 bytes in ARM
@@ -199,9 +199,7 @@ fn hvc<A: Arch>(a: &A, d: &mut Domain, v: &Vcpu, f: &mut TrapFrame, hsr: Hsr) ->
 /// anything queued meanwhile).
 fn xen_hypercall<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame) {
     let Some((gic, d, v)) = cpu.parts() else {
-        debug!("Xen hypercall {} with no vCPU loaded", f.r[12]);
-        f.r[0] = snowvisor_xen::Errno::ENOSYS.ret() as u32;
-        return;
+        return no_xen("no vCPU loaded", f);
     };
     xen_call(a, d, f);
     if flush_needed(gic, d, v) {
@@ -209,15 +207,13 @@ fn xen_hypercall<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame) {
     }
 }
 
-/// Hypercall `r12` with r0-r4 on the domain's Xen state.
-#[inline]
+/// Hypercall `r12` with r0-r4 on the domain's Xen state (inlined into
+/// the trap entry: the hot path has no call of its own before `Xen::hypercall`).
+#[inline(always)]
 fn xen_call<A: Arch>(a: &A, d: &mut Domain, f: &mut TrapFrame) {
-    let Domain { xen, log, name, .. } = d;
+    let Domain { xen, log, .. } = d;
     match xen.as_mut() {
-        None => {
-            debug!("{name}: Xen hypercall {} without Xen state", f.r[12]);
-            f.r[0] = snowvisor_xen::Errno::ENOSYS.ret() as u32;
-        }
+        None => no_xen(d.name, f),
         Some(x) => {
             let args = [f.r[0], f.r[1], f.r[2], f.r[3], f.r[4]];
             match x.hypercall(a, log, f.r[12], args) {
@@ -230,6 +226,14 @@ fn xen_call<A: Arch>(a: &A, d: &mut Domain, f: &mut TrapFrame) {
             }
         }
     }
+}
+
+/// A Xen hypercall `who` cannot take (a domain without Xen state): -ENOSYS.
+#[cold]
+#[inline(never)]
+fn no_xen(who: &str, f: &mut TrapFrame) {
+    debug!("{who}: Xen hypercall {} without Xen state", f.r[12]);
+    f.r[0] = snowvisor_xen::Errno::ENOSYS.ret() as u32;
 }
 
 fn psci_call<A: Arch>(a: &A, d: &Domain, v: &Vcpu, f: &mut TrapFrame) {
