@@ -367,7 +367,8 @@ fn run(dom0: Dom0) -> ! {
     with_cpu(|c| {
         c.state.console = console;
         // Nothing was loaded before (no drop glue for a domain in the image).
-        core::mem::forget(c.state.current.replace(Loaded { domain, vcpu }));
+        let domain = *domain;
+        core::mem::forget(c.state.current.replace(Box::new(Loaded { domain, vcpu })));
     });
     crate::arch::armv7::guest::enter(&frame)
 }

@@ -72,7 +72,7 @@ pub fn console_irq<A: Arch>(a: &A, cpu: &mut PerCpu, intid: u32, f: &TrapFrame) 
         let Some(cur) = current.as_mut() else {
             continue;
         };
-        let d = &mut *cur.domain;
+        let d = &mut cur.domain;
         let view = debugkeys::VcpuView {
             id: cur.vcpu.id,
             queued: cur.vcpu.queue.len(),

@@ -18,16 +18,18 @@ pub struct PerCpu {
     pub gic: CpuInterface,
     /// This CPU's timers.
     pub timers: Timers,
-    /// The vCPU running on this CPU and its domain (`None` until a guest is built).
-    pub current: Option<Loaded>,
+    /// The vCPU running on this CPU and its domain (`None` until a guest is
+    /// built). One box: the trap path reaches both with one load.
+    pub current: Option<Box<Loaded>>,
     /// The serial console's input (switch, receive interrupt, debug keys),
     /// handled on the CPU its interrupt targets.
     pub console: Console,
 }
 
-/// A vCPU loaded on a CPU, with its domain.
+/// A vCPU loaded on a CPU, with its domain (one domain, one vCPU for now:
+/// the domain moves to shared ownership when it gets a vCPU per CPU).
 pub struct Loaded {
-    pub domain: Box<Domain>,
+    pub domain: Domain,
     pub vcpu: Vcpu,
 }
 
@@ -80,7 +82,7 @@ impl Default for Timers {
 impl PerCpu {
     /// The loaded vCPU, its domain and the CPU interface, borrowed apart.
     pub fn parts(&mut self) -> Option<(&mut CpuInterface, &mut Domain, &mut Vcpu)> {
-        let Loaded { domain, vcpu } = self.current.as_mut()?;
+        let Loaded { domain, vcpu } = &mut **self.current.as_mut()?;
         Some((&mut self.gic, domain, vcpu))
     }
 }

@@ -53,7 +53,7 @@ fn hooks() -> Hooks {
     }
 }
 
-fn domain(xen: bool) -> Box<Domain> {
+fn domain(xen: bool) -> Domain {
     let mut vdist = VDist::new(64, 0x0200_143b);
     vdist.give(SPI);
     vdist.give(VTIMER);
@@ -63,7 +63,7 @@ fn domain(xen: bool) -> Box<Domain> {
         let x = Xen::new(XenConfig::dom0(1, true)).unwrap();
         XenDom0::new(x, s2, vec![RAM], HYP, hooks())
     });
-    Box::new(Domain {
+    Domain {
         id: 0,
         name: "dom0",
         memory: vec![RAM],
@@ -80,7 +80,7 @@ fn domain(xen: bool) -> Box<Domain> {
         stage2_faults: 0,
         xen,
         log: GuestLog::new("dom0"),
-    })
+    }
 }
 
 fn cpu(xen: bool) -> PerCpu {
@@ -89,14 +89,14 @@ fn cpu(xen: bool) -> PerCpu {
             list_registers: 4,
             ..CpuInterface::default()
         },
-        current: Some(Loaded {
+        current: Some(Box::new(Loaded {
             domain: domain(xen),
             vcpu: Vcpu {
                 id: 0,
                 mpidr: 0x8000_0000,
                 queue: PendingQueue::default(),
             },
-        }),
+        })),
         ..PerCpu::default()
     }
 }
