@@ -1,7 +1,7 @@
 //! The ARMv7 CPU as the core's [`Arch`] (over `arch::armv7` and the GIC
 //! driver), and the per-CPU accessor: each physical CPU's context
 //! ([`PerCpu`] and the CPU's hardware handles) in one slot, found through
-//! HTPIDR, which holds the CPU's slot index.
+//! HTPIDR, which holds the address of the CPU's slot.
 
 use alloc::boxed::Box;
 
@@ -206,7 +206,9 @@ pub const STAGE2_HOOKS: Hooks = Hooks {
     stage2_changed,
 };
 
-/// A physical CPU: its hardware and its context.
+/// A physical CPU: its hardware and its context (`repr(C)`: the hardware
+/// handle first, at the box's address, which the trap path loads anyway).
+#[repr(C)]
 pub struct Cpu {
     pub arch: Armv7,
     pub state: PerCpu,
@@ -215,8 +217,8 @@ pub struct Cpu {
 /// CPUs snowvisor can hold a context for: GICv2 has 8 CPU interfaces.
 pub const MAX_CPUS: usize = 8;
 
-/// One slot per CPU, indexed by the value in HTPIDR. Boxed: `None` is all
-/// zero bytes and the array lives in `.bss`.
+/// One slot per CPU, found through HTPIDR (the slot's address: one `mrc` on
+/// the trap path). Boxed: `None` is all zero bytes and the array lives in `.bss`.
 type Slot = Mutex<Option<Box<Cpu>>>;
 #[allow(clippy::declare_interior_mutable_const)]
 const EMPTY: Slot = Mutex::new(None);
@@ -226,10 +228,11 @@ static CPUS: [Slot; MAX_CPUS] = [EMPTY; MAX_CPUS];
 /// below [`MAX_CPUS`]) and puts `cpu` in it. Must run on each CPU before
 /// anything takes an exception that uses [`this_cpu`].
 pub fn attach(index: usize, cpu: Cpu) {
-    // SAFETY: HTPIDR is snowvisor's own (HYP software thread ID); nothing
-    // but this accessor reads it.
-    unsafe { Htpidr::write(Htpidr(index as u32)) };
-    *CPUS[index % MAX_CPUS].lock() = Some(Box::new(cpu));
+    let slot = &CPUS[index % MAX_CPUS];
+    *slot.lock() = Some(Box::new(cpu));
+    // SAFETY: HTPIDR is snowvisor's own (HYP software thread ID); only
+    // `this_cpu` reads it, and from now on it holds this CPU's slot.
+    unsafe { Htpidr::write(Htpidr(slot as *const Slot as u32)) };
 }
 
 /// The slot index of the CPU with MPIDR `mpidr` (Aff0), if snowvisor can hold it.
@@ -239,8 +242,13 @@ pub fn index_of(mpidr: u32) -> Option<usize> {
 
 /// This CPU's context: the one per-CPU accessor. Locked by the trap and
 /// interrupt handlers for their whole run (no lock is held across a guest
-/// entry); `None` until [`attach`].
+/// entry). Only valid once [`attach`] ran on this CPU.
 #[inline]
 pub fn this_cpu() -> &'static Slot {
-    &CPUS[Htpidr::read().0 as usize % MAX_CPUS]
+    let p = Htpidr::read().0 as *const Slot;
+    // SAFETY: `attach` put the address of this CPU's element of `CPUS` (a
+    // static) in HTPIDR before anything could call this: the callers are the
+    // trap and interrupt handlers (a guest runs and interrupts are unmasked
+    // only after the boot CPU attached) and the boot path after `attach`.
+    unsafe { &*p }
 }
