@@ -14,7 +14,7 @@ pub struct RamLogPlace {
 }
 
 /// What the Secure-SVC-to-HYP switch at entry needs before the device tree is
-/// read (see `arch/armv7/secure.rs`): the GIC frames it puts into group 1 and the
+/// read (see `hypervisor/arch-armv7/src/secure.rs`): the GIC frames it puts into group 1 and the
 /// counter frequency it programs if the firmware left CNTFRQ at 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SecureEntry {

@@ -1,9 +1,11 @@
 //! snowvisor: a small type-1 hypervisor for ARMv7-A with the Virtualization
 //! Extensions.
 //!
-//! The crate is the hypervisor's core. Everything that is not CPU or MMIO code
-//! builds and is unit-tested on the host; `arch::armv7` and `start` hold the
-//! parts that only make sense on the target.
+//! The kernel crate: boot (`start`), domain building, the vCPU trap
+//! dispatcher over [`hal::Arch`], the vGIC, PSCI, console and RAM log. What
+//! only makes sense on the target is `start` and `cpu` (the ARMv7 adapter over
+//! `snowvisor-arch-armv7`); the rest builds and is unit-tested on the host.
+//! Layers and what each crate may use: `ARCHITECTURE.md`.
 
 #![cfg_attr(not(test), no_std)]
 

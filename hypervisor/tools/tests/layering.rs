@@ -50,7 +50,7 @@ const RULES: &[Rule] = &[
         may_use: &[],
         forbid_unsafe: true,
         no_hardware: false,
-        required: false,
+        required: true,
     },
     Rule {
         name: "snowvisor-core",
@@ -69,7 +69,7 @@ const RULES: &[Rule] = &[
         may_use: &["snowvisor-arm"],
         forbid_unsafe: false,
         no_hardware: false,
-        required: false,
+        required: true,
     },
 ];
 
