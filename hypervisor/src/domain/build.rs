@@ -23,8 +23,8 @@ use crate::debugkeys::Console;
 use crate::drivers::gicv2::Gic;
 use crate::hal::Arch;
 use crate::vgic::VDist;
-use snowvisor_dt::{self, HostTree, Region};
-use snowvisor_plan::{self, Plan};
+use snowvisor_dt::{self as dt, HostTree, Region};
+use snowvisor_plan::{self as plan, Plan};
 use snowvisor_xen::{Xen, XenConfig};
 
 /// Everything that can stop Dom0 from being built.
