@@ -29,3 +29,5 @@ pub mod entry;
 pub mod guest;
 #[cfg(target_arch = "arm")]
 pub mod mmu;
+#[cfg(target_arch = "arm")]
+pub mod phys;

@@ -137,6 +137,41 @@ pub fn synthetic(extra: Vec<N>) -> Vec<u8> {
     ))
 }
 
+/// rk3288's display controller and its IOMMU in one 4 KiB page (the veyron
+/// Chromebooks' DTBs: `vop@ff930000`, reg 0xff930000+0x19c and a second block
+/// in the next page; `iommu@ff930300`, reg 0xff930300+0x100, phandle 9).
+/// With `owned`, the IOMMU is one snowvisor drives (an SMMUv3 there), so that
+/// the plan owns it; else it is rk3288's own `rockchip,iommu`, which the plan
+/// hides (no snowvisor driver).
+pub fn vop_sharing_a_page_with_an_iommu(owned: bool) -> Vec<u8> {
+    let vop = n(
+        "vop@ff930000",
+        vec![
+            ("compatible", s("rockchip,rk3288-vop")),
+            ("reg", c(&[0xff93_0000, 0x19c, 0xff93_1000, 0x1000])),
+            ("interrupts", c(&[0, 15, 4])),
+            ("iommus", if owned { c(&[9, 0x10]) } else { c(&[9]) }),
+        ],
+        vec![],
+    );
+    let mut props = vec![("reg", c(&[0xff93_0300, 0x100])), ("phandle", c(&[9]))];
+    props.extend(if owned {
+        vec![
+            ("compatible", s("arm,smmu-v3")),
+            ("interrupt-names", s("eventq\0gerror")),
+            ("interrupts", c(&[0, 74, 1, 0, 77, 1])),
+            ("#iommu-cells", c(&[1])),
+        ]
+    } else {
+        vec![
+            ("compatible", s("rockchip,iommu")),
+            ("interrupts", c(&[0, 15, 4])),
+            ("#iommu-cells", c(&[0])),
+        ]
+    });
+    synthetic(vec![vop, n("iommu@ff930300", props, vec![])])
+}
+
 /// QEMU virt's GIC moved under a `simple-bus` whose `ranges` maps bus
 /// address 0 to 0x0800_0000, with `bus_props` for the bus.
 pub fn gic_on_bus(bus_props: Vec<(&'static str, Vec<u8>)>) -> Vec<u8> {

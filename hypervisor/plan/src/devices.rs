@@ -20,6 +20,11 @@ pub struct Passthrough {
     pub mmio: Vec<Region>,
     /// GIC SPIs (INTIDs) to route to Dom0, sorted.
     pub spis: Vec<u32>,
+    /// Byte ranges (CPU physical) of the device's own registers inside a page
+    /// that holds an owned IOMMU's registers too: the page is not mapped, and
+    /// snowvisor performs Dom0's accesses to these ranges for it
+    /// (trap-and-forward). Sorted.
+    pub forwarded: Vec<Region>,
 }
 
 /// Root-level subtrees that describe no device (or that Dom0 gets rebuilt).
@@ -100,6 +105,28 @@ pub struct Frames<'f> {
     /// Hidden IOMMUs' pages: snowvisor does not protect them, so a device
     /// sharing one gets the page, with a note.
     pub unprotected: &'f [(Region, String)],
+    /// Owned IOMMUs' registers, exact (not page-aligned): a device sharing a
+    /// page with one has its own registers there forwarded ([`forwardable`]).
+    pub owned_regs: &'f [(Region, String)],
+}
+
+/// The part of device register block `dev` inside `page` that belongs to no
+/// region of `others` (the registers of what shares the page): what
+/// snowvisor may forward for the device. Sorted, disjoint byte ranges.
+pub fn forwardable(dev: Region, page: &Region, others: &[Region]) -> Vec<Region> {
+    let base = dev.base.max(page.base);
+    let end = dev.end().min(page.end());
+    if end <= base {
+        return Vec::new();
+    }
+    let mut pieces = alloc::vec![Region {
+        base,
+        size: end - base
+    }];
+    for o in others {
+        pieces = pieces.iter().flat_map(|p| subtract(*p, o)).collect();
+    }
+    pieces
 }
 
 /// Collects the passthrough devices. `removed` are subtree roots Dom0 does not
@@ -150,7 +177,10 @@ pub fn collect(
             spis.extend(base.max(32)..base.saturating_add(n).min(1020));
         }
         let mut pages: Vec<Region> = Vec::new();
-        for r in mmio.into_iter().filter_map(page_align) {
+        let mut forwarded: Vec<Region> = Vec::new();
+        let owned: Vec<Region> = frames.owned_regs.iter().map(|(r, _)| *r).collect();
+        for exact in mmio {
+            let Some(r) = page_align(exact) else { continue };
             for (page, owner) in frames.unprotected.iter().filter(|(p, _)| p.overlaps(&r)) {
                 PlanWarning::add_once(
                     warnings,
@@ -166,14 +196,35 @@ pub fn collect(
             for (cut, owner) in frames.protected {
                 let hit = pieces.iter().any(|p| p.overlaps(cut));
                 pieces = pieces.iter().flat_map(|p| subtract(*p, cut)).collect();
-                if hit {
-                    warnings.push(PlanWarning::MmioCarved {
-                        node: x.path(i).to_string(),
-                        base: cut.base.max(r.base),
-                        size: cut.end().min(r.end()) - cut.base.max(r.base),
-                        kept: owner.clone(),
-                    });
+                if !hit {
+                    continue;
                 }
+                let (base, size) = (
+                    cut.base.max(r.base),
+                    cut.end().min(r.end()) - cut.base.max(r.base),
+                );
+                let shared = Region { base, size };
+                let fwd = if frames.owned_regs.iter().any(|(_, o)| o == owner) {
+                    forwardable(exact, &shared, &owned)
+                } else {
+                    Vec::new()
+                };
+                warnings.push(if fwd.is_empty() {
+                    PlanWarning::MmioCarved {
+                        node: x.path(i).to_string(),
+                        base,
+                        size,
+                        kept: owner.clone(),
+                    }
+                } else {
+                    PlanWarning::Forwarded {
+                        node: x.path(i).to_string(),
+                        page: shared,
+                        ranges: fwd.clone(),
+                        iommu: owner.clone(),
+                    }
+                });
+                forwarded.extend(fwd);
             }
             pages.extend(pieces);
         }
@@ -181,13 +232,16 @@ pub fn collect(
         pages.dedup();
         snowvisor_dt::sort::ascending(&mut spis);
         spis.dedup();
-        if pages.is_empty() && spis.is_empty() {
+        snowvisor_dt::sort::by_key(&mut forwarded, |r| r.base);
+        forwarded.dedup();
+        if pages.is_empty() && spis.is_empty() && forwarded.is_empty() {
             continue;
         }
         out.push(Passthrough {
             path: x.path(i).to_string(),
             mmio: pages,
             spis,
+            forwarded,
         });
     }
     Ok(out)

@@ -6,7 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use snowvisor_dt::TreeError;
+use snowvisor_dt::{Region, TreeError};
 
 /// The host tree cannot be planned: its references are inconsistent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +66,15 @@ pub enum PlanWarning {
         node: String,
         intids: Vec<u32>,
         owner: String,
+    },
+    /// A device's page holds registers of an IOMMU snowvisor owns: the page is
+    /// not mapped; Dom0's accesses to the device's own `ranges` in it are
+    /// performed by snowvisor (trap-and-forward).
+    Forwarded {
+        node: String,
+        page: Region,
+        ranges: Vec<Region>,
+        iommu: String,
     },
     /// A device's page holds registers of an IOMMU that is hidden (neither
     /// used nor protected by snowvisor): the page is mapped for the device.
@@ -137,6 +146,28 @@ impl fmt::Display for PlanWarning {
                     write!(f, "{}{i}", if k == 0 { " " } else { "," })?;
                 }
                 write!(f, " belong to {owner}, which snowvisor keeps: not routed to Dom0")
+            }
+            PlanWarning::Forwarded {
+                node,
+                page,
+                ranges,
+                iommu,
+            } => {
+                write!(
+                    f,
+                    "note: {node}: {:#x}+{:#x} is shared with {iommu}, which snowvisor owns: not mapped; snowvisor forwards Dom0's accesses to {node}'s registers",
+                    page.base, page.size
+                )?;
+                for (k, r) in ranges.iter().enumerate() {
+                    write!(
+                        f,
+                        "{}{:#x}-{:#x}",
+                        if k == 0 { " " } else { ", " },
+                        r.base,
+                        r.end() - 1
+                    )?;
+                }
+                Ok(())
             }
             PlanWarning::SharedWithHiddenIommu { node, base, size, iommu } => write!(
                 f,

@@ -228,6 +228,15 @@ impl Plan {
         )
     }
 
+    /// Every device's forwarded register ranges with the device's path:
+    /// what the data-abort handler performs for Dom0 ([`Passthrough::forwarded`]).
+    pub fn forwarded(&self) -> Vec<(Region, String)> {
+        self.passthrough
+            .iter()
+            .flat_map(|p| p.forwarded.iter().map(|r| (*r, p.path.clone())))
+            .collect()
+    }
+
     /// All SPIs routed to Dom0, sorted, each once.
     pub fn spis(&self) -> Vec<u32> {
         let mut v: Vec<u32> = self
@@ -323,16 +332,32 @@ pub fn make(tree: &HostTree<'_>, opts: &PlanOptions, keep: &Keep) -> Result<Plan
             to.push((r, x.path(i).to_string()));
         }
     }
+    let owned_iommus: Vec<usize> = found
+        .iter()
+        .filter(|f| f.decision.removed && f.decision.action == IommuAction::Own)
+        .map(|f| f.node)
+        .collect();
+    let owned_regs: Vec<(Region, String)> = (0..x.len())
+        .filter(|&i| owned_iommus.iter().any(|&o| x.is_within(i, o)))
+        .flat_map(|i| {
+            let path = x.path(i).to_string();
+            x.mmio(i)
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |r| (r, path.clone()))
+        })
+        .collect();
     let frames = devices::Frames {
         protected: &protected,
         unprotected: &unprotected,
+        owned_regs: &owned_regs,
     };
     let mut passthrough = devices::collect(x, &removed, &frames, &mut warnings)?;
     let iommus: Vec<IommuDecision> = found.into_iter().map(|f| f.decision).collect();
     let owned = owned::describe(x, &iommus)?;
     let kept_irqs = intids::kept(x, &owned, &kept_roots);
     intids::filter(&mut passthrough, &kept_irqs, &mut warnings);
-    passthrough.retain(|p| !p.mmio.is_empty() || !p.spis.is_empty());
+    passthrough.retain(|p| !p.mmio.is_empty() || !p.spis.is_empty() || !p.forwarded.is_empty());
     let swiotlb = swiotlb(opts.swiotlb, &iommus, &passthrough, &mut warnings);
     let gic = (0..x.len()).find(|&i| irq::is_gic(x, i)).map(|i| GicNode {
         path: x.path(i).to_string(),

@@ -8,7 +8,7 @@ pub mod armv7 {
     pub use snowvisor_arm::{coproc, exception, frame, gic, hsr, lpae, stage2};
 
     #[cfg(target_arch = "arm")]
-    pub use snowvisor_arch_armv7::{banked, cpu, entry, guest};
+    pub use snowvisor_arch_armv7::{banked, cpu, entry, guest, phys};
 
     /// snowvisor's HYP MMU (`snowvisor_arch_armv7::mmu`).
     #[cfg(target_arch = "arm")]

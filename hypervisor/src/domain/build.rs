@@ -325,6 +325,7 @@ fn build<A: Arch>(
         .passthrough
         .iter()
         .flat_map(|p| p.mmio.iter().map(|r| (*r, p.path.clone())))
+        .chain(plan.forwarded())
         .collect();
     info!(
         "dom0: stage 2 has {} table(s); {mapped} MMIO range(s) passed through",
@@ -376,6 +377,7 @@ fn build<A: Arch>(
         },
         vdist,
         devices,
+        forwarded: plan.forwarded().into_iter().map(|(r, _)| r).collect(),
         stage2_faults: 0,
         xen: Some(xen),
         log: GuestLog::new("dom0"),

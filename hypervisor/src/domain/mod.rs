@@ -4,6 +4,7 @@
 //! (`build`, on the target).
 
 pub mod dma_guard;
+pub mod forward;
 pub mod layout;
 pub mod xen_glue;
 pub mod xen_params;
@@ -46,6 +47,10 @@ pub struct Domain {
     pub vdist: VDist,
     /// Host device nodes by MMIO region, to name the owner of a faulting address.
     pub devices: Vec<(Region, String)>,
+    /// Device registers (PA = IPA, byte ranges) in pages it does not have
+    /// because they hold an owned IOMMU's registers too: snowvisor performs
+    /// its accesses to them ([`forward`]).
+    pub forwarded: Vec<Region>,
     /// Stage-2 faults it took (reported, then injected as aborts).
     pub stage2_faults: u32,
     /// The Xen ABI it sees (`HVC #0xEA1`): event channels, grant table,

@@ -59,6 +59,9 @@ pub struct FakeArch {
     /// Physical memory, by byte.
     pub mem: RefCell<BTreeMap<u64, u8>>,
     pub cleaned: RefCell<Vec<(u64, usize)>>,
+    /// Device register accesses, in order: (write, PA, size, value); the
+    /// registers themselves are bytes of `mem`.
+    pub device: RefCell<Vec<(bool, u64, u32, u32)>>,
 }
 
 impl FakeArch {
@@ -93,6 +96,7 @@ impl FakeArch {
             pages: RefCell::new(BTreeMap::new()),
             mem: RefCell::new(BTreeMap::new()),
             cleaned: RefCell::new(Vec::new()),
+            device: RefCell::new(Vec::new()),
         }
     }
 
@@ -252,5 +256,16 @@ impl Arch for FakeArch {
     }
     fn clean_dcache_phys(&self, pa: u64, len: usize) {
         self.cleaned.borrow_mut().push((pa, len));
+    }
+    fn read_device(&self, pa: u64, size: u32) -> u32 {
+        let mut b = [0; 4];
+        self.read_phys(pa, &mut b[..size as usize]);
+        let v = u32::from_le_bytes(b);
+        self.device.borrow_mut().push((false, pa, size, v));
+        v
+    }
+    fn write_device(&self, pa: u64, size: u32, value: u32) {
+        self.write_phys(pa, &value.to_le_bytes()[..size as usize]);
+        self.device.borrow_mut().push((true, pa, size, value));
     }
 }

@@ -4,7 +4,8 @@
 //! system registers, the syndrome and fault addresses), the GIC's CPU and
 //! hypervisor interfaces (list registers), timers, stage-2 installation and
 //! invalidation, guest memory through address translation (AT), cache
-//! maintenance, idling and power.
+//! maintenance, device registers a guest's access is forwarded to, idling
+//! and power.
 //!
 //! The kernel implements it over `arch::armv7` and the drivers (`crate::cpu::Armv7`);
 //! [`fake::FakeArch`] implements it on the host for tests. Callers are
@@ -139,6 +140,17 @@ pub trait Arch {
     fn write_phys(&self, pa: u64, data: &[u8]);
     /// Cleans and invalidates `len` bytes at `pa` to the point of coherency.
     fn clean_dcache_phys(&self, pa: u64, len: usize);
+
+    // --- Device registers a guest's access is forwarded to.
+
+    /// Reads `size` (1, 2 or 4) bytes of a device register at `pa`,
+    /// zero-extended, as one access of that size. The caller checked that
+    /// `pa` is aligned to `size`, below 4 GiB and inside a device's registers
+    /// (`crate::domain::forward::check`).
+    fn read_device(&self, pa: u64, size: u32) -> u32;
+    /// Writes the low `size` (1, 2 or 4) bytes of `value` to a device
+    /// register at `pa`, as one access, under the rule of [`Arch::read_device`].
+    fn write_device(&self, pa: u64, size: u32, value: u32);
 }
 
 /// Milliseconds on the generic counter (for rate limits).

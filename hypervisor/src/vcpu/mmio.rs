@@ -1,5 +1,7 @@
-//! Stage-2 data aborts: emulation of the guest's distributor (GICD), and a
-//! report naming the device node for any other faulting address.
+//! Stage-2 data aborts: emulation of the guest's distributor (GICD), device
+//! registers forwarded for the guest (a page shared with an owned IOMMU:
+//! [`crate::domain::forward`]), and a report naming the device node for any
+//! other faulting address.
 
 use alloc::vec::Vec;
 
@@ -7,8 +9,8 @@ use super::regs::{reg, set_reg};
 use super::{guest_log, inject, Next, Vcpu};
 use crate::arch::armv7::exception::Kind;
 use crate::arch::armv7::frame::TrapFrame;
-use crate::arch::armv7::hsr::{fault_name, Hsr};
-use crate::domain::Domain;
+use crate::arch::armv7::hsr::{fault_name, DataAbort, Hsr};
+use crate::domain::{forward, Domain};
 use crate::hal::Arch;
 use crate::vgic::PhysGic;
 
@@ -25,6 +27,45 @@ impl<A: Arch> PhysGic for Phys<'_, A> {
     }
     fn set_edge_triggered(&mut self, intid: u32, edge: bool) {
         self.0.irq_set_edge_triggered(intid, edge);
+    }
+}
+
+/// Performs an access to a device's registers in a page shared with an owned
+/// IOMMU: `None` if `ipa` is in no forwarded range, else whether it was
+/// performed (false: refused, said rate-limited, and the caller injects).
+fn forward_access<A: Arch>(
+    a: &A,
+    d: &mut Domain,
+    f: &mut TrapFrame,
+    da: &DataAbort,
+    ipa: u64,
+) -> Option<bool> {
+    let access = forward::Access {
+        ipa,
+        size: 1 << da.size_log2,
+        write: da.write,
+        valid: da.valid && !da.s1ptw,
+    };
+    match forward::check(&d.forwarded, access)? {
+        Ok(pa) => {
+            let value = if access.write {
+                reg(a, f, da.reg).unwrap_or(0)
+            } else {
+                0
+            };
+            let v = forward::perform(a, pa, access, value, da.sign_extend);
+            Some(access.write || set_reg(a, f, da.reg, v))
+        }
+        Err(why) => {
+            guest_log!(
+                a,
+                d,
+                warn,
+                "{}: access to forwarded device registers at IPA {ipa:#x} refused: {why}; injecting a data abort",
+                d.name
+            );
+            Some(false)
+        }
     }
 }
 
@@ -45,8 +86,17 @@ pub(super) fn data_abort<A: Arch>(
     };
     let ipa = fault_ipa(a);
     let va = a.hdfar();
+    let forwarded = forward_access(a, d, f, &da, ipa);
+    if forwarded == Some(true) {
+        crate::stats::EXITS.count(crate::stats::Class::DataAbort);
+        return Next::Skip;
+    }
     let in_gicd = ipa >= d.gicd.base && ipa < d.gicd.end();
-    if in_gicd && da.valid && !da.s1ptw {
+    if forwarded.is_some() {
+        // Refused, and said why above: a stage-2 fault like any other.
+        crate::stats::EXITS.count(crate::stats::Class::DataAbort);
+        d.stage2_faults += 1;
+    } else if in_gicd && da.valid && !da.s1ptw {
         let off = (ipa - d.gicd.base) as u32;
         let size = 1u32 << da.size_log2;
         crate::stats::EXITS.gicd(off, da.write);

@@ -35,6 +35,12 @@ const UART: Region = Region {
     base: 0x0900_0000,
     size: 0x1000,
 };
+/// A device's registers in a page shared with an owned IOMMU (rk3288's
+/// VOP; its IOMMU at 0xff930300): forwarded, the page not mapped.
+const VOP: Region = Region {
+    base: 0xff93_0000,
+    size: 0x19c,
+};
 /// The vCPU's CPSR: SVC, A/I/F masked, ARM state.
 const SVC: u32 = 0x1d3;
 const PC: u32 = 0xc010_0000;
@@ -76,7 +82,11 @@ fn domain(xen: bool) -> Domain {
             size: 0x1000,
         },
         vdist,
-        devices: vec![(UART, String::from("/pl011@9000000"))],
+        devices: vec![
+            (UART, String::from("/pl011@9000000")),
+            (VOP, String::from("/vop@ff930000")),
+        ],
+        forwarded: vec![VOP],
         stage2_faults: 0,
         xen,
         log: GuestLog::new("dom0"),
@@ -282,6 +292,67 @@ fn gicd_access_it_refuses_injects_an_abort() {
     trap_with(&a, &mut c, &mut f, dabt(true, 1, 0));
     assert_eq!(f.spsr & 0x1f, mode::ABT);
     assert_eq!(dom(&mut c).stage2_faults, 0, "not a stage-2 fault");
+}
+
+/// A data abort with a valid syndrome and ISS.SSE (a signed load).
+fn dabt_signed(size_log2: u32, rt: u32) -> u32 {
+    dabt(false, size_log2, rt) | (1 << 21)
+}
+
+#[test]
+fn forwarded_device_registers_are_performed_for_the_guest() {
+    let (a, mut c) = (arch(), cpu(false));
+    let mut f = frame();
+    // STR r4 to the VOP's SYS_CTRL (0x8): the same word at the same PA.
+    f.r[4] = 0x8000_00f1;
+    fault_at(&a, VOP.base + 8, 0xf090_0000);
+    trap_with(&a, &mut c, &mut f, dabt(true, 2, 4));
+    assert_eq!(f.elr, PC + 4, "performed and skipped");
+    // LDR r2 reads it back; LDRSB r3 of its top byte is sign-extended;
+    // LDRH r5 of its low half reads 2 bytes only.
+    fault_at(&a, VOP.base + 8, 0xf090_0000);
+    trap_with(&a, &mut c, &mut f, dabt(false, 2, 2));
+    fault_at(&a, VOP.base + 0xb, 0xf090_0000);
+    trap_with(&a, &mut c, &mut f, dabt_signed(0, 3));
+    fault_at(&a, VOP.base + 8, 0xf090_0000);
+    trap_with(&a, &mut c, &mut f, dabt(false, 1, 5));
+    assert_eq!((f.r[2], f.r[3], f.r[5]), (0x8000_00f1, 0xffff_ff80, 0xf1));
+    assert_eq!(f.elr, PC + 16);
+    assert_eq!(
+        *a.device.borrow(),
+        [
+            (true, VOP.base + 8, 4, 0x8000_00f1),
+            (false, VOP.base + 8, 4, 0x8000_00f1),
+            (false, VOP.base + 0xb, 1, 0x80),
+            (false, VOP.base + 8, 2, 0xf1),
+        ]
+    );
+    assert_eq!(dom(&mut c).stage2_faults, 0);
+    assert!(a.fault_regs.get().is_none(), "nothing injected");
+}
+
+#[test]
+fn the_owned_iommus_registers_and_odd_forwarded_accesses_are_aborts() {
+    let (a, mut c) = (arch(), cpu(false));
+    // The IOMMU's DTE_ADDR in the same page, an unaligned word of the VOP's,
+    // and an LDRD (no syndrome): no device access, a data abort each.
+    let no_syndrome = hsr(ec::DABT_GUEST, 0x07);
+    for (ipa, h) in [
+        (0xff93_0300, dabt(true, 2, 4)),
+        (VOP.base + 2, dabt(false, 2, 4)),
+        (VOP.base, no_syndrome),
+    ] {
+        let mut f = frame();
+        fault_at(&a, ipa, 0xf090_0000);
+        trap_with(&a, &mut c, &mut f, h);
+        assert_eq!((f.spsr & 0x1f, f.elr), (mode::ABT, VBAR + 0x10), "{ipa:#x}");
+        assert!(matches!(
+            a.fault_regs.get(),
+            Some(FaultRegs::Data { dfar, .. }) if dfar == 0xf090_0000 | (ipa as u32 & 0xfff)
+        ));
+    }
+    assert!(a.device.borrow().is_empty());
+    assert_eq!(dom(&mut c).stage2_faults, 3);
 }
 
 #[test]

@@ -45,6 +45,10 @@ struct Device<'p> {
     mmio: Vec<Hex>,
     /// INTIDs.
     spis: &'p [u32],
+    /// The device's registers in a page shared with an owned IOMMU, whose
+    /// accesses snowvisor performs (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    forwarded: Vec<Hex>,
 }
 
 #[derive(Serialize)]
@@ -108,6 +112,7 @@ pub fn to_json(plan: &Plan, arg_warnings: &[String]) -> String {
                 path: &p.path,
                 mmio: hex(&p.mmio),
                 spis: &p.spis,
+                forwarded: hex(&p.forwarded),
             })
             .collect(),
         hidden: plan
@@ -137,7 +142,7 @@ pub fn to_json(plan: &Plan, arg_warnings: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use snowvisor_dt::testing::QEMU_VIRT_SMMUV3_DTB;
+    use snowvisor_dt::testing::{vop_sharing_a_page_with_an_iommu, QEMU_VIRT_SMMUV3_DTB};
     use snowvisor_dt::HostTree;
     use snowvisor_plan::{make, Keep, PlanOptions};
 
@@ -148,11 +153,26 @@ mod tests {
         let j = to_json(&p, &["args: warned".into()]);
         assert!(j.starts_with("{\"iommus\":[{\"path\":\"/smmuv3@9050000\",\"compatible\":\"arm,smmu-v3\",\"action\":\"own\""), "{j}");
         assert!(j.contains("\"spis\":[35,36,37,38]"), "{j}");
+        assert!(!j.contains("forwarded"), "no device shares a page: {j}");
         assert!(j.contains("\"gic\":{\"path\":\"/intc@8000000\",\"frames\":[{\"base\":\"0x8000000\",\"size\":\"0x10000\"}"), "{j}");
         assert!(j.ends_with("\"warnings\":[\"args: warned\"]}"), "{j}");
         let v: serde_json::Value = serde_json::from_str(&j).unwrap();
         assert_eq!(v["swiotlb"]["enabled"], true, "{j}");
         assert_eq!(v["hidden"][0]["why"], "iommu own", "{j}");
+    }
+
+    #[test]
+    fn forwarded_registers_are_listed() {
+        let dtb = vop_sharing_a_page_with_an_iommu(true);
+        let t = HostTree::new(&dtb).unwrap();
+        let p = make(&t, &PlanOptions::default(), &Keep::none()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&to_json(&p, &[])).unwrap();
+        let vop = &v["passthrough"][0];
+        assert_eq!(vop["path"], "/vop@ff930000", "{v}");
+        assert_eq!(vop["mmio"][0]["base"], "0xff931000", "{v}");
+        assert_eq!(vop["forwarded"][0]["base"], "0xff930000", "{v}");
+        assert_eq!(vop["forwarded"][0]["size"], "0x19c", "{v}");
+        assert_eq!(vop.as_object().unwrap().len(), 4, "{v}");
     }
 
     #[test]
