@@ -102,7 +102,11 @@ pub fn preview_params<'a>(tree: &HostTree<'a>, plan: &Plan, xen: bool) -> Previe
 }
 
 /// The warnings `dtc -I dtb -O dts` prints for a blob, one per line, without
-/// the file-name prefix.
+/// the file-name prefix. Node paths are given from the root as the
+/// Devicetree Specification names it (`/soc/...`): dtc puts the name of a
+/// root node that has one (an invalid tree, which Dom0's tree writer repairs
+/// by writing the root without a name) in front of every path, and the same
+/// warning would read as a new one.
 pub fn dtc_warnings(dtb: &[u8]) -> Result<BTreeSet<String>, String> {
     let mut child = Command::new("dtc")
         .args(["-I", "dtb", "-O", "dts", "-o", "/dev/null", "-"])
@@ -121,11 +125,39 @@ pub fn dtc_warnings(dtb: &[u8]) -> Result<BTreeSet<String>, String> {
     if !out.status.success() {
         return Err(format!("dtc rejected the blob: {}", stderr.trim()));
     }
+    let root = root_name(dtb).filter(|n| !n.is_empty());
     Ok(stderr
         .lines()
         .filter(|l| l.contains("Warning"))
         .map(|l| l.find("Warning").map_or(l, |at| &l[at..]).to_string())
+        .map(|w| match &root {
+            Some(name) => w
+                .replace(&format!(": /{name}/"), ": /")
+                .replace(&format!(": /{name}:"), ": /:"),
+            None => w,
+        })
         .collect())
+}
+
+/// The name of a blob's root node (empty in a valid tree): the first
+/// FDT_BEGIN_NODE of the structure block after any FDT_NOP (Devicetree
+/// Specification v0.4, 5.4). None when the blob is too short to say.
+fn root_name(dtb: &[u8]) -> Option<String> {
+    const FDT_BEGIN_NODE: u32 = 1;
+    const FDT_NOP: u32 = 4;
+    let word = |at: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(dtb.get(at..at + 4)?.try_into().ok()?))
+    };
+    let mut at = usize::try_from(word(8)?).ok()?;
+    while word(at)? == FDT_NOP {
+        at += 4;
+    }
+    if word(at)? != FDT_BEGIN_NODE {
+        return None;
+    }
+    let name = dtb.get(at + 4..)?;
+    let end = name.iter().position(|&b| b == 0)?;
+    Some(String::from_utf8_lossy(&name[..end]).into_owned())
 }
 
 /// New warnings Xen's own Dom0 trees have too: Linux finds the Xen node only
