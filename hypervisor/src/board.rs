@@ -131,7 +131,7 @@ pub trait Board: 'static {
     /// PSCI node implements).
     #[cfg(target_arch = "arm")]
     fn reset() {
-        crate::arch::armv7::secure::smc_call(crate::psci::fid::SYSTEM_RESET, 0, 0, 0);
+        crate::arch::armv7::secure::smc_call(snowvisor_core::psci::fid::SYSTEM_RESET, 0, 0, 0);
     }
 }
 

@@ -1,5 +1,6 @@
-//! The ARMv7 CPU as the core's [`Arch`] (over `arch::armv7` and the GIC
-//! driver), and the per-CPU accessor: each physical CPU's context
+//! The ARMv7 CPU as the core's [`Arch`] (over `snowvisor_arch_armv7` and the
+//! GIC driver) with the machine's [`Services`] (the kernel's console, RAM log
+//! and exit counters), and the per-CPU accessor: each physical CPU's context
 //! ([`PerCpu`] and the CPU's hardware handles) in one slot, found through
 //! HTPIDR, which holds the address of the CPU's slot.
 
@@ -18,10 +19,12 @@ use crate::arch::armv7::hsr::Hsr;
 use crate::arch::armv7::lpae::Table;
 use crate::arch::armv7::stage2::VTCR;
 use crate::arch::armv7::{banked, cpu, guest, mmu, phys, secure, sysreg};
-use crate::domain::xen_space::Hooks;
 use crate::drivers::gicv2::Gic;
-use crate::hal::{Arch, GuestControl};
-use crate::vcpu::PerCpu;
+use snowvisor_core::domain::xen_space::Hooks;
+use snowvisor_core::hal::{Arch, GuestControl, Services};
+use snowvisor_core::ramlog::Ring;
+use snowvisor_core::stats::Exits;
+use snowvisor_core::vcpu::PerCpu;
 
 /// The CPU snowvisor runs on, with its GIC (distributor shared, CPU and
 /// hypervisor interfaces banked per CPU).
@@ -37,6 +40,34 @@ impl Armv7 {
     /// The GIC driver, for snowvisor's own interrupts.
     pub fn gic(&self) -> &'static Gic {
         self.gic
+    }
+}
+
+/// The running hypervisor's exit counters (in `.bss`: zero at start).
+pub static EXITS: Exits = Exits::new();
+
+impl Services for Armv7 {
+    #[inline]
+    fn exits(&self) -> &Exits {
+        &EXITS
+    }
+    fn console_write(&self, args: core::fmt::Arguments<'_>) {
+        crate::console::write_fmt(args)
+    }
+    fn console_write_guest(&self, bytes: &[u8]) {
+        crate::console::write_guest(bytes)
+    }
+    fn console_drain_guest(&self) {
+        crate::console::drain_guest()
+    }
+    fn console_flush_guest(&self) {
+        crate::console::flush_guest()
+    }
+    fn console_receive(&self, out: &mut [u8]) -> usize {
+        crate::console::receive(out)
+    }
+    fn with_ram_log<R>(&self, f: impl FnOnce(&mut Ring<'static>) -> R) -> Option<R> {
+        crate::ramlog::with_ring(f)
     }
 }
 

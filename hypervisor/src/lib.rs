@@ -1,11 +1,15 @@
 //! snowvisor: a small type-1 hypervisor for ARMv7-A with the Virtualization
 //! Extensions.
 //!
-//! The kernel crate: boot (`start`), domain building, the vCPU trap
-//! dispatcher over [`hal::Arch`], the vGIC, PSCI, console and RAM log. What
-//! only makes sense on the target is `start` and `cpu` (the ARMv7 adapter over
-//! `snowvisor-arch-armv7`); the rest builds and is unit-tested on the host.
-//! Layers and what each crate may use: `ARCHITECTURE.md`.
+//! The kernel crate: boot (`start`), the `Board` trait, building Dom0
+//! (`domain`), the owned IOMMUs, and the glue that joins the arch-independent
+//! core (`snowvisor_core`: trap dispatcher, vGIC, PSCI, domain logic) to the
+//! hardware (`snowvisor_arch_armv7`): `cpu::Armv7`, the core's `hal::Arch`
+//! over the CPU and the drivers, and the machine's globals (the console, the
+//! RAM log, the exit counters, the per-CPU slots). What only makes sense on
+//! the target is `start`, `cpu` and `domain`; the rest builds and is
+//! unit-tested on the host. Layers and what each crate may use:
+//! `ARCHITECTURE.md`.
 
 #![cfg_attr(not(test), no_std)]
 
@@ -13,25 +17,20 @@ extern crate alloc;
 
 pub mod arch;
 pub mod board;
-pub mod bootargs;
 pub mod console;
-pub mod console_uart;
 #[cfg(target_arch = "arm")]
 pub mod cpu;
-pub mod debugkeys;
-pub mod domain;
+/// Building Dom0 and the IOMMUs snowvisor owns for it (the domain logic is
+/// `snowvisor_core::domain`).
+#[cfg(target_arch = "arm")]
+pub mod domain {
+    pub mod build;
+    pub mod iommu;
+}
 pub mod drivers;
-pub mod hal;
-pub mod psci;
 pub mod ramlog;
-pub mod ratelimit;
-pub mod stats;
-pub mod summary;
-pub mod vcpu;
-pub mod vgic;
 
 #[cfg(target_arch = "arm")]
 pub mod start;
 
-/// The version printed in the banner.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub use snowvisor_core::VERSION;

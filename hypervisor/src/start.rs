@@ -14,17 +14,17 @@ use crate::arch::armv7::frame::{mode_name, TrapFrame, Vector, MODE_HYP};
 use crate::arch::armv7::hsr::Hsr;
 use crate::arch::armv7::{cpu, mmu, sysreg};
 use crate::board::Board;
-use crate::bootargs::{BootArgs, LogLevel};
 use crate::console::{self, Serial};
-use crate::console_uart;
 use crate::cpu::{this_cpu, Armv7, Cpu};
 use crate::domain::build::{build_dom0, Dom0, Host};
 use crate::drivers::gicv2::{Gic, SPURIOUS};
 use crate::drivers::uart::{Uart, UartConfig, UartKind};
-use crate::hal::Arch;
-use crate::summary::{self, CpuFacts};
-use crate::vcpu::{self, CpuInterface, Loaded, PerCpu, Timers, Vcpu};
-use crate::vgic::PendingQueue;
+use snowvisor_core::bootargs::{BootArgs, LogLevel};
+use snowvisor_core::console_uart;
+use snowvisor_core::hal::Arch;
+use snowvisor_core::summary::{self, CpuFacts};
+use snowvisor_core::vcpu::{self, CpuInterface, Loaded, PerCpu, Timers, Vcpu};
+use snowvisor_core::vgic::PendingQueue;
 use snowvisor_dt::{blob, DtError, HostTree};
 
 #[global_allocator]
@@ -95,7 +95,7 @@ fn attach_uart(cfg: UartConfig, what: &str) {
 }
 
 /// `panic=` seconds (see [`BootArgs::panic_secs`]), set once the arguments are read.
-static PANIC_SECS: AtomicI32 = AtomicI32::new(crate::bootargs::DEFAULT_PANIC_SECS);
+static PANIC_SECS: AtomicI32 = AtomicI32::new(snowvisor_core::bootargs::DEFAULT_PANIC_SECS);
 /// The board's reset, set once snowvisor knows it runs in HYP.
 static BOARD_RESET: Once<fn()> = Once::new();
 static IN_FATAL: AtomicBool = AtomicBool::new(false);

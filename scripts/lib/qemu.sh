@@ -4,7 +4,7 @@
 # Where the Dom0 modules go: clear of QEMU's own DTB, which sits at
 # RAM base + min(RAM/2, 128 MiB) = 0x4800_0000 for 256 MiB and up, and where
 # snowvisor can hand them to Dom0 in place (above the 32 MiB at Dom0's RAM start
-# where the zImage decompresses itself; see hypervisor/src/domain/layout.rs).
+# where the zImage decompresses itself; see hypervisor/core/src/domain/layout.rs).
 # Modules anywhere else in RAM work too: snowvisor then copies them.
 DOM0_KERNEL_ADDR=0x46000000
 DOM0_INITRD_ADDR=0x44000000

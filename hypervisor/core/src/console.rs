@@ -1,17 +1,17 @@
-//! snowvisor's console and its `log` backend.
+//! The console's logic: where its output goes ([`Sink`]: a UART or none, and
+//! what no UART got), the queue of guest output ([`TxRing`]), and the line
+//! format of its `log` backend. The kernel holds the machine's one console
+//! (`snowvisor::console`) and writes every line to the RAM log too.
 //!
-//! Every line starts with `snowvisor: ` (plus the level for anything but info),
-//! so the boot log is greppable. Every line goes to the RAM log; it also goes
-//! to the console UART while there is one. A UART whose transmitter never
+//! Every line starts with `snowvisor: ` (plus the level for anything but info,
+//! [`prefix`]), so the boot log is greppable. A UART whose transmitter never
 //! becomes ready (its `put` gives up) is dropped for good: from then on, as
-//! with no usable UART at all ([`detach`]), snowvisor writes to the RAM log
-//! only, says so there, and counts what no UART got ([`unsent`]).
+//! with no usable UART at all, snowvisor writes to the RAM log only, says so
+//! there, and counts what no UART got ([`Sink::unsent`]).
 
 use alloc::boxed::Box;
 use alloc::string::String;
 use core::fmt::{self, Write};
-
-use spin::Mutex;
 
 use crate::bootargs::LogLevel;
 
@@ -117,6 +117,49 @@ impl Sink {
         gave_up
     }
 
+    /// Writes formatted text as [`Sink::write`] does, with `\n` as `\r\n`;
+    /// a UART given up on the way is reported once, in the result.
+    pub fn write_fmt(&mut self, args: fmt::Arguments<'_>) -> Sent {
+        let mut w = SinkWriter {
+            sink: self,
+            sent: Sent::Done,
+        };
+        let _ = w.write_fmt(args);
+        w.sent
+    }
+
+    /// Acknowledges the UART's receive interrupt, then drains its receive
+    /// FIFO into `out` (up to its length); returns the number of bytes read
+    /// (0 without a UART). In that order a byte arriving meanwhile raises the
+    /// interrupt again instead of waiting unseen for the next one.
+    pub fn receive(&mut self, out: &mut [u8]) -> usize {
+        let Some(s) = self.port().map(|p| p.serial.as_mut()) else {
+            return 0;
+        };
+        s.ack_rx_interrupt();
+        let mut n = 0;
+        while n < out.len() {
+            match s.get() {
+                Some(b) => {
+                    out[n] = b;
+                    n += 1;
+                }
+                None => break,
+            }
+        }
+        n
+    }
+
+    /// Attaches `port`, replacing any earlier UART.
+    pub fn attach(&mut self, port: Port) {
+        self.port = Some(port);
+    }
+
+    /// Drops the UART: from now on everything is counted in [`Sink::unsent`].
+    pub fn detach(&mut self) {
+        self.port = None;
+    }
+
     /// The UART, if there is one.
     pub fn port(&mut self) -> Option<&mut Port> {
         self.port.as_mut()
@@ -126,30 +169,6 @@ impl Sink {
     pub fn unsent(&self) -> u64 {
         self.unsent
     }
-}
-
-static CONSOLE: Mutex<Sink> = Mutex::new(Sink::new());
-
-/// Attaches the console UART, replacing any earlier one.
-pub fn attach(port: Port) {
-    CONSOLE.lock().port = Some(port);
-}
-
-/// No usable UART: says `why` (on the UART one last time, and in the RAM
-/// log), then writes to the RAM log only.
-pub fn detach(why: fmt::Arguments<'_>) {
-    log::warn!("console: {why}; snowvisor writes to the RAM log only from here");
-    CONSOLE.lock().port = None;
-}
-
-/// Physical base of the UART snowvisor writes to, if any.
-pub fn uart_base() -> Option<usize> {
-    CONSOLE.lock().port.as_ref().map(|p| p.base)
-}
-
-/// Bytes no UART got since boot (no usable UART, or one given up).
-pub fn unsent() -> u64 {
-    CONSOLE.lock().unsent
 }
 
 /// Bytes of guest console output held for the UART.
@@ -216,136 +235,41 @@ impl Default for TxRing {
     }
 }
 
-static GUEST_TX: Mutex<TxRing> = Mutex::new(TxRing::new());
-
-/// `fmt::Write` over the console's [`Sink`], remembering a UART given up.
+/// `fmt::Write` over a [`Sink`], remembering a UART given up.
 struct SinkWriter<'a> {
     sink: &'a mut Sink,
-    gave_up: Option<Sent>,
+    sent: Sent,
 }
 
 impl Write for SinkWriter<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         if let r @ Sent::GaveUp { .. } = self.sink.write(s.as_bytes(), true) {
-            self.gave_up = Some(r);
+            self.sent = r;
         }
         Ok(())
     }
 }
 
-/// Writes formatted text as is, after the guest output still waiting (so
-/// the two keep their order).
-pub fn write_fmt(args: fmt::Arguments<'_>) {
-    crate::ramlog::write_fmt(args); // the RAM log gets every line too
-    write_uart(args);
-}
-
-/// [`write_fmt`] for text a guest made snowvisor print (log target
-/// `guest`): the RAM log keeps the first such report of the boot.
-pub fn write_guest_fmt(args: fmt::Arguments<'_>) {
-    crate::ramlog::write_guest_fmt(args);
-    write_uart(args);
-}
-
-fn write_uart(args: fmt::Arguments<'_>) {
-    flush_guest();
-    let gave_up = {
-        let mut c = CONSOLE.lock();
-        let mut w = SinkWriter {
-            sink: &mut c,
-            gave_up: None,
-        };
-        let _ = w.write_fmt(args);
-        w.gave_up
-    };
-    if let Some(g) = gave_up {
-        report(g);
+/// What a log line at level `l` starts with after `snowvisor: `.
+pub fn prefix(l: log::Level) -> &'static str {
+    match l {
+        log::Level::Error => "error: ",
+        log::Level::Warn => "warning: ",
+        log::Level::Info => "",
+        log::Level::Debug => "debug: ",
+        log::Level::Trace => "trace: ",
     }
 }
 
-/// Says in the RAM log (there is no UART now) that the UART was given up.
-fn report(sent: Sent) {
-    if let Sent::GaveUp { name, base } = sent {
-        log::warn!(
-            "console: {name} at {base:#010x} never became ready to transmit: given up; snowvisor writes to the RAM log only from here ({} bytes not sent so far)",
-            unsent()
-        );
+/// The `log` filter of level `l`.
+pub fn level_filter(l: LogLevel) -> log::LevelFilter {
+    match l {
+        LogLevel::Error => log::LevelFilter::Error,
+        LogLevel::Warn => log::LevelFilter::Warn,
+        LogLevel::Info => log::LevelFilter::Info,
+        LogLevel::Debug => log::LevelFilter::Debug,
+        LogLevel::Trace => log::LevelFilter::Trace,
     }
-}
-
-/// Reads one byte if one is waiting.
-pub fn get() -> Option<u8> {
-    CONSOLE.lock().port().and_then(|p| p.serial.get())
-}
-
-/// Queues a guest's console bytes, unchanged (Dom0's hvc0 already sends
-/// "\r\n"), and sends what the UART takes without waiting: a guest's output
-/// never holds the CPU for the time a polled UART needs to send it. The rest
-/// goes out at later exits and interrupts ([`drain_guest`]). They are not
-/// snowvisor's log, so the RAM log does not get them.
-pub fn write_guest(bytes: &[u8]) {
-    GUEST_TX.lock().push(bytes);
-    drain_guest();
-}
-
-/// Sends queued guest output while the UART takes it without waiting.
-pub fn drain_guest() {
-    send_guest(false);
-}
-
-/// Sends all queued guest output, waiting for the UART (before snowvisor's
-/// own lines, and before the machine stops). At most [`GUEST_TX_SIZE`] bytes.
-pub fn flush_guest() {
-    send_guest(true);
-}
-
-/// Moves queued guest output to the UART: all of it, waiting for the UART,
-/// when `wait`; else only what it takes without waiting. Does nothing when
-/// the queue or the console is already held (an interrupted print).
-fn send_guest(wait: bool) {
-    let Some(mut tx) = GUEST_TX.try_lock() else {
-        return;
-    };
-    if tx.is_empty() {
-        return;
-    }
-    let sent = match CONSOLE.try_lock() {
-        Some(mut c) => c.send_guest(&mut tx, wait),
-        None => return,
-    };
-    drop(tx);
-    report(sent);
-}
-
-/// Acknowledges the receive interrupt, then drains the receive FIFO into
-/// `out` (up to its length); returns the number of bytes read. In that order
-/// a byte arriving meanwhile raises the interrupt again instead of waiting
-/// unseen for the next one.
-pub fn receive(out: &mut [u8]) -> usize {
-    let mut c = CONSOLE.lock();
-    let Some(s) = c.port().map(|p| p.serial.as_mut()) else {
-        return 0;
-    };
-    s.ack_rx_interrupt();
-    let mut n = 0;
-    while n < out.len() {
-        match s.get() {
-            Some(b) => {
-                out[n] = b;
-                n += 1;
-            }
-            None => break,
-        }
-    }
-    n
-}
-
-/// Turns on the console UART's receive interrupt; false if it has none.
-pub fn enable_rx_interrupt() -> bool {
-    CONSOLE
-        .lock()
-        .port()
-        .is_some_and(|p| p.serial.enable_rx_interrupt())
 }
 
 /// The current log level.
@@ -359,65 +283,12 @@ pub fn level() -> LogLevel {
     }
 }
 
-struct Logger;
-
-fn prefix(l: log::Level) -> &'static str {
-    match l {
-        log::Level::Error => "error: ",
-        log::Level::Warn => "warning: ",
-        log::Level::Info => "",
-        log::Level::Debug => "debug: ",
-        log::Level::Trace => "trace: ",
-    }
-}
-
-impl log::Log for Logger {
-    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
-        m.level() <= log::max_level()
-    }
-    fn log(&self, r: &log::Record<'_>) {
-        if self.enabled(r.metadata()) {
-            let line = format_args!("snowvisor: {}{}\n", prefix(r.level()), r.args());
-            if r.target() == "guest" {
-                write_guest_fmt(line);
-            } else {
-                write_fmt(line);
-            }
-        }
-    }
-    fn flush(&self) {}
-}
-
-static LOGGER: Logger = Logger;
-
-/// Installs the logger (once) and sets the level.
-pub fn set_level(l: LogLevel) {
-    let _ = log::set_logger(&LOGGER);
-    log::set_max_level(match l {
-        LogLevel::Error => log::LevelFilter::Error,
-        LogLevel::Warn => log::LevelFilter::Warn,
-        LogLevel::Info => log::LevelFilter::Info,
-        LogLevel::Debug => log::LevelFilter::Debug,
-        LogLevel::Trace => log::LevelFilter::Trace,
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use alloc::sync::Arc;
     use alloc::vec::Vec;
-
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl Serial for Buf {
-        fn put(&mut self, b: u8) -> bool {
-            self.0.lock().push(b);
-            true
-        }
-        fn get(&mut self) -> Option<u8> {
-            None
-        }
-    }
+    use spin::Mutex;
 
     /// A UART whose transmitter takes `room` bytes, then never again (a
     /// FIFO that never drains: what a UART that is not enabled does).
@@ -533,25 +404,5 @@ mod tests {
         assert_eq!(rest.len(), GUEST_TX_SIZE - 3);
         assert_eq!(&rest[rest.len() - 2..], b"ab");
         assert!(r.is_empty());
-    }
-
-    #[test]
-    fn levels_filter_and_prefix() {
-        let out = Arc::new(Mutex::new(Vec::new()));
-        attach(Port {
-            serial: Box::new(Buf(out.clone())),
-            base: 0x0900_0000,
-            name: "test buffer".into(),
-        });
-        set_level(LogLevel::Warn);
-        log::info!("hidden");
-        log::warn!("shown {}", 1);
-        set_level(LogLevel::Info);
-        log::info!("now shown");
-        let text = alloc::string::String::from_utf8(out.lock().clone()).unwrap();
-        assert_eq!(
-            text,
-            "snowvisor: warning: shown 1\r\nsnowvisor: now shown\r\n"
-        );
     }
 }

@@ -8,10 +8,10 @@
 
 use core::fmt::{self, Write};
 
-use crate::arch::armv7::frame::{mode_name, TrapFrame};
 use crate::bootargs::LogLevel;
 use crate::domain::Domain;
 use crate::hal::Arch;
+use snowvisor_arm::frame::{mode_name, TrapFrame};
 
 /// Ctrl-a, Xen's default switch code.
 pub const SWITCH_CODE: u8 = 0x01;
@@ -174,13 +174,13 @@ pub fn switch_banner(f: Focus) -> alloc::string::String {
     }
 }
 
-/// Lines written as they come, each with snowvisor's prefix.
-struct Out;
+/// Lines written to the console as they come (each carries snowvisor's prefix).
+struct Out<'a, A>(&'a A);
 
-impl Write for Out {
+impl<A: Arch> Write for Out<'_, A> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         for line in s.split_inclusive('\n') {
-            crate::console::write_fmt(format_args!("{line}"));
+            self.0.console_write(format_args!("{line}"));
         }
         Ok(())
     }
@@ -205,7 +205,7 @@ pub fn run(
     v: VcpuView,
     f: &TrapFrame,
 ) {
-    let _ = write_key(&mut Out, a, cmd, console, d, v, f);
+    let _ = write_key(&mut Out(a), a, cmd, console, d, v, f);
 }
 
 pub(crate) fn write_key(
@@ -229,7 +229,7 @@ pub(crate) fn write_key(
         Command::Events => events(o, a, d, v),
         Command::Stats => {
             let mut r = Ok(());
-            crate::stats::EXITS.for_each(|c, k, n| {
+            a.exits().for_each(|c, k, n| {
                 if r.is_ok() {
                     r = writeln!(o, "snowvisor: exits: {} {k:#x}: {n}", c.name());
                 }
@@ -238,7 +238,7 @@ pub(crate) fn write_key(
         }
         Command::LogLevel => {
             let l = next_level(crate::console::level());
-            crate::console::set_level(l);
+            log::set_max_level(crate::console::level_filter(l));
             writeln!(o, "snowvisor: log level {l:?}")
         }
         Command::Nothing => Ok(()),

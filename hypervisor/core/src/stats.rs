@@ -106,9 +106,6 @@ pub struct Exits {
     cp15x64: [AtomicU32; 256],
 }
 
-/// The running hypervisor's counters.
-pub static EXITS: Exits = Exits::new();
-
 #[allow(clippy::declare_interior_mutable_const)]
 const ZERO: AtomicU32 = AtomicU32::new(0);
 
@@ -194,7 +191,7 @@ impl Exits {
     }
 
     /// Counts a 32-bit CP15 access to `crn, opc1, crm, opc2`. The first
-    /// [`CP15_SLOTS`] - 1 distinct registers get a slot each; the rest share the
+    /// `CP15_SLOTS` - 1 distinct registers get a slot each; the rest share the
     /// last one, reported with key `0xffff`.
     pub fn cp15(&self, crn: u32, opc1: u32, crm: u32, opc2: u32) {
         let key = (crn & 0xf) << 12 | (opc1 & 7) << 8 | (crm & 0xf) << 4 | (opc2 & 7);

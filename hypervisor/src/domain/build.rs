@@ -8,21 +8,21 @@ use alloc::vec::Vec;
 use log::{info, warn};
 
 use super::iommu;
-use super::layout::{self, Dom0Layout, LayoutError};
-use super::xen_glue::XenDom0;
-use super::xen_params;
-use super::xen_space::Hooks;
-use super::zimage::ZImage;
-use super::{Domain, GuestLog, Stage2Root};
 use crate::arch::armv7::frame::TrapFrame;
 use crate::arch::armv7::lpae::Table;
 use crate::arch::armv7::stage2::{S2Mem, Stage2};
 use crate::arch::armv7::{cpu, guest};
-use crate::bootargs::BootArgs;
-use crate::debugkeys::Console;
 use crate::drivers::gicv2::Gic;
-use crate::hal::Arch;
-use crate::vgic::VDist;
+use snowvisor_core::bootargs::BootArgs;
+use snowvisor_core::debugkeys::Console;
+use snowvisor_core::domain::layout::{self, Dom0Layout, LayoutError};
+use snowvisor_core::domain::xen_glue::XenDom0;
+use snowvisor_core::domain::xen_params;
+use snowvisor_core::domain::xen_space::Hooks;
+use snowvisor_core::domain::zimage::ZImage;
+use snowvisor_core::domain::{Domain, GuestLog, Stage2Root};
+use snowvisor_core::hal::Arch;
+use snowvisor_core::vgic::VDist;
 use snowvisor_dt::{self as dt, HostTree, Region};
 use snowvisor_plan::{self as plan, Plan};
 use snowvisor_xen::{Xen, XenConfig};
@@ -486,7 +486,9 @@ fn msi_spis(tree: &HostTree<'_>, plan: &Plan) -> Vec<u32> {
             // memory by snowvisor's HYP map.
             _ => unsafe { crate::drivers::gicv2m::spi_range(frame.base as usize) },
         };
-        let range = base..base.saturating_add(count).min(crate::vgic::dist::MAX_LINES);
+        let range = base..base
+            .saturating_add(count)
+            .min(snowvisor_core::vgic::dist::MAX_LINES);
         info!(
             "dom0: MSI frame {:#x}: SPIs (INTID) {}-{}",
             frame.base,

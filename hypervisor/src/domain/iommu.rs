@@ -27,8 +27,8 @@ use snowvisor_dt::Region;
 use snowvisor_plan::owned::{self, OwnedIommu, StreamRange};
 use snowvisor_plan::Plan;
 
-use super::dma_guard::{self, GuardKind};
-use super::Stage2Root;
+use snowvisor_core::domain::dma_guard::{self, GuardKind};
+use snowvisor_core::domain::Stage2Root;
 
 /// Same priority as snowvisor's HYP timer.
 const IRQ_PRIORITY: u8 = 0x80;

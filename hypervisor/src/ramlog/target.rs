@@ -58,7 +58,7 @@ pub fn start<B: Board>(own: (usize, usize)) {
 }
 
 /// `snowvisor.selftest=reboot`: warm-reboots once through PSCI SYSTEM_RESET.
-pub fn selftest(tree: &HostTree<'_>, args: &crate::bootargs::BootArgs<'_>) {
+pub fn selftest(tree: &HostTree<'_>, args: &snowvisor_core::bootargs::BootArgs<'_>) {
     if args.selftest != Some(SELFTEST_REBOOT) {
         return;
     }
@@ -77,9 +77,9 @@ pub fn selftest(tree: &HostTree<'_>, args: &crate::bootargs::BootArgs<'_>) {
     info!("selftest: warm reboot through PSCI SYSTEM_RESET");
     with_ring(|r| {
         r.set_flags(r.flags() | FLAG_SELFTEST_REBOOT);
-        let start = r.mem.as_ptr() as usize;
-        crate::arch::armv7::cpu::clean_inval_dcache_range(start, HEADER_SIZE);
+        let start = r.window().start;
+        snowvisor_arch_armv7::cpu::clean_inval_dcache_range(start, HEADER_SIZE);
     });
-    let ret = crate::arch::armv7::secure::smc_call(PSCI_SYSTEM_RESET, 0, 0, 0);
+    let ret = snowvisor_arch_armv7::secure::smc_call(PSCI_SYSTEM_RESET, 0, 0, 0);
     warn!("selftest: PSCI SYSTEM_RESET returned {ret:#x}; still running");
 }

@@ -8,7 +8,7 @@
 
 use std::process::ExitCode;
 
-use snowvisor::bootargs::BootArgs;
+use snowvisor_core::bootargs::BootArgs;
 use snowvisor_dt::HostTree;
 use snowvisor_plan::{self as plan, dom0, report, Keep, PlanOptions};
 use snowvisor_tools::{json, preview_params};

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use snowvisor::summary::{self, CpuFacts};
+use snowvisor_core::summary::{self, CpuFacts};
 use snowvisor_dt::host::GIC_COMPATIBLES;
 use snowvisor_dt::{HostTree, Region};
 use snowvisor_plan::devices::is_memory_node;

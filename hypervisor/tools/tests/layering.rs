@@ -12,13 +12,13 @@ use std::process::Command;
 use serde_json::Value;
 
 /// A layered crate: the snowvisor crates it may depend on, whether its root
-/// must say `#![forbid(unsafe_code)]`, and whether it may use hardware-access
-/// crates at all.
+/// must say `#![forbid(unsafe_code)]`, and which hardware-access crates
+/// ([`HARDWARE`]) it may use.
 struct Rule {
     name: &'static str,
     may_use: &'static [&'static str],
     forbid_unsafe: bool,
-    no_hardware: bool,
+    hardware: &'static [&'static str],
     /// Required: the crate exists on this tree; a rename must update the table.
     required: bool,
 }
@@ -28,28 +28,28 @@ const RULES: &[Rule] = &[
         name: "snowvisor-xen",
         may_use: &[],
         forbid_unsafe: true,
-        no_hardware: true,
+        hardware: &[],
         required: true,
     },
     Rule {
         name: "snowvisor-dt",
         may_use: &[],
         forbid_unsafe: true,
-        no_hardware: true,
+        hardware: &[],
         required: true,
     },
     Rule {
         name: "snowvisor-plan",
         may_use: &["snowvisor-dt"],
         forbid_unsafe: true,
-        no_hardware: true,
+        hardware: &[],
         required: true,
     },
     Rule {
         name: "snowvisor-arm",
         may_use: &[],
         forbid_unsafe: true,
-        no_hardware: false,
+        hardware: HARDWARE,
         required: true,
     },
     Rule {
@@ -61,19 +61,41 @@ const RULES: &[Rule] = &[
             "snowvisor-arm",
         ],
         forbid_unsafe: true,
-        no_hardware: false,
-        required: false,
+        hardware: &["tock-registers"],
+        required: true,
     },
     Rule {
         name: "snowvisor-arch-armv7",
         may_use: &["snowvisor-arm"],
         forbid_unsafe: false,
-        no_hardware: false,
+        hardware: HARDWARE,
+        required: true,
+    },
+    Rule {
+        name: "snowvisor",
+        may_use: &[
+            "snowvisor-xen",
+            "snowvisor-dt",
+            "snowvisor-plan",
+            "snowvisor-arm",
+            "snowvisor-core",
+            "snowvisor-arch-armv7",
+        ],
+        forbid_unsafe: false,
+        hardware: HARDWARE,
         required: true,
     },
 ];
 
-/// Crates that reach the CPU or MMIO registers: xen, dt and plan never use them.
+/// Every board crate (`snowvisor-board-*`): the kernel, the arch crate and
+/// the device-tree reader (the `Board` trait hands boards the host tree);
+/// never another board, the core or the pure crates beneath it.
+const BOARD_PREFIX: &str = "snowvisor-board-";
+const BOARD_MAY_USE: &[&str] = &["snowvisor", "snowvisor-arch-armv7", "snowvisor-dt"];
+
+/// Crates that reach the CPU or MMIO registers: xen, dt and plan never use
+/// them, the core only tock-registers' `LocalRegisterCopy` (register fields
+/// as plain values).
 const HARDWARE: &[&str] = &["aarch32-cpu", "aarch32-rt", "tock-registers"];
 
 fn metadata() -> Value {
@@ -130,7 +152,7 @@ fn crates_import_only_their_layers() {
                     rule.name, rule.may_use
                 ));
             }
-            if rule.no_hardware && HARDWARE.contains(&dep) {
+            if HARDWARE.contains(&dep) && !rule.hardware.contains(&dep) {
                 failures.push(format!(
                     "{} depends on {dep} ({kind}), a hardware-access crate",
                     rule.name
@@ -157,6 +179,29 @@ fn crates_import_only_their_layers() {
                 ));
             }
         }
+    }
+    let boards: Vec<&str> = packages
+        .keys()
+        .copied()
+        .filter(|n| n.starts_with(BOARD_PREFIX))
+        .collect();
+    assert!(
+        !boards.is_empty(),
+        "no {BOARD_PREFIX}* crate in the workspace"
+    );
+    for board in &boards {
+        for d in packages[board]["dependencies"]
+            .as_array()
+            .expect("dependencies")
+        {
+            let dep = d["name"].as_str().expect("dependency name");
+            if dep.starts_with("snowvisor") && !BOARD_MAY_USE.contains(&dep) {
+                failures.push(format!(
+                    "{board} depends on {dep}; a board may use only {BOARD_MAY_USE:?}"
+                ));
+            }
+        }
+        checked.push(board);
     }
     println!("layering checked for {checked:?}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));

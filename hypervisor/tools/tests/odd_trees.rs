@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use snowvisor::summary::{self, CpuFacts};
+use snowvisor_core::summary::{self, CpuFacts};
 use snowvisor_dt::{HostTree, Region};
 use snowvisor_plan::{self as plan, dom0, Keep, PlanOptions};
 use snowvisor_tools::fdt_edit::{rewrite, Rewrite};

@@ -33,7 +33,7 @@ pub const DTB_MAX: u64 = 2 * MIB;
 /// the lowmem Linux maps (about 760 MiB with the default 3G/1G split).
 const LOWMEM_SAFE: u64 = 512 * MIB;
 use super::zimage::{ZImage, DECOMPRESSOR_SLACK};
-use crate::arch::armv7::stage2::IPA_BITS;
+use snowvisor_arm::stage2::IPA_BITS;
 
 /// Why Dom0 cannot be laid out.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Domains: the [`Domain`] object (what a guest owns: its memory, stage 2,
 //! Xen state, emulated distributor) and the pure logic that builds one. For
-//! now there is one domain, Dom0, built from the host tree and the Plan
-//! (`build`, on the target).
+//! now there is one domain, Dom0, built from the host tree and the Plan by
+//! the kernel (`snowvisor::domain::build`, on the target).
 
 pub mod dma_guard;
 pub mod forward;
@@ -10,11 +10,6 @@ pub mod xen_glue;
 pub mod xen_params;
 pub mod xen_space;
 pub mod zimage;
-
-#[cfg(target_arch = "arm")]
-pub mod build;
-#[cfg(target_arch = "arm")]
-pub mod iommu;
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -114,7 +109,7 @@ impl GuestLog {
 /// first, then the firmware. Never returns.
 pub fn firmware_power(a: &impl Arch, log: &GuestLog, function: u32) -> ! {
     log.report_suppressed();
-    crate::console::flush_guest();
+    a.console_flush_guest();
     a.firmware_psci(function)
 }
 

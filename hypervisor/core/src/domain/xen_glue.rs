@@ -23,10 +23,10 @@ use log::{error, info};
 
 use super::xen_space::{Hooks, Space, PAGE};
 use super::{firmware_power, GuestLog};
-use crate::arch::armv7::at::Translation;
-use crate::arch::armv7::stage2::Stage2;
 use crate::hal::Arch;
 use crate::psci;
+use snowvisor_arm::at::Translation;
+use snowvisor_arm::stage2::Stage2;
 use snowvisor_dt::Region;
 use snowvisor_xen::{
     CacheOp, Fault, GuestMemory, HypervisorLog, MachineAction, Outcome, Platform, PlatformError,
@@ -110,7 +110,7 @@ impl<A: Arch> Platform for Dom0Platform<'_, A> {
     }
 
     fn console_write(&mut self, bytes: &[u8]) {
-        crate::console::write_guest(bytes);
+        self.arch.console_write_guest(bytes);
     }
 
     fn shutdown(&mut self, reason: ShutdownReason) -> Result<(), PlatformError> {
@@ -176,25 +176,26 @@ impl<A: Arch> Platform for Dom0Platform<'_, A> {
         Ok(())
     }
 
-    /// The RAM log (`ramlog/`) for `sysctl` readconsole: this boot's ring
+    /// The RAM log ([`crate::ramlog`]) for `sysctl` readconsole: this boot's ring
     /// or the previous boot's copy. Nothing is logged while the ring is held.
     fn log_span(&mut self, which: HypervisorLog) -> Option<(u32, u32)> {
-        crate::ramlog::with_ring(|r| match which {
+        self.arch.with_ram_log(|r| match which {
             HypervisorLog::Current => r.current_span(),
             HypervisorLog::Previous => (0, r.previous().len() as u32),
         })
     }
 
     fn exit_stats(&mut self) -> Option<&dyn snowvisor_xen::ExitCounters> {
-        Some(&crate::stats::EXITS)
+        Some(self.arch.exits())
     }
 
     fn log_read(&mut self, which: HypervisorLog, at: u32, out: &mut [u8]) -> usize {
-        crate::ramlog::with_ring(|r| match which {
-            HypervisorLog::Current => r.read_current(at, out),
-            HypervisorLog::Previous => r.read_previous(at, out),
-        })
-        .unwrap_or(0)
+        self.arch
+            .with_ram_log(|r| match which {
+                HypervisorLog::Current => r.read_current(at, out),
+                HypervisorLog::Previous => r.read_previous(at, out),
+            })
+            .unwrap_or(0)
     }
 }
 

@@ -15,7 +15,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::cell::Cell;
 
-use crate::arch::armv7::stage2::{S2Entry, S2Mem, Stage2, IPA_BITS};
+use snowvisor_arm::stage2::{S2Entry, S2Mem, Stage2, IPA_BITS};
 use snowvisor_dt::Region;
 use snowvisor_xen::{Fault, PlatformError, XenFrame};
 
@@ -294,9 +294,9 @@ impl Space {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arch::armv7::lpae::Table;
     use alloc::boxed::Box;
     use core::sync::atomic::{AtomicU64, Ordering};
+    use snowvisor_arm::lpae::Table;
 
     const RAM: Region = Region {
         base: 0x4000_0000,

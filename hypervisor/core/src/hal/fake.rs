@@ -3,16 +3,19 @@
 //! fault addresses, guest registers, translations) and read back what the
 //! core did (list registers, injected exceptions, interrupts enabled).
 //! Firmware power calls panic with the function ID (they never return on
-//! the target either).
+//! the target either). Its [`Services`] are its own: exit counters, the
+//! console's output and input as byte vectors, and an optional RAM log.
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::cell::{Cell, RefCell};
 
-use super::{Arch, GuestControl};
-use crate::arch::armv7::at::Translation;
-use crate::arch::armv7::exception::FaultRegs;
-use crate::arch::armv7::hsr::Hsr;
+use super::{Arch, GuestControl, Services};
+use crate::ramlog::Ring;
+use crate::stats::Exits;
+use snowvisor_arm::at::Translation;
+use snowvisor_arm::exception::FaultRegs;
+use snowvisor_arm::hsr::Hsr;
 
 /// Guest modes with a banked LR, in `banked_lr`'s order.
 const BANKED: [u32; 4] = [0x13, 0x12, 0x17, 0x1b];
@@ -62,6 +65,17 @@ pub struct FakeArch {
     /// Device register accesses, in order: (write, PA, size, value); the
     /// registers themselves are bytes of `mem`.
     pub device: RefCell<Vec<(bool, u64, u32, u32)>>,
+    /// The exit counters.
+    pub exits: Exits,
+    /// snowvisor's own console text, as written.
+    pub console_out: RefCell<alloc::string::String>,
+    /// Guest console output queued for the UART, and whether it was flushed.
+    pub guest_out: RefCell<Vec<u8>>,
+    pub guest_flushed: Cell<bool>,
+    /// Bytes the console UART has received, not yet read.
+    pub console_in: RefCell<Vec<u8>>,
+    /// The RAM log, if the test attached one.
+    pub ram_log: RefCell<Option<Ring<'static>>>,
 }
 
 impl FakeArch {
@@ -97,6 +111,12 @@ impl FakeArch {
             mem: RefCell::new(BTreeMap::new()),
             cleaned: RefCell::new(Vec::new()),
             device: RefCell::new(Vec::new()),
+            exits: Exits::new(),
+            console_out: RefCell::new(alloc::string::String::new()),
+            guest_out: RefCell::new(Vec::new()),
+            guest_flushed: Cell::new(false),
+            console_in: RefCell::new(Vec::new()),
+            ram_log: RefCell::new(None),
         }
     }
 
@@ -117,6 +137,32 @@ impl FakeArch {
         (0..len as u64)
             .map(|i| m.get(&(pa + i)).copied().unwrap_or(0))
             .collect()
+    }
+}
+
+impl Services for FakeArch {
+    fn exits(&self) -> &Exits {
+        &self.exits
+    }
+    fn console_write(&self, args: core::fmt::Arguments<'_>) {
+        core::fmt::Write::write_fmt(&mut *self.console_out.borrow_mut(), args).unwrap();
+    }
+    fn console_write_guest(&self, bytes: &[u8]) {
+        self.guest_out.borrow_mut().extend_from_slice(bytes);
+    }
+    fn console_drain_guest(&self) {}
+    fn console_flush_guest(&self) {
+        self.guest_flushed.set(true);
+    }
+    fn console_receive(&self, out: &mut [u8]) -> usize {
+        let mut input = self.console_in.borrow_mut();
+        let n = out.len().min(input.len());
+        out[..n].copy_from_slice(&input[..n]);
+        input.drain(..n);
+        n
+    }
+    fn with_ram_log<R>(&self, f: impl FnOnce(&mut Ring<'static>) -> R) -> Option<R> {
+        self.ram_log.borrow_mut().as_mut().map(f)
     }
 }
 
@@ -143,7 +189,7 @@ impl Arch for FakeArch {
             .is_some()
     }
     fn set_banked_spsr_lr(&self, mode: u32, spsr: u32, lr: u32) {
-        let abt = mode == crate::arch::armv7::exception::mode::ABT;
+        let abt = mode == snowvisor_arm::exception::mode::ABT;
         if abt { &self.spsr_abt } else { &self.spsr_und }.set(spsr);
         self.set_banked_lr(if abt { 0x17 } else { 0x1b }, lr);
     }

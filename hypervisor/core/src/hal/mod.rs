@@ -7,8 +7,13 @@
 //! maintenance, device registers a guest's access is forwarded to, idling
 //! and power.
 //!
-//! The kernel implements it over `arch::armv7` and the drivers (`crate::cpu::Armv7`);
-//! [`fake::FakeArch`] implements it on the host for tests. Callers are
+//! Beyond the CPU, the core needs the machine's console, RAM log and exit
+//! counters, which the kernel holds: [`Services`], a supertrait of [`Arch`],
+//! so that one `&impl Arch` carries both and the core never calls back up.
+//!
+//! The kernel implements both over `snowvisor_arch_armv7`, its drivers and its
+//! globals (`snowvisor::cpu::Armv7`); `fake::FakeArch` (host tests) implements them on
+//! the host for tests. Callers are
 //! generic over it (`&impl Arch`), so the target build has one monomorphic
 //! instance and no dynamic dispatch on the trap path.
 //!
@@ -16,14 +21,19 @@
 //! caller, which holds its per-CPU context ([`crate::vcpu::PerCpu`]); the fake keeps
 //! its state in cells.
 //!
-//! [`TrapFrame`]: crate::arch::armv7::frame::TrapFrame
+//! [`TrapFrame`]: snowvisor_arm::frame::TrapFrame
 
 #[cfg(test)]
 pub mod fake;
 
-use crate::arch::armv7::at::Translation;
-use crate::arch::armv7::exception::FaultRegs;
-use crate::arch::armv7::hsr::Hsr;
+use core::fmt;
+
+use snowvisor_arm::at::Translation;
+use snowvisor_arm::exception::FaultRegs;
+use snowvisor_arm::hsr::Hsr;
+
+use crate::ramlog::Ring;
+use crate::stats::Exits;
 
 /// The guest's PL1 system registers that exception entry depends on
 /// (ARM ARM B1.8: the vector base and the fault status format).
@@ -37,9 +47,34 @@ pub struct GuestControl {
     pub ttbcr: u32,
 }
 
+/// What the core uses of the machine beyond the CPU: the console, the RAM
+/// log and the exit counters, one each per machine (the kernel's; the fake
+/// keeps its own).
+pub trait Services {
+    /// The exit counters (`snowctl stats`, the `s` debug key).
+    fn exits(&self) -> &Exits;
+    /// Writes snowvisor's own text (a debug key's lines, the input-switch
+    /// banner) as is to the console UART and the RAM log.
+    fn console_write(&self, args: fmt::Arguments<'_>);
+    /// Queues a guest's console output for the UART, unchanged, and sends what
+    /// the UART takes without waiting (it never holds the CPU for a polled
+    /// UART); the RAM log does not get it.
+    fn console_write_guest(&self, bytes: &[u8]);
+    /// Sends queued guest output while the UART takes it without waiting.
+    fn console_drain_guest(&self);
+    /// Sends all queued guest output, waiting for the UART (before the machine stops).
+    fn console_flush_guest(&self);
+    /// Acknowledges the console UART's receive interrupt and drains its FIFO
+    /// into `out` (up to its length); returns the bytes read (0: none, or no UART).
+    fn console_receive(&self, out: &mut [u8]) -> usize;
+    /// Runs `f` on the RAM log's ring, if one is attached and nobody else
+    /// holds it (the sysctl that reads it); `None` otherwise.
+    fn with_ram_log<R>(&self, f: impl FnOnce(&mut Ring<'static>) -> R) -> Option<R>;
+}
+
 /// The CPU as the core sees it. Every method acts on the CPU running the
 /// caller and on the guest vCPU loaded on it (the one that trapped).
-pub trait Arch {
+pub trait Arch: Services {
     // --- The trap: syndrome and fault addresses (ARM ARM B3.13.6, B4.1.61).
 
     /// HSR of the trap being handled.

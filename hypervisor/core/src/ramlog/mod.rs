@@ -1,5 +1,5 @@
 //! The RAM log: everything snowvisor prints also goes into a ring in RAM at a
-//! place the board fixes ([`crate::board::Board::RAM_LOG`]), so a machine
+//! place the board fixes (the kernel's `Board::RAM_LOG`), so a machine
 //! without a serial port (the Chromebook Snow) can show the log of the previous
 //! boot after a warm reboot, which leaves RAM alone.
 //!
@@ -25,11 +25,7 @@
 use alloc::string::String;
 use core::fmt;
 
-use spin::Mutex;
-
 mod ring;
-#[cfg(target_arch = "arm")]
-mod target;
 #[cfg(test)]
 mod tests;
 
@@ -90,81 +86,6 @@ pub fn last_line(log: &[u8]) -> Option<String> {
     Some(String::from_utf8_lossy(line).trim().into())
 }
 
-/// The log of this machine, once attached.
-static RING: Mutex<Option<Ring<'static>>> = Mutex::new(None);
-/// Physical window of the attached log, for the Dom0 plan to keep out of Dom0.
-static REGION: Mutex<Option<(usize, usize)>> = Mutex::new(None);
-
-/// Installs `ring` as the machine's RAM log; console output goes there from now on.
-pub fn install(ring: Ring<'static>, base: usize) {
-    let size = ring.mem.len();
-    *RING.lock() = Some(ring);
-    *REGION.lock() = Some((base, size));
-}
-
-/// The RAM log window (physical base, size) if one is attached. The Dom0 memory
-/// plan must keep it out of Dom0's RAM, or Dom0 overwrites the log.
-pub fn region() -> Option<(usize, usize)> {
-    *REGION.lock()
-}
-
-/// Runs `f` on the attached ring, if any (and if nobody else holds it).
-pub fn with_ring<R>(f: impl FnOnce(&mut Ring<'static>) -> R) -> Option<R> {
-    RING.try_lock().and_then(|mut g| g.as_mut().map(f))
-}
-
-struct RingWriter<'r, 'a>(&'r mut Ring<'a>);
-
-impl fmt::Write for RingWriter<'_, '_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0.write(s.as_bytes());
-        Ok(())
-    }
-}
-
-/// Appends formatted text to the RAM log (a no-op until one is attached). The
-/// console calls this for every line; a re-entrant call (a panic while the log
-/// is held) is dropped rather than deadlocking.
-pub fn write_fmt(args: fmt::Arguments<'_>) {
-    with_ring(|r| {
-        let before = r.written();
-        let mut w = RingWriter(r);
-        let _ = fmt::Write::write_fmt(&mut w, args);
-        let len = r.written().wrapping_sub(before) as usize;
-        #[cfg(target_arch = "arm")]
-        for span in r.touched(before, len) {
-            if !span.is_empty() {
-                let start = r.mem.as_ptr() as usize + span.start;
-                // Reach RAM now: a warm reset drops dirty cache lines.
-                crate::arch::armv7::cpu::clean_inval_dcache_range(start, span.len());
-            }
-        }
-        #[cfg(not(target_arch = "arm"))]
-        let _ = len;
-    });
-}
-
-/// Appends guest-triggered text ([`Ring::write_guest`]): the first fault
-/// report of the boot stays in the RAM log whatever the guest does next.
-pub fn write_guest_fmt(args: fmt::Arguments<'_>) {
-    let text = alloc::format!("{args}");
-    with_ring(|r| {
-        let before = r.written();
-        if !r.write_guest(text.as_bytes()) {
-            return;
-        }
-        #[cfg(target_arch = "arm")]
-        for span in r.touched(before, text.len()) {
-            if !span.is_empty() {
-                let start = r.mem.as_ptr() as usize + span.start;
-                crate::arch::armv7::cpu::clean_inval_dcache_range(start, span.len());
-            }
-        }
-        #[cfg(not(target_arch = "arm"))]
-        let _ = before;
-    });
-}
-
 /// Checks a board's window before it is touched: aligned, large enough, inside
 /// the board's RAM window and clear of snowvisor's own image, stack and heap.
 pub fn check_place(
@@ -198,6 +119,3 @@ pub fn psci_smc(tree: &snowvisor_dt::HostTree<'_>) -> bool {
     tree.find_compatible(&["arm,psci-1.0", "arm,psci-0.2"])
         .is_some_and(|n| tree.index().str_prop(n, "method") == Some("smc"))
 }
-
-#[cfg(target_arch = "arm")]
-pub use target::{selftest, start};

@@ -51,6 +51,13 @@ fn check_of(mem: &[u8]) -> u32 {
 }
 
 impl<'a> Ring<'a> {
+    /// Where the window lies in snowvisor's address space (byte addresses),
+    /// for the cache maintenance that makes writes reach RAM.
+    pub fn window(&self) -> core::ops::Range<usize> {
+        let start = self.mem.as_ptr() as usize;
+        start..start + self.mem.len()
+    }
+
     /// Takes over `mem`: keeps the previous boot's log if the header is valid.
     pub fn attach(mem: &'a mut [u8]) -> Result<(Ring<'a>, Attached), RamLogError> {
         if mem.len() < MIN_SIZE {

@@ -1,14 +1,14 @@
 //! Trapped 32-bit coprocessor accesses (MCR/MRC to CP15 and CP14), decided
-//! per register class by `arch::armv7::coproc`.
+//! per register class by `snowvisor_arm::coproc`.
 
 use super::regs::set_reg;
 use super::{guest_log, inject, Next};
-use crate::arch::armv7::coproc::{condition_passed, decide, Access, Action};
-use crate::arch::armv7::exception::Kind;
-use crate::arch::armv7::frame::TrapFrame;
-use crate::arch::armv7::hsr::Hsr;
 use crate::domain::Domain;
 use crate::hal::Arch;
+use snowvisor_arm::coproc::{condition_passed, decide, Access, Action};
+use snowvisor_arm::exception::Kind;
+use snowvisor_arm::frame::TrapFrame;
+use snowvisor_arm::hsr::Hsr;
 
 /// An MCR/MRC to coprocessor `cp` (14 or 15) that trapped.
 pub(super) fn coproc(a: &impl Arch, d: &mut Domain, f: &mut TrapFrame, hsr: Hsr, cp: u32) -> Next {
@@ -17,9 +17,9 @@ pub(super) fn coproc(a: &impl Arch, d: &mut Domain, f: &mut TrapFrame, hsr: Hsr,
     }
     let acc = Access::from_iss(cp, hsr.iss());
     if cp == 15 {
-        crate::stats::EXITS.cp15(acc.crn, acc.opc1, acc.crm, acc.opc2);
+        a.exits().cp15(acc.crn, acc.opc1, acc.crm, acc.opc2);
     } else {
-        crate::stats::EXITS.other(hsr.ec());
+        a.exits().other(hsr.ec());
     }
     match decide(&acc, a.midr()) {
         Action::Actlr => {

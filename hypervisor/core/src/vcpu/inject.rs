@@ -1,9 +1,9 @@
 //! Exceptions injected into the guest: [`exception::entry`] decides every
 //! register (ARM ARM B1.8); this writes them through [`Arch`].
 
-use crate::arch::armv7::exception::{self, Kind};
-use crate::arch::armv7::frame::TrapFrame;
 use crate::hal::Arch;
+use snowvisor_arm::exception::{self, Kind};
+use snowvisor_arm::frame::TrapFrame;
 
 /// Injects exception `kind` into the guest for the instruction at `f.elr`:
 /// the banked SPSR and LR of the target mode and the fault registers through

@@ -4,13 +4,13 @@
 use alloc::vec::Vec;
 
 use super::{CpuInterface, PerCpu, Vcpu};
-use crate::arch::armv7::frame::TrapFrame;
 use crate::debugkeys::{self, Command, Input};
 use crate::domain::xen_glue::XenDom0;
 use crate::domain::Domain;
 use crate::hal::Arch;
-use crate::stats::{Class, EXITS};
+use crate::stats::Class;
 use crate::vgic::{ListRegister, LrState};
+use snowvisor_arm::frame::TrapFrame;
 
 /// INTIDs at or above this are special (1020-1023) or spurious (1023), GIC
 /// architecture spec 3.2.5.
@@ -48,7 +48,7 @@ pub fn console_irq<A: Arch>(a: &A, cpu: &mut PerCpu, intid: u32, f: &TrapFrame) 
     }
     let mut buf = [0u8; 32];
     loop {
-        let n = crate::console::receive(&mut buf);
+        let n = a.console_receive(&mut buf);
         if n == 0 {
             break;
         }
@@ -59,7 +59,7 @@ pub fn console_irq<A: Arch>(a: &A, cpu: &mut PerCpu, intid: u32, f: &TrapFrame) 
                 Input::Dom0(b) => for_dom0.push(b),
                 Input::Key(b) => keys.push(Command::from_key(b)),
                 Input::Switched(to) => {
-                    crate::console::write_fmt(format_args!(
+                    a.console_write(format_args!(
                         "\nsnowvisor: {}\n",
                         debugkeys::switch_banner(to)
                     ));
@@ -98,7 +98,7 @@ pub fn guest_irq<A: Arch>(a: &A, cpu: &mut PerCpu, intid: u32, iar: u32) -> bool
     };
     if intid == gic.maintenance_intid {
         // Maintenance: list registers underflowed; refill below.
-        EXITS.count(Class::Maintenance);
+        a.exits().count(Class::Maintenance);
         a.irq_end(iar);
         a.irq_deactivate(iar);
         return true;
@@ -106,7 +106,7 @@ pub fn guest_irq<A: Arch>(a: &A, cpu: &mut PerCpu, intid: u32, iar: u32) -> bool
     if !d.vdist.owns(intid) || intid >= SPECIAL {
         return false;
     }
-    EXITS.irq(intid);
+    a.exits().irq(intid);
     let prio = d.vdist.priority(intid);
     if intid == vtimer {
         // The virtual timer is delivered as a software interrupt: mask it at
@@ -171,7 +171,7 @@ pub(super) fn flush_vm<A: Arch>(a: &A, gic: &mut CpuInterface, d: &mut Domain, v
             written += 1;
         }
         if written > 0 {
-            EXITS.refill(written);
+            a.exits().refill(written);
         }
         underflow = fill.underflow;
     }

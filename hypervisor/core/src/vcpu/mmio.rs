@@ -7,12 +7,12 @@ use alloc::vec::Vec;
 
 use super::regs::{reg, set_reg};
 use super::{guest_log, inject, Next, Vcpu};
-use crate::arch::armv7::exception::Kind;
-use crate::arch::armv7::frame::TrapFrame;
-use crate::arch::armv7::hsr::{fault_name, DataAbort, Hsr};
 use crate::domain::{forward, Domain};
 use crate::hal::Arch;
 use crate::vgic::PhysGic;
+use snowvisor_arm::exception::Kind;
+use snowvisor_arm::frame::TrapFrame;
+use snowvisor_arm::hsr::{fault_name, DataAbort, Hsr};
 
 /// The physical distributor as the vGIC forwards to it.
 struct Phys<'a, A>(&'a A);
@@ -88,18 +88,18 @@ pub(super) fn data_abort<A: Arch>(
     let va = a.hdfar();
     let forwarded = forward_access(a, d, f, &da, ipa);
     if forwarded == Some(true) {
-        crate::stats::EXITS.count(crate::stats::Class::DataAbort);
+        a.exits().count(crate::stats::Class::DataAbort);
         return Next::Skip;
     }
     let in_gicd = ipa >= d.gicd.base && ipa < d.gicd.end();
     if forwarded.is_some() {
         // Refused, and said why above: a stage-2 fault like any other.
-        crate::stats::EXITS.count(crate::stats::Class::DataAbort);
+        a.exits().count(crate::stats::Class::DataAbort);
         d.stage2_faults += 1;
     } else if in_gicd && da.valid && !da.s1ptw {
         let off = (ipa - d.gicd.base) as u32;
         let size = 1u32 << da.size_log2;
-        crate::stats::EXITS.gicd(off, da.write);
+        a.exits().gicd(off, da.write);
         let ok = if da.write {
             let val = reg(a, f, da.reg).unwrap_or(0);
             let val = if size == 4 {
@@ -140,7 +140,7 @@ pub(super) fn data_abort<A: Arch>(
             if da.write { "write" } else { "read" }
         );
     } else {
-        crate::stats::EXITS.count(crate::stats::Class::DataAbort);
+        a.exits().count(crate::stats::Class::DataAbort);
         d.stage2_faults += 1;
         let owner = d
             .devices

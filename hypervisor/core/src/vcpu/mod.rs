@@ -3,7 +3,7 @@
 //! list-register refill on the way back.
 //!
 //! Arch-independent: everything reaches the CPU through [`Arch`] (the kernel's
-//! ARMv7 adapter on the target, [`crate::hal::fake::FakeArch`] in the host
+//! ARMv7 adapter on the target, `crate::hal::fake::FakeArch` in the host
 //! tests of `tests.rs`) and the state through the CPU's [`PerCpu`].
 //!
 //! Layout: this file holds the [`Vcpu`], the trap entry with the Xen hypercall
@@ -24,14 +24,14 @@ mod tests;
 
 use log::{debug, error};
 
-use crate::arch::armv7::exception::Kind;
-use crate::arch::armv7::frame::{mode_name, TrapFrame};
-use crate::arch::armv7::hsr::{ec, Hsr};
 use crate::domain::{firmware_power, Domain};
 use crate::hal::Arch;
 use crate::psci;
-use crate::stats::{Class, EXITS};
+use crate::stats::Class;
 use crate::vgic::PendingQueue;
+use snowvisor_arm::exception::Kind;
+use snowvisor_arm::frame::{mode_name, TrapFrame};
+use snowvisor_arm::hsr::{ec, Hsr};
 
 use cp15::coproc;
 pub use inject::inject;
@@ -86,7 +86,7 @@ pub fn trap<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame) {
     // refills the list registers. Every hypercall takes it; none has a
     // shortcut of its own.
     if hsr.ec() == ec::HVC && hsr.iss() & 0xffff == XEN_HVC {
-        EXITS.hypercall(f.r[12]);
+        a.exits().hypercall(f.r[12]);
         xen_hypercall(a, cpu, f);
         return;
     }
@@ -102,23 +102,23 @@ fn trap_other<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame, hsr: Hsr) {
     let next = match hsr.ec() {
         ec::HVC => hvc(a, d, v, f, hsr),
         ec::SMC => {
-            EXITS.count(Class::Smc);
+            a.exits().count(Class::Smc);
             // A trapped SMC leaves ELR at the SMC itself.
             psci_call(a, d, v, f);
             Next::Skip
         }
         ec::WFI_WFE => {
             let wfi = hsr.iss() & 1 == 0;
-            EXITS.count(if wfi { Class::Wfi } else { Class::Wfe });
+            a.exits().count(if wfi { Class::Wfi } else { Class::Wfe });
             if wfi && idle_allowed(a, gic, v) {
-                crate::console::drain_guest();
+                a.console_drain_guest();
                 a.wait_for_interrupt();
             }
             Next::Skip
         }
         ec::DABT_GUEST => data_abort(a, d, v, f, hsr),
         ec::PABT_GUEST => {
-            EXITS.count(Class::PrefetchAbort);
+            a.exits().count(Class::PrefetchAbort);
             let ifar = a.hifar();
             guest_log!(a, d, error, "{}: instruction fetch fault at VA {ifar:#010x} ({hsr}); injecting a prefetch abort", d.name);
             inject(a, f, Kind::PrefetchAbort { addr: ifar });
@@ -128,7 +128,7 @@ fn trap_other<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame, hsr: Hsr) {
         ec::CP14_32 => coproc(a, d, f, hsr, 14),
         ec::CP14_64 | ec::CP14_LDC => {
             // Debug registers by MRRC/LDC/STC (HDCR.TDA, TDRA): none allowed.
-            EXITS.other(hsr.ec());
+            a.exits().other(hsr.ec());
             guest_log!(
                 a,
                 d,
@@ -144,7 +144,8 @@ fn trap_other<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame, hsr: Hsr) {
             // CNTP_CVAL (MCRR/MRRC p15, 2, c14): the physical timer is snowvisor's.
             let rt = (hsr.iss() >> 5) & 0xf;
             let rt2 = (hsr.iss() >> 10) & 0xf;
-            EXITS.cp15x64((hsr.iss() >> 16) & 0xf, (hsr.iss() >> 1) & 0xf);
+            a.exits()
+                .cp15x64((hsr.iss() >> 16) & 0xf, (hsr.iss() >> 1) & 0xf);
             if hsr.iss() & 1 != 0 {
                 set_reg(a, f, rt, 0);
                 set_reg(a, f, rt2, 0);
@@ -153,7 +154,7 @@ fn trap_other<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame, hsr: Hsr) {
             Next::Skip
         }
         _ => {
-            EXITS.other(hsr.ec());
+            a.exits().other(hsr.ec());
             if d.log.allowed(crate::hal::now_ms(a)) {
                 error!(target: "guest", "{}: unhandled trap {hsr} at pc {:#010x} ({} mode); injecting undefined instruction", d.name, f.elr, mode_name(f.spsr));
                 dump(f);
@@ -171,7 +172,7 @@ fn trap_other<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame, hsr: Hsr) {
 fn hvc<A: Arch>(a: &A, d: &mut Domain, v: &Vcpu, f: &mut TrapFrame, hsr: Hsr) -> Next {
     match hsr.iss() & 0xffff {
         0 => {
-            EXITS.count(Class::Psci);
+            a.exits().count(Class::Psci);
             psci_call(a, d, v, f)
         }
         // HVC #0xEA1 never gets here: `trap` takes Xen hypercalls first.
@@ -179,7 +180,7 @@ fn hvc<A: Arch>(a: &A, d: &mut Domain, v: &Vcpu, f: &mut TrapFrame, hsr: Hsr) ->
             // As Xen 4.17 (arch/arm/traps.c, do_trap_hypercall): an unknown
             // immediate is an undefined instruction. HVC is 4 bytes in ARM
             // and Thumb; ELR points past it, the exception is taken at it.
-            EXITS.other(hsr.ec());
+            a.exits().other(hsr.ec());
             guest_log!(
                 a,
                 d,

@@ -3,7 +3,7 @@
 //! interfaces, its timers and the console input it takes.
 //!
 //! The kernel keeps one per CPU and reaches it through a single per-CPU
-//! accessor (`crate::cpu::this_cpu`); the code here gets it as `&mut PerCpu`.
+//! accessor (`snowvisor::cpu::this_cpu`); the code here gets it as `&mut PerCpu`.
 
 use alloc::boxed::Box;
 

@@ -1,8 +1,8 @@
 //! The trapped instruction's general-purpose registers, as the guest's mode
 //! banks them (LR is banked per exception mode: [`Arch::banked_lr`]).
 
-use crate::arch::armv7::frame::TrapFrame;
 use crate::hal::Arch;
+use snowvisor_arm::frame::TrapFrame;
 
 /// Guest register `n` as the trapped instruction named it (`None` for SP
 /// and PC, which no trapped instruction snowvisor emulates names).

@@ -9,9 +9,6 @@ use alloc::string::String;
 use alloc::vec;
 
 use super::*;
-use crate::arch::armv7::exception::{mode, FaultRegs};
-use crate::arch::armv7::lpae::Table;
-use crate::arch::armv7::stage2::{S2Mem, Stage2};
 use crate::debugkeys::{self, Command, VcpuView};
 use crate::domain::xen_glue::XenDom0;
 use crate::domain::xen_space::Hooks;
@@ -19,6 +16,9 @@ use crate::domain::{GuestLog, Stage2Root};
 use crate::hal::fake::FakeArch;
 use crate::hal::GuestControl;
 use crate::vgic::{ListRegister, LrState, VDist};
+use snowvisor_arm::exception::{mode, FaultRegs};
+use snowvisor_arm::lpae::Table;
+use snowvisor_arm::stage2::{S2Mem, Stage2};
 use snowvisor_dt::Region;
 use snowvisor_xen::{Xen, XenConfig};
 

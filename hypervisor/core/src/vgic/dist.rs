@@ -5,8 +5,8 @@
 //! to the physical distributor through [`PhysGic`]; SGIs and software-pending
 //! interrupts are injected through the callback.
 
-use crate::arch::armv7::gic::gicd::*;
-use crate::arch::armv7::gic::{SGIR, SPURIOUS};
+use snowvisor_arm::gic::gicd::*;
+use snowvisor_arm::gic::{SGIR, SPURIOUS};
 
 /// What the virtual distributor needs from the physical one.
 pub trait PhysGic {

@@ -3,7 +3,7 @@
 use alloc::collections::VecDeque;
 use tock_registers::LocalRegisterCopy;
 
-use crate::arch::armv7::gic::LR;
+use snowvisor_arm::gic::LR;
 
 /// State field of a list register.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

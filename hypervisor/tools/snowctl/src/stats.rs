@@ -1,5 +1,5 @@
 //! `snowctl stats [--clear]`: snowvisor's exit counters through its sysctl
-//! `SNOWVISOR_SYSCTL_exit_stats` (0x534e0002; `hypervisor/src/stats.rs` has
+//! `SNOWVISOR_SYSCTL_exit_stats` (0x534e0002; `hypervisor/core/src/stats.rs` has
 //! the classes and keys). One line per counter, biggest first within each
 //! class: `stats: CLASS KEY COUNT NAME`, then `stats: total N`.
 

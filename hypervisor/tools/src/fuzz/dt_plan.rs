@@ -19,7 +19,7 @@
 //! failed on the input, which hides that check's warnings there).
 
 use arbitrary::{Arbitrary, Unstructured};
-use snowvisor::summary::{self, CpuFacts};
+use snowvisor_core::summary::{self, CpuFacts};
 use snowvisor_dt::{HostTree, Region};
 use snowvisor_plan::{self as plan, dom0, Keep, PlanOptions};
 

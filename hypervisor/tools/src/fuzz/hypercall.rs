@@ -20,9 +20,9 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use arbitrary::{Arbitrary, Unstructured};
-use snowvisor::arch::armv7::lpae::Table;
-use snowvisor::arch::armv7::stage2::{S2Entry, S2Mem, Stage2};
-use snowvisor::domain::xen_space::{Hooks, Space, PAGE};
+use snowvisor_arm::lpae::Table;
+use snowvisor_arm::stage2::{S2Entry, S2Mem, Stage2};
+use snowvisor_core::domain::xen_space::{Hooks, Space, PAGE};
 use snowvisor_dt::Region;
 use snowvisor_xen::abi::layout::{
     GnttabCacheFlush, GnttabMapGrantRef, GnttabSetupTable, GnttabUnmapGrantRef, GrantEntryV1,
