@@ -6,7 +6,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{IommuAction, Plan};
+use super::{IommuAction, Plan, PlanWarning};
 
 pub const PREFIX: &str = "plan: ";
 
@@ -113,8 +113,52 @@ pub fn lines(plan: &Plan) -> Vec<String> {
             h.path
         ));
     }
-    for w in &plan.warnings {
-        out.push(format!("{PREFIX}{w}"));
+    out.extend(warning_lines(plan));
+    out
+}
+
+/// The warnings, one line each, except that the same `iommu=own` rule
+/// failing on several IOMMUs (`own:all` on a board of sysmmus) is one line
+/// naming their compatibles and count: the table above names each IOMMU.
+fn warning_lines(plan: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    for (k, w) in plan.warnings.iter().enumerate() {
+        let PlanWarning::OwnWithoutDriver { rule, .. } = w else {
+            out.push(format!("{PREFIX}{w}"));
+            continue;
+        };
+        let same: Vec<&str> = plan
+            .warnings
+            .iter()
+            .filter_map(|v| match v {
+                PlanWarning::OwnWithoutDriver { node, rule: r } if r == rule => Some(node.as_str()),
+                _ => None,
+            })
+            .collect();
+        let first = plan.warnings[..k]
+            .iter()
+            .all(|v| !matches!(v, PlanWarning::OwnWithoutDriver { rule: r, .. } if r == rule));
+        if same.len() == 1 {
+            out.push(format!("{PREFIX}{w}"));
+        } else if first {
+            let mut compatibles: Vec<&str> = Vec::new();
+            for d in plan
+                .iommus
+                .iter()
+                .filter(|d| same.contains(&d.path.as_str()))
+            {
+                if !compatibles.contains(&d.compatible.as_str()) {
+                    compatibles.push(&d.compatible);
+                }
+            }
+            out.push(format!(
+                "{PREFIX}error: iommu={rule}: snowvisor has no driver for {} IOMMUs ({}: {} and {} more, each in the table above); hidden instead",
+                same.len(),
+                compatibles.join(", "),
+                same[0],
+                same.len() - 1
+            ));
+        }
     }
     out
 }

@@ -2,25 +2,41 @@
 //! device tree it would boot with. Same code as the hypervisor's boot path.
 //!
 //!   snowvisor-plan BOARD.dtb [--args "iommu=... swiotlb=..."] [-o dom0.dtb]
-//!                  [--json] [--devices] [--keep-console] [--no-xen]
+//!                  [--json] [--devices] [--give-console] [--no-xen]
+//!
+//! Options and the DTB come in any order. Exit status: 0, 1 when the plan
+//! cannot be made or when an argument is an error (a bad `iommu=` or
+//! `swiotlb=` value, `own` without a driver: the plan is still printed, as
+//! snowvisor would boot), 2 for a bad command line.
 
 #![forbid(unsafe_code)]
 
+use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
+use snowvisor_arch_armv7::drivers::uart::UartKind;
 use snowvisor_core::bootargs::BootArgs;
 use snowvisor_dt::HostTree;
 use snowvisor_plan::{self as plan, dom0, report, Keep, PlanOptions};
 use snowvisor_tools::{json, preview_params};
 
-const USAGE: &str = "usage: snowvisor-plan BOARD.dtb [--args \"iommu=... swiotlb=...\"] [-o dom0.dtb] [--json] [--devices] [--keep-console] [--no-xen]
+const USAGE: &str = "usage: snowvisor-plan BOARD.dtb [--args \"iommu=... swiotlb=...\"] [-o dom0.dtb] [--json] [--devices] [--give-console] [--no-xen]
 
+  BOARD.dtb        the board's device tree; a name without a '/' that is no file
+                   is looked up in $SNOWVISOR_DTBS (scripts/plan: Debian's DTBs,
+                   target/dom0/dtbs), with or without .dtb
   --args TEXT      snowvisor's boot arguments (default: the tree's xen,xen-bootargs or bootargs)
   -o FILE          write the Dom0 device tree snowvisor would boot with
   --json           print the plan as JSON instead of the table
   --devices        also list every passthrough device with its MMIO and SPIs
-  --keep-console   snowvisor keeps the /chosen/stdout-path UART (not given to Dom0)
-  --no-xen         leave out the /hypervisor node";
+  --give-console   preview Dom0 with the console UART too (snowvisor keeps the
+                   /chosen/stdout-path UART it writes to; this shows the plan
+                   as if it kept none)
+  --no-xen         leave out the /hypervisor node
+
+Options come in any order. Exit status 1 also when an argument is an error
+(the plan is still printed: snowvisor boots without what was asked).";
 
 struct Cli {
     dtb: String,
@@ -28,7 +44,7 @@ struct Cli {
     out: Option<String>,
     json: bool,
     devices: bool,
-    keep_console: bool,
+    give_console: bool,
     xen: bool,
 }
 
@@ -40,7 +56,7 @@ fn parse_cli() -> Result<Cli, String> {
         out: None,
         json: false,
         devices: false,
-        keep_console: false,
+        give_console: false,
         xen: true,
     };
     while let Some(a) = it.next() {
@@ -49,7 +65,9 @@ fn parse_cli() -> Result<Cli, String> {
             "-o" | "--output" => cli.out = Some(it.next().ok_or("-o needs a file name")?),
             "--json" => cli.json = true,
             "--devices" => cli.devices = true,
-            "--keep-console" => cli.keep_console = true,
+            // Once needed to keep the console UART; now the default.
+            "--keep-console" => cli.give_console = false,
+            "--give-console" => cli.give_console = true,
             "--no-xen" => cli.xen = false,
             "-h" | "--help" => return Err(String::new()),
             s if s.starts_with('-') => return Err(format!("unknown option {s}")),
@@ -60,7 +78,21 @@ fn parse_cli() -> Result<Cli, String> {
     if cli.dtb.is_empty() {
         return Err(String::from("no DTB given"));
     }
+    cli.dtb = board_dtb(&cli.dtb, std::env::var_os("SNOWVISOR_DTBS"));
     Ok(cli)
+}
+
+/// The DTB file for `arg`: the file itself, or for a bare name (no `/`) that
+/// is no file, `NAME` or `NAME.dtb` in the directory `dtbs` if there is one.
+fn board_dtb(arg: &str, dtbs: Option<std::ffi::OsString>) -> String {
+    let (Some(dir), false) = (dtbs, arg.contains('/') || Path::new(arg).exists()) else {
+        return arg.to_string();
+    };
+    [arg.to_string(), format!("{arg}.dtb")]
+        .iter()
+        .map(|n| Path::new(&dir).join(n))
+        .find(|p| p.is_file())
+        .map_or_else(|| arg.to_string(), |p| p.display().to_string())
 }
 
 fn main() -> ExitCode {
@@ -75,7 +107,13 @@ fn main() -> ExitCode {
         }
     };
     match run(&cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::SUCCESS,
+        Ok(true) => {
+            eprintln!(
+                "snowvisor-plan: the arguments have errors (above): snowvisor would boot as shown, without what was asked"
+            );
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("snowvisor-plan: {}: {e}", cli.dtb);
             ExitCode::FAILURE
@@ -83,8 +121,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: &Cli) -> Result<(), String> {
-    let blob = std::fs::read(&cli.dtb).map_err(|e| format!("cannot read: {e}"))?;
+/// Prints the plan (and writes `-o`); returns whether the arguments had
+/// errors (printed with the plan).
+fn run(cli: &Cli) -> Result<bool, String> {
+    let blob = std::fs::read(&cli.dtb).map_err(|e| {
+        let hint = if cli.dtb.contains('/') {
+            ""
+        } else {
+            " (a board name is looked up among Debian's DTBs: scripts/plan NAME after scripts/fetch-dom0)"
+        };
+        format!("cannot read: {e}{hint}")
+    })?;
     let tree = HostTree::new(&blob).map_err(|e| e.to_string())?;
     let given = cli.args.is_some();
     let line = cli
@@ -103,23 +150,32 @@ fn run(cli: &Cli) -> Result<(), String> {
     for w in &arg_warnings {
         eprintln!("snowvisor-plan: {w}");
     }
-    let keep = if cli.keep_console {
-        Keep::none().console(&tree)
-    } else {
+    let keep = if cli.give_console {
         Keep::none()
+    } else {
+        let (keep, note) = console_keep(&tree);
+        if let Some(n) = note {
+            eprintln!("snowvisor-plan: note: {n}");
+        }
+        keep
     };
     let plan = plan::make(&tree, &opts, &keep).map_err(|e| e.to_string())?;
-    if cli.json {
-        println!("{}", json::to_json(&plan, &arg_warnings));
+    let errors = !arg_warnings.is_empty() || plan.warnings.iter().any(|w| w.is_error());
+    let text = if cli.json {
+        json::to_json(&plan, &arg_warnings) + "\n"
     } else {
-        for l in report::lines(&plan) {
-            println!("{l}");
-        }
+        let mut lines = report::lines(&plan);
         if cli.devices {
-            for l in report::device_lines(&plan) {
-                println!("{l}");
-            }
+            lines.extend(report::device_lines(&plan));
         }
+        lines.iter().map(|l| format!("{l}\n")).collect()
+    };
+    // A reader that stops early (`| head`) is no error; println! would panic.
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            return Err(format!("cannot write the plan: {e}"))
+        }
+        _ => {}
     }
     if let Some(out) = &cli.out {
         let preview = preview_params(&tree, &plan, cli.xen);
@@ -130,5 +186,36 @@ fn run(cli: &Cli) -> Result<(), String> {
         std::fs::write(out, &dtb).map_err(|e| format!("cannot write {out}: {e}"))?;
         eprintln!("snowvisor-plan: wrote {out} ({} bytes)", dtb.len());
     }
-    Ok(())
+    Ok(errors)
+}
+
+/// What snowvisor keeps from Dom0 for its console, as it decides at boot
+/// (`snowvisor_core::console_uart`): `/chosen/stdout-path`'s UART when snowvisor
+/// has a driver for it. Without one, snowvisor stays on its board's default
+/// UART if the tree describes it, which depends on the image, not the tree:
+/// the preview then keeps none and says so.
+fn console_keep(tree: &HostTree<'_>) -> (Keep, Option<String>) {
+    let x = tree.index();
+    let driven = |path: &str| {
+        x.by_path(path).is_some_and(|n| {
+            x.compatibles(n)
+                .into_iter()
+                .any(|c| UartKind::from_compatible(c).is_some())
+        })
+    };
+    let why = match tree.stdout() {
+        Some(u) if driven(u.path) => return (Keep::none().uart_at(tree, u.base), None),
+        Some(u) => format!(
+            "/chosen/stdout-path's {} ({}) has no driver in snowvisor",
+            u.path, u.compatible
+        ),
+        None => match tree.stdout_path() {
+            Some(p) => format!("/chosen/stdout-path \"{p}\" names no usable UART node"),
+            None => String::from("no /chosen/stdout-path"),
+        },
+    };
+    let note = format!(
+        "{why}: snowvisor keeps its board's default UART if this tree describes it (else it writes to its RAM log only); this preview keeps no UART from Dom0"
+    );
+    (Keep::none(), Some(note))
 }

@@ -97,7 +97,11 @@ fn json_and_options() {
         "iommu=drop:x,own:arm,smmu-v3 swiotlb=maybe",
     ]);
     let stderr = text(&o.stderr);
-    assert!(o.status.success());
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "bad arguments are errors: {stderr}"
+    );
     assert!(
         stderr.contains("'drop:x' ignored: unknown action 'drop'"),
         "{stderr}"
@@ -139,7 +143,7 @@ fn json_carries_argument_warnings() {
         "--args",
         "iommu=bogus swiotlb=maybe",
     ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
     let json = text(&o.stdout);
     let warnings = &json[json.find("\"warnings\":[").expect("warnings")..];
     assert!(
@@ -147,4 +151,126 @@ fn json_carries_argument_warnings() {
             && warnings.contains("swiotlb=maybe ignored"),
         "{json}"
     );
+}
+
+/// Options and the board come in any order; a bare board name is looked up
+/// in $SNOWVISOR_DTBS (scripts/plan points it at Debian's DTBs), with or
+/// without `.dtb`.
+#[test]
+fn options_in_any_order_and_board_names() {
+    let dir = testdata("");
+    let by_name = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_snowvisor-plan"))
+            .args(args)
+            .env("SNOWVISOR_DTBS", &dir)
+            .output()
+            .unwrap()
+    };
+    let first = by_name(&["exynos5250-snow", "--json"]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    for args in [
+        &["--json", "exynos5250-snow"][..],
+        &["--json", "exynos5250-snow.dtb"][..],
+        &["--args", "swiotlb=auto", "--json", "exynos5250-snow"][..],
+    ] {
+        let o = by_name(args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o.stderr));
+        assert_eq!(text(&o.stdout), text(&first.stdout), "{args:?}");
+    }
+    let o = by_name(&["--json", "no-such-board"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("no-such-board: cannot read")
+            && text(&o.stderr).contains("looked up among Debian's DTBs"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+/// `iommu=own` on IOMMUs without a driver: one error line for the rule (not
+/// one per IOMMU; the table names each), and exit status 1 with the plan
+/// still printed.
+#[test]
+fn own_without_a_driver_is_one_line_and_exit_status_1() {
+    let snow = testdata("exynos5250-snow.dtb");
+    let o = plan(&["--args", "iommu=own:all", snow.to_str().unwrap()]);
+    let (stdout, stderr) = (text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    let errors: Vec<&str> = stdout.lines().filter(|l| l.contains("error:")).collect();
+    assert_eq!(
+        errors,
+        ["plan: error: iommu=own:all: snowvisor has no driver for 23 IOMMUs (samsung,exynos-sysmmu: /soc/sysmmu@10a60000 and 22 more, each in the table above); hidden instead"],
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.contains("iommu=own:all asked, but no snowvisor driver: hidden"))
+            .count(),
+        23,
+        "{stdout}"
+    );
+    assert!(stderr.contains("the arguments have errors"), "{stderr}");
+    // One IOMMU named by path: the line names it.
+    let o = plan(&[
+        snow.to_str().unwrap(),
+        "--args",
+        "iommu=own:/soc/sysmmu@14650000",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o.stdout).contains("plan: error: iommu=own:/soc/sysmmu@14650000: snowvisor has no driver for /soc/sysmmu@14650000; hidden instead"));
+    // Good arguments: status 0.
+    let o = plan(&[snow.to_str().unwrap(), "--args", "iommu=hide:all"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}
+
+/// By default the preview keeps the console UART from Dom0, as snowvisor
+/// does (stdout-path's, when snowvisor drives it); --give-console shows the
+/// plan as if it kept none.
+#[test]
+fn the_console_uart_is_kept_by_default() {
+    let virt = testdata("qemu-virt.dtb");
+    let kept = "plan: kept for snowvisor, not in Dom0's tree: /pl011@9000000";
+    let o = plan(&[virt.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert!(text(&o.stdout).contains(kept), "{}", text(&o.stdout));
+    let o = plan(&[virt.to_str().unwrap(), "--give-console"]);
+    assert!(o.status.success());
+    assert!(!text(&o.stdout).contains(kept), "{}", text(&o.stdout));
+    let snow = testdata("exynos5250-snow.dtb");
+    let o = plan(&[snow.to_str().unwrap()]);
+    assert!(
+        text(&o.stdout)
+            .contains("plan: kept for snowvisor, not in Dom0's tree: /soc/serial@12c30000"),
+        "{}",
+        text(&o.stdout)
+    );
+    // Without stdout-path, what snowvisor keeps depends on the board's image:
+    // the preview keeps nothing and says so.
+    let bare = tmp("no-stdout-path.dtb");
+    std::fs::write(&bare, snowvisor_dt::testing::synthetic(vec![])).unwrap();
+    let o = plan(&[bare.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert!(
+        text(&o.stderr).contains("snowvisor-plan: note: no /chosen/stdout-path: snowvisor keeps its board's default UART if this tree describes it (else it writes to its RAM log only); this preview keeps no UART from Dom0"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+/// A reader that stops early (`scripts/plan ... | head -1`) ends the tool
+/// quietly, not with a panic.
+#[test]
+fn a_closed_pipe_is_no_panic() {
+    let snow = testdata("exynos5250-snow.dtb");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_snowvisor-plan"))
+        .args([snow.to_str().unwrap(), "--devices"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(!text(&o.stderr).contains("panicked"), "{}", text(&o.stderr));
 }
