@@ -102,10 +102,41 @@ fn dom0_cmd_never_reached_exits_125() {
     );
 }
 
-/// Bad option values are refused at once (before any build), naming the option.
+/// Bad option values are refused at once (before any build, download or
+/// QEMU), naming the option: values, files that are not there, a U-Boot mode
+/// that does not exist (it used to die inside a command substitution, and
+/// QEMU ran anyway) and arguments a U-Boot script cannot carry.
 #[test]
 fn bad_options_are_refused_naming_the_option() {
     for (args, msg) in [
+        (
+            &["--uboot", "nope"][..],
+            "--uboot nope: script, script-old or fit expected",
+        ),
+        (
+            &["--uboot", "script", "--dom0-args", "a\"b"][..],
+            "--dom0-args a\"b: with --uboot it goes into a U-Boot script string",
+        ),
+        (
+            &["--image", "/nonexistent"][..],
+            "--image /nonexistent: no such file",
+        ),
+        (
+            &["--dtb", "/nonexistent.dtb"][..],
+            "--dtb /nonexistent.dtb: no such file",
+        ),
+        (
+            &["--initrd", "/nonexistent"][..],
+            "--initrd /nonexistent: no such file",
+        ),
+        (
+            &["--dom0", "/nonexistent"][..],
+            "--dom0 /nonexistent: no such file or directory",
+        ),
+        (
+            &["--modules", "/nonexistent"][..],
+            "--modules /nonexistent: not a directory",
+        ),
         (
             &["--timeout", "abc"][..],
             "--timeout abc: a number of seconds",
@@ -125,5 +156,6 @@ fn bad_options_are_refused_naming_the_option() {
             "{args:?}: {all}"
         );
         assert!(!all.contains("building"), "{args:?} built first: {all}");
+        assert!(!all.contains("qemu-system-arm"), "{args:?} ran QEMU: {all}");
     }
 }

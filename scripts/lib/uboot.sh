@@ -41,17 +41,37 @@ uboot_string() {
     printf '"%s"' "$1"
 }
 
+# uboot_check_args MODE HYP_ARGS DOM0_ARGS: dies unless uboot_disk can take them.
+uboot_check_args() {
+    case "$1" in
+        script|script-old|fit) ;;
+        *) die "--uboot $1: script, script-old or fit expected" ;;
+    esac
+    local opt val
+    for opt in "--hyp-args=$2" "--dom0-args=$3"; do
+        val=${opt#*=}
+        case "$val" in
+            *'"'*|*'$'*|*'\'*) die "${opt%%=*} $val: with --uboot it goes into a U-Boot script string, which may not contain \" \$ or \\" ;;
+        esac
+    done
+}
+
 # uboot_disk MODE MEM_MIB IMAGE KERNEL INITRD HYP_ARGS DOM0_ARGS -> path of the disk image
+# Called as `disk=$(uboot_disk ...) || exit 1`: a die inside a command
+# substitution ends only the substitution, so every failure here is a die
+# (non-zero status), never a command whose failure goes unnoticed.
 uboot_disk() {
     local mode=$1 mem=$2 image=$3 kernel=$4 initrd=$5 hypargs=$6 dom0args=$7
     local out="$ROOT/target/uboot/$mode" work key
+    # Checked here, outside the substitutions below, where a die is lost.
+    uboot_check_args "$mode" "$hypargs" "$dom0args"
     # One disk per set of inputs: parallel boots with other arguments never
     # pick up each other's disk (QEMU opens it with snapshot=on, read-only).
     key=$( { echo "$mode $mem $hypargs $dom0args"; stat -c '%n %s %Y' "$image" "$kernel" "$initrd"; } | sha1sum | cut -c1-12)
     if [ -s "$out/disk-$key.img" ]; then echo "$out/disk-$key.img"; return 0; fi
-    mkdir -p "$out"
-    work=$(mktemp -d "$out/build.XXXXXX")
-    mkdir -p "$work/fs"
+    mkdir -p "$out" || die "cannot create $out"
+    work=$(mktemp -d "$out/build.XXXXXX") || die "cannot create a directory in $out"
+    mkdir -p "$work/fs" || die "cannot create $work/fs"
     local src="\${devtype} \${devnum}:\${distro_bootpart}"
     local kcompat='"multiboot,kernel" "multiboot,module"' rcompat='"multiboot,ramdisk" "multiboot,module"'
     local dom0line
@@ -63,9 +83,8 @@ uboot_disk() {
     fi
     case "$mode" in
         script|script-old)
-            cp "$image" "$work/fs/snowvisor.bin"
-            cp "$kernel" "$work/fs/dom0-kernel"
-            cp "$initrd" "$work/fs/dom0-ramdisk"
+            cp "$image" "$work/fs/snowvisor.bin" && cp "$kernel" "$work/fs/dom0-kernel" &&
+                cp "$initrd" "$work/fs/dom0-ramdisk" || die "copying the images to $work/fs failed"
             cat >"$work/boot.cmd" <<EOF
 echo "snowvisor boot script (ImageBuilder style) from $src"
 load $src $UBOOT_IMAGE_ADDR snowvisor.bin
@@ -94,15 +113,15 @@ EOF
             local itb
             uboot_dump_dtb "$mem" "$work/qemu-virt.dtb"
             itb=$("$ROOT/scripts/snow-image" --board qemu-virt --image "$image" --dtb "$work/qemu-virt.dtb" \
-                --args "$hypargs" --dom0-args "$dom0args" --kernel "$kernel" --initrd "$initrd" | tail -1)
-            cp "$itb" "$work/fs/snowvisor.itb"
+                --args "$hypargs" --dom0-args "$dom0args" --kernel "$kernel" --initrd "$initrd" | tail -1) ||
+                die "scripts/snow-image failed"
+            cp "$itb" "$work/fs/snowvisor.itb" || die "copying $itb failed"
             cat >"$work/boot.cmd" <<EOF
 echo "snowvisor FIT (scripts/snow-image --board qemu-virt) from $src"
 load $src $UBOOT_FIT_ADDR snowvisor.itb
 bootm $UBOOT_FIT_ADDR
 EOF
             ;;
-        *) die "unknown U-Boot boot mode $mode (script, script-old or fit)" ;;
     esac
     mkimage -A arm -T script -C none -n "snowvisor $mode" -d "$work/boot.cmd" "$work/fs/boot.scr" >/dev/null \
         || die "mkimage of the boot script failed"
