@@ -168,7 +168,10 @@ fn snowctl_version_and_dmesg() {
         30,
     );
     exit_stats(&mut b);
-    b.expect("snowvisor-dom0: snowctl usage exit 2", 30);
+    b.expect(
+        "snowvisor-dom0: snowctl usage exit 2 snowctl: unknown command 'nonsense'",
+        30,
+    );
     b.expect("snowvisor-dom0: test snowctl exit 0", 30);
     b.expect("snowvisor-dom0: powering off", 30);
 }

@@ -98,6 +98,33 @@ mod xen {
 const USAGE: &str =
     "usage: snowctl info | version | selftest | dmesg [--previous] | stats [--clear] | bench-hypercall|bench-timer|bench-cpu|bench-gicd [N]";
 
+/// Commands and what each takes after it (for the usage error).
+const COMMANDS: [(&str, &str); 9] = [
+    ("info", "nothing"),
+    ("version", "nothing"),
+    ("selftest", "nothing"),
+    ("dmesg", "nothing or --previous"),
+    ("stats", "nothing or --clear"),
+    ("bench-hypercall", "nothing or a count N"),
+    ("bench-timer", "nothing or a count N"),
+    ("bench-cpu", "nothing or a count N"),
+    ("bench-gicd", "nothing or a count N"),
+];
+
+/// What is wrong with a command line `main` did not accept, naming the word.
+fn usage_error(args: &[&str]) -> String {
+    match args {
+        [] => String::from("no command given"),
+        [cmd, rest @ ..] => match COMMANDS.iter().find(|(c, _)| c == cmd) {
+            None => format!("unknown command '{cmd}'"),
+            Some((_, takes)) => format!(
+                "{cmd}: unexpected argument(s) '{}' ({cmd} takes {takes})",
+                rest.join(" ")
+            ),
+        },
+    }
+}
+
 /// A failure, printed as `snowctl: <message>`.
 struct Fail(String);
 
@@ -165,7 +192,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         _ => {
-            eprintln!("{USAGE}");
+            eprintln!("snowctl: {}\n{USAGE}", usage_error(&args));
             return ExitCode::from(2);
         }
     };
@@ -345,6 +372,24 @@ mod tests {
         assert_eq!((b[8], b[9]), (0, 1));
         assert_eq!(&b[16..20], &0xbeef_0000u32.to_le_bytes());
         assert_eq!(readconsole_result(&b), (4096, 0x1234));
+    }
+
+    #[test]
+    fn usage_errors_name_the_word() {
+        assert_eq!(usage_error(&["bogus"]), "unknown command 'bogus'");
+        assert_eq!(usage_error(&[]), "no command given");
+        assert_eq!(
+            usage_error(&["dmesg", "--prev"]),
+            "dmesg: unexpected argument(s) '--prev' (dmesg takes nothing or --previous)"
+        );
+        assert_eq!(
+            usage_error(&["info", "a", "b"]),
+            "info: unexpected argument(s) 'a b' (info takes nothing)"
+        );
+        assert_eq!(
+            usage_error(&["bench-cpu", "1", "2"]),
+            "bench-cpu: unexpected argument(s) '1 2' (bench-cpu takes nothing or a count N)"
+        );
     }
 
     #[test]
