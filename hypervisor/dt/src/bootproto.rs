@@ -95,16 +95,17 @@ pub enum CmdlineSource {
 }
 
 impl CmdlineSource {
-    /// Where it came from, in the words of the boot log.
+    /// Where it came from, in the words of the boot log (`dom0: <this>:
+    /// "<command line>"`): the source, or that none was given.
     pub fn describe(self) -> &'static str {
         match self {
-            CmdlineSource::KernelModule => "the kernel module's bootargs",
-            CmdlineSource::Dom0Bootargs => "/chosen/xen,dom0-bootargs",
+            CmdlineSource::KernelModule => "command line from the kernel module's bootargs",
+            CmdlineSource::Dom0Bootargs => "command line from /chosen/xen,dom0-bootargs",
             CmdlineSource::ChosenBootargs => {
-                "/chosen/bootargs (snowvisor's own are in xen,xen-bootargs)"
+                "command line from /chosen/bootargs (snowvisor's own are in xen,xen-bootargs)"
             }
             CmdlineSource::Empty => {
-                "nowhere: no module bootargs, no xen,dom0-bootargs, and /chosen/bootargs holds snowvisor's own"
+                "no command line given (the kernel module has no bootargs, /chosen has no xen,dom0-bootargs, and /chosen/bootargs is absent or snowvisor's own)"
             }
         }
     }
@@ -226,6 +227,13 @@ mod tests {
         );
         assert!(CmdlineSource::Empty
             .describe()
+            .starts_with("no command line given ("));
+        assert!(CmdlineSource::Empty
+            .describe()
             .contains("xen,dom0-bootargs"));
+        assert_eq!(
+            Dom0Bootargs.describe(),
+            "command line from /chosen/xen,dom0-bootargs"
+        );
     }
 }

@@ -247,10 +247,7 @@ fn build<A: Arch>(
         tree.chosen_str("xen,xen-bootargs"),
         tree.chosen_str("bootargs"),
     );
-    info!(
-        "dom0: command line from {}: \"{cmdline}\"",
-        source.describe()
-    );
+    info!("dom0: {}: \"{cmdline}\"", source.describe());
     let console = xen_params::dom0_console_args(
         cmdline,
         uart.as_ref()
