@@ -96,9 +96,9 @@ impl fmt::Display for LayoutError {
             ),
             LayoutError::ModuleOutsideRam { node, region } => write!(
                 f,
-                "module {node} at {:#x}-{:#x} is not inside RAM",
+                "module {node} at {:#x}-{:#x} (last byte inclusive, as in the memory lines) is not inside RAM",
                 region.base,
-                region.end()
+                region.end() - 1
             ),
             LayoutError::ModulesOverlap { a, b } => write!(f, "modules {a} and {b} overlap"),
             LayoutError::ModuleOverlapsHypervisor { node } => {
@@ -106,9 +106,9 @@ impl fmt::Display for LayoutError {
             }
             LayoutError::AboveHypReach { what, region } => write!(
                 f,
-                "{what} at {:#x}-{:#x} lies above 4 GiB, where snowvisor does not load or copy boot modules: load the modules below 4 GiB and give Dom0 RAM there",
+                "{what} at {:#x}-{:#x} (inclusive) lies above 4 GiB, where snowvisor does not load or copy boot modules: load the modules below 4 GiB and give Dom0 RAM there",
                 region.base,
-                region.end()
+                region.end() - 1
             ),
             LayoutError::NotAZImage { found } => write!(
                 f,
@@ -564,7 +564,7 @@ mod tests {
         let e = check_modules(&[k], &ram, HYP).unwrap_err();
         assert!(
             alloc::format!("{e}")
-                .starts_with("module dom0 at 0x120000000-0x120001000 lies above 4 GiB"),
+                .starts_with("module dom0 at 0x120000000-0x120000fff (inclusive) lies above 4 GiB"),
             "{e}"
         );
     }
@@ -598,7 +598,7 @@ mod tests {
         let e = check_modules(&[k.clone(), out], &RAM, HYP).unwrap_err();
         assert_eq!(
             alloc::format!("{e}"),
-            "module module@90000000 at 0x90000000-0x90001000 is not inside RAM"
+            "module module@90000000 at 0x90000000-0x90000fff (last byte inclusive, as in the memory lines) is not inside RAM"
         );
         let inhyp = module("module@40100000", ModuleKind::Ramdisk, 0x4010_0000, 0x1000);
         assert!(matches!(
