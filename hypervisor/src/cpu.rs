@@ -20,6 +20,7 @@ use crate::arch::armv7::lpae::Table;
 use crate::arch::armv7::stage2::VTCR;
 use crate::arch::armv7::{banked, cpu, guest, mmu, phys, secure, sysreg};
 use crate::drivers::gicv2::Gic;
+use snowvisor_arm::regs::Banked;
 use snowvisor_core::domain::xen_space::Hooks;
 use snowvisor_core::hal::{Arch, GuestControl, Services};
 use snowvisor_core::ramlog::Ring;
@@ -86,11 +87,11 @@ impl Arch for Armv7 {
         Hpfar::read().0
     }
 
-    fn banked_lr(&self, mode: u32) -> Option<u32> {
-        banked::lr(mode)
+    fn banked(&self, r: Banked) -> u32 {
+        banked::read(r)
     }
-    fn set_banked_lr(&self, mode: u32, v: u32) -> bool {
-        banked::set_lr(mode, v)
+    fn set_banked(&self, r: Banked, v: u32) {
+        banked::write(r, v)
     }
     fn set_banked_spsr_lr(&self, mode: u32, spsr: u32, lr: u32) {
         banked::set_spsr_lr(mode, spsr, lr)

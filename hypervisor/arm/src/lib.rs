@@ -22,5 +22,6 @@ pub mod frame;
 pub mod gic;
 pub mod hsr;
 pub mod lpae;
+pub mod regs;
 pub mod stage2;
 pub mod sysreg;

@@ -16,13 +16,7 @@ use crate::stats::Exits;
 use snowvisor_arm::at::Translation;
 use snowvisor_arm::exception::FaultRegs;
 use snowvisor_arm::hsr::Hsr;
-
-/// Guest modes with a banked LR, in `banked_lr`'s order.
-const BANKED: [u32; 4] = [0x13, 0x12, 0x17, 0x1b];
-
-fn banked_index(mode: u32) -> Option<usize> {
-    BANKED.iter().position(|&m| m == mode)
-}
+use snowvisor_arm::regs::Banked;
 
 /// The fake CPU. Public fields are what the hardware holds.
 pub struct FakeArch {
@@ -30,8 +24,8 @@ pub struct FakeArch {
     pub hdfar: Cell<u32>,
     pub hifar: Cell<u32>,
     pub hpfar: Cell<u32>,
-    /// LR of SVC, IRQ, ABT, UND.
-    pub banked_lr: RefCell<[u32; 4]>,
+    /// The guest's banked registers, by `Banked as usize`.
+    pub banked: RefCell<[u32; Banked::COUNT]>,
     /// SPSR of ABT and UND as an injected exception wrote them.
     pub spsr_abt: Cell<u32>,
     pub spsr_und: Cell<u32>,
@@ -86,7 +80,7 @@ impl FakeArch {
             hdfar: Cell::new(0),
             hifar: Cell::new(0),
             hpfar: Cell::new(0),
-            banked_lr: RefCell::new([0; 4]),
+            banked: RefCell::new([0; Banked::COUNT]),
             spsr_abt: Cell::new(0),
             spsr_und: Cell::new(0),
             control: Cell::new(GuestControl::default()),
@@ -180,18 +174,16 @@ impl Arch for FakeArch {
         self.hpfar.get()
     }
 
-    fn banked_lr(&self, mode: u32) -> Option<u32> {
-        banked_index(mode).map(|i| self.banked_lr.borrow()[i])
+    fn banked(&self, r: Banked) -> u32 {
+        self.banked.borrow()[r as usize]
     }
-    fn set_banked_lr(&self, mode: u32, v: u32) -> bool {
-        banked_index(mode)
-            .map(|i| self.banked_lr.borrow_mut()[i] = v)
-            .is_some()
+    fn set_banked(&self, r: Banked, v: u32) {
+        self.banked.borrow_mut()[r as usize] = v;
     }
     fn set_banked_spsr_lr(&self, mode: u32, spsr: u32, lr: u32) {
         let abt = mode == snowvisor_arm::exception::mode::ABT;
         if abt { &self.spsr_abt } else { &self.spsr_und }.set(spsr);
-        self.set_banked_lr(if abt { 0x17 } else { 0x1b }, lr);
+        self.set_banked(if abt { Banked::LrAbt } else { Banked::LrUnd }, lr);
     }
     fn guest_control(&self) -> GuestControl {
         self.control.get()

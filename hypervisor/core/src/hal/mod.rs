@@ -31,6 +31,7 @@ use core::fmt;
 use snowvisor_arm::at::Translation;
 use snowvisor_arm::exception::FaultRegs;
 use snowvisor_arm::hsr::Hsr;
+use snowvisor_arm::regs::Banked;
 
 use crate::ramlog::Ring;
 use crate::stats::Exits;
@@ -88,11 +89,11 @@ pub trait Arch: Services {
 
     // --- The guest's register file beyond the trap frame.
 
-    /// LR of guest mode `mode` (CPSR.M encoding) for the banked modes
-    /// (SVC, IRQ, ABT, UND); `None` for any other mode.
-    fn banked_lr(&self, mode: u32) -> Option<u32>;
-    /// Writes a banked LR (as [`Arch::banked_lr`]); false if `mode` has none.
-    fn set_banked_lr(&self, mode: u32, v: u32) -> bool;
+    /// The guest's banked register `r`: the SP and LR of its modes, FIQ
+    /// mode's r8-r12 (which one an instruction names: `snowvisor_arm::regs::locate`).
+    fn banked(&self, r: Banked) -> u32;
+    /// Writes the guest's banked register `r`.
+    fn set_banked(&self, r: Banked, v: u32);
     /// Writes SPSR and LR of guest mode `mode` (ABT or UND: the modes an
     /// injected exception enters).
     fn set_banked_spsr_lr(&self, mode: u32, spsr: u32, lr: u32);

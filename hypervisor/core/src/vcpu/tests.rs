@@ -18,6 +18,7 @@ use crate::hal::GuestControl;
 use crate::vgic::{ListRegister, LrState, VDist};
 use snowvisor_arm::exception::{mode, FaultRegs};
 use snowvisor_arm::lpae::Table;
+use snowvisor_arm::regs::Banked;
 use snowvisor_arm::stage2::{S2Mem, Stage2};
 use snowvisor_dt::Region;
 use snowvisor_xen::{Xen, XenConfig};
@@ -183,7 +184,7 @@ fn unknown_hvc_immediate_is_undefined_rate_limited() {
         trap_with(&a, &mut c, &mut f, hsr(ec::HVC, 0x1234));
         // Taken at the HVC (ELR pointed past it): LR_und = HVC + 4.
         assert_eq!((f.spsr & 0x1f, f.elr), (mode::UND, VBAR + 0x04));
-        assert_eq!(a.banked_lr(mode::UND), Some(PC));
+        assert_eq!(a.banked(Banked::LrUnd), PC);
     }
     // 10 at once, then one per 500 ms: 5 dropped within the same instant.
     assert_eq!(dom(&mut c).log.suppressed(), 5);
@@ -239,7 +240,7 @@ fn stage2_fault_outside_ram_injects_a_data_abort() {
     assert_eq!(f.spsr & 0x1f, mode::ABT);
     assert_eq!(f.elr, VBAR + 0x10);
     assert_eq!(a.spsr_abt.get(), SVC);
-    assert_eq!(a.banked_lr(mode::ABT), Some(PC + 8));
+    assert_eq!(a.banked(Banked::LrAbt), PC + 8);
     match a.fault_regs.get() {
         Some(FaultRegs::Data { dfar, dfsr }) => {
             assert_eq!(dfar, 0xf000_0000);
@@ -273,7 +274,7 @@ fn gicd_reads_and_writes_are_emulated() {
         "GICD_CTLR.EnableGrp0 still 0"
     );
     // From the banked LR of SVC mode (register 14).
-    a.set_banked_lr(0x13, 1 << (SPI - 32));
+    a.set_banked(Banked::LrSvc, 1 << (SPI - 32));
     fault_at(&a, GICD + 0x184, 0xf800_0000);
     trap_with(&a, &mut c, &mut f, dabt(true, 2, 14));
     assert!(
@@ -281,6 +282,38 @@ fn gicd_reads_and_writes_are_emulated() {
         "disabled through ICENABLER"
     );
     assert_eq!(f.elr, PC + 12);
+}
+
+/// A store from SP and a load into SP use the SP of the guest's mode (ARM
+/// ARM B1.3.2): SVC's in SVC mode, User's in System mode; FIQ mode banks
+/// r8-r12 too. Neither reads nor writes the frame's (User's) registers.
+#[test]
+fn sp_and_fiq_registers_are_the_guest_modes_own() {
+    let (a, mut c) = (arch(), cpu(false));
+    let mut f = frame();
+    // STR sp, [GICD_ISENABLER1] in SVC mode: SP_svc holds the SPI's bit.
+    a.set_banked(Banked::SpSvc, 1 << (SPI - 32));
+    fault_at(&a, GICD + 0x104, 0xf800_0000);
+    trap_with(&a, &mut c, &mut f, dabt(true, 2, 13));
+    assert_eq!(a.irqs.borrow().get(&SPI), Some(&0xa0));
+    // LDR sp, [GICD_TYPER] in System mode: into SP_usr; SP_svc is kept.
+    f.spsr = 0x1df;
+    fault_at(&a, GICD + 4, 0xf800_0000);
+    trap_with(&a, &mut c, &mut f, dabt(false, 2, 13));
+    assert_eq!(
+        a.banked(Banked::SpUsr) & 0x1f,
+        1,
+        "64 lines: ITLinesNumber 1"
+    );
+    assert_eq!(a.banked(Banked::SpSvc), 1 << (SPI - 32));
+    // LDR r8, [GICD_TYPER] in FIQ mode: into r8_fiq, not User's r8.
+    f.spsr = 0x1d1;
+    f.r[8] = 0xdead;
+    fault_at(&a, GICD + 4, 0xf800_0000);
+    trap_with(&a, &mut c, &mut f, dabt(false, 2, 8));
+    assert_eq!(a.banked(Banked::R8Fiq) & 0x1f, 1);
+    assert_eq!(f.r[8], 0xdead);
+    assert_eq!(f.elr, PC + 12, "all three emulated and skipped");
 }
 
 #[test]
@@ -362,7 +395,7 @@ fn prefetch_abort_is_injected_with_ifar() {
     a.hifar.set(0xdead_0000);
     trap_with(&a, &mut c, &mut f, hsr(ec::PABT_GUEST, 0x07));
     assert_eq!((f.spsr & 0x1f, f.elr), (mode::ABT, VBAR + 0x0c));
-    assert_eq!(a.banked_lr(mode::ABT), Some(PC + 4));
+    assert_eq!(a.banked(Banked::LrAbt), PC + 4);
     assert!(matches!(
         a.fault_regs.get(),
         Some(FaultRegs::Instruction {
@@ -402,7 +435,7 @@ fn cp15_accesses() {
     trap_with(&a, &mut c, &mut f, mrc(true, 15, 0, 0, 0, 1));
     assert_eq!(f.spsr & 0x1f, mode::UND);
     assert_eq!(f.elr, VBAR + 0x04);
-    assert_eq!(a.banked_lr(mode::UND), Some(PC + 8 + 4));
+    assert_eq!(a.banked(Banked::LrUnd), PC + 8 + 4);
     assert_eq!(a.spsr_und.get(), SVC);
 }
 
