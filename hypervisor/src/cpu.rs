@@ -100,7 +100,7 @@ impl Arch for Armv7 {
         GuestControl {
             sctlr: guest::guest_sctlr(),
             vbar: Vbar::read().0,
-            ttbcr: sysreg::Ttbcr::read().raw_value(),
+            ttbcr: sysreg::read_ttbcr().raw_value(),
         }
     }
     fn set_fault_regs(&self, regs: FaultRegs) {

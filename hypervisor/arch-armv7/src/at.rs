@@ -6,15 +6,15 @@ pub use snowvisor_arm::at::*;
 
 #[cfg(target_arch = "arm")]
 mod ops {
-    use crate::sysreg::{self, Par64};
+    use crate::sysreg;
     use snowvisor_arm::at::{decode_par, Translation};
 
     /// Translates guest VA `va` as a PL1 read (or write) of the guest would,
     /// through its current stage 1 and stage 2. The guest's PAR is kept.
     pub fn translate_pl1(va: u32, write: bool) -> Translation {
-        let saved = Par64::read();
+        let saved = sysreg::read_par();
         sysreg::ats12nso(va, write);
-        let par = Par64::read();
+        let par = sysreg::read_par();
         sysreg::write_par(saved);
         decode_par(par.raw_value(), va)
     }

@@ -1,16 +1,14 @@
-//! Running a guest at PL1: HYP configuration, entry, the guest's banked
-//! registers, and exceptions injected into it.
+//! Running a guest at PL1: HYP configuration, entry, its virtual timer and
+//! SCTLR. (Its banked registers and injected exceptions: `banked`.)
 
 use aarch32_cpu::register::{
-    hcr::Bsu, CntVoff, Cnthctl, CntvCtl, Dfar, Dfsr, Hcptr, Hcr, Hdcr, Hstr, Ifar, Ifsr, Midr,
-    Mpidr, Sctlr, Vbar, Vmpidr, Vpidr,
+    hcr::Bsu, CntVoff, Cnthctl, CntvCtl, Hcptr, Hcr, Hdcr, Hstr, Midr, Mpidr, Sctlr, Vmpidr, Vpidr,
 };
 use arbitrary_int::u40;
 
-use snowvisor_arm::exception::{self, FaultRegs, Kind};
 use snowvisor_arm::frame::TrapFrame;
 
-use crate::sysreg::{self, BankedMode, Ttbcr, Vtcr, Vttbr};
+use crate::sysreg::{self, Vtcr, Vttbr};
 
 /// HCR.TSC (bit 19), trap SMC: a field aarch32-cpu's `Hcr` lacks (B4.1.65).
 const HCR_TSC: u32 = 1 << 19;
@@ -128,44 +126,4 @@ pub fn mask_vtimer() {
 /// The guest's PL1 system control register (for its vector base and endianness).
 pub fn guest_sctlr() -> u32 {
     Sctlr::read().raw_value()
-}
-
-/// Injects exception `kind` into the guest for the instruction at `f.elr`:
-/// [`exception::entry`] decides every register; this writes them (the banked
-/// SPSR and LR of the target mode, the fault registers, CPSR and PC through
-/// the frame).
-pub fn inject(f: &mut TrapFrame, kind: Kind) {
-    let e = exception::entry(
-        kind,
-        &exception::Guest {
-            cpsr: f.spsr,
-            pc: f.elr,
-            sctlr: guest_sctlr(),
-            vbar: Vbar::read().0,
-            ttbcr: Ttbcr::read().raw_value(),
-        },
-    );
-    let mode = if e.mode == exception::mode::ABT {
-        BankedMode::Abort
-    } else {
-        BankedMode::Undefined
-    };
-    // SAFETY (banked registers and fault registers): the guest's, written
-    // while it is not running, as the exception entry would.
-    unsafe {
-        sysreg::write_banked(mode, e.spsr, e.lr);
-        match e.fault {
-            Some(FaultRegs::Data { dfsr, dfar }) => {
-                Dfar::write(Dfar(dfar));
-                Dfsr::write(Dfsr::new_with_raw_value(dfsr));
-            }
-            Some(FaultRegs::Instruction { ifsr, ifar }) => {
-                Ifar::write(Ifar(ifar));
-                Ifsr::write(Ifsr::new_with_raw_value(ifsr));
-            }
-            None => {}
-        }
-    }
-    f.spsr = e.cpsr;
-    f.elr = e.pc;
 }

@@ -1,5 +1,5 @@
-//! System-register access at HYP: the writes of the registers whose layouts
-//! `snowvisor_arm::sysreg` defines (re-exported here with them), the TLB
+//! System-register access at HYP: the reads and writes of the registers whose
+//! layouts `snowvisor_arm::sysreg` defines (re-exported here with them), the TLB
 //! maintenance and address-translation operations with their barriers, and
 //! the banked-register and CPSR accesses aarch32-cpu has no function for.
 //! Every other register is read and written through `aarch32_cpu::register`.
@@ -9,7 +9,7 @@
 pub use snowvisor_arm::sysreg::*;
 
 #[cfg(target_arch = "arm")]
-use aarch32_cpu::register::{SysRegWrite, SysRegWrite64};
+use aarch32_cpu::register::{SysRegRead, SysRegRead64, SysRegWrite, SysRegWrite64};
 #[cfg(target_arch = "arm")]
 use core::arch::asm;
 
@@ -52,6 +52,18 @@ pub unsafe fn write_vtcr(value: Vtcr) {
 pub unsafe fn write_vttbr(value: Vttbr) {
     // SAFETY: forwarded from the caller.
     unsafe { Vttbr::write_raw(value.raw_value()) }
+}
+
+/// Reads the guest's TTBCR (PL1's; its EAE selects the fault status format).
+#[cfg(target_arch = "arm")]
+pub fn read_ttbcr() -> Ttbcr {
+    Ttbcr::new_with_raw_value(<Ttbcr as SysRegRead>::read_raw())
+}
+
+/// Reads PAR (64 bits): the last address translation's result.
+#[cfg(target_arch = "arm")]
+pub fn read_par() -> Par64 {
+    Par64::new_with_raw_value(<Par64 as SysRegRead64>::read_raw())
 }
 
 /// Writes PAR (64 bits): it only holds the last translation's result.

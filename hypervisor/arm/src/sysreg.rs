@@ -1,9 +1,9 @@
 //! The layouts and encodings of the HYP system registers and maintenance
 //! operations that `aarch32-cpu` 0.4 does not provide, in its style: one type
 //! per register with named fields (`bitbybit`) and its coprocessor encoding
-//! through aarch32-cpu's `SysReg` / `SysReg64` traits (whose safe `read_raw`
-//! emits the `mrc`/`mrrc`; the writes, which need `unsafe`, are
-//! `snowvisor_arch_armv7::sysreg`'s). Everything aarch32-cpu has (HCR, HSR,
+//! through aarch32-cpu's `SysReg` / `SysReg64` traits. Nothing here reads or
+//! writes a register: the accesses (`read_ttbcr`, `read_par`, the writes)
+//! are `snowvisor_arch_armv7::sysreg`'s. Everything aarch32-cpu has (HCR, HSR,
 //! HSCTLR, HCPTR, HSTR, HDCR, CNTHCTL, CNTVOFF, VPIDR, VMPIDR, SCTLR, VBAR,
 //! DFAR/DFSR, IFAR/IFSR, CCSIDR/CSSELR, cache maintenance...) is used from
 //! there.
@@ -121,13 +121,6 @@ impl SysReg for Ttbcr {
 }
 impl SysRegRead for Ttbcr {}
 
-impl Ttbcr {
-    /// Reads TTBCR.
-    pub fn read() -> Self {
-        Self::new_with_raw_value(<Self as SysRegRead>::read_raw())
-    }
-}
-
 /// HTTBR, Hyp Translation Table Base Register (64-bit, p15, 4, c2; B4.1.77).
 #[bitbybit::bitfield(u64, default = 0, debug)]
 #[derive(PartialEq, Eq)]
@@ -202,13 +195,6 @@ impl SysReg64 for Par64 {
 }
 impl SysRegRead64 for Par64 {}
 impl SysRegWrite64 for Par64 {}
-
-impl Par64 {
-    /// Reads PAR (64 bits).
-    pub fn read() -> Self {
-        Self::new_with_raw_value(<Self as SysRegRead64>::read_raw())
-    }
-}
 
 /// Declares a write-only maintenance operation (its written value is an
 /// argument, not state).
