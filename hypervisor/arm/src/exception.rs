@@ -6,7 +6,15 @@
 //! the link register) and B4.1.52 / B4.1.96 (DFSR / IFSR formats).
 //!
 //! Pure: the trap handler reads the guest's `SCTLR`, `VBAR` and `TTBCR`,
-//! calls [`entry`], and writes what it returns (`arch::armv7::guest`).
+//! calls [`entry`], and writes what it returns (`snowvisor_core::vcpu::inject`).
+
+use aarch32_cpu::register::Sctlr;
+use arbitrary_int::{u2, u4, u5, u6};
+
+use crate::sysreg::Ttbcr;
+
+/// VBAR bits 4:0 are reserved (the vector base is 32-byte aligned, B4.1.156).
+const VBAR_RES0: u32 = 0x1f;
 
 /// Processor mode numbers (CPSR.M).
 pub mod mode {
@@ -14,28 +22,75 @@ pub mod mode {
     pub const UND: u32 = 0x1b;
 }
 
-const CPSR_M: u32 = 0x1f;
-const CPSR_T: u32 = 1 << 5;
-const CPSR_I: u32 = 1 << 7;
-const CPSR_A: u32 = 1 << 8;
-const CPSR_E: u32 = 1 << 9;
-/// IT[7:2] (bits 15:10) and IT[1:0] (bits 26:25).
-const CPSR_IT: u32 = (0x3f << 10) | (3 << 25);
-const CPSR_J: u32 = 1 << 24;
+/// A program status register (CPSR, SPSR) as exception entry changes it
+/// (B1.3.3): the mode, the execution state and the masks.
+#[bitbybit::bitfield(u32, debug)]
+#[derive(PartialEq, Eq)]
+pub struct Psr {
+    /// IT[1:0] of the If-Then state.
+    #[bits(25..=26, rw)]
+    it_low: u2,
+    /// J: Jazelle state.
+    #[bit(24, rw)]
+    j: bool,
+    /// IT[7:2] of the If-Then state.
+    #[bits(10..=15, rw)]
+    it_high: u6,
+    /// E: big-endian data accesses.
+    #[bit(9, rw)]
+    e: bool,
+    /// A: asynchronous aborts masked.
+    #[bit(8, rw)]
+    a: bool,
+    /// I: IRQs masked.
+    #[bit(7, rw)]
+    i: bool,
+    /// T: Thumb state.
+    #[bit(5, rw)]
+    t: bool,
+    /// M: the mode.
+    #[bits(0..=4, rw)]
+    m: u5,
+}
 
-const SCTLR_V: u32 = 1 << 13;
-const SCTLR_EE: u32 = 1 << 25;
-const SCTLR_TE: u32 = 1 << 30;
-const TTBCR_EAE: u32 = 1 << 31;
+/// A fault status register (DFSR, IFSR) in either format (B4.1.52,
+/// B4.1.96): the long-descriptor one when TTBCR.EAE is set (LPAE, bit 9),
+/// else the short-descriptor one. Fields of the two overlap.
+#[bitbybit::bitfield(u32, default = 0, debug)]
+#[derive(PartialEq, Eq)]
+pub struct FaultStatus {
+    /// WnR (DFSR only): the abort was on a write.
+    #[bit(11, rw)]
+    wnr: bool,
+    /// Short-descriptor format: FS[4].
+    #[bit(10, rw)]
+    fs_high: bool,
+    /// LPAE: the long-descriptor format.
+    #[bit(9, rw)]
+    lpae: bool,
+    /// Long-descriptor format: STATUS.
+    #[bits(0..=5, rw)]
+    status: u6,
+    /// Short-descriptor format: FS[3:0].
+    #[bits(0..=3, rw)]
+    fs_low: u4,
+}
 
-/// Fault status for a synchronous external abort, not on a translation
-/// table walk: what a guest sees when its access reaches nothing (an IPA
-/// stage 2 does not map). Short-descriptor FS = 0b01000 (bits 10, 3:0);
-/// long-descriptor (LPAE, bit 9 set) STATUS = 0b010000 (bits 5:0).
-const FS_SHORT_SYNC_EXTERNAL: u32 = 0x008;
-const FS_LONG_SYNC_EXTERNAL: u32 = (1 << 9) | 0x10;
-/// DFSR.WnR: the abort was on a write.
-const FSR_WNR: u32 = 1 << 11;
+/// Synchronous external abort, not on a translation table walk: what a guest
+/// sees when its access reaches nothing (an IPA stage 2 does not map).
+/// Short-descriptor FS = 0b01000 (B3.13.3, Table B3-23); long-descriptor
+/// STATUS = 0b010000 (B3.13.4, Table B3-24).
+fn sync_external_abort(lpae: bool) -> FaultStatus {
+    if lpae {
+        FaultStatus::DEFAULT
+            .with_lpae(true)
+            .with_status(u6::new(0b01_0000))
+    } else {
+        FaultStatus::DEFAULT
+            .with_fs_high(false)
+            .with_fs_low(u4::new(0b1000))
+    }
+}
 
 /// Which exception to inject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,22 +150,18 @@ pub struct Entry {
 /// - Fault status: short-descriptor or long-descriptor format as
 ///   `TTBCR.EAE` selects (B3.13.6), WnR for data aborts.
 pub fn entry(kind: Kind, g: &Guest) -> Entry {
-    let thumb = g.cpsr & CPSR_T != 0;
-    let lpae = g.ttbcr & TTBCR_EAE != 0;
-    let fs = if lpae {
-        FS_LONG_SYNC_EXTERNAL
-    } else {
-        FS_SHORT_SYNC_EXTERNAL
-    };
-    let (mode, offset, lr_offset, masks, fault) = match kind {
-        Kind::Undefined => (mode::UND, 0x04, if thumb { 2 } else { 4 }, CPSR_I, None),
+    let old = Psr::new_with_raw_value(g.cpsr);
+    let sctlr = Sctlr::new_with_raw_value(g.sctlr);
+    let fs = sync_external_abort(Ttbcr::new_with_raw_value(g.ttbcr).eae());
+    let (mode, offset, lr_offset, abort, fault) = match kind {
+        Kind::Undefined => (mode::UND, 0x04, if old.t() { 2 } else { 4 }, false, None),
         Kind::PrefetchAbort { addr } => (
             mode::ABT,
             0x0c,
             4,
-            CPSR_I | CPSR_A,
+            true,
             Some(FaultRegs::Instruction {
-                ifsr: fs,
+                ifsr: fs.raw_value(),
                 ifar: addr,
             }),
         ),
@@ -118,31 +169,32 @@ pub fn entry(kind: Kind, g: &Guest) -> Entry {
             mode::ABT,
             0x10,
             8,
-            CPSR_I | CPSR_A,
+            true,
             Some(FaultRegs::Data {
-                dfsr: fs | if write { FSR_WNR } else { 0 },
+                dfsr: fs.with_wnr(write).raw_value(),
                 dfar: addr,
             }),
         ),
     };
-    let mut cpsr = g.cpsr & !(CPSR_M | CPSR_T | CPSR_E | CPSR_IT | CPSR_J);
-    cpsr |= mode | masks;
-    if g.sctlr & SCTLR_TE != 0 {
-        cpsr |= CPSR_T;
-    }
-    if g.sctlr & SCTLR_EE != 0 {
-        cpsr |= CPSR_E;
-    }
-    let base = if g.sctlr & SCTLR_V != 0 {
+    let cpsr = old
+        .with_m(u5::new(mode as u8))
+        .with_i(true)
+        .with_a(old.a() || abort)
+        .with_t(sctlr.te())
+        .with_e(sctlr.ee())
+        .with_it_low(u2::new(0))
+        .with_it_high(u6::new(0))
+        .with_j(false);
+    let base = if sctlr.v() {
         0xffff_0000
     } else {
-        g.vbar & !0x1f
+        g.vbar & !VBAR_RES0
     };
     Entry {
         mode,
         spsr: g.cpsr,
         lr: g.pc.wrapping_add(lr_offset),
-        cpsr,
+        cpsr: cpsr.raw_value(),
         pc: base.wrapping_add(offset),
         fault,
     }
@@ -151,6 +203,18 @@ pub fn entry(kind: Kind, g: &Guest) -> Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Written out from the ARM ARM's register diagrams, independently of the
+    // bitfields above.
+    const CPSR_T: u32 = 1 << 5;
+    const CPSR_I: u32 = 1 << 7;
+    const CPSR_A: u32 = 1 << 8;
+    const CPSR_E: u32 = 1 << 9;
+    const CPSR_IT: u32 = (0x3f << 10) | (3 << 25);
+    const SCTLR_V: u32 = 1 << 13;
+    const SCTLR_EE: u32 = 1 << 25;
+    const SCTLR_TE: u32 = 1 << 30;
+    const TTBCR_EAE: u32 = 1 << 31;
 
     const SVC_ARM: u32 = 0x8000_0013; // N set, SVC, ARM, A/I/F clear
     const SVC_THUMB_IT: u32 = 0x0000_0033 | (0x1 << 25) | (0x2 << 10); // Thumb in an IT block
@@ -257,6 +321,18 @@ mod tests {
                 ifar: 8
             })
         );
+    }
+
+    #[test]
+    fn entry_clears_jazelle_and_keeps_flags_ge_and_q() {
+        // N, Z, Q, GE[3:0] = 0b1010, J, F set; USR mode.
+        let cpsr = 0xc000_0000 | (1 << 27) | (0xa << 16) | (1 << 24) | (1 << 6) | 0x10;
+        let e = entry(Kind::Undefined, &guest(cpsr));
+        assert_eq!(
+            e.cpsr,
+            0xc000_0000 | (1 << 27) | (0xa << 16) | (1 << 6) | CPSR_I | mode::UND
+        );
+        assert_eq!(e.spsr, cpsr);
     }
 
     #[test]
