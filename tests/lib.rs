@@ -156,6 +156,8 @@ pub struct Opts {
     pub dom0_args: String,
     pub dtb: Option<PathBuf>,
     pub mem_mib: u32,
+    /// CPUs QEMU gives the machine (`scripts/run --smp`).
+    pub smp: u32,
     /// Let a machine reset restart QEMU's machine (`scripts/run --reboot`);
     /// without it QEMU exits on a reset.
     pub reboot: bool,
@@ -172,6 +174,7 @@ impl Default for Opts {
             dom0_args: "console=ttyAMA0 snowvisor.test=poweroff".into(),
             dtb: None,
             mem_mib: 1024,
+            smp: 1,
             reboot: false,
             uboot: None,
             qemu_extra: Vec::new(),
@@ -193,6 +196,7 @@ impl Boot {
         let mut cmd = Command::new(root().join("scripts/run"));
         cmd.args(["--headless", "--image"]).arg(image());
         cmd.args(["--args", &o.args, "--mem", &o.mem_mib.to_string()]);
+        cmd.args(["--smp", &o.smp.to_string()]);
         if o.dom0 {
             let (k, i) = dom0();
             cmd.arg("--kernel").arg(k).arg("--initrd").arg(i);

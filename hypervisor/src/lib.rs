@@ -29,6 +29,8 @@ pub mod domain {
 }
 pub mod drivers;
 pub mod ramlog;
+#[cfg(target_arch = "arm")]
+pub mod smp;
 
 #[cfg(target_arch = "arm")]
 pub mod start;

@@ -262,6 +262,8 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
     B::early_init(&tree);
     gic.init();
     timer_selftest(&tree);
+    let (interface, timers) = with_cpu(|c| (c.state.gic, c.state.timers));
+    crate::smp::start_secondaries::<B>(&tree, gic, interface, timers);
     crate::ramlog::selftest(&tree, &args);
     if args.selftest == Some("undef") {
         info!("selftest: executing an undefined instruction at HYP");

@@ -86,7 +86,8 @@ pub fn vmpidr() -> u32 {
 }
 
 extern "C" {
-    fn snowvisor_enter_guest(frame: *const TrapFrame) -> !;
+    fn snowvisor_enter_guest(frame: *const TrapFrame, stack_top: usize) -> !;
+    static __stack_top: u8;
 }
 
 core::arch::global_asm!(
@@ -97,7 +98,7 @@ core::arch::global_asm!(
     .global snowvisor_enter_guest
     .type   snowvisor_enter_guest, %function
 snowvisor_enter_guest:
-    ldr     sp, =__stack_top
+    mov     sp, r1
     sub     sp, sp, #64
     mov     r1, sp
     mov     r2, #16
@@ -109,12 +110,18 @@ snowvisor_enter_guest:
 "#
 );
 
-/// Enters the guest with these registers on a fresh HYP stack. Traps come back
-/// through the vector table.
+/// Enters the guest with these registers on a fresh HYP stack (this CPU's:
+/// the boot CPU's from the linker script, a secondary's from
+/// [`crate::smp::set_stack`]). Traps come back through the vector table.
 pub fn enter(frame: &TrapFrame) -> ! {
-    // SAFETY: the frame is copied onto the top of the HYP stack before `eret`;
-    // HYP has been configured for the guest by `configure`.
-    unsafe { snowvisor_enter_guest(frame) }
+    let top = match crate::smp::this_stack_top() {
+        // A linker symbol: only its address is taken.
+        0 => (&raw const __stack_top) as usize,
+        top => top,
+    };
+    // SAFETY: the frame is copied onto the top of this CPU's HYP stack
+    // before `eret`; HYP has been configured for the guest by `configure`.
+    unsafe { snowvisor_enter_guest(frame, top) }
 }
 
 /// Sets CNTV_CTL.IMASK: the guest's virtual timer stops asserting its

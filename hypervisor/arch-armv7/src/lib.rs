@@ -1,7 +1,7 @@
 //! ARMv7-A with the Virtualization Extensions, running at HYP (PL2): the
 //! hardware access snowvisor needs (entry and vectors, the HYP MMU, system
 //! registers, address translation, TLB and cache maintenance, the Secure
-//! switch, guest entry and configuration) and its drivers. The formats all
+//! switch, secondary-CPU entry, guest entry and configuration) and its drivers. The formats all
 //! this reads and writes are `snowvisor_arm`'s, the only snowvisor crate this
 //! one depends on: no Xen, plan or device-tree types here; drivers take plain
 //! values (addresses, sizes, INTIDs).
@@ -31,3 +31,5 @@ pub mod guest;
 pub mod mmu;
 #[cfg(target_arch = "arm")]
 pub mod phys;
+#[cfg(target_arch = "arm")]
+pub mod smp;

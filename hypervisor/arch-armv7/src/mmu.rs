@@ -3,7 +3,7 @@
 use aarch32_cpu::register::{Hmair0, Hsctlr};
 use alloc::boxed::Box;
 use arbitrary_int::u40;
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
 use core::ops::Range;
 use snowvisor_arm::lpae::{hyp_window_page, HypMap, Table, HMAIR0, HTCR};
@@ -28,14 +28,38 @@ fn phys(t: &Table) -> u64 {
     t as *const Table as usize as u64
 }
 
+/// The root of the HYP tables [`enable`] built (HTTBR.BADDR), for the
+/// secondary CPUs, which translate through the same tables. A secondary
+/// reads it with its MMU and caches off (a 32-bit word: plain loads and
+/// stores, no exclusives), so [`enable`] writes it before the
+/// boot CPU's caches are on (straight to memory).
+static HYP_ROOT: AtomicU32 = AtomicU32::new(0);
+
 /// Builds the identity map for `ram` (the RAM banks, physical address
 /// ranges) and enables the MMU, D- and I-caches at HYP.
-/// Called once, before any other CPU runs; the tables live for ever.
+/// Called once, on the boot CPU before any other CPU runs; the tables live
+/// for ever. The other CPUs turn theirs on with [`enable_secondary`].
 pub fn enable(ram: &[Range<u64>]) {
     let map = Box::leak(Box::new(HypMap::build(ram, Some(window_va() as u64), phys)));
     if let Some((l3, i)) = map.window.as_mut() {
         WINDOW_ENTRY.store(&mut l3.0[*i], Ordering::Release);
     }
+    let root = phys(&map.l1);
+    HYP_ROOT.store(root as u32, Ordering::Release);
+    turn_on(root);
+}
+
+/// Turns this secondary CPU's HYP MMU and caches on, with the tables and
+/// attributes the boot CPU's [`enable`] set up. Runs with the MMU off (the
+/// entry assembly calls it on a stack the boot CPU cleaned to memory).
+pub fn enable_secondary() {
+    turn_on(u64::from(HYP_ROOT.load(Ordering::Acquire)));
+}
+
+/// This CPU's HYP translation registers for tables at `root`, then the MMU,
+/// D- and I-caches on (A15: ACTLR.SMP is set by the firmware or the Secure
+/// switch, before caches are on).
+fn turn_on(root: u64) {
     cpu::invalidate_l1_dcache();
     cpu::dsb();
     // SAFETY: HYP's translation registers, set while its MMU is still off;
@@ -43,7 +67,7 @@ pub fn enable(ram: &[Range<u64>]) {
     unsafe {
         Hmair0::write(Hmair0(HMAIR0));
         sysreg::write_htcr(HTCR);
-        sysreg::write_httbr(Httbr::DEFAULT.with_baddr(u40::new(phys(&map.l1))));
+        sysreg::write_httbr(Httbr::DEFAULT.with_baddr(u40::new(root)));
     }
     cpu::isb();
     sysreg::tlbi_all_h();

@@ -96,23 +96,25 @@ pub fn tlbi_all_h() {
 }
 
 #[cfg(target_arch = "arm")]
-/// TLBIMVAH for the page holding `va`; the caller orders it with barriers
-/// (a DSB before, after the descriptor write; DSB and ISB after).
+/// TLBIMVAHIS for the page holding `va`, on every CPU (HYP's tables are
+/// shared by all); the caller orders it with barriers (a DSB before, after
+/// the descriptor write; DSB and ISB after).
 pub fn tlbi_mva_h(va: usize) {
     // SAFETY: TLB invalidation has no effect beyond dropping cached walks.
-    unsafe { TlbiMvaH::write_raw((va & !0xfff) as u32) };
+    unsafe { TlbiMvaHIs::write_raw((va & !0xfff) as u32) };
 }
 
 #[cfg(target_arch = "arm")]
-/// TLBIALLNSNH with the barriers a stage-2 change needs: `dsb ishst` makes
-/// the descriptor writes visible to the table walker first; `dsb ish` waits
-/// for the invalidation; `isb` so that the next instruction (a guest entry or
-/// an AT operation) sees the new tables.
+/// TLBIALLNSNHIS with the barriers a stage-2 change needs: `dsb ishst`
+/// makes the descriptor writes visible to the table walkers first; the
+/// invalidation reaches every CPU of the Inner Shareable domain (a domain's
+/// vCPUs run on several); `dsb ish` waits for it; `isb` so that the next
+/// instruction (a guest entry or an AT operation) sees the new tables.
 pub fn tlbi_all_nsnh() {
     // SAFETY: barrier only; no `nomem`, so earlier stores are emitted first.
     unsafe { asm!("dsb ishst", options(nostack, preserves_flags)) };
     // SAFETY: TLB invalidation has no effect beyond dropping cached walks.
-    unsafe { TlbiAllNsNh::write_raw(0) };
+    unsafe { TlbiAllNsNhIs::write_raw(0) };
     // SAFETY: barriers only.
     unsafe { asm!("dsb ish", "isb", options(nostack, preserves_flags)) };
 }

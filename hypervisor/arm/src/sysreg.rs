@@ -228,6 +228,16 @@ operation!(
     TlbiAllNsNh, 4, 8, 7, 4
 );
 operation!(
+    /// TLBIMVAHIS: [`TlbiMvaH`] on every CPU of the Inner Shareable domain
+    /// (B4.2.3).
+    TlbiMvaHIs, 4, 8, 3, 1
+);
+operation!(
+    /// TLBIALLNSNHIS: [`TlbiAllNsNh`] on every CPU of the Inner Shareable
+    /// domain (B4.2.3).
+    TlbiAllNsNhIs, 4, 8, 3, 4
+);
+operation!(
     /// ATS12NSOPR: stage 1 and 2 translation as a Non-secure PL1 read
     /// (HYP only, B4.2.4).
     Ats12NsoPr, 0, 7, 8, 4

@@ -5,6 +5,11 @@
 //! - `/chosen`: Dom0's `bootargs` and `linux,initrd-start/end`; boot modules and
 //!   `xen,*` properties gone; `stdout-path` kept (unless it names a removed node);
 //! - PSCI: `method = "hvc"` and the 1.0/0.2 compatibles (created if absent);
+//! - `/cpus`: only the `cpu` nodes of the CPUs Dom0's vCPUs run on (their
+//!   phandles kept), no `enable-method` (Dom0 starts them through PSCI); with
+//!   a CPU left out, `cpu-map` goes (its topology no longer holds) and so do
+//!   `cooling-device` entries naming a left-out CPU (a cooling map left with
+//!   none goes whole);
 //! - the GIC: `reg` = GICD + the GICC Dom0 sees, no maintenance interrupt;
 //! - hidden/owned IOMMUs and kept nodes removed; their masters' `iommus`,
 //!   `iommu-names`, `iommu-map`, `iommu-map-mask` edited (plan::iommu::master_edits);
@@ -66,6 +71,10 @@ pub struct Dom0Params<'p> {
     /// boards without a GICv2).
     pub gic: Option<GicView>,
     pub hypervisor_node: Option<HypervisorNode>,
+    /// The host CPUs Dom0's vCPUs run on, vCPU 0 first, as `cpu` node `reg`
+    /// values (MPIDR affinity; see [`crate::cpus::dom0_cpus`]). Empty: `/cpus`
+    /// as the host has it.
+    pub cpus: Vec<u64>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -149,7 +158,9 @@ const NOT_FOR_DOM0: &[&str] = &[
     "xen,multiboot-module",
 ];
 const OVERLAY_NODES: &[&str] = &["__symbols__", "__fixups__", "__local_fixups__"];
-const PSCI: &[&str] = &["arm,psci", "arm,psci-0.2", "arm,psci-1.0"];
+const PSCI: &[&str] = crate::cpus::PSCI_COMPATIBLES;
+/// Ways a CPU node can name to start it other than PSCI.
+const CPU_START_PROPS: &[&str] = &["enable-method", "cpu-release-addr"];
 const PSCI_0_2_CPU_OFF: u32 = 0x8400_0002;
 const PSCI_0_2_CPU_ON: u32 = 0x8400_0003;
 
@@ -167,6 +178,8 @@ struct Writer<'x, 'a, 'p> {
     gic_phandle: Option<(u32, bool)>,
     chosen: Option<usize>,
     psci: Option<usize>,
+    /// `/cpus` and the `cpu` nodes Dom0 keeps, when [`Dom0Params::cpus`] says which.
+    cpu_nodes: Vec<usize>,
     memory_written: bool,
 }
 
@@ -221,6 +234,7 @@ impl Writer<'_, '_, '_> {
                     matches!(n, "compatible" | "method" | "cpu_on" | "cpu_off")
                 }
                 _ if is_gic => matches!(n, "reg" | "interrupts" | "interrupts-extended"),
+                _ if self.cpu_nodes.contains(&i) => CPU_START_PROPS.contains(&n),
                 _ if x.path(i) == "/aliases" => self.names_removed(p.value),
                 _ => false,
             };
@@ -345,6 +359,68 @@ impl Writer<'_, '_, '_> {
     }
 }
 
+/// Marks the `cpu` nodes of CPUs not in `keep` (MPIDR affinities) removed;
+/// with any removed, also `/cpus/cpu-map` and the cooling maps whose every
+/// `cooling-device` entry names a removed CPU. Returns the edits of the
+/// other `cooling-device` lists (their removed-CPU entries dropped). An
+/// empty `keep` changes nothing.
+fn leave_out_cpus(x: &NodeIndex<'_>, keep: &[u64], removed: &mut [bool]) -> Vec<(usize, Edit)> {
+    if keep.is_empty() {
+        return Vec::new();
+    }
+    let out: Vec<usize> = crate::cpus::host_cpus(x)
+        .into_iter()
+        .filter(|c| !keep.contains(&c.mpidr))
+        .map(|c| c.node)
+        .collect();
+    if out.is_empty() {
+        return Vec::new();
+    }
+    let mut edits = Vec::new();
+    for &i in &out {
+        removed[i] = true;
+    }
+    if let Some(m) = x.by_path("/cpus/cpu-map") {
+        removed[m] = true;
+    }
+    for (i, gone) in removed.iter_mut().enumerate() {
+        let Some(v) = x.prop(i, "cooling-device") else {
+            continue;
+        };
+        let cells: Vec<u32> = snowvisor_dt::index::be_cells(v).collect();
+        // phandle + #cooling-cells of the device it names; unreadable: left alone.
+        let mut kept = Vec::new();
+        let mut at = 0;
+        let mut readable = true;
+        while at < cells.len() {
+            let dev = x.by_phandle(cells[at]);
+            let Some(argc) = dev.and_then(|d| x.u32_prop(d, "#cooling-cells")) else {
+                readable = false;
+                break;
+            };
+            let end = at + 1 + argc as usize;
+            if end > cells.len() {
+                readable = false;
+                break;
+            }
+            if !dev.is_some_and(|d| out.contains(&d)) {
+                kept.extend_from_slice(&cells[at..end]);
+            }
+            at = end;
+        }
+        if !readable || kept.len() == cells.len() {
+            continue;
+        }
+        if kept.is_empty() {
+            *gone = true;
+        } else {
+            let bytes = kept.iter().flat_map(|c| c.to_be_bytes()).collect();
+            edits.push((i, ("cooling-device", Some(bytes))));
+        }
+    }
+    edits
+}
+
 enum Step {
     Enter(usize),
     Exit(usize, OpenNode),
@@ -376,6 +452,8 @@ pub fn build(tree: &HostTree<'_>, plan: &Plan, d: &Dom0Params<'_>) -> Result<Vec
                         && name.starts_with("module@")))
         })
         .collect();
+    let mut removed = removed;
+    let cooling_edits = leave_out_cpus(x, &d.cpus, &mut removed);
     let mut gone: Vec<bool> = Vec::with_capacity(n);
     for (i, &r) in removed.iter().enumerate() {
         let g = r || x.parent(i).is_some_and(|p| gone.get(p) == Some(&true));
@@ -388,14 +466,17 @@ pub fn build(tree: &HostTree<'_>, plan: &Plan, d: &Dom0Params<'_>) -> Result<Vec
         .filter(|dcs| dcs.action != IommuAction::Pass)
         .filter_map(|dcs| x.by_path(&dcs.path))
         .collect();
-    let mut edits = BTreeMap::new();
+    let mut edits: BTreeMap<usize, Vec<Edit>> = BTreeMap::new();
+    for (i, e) in cooling_edits {
+        edits.entry(i).or_default().push(e);
+    }
     if !stripped.is_empty() {
         for i in (0..n).filter(|&i| !gone[i]) {
             // A master whose references cannot be read stays as it is (the
             // plan named it: PlanWarning::OddIommus).
             match master_edits(x, i, &|t| stripped.contains(&t)) {
                 Ok(e) if !e.is_empty() => {
-                    edits.insert(i, e);
+                    edits.entry(i).or_default().extend(e);
                 }
                 _ => {}
             }
@@ -412,13 +493,22 @@ pub fn build(tree: &HostTree<'_>, plan: &Plan, d: &Dom0Params<'_>) -> Result<Vec
         None => (x.max_phandle().saturating_add(1), true),
     });
     let psci = (0..n).find(|&i| !gone[i] && x.is_compatible(i, PSCI));
+    let cpu_nodes = match d.cpus.is_empty() {
+        true => Vec::new(),
+        false => x
+            .by_path("/cpus")
+            .into_iter()
+            .chain(
+                crate::cpus::host_cpus(x)
+                    .into_iter()
+                    .filter(|c| d.cpus.contains(&c.mpidr))
+                    .map(|c| c.node),
+            )
+            .collect(),
+    };
     let rsv = reservations(tree.blob, &d.memory);
     let mut w = FdtWriter::new(&rsv);
-    let boot_cpu = tree
-        .blob
-        .get(28..32)
-        .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-    w.set_boot_cpuid_phys(boot_cpu);
+    w.set_boot_cpuid_phys(crate::cpus::boot_cpuid_phys(tree.blob));
     let mut wr = Writer {
         x,
         d,
@@ -430,6 +520,7 @@ pub fn build(tree: &HostTree<'_>, plan: &Plan, d: &Dom0Params<'_>) -> Result<Vec
         gic_phandle,
         chosen,
         psci,
+        cpu_nodes,
         memory_written: false,
     };
     let mut stack = alloc::vec![Step::Enter(0)];

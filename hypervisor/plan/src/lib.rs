@@ -21,6 +21,7 @@
 
 extern crate alloc;
 
+pub mod cpus;
 pub mod devices;
 pub mod dom0;
 pub mod error;

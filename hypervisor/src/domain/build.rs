@@ -443,6 +443,12 @@ fn dom0_tree(
             gicc_as_seen: g.gicc,
         }),
         hypervisor_node: Some(hypervisor_node),
+        // One vCPU, on the boot CPU, until Dom0 gets one per CPU.
+        cpus: plan::cpus::dom0_cpus(
+            &plan::cpus::host_cpus(tree.index()),
+            u64::from(aarch32_cpu::register::Mpidr::read().0),
+            1,
+        ),
     };
     let blob = plan::dom0::build(tree, plan, &params)
         .map_err(|e| BuildError::DeviceTree(alloc::format!("{e}")))?;

@@ -12,6 +12,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use snowvisor_dt::{HostTree, ModuleKind, Region};
+use snowvisor_plan::cpus;
 use snowvisor_plan::dom0::{Dom0Params, GicView, HypervisorNode};
 use snowvisor_plan::Plan;
 
@@ -26,6 +27,8 @@ pub const FALLBACK_BANK: Region = Region {
     base: 0x4000_0000,
     size: 0x1000_0000,
 };
+/// vCPUs the preview gives Dom0 (the hypervisor's default: one, on the boot CPU).
+pub const DOM0_VCPUS: usize = 1;
 /// The Dom0 command line when the tree has no kernel module with one.
 pub const DEFAULT_BOOTARGS: &str = "console=hvc0";
 
@@ -96,6 +99,10 @@ pub fn preview_params<'a>(tree: &HostTree<'a>, plan: &Plan, xen: bool) -> Previe
             initrd,
             gic,
             hypervisor_node,
+            cpus: {
+                let host = cpus::host_cpus(tree.index());
+                cpus::dom0_cpus(&host, cpus::preview_boot_cpu(&host, tree.blob), DOM0_VCPUS)
+            },
         },
         notes,
     }

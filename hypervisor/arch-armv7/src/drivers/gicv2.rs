@@ -60,7 +60,8 @@ impl Gic {
         self.gich.map(|h| h.vtr.read(VTR::LIST_REGS) + 1)
     }
 
-    /// Distributor on with every SPI disabled; this CPU's interface on, all priorities let through.
+    /// Distributor on with every SPI disabled; this CPU's interface on, all
+    /// priorities let through (the boot CPU, once).
     pub fn init(&self) {
         self.gicd.ctlr.write(GICD_CTLR::ENABLE::CLEAR);
         let words = (self.lines() / 32) as usize;
@@ -85,6 +86,13 @@ impl Gic {
             );
         }
         self.gicd.ctlr.write(GICD_CTLR::ENABLE::SET);
+        self.init_cpu_interface();
+    }
+
+    /// This CPU's banked interfaces (GICC, GICH) on, all priorities let
+    /// through: what [`Gic::init`] does for the boot CPU, run by each
+    /// secondary CPU for itself (the distributor is shared and already on).
+    pub fn init_cpu_interface(&self) {
         self.gicc.pmr.write(PMR::PRIORITY::AllowAll);
         self.gicc.bpr.write(BPR::BINARY_POINT.val(0));
         // EOImode: EOIR only drops priority; deactivation is separate (DIR), so

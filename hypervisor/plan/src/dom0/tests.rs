@@ -38,6 +38,7 @@ fn params(tree: &HostTree<'_>, plan: &Plan) -> Dom0Params<'static> {
             },
             evtchn_intid: 31,
         }),
+        cpus: Vec::new(),
     }
 }
 
@@ -504,4 +505,130 @@ fn odd_master_is_kept_unchanged() {
     let t = HostTree::new(&out).unwrap();
     let o = Out::new(&t);
     assert_eq!(o.cells("/dma@1000000", "iommus").unwrap(), [9, 0]);
+}
+
+/// Dom0's tree lists exactly the CPUs its vCPUs run on.
+#[test]
+fn cpus_are_dom0s_vcpus() {
+    let t = HostTree::new(EXYNOS5250_SNOW_DTB).unwrap();
+    let p = plan::make(&t, &PlanOptions::default(), &Keep::none()).unwrap();
+    let maps = "/thermal-zones/cpu-thermal/cooling-maps";
+    // One vCPU: cpu@1 goes, with the topology and its cooling entries.
+    let mut d = params(&t, &p);
+    d.cpus = plan::cpus::dom0_cpus(&plan::cpus::host_cpus(t.index()), 0, 1);
+    assert_eq!(d.cpus, [0]);
+    let out = build(&t, &p, &d).unwrap();
+    let to = HostTree::new(&out).unwrap();
+    let o = Out::new(&to);
+    assert_eq!(to.cpu_count(), 1);
+    assert!(o.x.by_path("/cpus/cpu@1").is_none());
+    assert!(o.x.by_path("/cpus/cpu-map").is_none());
+    let cpu0 = o.node("/cpus/cpu@0");
+    assert_eq!(o.x.phandle_of(cpu0), Some(0x57));
+    assert_eq!(
+        o.cells(&format!("{maps}/map0"), "cooling-device").unwrap(),
+        [0x57, 9, 9]
+    );
+    assert_eq!(
+        o.cells(&format!("{maps}/map1"), "cooling-device").unwrap(),
+        [0x57, 15, 15]
+    );
+    phandles_intact(EXYNOS5250_SNOW_DTB, &out);
+    // Both: the host's /cpus as it is.
+    d.cpus = plan::cpus::dom0_cpus(&plan::cpus::host_cpus(t.index()), 0, 2);
+    let out = build(&t, &p, &d).unwrap();
+    let to = HostTree::new(&out).unwrap();
+    let o = Out::new(&to);
+    assert_eq!(to.cpu_count(), 2);
+    assert!(o.x.by_path("/cpus/cpu-map/cluster0/core1").is_some());
+    assert_eq!(
+        o.cells(&format!("{maps}/map0"), "cooling-device").unwrap(),
+        [0x57, 9, 9, 0x58, 9, 9]
+    );
+    // Only cpu@1 for Dom0 (as if booted there): maps keep cpu@1's entries.
+    d.cpus = vec![1];
+    let out = build(&t, &p, &d).unwrap();
+    let to = HostTree::new(&out).unwrap();
+    let o = Out::new(&to);
+    assert!(o.x.by_path("/cpus/cpu@0").is_none());
+    assert_eq!(
+        o.cells(&format!("{maps}/map0"), "cooling-device").unwrap(),
+        [0x58, 9, 9]
+    );
+}
+
+/// A cooling map naming only left-out CPUs goes whole; `enable-method`
+/// (Dom0 starts its CPUs through PSCI) goes from /cpus and each CPU.
+#[test]
+fn left_out_cpus_take_their_cooling_maps_and_spin_tables() {
+    let cpu = |name, reg: u32, ph: u32, extra: Vec<(&'static str, Vec<u8>)>| {
+        let mut props = vec![
+            ("device_type", s("cpu")),
+            ("reg", c(&[reg])),
+            ("#cooling-cells", c(&[2])),
+            ("phandle", c(&[ph])),
+        ];
+        props.extend(extra);
+        n(name, props, vec![])
+    };
+    let cpus = n(
+        "cpus",
+        vec![
+            ("#address-cells", c(&[1])),
+            ("#size-cells", c(&[0])),
+            ("enable-method", s("brcm,bcm2836-smp")),
+        ],
+        vec![
+            cpu("cpu@0", 0, 20, vec![]),
+            cpu(
+                "cpu@1",
+                1,
+                21,
+                vec![
+                    ("enable-method", s("spin-table")),
+                    ("cpu-release-addr", c(&[0, 0x8000])),
+                ],
+            ),
+        ],
+    );
+    let map = |name, cells: &[u32]| n(name, vec![("cooling-device", c(cells))], vec![]);
+    let zones = n(
+        "thermal-zones",
+        vec![],
+        vec![n(
+            "z",
+            vec![],
+            vec![n(
+                "cooling-maps",
+                vec![],
+                vec![
+                    map("only1", &[21, 1, 1]),
+                    map("both", &[20, 1, 1, 21, 1, 1]),
+                ],
+            )],
+        )],
+    );
+    let dtb = synthetic(vec![cpus, zones]);
+    let t = HostTree::new(&dtb).unwrap();
+    let p = plan::make(&t, &PlanOptions::default(), &Keep::none()).unwrap();
+    let mut d = params(&t, &p);
+    d.cpus = vec![0];
+    let out = build(&t, &p, &d).unwrap();
+    let to = HostTree::new(&out).unwrap();
+    let o = Out::new(&to);
+    assert!(o.x.by_path("/thermal-zones/z/cooling-maps/only1").is_none());
+    assert_eq!(
+        o.cells("/thermal-zones/z/cooling-maps/both", "cooling-device")
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(!o.x.has(o.node("/cpus"), "enable-method"));
+    d.cpus = vec![0, 1];
+    let out = build(&t, &p, &d).unwrap();
+    let to = HostTree::new(&out).unwrap();
+    let o = Out::new(&to);
+    let c1 = o.node("/cpus/cpu@1");
+    assert!(!o.x.has(c1, "enable-method") && !o.x.has(c1, "cpu-release-addr"));
+    assert!(o.x.by_path("/thermal-zones/z/cooling-maps/only1").is_some());
 }
