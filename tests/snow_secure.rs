@@ -28,7 +28,7 @@ const KERNEL_ADDR: &str = "0x42000000";
 const INITRD_ADDR: &str = "0x44000000";
 const DOM0_ARGS: &str = "console=ttyAMA0 snowvisor.test=poweroff";
 
-fn qemu(machine: &str) -> Command {
+fn qemu(machine: &str, smp: u32) -> Command {
     let mut c = Command::new("qemu-system-arm");
     c.args([
         "-M",
@@ -39,6 +39,8 @@ fn qemu(machine: &str) -> Command {
         "1024",
         "-nic",
         "none",
+        "-smp",
+        &smp.to_string(),
     ]);
     c
 }
@@ -58,17 +60,20 @@ fn with_dom0(c: &mut Command) {
 
 /// QEMU's tree for `virt,secure=on,virtualization=on` with snowvisor's
 /// arguments and (optionally) the Dom0 modules in /chosen.
-fn secure_dtb(args: &str, with_modules: bool) -> PathBuf {
+fn secure_dtb(args: &str, with_modules: bool, smp: u32) -> PathBuf {
     let dir = root().join("target").join("boot-tests");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!(
-        "qemu-virt-secure{}.dtb",
+        "qemu-virt-secure{}-smp{smp}.dtb",
         if with_modules { "-dom0" } else { "" }
     ));
-    let mut c = qemu(&format!(
-        "virt,secure=on,virtualization=on,highmem-ecam=off,dumpdtb={}",
-        path.display()
-    ));
+    let mut c = qemu(
+        &format!(
+            "virt,secure=on,virtualization=on,highmem-ecam=off,dumpdtb={}",
+            path.display()
+        ),
+        smp,
+    );
     c.args(["-display", "none", "-kernel"])
         .arg(image())
         .args(["-append", args]);
@@ -88,14 +93,14 @@ fn secure_dtb(args: &str, with_modules: bool) -> PathBuf {
 }
 
 /// Starts the ELF in Secure SVC with the tree at DTB_ADDR.
-fn boot_secure(dtb: &Path, with_modules: bool) -> Boot {
+fn boot_secure(dtb: &Path, with_modules: bool, smp: u32) -> Boot {
     let elf = image().with_file_name("snowvisor.elf");
     assert!(
         elf.exists(),
         "{} missing (scripts/build writes it)",
         elf.display()
     );
-    let mut c = qemu("virt,secure=on,virtualization=on,highmem-ecam=off");
+    let mut c = qemu("virt,secure=on,virtualization=on,highmem-ecam=off", smp);
     c.args([
         "-display", "none", "-serial", "stdio", "-monitor", "none", "-kernel",
     ])
@@ -115,8 +120,8 @@ fn boot_secure(dtb: &Path, with_modules: bool) -> Boot {
 
 #[test]
 fn secure_svc_entry_switches_to_hyp_and_boots_dom0() {
-    let dtb = secure_dtb("loglvl=info", true);
-    let mut b = boot_secure(&dtb, true);
+    let dtb = secure_dtb("loglvl=info", true, 1);
+    let mut b = boot_secure(&dtb, true, 1);
     let line = b.expect("entered in Secure SVC, switched to HYP", 30);
     assert!(line.contains("CPSR was 0x400001d3"), "{line}");
     let cpu = b.expect("cpu: MIDR", 10);
@@ -133,8 +138,8 @@ fn secure_switch_alone_and_the_monitor_answers_smc() {
     // The switch itself, independent of Dom0. With secure=on and an ELF, QEMU
     // does not implement PSCI itself, so the self-test's SYSTEM_RESET `smc`
     // reaches snowvisor's own monitor vector, which answers NOT_SUPPORTED.
-    let dtb = secure_dtb("loglvl=info snowvisor.selftest=reboot", false);
-    let mut b = boot_secure(&dtb, false);
+    let dtb = secure_dtb("loglvl=info snowvisor.selftest=reboot", false, 1);
+    let mut b = boot_secure(&dtb, false, 1);
     b.expect("entered in Secure SVC, switched to HYP", 30);
     b.expect("hyp: MMU and caches on (HSCTLR.M=1)", 10);
     b.expect("selftest: warm reboot through PSCI SYSTEM_RESET", 10);
@@ -147,7 +152,7 @@ fn secure_switch_alone_and_the_monitor_answers_smc() {
 
 #[test]
 fn non_secure_svc_entry_is_refused_clearly() {
-    let mut c = qemu("virt,secure=on,highmem-ecam=off");
+    let mut c = qemu("virt,secure=on,highmem-ecam=off", 1);
     c.args([
         "-display", "none", "-serial", "stdio", "-monitor", "none", "-kernel",
     ])
@@ -159,4 +164,25 @@ fn non_secure_svc_entry_is_refused_clearly() {
         "{line}"
     );
     b.expect("snowvisor: halted", 10);
+}
+
+/// With `-smp 2`, QEMU starts both CPUs at the ELF's entry in Secure SVC
+/// (no PSCI on a Secure boot): CPU 1 waits in snowvisor's pen while CPU 0
+/// boots, is released, switches itself to HYP (its banked GIC state only:
+/// the distributor CPU 0 set up stays on) and comes up like any secondary;
+/// Dom0 then boots with the interrupts still reaching it.
+#[test]
+fn secure_svc_entry_smp2_secondary_switches_from_the_pen() {
+    let dtb = secure_dtb("loglvl=info", true, 2);
+    let mut b = boot_secure(&dtb, true, 2);
+    let line = b.expect("entered in Secure SVC, switched to HYP", 60);
+    assert!(line.contains("CPSR was 0x400001d3"), "{line}");
+    let line = b.expect("smp: /cpus/cpu@1: CPU with MPIDR", 120);
+    assert!(
+        line.contains("MPIDR 0x80000001 up in HYP (released from the pen, entered in SVC (CPSR 0x400001d3))"),
+        "{line}"
+    );
+    b.expect("smp: 2 of 2 CPUs up in HYP", 60);
+    b.expect("dom0: entering kernel at", 60);
+    b.expect("snowvisor-dom0: init reached", 240);
 }

@@ -1,9 +1,11 @@
 //! Secondary CPUs: started at boot into HYP, each with its own context.
 //!
 //! The boot CPU starts every other `cpu` node of the host tree, one at a
-//! time: through the board's own method if it has one (`Board::cpu_on`),
-//! else PSCI CPU_ON over the tree's `/psci` conduit (SMC: the firmware's, or
-//! QEMU's built-in PSCI). Each CPU arrives at
+//! time: from snowvisor's pen if the firmware started it with the boot CPU
+//! and it waits there (QEMU `secure=on` with an ELF), else through the
+//! board's own method if it has one (`Board::cpu_on`), else PSCI CPU_ON
+//! over the tree's `/psci` conduit (SMC: the firmware's, or QEMU's built-in
+//! PSCI). A CPU that arrives in Secure SVC switches itself to HYP. Each CPU arrives at
 //! `snowvisor_arch_armv7::smp::secondary_entry` with a HYP stack of its own,
 //! turns its HYP MMU on with the boot CPU's tables, and runs
 //! [`snowvisor_secondary_main`]: its per-CPU slot (HTPIDR), its GIC CPU and
@@ -131,6 +133,10 @@ fn start_one<B: Board>(
         return Err(format!("Aff0 {aff0} has no stack slot"));
     }
     let entry = arch_smp::secondary_entry();
+    if let Some(cpsr) = arch_smp::parked_in_pen(aff0) {
+        arch_smp::release_from_pen(aff0);
+        return Ok(Method::Pen { cpsr });
+    }
     match B::cpu_on(aff0, entry) {
         Ok(()) => return Ok(Method::Board),
         Err(CpuOnError::NoBoardMethod) => {}

@@ -1,7 +1,7 @@
 //! CPU control at HYP: interrupts, halting, cache maintenance.
 
 use aarch32_cpu::register::{
-    csselr::CacheType, BpIAll, Ccsidr, Csselr, Ctr, Dccimvac, Dcisw, Iciallu,
+    csselr::CacheType, BpIAll, Ccsidr, Csselr, Ctr, Dccimvac, Dcimvac, Dcisw, Iciallu,
 };
 use arbitrary_int::u3;
 use core::arch::asm;
@@ -56,6 +56,18 @@ pub fn clean_inval_dcache_range(start: usize, len: usize) {
         unsafe { Dccimvac::write(Dccimvac(a as u32)) };
         a += line;
     }
+    dsb();
+}
+
+/// Invalidates (drops, without writing back) the data cache line holding
+/// `addr` to the point of coherency, so the next read sees what another
+/// agent wrote to memory with its caches off. The line must hold nothing
+/// this CPU wrote.
+pub fn invalidate_dcache_line(addr: usize) {
+    compiler_barrier();
+    // SAFETY: DCIMVAC drops one line; the caller vouches it holds no data of
+    // this CPU's that is not in memory.
+    unsafe { Dcimvac::write(Dcimvac(addr as u32)) };
     dsb();
 }
 

@@ -5,6 +5,11 @@
 //! zImage header so U-Boot's `bootz` accepts it. If it was loaded somewhere other
 //! than its link address it copies itself there first (the copy loops sit at the
 //! two ends of the image so that neither overwrites itself).
+//!
+//! A CPU whose MPIDR affinity level 0 is not 0 goes to `crate::smp`'s pen
+//! at once: firmware that starts every CPU at the image's entry (QEMU
+//! `virt,secure=on` with an ELF) gets one boot CPU, and the others wait
+//! there, untouched, until snowvisor starts them.
 
 core::arch::global_asm!(
     r#"
@@ -37,6 +42,9 @@ _start:
     mov     r10, r2
     mrs     r11, cpsr
     cpsid   aif
+    mrc     p15, 0, r0, c0, c0, 5   @ MPIDR
+    ands    r0, r0, #0xff           @ Aff0 0 boots; the others wait in the
+    bne     snowvisor_pen           @ pen (smp.rs) until the boot CPU calls
     adr     r4, _start              @ where we run
     ldr     r5, =_start             @ where we are linked
     ldr     r6, =__image_end

@@ -31,9 +31,11 @@
 //! thing at `relocated`), takes its fixed addresses from the board's
 //! `SNOWVISOR_BOARD_EARLY` words (see [`crate::board::early_words`]) and leaves
 //! its verdict in `SNOWVISOR_ENTRY_STATE` (in .data, which the BSS clearing does
-//! not touch) for [`report_entry`]. It uses no per-CPU global state, so a
-//! secondary CPU entering in Secure SVC can run it too (IGROUPR0 and the CPU
-//! interface are banked per CPU).
+//! not touch) for [`report_entry`]. A secondary CPU entering in Secure SVC
+//! (`crate::smp`) runs its `_secondary` form: the same per-CPU steps (its
+//! banked IGROUPR0 and CPU interface, CNTFRQ, NSACR, ACTLR, MVBAR, SCR, the
+//! HYP registers), the shared distributor left as the boot CPU set it, the
+//! verdict in `SNOWVISOR_SECONDARY_ENTRY_STATE`.
 
 /// `SNOWVISOR_ENTRY_STATE[0]` values.
 pub mod state {
@@ -116,17 +118,32 @@ core::arch::global_asm!(
 SNOWVISOR_ENTRY_STATE:
     .word   0, 0, 0, 0
 
+    .section .data.snowvisor_secondary_entry_state, "aw"
+    .balign 4
+    .global SNOWVISOR_SECONDARY_ENTRY_STATE
+SNOWVISOR_SECONDARY_ENTRY_STATE:
+    .word   0, 0, 0, 0
+
     .section .text.secure, "ax"
     .arm
     .global snowvisor_secure_to_hyp
+    .global snowvisor_secure_to_hyp_secondary
     @ In: r11 = CPSR at entry, lr = return address. Out: the same mode, or
     @ Non-secure HYP with r11's mode field set to HYP. Clobbers r0-r7 and r12;
-    @ keeps r8-r10 and sp untouched (no stack is used).
+    @ keeps r8-r10 and sp untouched (no stack is used). The _secondary entry
+    @ (r3 = 1) is for a CPU started after the boot CPU: it leaves the shared
+    @ distributor alone (GICD_CTLR, the SPIs' IGROUPRn), probes and sets
+    @ only its banked GICD_IGROUPR0, and records its verdict apart.
+snowvisor_secure_to_hyp_secondary:
+    mov     r3, #1
+    ldr     r7, =SNOWVISOR_SECONDARY_ENTRY_STATE
+    b       0f
 snowvisor_secure_to_hyp:
-    and     r0, r11, #0x1f
+    mov     r3, #0
+    ldr     r7, =SNOWVISOR_ENTRY_STATE
+0:  and     r0, r11, #0x1f
     cmp     r0, #0x13               @ SVC?
     bxne    lr
-    ldr     r7, =SNOWVISOR_ENTRY_STATE
     str     r11, [r7, #4]
     ldr     r4, =SNOWVISOR_BOARD_EARLY
     ldr     r5, [r4]                @ GICD, 0 without SECURE_ENTRY
@@ -140,22 +157,28 @@ snowvisor_secure_to_hyp:
     streq   r0, [r7]
     bxeq    lr
     @ Probe: Secure reads back the group bits, Non-secure reads 0 (RAZ/WI).
-    ldr     r6, [r5, #0x084]        @ GICD_IGROUPR1, kept
+    @ GICD_IGROUPR1 on the boot CPU, the banked IGROUPR0 on a secondary.
+    add     r2, r5, #0x084
+    sub     r2, r2, r3, lsl #2
+    ldr     r6, [r2]                @ kept
     mvn     r0, #0
-    str     r0, [r5, #0x084]
-    ldr     r1, [r5, #0x084]
-    str     r6, [r5, #0x084]
+    str     r0, [r2]
+    ldr     r1, [r2]
+    str     r6, [r2]
     str     r1, [r7, #8]
     cmp     r1, #0
     moveq   r0, #2                  @ state::NON_SECURE_SVC
     streq   r0, [r7]
     bxeq    lr
 
-    @ Secure SVC. GIC: distributor off, all interrupts Non-secure, mask open.
+    @ Secure SVC. GIC: distributor off, all interrupts Non-secure, mask open
+    @ (a secondary: its SGIs and PPIs only, the distributor is in use).
     mov     r0, #0
-    str     r0, [r5, #0x000]        @ GICD_CTLR
+    cmp     r3, #0
+    streq   r0, [r5, #0x000]        @ GICD_CTLR
     ldr     r1, [r5, #0x004]
     and     r1, r1, #0x1f           @ ITLinesNumber = IGROUPR words - 1
+    movne   r1, #0                  @ a secondary: IGROUPR0 only
     add     r2, r5, #0x080
     mvn     r0, #0
 1:  str     r0, [r2], #4

@@ -157,6 +157,9 @@ pub enum Method {
     Psci(Conduit),
     /// The board's own wake-up (e.g. the Exynos PMU and SYSRAM).
     Board,
+    /// Released from snowvisor's pen, where the firmware had started it
+    /// along with the boot CPU (in the mode it entered with, its CPSR).
+    Pen { cpsr: u32 },
 }
 
 impl fmt::Display for Method {
@@ -166,6 +169,12 @@ impl fmt::Display for Method {
             Method::Psci(Conduit::Smc) => "PSCI CPU_ON over SMC",
             Method::Psci(Conduit::Hvc) => "PSCI CPU_ON over HVC",
             Method::Board => "the board's wake-up",
+            Method::Pen { cpsr } if cpsr & 0x1f == 0x13 => {
+                return write!(f, "released from the pen, entered in SVC (CPSR {cpsr:#010x})")
+            }
+            Method::Pen { cpsr } => {
+                return write!(f, "released from the pen, entered with CPSR {cpsr:#010x}")
+            }
         })
     }
 }
