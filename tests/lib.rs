@@ -156,7 +156,8 @@ pub struct Opts {
     pub dom0_args: String,
     pub dtb: Option<PathBuf>,
     pub mem_mib: u32,
-    /// CPUs QEMU gives the machine (`scripts/run --smp`).
+    /// CPUs QEMU gives the machine (`scripts/run --smp`; default 2, like
+    /// the Snow: Dom0 gets a vCPU on each).
     pub smp: u32,
     /// Let a machine reset restart QEMU's machine (`scripts/run --reboot`);
     /// without it QEMU exits on a reset.
@@ -174,7 +175,7 @@ impl Default for Opts {
             dom0_args: "console=ttyAMA0 snowvisor.test=poweroff".into(),
             dtb: None,
             mem_mib: 1024,
-            smp: 1,
+            smp: 2,
             reboot: false,
             uboot: None,
             qemu_extra: Vec::new(),

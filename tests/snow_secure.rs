@@ -179,7 +179,9 @@ fn secure_svc_entry_smp2_secondary_switches_from_the_pen() {
     assert!(line.contains("CPSR was 0x400001d3"), "{line}");
     let line = b.expect("smp: /cpus/cpu@1: CPU with MPIDR", 120);
     assert!(
-        line.contains("MPIDR 0x80000001 up in HYP (released from the pen, entered in SVC (CPSR 0x400001d3))"),
+        line.contains(
+            "MPIDR 0x80000001 up in HYP (released from the pen, entered in SVC (CPSR 0x400001d3))"
+        ),
         "{line}"
     );
     b.expect("smp: 2 of 2 CPUs up in HYP", 60);

@@ -166,6 +166,9 @@ impl Arch for Armv7 {
             .sgir
             .set((u32::from(targets) << 16) | (intid & 0xf));
     }
+    fn irq_set_targets(&self, intid: u32, targets: u8) {
+        self.gic.set_targets(intid, targets)
+    }
     #[inline]
     fn has_list_registers(&self) -> bool {
         self.gic.gich.is_some()

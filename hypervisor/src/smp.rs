@@ -25,7 +25,10 @@ use crate::board::{Board, CpuOnError};
 use crate::cpu::{this_cpu, Armv7, Cpu, MAX_CPUS};
 use crate::drivers::gicv2::Gic;
 use snowvisor_arch_armv7::smp as arch_smp;
-use snowvisor_core::vcpu::{CpuInterface, PerCpu, Timers};
+use snowvisor_arm::frame::TrapFrame;
+use snowvisor_core::psci::Power;
+use snowvisor_core::vcpu::{CpuInterface, DomainCell, Loaded, PerCpu, Timers, Vcpu};
+use snowvisor_core::vgic::PendingQueue;
 use snowvisor_plan::cpus::{self, Conduit, Method};
 
 /// Each secondary CPU's HYP stack (bytes): the trap and interrupt paths
@@ -51,6 +54,25 @@ mod state {
 static STATE: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(state::OFF) }; MAX_CPUS];
 /// Per CPU (MPIDR Aff0): its MPIDR as it reads it, stored before its state.
 static MPIDR: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
+/// Per CPU (MPIDR Aff0): its GIC CPU-interface bit, stored before its state.
+static GIC_MASK: [AtomicU32; MAX_CPUS] = [const { AtomicU32::new(0) }; MAX_CPUS];
+
+/// The CPUs up in HYP, the boot CPU first: (MPIDR, GIC CPU-interface bit).
+static ONLINE: spin::Mutex<Vec<(u32, u8)>> = spin::Mutex::new(Vec::new());
+
+/// The CPUs up in HYP, the boot CPU first, as (MPIDR, GIC CPU-interface
+/// bit): where Dom0's vCPUs run, one each.
+pub fn online() -> Vec<(u32, u8)> {
+    ONLINE.lock().clone()
+}
+
+/// Dom0, once built: the domain whose vCPUs the secondary CPUs run.
+static DOM0: spin::Once<&'static DomainCell> = spin::Once::new();
+
+/// Makes `cell` the domain the idle CPUs start vCPUs of (PSCI CPU_ON).
+pub fn publish_domain(cell: &'static DomainCell) {
+    DOM0.call_once(|| cell);
+}
 
 /// What a secondary CPU copies from the boot CPU: the GIC driver and the
 /// boot CPU's per-CPU settings (INTIDs, list registers), set before the
@@ -69,6 +91,7 @@ pub fn start_secondaries<B: Board>(
     let host = cpus::host_cpus(tree.index());
     let boot_mpidr = Mpidr::read().0;
     let boot = u64::from(boot_mpidr) & cpus::AFFINITY_MASK;
+    ONLINE.lock().push((boot_mpidr, gic.this_cpu_mask()));
     let mut up: Vec<(u32, Method)> = Vec::from([(boot_mpidr, Method::Boot)]);
     let others: Vec<_> = host.iter().filter(|c| c.mpidr != boot).collect();
     if others.is_empty() {
@@ -91,6 +114,8 @@ pub fn start_secondaries<B: Board>(
             Ok(how) => match wait_for(aff0) {
                 state::UP => {
                     let m = MPIDR[aff0 as usize].load(Ordering::Acquire);
+                    let mask = GIC_MASK[aff0 as usize].load(Ordering::Acquire) as u8;
+                    ONLINE.lock().push((m, mask));
                     info!(
                         "smp: {path}: CPU with MPIDR {m:#010x} up in HYP ({how}): own stack, HYP MMU, GIC CPU interface, HYP timer INTID {} handled",
                         timers.hyp_intid
@@ -213,11 +238,121 @@ extern "C" fn snowvisor_secondary_main(_stack_top: usize) -> ! {
     gic.init_cpu_interface();
     let ok = hyp_timer_fires(gic);
     MPIDR[aff0 as usize].store(mpidr, Ordering::Relaxed);
+    GIC_MASK[aff0 as usize].store(u32::from(gic.this_cpu_mask()), Ordering::Relaxed);
     STATE[aff0 as usize].store(
         if ok { state::UP } else { state::NO_TIMER },
         Ordering::Release,
     );
-    cpu::halt()
+    if !ok {
+        cpu::halt()
+    }
+    idle()
+}
+
+/// A CPU without a running vCPU: waits for a kick and starts its vCPU of
+/// Dom0 when a PSCI CPU_ON made it pending. Interrupts stay masked but
+/// around the WFI's end (a kick sent before the check is still pending
+/// then, so WFI returns at once: no wake-up is lost). Does not return.
+pub fn idle() -> ! {
+    cpu::disable_irqs();
+    loop {
+        if let Some(start) = vcpu_to_start() {
+            run_vcpu(start)
+        }
+        cpu::wait_for_interrupt();
+        cpu::enable_irqs();
+        cpu::isb();
+        cpu::disable_irqs();
+    }
+}
+
+/// A vCPU of Dom0 to start on this CPU: (domain, vCPU ID, entry, context).
+struct Start {
+    cell: &'static DomainCell,
+    id: usize,
+    mpidr: u32,
+    entry: u32,
+    context: u32,
+    stage2: snowvisor_core::domain::Stage2Root,
+}
+
+/// This CPU's vCPU of Dom0 if a CPU_ON made it pending (now marked on).
+fn vcpu_to_start() -> Option<Start> {
+    let cell = *DOM0.get()?;
+    let mpidr = Mpidr::read().0;
+    let mut d = cell.lock();
+    let id = d.vcpus.iter().position(|s| s.mpidr == mpidr)?;
+    let Power::OnPending { entry, context } = d.vcpus[id].power else {
+        return None;
+    };
+    d.vcpus[id].power = Power::On;
+    Some(Start {
+        cell,
+        id,
+        mpidr,
+        entry,
+        context,
+        stage2: d.stage2,
+    })
+}
+
+/// Loads the vCPU on this CPU and enters it as PSCI CPU_ON says (DEN0022
+/// 6.4: PL1 in SVC mode with interrupts masked, the MMU and caches off,
+/// r0 = the context ID; Thumb if the entry address has bit 0 set).
+fn run_vcpu(s: Start) -> ! {
+    use snowvisor_core::hal::Arch;
+    {
+        let mut slot = this_cpu().lock();
+        let Some(Cpu { arch, state }) = slot.as_deref_mut() else {
+            cpu::halt()
+        };
+        arch.install_stage2(s.stage2.root_pa, s.stage2.vmid);
+        crate::arch::armv7::guest::reset_pl1();
+        for i in 0..state.gic.list_registers.min(64) as usize {
+            arch.set_list_register(i, 0);
+        }
+        arch.set_gich_hcr(0);
+        state.gic.hcr = 0;
+        arch.irq_enable(state.gic.maintenance_intid, 0x80);
+        state.current = Some(alloc::boxed::Box::new(Loaded {
+            domain: s.cell,
+            vcpu: Vcpu {
+                id: s.id as u32,
+                mpidr: s.mpidr,
+                queue: PendingQueue::default(),
+            },
+        }));
+    }
+    info!(
+        "dom0: vCPU {} up on the CPU with MPIDR {:#010x}, entering at {:#010x}",
+        s.id, s.mpidr, s.entry
+    );
+    let mut f = TrapFrame::default();
+    f.r[0] = s.context;
+    f.elr = s.entry & !1;
+    // SVC, A/I/F masked; T for a Thumb entry.
+    f.spsr = 0x1d3 | ((s.entry & 1) << 5);
+    crate::arch::armv7::guest::enter(&f)
+}
+
+/// The loaded vCPU turned itself off (PSCI CPU_OFF): unloads it, quiets
+/// its interrupts on this CPU (list registers, virtual timer) and idles.
+pub fn vcpu_off() -> ! {
+    use snowvisor_core::hal::Arch;
+    {
+        let mut slot = this_cpu().lock();
+        if let Some(Cpu { arch, state }) = slot.as_deref_mut() {
+            state.current = None;
+            for i in 0..state.gic.list_registers.min(64) as usize {
+                arch.set_list_register(i, 0);
+            }
+            arch.set_gich_hcr(0);
+            state.gic.hcr = 0;
+            arch.mask_vtimer();
+            arch.irq_disable(state.timers.vtimer_intid);
+        }
+    }
+    idle()
 }
 
 /// Arms this CPU's HYP timer for 1 ms and waits (up to a second of the

@@ -23,7 +23,7 @@ use snowvisor_core::bootargs::{BootArgs, LogLevel};
 use snowvisor_core::console_uart;
 use snowvisor_core::hal::Arch;
 use snowvisor_core::summary::{self, CpuFacts};
-use snowvisor_core::vcpu::{self, CpuInterface, Loaded, PerCpu, Timers, Vcpu};
+use snowvisor_core::vcpu::{self, CpuInterface, DomainCell, Loaded, PerCpu, Timers, Vcpu};
 use snowvisor_core::vgic::PendingQueue;
 use snowvisor_dt::{blob, DtError, HostTree};
 
@@ -366,11 +366,12 @@ fn run(dom0: Dom0) -> ! {
         mpidr,
         queue: PendingQueue::default(),
     };
+    // Shared by the CPUs its vCPUs run on; lives for ever.
+    let cell: &'static DomainCell = Box::leak(Box::new(spin::Mutex::new(*domain)));
+    crate::smp::publish_domain(cell);
     with_cpu(|c| {
         c.state.console = console;
-        // Nothing was loaded before (no drop glue for a domain in the image).
-        let domain = *domain;
-        core::mem::forget(c.state.current.replace(Box::new(Loaded { domain, vcpu })));
+        c.state.current = Some(Box::new(Loaded { domain: cell, vcpu }));
     });
     crate::arch::armv7::guest::enter(&frame)
 }
@@ -430,6 +431,9 @@ fn handle_irq(frame: &TrapFrame) {
         }
         if vcpu::console_irq(arch, state, intid, frame) {
             // Handled below like any interrupt of snowvisor's.
+        } else if intid == vcpu::KICK_SGI {
+            // Another CPU left work for this one: its vCPU's inbox is
+            // flushed below, an idle CPU looks for a vCPU to start.
         } else if intid == state.timers.hyp_intid {
             arch.stop_hyp_timer();
             state.timers.hyp_ticks += 1;
@@ -476,9 +480,12 @@ fn skip_uart_abort(frame: &mut TrapFrame) -> bool {
 #[no_mangle]
 #[inline(never)]
 extern "C" fn snowvisor_trap(frame: &mut TrapFrame) {
-    match this_cpu().lock().as_deref_mut() {
+    let exit = match this_cpu().lock().as_deref_mut() {
         Some(Cpu { arch, state }) => vcpu::trap(arch, state, frame),
         None => fatal!("trap from a guest on a CPU without context"),
+    };
+    if exit == vcpu::Exit::VcpuOff {
+        crate::smp::vcpu_off()
     }
 }
 

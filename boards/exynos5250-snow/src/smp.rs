@@ -184,7 +184,9 @@ mod tests {
     impl Model {
         fn new(after: Option<u32>) -> Self {
             Model {
-                regs: (0..size_of::<PmuRegs>() / 4).map(|_| Cell::new(0)).collect(),
+                regs: (0..size_of::<PmuRegs>() / 4)
+                    .map(|_| Cell::new(0))
+                    .collect(),
                 after,
                 polls: Cell::new(0),
                 boot: Cell::new(None),
@@ -271,10 +273,7 @@ mod tests {
     #[test]
     fn no_such_core() {
         let m = Model::new(Some(1));
-        assert_eq!(
-            cpu_on_with(&m, 2, 0),
-            Err(CpuOnError::NoSuchCpu { cpu: 2 })
-        );
+        assert_eq!(cpu_on_with(&m, 2, 0), Err(CpuOnError::NoSuchCpu { cpu: 2 }));
         assert!(m.regs.iter().all(|w| w.get() == 0));
     }
 }

@@ -80,6 +80,19 @@ pub fn configure(vttbr_root: u64, vmid: u8, vtcr: Vtcr) {
     aarch32_cpu::asm::isb();
 }
 
+/// SCTLR's reset value on a Cortex-A15 (TRM 4.3.27): MMU, caches,
+/// alignment checks off, exception vectors low.
+const SCTLR_RESET: u32 = 0x00c5_0078;
+
+/// Puts the guest's PL1 system control back to its reset state, as a CPU
+/// coming out of PSCI CPU_ON has it (MMU and caches off), whatever the
+/// vCPU last ran with.
+pub fn reset_pl1() {
+    // The guest's (Non-secure PL1) SCTLR, written while it does not run here.
+    Sctlr::write(Sctlr::new_with_raw_value(SCTLR_RESET));
+    aarch32_cpu::asm::isb();
+}
+
 /// The MPIDR the guest sees.
 pub fn vmpidr() -> u32 {
     Vmpidr::read().0

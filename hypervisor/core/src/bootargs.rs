@@ -84,6 +84,9 @@ pub struct BootArgs<'a> {
     /// machine; 0 halts for good (for a debugger), negative resets at once.
     /// Xen's `noreboot` is `panic=0`. Default [`DEFAULT_PANIC_SECS`].
     pub panic_secs: i32,
+    /// `dom0_max_vcpus=N` (Xen's): at most N vCPUs for Dom0; None: one per
+    /// CPU that came up.
+    pub dom0_max_vcpus: Option<u32>,
     /// `iommu=` text, parsed by the IOMMU plan.
     pub iommu: Option<&'a str>,
     /// `swiotlb=` text, parsed by the IOMMU plan.
@@ -102,6 +105,7 @@ impl Default for BootArgs<'_> {
             loglvl: LogLevel::Info,
             dom0_mem: None,
             panic_secs: DEFAULT_PANIC_SECS,
+            dom0_max_vcpus: None,
             iommu: None,
             swiotlb: None,
             selftest: None,
@@ -160,11 +164,7 @@ impl<'a> BootArgs<'a> {
                     }),
                 },
                 "dom0_max_vcpus" => match value.parse::<u32>() {
-                    Ok(1) => {}
-                    Ok(n) if n > 1 => a.errors.push(ArgError::NotHonoured {
-                        word,
-                        why: "Dom0 runs on one vCPU under snowvisor",
-                    }),
+                    Ok(n) if n >= 1 => a.dom0_max_vcpus = Some(n),
                     _ => a.errors.push(ArgError::BadValue {
                         key,
                         value,
@@ -270,23 +270,21 @@ mod tests {
         assert_eq!(BootArgs::parse("").panic_secs, DEFAULT_PANIC_SECS);
         assert_eq!(BootArgs::parse("panic=-1").panic_secs, -1);
         let a = BootArgs::parse(
-            "dom0_max_vcpus=4 loglvl=none sync_console=maybe panic=soon loglvl=info/loud",
+            "dom0_max_vcpus=4 loglvl=none sync_console=maybe panic=soon loglvl=info/loud dom0_max_vcpus=0",
         );
+        assert_eq!(a.dom0_max_vcpus, Some(4));
         let msgs: Vec<_> = a.errors.iter().map(|e| alloc::format!("{e}")).collect();
-        assert_eq!(
-            msgs[0],
-            "boot argument 'dom0_max_vcpus=4' not honoured exactly: Dom0 runs on one vCPU under snowvisor"
-        );
         assert!(
-            msgs[1].contains("'loglvl=none' not honoured exactly"),
+            msgs[0].contains("'loglvl=none' not honoured exactly"),
             "{msgs:?}"
         );
         assert!(
-            msgs[2].contains("sync_console=maybe ignored: expected 1|0"),
+            msgs[1].contains("sync_console=maybe ignored: expected 1|0"),
             "{msgs:?}"
         );
-        assert!(msgs[3].contains("panic=soon ignored"), "{msgs:?}");
-        assert!(msgs[4].contains("loglvl=info/loud ignored"), "{msgs:?}");
+        assert!(msgs[2].contains("panic=soon ignored"), "{msgs:?}");
+        assert!(msgs[3].contains("loglvl=info/loud ignored"), "{msgs:?}");
+        assert!(msgs[4].contains("dom0_max_vcpus=0 ignored"), "{msgs:?}");
     }
 
     #[test]

@@ -296,8 +296,12 @@ fn events(o: &mut impl Write, a: &impl Arch, d: &mut Domain, v: VcpuView) -> fmt
     writeln!(
         o,
         "snowvisor: vgic: event PPI {ppi} {}abled, upcall {}waiting; {} interrupt(s) queued",
-        if vdist.enabled(ppi) { "en" } else { "dis" },
-        if x.upcall_waiting() { "" } else { "not " },
+        if vdist.enabled(v.id as usize, ppi) {
+            "en"
+        } else {
+            "dis"
+        },
+        if x.upcall_waiting(v.id) { "" } else { "not " },
         v.queued
     )?;
     let mut lines = alloc::string::String::new();

@@ -170,7 +170,10 @@ impl fmt::Display for Method {
             Method::Psci(Conduit::Hvc) => "PSCI CPU_ON over HVC",
             Method::Board => "the board's wake-up",
             Method::Pen { cpsr } if cpsr & 0x1f == 0x13 => {
-                return write!(f, "released from the pen, entered in SVC (CPSR {cpsr:#010x})")
+                return write!(
+                    f,
+                    "released from the pen, entered in SVC (CPSR {cpsr:#010x})"
+                )
             }
             Method::Pen { cpsr } => {
                 return write!(f, "released from the pen, entered with CPSR {cpsr:#010x}")

@@ -20,8 +20,9 @@ use snowvisor_core::domain::xen_glue::XenDom0;
 use snowvisor_core::domain::xen_params;
 use snowvisor_core::domain::xen_space::Hooks;
 use snowvisor_core::domain::zimage::ZImage;
-use snowvisor_core::domain::{Domain, GuestLog, Stage2Root};
+use snowvisor_core::domain::{Domain, GuestLog, Stage2Root, VcpuState};
 use snowvisor_core::hal::Arch;
+use snowvisor_core::psci::Power;
 use snowvisor_core::vgic::VDist;
 use snowvisor_dt::{self as dt, HostTree, Region};
 use snowvisor_plan::{self as plan, Plan};
@@ -227,7 +228,8 @@ fn build<A: Arch>(
         info!("{line}");
     }
 
-    let xcfg = XenConfig::dom0(1, plan.swiotlb.enabled);
+    let vcpus = dom0_vcpus(args.dom0_max_vcpus);
+    let xcfg = XenConfig::dom0(vcpus.len() as u32, plan.swiotlb.enabled);
     let grant_table = xen_params::grant_table_region(
         &xen_params::taken_regions(tree, &plan, &ram),
         u64::from(xcfg.max_grant_frames) << 12,
@@ -271,7 +273,19 @@ fn build<A: Arch>(
     );
     let xen = Xen::new(xcfg).map_err(BuildError::Xen)?;
 
-    let dtb = dom0_tree(tree, &plan, &l, &ginfo, &console.bootargs, hypervisor_node)?;
+    let cpus: Vec<u64> = vcpus
+        .iter()
+        .map(|&(m, _)| u64::from(m) & plan::cpus::AFFINITY_MASK)
+        .collect();
+    let dtb = dom0_tree(
+        tree,
+        &plan,
+        &l,
+        &ginfo,
+        &console.bootargs,
+        hypervisor_node,
+        cpus,
+    )?;
     copy_modules(&l)?;
     // SAFETY: l.dtb is inside Dom0's first bank (layout::place) and DTB_MAX long.
     unsafe {
@@ -329,10 +343,14 @@ fn build<A: Arch>(
         stage2.table_count()
     );
 
-    let mut vdist = VDist::new(gic.lines(), {
-        use tock_registers::interfaces::Readable;
-        gic.gicd.iidr.get()
-    });
+    let mut vdist = VDist::new(
+        gic.lines(),
+        {
+            use tock_registers::interfaces::Readable;
+            gic.gicd.iidr.get()
+        },
+        vcpus.len(),
+    );
     let mut spis = plan.spis();
     spis.extend(msi_spis(tree, &plan));
     for &i in &spis {
@@ -378,6 +396,14 @@ fn build<A: Arch>(
         stage2_faults: 0,
         xen: Some(xen),
         log: GuestLog::new("dom0"),
+        vcpus: vcpus
+            .iter()
+            .enumerate()
+            .map(|(i, &(mpidr, mask))| {
+                let power = if i == 0 { Power::On } else { Power::Off };
+                VcpuState::new(mpidr, mask, power)
+            })
+            .collect(),
     });
     // Maintenance interrupt: list-register underflow while interrupts still wait.
     if let Some(m) = ginfo.maintenance_intid {
@@ -402,6 +428,31 @@ fn build<A: Arch>(
         },
         frame: f,
     })
+}
+
+/// Dom0's vCPUs: one per CPU that came up in HYP (the boot CPU's first),
+/// `dom0_max_vcpus` at most, each as (MPIDR, GIC CPU-interface mask).
+fn dom0_vcpus(max: Option<u32>) -> Vec<(u32, u8)> {
+    let mut online = crate::smp::online();
+    let n = max
+        .map_or(online.len(), |m| m as usize)
+        .clamp(1, online.len().max(1));
+    if let Some(m) = max.filter(|&m| m as usize > online.len()) {
+        warn!(
+            "dom0_max_vcpus={m}: {} CPU(s) are up; Dom0 gets {n} vCPU(s)",
+            online.len()
+        );
+    }
+    online.truncate(n);
+    let list: Vec<_> = online
+        .iter()
+        .map(|(m, _)| alloc::format!("{m:#010x}"))
+        .collect();
+    info!(
+        "dom0: {n} vCPU(s), each pinned to its CPU (MPIDR {})",
+        list.join(", ")
+    );
+    online
 }
 
 /// Dom0's VMID (VTTBR.VMID; its SMMU stream table entries use the same).
@@ -433,6 +484,7 @@ fn dom0_tree(
     g: &dt::GicInfo,
     bootargs: &str,
     hypervisor_node: plan::dom0::HypervisorNode,
+    cpus: Vec<u64>,
 ) -> Result<Vec<u8>, BuildError> {
     let params = plan::dom0::Dom0Params {
         memory: l.banks.clone(),
@@ -443,12 +495,7 @@ fn dom0_tree(
             gicc_as_seen: g.gicc,
         }),
         hypervisor_node: Some(hypervisor_node),
-        // One vCPU, on the boot CPU, until Dom0 gets one per CPU.
-        cpus: plan::cpus::dom0_cpus(
-            &plan::cpus::host_cpus(tree.index()),
-            u64::from(aarch32_cpu::register::Mpidr::read().0),
-            1,
-        ),
+        cpus,
     };
     let blob = plan::dom0::build(tree, plan, &params)
         .map_err(|e| BuildError::DeviceTree(alloc::format!("{e}")))?;

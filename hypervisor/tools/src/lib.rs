@@ -27,8 +27,9 @@ pub const FALLBACK_BANK: Region = Region {
     base: 0x4000_0000,
     size: 0x1000_0000,
 };
-/// vCPUs the preview gives Dom0 (the hypervisor's default: one, on the boot CPU).
-pub const DOM0_VCPUS: usize = 1;
+/// vCPUs the preview gives Dom0: as the hypervisor by default, one per CPU
+/// (`dom0_max_vcpus=N` caps it: `snowvisor-plan --args`).
+pub const DOM0_VCPUS: usize = usize::MAX;
 /// The Dom0 command line when the tree has no kernel module with one.
 pub const DEFAULT_BOOTARGS: &str = "console=hvc0";
 

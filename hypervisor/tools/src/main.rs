@@ -178,7 +178,10 @@ fn run(cli: &Cli) -> Result<bool, String> {
         _ => {}
     }
     if let Some(out) = &cli.out {
-        let preview = preview_params(&tree, &plan, cli.xen);
+        let mut preview = preview_params(&tree, &plan, cli.xen);
+        if let Some(n) = args.dom0_max_vcpus {
+            preview.params.cpus.truncate(n as usize);
+        }
         for n in &preview.notes {
             eprintln!("snowvisor-plan: note: {n}");
         }

@@ -106,6 +106,27 @@ impl Gic {
         }
     }
 
+    /// Sends SPI `intid` to the CPU interfaces in `targets` (GICD_ITARGETSR
+    /// byte, 4.3.12). SGIs and PPIs are left alone.
+    pub fn set_targets(&self, intid: u32, targets: u8) {
+        if intid < 32 || intid >= self.lines() {
+            return;
+        }
+        let byte = [
+            ITARGETSR::TARGETS0,
+            ITARGETSR::TARGETS1,
+            ITARGETSR::TARGETS2,
+            ITARGETSR::TARGETS3,
+        ][(intid % 4) as usize];
+        self.gicd.itargetsr[(intid / 4) as usize].modify(byte.val(u32::from(targets)));
+    }
+
+    /// This CPU's own CPU-interface bit: what GICD_ITARGETSR0 reads for the
+    /// reading CPU (banked, GIC architecture spec 4.3.12), as an SGI target.
+    pub fn this_cpu_mask(&self) -> u8 {
+        (self.gicd.itargetsr[0].get() & 0xff) as u8
+    }
+
     pub fn disable(&self, intid: u32) {
         let (w, b) = ((intid / 32) as usize, intid % 32);
         self.gicd.icenabler[w].set(1 << b);

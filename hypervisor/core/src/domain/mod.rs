@@ -1,7 +1,8 @@
 //! Domains: the [`Domain`] object (what a guest owns: its memory, stage 2,
-//! Xen state, emulated distributor) and the pure logic that builds one. For
-//! now there is one domain, Dom0, built from the host tree and the Plan by
-//! the kernel (`snowvisor::domain::build`, on the target).
+//! Xen state, emulated distributor, its vCPUs' shared state) and the pure
+//! logic that builds one. For now there is one domain, Dom0, built from the
+//! host tree and the Plan by the kernel (`snowvisor::domain::build`, on the
+//! target), with a vCPU on each CPU.
 
 pub mod dma_guard;
 pub mod forward;
@@ -53,6 +54,37 @@ pub struct Domain {
     pub xen: Option<XenDom0>,
     /// What it can make snowvisor print, rate-limited.
     pub log: GuestLog,
+    /// Its vCPUs as the others see them, by vCPU ID (Xen's `vcpu_id`, the
+    /// vGIC's CPU interface number).
+    pub vcpus: Vec<VcpuState>,
+}
+
+/// What a domain keeps of each vCPU for the other vCPUs (under the
+/// domain's lock): its identity, power state and the virtual interrupts
+/// raised for it elsewhere. The running part is the CPU's
+/// [`crate::vcpu::Vcpu`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VcpuState {
+    /// The MPIDR it sees (its physical CPU's: vCPUs are pinned 1:1).
+    pub mpidr: u32,
+    /// Its physical CPU's GIC CPU interface (GICD_SGIR target-list bit),
+    /// for kicks.
+    pub cpu_mask: u8,
+    pub power: crate::psci::Power,
+    /// INTIDs other vCPUs made pending for it (SGIs, software-pending),
+    /// moved into its queue on its own CPU.
+    pub inbox: Vec<u32>,
+}
+
+impl VcpuState {
+    pub fn new(mpidr: u32, cpu_mask: u8, power: crate::psci::Power) -> Self {
+        VcpuState {
+            mpidr,
+            cpu_mask,
+            power,
+            inbox: Vec::new(),
+        }
+    }
 }
 
 /// A stage-2 translation regime: the tables' root (PA) and its VMID.

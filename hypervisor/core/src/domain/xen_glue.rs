@@ -99,14 +99,15 @@ impl<A: Arch> GuestMemory for Dom0Memory<'_, A> {
 
 struct Dom0Platform<'a, A> {
     space: &'a RefCell<Space>,
-    upcall: &'a mut bool,
+    upcall: &'a mut u32,
+    vcpu: u32,
     arch: &'a A,
     log: &'a GuestLog,
 }
 
 impl<A: Arch> Platform for Dom0Platform<'_, A> {
     fn current_vcpu(&self) -> u32 {
-        0
+        self.vcpu
     }
 
     fn console_write(&mut self, bytes: &[u8]) {
@@ -161,8 +162,8 @@ impl<A: Arch> Platform for Dom0Platform<'_, A> {
         self.space.borrow_mut().populate_frame(gfn)
     }
 
-    fn inject_upcall(&mut self, _vcpu: u32) {
-        *self.upcall = true;
+    fn inject_upcall(&mut self, vcpu: u32) {
+        *self.upcall |= 1u32.checked_shl(vcpu).unwrap_or(0);
     }
 
     fn cache_flush(&mut self, ipa: u64, len: u32, op: CacheOp) -> Result<(), PlatformError> {
@@ -203,8 +204,9 @@ impl<A: Arch> Platform for Dom0Platform<'_, A> {
 pub struct XenDom0 {
     xen: Xen,
     space: RefCell<Space>,
-    /// The upcall PPI should be made pending once the guest has it enabled.
-    upcall: bool,
+    /// Per vCPU (bit n: vCPU n): the upcall PPI should be made pending once
+    /// that vCPU has it enabled.
+    upcall: u32,
 }
 
 impl XenDom0 {
@@ -216,7 +218,7 @@ impl XenDom0 {
         XenDom0 {
             xen,
             space: RefCell::new(Space::new(stage2, ram, hyp, frames, hooks)),
-            upcall: false,
+            upcall: 0,
         }
     }
 
@@ -225,13 +227,15 @@ impl XenDom0 {
         self.xen.config().event_ppi
     }
 
-    /// `HVC #0xEA1`: hypercall `nr` (r12) with r0-r4, on the CPU `arch`;
-    /// `log` is the domain's (reported before a shutdown stops the machine).
+    /// `HVC #0xEA1` from vCPU `vcpu`: hypercall `nr` (r12) with r0-r4, on
+    /// the CPU `arch`; `log` is the domain's (reported before a shutdown
+    /// stops the machine).
     #[inline]
     pub fn hypercall<A: Arch>(
         &mut self,
         arch: &A,
         log: &GuestLog,
+        vcpu: u32,
         nr: u32,
         args: [u32; 5],
     ) -> Outcome {
@@ -240,6 +244,7 @@ impl XenDom0 {
         let mut plat = Dom0Platform {
             space,
             upcall,
+            vcpu,
             arch,
             log,
         };
@@ -253,24 +258,32 @@ impl XenDom0 {
         let mut plat = Dom0Platform {
             space,
             upcall,
+            vcpu: 0,
             arch,
             log,
         };
         xen.console_input(&mut mem, &mut plat, bytes)
     }
 
-    /// Takes the upcall request if the guest has the PPI enabled now.
-    pub fn take_upcall(&mut self, ppi_enabled: bool) -> bool {
-        let take = self.upcall && ppi_enabled;
+    /// Takes `vcpu`'s upcall request if it has the PPI enabled now.
+    pub fn take_upcall(&mut self, vcpu: u32, ppi_enabled: bool) -> bool {
+        let take = self.upcall_waiting(vcpu) && ppi_enabled;
         if take {
-            self.upcall = false;
+            self.upcall &= !(1 << vcpu);
         }
         take
     }
 
+    /// Whether an upcall waits for a vCPU other than `vcpu`.
     #[inline]
-    pub fn upcall_waiting(&self) -> bool {
-        self.upcall
+    pub fn upcall_for_others(&self, vcpu: u32) -> bool {
+        self.upcall & !1u32.checked_shl(vcpu).unwrap_or(0) != 0
+    }
+
+    /// Whether an upcall waits for `vcpu`.
+    #[inline]
+    pub fn upcall_waiting(&self, vcpu: u32) -> bool {
+        self.upcall & 1u32.checked_shl(vcpu).unwrap_or(0) != 0
     }
 
     /// Event channels, grant table and console state, for the debug keys.

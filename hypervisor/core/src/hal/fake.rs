@@ -47,6 +47,8 @@ pub struct FakeArch {
     pub eoi: RefCell<Vec<u32>>,
     pub dir: RefCell<Vec<u32>>,
     pub sgis: RefCell<Vec<(u32, u8)>>,
+    /// SPI targets written (GICD_ITARGETSR), by INTID.
+    pub targets: RefCell<BTreeMap<u32, u8>>,
     /// GICH_LRn (empty: no hypervisor interface).
     pub lrs: RefCell<Vec<u32>>,
     pub gich_hcr: Cell<u32>,
@@ -98,6 +100,7 @@ impl FakeArch {
             eoi: RefCell::new(Vec::new()),
             dir: RefCell::new(Vec::new()),
             sgis: RefCell::new(Vec::new()),
+            targets: RefCell::new(BTreeMap::new()),
             lrs: RefCell::new(alloc::vec![0; lrs]),
             gich_hcr: Cell::new(0),
             stage2: Cell::new(None),
@@ -247,6 +250,9 @@ impl Arch for FakeArch {
     }
     fn send_sgi(&self, intid: u32, targets: u8) {
         self.sgis.borrow_mut().push((intid, targets));
+    }
+    fn irq_set_targets(&self, intid: u32, targets: u8) {
+        self.targets.borrow_mut().insert(intid, targets);
     }
     fn has_list_registers(&self) -> bool {
         !self.lrs.borrow().is_empty()

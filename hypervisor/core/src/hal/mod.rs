@@ -149,6 +149,9 @@ pub trait Arch: Services {
     /// GICD_SGIR: software-generated interrupt `intid` (0-15) to the CPUs
     /// in `targets` (a bit per CPU interface).
     fn send_sgi(&self, intid: u32, targets: u8);
+    /// GICD_ITARGETSR: SPI `intid` goes to the CPUs in `targets` (a bit per
+    /// CPU interface).
+    fn irq_set_targets(&self, intid: u32, targets: u8);
     /// Whether the GIC has a hypervisor interface (GICH); without one no
     /// list register exists and the methods below do nothing.
     fn has_list_registers(&self) -> bool;

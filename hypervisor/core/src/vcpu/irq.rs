@@ -5,7 +5,6 @@ use alloc::vec::Vec;
 
 use super::{CpuInterface, PerCpu, Vcpu};
 use crate::debugkeys::{self, Command, Input};
-use crate::domain::xen_glue::XenDom0;
 use crate::domain::Domain;
 use crate::hal::Arch;
 use crate::stats::Class;
@@ -25,8 +24,12 @@ fn lr_count(gic: &CpuInterface) -> usize {
 /// guest, neither queued nor in a list register (the guest idles with IRQs
 /// masked, and a virtual interrupt does not wake a WFI at HYP). A physical
 /// interrupt wakes the wait and is taken as soon as the guest resumes.
-pub(super) fn idle_allowed(a: &impl Arch, gic: &CpuInterface, v: &Vcpu) -> bool {
-    if !v.queue.is_empty() {
+pub(super) fn idle_allowed(a: &impl Arch, gic: &CpuInterface, d: &Domain, v: &Vcpu) -> bool {
+    let id = v.id as usize;
+    if !v.queue.is_empty()
+        || d.vcpus.get(id).is_some_and(|s| !s.inbox.is_empty())
+        || d.xen.as_ref().is_some_and(|x| x.upcall_waiting(v.id))
+    {
         return false;
     }
     if !a.has_list_registers() {
@@ -72,18 +75,20 @@ pub fn console_irq<A: Arch>(a: &A, cpu: &mut PerCpu, intid: u32, f: &TrapFrame) 
         let Some(cur) = current.as_mut() else {
             continue;
         };
-        let d = &mut cur.domain;
+        let mut d = cur.domain.lock();
         let view = debugkeys::VcpuView {
             id: cur.vcpu.id,
             queued: cur.vcpu.queue.len(),
         };
         if !for_dom0.is_empty() {
-            if let Some(x) = d.xen.as_mut() {
-                x.console_input(a, &d.log, &for_dom0);
+            let dd = &mut *d;
+            if let Some(x) = dd.xen.as_mut() {
+                x.console_input(a, &dd.log, &for_dom0);
             }
+            kick_upcalls(a, &mut d, cur.vcpu.id);
         }
         for c in keys {
-            debugkeys::run(a, c, console, d, view, f);
+            debugkeys::run(a, c, console, &mut d, view, f);
         }
     }
     true
@@ -93,9 +98,11 @@ pub fn console_irq<A: Arch>(a: &A, cpu: &mut PerCpu, intid: u32, f: &TrapFrame) 
 /// Returns false for interrupts that are not the guest's (the caller handles them).
 pub fn guest_irq<A: Arch>(a: &A, cpu: &mut PerCpu, intid: u32, iar: u32) -> bool {
     let vtimer = cpu.timers.vtimer_intid;
-    let Some((gic, d, v)) = cpu.parts() else {
+    let Some((gic, cell, v)) = cpu.parts() else {
         return false;
     };
+    let d = cell.lock();
+    let me = v.id as usize;
     if intid == gic.maintenance_intid {
         // Maintenance: list registers underflowed; refill below.
         a.exits().count(Class::Maintenance);
@@ -107,7 +114,7 @@ pub fn guest_irq<A: Arch>(a: &A, cpu: &mut PerCpu, intid: u32, iar: u32) -> bool
         return false;
     }
     a.exits().irq(intid);
-    let prio = d.vdist.priority(intid);
+    let prio = d.vdist.priority(me, intid);
     if intid == vtimer {
         // The virtual timer is delivered as a software interrupt: mask it at
         // the timer (the guest's handler reprograms and unmasks it) and finish
@@ -128,7 +135,50 @@ pub fn guest_irq<A: Arch>(a: &A, cpu: &mut PerCpu, intid: u32, iar: u32) -> bool
 /// queued, or GICH_HCR still asks for underflow maintenance.
 #[inline]
 pub(super) fn flush_needed(gic: &CpuInterface, d: &Domain, v: &Vcpu) -> bool {
-    d.xen.as_ref().is_some_and(XenDom0::upcall_waiting) || !v.queue.is_empty() || gic.hcr != HCR_EN
+    d.xen.as_ref().is_some_and(|x| x.upcall_waiting(v.id))
+        || !v.queue.is_empty()
+        || gic.hcr != HCR_EN
+        || d.vcpus
+            .get(v.id as usize)
+            .is_some_and(|s| !s.inbox.is_empty())
+}
+
+/// The SGI that tells another CPU something waits for its vCPU (a virtual
+/// interrupt in its inbox, an upcall, a PSCI CPU_ON). Physical SGIs are
+/// snowvisor's own: the guests' are emulated (GICD_SGIR).
+pub const KICK_SGI: u32 = 0;
+
+/// Makes `intid` pending for vCPU `to` of `d`, raised by `me` (the vCPU
+/// on this CPU): into `me`'s queue, or into `to`'s inbox and a kick to its
+/// CPU. An interrupt for a vCPU that is off is dropped, as the GIC drops
+/// an SGI for a CPU interface that is off.
+pub fn deliver<A: Arch>(a: &A, d: &mut Domain, me: &mut Vcpu, to: usize, intid: u32) {
+    if to == me.id as usize {
+        me.queue.push(intid, d.vdist.priority(to, intid), false);
+        return;
+    }
+    let Some(t) = d.vcpus.get_mut(to) else {
+        return;
+    };
+    if t.power != crate::psci::Power::On {
+        return;
+    }
+    if !t.inbox.contains(&intid) {
+        t.inbox.push(intid);
+    }
+    a.send_sgi(KICK_SGI, t.cpu_mask);
+}
+
+/// Kicks the CPU of every vCPU but `me` with an event upcall waiting.
+pub fn kick_upcalls<A: Arch>(a: &A, d: &mut Domain, me: u32) {
+    let Some(x) = d.xen.as_ref() else {
+        return;
+    };
+    for (i, s) in d.vcpus.iter().enumerate() {
+        if i as u32 != me && x.upcall_waiting(i as u32) && s.power == crate::psci::Power::On {
+            a.send_sgi(KICK_SGI, s.cpu_mask);
+        }
+    }
 }
 
 /// GICH_HCR.En.
@@ -137,8 +187,8 @@ const HCR_EN: u32 = 1;
 /// Moves queued interrupts into free list registers; asks for a maintenance
 /// interrupt while some still wait. Does nothing without a loaded vCPU.
 pub fn flush_lrs<A: Arch>(a: &A, cpu: &mut PerCpu) {
-    if let Some((gic, d, v)) = cpu.parts() {
-        flush_vm(a, gic, d, v);
+    if let Some((gic, cell, v)) = cpu.parts() {
+        flush_vm(a, gic, &mut cell.lock(), v);
     }
 }
 
@@ -149,11 +199,20 @@ pub(super) fn flush_vm<A: Arch>(a: &A, gic: &mut CpuInterface, d: &mut Domain, v
     if !a.has_list_registers() {
         return;
     }
-    if let Some(x) = d.xen.as_mut().filter(|x| x.upcall_waiting()) {
+    let me = v.id as usize;
+    let Domain {
+        vcpus, vdist, xen, ..
+    } = d;
+    if let Some(s) = vcpus.get_mut(me).filter(|s| !s.inbox.is_empty()) {
+        for i in s.inbox.drain(..) {
+            v.queue.push(i, vdist.priority(me, i), false);
+        }
+    }
+    if let Some(x) = xen.as_mut().filter(|x| x.upcall_waiting(v.id)) {
         // The event upcall is a virtual PPI: it waits while the guest has it disabled.
         let ppi = x.event_ppi();
-        if x.take_upcall(d.vdist.enabled(ppi)) {
-            v.queue.push(ppi, d.vdist.priority(ppi), false);
+        if x.take_upcall(v.id, vdist.enabled(me, ppi)) {
+            v.queue.push(ppi, vdist.priority(me, ppi), false);
         }
     }
     if v.queue.is_empty() && gic.hcr == HCR_EN {

@@ -14,19 +14,34 @@ use snowvisor_arm::exception::Kind;
 use snowvisor_arm::frame::TrapFrame;
 use snowvisor_arm::hsr::{fault_name, DataAbort, Hsr};
 
-/// The physical distributor as the vGIC forwards to it.
-struct Phys<'a, A>(&'a A);
+/// The physical distributor as the vGIC forwards to it, with the GIC CPU
+/// interface of each vCPU's physical CPU (by vCPU ID).
+struct Phys<'a, A> {
+    arch: &'a A,
+    cpu_masks: Vec<u8>,
+}
 
 impl<A: Arch> PhysGic for Phys<'_, A> {
     fn set_enabled(&mut self, intid: u32, on: bool) {
         if on {
-            self.0.irq_enable(intid, 0xa0);
+            self.arch.irq_enable(intid, 0xa0);
         } else {
-            self.0.irq_disable(intid);
+            self.arch.irq_disable(intid);
         }
     }
     fn set_edge_triggered(&mut self, intid: u32, edge: bool) {
-        self.0.irq_set_edge_triggered(intid, edge);
+        self.arch.irq_set_edge_triggered(intid, edge);
+    }
+    /// A passed-through SPI follows the guest's choice to the physical
+    /// CPUs of the vCPUs it names.
+    fn set_targets(&mut self, intid: u32, vcpus: u8) {
+        let cpus = (0..8)
+            .filter(|i| vcpus & (1 << i) != 0)
+            .filter_map(|i| self.cpu_masks.get(i).copied())
+            .fold(0, |m, c| m | c);
+        if cpus != 0 {
+            self.arch.irq_set_targets(intid, cpus);
+        }
     }
 }
 
@@ -108,15 +123,20 @@ pub(super) fn data_abort<A: Arch>(
                 val & ((1 << (8 * size)) - 1)
             };
             let mut sw = Vec::new();
+            let me = v.id as usize;
+            let mut phys = Phys {
+                arch: a,
+                cpu_masks: d.vcpus.iter().map(|s| s.cpu_mask).collect(),
+            };
             let ok = d
                 .vdist
-                .write(off, size, val, &mut Phys(a), &mut |i| sw.push(i));
-            for i in sw {
-                v.queue.push(i, d.vdist.priority(i), false);
+                .write(me, off, size, val, &mut phys, &mut |t, i| sw.push((t, i)));
+            for (t, i) in sw {
+                super::deliver(a, d, v, t, i);
             }
             ok
         } else {
-            match d.vdist.read(off, size) {
+            match d.vdist.read(v.id as usize, off, size) {
                 Some(mut x) => {
                     if da.sign_extend && size < 4 {
                         let sh = 32 - 8 * size;

@@ -35,10 +35,10 @@ use snowvisor_arm::hsr::{ec, Hsr};
 
 use cp15::coproc;
 pub use inject::inject;
-pub use irq::{console_irq, flush_lrs, guest_irq};
+pub use irq::{console_irq, deliver, flush_lrs, guest_irq, kick_upcalls, KICK_SGI};
 use irq::{flush_needed, flush_vm, idle_allowed};
 use mmio::data_abort;
-pub use percpu::{CpuInterface, Loaded, PerCpu, Timers};
+pub use percpu::{CpuInterface, DomainCell, Loaded, PerCpu, Timers};
 use regs::set_reg;
 
 /// A guest's virtual CPU: its identity and the interrupts waiting for it.
@@ -57,6 +57,20 @@ enum Next {
     Skip,
     /// Return to it or to wherever the frame now points.
     Stay,
+    /// Skip it, then wait for an interrupt (with no lock held) first.
+    SkipAndIdle,
+    /// Skip it; the vCPU turned itself off (PSCI CPU_OFF).
+    Off,
+}
+
+/// How a trap ends for the CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Back into the guest.
+    Resume,
+    /// The vCPU is off (PSCI CPU_OFF): the CPU unloads it and idles until
+    /// a CPU_ON starts it again.
+    VcpuOff,
 }
 
 fn skip(f: &mut TrapFrame, hsr: Hsr) {
@@ -80,7 +94,7 @@ const XEN_HVC: u32 = 0xea1;
 
 /// A hypervisor trap from the guest loaded on this CPU (HYP vector 0x14).
 #[inline]
-pub fn trap<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame) {
+pub fn trap<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame) -> Exit {
     let hsr = a.hsr();
     // The hot path: Xen hypercalls go straight to their handler, which also
     // refills the list registers. Every hypercall takes it; none has a
@@ -88,33 +102,37 @@ pub fn trap<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame) {
     if hsr.ec() == ec::HVC && hsr.iss() & 0xffff == XEN_HVC {
         a.exits().hypercall(f.r[12]);
         xen_hypercall(a, cpu, f);
-        return;
+        return Exit::Resume;
     }
-    trap_other(a, cpu, f, hsr);
+    trap_other(a, cpu, f, hsr)
 }
 
 #[inline(never)]
-fn trap_other<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame, hsr: Hsr) {
-    let Some((gic, d, v)) = cpu.parts() else {
+fn trap_other<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame, hsr: Hsr) -> Exit {
+    let Some((gic, cell, v)) = cpu.parts() else {
         error!("trap {hsr} at pc {:#010x} with no vCPU loaded", f.elr);
-        return;
+        return Exit::Resume;
     };
+    let mut guard = cell.lock();
+    let d = &mut *guard;
     let next = match hsr.ec() {
         ec::HVC => hvc(a, d, v, f, hsr),
         ec::SMC => {
             a.exits().count(Class::Smc);
             // A trapped SMC leaves ELR at the SMC itself.
-            psci_call(a, d, v, f);
-            Next::Skip
+            match psci_call(a, d, v, f) {
+                Next::Stay => Next::Skip,
+                n => n,
+            }
         }
         ec::WFI_WFE => {
             let wfi = hsr.iss() & 1 == 0;
             a.exits().count(if wfi { Class::Wfi } else { Class::Wfe });
-            if wfi && idle_allowed(a, gic, v) {
-                a.console_drain_guest();
-                a.wait_for_interrupt();
+            if wfi && idle_allowed(a, gic, d, v) {
+                Next::SkipAndIdle
+            } else {
+                Next::Skip
             }
-            Next::Skip
         }
         ec::DABT_GUEST => data_abort(a, d, v, f, hsr),
         ec::PABT_GUEST => {
@@ -163,17 +181,38 @@ fn trap_other<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame, hsr: Hsr) {
             Next::Stay
         }
     };
-    if let Next::Skip = next {
-        skip(f, hsr);
+    match next {
+        Next::Stay => {}
+        Next::Skip => skip(f, hsr),
+        Next::SkipAndIdle => {
+            skip(f, hsr);
+            // No lock across the wait: the other vCPUs go on, and a kick
+            // for this one wakes it (a pending interrupt ends WFI).
+            drop(guard);
+            a.console_drain_guest();
+            a.wait_for_interrupt();
+            flush_vm(a, gic, &mut cell.lock(), v);
+            return Exit::Resume;
+        }
+        Next::Off => {
+            skip(f, hsr);
+            return Exit::VcpuOff;
+        }
     }
     flush_vm(a, gic, d, v);
+    Exit::Resume
 }
 
-fn hvc<A: Arch>(a: &A, d: &mut Domain, v: &Vcpu, f: &mut TrapFrame, hsr: Hsr) -> Next {
+fn hvc<A: Arch>(a: &A, d: &mut Domain, v: &mut Vcpu, f: &mut TrapFrame, hsr: Hsr) -> Next {
     match hsr.iss() & 0xffff {
         0 => {
             a.exits().count(Class::Psci);
-            psci_call(a, d, v, f)
+            // ELR already points past an HVC: back by 4, the caller skips it.
+            f.elr = f.elr.wrapping_sub(4);
+            match psci_call(a, d, v, f) {
+                Next::Stay => Next::Skip,
+                n => n,
+            }
         }
         // HVC #0xEA1 never gets here: `trap` takes Xen hypercalls first.
         imm => {
@@ -190,34 +229,38 @@ fn hvc<A: Arch>(a: &A, d: &mut Domain, v: &Vcpu, f: &mut TrapFrame, hsr: Hsr) ->
             );
             f.elr = f.elr.wrapping_sub(4);
             inject(a, f, Kind::Undefined);
+            Next::Stay
         }
     }
-    // ELR already points past an HVC.
-    Next::Stay
 }
 
 /// A Xen hypercall, then the list-register refill (an upcall it raised, or
 /// anything queued meanwhile).
 fn xen_hypercall<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame) {
-    let Some((gic, d, v)) = cpu.parts() else {
+    let Some((gic, cell, v)) = cpu.parts() else {
         return no_xen("no vCPU loaded", f);
     };
-    xen_call(a, d, f);
-    if flush_needed(gic, d, v) {
-        flush_vm(a, gic, d, v);
+    let mut d = cell.lock();
+    xen_call(a, &mut d, v.id, f);
+    // An event for a vCPU on another CPU (an idle one waits in WFI) wakes it.
+    if d.xen.as_ref().is_some_and(|x| x.upcall_for_others(v.id)) {
+        kick_upcalls(a, &mut d, v.id);
+    }
+    if flush_needed(gic, &d, v) {
+        flush_vm(a, gic, &mut d, v);
     }
 }
 
 /// Hypercall `r12` with r0-r4 on the domain's Xen state (inlined into
 /// the trap entry: the hot path has no call of its own before `Xen::hypercall`).
 #[inline(always)]
-fn xen_call<A: Arch>(a: &A, d: &mut Domain, f: &mut TrapFrame) {
+fn xen_call<A: Arch>(a: &A, d: &mut Domain, vcpu: u32, f: &mut TrapFrame) {
     let Domain { xen, log, .. } = d;
     match xen.as_mut() {
         None => no_xen(d.name, f),
         Some(x) => {
             let args = [f.r[0], f.r[1], f.r[2], f.r[3], f.r[4]];
-            match x.hypercall(a, log, f.r[12], args) {
+            match x.hypercall(a, log, vcpu, f.r[12], args) {
                 snowvisor_xen::Outcome::Return(v) => f.r[0] = v as u32,
                 snowvisor_xen::Outcome::Continue(regs) => {
                     // Issue the HVC again (ARM and Thumb-2 encodings are both 4 bytes).
@@ -237,12 +280,44 @@ fn no_xen(who: &str, f: &mut TrapFrame) {
     f.r[0] = snowvisor_xen::Errno::ENOSYS.ret() as u32;
 }
 
-fn psci_call<A: Arch>(a: &A, d: &Domain, v: &Vcpu, f: &mut TrapFrame) {
-    match psci::call(f.r[0], f.r[1], v.mpidr) {
+/// A PSCI call from vCPU `v`, the frame at the calling instruction:
+/// `Next::Stay` to skip it and return the result in r0,
+/// `Next::SkipAndIdle` for a standby (the caller waits with no lock
+/// held), `Next::Off` when the vCPU turned itself off.
+fn psci_call<A: Arch>(a: &A, d: &mut Domain, v: &mut Vcpu, f: &mut TrapFrame) -> Next {
+    let me = v.id as usize;
+    let power: alloc::vec::Vec<(u32, psci::Power)> =
+        d.vcpus.iter().map(|s| (s.mpidr, s.power)).collect();
+    match psci::call(f.r[0], [f.r[1], f.r[2], f.r[3]], me, &power) {
         psci::Action::Return(r) => f.r[0] = r,
         psci::Action::Idle => {
-            a.wait_for_interrupt();
             f.r[0] = psci::SUCCESS as u32;
+            return Next::SkipAndIdle;
+        }
+        psci::Action::CpuOn {
+            vcpu,
+            entry,
+            context,
+        } => {
+            let s = &mut d.vcpus[vcpu];
+            s.power = psci::Power::OnPending { entry, context };
+            s.inbox.clear();
+            log::info!(
+                "{}: vCPU {me} starts vCPU {vcpu} (MPIDR {:#010x}) at {entry:#010x}",
+                d.name,
+                s.mpidr
+            );
+            a.send_sgi(KICK_SGI, s.cpu_mask);
+            f.r[0] = psci::SUCCESS as u32;
+        }
+        psci::Action::CpuOff => {
+            log::info!("{}: vCPU {me} turned itself off (PSCI CPU_OFF)", d.name);
+            if let Some(s) = d.vcpus.get_mut(me) {
+                s.power = psci::Power::Off;
+                s.inbox.clear();
+            }
+            v.queue = crate::vgic::PendingQueue::default();
+            return Next::Off;
         }
         psci::Action::SystemOff => {
             log::info!("{}: PSCI SYSTEM_OFF: powering off", d.name);
@@ -252,11 +327,12 @@ fn psci_call<A: Arch>(a: &A, d: &Domain, v: &Vcpu, f: &mut TrapFrame) {
             log::info!("{}: PSCI SYSTEM_RESET: resetting", d.name);
             firmware_power(a, &d.log, psci::fid::SYSTEM_RESET);
         }
-        psci::Action::CpuOff => {
-            log::info!("{}: its only vCPU turned itself off: powering off", d.name);
+        psci::Action::LastCpuOff => {
+            log::info!("{}: its last vCPU turned itself off: powering off", d.name);
             firmware_power(a, &d.log, psci::fid::SYSTEM_OFF);
         }
     }
+    Next::Stay
 }
 
 fn dump(f: &TrapFrame) {

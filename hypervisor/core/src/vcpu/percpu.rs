@@ -26,10 +26,15 @@ pub struct PerCpu {
     pub console: Console,
 }
 
-/// A vCPU loaded on a CPU, with its domain (one domain, one vCPU for now:
-/// the domain moves to shared ownership when it gets a vCPU per CPU).
+/// A domain shared by the CPUs its vCPUs run on. Lock order: a CPU's own
+/// slot (`this_cpu`), then its domain, then the global console and RAM
+/// log; never another CPU's slot (other CPUs are reached by a kick SGI),
+/// and no lock across a guest entry or a WFI.
+pub type DomainCell = spin::Mutex<Domain>;
+
+/// A vCPU loaded on a CPU, with its domain.
 pub struct Loaded {
-    pub domain: Domain,
+    pub domain: &'static DomainCell,
     pub vcpu: Vcpu,
 }
 
@@ -80,9 +85,11 @@ impl Default for Timers {
 }
 
 impl PerCpu {
-    /// The loaded vCPU, its domain and the CPU interface, borrowed apart.
-    pub fn parts(&mut self) -> Option<(&mut CpuInterface, &mut Domain, &mut Vcpu)> {
+    /// The loaded vCPU, its domain (to lock) and the CPU interface,
+    /// borrowed apart.
+    pub fn parts(&mut self) -> Option<(&mut CpuInterface, &'static DomainCell, &mut Vcpu)> {
         let Loaded { domain, vcpu } = &mut **self.current.as_mut()?;
-        Some((&mut self.gic, domain, vcpu))
+        let cell: &'static DomainCell = domain;
+        Some((&mut self.gic, cell, vcpu))
     }
 }

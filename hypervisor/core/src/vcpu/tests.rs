@@ -12,9 +12,10 @@ use super::*;
 use crate::debugkeys::{self, Command, VcpuView};
 use crate::domain::xen_glue::XenDom0;
 use crate::domain::xen_space::Hooks;
-use crate::domain::{GuestLog, Stage2Root};
+use crate::domain::{GuestLog, Stage2Root, VcpuState};
 use crate::hal::fake::FakeArch;
 use crate::hal::GuestControl;
+use crate::psci::Power;
 use crate::vgic::{ListRegister, LrState, VDist};
 use snowvisor_arm::exception::{mode, FaultRegs};
 use snowvisor_arm::lpae::Table;
@@ -61,7 +62,7 @@ fn hooks() -> Hooks {
 }
 
 fn domain(xen: bool) -> Domain {
-    let mut vdist = VDist::new(64, 0x0200_143b);
+    let mut vdist = VDist::new(64, 0x0200_143b, 2);
     vdist.give(SPI);
     vdist.give(VTIMER);
     let xen = xen.then(|| {
@@ -91,6 +92,10 @@ fn domain(xen: bool) -> Domain {
         stage2_faults: 0,
         xen,
         log: GuestLog::new("dom0"),
+        vcpus: vec![
+            VcpuState::new(0x8000_0000, 1, Power::On),
+            VcpuState::new(0x8000_0001, 2, Power::Off),
+        ],
     }
 }
 
@@ -101,7 +106,7 @@ fn cpu(xen: bool) -> PerCpu {
             ..CpuInterface::default()
         },
         current: Some(Box::new(Loaded {
-            domain: domain(xen),
+            domain: Box::leak(Box::new(spin::Mutex::new(domain(xen)))),
             vcpu: Vcpu {
                 id: 0,
                 mpidr: 0x8000_0000,
@@ -135,8 +140,8 @@ fn hsr(ec: u32, iss: u32) -> u32 {
     (ec << 26) | (1 << 25) | iss
 }
 
-fn dom(c: &mut PerCpu) -> &mut Domain {
-    &mut c.current.as_mut().unwrap().domain
+fn dom(c: &mut PerCpu) -> spin::MutexGuard<'static, Domain> {
+    c.current.as_ref().unwrap().domain.lock()
 }
 
 fn queue(c: &mut PerCpu) -> &mut PendingQueue {
@@ -270,7 +275,7 @@ fn gicd_reads_and_writes_are_emulated() {
     trap_with(&a, &mut c, &mut f, dabt(true, 2, 5));
     assert_eq!(a.irqs.borrow().get(&SPI), Some(&0xa0));
     assert!(
-        !dom(&mut c).vdist.enabled(SPI),
+        !dom(&mut c).vdist.enabled(0, SPI),
         "GICD_CTLR.EnableGrp0 still 0"
     );
     // From the banked LR of SVC mode (register 14).
@@ -555,7 +560,8 @@ fn debug_keys_print_the_vcpu() {
     f.r[4] = 0x1234;
     let console = core::mem::take(&mut c.console);
     let mut out = String::new();
-    let d = dom(&mut c);
+    let mut g = dom(&mut c);
+    let d = &mut *g;
     let v = VcpuView { id: 0, queued: 0 };
     debugkeys::write_key(&mut out, &a, Command::Registers, &console, d, v, &f).unwrap();
     assert!(
@@ -569,4 +575,65 @@ fn debug_keys_print_the_vcpu() {
     out.clear();
     debugkeys::write_key(&mut out, &a, Command::Events, &console, d, v, &f).unwrap();
     assert!(out.contains("event PPI 31 disabled"), "{out}");
+}
+
+#[test]
+fn psci_starts_stops_and_reports_other_vcpus() {
+    let (a, mut c) = (arch(), cpu(false));
+    let mut f = frame();
+    // AFFINITY_INFO of vCPU 1 (MPIDR 0x80000001): off.
+    f.r[0] = psci::fid::AFFINITY_INFO;
+    (f.r[1], f.r[2]) = (0x8000_0001, 0);
+    trap_with(&a, &mut c, &mut f, hsr(ec::HVC, 0));
+    assert_eq!(f.r[0], psci::affinity::OFF);
+    // CPU_ON: pending, and its CPU (GIC interface bit 1) is kicked.
+    f.r[0] = psci::fid::CPU_ON;
+    (f.r[1], f.r[2], f.r[3]) = (1, 0x4000_8001, 0x55);
+    trap_with(&a, &mut c, &mut f, hsr(ec::HVC, 0));
+    assert_eq!(f.r[0], psci::SUCCESS as u32);
+    assert_eq!(
+        dom(&mut c).vcpus[1].power,
+        Power::OnPending {
+            entry: 0x4000_8001,
+            context: 0x55
+        }
+    );
+    assert_eq!(*a.sgis.borrow(), [(KICK_SGI, 2)]);
+    assert_eq!(f.elr, PC, "ELR already points past an HVC");
+    f.r[0] = psci::fid::CPU_ON;
+    f.r[1] = 1;
+    trap_with(&a, &mut c, &mut f, hsr(ec::HVC, 0));
+    assert_eq!(f.r[0], psci::ON_PENDING as u32);
+    // With vCPU 1 on, vCPU 0's CPU_OFF unloads it rather than powering off.
+    dom(&mut c).vcpus[1].power = Power::On;
+    f.r[0] = psci::fid::CPU_OFF;
+    a.hsr.set(hsr(ec::HVC, 0));
+    assert_eq!(trap(&a, &mut c, &mut f), Exit::VcpuOff);
+    assert_eq!(dom(&mut c).vcpus[0].power, Power::Off);
+}
+
+#[test]
+fn sgis_reach_other_vcpus_through_their_inbox_and_a_kick() {
+    let (a, mut c) = (arch(), cpu(false));
+    let mut f = frame();
+    dom(&mut c).vcpus[1].power = Power::On;
+    // GICD_CTLR on, then SGI 3 to the target list {vCPU 0, vCPU 1}.
+    f.r[5] = 1;
+    fault_at(&a, GICD, 0xf800_0000);
+    trap_with(&a, &mut c, &mut f, dabt(true, 2, 5));
+    f.r[5] = (0b11 << 16) | 3;
+    fault_at(&a, GICD + 0xf00, 0xf800_0000);
+    trap_with(&a, &mut c, &mut f, dabt(true, 2, 5));
+    assert_eq!(dom(&mut c).vcpus[1].inbox, [3]);
+    assert_eq!(*a.sgis.borrow(), [(KICK_SGI, 2)]);
+    // vCPU 0's own copy went to its list registers.
+    assert!((0..4).any(|i| ListRegister(a.list_register(i)).intid() == 3));
+    // "All but self" from vCPU 0: vCPU 1 only (already in its inbox once).
+    f.r[5] = (1 << 24) | 3;
+    trap_with(&a, &mut c, &mut f, dabt(true, 2, 5));
+    assert_eq!(dom(&mut c).vcpus[1].inbox, [3]);
+    // GICD_ITARGETSR0 reads the reader's own CPU interface bit.
+    fault_at(&a, GICD + 0x800, 0xf800_0000);
+    trap_with(&a, &mut c, &mut f, dabt(false, 2, 6));
+    assert_eq!(f.r[6], 0x0101_0101);
 }
