@@ -1,6 +1,7 @@
 //! Device trees: reading the host's (one total walk, one index, one address
 //! translator), writing a blob ([`writer`]), and Xen's boot protocol
-//! ([`bootproto`]: which `/chosen` modules are Dom0's kernel and initrd).
+//! ([`bootproto`]: which `/chosen` modules are Dom0's kernel and initrd;
+//! [`dom0less`]: the `xen,domain` nodes of boot-time guests).
 //!
 //! Pure, host-tested, no `unsafe`; depends on no other snowvisor crate.
 
@@ -12,6 +13,7 @@ extern crate alloc;
 pub mod address;
 pub mod blob;
 pub mod bootproto;
+pub mod dom0less;
 pub mod host;
 pub mod index;
 pub mod sort;

@@ -1,0 +1,490 @@
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::*;
+use crate::testing::{blob, c, n, s, N};
+
+type Props = Vec<(&'static str, Vec<u8>)>;
+
+/// A module node: `compat`, `reg` = <0 base 0xffffff> (two address cells and
+/// one size cell, as booting.txt's example), `extra` properties.
+fn module(name: &'static str, compat: &str, base: u32, extra: Props) -> N {
+    let mut p = vec![("compatible", s(compat)), ("reg", c(&[0, base, 0xff_ffff]))];
+    p.extend(extra);
+    n(name, p, vec![])
+}
+
+fn kernel(name: &'static str, base: u32, args: Option<&str>) -> N {
+    let extra = args.map(|a| vec![("bootargs", s(a))]).unwrap_or_default();
+    module(name, "multiboot,kernel\0multiboot,module", base, extra)
+}
+
+fn ramdisk(name: &'static str, base: u32) -> N {
+    module(name, "multiboot,ramdisk\0multiboot,module", base, vec![])
+}
+
+/// A domain node as booting.txt's example writes it; a property of `extra`
+/// replaces the default of the same name, others are appended.
+fn domain(name: &'static str, extra: Props, kids: Vec<N>) -> N {
+    let mut p: Props = vec![
+        ("compatible", s("xen,domain")),
+        ("#address-cells", c(&[2])),
+        ("#size-cells", c(&[1])),
+        ("memory", c(&[0, 131072])),
+        ("cpus", c(&[2])),
+    ];
+    for (k, v) in extra {
+        match p.iter_mut().find(|(pk, _)| *pk == k) {
+            Some(slot) => slot.1 = v,
+            None => p.push((k, v)),
+        }
+    }
+    p.retain(|(_, v)| v != b"DROP");
+    n(name, p, kids)
+}
+
+/// Drops a default property of [`domain`].
+fn drop(name: &'static str) -> (&'static str, Vec<u8>) {
+    (name, b"DROP".to_vec())
+}
+
+/// A tree (root with 2 address and 2 size cells) whose /chosen holds
+/// Dom0's kernel at 0x4200_0000 and then `chosen_kids`.
+fn tree(chosen_kids: Vec<N>) -> Vec<u8> {
+    let mut kids = vec![n(
+        "module@42000000",
+        vec![
+            ("compatible", s("multiboot,kernel\0multiboot,module")),
+            ("reg", c(&[0, 0x4200_0000, 0, 0x10_0000])),
+            ("bootargs", s("console=hvc0")),
+        ],
+        vec![],
+    )];
+    kids.extend(chosen_kids);
+    blob(&n(
+        "",
+        vec![("#address-cells", c(&[2])), ("#size-cells", c(&[2]))],
+        vec![n("chosen", vec![], kids)],
+    ))
+}
+
+fn parse(dtb: &[u8]) -> Result<Vec<DomUSpec<'_>>, DomUError> {
+    domus(&HostTree::new(dtb).unwrap())
+}
+
+fn error(dtb: &[u8]) -> String {
+    format!("{}", parse(dtb).unwrap_err())
+}
+
+/// One domain `domU1` with `extra` properties and a kernel with bootargs.
+/// The blob is leaked so that the specs read from it can outlive the call.
+fn one(extra: Props) -> &'static [u8] {
+    tree(vec![domain(
+        "domU1",
+        extra,
+        vec![kernel(
+            "module@4a000000",
+            0x4a00_0000,
+            Some("console=ttyAMA0"),
+        )],
+    )])
+    .leak()
+}
+
+/// One domain `domU1` with the default properties and `kids`.
+fn with_kids(kids: Vec<N>) -> Vec<u8> {
+    tree(vec![domain("domU1", vec![], kids)])
+}
+
+#[test]
+fn booting_txt_example() {
+    let dtb = tree(vec![
+        domain(
+            "domU1",
+            vec![("vpl011", vec![])],
+            vec![
+                kernel(
+                    "module@0x4a000000",
+                    0x4a00_0000,
+                    Some("console=ttyAMA0 init=/bin/sh"),
+                ),
+                ramdisk("module@0x4b000000", 0x4b00_0000),
+            ],
+        ),
+        domain(
+            "domU2",
+            vec![("memory", c(&[0, 65536])), ("cpus", c(&[1]))],
+            vec![
+                kernel("module@0x4c000000", 0x4c00_0000, None),
+                ramdisk("module@0x4d000000", 0x4d00_0000),
+            ],
+        ),
+    ]);
+    let d = parse(&dtb).unwrap();
+    assert_eq!(d.len(), 2);
+    let region = |base| Region {
+        base,
+        size: 0xff_ffff,
+    };
+    assert_eq!(
+        d[0],
+        DomUSpec {
+            domid: 1,
+            name: "domU1",
+            memory_kib: 131072,
+            vcpus: 2,
+            vpl011: true,
+            nr_spis: None,
+            enhanced: Enhanced::Disabled,
+            p2m_mem_mb: None,
+            kernel: DomUModule {
+                node: "module@0x4a000000",
+                region: region(0x4a00_0000)
+            },
+            ramdisk: Some(DomUModule {
+                node: "module@0x4b000000",
+                region: region(0x4b00_0000)
+            }),
+            bootargs: Some("console=ttyAMA0 init=/bin/sh"),
+        }
+    );
+    assert_eq!(d[0].memory_bytes(), 128 << 20);
+    let d1 = &d[1];
+    assert_eq!(
+        (d1.domid, d1.name, d1.vcpus, d1.vpl011, d1.memory_kib),
+        (2, "domU2", 1, false, 65536)
+    );
+    assert_eq!(d1.bootargs, None);
+    assert_eq!(d1.ramdisk.unwrap().region, region(0x4d00_0000));
+    // Dom0's modules are only the direct children of /chosen: the domains'
+    // kernels and ramdisks are not among them.
+    let t = HostTree::new(&dtb).unwrap();
+    let m = t.modules();
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert_eq!(
+        (m[0].node, m[0].kind, m[0].region.base),
+        ("module@42000000", crate::ModuleKind::Kernel, 0x4200_0000)
+    );
+}
+
+#[test]
+fn no_chosen_no_domain_or_other_nodes() {
+    assert_eq!(parse(&tree(vec![])).unwrap(), []);
+    assert_eq!(parse(&blob(&n("", vec![], vec![]))).unwrap(), []);
+    let other = tree(vec![n(
+        "something",
+        vec![("compatible", s("vendor,thing"))],
+        vec![],
+    )]);
+    assert_eq!(parse(&other).unwrap(), []);
+}
+
+#[test]
+fn memory_one_or_two_cells_and_cells_inherited() {
+    let d = parse(one(vec![("memory", c(&[262144]))])).unwrap();
+    assert_eq!(d[0].memory_kib, 262144);
+    let d = parse(one(vec![("memory", c(&[1, 0]))])).unwrap();
+    assert_eq!(d[0].memory_bytes(), 4 << 40);
+    // No #address-cells/#size-cells on the domain node: the root's (2 and
+    // 2) apply, as in Xen's early walk.
+    let dtb = tree(vec![domain(
+        "domU1",
+        vec![drop("#address-cells"), drop("#size-cells")],
+        vec![n(
+            "k",
+            vec![
+                ("compatible", s("multiboot,kernel\0multiboot,module")),
+                ("reg", c(&[0, 0x4a00_0000, 0, 0x20_0000])),
+            ],
+            vec![],
+        )],
+    )]);
+    let d = parse(&dtb).unwrap();
+    assert_eq!(
+        d[0].kernel.region,
+        Region {
+            base: 0x4a00_0000,
+            size: 0x20_0000
+        }
+    );
+    // 1 and 1 on the domain node.
+    let dtb = tree(vec![domain(
+        "domU1",
+        vec![("#address-cells", c(&[1])), ("#size-cells", c(&[1]))],
+        vec![n(
+            "k",
+            vec![
+                ("compatible", s("multiboot,kernel")),
+                ("reg", c(&[0x4a00_0000, 0x1000])),
+            ],
+            vec![],
+        )],
+    )]);
+    assert_eq!(parse(&dtb).unwrap()[0].kernel.region.size, 0x1000);
+}
+
+#[test]
+fn enhanced_nr_spis_p2m() {
+    let e = |v: Option<Vec<u8>>| {
+        let extra = v.map(|v| vec![("xen,enhanced", v)]).unwrap_or_default();
+        parse(one(extra)).map(|d| d[0].enhanced)
+    };
+    assert_eq!(e(None), Ok(Enhanced::Disabled));
+    assert_eq!(e(Some(vec![])), Ok(Enhanced::Enabled));
+    assert_eq!(e(Some(s("enabled"))), Ok(Enhanced::Enabled));
+    assert_eq!(e(Some(s("disabled"))), Ok(Enhanced::Disabled));
+    assert_eq!(e(Some(s("no-xenstore"))), Ok(Enhanced::NoXenstore));
+    assert_eq!(
+        error(one(vec![("xen,enhanced", s("yes"))])),
+        "/chosen/domU1: xen,enhanced: \"yes\": expected \"enabled\", \"disabled\" or \"no-xenstore\" (or no value)"
+    );
+    let d = parse(one(vec![
+        ("nr_spis", c(&[64])),
+        ("xen,domain-p2m-mem-mb", c(&[3])),
+    ]))
+    .unwrap();
+    assert_eq!((d[0].nr_spis, d[0].p2m_mem_mb), (Some(64), Some(3)));
+    // 0 SPIs is fine without vpl011, not with it (its SPI is INTID 32).
+    assert_eq!(
+        parse(one(vec![("nr_spis", c(&[0]))])).unwrap()[0].nr_spis,
+        Some(0)
+    );
+    assert_eq!(
+        error(one(vec![("nr_spis", c(&[0])), ("vpl011", vec![])])),
+        "/chosen/domU1: nr_spis: 0: must be 1..=988 with vpl011 (its SPI is INTID 32), 0..=988 without"
+    );
+    assert!(error(one(vec![("nr_spis", c(&[989]))])).starts_with("/chosen/domU1: nr_spis: 989: "));
+    assert_eq!(
+        error(one(vec![("xen,domain-p2m-mem-mb", c(&[0, 3]))])),
+        "/chosen/domU1: xen,domain-p2m-mem-mb: 8 bytes, expected 1 cell"
+    );
+}
+
+#[test]
+fn bad_memory_and_cpus() {
+    let cases: &[(Props, &str)] = &[
+        (
+            vec![("memory", c(&[0, 0]))],
+            "memory: 0 KiB: a domain needs memory",
+        ),
+        (
+            vec![("memory", c(&[0xffff_ffff, 0xffff_fffc]))],
+            "memory: 18446744073709551612 KiB does not fit a 64-bit byte count",
+        ),
+        (
+            vec![("memory", c(&[0, 1026]))],
+            "memory: 1026 KiB is not a whole number of 4 KiB pages",
+        ),
+        (
+            vec![("memory", c(&[0, 0, 1]))],
+            "memory: 12 bytes, expected 1 or 2 cells",
+        ),
+        (
+            vec![("memory", s("128M"))],
+            "memory: 5 bytes, expected 1 or 2 cells",
+        ),
+        (
+            vec![drop("memory")],
+            "memory: missing (booting.txt requires it)",
+        ),
+        (
+            vec![("cpus", c(&[0]))],
+            "cpus: 0: a domain needs at least one vCPU",
+        ),
+        (
+            vec![("cpus", c(&[9]))],
+            "cpus: 9 vCPUs: a guest GICv2 serves at most 8",
+        ),
+        (vec![("cpus", c(&[0, 2]))], "cpus: 8 bytes, expected 1 cell"),
+        (
+            vec![drop("cpus")],
+            "cpus: missing (booting.txt requires it)",
+        ),
+    ];
+    for (extra, want) in cases {
+        assert_eq!(error(one(extra.clone())), format!("/chosen/domU1: {want}"));
+    }
+    assert_eq!(parse(one(vec![("cpus", c(&[8]))])).unwrap()[0].vcpus, 8);
+}
+
+#[test]
+fn unsupported_features_are_refused_by_name() {
+    for (prop, value, what) in [
+        (
+            "xen,static-mem",
+            c(&[0, 0x6000_0000, 0x800_0000]),
+            "static allocation",
+        ),
+        ("direct-map", vec![], "direct-mapped memory"),
+        ("domain-cpupool", c(&[1]), "cpupools"),
+    ] {
+        assert_eq!(
+            error(one(vec![(prop, value)])),
+            format!("/chosen/domU1: {prop}: not supported by snowvisor yet ({what})")
+        );
+    }
+    let k = || kernel("module@4a000000", 0x4a00_0000, None);
+    let dt = module(
+        "module@c000000",
+        "multiboot,device-tree\0multiboot,module",
+        0x0c00_0000,
+        vec![],
+    );
+    assert_eq!(
+        error(&with_kids(vec![k(), dt])),
+        "/chosen/domU1/module@c000000: compatible: not supported by snowvisor yet (device passthrough, multiboot,device-tree)"
+    );
+    let ev = n(
+        "evtchn@2",
+        vec![
+            ("compatible", s("xen,evtchn-v1")),
+            ("xen,evtchn", c(&[0xa, 1])),
+        ],
+        vec![],
+    );
+    assert_eq!(
+        error(&with_kids(vec![k(), ev])),
+        "/chosen/domU1/evtchn@2: compatible: not supported by snowvisor yet (static event channels, xen,evtchn-v1)"
+    );
+    let shm = n(
+        "domU1-shared-mem@50000000",
+        vec![("compatible", s("xen,domain-shared-memory-v1"))],
+        vec![],
+    );
+    assert!(error(&with_kids(vec![k(), shm])).ends_with(
+        "not supported by snowvisor yet (static shared memory, xen,domain-shared-memory-v1)"
+    ));
+    // Dom0's side of the same features, directly under /chosen.
+    let dom0_ev = n("evtchn@1", vec![("compatible", s("xen,evtchn-v1"))], vec![]);
+    assert!(error(&tree(vec![dom0_ev])).starts_with("/chosen/evtchn@1: compatible: not supported"));
+    let uefi = n(
+        "module@0",
+        vec![
+            ("compatible", s("multiboot,kernel\0multiboot,module")),
+            ("xen,uefi-binary", s("Image-domU1")),
+        ],
+        vec![],
+    );
+    assert_eq!(
+        error(&with_kids(vec![uefi])),
+        "/chosen/domU1/module@0: xen,uefi-binary: not supported by snowvisor yet (modules loaded by the UEFI stub)"
+    );
+}
+
+#[test]
+fn module_errors() {
+    let k = || kernel("module@4a000000", 0x4a00_0000, None);
+    assert_eq!(
+        error(&with_kids(vec![])),
+        "/chosen/domU1: compatible: no child with compatible \"multiboot,kernel\" (the domain's kernel module)"
+    );
+    assert_eq!(
+        error(&with_kids(vec![ramdisk("module@4b000000", 0x4b00_0000)])),
+        "/chosen/domU1: compatible: no child with compatible \"multiboot,kernel\" (the domain's kernel module)"
+    );
+    assert_eq!(
+        error(&with_kids(vec![k(), kernel("module@4c000000", 0x4c00_0000, None)])),
+        "/chosen/domU1/module@4c000000: compatible: a second kernel module (/chosen/domU1/module@4a000000 is one)"
+    );
+    assert_eq!(
+        error(&with_kids(vec![
+            k(),
+            ramdisk("r1", 0x4b00_0000),
+            ramdisk("r2", 0x4c00_0000)
+        ])),
+        "/chosen/domU1/r2: compatible: a second ramdisk module (/chosen/domU1/r1 is one)"
+    );
+    let unknown = n("gpu", vec![("compatible", s("vendor,gpu"))], vec![]);
+    assert_eq!(
+        error(&with_kids(vec![k(), unknown])),
+        "/chosen/domU1/gpu: compatible: \"vendor,gpu\" is not a dom0less child (multiboot,kernel, multiboot,ramdisk, multiboot,device-tree)"
+    );
+    let bare = n("x", vec![], vec![]);
+    assert!(error(&with_kids(vec![k(), bare])).contains("\"(none)\" is not a dom0less child"));
+    let generic = module("m", "multiboot,module", 0x4b00_0000, vec![]);
+    assert!(error(&with_kids(vec![k(), generic])).starts_with(
+        "/chosen/domU1/m: compatible: only \"multiboot,module\": inside a domain node say"
+    ));
+    let old = module(
+        "m",
+        "xen,linux-zimage\0xen,multiboot-module",
+        0x4b00_0000,
+        vec![],
+    );
+    assert_eq!(
+        error(&with_kids(vec![old])),
+        "/chosen/domU1/m: compatible: \"xen,linux-zimage\" names Dom0's modules only; a domain's kernel is \"multiboot,kernel\", its ramdisk \"multiboot,ramdisk\""
+    );
+    let no_reg = n("k", vec![("compatible", s("multiboot,kernel"))], vec![]);
+    assert_eq!(
+        error(&with_kids(vec![no_reg])),
+        "/chosen/domU1/k: reg: missing (booting.txt requires it)"
+    );
+    for reg in [
+        c(&[0, 0x4a00_0000]),
+        c(&[0, 0x4a00_0000, 1, 0, 0x4b00_0000, 1]),
+    ] {
+        let bad = n(
+            "k",
+            vec![("compatible", s("multiboot,kernel")), ("reg", reg)],
+            vec![],
+        );
+        assert_eq!(
+            error(&with_kids(vec![bad])),
+            "/chosen/domU1/k: reg: not one (address, size) entry in the domain node's #address-cells/#size-cells"
+        );
+    }
+    let empty = n(
+        "k",
+        vec![
+            ("compatible", s("multiboot,kernel")),
+            ("reg", c(&[0, 0x4a00_0000, 0])),
+        ],
+        vec![],
+    );
+    assert_eq!(
+        error(&with_kids(vec![empty])),
+        "/chosen/domU1/k: reg: size 0: the module is empty"
+    );
+    let r_args = module(
+        "r",
+        "multiboot,ramdisk\0multiboot,module",
+        0x4b00_0000,
+        vec![("bootargs", s("quiet"))],
+    );
+    assert_eq!(
+        error(&with_kids(vec![k(), r_args])),
+        "/chosen/domU1/r: bootargs: only the kernel module's bootargs are the domain's command line"
+    );
+}
+
+#[test]
+fn overlapping_modules() {
+    // With Dom0's kernel (0x4200_0000..0x4210_0000).
+    assert_eq!(
+        error(&with_kids(vec![kernel("k", 0x420f_f000, None)])),
+        "/chosen/domU1/k: reg: overlaps /chosen/module@42000000"
+    );
+    // Kernel and ramdisk of one domain.
+    assert_eq!(
+        error(&with_kids(vec![
+            kernel("k", 0x4a00_0000, None),
+            ramdisk("r", 0x4a80_0000)
+        ])),
+        "/chosen/domU1/r: reg: overlaps /chosen/domU1/k"
+    );
+    // Two domains.
+    let dtb = tree(vec![
+        domain("a", vec![], vec![kernel("k", 0x4a00_0000, None)]),
+        domain("b", vec![], vec![kernel("k", 0x4a00_0000, None)]),
+    ]);
+    assert_eq!(error(&dtb), "/chosen/b/k: reg: overlaps /chosen/a/k");
+    // Adjacent is fine.
+    let dtb = tree(vec![
+        domain("a", vec![], vec![kernel("k", 0x4a00_0000, None)]),
+        domain("b", vec![], vec![kernel("k", 0x4aff_ffff, None)]),
+    ]);
+    assert_eq!(parse(&dtb).unwrap().len(), 2);
+}
