@@ -1,7 +1,7 @@
 //! What a board tells the core. Each board lives in `boards/<name>/` and
 //! implements this trait; nothing board-specific lives in the core.
 
-use crate::drivers::uart::UartConfig;
+use snowvisor_arch_armv7::drivers::uart::UartConfig;
 use snowvisor_dt::HostTree;
 
 /// Where a board keeps snowvisor's RAM log ring ([`crate::ramlog`]): a physical
@@ -131,7 +131,7 @@ pub trait Board: 'static {
     /// PSCI node implements).
     #[cfg(target_arch = "arm")]
     fn reset() {
-        crate::arch::armv7::secure::smc_call(snowvisor_core::psci::fid::SYSTEM_RESET, 0, 0, 0);
+        snowvisor_arch_armv7::secure::smc_call(snowvisor_core::psci::fid::SYSTEM_RESET, 0, 0, 0);
     }
 }
 

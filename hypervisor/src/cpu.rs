@@ -13,14 +13,15 @@ use aarch32_cpu::register::{
 use spin::Mutex;
 use tock_registers::interfaces::{Readable, Writeable};
 
-use crate::arch::armv7::at::{self, Translation};
-use crate::arch::armv7::exception::FaultRegs;
-use crate::arch::armv7::hsr::Hsr;
-use crate::arch::armv7::lpae::Table;
-use crate::arch::armv7::stage2::VTCR;
-use crate::arch::armv7::{banked, cpu, guest, mmu, phys, secure, sysreg};
-use crate::drivers::gicv2::Gic;
+use snowvisor_arch_armv7::at;
+use snowvisor_arch_armv7::drivers::gicv2::Gic;
+use snowvisor_arch_armv7::{banked, cpu, guest, mmu, phys, secure, sysreg};
+use snowvisor_arm::at::Translation;
+use snowvisor_arm::exception::FaultRegs;
+use snowvisor_arm::hsr::Hsr;
+use snowvisor_arm::lpae::Table;
 use snowvisor_arm::regs::Banked;
+use snowvisor_arm::stage2::VTCR;
 use snowvisor_core::domain::xen_space::Hooks;
 use snowvisor_core::hal::{Arch, GuestControl, Services};
 use snowvisor_core::ramlog::Ring;

@@ -15,7 +15,6 @@
 
 extern crate alloc;
 
-pub mod arch;
 pub mod board;
 pub mod console;
 #[cfg(target_arch = "arm")]
@@ -27,7 +26,6 @@ pub mod domain {
     pub mod build;
     pub mod iommu;
 }
-pub mod drivers;
 pub mod ramlog;
 #[cfg(target_arch = "arm")]
 pub mod smp;

@@ -20,10 +20,10 @@ use aarch32_cpu::register::{CntPct, Cntfrq, Mpidr};
 use log::{info, warn};
 use snowvisor_dt::HostTree;
 
-use crate::arch::armv7::cpu;
 use crate::board::{Board, CpuOnError};
 use crate::cpu::{this_cpu, Armv7, Cpu, MAX_CPUS};
-use crate::drivers::gicv2::Gic;
+use snowvisor_arch_armv7::cpu;
+use snowvisor_arch_armv7::drivers::gicv2::Gic;
 use snowvisor_arch_armv7::smp as arch_smp;
 use snowvisor_arm::frame::TrapFrame;
 use snowvisor_core::psci::Power;
@@ -307,7 +307,7 @@ fn run_vcpu(s: Start) -> ! {
             cpu::halt()
         };
         arch.install_stage2(s.stage2.root_pa, s.stage2.vmid);
-        crate::arch::armv7::guest::reset_pl1();
+        snowvisor_arch_armv7::guest::reset_pl1();
         for i in 0..state.gic.list_registers.min(64) as usize {
             arch.set_list_register(i, 0);
         }
@@ -332,7 +332,7 @@ fn run_vcpu(s: Start) -> ! {
     f.elr = s.entry & !1;
     // SVC, A/I/F masked; T for a Thumb entry.
     f.spsr = 0x1d3 | ((s.entry & 1) << 5);
-    crate::arch::armv7::guest::enter(&f)
+    snowvisor_arch_armv7::guest::enter(&f)
 }
 
 /// The loaded vCPU turned itself off (PSCI CPU_OFF): unloads it, quiets

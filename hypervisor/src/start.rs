@@ -3,6 +3,7 @@
 //! start (arch) -> console -> host tree -> HYP MMU -> GIC + timer -> (Dom0).
 
 use alloc::boxed::Box;
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use aarch32_cpu::register::{Cntfrq, Hdfar, Hifar, Hpfar, Midr, Mpidr};
@@ -10,15 +11,15 @@ use buddy_system_allocator::LockedHeap;
 use log::{error, info, warn};
 use spin::Once;
 
-use crate::arch::armv7::frame::{mode_name, TrapFrame, Vector, MODE_HYP};
-use crate::arch::armv7::hsr::Hsr;
-use crate::arch::armv7::{cpu, mmu, sysreg};
 use crate::board::Board;
 use crate::console::{self, Serial};
 use crate::cpu::{this_cpu, Armv7, Cpu};
 use crate::domain::build::{build_dom0, Dom0, Host};
-use crate::drivers::gicv2::{Gic, SPURIOUS};
-use crate::drivers::uart::{Uart, UartConfig, UartKind};
+use snowvisor_arch_armv7::drivers::gicv2::{Gic, SPURIOUS};
+use snowvisor_arch_armv7::drivers::uart::{Uart, UartConfig, UartKind};
+use snowvisor_arch_armv7::{cpu, mmu, sysreg};
+use snowvisor_arm::frame::{mode_name, TrapFrame, Vector, MODE_HYP};
+use snowvisor_arm::hsr::Hsr;
 use snowvisor_core::bootargs::{BootArgs, LogLevel};
 use snowvisor_core::console_uart;
 use snowvisor_core::hal::Arch;
@@ -180,7 +181,7 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
     attach_uart(B::DEFAULT_UART, "(board default)");
     console::set_level(LogLevel::Info);
     crate::ramlog::start::<B>(own_region());
-    crate::arch::armv7::secure::report_entry();
+    snowvisor_arch_armv7::secure::report_entry();
     if cpsr & 0x1f != MODE_HYP {
         fatal!(
             "entered in {} mode (CPSR {cpsr:#010x}), not HYP: the firmware must start snowvisor in HYP mode (on QEMU: -M virt,virtualization=on)",
@@ -198,7 +199,8 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
     console::set_level(args.loglvl);
     PANIC_SECS.store(args.panic_secs, Ordering::Relaxed);
     let memory = tree.memory().unwrap_or_else(|e| fatal!("{e}"));
-    mmu::enable(&memory);
+    let banks: Vec<_> = memory.iter().map(|r| r.base..r.end()).collect();
+    mmu::enable(&banks);
 
     let default = B::DEFAULT_UART;
     match console_uart::choose(
@@ -373,7 +375,7 @@ fn run(dom0: Dom0) -> ! {
         c.state.console = console;
         c.state.current = Some(Box::new(Loaded { domain: cell, vcpu }));
     });
-    crate::arch::armv7::guest::enter(&frame)
+    snowvisor_arch_armv7::guest::enter(&frame)
 }
 
 /// Proves interrupts reach HYP: arms the HYP timer for 1 ms and waits for its IRQ.
@@ -467,8 +469,8 @@ extern "C" fn snowvisor_exception(vector: u32, frame: &mut TrapFrame) {
 /// console goes to the RAM log only instead of faulting for ever.
 fn skip_uart_abort(frame: &mut TrapFrame) -> bool {
     let hsr = Hsr(aarch32_cpu::register::Hsr::read().raw_value());
-    if hsr.ec() != crate::arch::armv7::hsr::ec::DABT_HYP
-        || !crate::drivers::uart::note_abort(Hdfar::read().0 as usize)
+    if hsr.ec() != snowvisor_arm::hsr::ec::DABT_HYP
+        || !snowvisor_arch_armv7::drivers::uart::note_abort(Hdfar::read().0 as usize)
     {
         return false;
     }

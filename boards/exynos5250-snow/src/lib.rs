@@ -12,7 +12,7 @@ pub mod smp;
 pub mod timer;
 
 use snowvisor::board::{Board, CpuOnError, RamLogPlace, SecureEntry};
-use snowvisor::drivers::uart::{UartConfig, UartKind};
+use snowvisor_arch_armv7::drivers::uart::{UartConfig, UartKind};
 use snowvisor_dt::HostTree;
 
 /// UART3, the Servo debug header's serial port (`serial3` in the DT).

@@ -61,7 +61,7 @@ impl fmt::Display for TimerSource {
 /// Says on the console which frequency source is in use.
 #[cfg(target_arch = "arm")]
 pub fn report(tree: &HostTree<'_>) {
-    use snowvisor::arch::armv7::secure::{entry_state, EntryState};
+    use snowvisor_arch_armv7::secure::{entry_state, EntryState};
     let cntfrq = aarch32_cpu::register::Cntfrq::read().0;
     let dt = tree.timer().and_then(|t| t.clock_frequency);
     let written = matches!(

@@ -7,7 +7,7 @@
 #![no_std]
 
 use snowvisor::board::{Board, RamLogPlace, SecureEntry};
-use snowvisor::drivers::uart::{UartConfig, UartKind};
+use snowvisor_arch_armv7::drivers::uart::{UartConfig, UartKind};
 
 pub struct QemuVirt;
 

@@ -8,11 +8,11 @@ use alloc::vec::Vec;
 use log::{info, warn};
 
 use super::iommu;
-use crate::arch::armv7::frame::TrapFrame;
-use crate::arch::armv7::lpae::Table;
-use crate::arch::armv7::stage2::{S2Mem, Stage2};
-use crate::arch::armv7::{cpu, guest};
-use crate::drivers::gicv2::Gic;
+use snowvisor_arch_armv7::drivers::gicv2::Gic;
+use snowvisor_arch_armv7::{cpu, guest};
+use snowvisor_arm::frame::TrapFrame;
+use snowvisor_arm::lpae::Table;
+use snowvisor_arm::stage2::{S2Mem, Stage2};
 use snowvisor_core::bootargs::BootArgs;
 use snowvisor_core::debugkeys::Console;
 use snowvisor_core::domain::layout::{self, Dom0Layout, LayoutError};
@@ -34,7 +34,7 @@ pub enum BuildError {
     Layout(LayoutError),
     Plan(plan::PlanError),
     DeviceTree(String),
-    Map(crate::arch::armv7::stage2::MapError),
+    Map(snowvisor_arm::stage2::MapError),
     NoGicv,
     ModuleCopyConflict,
     Xen(snowvisor_xen::ConfigError),
@@ -159,7 +159,7 @@ fn build<A: Arch>(
             "memory {:#x}-{:#x} lies beyond Dom0's {}-bit IPA space: not given to Dom0",
             r.base,
             r.end() - 1,
-            crate::arch::armv7::stage2::IPA_BITS
+            snowvisor_arm::stage2::IPA_BITS
         );
     }
     // Xen tells a second generic module's XSM policy by its magic; read only
@@ -318,12 +318,12 @@ fn build<A: Arch>(
     let is_gic = |r: &Region| gic_frames.iter().flatten().any(|g| r.overlaps(g));
     let mut mapped = 0;
     for r in plan.mmio_regions().iter().filter(|r| !is_gic(r)) {
-        if r.end() > 1 << crate::arch::armv7::stage2::IPA_BITS {
+        if r.end() > 1 << snowvisor_arm::stage2::IPA_BITS {
             warn!(
                 "dom0: MMIO {:#x}-{:#x} lies beyond Dom0's {}-bit IPA space: not mapped",
                 r.base,
                 r.end() - 1,
-                crate::arch::armv7::stage2::IPA_BITS
+                snowvisor_arm::stage2::IPA_BITS
             );
             continue;
         }
@@ -534,7 +534,7 @@ fn msi_spis(tree: &HostTree<'_>, plan: &Plan) -> Vec<u32> {
             (Some(b), Some(c)) => (b, c),
             // SAFETY: the frame is a v2m node's reg, identity mapped as device
             // memory by snowvisor's HYP map.
-            _ => unsafe { crate::drivers::gicv2m::spi_range(frame.base as usize) },
+            _ => unsafe { snowvisor_arch_armv7::drivers::gicv2m::spi_range(frame.base as usize) },
         };
         let range = base..base
             .saturating_add(count)

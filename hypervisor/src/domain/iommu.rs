@@ -19,15 +19,15 @@ use alloc::vec::Vec;
 use log::{error, info, warn};
 use spin::Mutex;
 
-use crate::arch::armv7::stage2::VTCR;
-use crate::drivers::gicv2::Gic;
-use crate::drivers::smmuv3::cmd::{gerror_names, runs};
-use crate::drivers::smmuv3::{self, Assignment, Smmu};
+use snowvisor_arch_armv7::drivers::gicv2::Gic;
+use snowvisor_arch_armv7::drivers::smmuv3::cmd::{gerror_names, runs};
+use snowvisor_arch_armv7::drivers::smmuv3::{block, checked_frame, Assignment, Smmu, SmmuError};
+use snowvisor_arm::stage2::VTCR;
 use snowvisor_dt::Region;
 use snowvisor_plan::owned::{self, OwnedIommu, StreamRange};
 use snowvisor_plan::Plan;
 
-use snowvisor_core::domain::dma_guard::{self, GuardKind};
+use snowvisor_core::domain::dma_guard::{self, GuardKind, GUARD_CRC};
 use snowvisor_core::domain::Stage2Root;
 
 /// Same priority as snowvisor's HYP timer.
@@ -81,7 +81,7 @@ pub fn attach_owned(
     let mut g = GUARDS.lock();
     g.1 = ram.to_vec();
     for (kind, page) in dma_guard::pages(ram, hyp, image, banks) {
-        if let Some(crc) = smmuv3::crc32_ram(page, ram) {
+        if let Some(crc) = crc32_ram(page, ram) {
             info!(
                 "smmuv3: guard page {:#010x} ({}): crc32 {crc:#010x}",
                 page.base,
@@ -96,7 +96,7 @@ pub fn attach_owned(
 fn check_guards() {
     let Some(g) = GUARDS.try_lock() else { return };
     for x in &g.0 {
-        match smmuv3::crc32_ram(x.page, &g.1) {
+        match crc32_ram(x.page, &g.1) {
             Some(now) if now == x.crc => info!(
                 "smmuv3: guard page {:#010x} ({}): crc32 {now:#010x}, unchanged",
                 x.page.base,
@@ -125,10 +125,10 @@ fn attach_one(o: &OwnedIommu, root_pa: u64, vmid: u16, gic: &Gic) {
             vtcr: VTCR,
         })
         .collect();
-    let smmu = match smmuv3::take_owned(o, &assignments) {
+    let smmu = match take_owned(o, &assignments) {
         Ok(s) => s,
         Err(e) => {
-            let blocked = match smmuv3::block_owned(o) {
+            let blocked = match block_owned(o) {
                 Ok(()) => "its DMA is blocked (GBPA.ABORT)",
                 Err(_) => "it does not answer: its DMA may bypass translation",
             };
@@ -253,4 +253,46 @@ pub fn stage2_changed() {
             );
         }
     }
+}
+
+/// Takes over the SMMU of an owned IOMMU node and translates `assignments`
+/// through their domains' stage 2; every other stream aborts.
+///
+/// The frame comes from [`owned::owned`]: the `reg` of an `arm,smmu-v3` node
+/// in the host device tree that the plan owns. The plan keeps that frame out
+/// of every guest's stage 2, snowvisor's HYP map covers the 32-bit physical
+/// space outside RAM as device memory, and nothing else in snowvisor touches
+/// it; that is what makes the register accesses sound. Each assignment's
+/// `root_pa` must name stage-2 tables that are never freed.
+fn take_owned(o: &OwnedIommu, assignments: &[Assignment]) -> Result<Smmu, SmmuError> {
+    let base = checked_frame(&o.compatible, o.regs.base, o.regs.size)?;
+    // SAFETY: an owned arm,smmu-v3 frame from the host tree, checked to be a
+    // whole (page 0 and 1), 64 KiB-aligned register block below 4 GiB (see the contract above).
+    unsafe { Smmu::init(base, assignments) }
+}
+
+/// Makes the SMMU of an owned node abort all DMA (translation off,
+/// GBPA.ABORT), e.g. after [`take_owned`] failed half-way.
+fn block_owned(o: &OwnedIommu) -> Result<(), SmmuError> {
+    let base = checked_frame(&o.compatible, o.regs.base, o.regs.size)?;
+    // SAFETY: as in take_owned.
+    unsafe { block(base) }
+}
+
+/// CRC-32 of a RAM region as snowvisor reads it now, for the DMA guard pages
+/// ([`GUARD_CRC`]). None unless `r` lies inside one of `ram` (the host's
+/// memory banks) below 4 GiB.
+fn crc32_ram(r: Region, ram: &[Region]) -> Option<u32> {
+    if !ram.iter().any(|m| m.contains(&r)) || r.end() > 1 << 32 || !r.size.is_multiple_of(4) {
+        return None;
+    }
+    let mut c = GUARD_CRC.digest();
+    for i in 0..(r.size / 4) as usize {
+        // SAFETY: inside RAM (checked), which snowvisor's HYP map covers as
+        // normal memory; a volatile word read has no side effect, whoever
+        // else may be writing there.
+        let w = unsafe { ((r.base as usize + 4 * i) as *const u32).read_volatile() };
+        c.update(&w.to_le_bytes());
+    }
+    Some(c.finalize())
 }

@@ -2,14 +2,20 @@
 //! by snowvisor when an owned IOMMU starts and again after every fault it
 //! reports, so a blocked DMA attack is shown to have changed nothing. The
 //! checksums come from snowvisor reading the memory itself: a guest cannot
-//! fake them. Pure (the choice of pages); the reads and their CRC-32 are in
-//! `drivers::smmuv3::crc32_ram`.
+//! fake them. Pure (the choice of pages and the checksum, [`GUARD_CRC`]); the
+//! reads are the kernel's (`domain/iommu.rs`).
 
 use alloc::vec::Vec;
 
 use snowvisor_dt::Region;
 
 pub const PAGE: u64 = 0x1000;
+
+/// The guard pages' checksum: CRC-32/ISO-HDLC (IEEE 802.3, zlib's `crc32`;
+/// check value 0xcbf43926), bitwise: `NoTable` puts no lookup table in the
+/// image, and a page is summed twice per boot.
+pub const GUARD_CRC: crc::Crc<u32, crc::NoTable> =
+    crc::Crc::<u32, crc::NoTable>::new(&crc::CRC_32_ISO_HDLC);
 
 /// Why a page is guarded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +73,16 @@ pub fn pages(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn guard_crc_is_zlibs_crc32_fed_piecewise() {
+        assert_eq!(GUARD_CRC.checksum(b"123456789"), 0xcbf4_3926);
+        let mut c = GUARD_CRC.digest();
+        c.update(b"1234");
+        c.update(b"56789");
+        assert_eq!(c.finalize(), 0xcbf4_3926);
+        assert_eq!(GUARD_CRC.checksum(&[]), 0);
+    }
 
     fn r(base: u64, size: u64) -> Region {
         Region { base, size }
