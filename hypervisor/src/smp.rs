@@ -1,17 +1,19 @@
-//! Secondary CPUs: started at boot into HYP, each with its own context.
+//! Secondary CPUs: started at boot into HYP, each with its own context,
+//! then running Dom0's vCPU pinned to it.
 //!
 //! The boot CPU starts every other `cpu` node of the host tree, one at a
 //! time: from snowvisor's pen if the firmware started it with the boot CPU
 //! and it waits there (QEMU `secure=on` with an ELF), else through the
 //! board's own method if it has one (`Board::cpu_on`), else PSCI CPU_ON
 //! over the tree's `/psci` conduit (SMC: the firmware's, or QEMU's built-in
-//! PSCI). A CPU that arrives in Secure SVC switches itself to HYP. Each CPU arrives at
-//! `snowvisor_arch_armv7::smp::secondary_entry` with a HYP stack of its own,
-//! turns its HYP MMU on with the boot CPU's tables, and runs
+//! PSCI). A CPU that arrives in Secure SVC switches itself to HYP. Each CPU
+//! arrives at `snowvisor_arch_armv7::smp::secondary_entry` with a HYP stack
+//! of its own, turns its HYP MMU on with the boot CPU's tables, and runs
 //! [`snowvisor_secondary_main`]: its per-CPU slot (HTPIDR), its GIC CPU and
 //! hypervisor interfaces, its HYP timer (checked by a 1 ms one-shot, like
-//! the boot CPU's), then it says so and waits in WFI. The boot log names
-//! every CPU, its MPIDR and how it came up, or why it did not.
+//! the boot CPU's), then it says so and [`idle`]s until Dom0's PSCI CPU_ON
+//! makes its vCPU pending. The boot log names every CPU, its MPIDR and how
+//! it came up, or why it did not.
 
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -286,6 +288,12 @@ fn vcpu_to_start() -> Option<Start> {
         return None;
     };
     d.vcpus[id].power = Power::On;
+    if let (Some(x), Some(&(gic, ..))) = (d.xen.as_mut(), TEMPLATE.get()) {
+        // Counted, not written: its MMU is off until Linux turns it on.
+        let arch = Armv7::new(gic);
+        let running = snowvisor_xen::abi::runstate::RUNNING;
+        x.set_runstate(&arch, id as u32, running, false);
+    }
     Some(Start {
         cell,
         id,

@@ -21,9 +21,20 @@ const VCPU_INFO_SIZE: usize = <VcpuInfo as Wire>::SIZE;
 pub struct VcpuAreas {
     /// IPA of the registered `vcpu_info` (`VCPUOP_register_vcpu_info`).
     pub vcpu_info: Option<u64>,
-    /// Guest virtual address of `vcpu_runstate_info`; recorded, not updated
-    /// (all-zero runstate means "never stolen").
+    /// Guest virtual address of `vcpu_runstate_info`, written at every
+    /// runstate change ([`crate::Xen::set_runstate`]).
     pub runstate: Option<u64>,
+    /// The vCPU's runstate accounting (Xen's `struct vcpu_runstate_info`).
+    pub run: RunState,
+}
+
+/// A vCPU's runstate: the current state (`RUNSTATE_*`), since when (ns of
+/// Xen system time), and the time spent in each state before it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunState {
+    pub state: u32,
+    pub entry_ns: u64,
+    pub time: [u64; 4],
 }
 
 /// The domain's shared pages.

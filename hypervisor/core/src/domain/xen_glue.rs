@@ -274,6 +274,21 @@ impl XenDom0 {
         take
     }
 
+    /// vCPU `vcpu`, the one on this CPU (its stage 1 translates the area's
+    /// address), enters runstate `state` (`snowvisor_xen::abi::runstate`)
+    /// now; `write: false` only counts it (a vCPU starting with its MMU off).
+    pub fn set_runstate<A: Arch>(&mut self, arch: &A, vcpu: u32, state: u32, write: bool) {
+        let hz = u64::from(arch.counter_hz().max(1));
+        let now_ns = (u128::from(arch.counter()) * 1_000_000_000 / u128::from(hz)) as u64;
+        if write {
+            let XenDom0 { xen, space, .. } = self;
+            let mut mem = Dom0Memory { space, arch };
+            xen.set_runstate(&mut mem, vcpu, state, now_ns);
+        } else {
+            self.xen.note_runstate(vcpu, state, now_ns);
+        }
+    }
+
     /// Whether an upcall waits for a vCPU other than `vcpu`.
     #[inline]
     pub fn upcall_for_others(&self, vcpu: u32) -> bool {

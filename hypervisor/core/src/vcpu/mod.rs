@@ -32,6 +32,7 @@ use crate::vgic::PendingQueue;
 use snowvisor_arm::exception::Kind;
 use snowvisor_arm::frame::{mode_name, TrapFrame};
 use snowvisor_arm::hsr::{ec, Hsr};
+use snowvisor_xen::abi::runstate;
 
 use cp15::coproc;
 pub use inject::inject;
@@ -186,12 +187,15 @@ fn trap_other<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame, hsr: Hsr) -> 
         Next::Skip => skip(f, hsr),
         Next::SkipAndIdle => {
             skip(f, hsr);
+            set_runstate(a, d, v.id, runstate::BLOCKED);
             // No lock across the wait: the other vCPUs go on, and a kick
             // for this one wakes it (a pending interrupt ends WFI).
             drop(guard);
             a.console_drain_guest();
             a.wait_for_interrupt();
-            flush_vm(a, gic, &mut cell.lock(), v);
+            let mut d = cell.lock();
+            set_runstate(a, &mut d, v.id, runstate::RUNNING);
+            flush_vm(a, gic, &mut d, v);
             return Exit::Resume;
         }
         Next::Off => {
@@ -312,6 +316,7 @@ fn psci_call<A: Arch>(a: &A, d: &mut Domain, v: &mut Vcpu, f: &mut TrapFrame) ->
         }
         psci::Action::CpuOff => {
             log::info!("{}: vCPU {me} turned itself off (PSCI CPU_OFF)", d.name);
+            set_runstate(a, d, v.id, runstate::OFFLINE);
             if let Some(s) = d.vcpus.get_mut(me) {
                 s.power = psci::Power::Off;
                 s.inbox.clear();
@@ -333,6 +338,14 @@ fn psci_call<A: Arch>(a: &A, d: &mut Domain, v: &mut Vcpu, f: &mut TrapFrame) ->
         }
     }
     Next::Stay
+}
+
+/// vCPU `vcpu` (this CPU's) enters Xen runstate `state`, if the domain
+/// speaks Xen.
+fn set_runstate<A: Arch>(a: &A, d: &mut Domain, vcpu: u32, state: u32) {
+    if let Some(x) = d.xen.as_mut() {
+        x.set_runstate(a, vcpu, state, true);
+    }
 }
 
 fn dump(f: &TrapFrame) {

@@ -122,6 +122,18 @@ pub mod vcpuop {
     pub const REGISTER_VCPU_INFO: u32 = 10;
 }
 
+/// `RUNSTATE_*` (`public/vcpu.h`): a vCPU's state in `vcpu_runstate_info`.
+pub mod runstate {
+    /// Running on a physical CPU.
+    pub const RUNNING: u32 = 0;
+    /// Runnable, waiting for a CPU (never, with vCPUs pinned 1:1).
+    pub const RUNNABLE: u32 = 1;
+    /// Blocked: waiting for an event (a WFI the hypervisor idles in).
+    pub const BLOCKED: u32 = 2;
+    /// Offline (PSCI CPU_OFF, or not yet started).
+    pub const OFFLINE: u32 = 3;
+}
+
 /// `vm_assist` commands and types (`public/xen.h`).
 pub mod vmasst {
     pub const CMD_ENABLE: u32 = 0;

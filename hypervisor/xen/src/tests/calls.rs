@@ -573,3 +573,42 @@ fn config_is_checked() {
         assert!(alloc::format!("{e}").starts_with("xen: "));
     }
 }
+
+/// The runstate area follows each vCPU's changes: time goes to the state
+/// left, `state_entry_time` is the change's, and with the update flag on the
+/// area ends without XEN_RUNSTATE_UPDATE.
+#[test]
+fn runstate_area_is_updated_per_vcpu() {
+    use super::super::abi::runstate;
+    let mut g = Guest::new(XenConfig::dom0(2, true));
+    let area = Guest::kva(0x30, 0x40);
+    g.put(ARG, &VcpuRegisterRunstateMemoryArea { addr: area.into() });
+    assert_eq!(
+        g.call(
+            hc::VCPU_OP,
+            [vcpuop::REGISTER_RUNSTATE_MEMORY_AREA, 1, ARG, 0, 0]
+        ),
+        0
+    );
+    g.call(
+        hc::VM_ASSIST,
+        [
+            vmasst::CMD_ENABLE,
+            vmasst::TYPE_RUNSTATE_UPDATE_FLAG,
+            0,
+            0,
+            0,
+        ],
+    );
+    g.xen.set_runstate(&mut g.mem, 1, runstate::BLOCKED, 100);
+    g.xen.set_runstate(&mut g.mem, 1, runstate::RUNNING, 350);
+    g.xen.set_runstate(&mut g.mem, 1, runstate::OFFLINE, 1000);
+    let r: VcpuRunstateInfo = g.get(area);
+    assert_eq!(r.state, runstate::OFFLINE as i32);
+    assert_eq!(r.state_entry_time, 1000, "no XEN_RUNSTATE_UPDATE left");
+    assert_eq!(r.time, [100 + 650, 0, 250, 0]);
+    // vCPU 0 has no area: its changes are counted, nothing is written.
+    g.xen.set_runstate(&mut g.mem, 0, runstate::BLOCKED, 10);
+    let r: VcpuRunstateInfo = g.get(area);
+    assert_eq!(r.state_entry_time, 1000);
+}
