@@ -12,7 +12,8 @@
 //! - **pass**: Dom0 gets it like any device, masters untouched.
 //!
 //! Then the swiotlb-xen decision, and the passthrough list (MMIO + SPIs per device).
-//! [`dom0`] writes Dom0's device tree from the host's and the plan.
+//! [`dom0`] writes Dom0's device tree from the host's and the plan; [`domu`]
+//! lays out a DomU's guest memory as Xen does and writes its device tree.
 //!
 //! Pure, host-tested, no `unsafe`; depends only on `snowvisor-dt`.
 
@@ -24,6 +25,7 @@ extern crate alloc;
 pub mod cpus;
 pub mod devices;
 pub mod dom0;
+pub mod domu;
 pub mod error;
 pub mod intids;
 pub mod iommu;

@@ -33,6 +33,13 @@ impl Rewrite {
         Rewrite::NopBetweenNodes,
         Rewrite::PropertiesAfterChildren,
     ];
+
+    /// The forms a test reads a tree in: each rewrite alone, then all at once.
+    pub fn forms() -> Vec<Vec<Rewrite>> {
+        let mut v: Vec<Vec<Rewrite>> = Rewrite::ALL.iter().map(|&r| vec![r]).collect();
+        v.push(Rewrite::ALL.to_vec());
+        v
+    }
 }
 
 fn be32(b: &[u8], at: usize) -> Option<u32> {
