@@ -1,6 +1,7 @@
 //! snowvisor's arch-independent core: the vCPU trap dispatcher, domains and
-//! the per-CPU context, the vGIC, PSCI, boot arguments, the console's and the
-//! RAM log's logic, exit counters and the boot summary.
+//! the per-CPU context, the vGIC, PSCI, a DomU's emulated UART ([`vpl011`]),
+//! boot arguments, the console's and the RAM log's logic, exit counters and
+//! the boot summary.
 //!
 //! It reaches the CPU, and the kernel's console, RAM log and counters, only
 //! through [`hal::Arch`] (the kernel's ARMv7 adapter on the target,
@@ -26,6 +27,7 @@ pub mod stats;
 pub mod summary;
 pub mod vcpu;
 pub mod vgic;
+pub mod vpl011;
 
 /// The version printed in the banner.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
