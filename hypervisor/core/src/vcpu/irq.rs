@@ -181,6 +181,44 @@ pub fn kick_upcalls<A: Arch>(a: &A, d: &mut Domain, me: u32) {
     }
 }
 
+/// A vCPU that turned itself off (PSCI CPU_OFF) gives back the interrupts
+/// it holds, in its list registers or queued: a hardware one (a
+/// passed-through SPI snowvisor acknowledged on this CPU) is deactivated at
+/// the physical GIC, or it would stay active and never fire again; a
+/// pending SPI goes to the vCPU its GICD_ITARGETSR names now (Linux moves
+/// a CPU's interrupts away before CPU_OFF), as the distributor re-targets
+/// a pending SPI. SGIs and PPIs, banked for the vCPU that is off, are
+/// dropped with its list registers and queue.
+pub(super) fn release_interrupts<A: Arch>(a: &A, gic: &CpuInterface, d: &mut Domain, v: &mut Vcpu) {
+    // (INTID, hardware, pending)
+    let mut held: Vec<(u32, bool, bool)> = Vec::new();
+    if a.has_list_registers() {
+        for i in 0..lr_count(gic) {
+            let lr = ListRegister(a.list_register(i));
+            let pending = match lr.state() {
+                LrState::Invalid => continue,
+                LrState::Active => false,
+                LrState::Pending | LrState::PendingActive => true,
+            };
+            held.push((lr.intid(), lr.hw(), pending));
+            a.set_list_register(i, 0);
+        }
+    }
+    held.extend(v.queue.drain().map(|(intid, hw)| (intid, hw, true)));
+    let me = v.id as usize;
+    for (intid, hw, pending) in held {
+        if hw {
+            a.irq_deactivate(intid);
+        }
+        if pending && intid >= 32 {
+            let to = d.vdist.spi_target(intid);
+            if to != me {
+                deliver(a, d, v, to, intid);
+            }
+        }
+    }
+}
+
 /// GICH_HCR.En.
 const HCR_EN: u32 = 1;
 

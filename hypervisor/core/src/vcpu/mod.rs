@@ -37,7 +37,7 @@ use snowvisor_xen::abi::runstate;
 use cp15::coproc;
 pub use inject::inject;
 pub use irq::{console_irq, deliver, flush_lrs, guest_irq, kick_upcalls, KICK_SGI};
-use irq::{flush_needed, flush_vm, idle_allowed};
+use irq::{flush_needed, flush_vm, idle_allowed, release_interrupts};
 use mmio::data_abort;
 pub use percpu::{CpuInterface, DomainCell, Loaded, PerCpu, Timers};
 use regs::set_reg;
@@ -200,6 +200,7 @@ fn trap_other<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame, hsr: Hsr) -> 
         }
         Next::Off => {
             skip(f, hsr);
+            release_interrupts(a, gic, d, v);
             return Exit::VcpuOff;
         }
     }
@@ -321,7 +322,6 @@ fn psci_call<A: Arch>(a: &A, d: &mut Domain, v: &mut Vcpu, f: &mut TrapFrame) ->
                 s.power = psci::Power::Off;
                 s.inbox.clear();
             }
-            v.queue = crate::vgic::PendingQueue::default();
             return Next::Off;
         }
         psci::Action::SystemOff => {

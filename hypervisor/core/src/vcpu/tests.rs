@@ -637,3 +637,38 @@ fn sgis_reach_other_vcpus_through_their_inbox_and_a_kick() {
     trap_with(&a, &mut c, &mut f, dabt(false, 2, 6));
     assert_eq!(f.r[6], 0x0101_0101);
 }
+
+#[test]
+fn cpu_off_gives_back_the_interrupts_it_holds() {
+    let (a, mut c) = (arch(), cpu(false));
+    let mut f = frame();
+    dom(&mut c).vcpus[1].power = Power::On;
+    // SPI 40 was taken on this CPU: a pending hardware list register.
+    assert!(guest_irq(&a, &mut c, SPI, SPI));
+    flush_lrs(&a, &mut c);
+    assert!((0..4).any(|i| {
+        let l = ListRegister(a.list_register(i));
+        l.intid() == SPI && l.hw()
+    }));
+    // SPI 41 too, still queued.
+    queue(&mut c).push(SPI + 1, 0xa0, true);
+    // Dom0 moves SPI 40 to vCPU 1 (a GICD_ITARGETSR byte), as Linux does
+    // before a CPU goes off.
+    f.r[5] = 2;
+    fault_at(&a, GICD + 0x800 + u64::from(SPI), 0xf800_0000);
+    trap_with(&a, &mut c, &mut f, dabt(true, 0, 5));
+    assert_eq!(dom(&mut c).vdist.spi_target(SPI), 1);
+    a.sgis.borrow_mut().clear();
+    f.r[0] = psci::fid::CPU_OFF;
+    a.hsr.set(hsr(ec::HVC, 0));
+    assert_eq!(trap(&a, &mut c, &mut f), Exit::VcpuOff);
+    // Both physical SPIs deactivated (else they never fire again), nothing
+    // left in the list registers or the queue.
+    assert_eq!(*a.dir.borrow(), [SPI, SPI + 1]);
+    assert!((0..4).all(|i| a.list_register(i) == 0));
+    assert!(queue(&mut c).is_empty());
+    // The pending SPI 40 follows its target to vCPU 1; SPI 41 still
+    // targets the vCPU that is off and is dropped.
+    assert_eq!(dom(&mut c).vcpus[1].inbox, [SPI]);
+    assert_eq!(*a.sgis.borrow(), [(KICK_SGI, 2)]);
+}

@@ -136,6 +136,11 @@ impl PendingQueue {
         self.q.len()
     }
 
+    /// Empties the queue: (INTID, hardware) of each entry, oldest first.
+    pub fn drain(&mut self) -> impl Iterator<Item = (u32, bool)> + '_ {
+        self.q.drain(..).map(|e| (e.intid, e.hw))
+    }
+
     /// Whether `intid` waits as a hardware interrupt.
     pub fn holds_hw(&self, intid: u32) -> bool {
         self.q.iter().any(|e| e.intid == intid && e.hw)
