@@ -77,8 +77,15 @@ fn ret(code: i32) -> Action {
 
 /// Decodes a call with arguments `a` (r1-r3) from vCPU `me`, the domain's
 /// vCPUs given as (MPIDR, power state).
+///
+/// SMC64 function IDs (bit 30) are NOT_SUPPORTED: an AArch32 guest has only
+/// the SMC32 calling convention (DEN0022D 5.2.1 and 5.1.1; PSCI_FEATURES
+/// answers the same for them).
 pub fn call(function: u32, a: [u32; 3], me: usize, vcpus: &[(u32, Power)]) -> Action {
-    let f = function & !fid::SMC64;
+    if function & fid::SMC64 != 0 {
+        return ret(NOT_SUPPORTED);
+    }
+    let f = function;
     let target = |mpidr: u32| {
         vcpus
             .iter()
@@ -120,7 +127,7 @@ pub fn call(function: u32, a: [u32; 3], me: usize, vcpus: &[(u32, Power)]) -> Ac
         fid::MIGRATE_INFO_TYPE => Action::Return(2),
         fid::SYSTEM_OFF => Action::SystemOff,
         fid::SYSTEM_RESET => Action::SystemReset,
-        fid::FEATURES => match a[0] & !fid::SMC64 {
+        fid::FEATURES => match a[0] {
             fid::VERSION
             | fid::CPU_SUSPEND
             | fid::CPU_OFF
@@ -147,8 +154,17 @@ mod tests {
         assert_eq!(call(fid::VERSION, [0; 3], 0, ONE), Action::Return(0x10000));
         assert_eq!(call(fid::SYSTEM_OFF, [0; 3], 0, ONE), Action::SystemOff);
         assert_eq!(call(fid::SYSTEM_RESET, [0; 3], 0, ONE), Action::SystemReset);
+        // SMC64 IDs from an AArch32 guest, even for a function it may call.
         assert_eq!(
-            call(fid::CPU_ON | fid::SMC64, [1, 0, 0], 0, ONE),
+            call(fid::CPU_ON | fid::SMC64, [0x8000_0000, 0, 0], 0, ONE),
+            Action::Return(-1i32 as u32)
+        );
+        assert_eq!(
+            call(fid::FEATURES, [fid::CPU_ON | fid::SMC64, 0, 0], 0, ONE),
+            Action::Return(-1i32 as u32)
+        );
+        assert_eq!(
+            call(fid::CPU_ON, [1, 0, 0], 0, ONE),
             Action::Return(-2i32 as u32)
         );
         assert_eq!(

@@ -243,7 +243,11 @@ impl VDist {
             (ISPENDR..=ISPENDR_LAST, 4) => {
                 for i in bits(val) {
                     let intid = idx(ISPENDR) as u32 * 32 + i;
-                    if intid < 32 {
+                    // SGIs' bits are read-only in GICv2 (IHI 0048B 4.3.7:
+                    // GICD_SPENDSGIRn sets SGIs pending, not this register).
+                    if intid < 16 {
+                        continue;
+                    } else if intid < 32 {
                         inject(vcpu, intid);
                     } else if intid < self.lines {
                         inject(self.spi_target(intid), intid);
@@ -480,5 +484,10 @@ mod tests {
         // ISPENDR of SPI 33 goes to its target.
         d.write(0, 0x204, 4, 1 << 1, &mut p, &mut |v, i| t.push((v, i)));
         assert_eq!(t[1], (1, 33));
+        // ISPENDR0's SGI bits are read-only: only the PPI is set pending.
+        d.write(1, 0x200, 4, (1 << 3) | (1 << 27), &mut p, &mut |v, i| {
+            t.push((v, i))
+        });
+        assert_eq!(t[2..], [(1, 27)]);
     }
 }
