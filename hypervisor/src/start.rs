@@ -22,6 +22,7 @@ use snowvisor_arm::frame::{mode_name, TrapFrame, Vector, MODE_HYP};
 use snowvisor_arm::hsr::Hsr;
 use snowvisor_core::bootargs::{BootArgs, LogLevel};
 use snowvisor_core::console_uart;
+use snowvisor_core::domain::GuestLog;
 use snowvisor_core::hal::Arch;
 use snowvisor_core::summary::{self, CpuFacts};
 use snowvisor_core::vcpu::{self, CpuInterface, DomainCell, Loaded, PerCpu, Timers, Vcpu};
@@ -100,6 +101,11 @@ static PANIC_SECS: AtomicI32 = AtomicI32::new(snowvisor_core::bootargs::DEFAULT_
 /// The board's reset, set once snowvisor knows it runs in HYP.
 static BOARD_RESET: Once<fn()> = Once::new();
 static IN_FATAL: AtomicBool = AtomicBool::new(false);
+/// Interrupts no one claims at HYP. A guest can cause a stream of them (a
+/// level-triggered passed-through SPI that Dom0 routes to a CPU whose vCPU
+/// is off), so their line is rate-limited as a guest's messages are.
+static UNEXPECTED_IRQ: spin::Mutex<GuestLog> =
+    spin::Mutex::new(GuestLog::new("hyp: unexpected interrupts"));
 
 /// Prints a fatal error, waits `panic=` seconds (default 5, as Xen) and resets
 /// the machine through the board (PSCI SYSTEM_RESET by default), so that a
@@ -441,7 +447,10 @@ fn handle_irq(frame: &TrapFrame) {
             state.timers.hyp_ticks += 1;
         } else if crate::domain::iommu::handle_irq(intid) {
             // An owned SMMU's event queue or global error: reported.
-        } else {
+        } else if UNEXPECTED_IRQ
+            .lock()
+            .allowed(snowvisor_core::hal::now_ms(arch))
+        {
             warn!("unexpected interrupt INTID {intid} at HYP");
         }
         gic.end_of_interrupt(iar);
