@@ -9,6 +9,7 @@ use super::regs::{reg, set_reg};
 use super::{guest_log, inject, Next, Vcpu};
 use crate::domain::{forward, Domain};
 use crate::hal::Arch;
+use crate::psci::Power;
 use crate::vgic::PhysGic;
 use snowvisor_arm::exception::Kind;
 use snowvisor_arm::frame::TrapFrame;
@@ -18,7 +19,11 @@ use snowvisor_arm::hsr::{fault_name, DataAbort, Hsr};
 /// interface of each vCPU's physical CPU (by vCPU ID).
 struct Phys<'a, A> {
     arch: &'a A,
+    /// CPU interface bits by vCPU ID, 0 for a vCPU that is not running.
     cpu_masks: Vec<u8>,
+    /// The writer's CPU interface: where an SPI goes when the guest names
+    /// only vCPUs that are not running.
+    fallback: u8,
 }
 
 impl<A: Arch> PhysGic for Phys<'_, A> {
@@ -39,6 +44,7 @@ impl<A: Arch> PhysGic for Phys<'_, A> {
             .filter(|i| vcpus & (1 << i) != 0)
             .filter_map(|i| self.cpu_masks.get(i).copied())
             .fold(0, |m, c| m | c);
+        let cpus = if cpus != 0 { cpus } else { self.fallback };
         if cpus != 0 {
             self.arch.irq_set_targets(intid, cpus);
         }
@@ -124,9 +130,17 @@ pub(super) fn data_abort<A: Arch>(
             };
             let mut sw = Vec::new();
             let me = v.id as usize;
+            // Only CPUs running one of the domain's vCPUs take its SPIs: at a
+            // CPU whose vCPU is off no one would take them (a level SPI would
+            // fire there for ever). The guest's view keeps what it wrote.
             let mut phys = Phys {
                 arch: a,
-                cpu_masks: d.vcpus.iter().map(|s| s.cpu_mask).collect(),
+                cpu_masks: d
+                    .vcpus
+                    .iter()
+                    .map(|s| if s.power == Power::On { s.cpu_mask } else { 0 })
+                    .collect(),
+                fallback: d.vcpus.get(me).map_or(0, |s| s.cpu_mask),
             };
             let ok = d
                 .vdist

@@ -672,3 +672,27 @@ fn cpu_off_gives_back_the_interrupts_it_holds() {
     assert_eq!(dom(&mut c).vcpus[1].inbox, [SPI]);
     assert_eq!(*a.sgis.borrow(), [(KICK_SGI, 2)]);
 }
+
+#[test]
+fn an_spi_routed_to_a_vcpu_that_is_off_stays_on_a_running_cpu() {
+    let (a, mut c) = (arch(), cpu(false));
+    let mut f = frame();
+    let masks: Vec<u8> = dom(&mut c).vcpus.iter().map(|v| v.cpu_mask).collect();
+    assert_ne!(masks[0], masks[1]);
+    // vCPU 1 is off: Dom0 names it alone for SPI 40 (a GICD_ITARGETSR byte).
+    assert_ne!(dom(&mut c).vcpus[1].power, Power::On);
+    f.r[5] = 2;
+    fault_at(&a, GICD + 0x800 + u64::from(SPI), 0xf800_0000);
+    trap_with(&a, &mut c, &mut f, dabt(true, 0, 5));
+    // The guest reads back what it wrote; the physical SPI stays with the
+    // writer's CPU.
+    assert_eq!(dom(&mut c).vdist.spi_target(SPI), 1);
+    assert_eq!(a.targets.borrow().get(&SPI).copied(), Some(masks[0]));
+    // Once vCPU 1 runs, the same write moves the physical SPI to its CPU.
+    dom(&mut c).vcpus[1].power = Power::On;
+    f.r[5] = 1;
+    trap_with(&a, &mut c, &mut f, dabt(true, 0, 5));
+    f.r[5] = 2;
+    trap_with(&a, &mut c, &mut f, dabt(true, 0, 5));
+    assert_eq!(a.targets.borrow().get(&SPI).copied(), Some(masks[1]));
+}
