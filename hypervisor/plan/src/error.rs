@@ -91,6 +91,9 @@ pub enum PlanWarning {
     /// `interrupt-parent`/`interrupts`/`interrupt-map`, a cycle): the node is
     /// passed to Dom0 unchanged, without SPIs. `why` names the node.
     OddInterrupts { why: String },
+    /// A boot-time DomU (`xen,domain` under `/chosen`, Xen's dom0less
+    /// binding): described, not started by snowvisor yet. `node` is its path.
+    DomUNotStarted { node: String },
     /// swiotlb was forced against what the IOMMU decisions call for.
     SwiotlbForced {
         value: &'static str,
@@ -126,6 +129,10 @@ impl fmt::Display for PlanWarning {
             PlanWarning::RuleMatchedNothing { rule } => {
                 write!(f, "warning: iommu={rule} matches no IOMMU node")
             }
+            PlanWarning::DomUNotStarted { node } => write!(
+                f,
+                "warning: {node}: a boot-time DomU (xen,domain); snowvisor does not start DomUs yet: not started, its modules' memory goes to Dom0 as RAM"
+            ),
             PlanWarning::KeepNotFound { node } => {
                 write!(f, "warning: node {node} to keep for snowvisor is not in the tree")
             }

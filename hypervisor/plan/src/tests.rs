@@ -908,3 +908,26 @@ fn duplicate_sibling_names_are_refused() {
         "/uart@9000000: two sibling nodes have this name"
     );
 }
+
+#[test]
+fn a_boot_time_domu_is_said_not_to_be_started() {
+    let dtb = synthetic(vec![n(
+        "chosen",
+        vec![],
+        vec![
+            n("domU1", vec![("compatible", s("xen,domain"))], vec![]),
+            n("other", vec![("compatible", s("xen,other"))], vec![]),
+        ],
+    )]);
+    let t = HostTree::new(&dtb).unwrap();
+    let p = make(&t, &PlanOptions::default(), &Keep::none()).unwrap();
+    assert_eq!(
+        p.warnings,
+        [PlanWarning::DomUNotStarted {
+            node: "/chosen/domU1".into()
+        }]
+    );
+    assert!(report::lines(&p).iter().any(|l| l.contains(
+        "/chosen/domU1: a boot-time DomU (xen,domain); snowvisor does not start DomUs yet"
+    )));
+}
