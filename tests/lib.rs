@@ -164,6 +164,22 @@ pub struct Opts {
     pub reboot: bool,
     /// Boot through U-Boot (`scripts/run --uboot script|fit`).
     pub uboot: Option<&'static str>,
+    /// Boot-time DomUs (`scripts/run --domu SPEC` each) and their command
+    /// line (`--domu-args`).
+    pub domus: Vec<String>,
+    pub domu_args: Option<String>,
+    /// Static event channels between Dom0 and domU1 (`--evtchn P0:P1` each).
+    pub evtchns: Vec<String>,
+    /// The DomUs get a xenstore page and channel (`--domu-xenstore`:
+    /// `xen,enhanced = "enabled"`).
+    pub domu_xenstore: bool,
+    /// Dom0 runs this after its ready line, then powers off
+    /// (`scripts/run --dom0-cmd`).
+    pub dom0_cmd: Option<String>,
+    /// Keep the serial input for [`Boot::send`] (`scripts/run --serial-stdin`).
+    pub serial_stdin: bool,
+    /// Xen's own Dom0 userland in the initramfs (`scripts/run --xen-tools`).
+    pub xen_tools: bool,
     pub qemu_extra: Vec<String>,
 }
 
@@ -178,6 +194,13 @@ impl Default for Opts {
             smp: 2,
             reboot: false,
             uboot: None,
+            domus: Vec::new(),
+            domu_args: None,
+            evtchns: Vec::new(),
+            domu_xenstore: false,
+            dom0_cmd: None,
+            serial_stdin: false,
+            xen_tools: false,
             qemu_extra: Vec::new(),
         }
     }
@@ -214,10 +237,35 @@ impl Boot {
         if let Some(mode) = o.uboot {
             cmd.args(["--uboot", mode]);
         }
+        for d in &o.domus {
+            cmd.args(["--domu", d]);
+        }
+        if let Some(a) = &o.domu_args {
+            cmd.args(["--domu-args", a]);
+        }
+        for e in &o.evtchns {
+            cmd.args(["--evtchn", e]);
+        }
+        if o.domu_xenstore {
+            cmd.arg("--domu-xenstore");
+        }
+        if let Some(c) = &o.dom0_cmd {
+            cmd.args(["--timeout", "1500", "--dom0-cmd", c]);
+        }
+        if o.serial_stdin {
+            cmd.arg("--serial-stdin");
+        }
+        if o.xen_tools {
+            cmd.arg("--xen-tools");
+        }
         if !o.qemu_extra.is_empty() {
             cmd.arg("--").args(&o.qemu_extra);
         }
-        Self::spawn(cmd)
+        if o.serial_stdin {
+            Self::spawn_interactive(cmd)
+        } else {
+            Self::spawn(cmd)
+        }
     }
 
     /// Starts any command whose stdout is a serial console.
@@ -323,6 +371,40 @@ impl Boot {
         }
     }
 
+    /// Waits until each of `needles` has appeared in a line of its own, in
+    /// any order (lines of different domains interleave as they run); returns
+    /// the lines in the order of `needles`. A needle matches a line that
+    /// contains it and comes from the same domain (the line's `(dN) ` prefix,
+    /// or none, is the needle's), so `"snowvisor-dom0: x"` (Dom0's line) is
+    /// not matched by `"(d1) snowvisor-dom0: x"` (the DomU's).
+    pub fn expect_all(&mut self, needles: &[&str], secs: u64) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let mut found: Vec<Option<String>> = vec![None; needles.len()];
+        while found.iter().any(Option::is_none) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    let hit = needles.iter().zip(found.iter()).position(|(n, f)| {
+                        f.is_none() && domain_tag(&l) == domain_tag(n) && l.contains(n)
+                    });
+                    if let Some(i) = hit {
+                        found[i] = Some(l);
+                    }
+                }
+                Err(_) => {
+                    let missing: Vec<&&str> = needles
+                        .iter()
+                        .zip(found.iter())
+                        .filter(|(_, f)| f.is_none())
+                        .map(|(n, _)| n)
+                        .collect();
+                    self.fail(&format!("no line starting {missing:?} within {secs}s"))
+                }
+            }
+        }
+        found.into_iter().map(Option::unwrap).collect()
+    }
+
     /// Asserts that `needle` does not appear before `until` does.
     pub fn expect_not_before(&mut self, needle: &str, until: &str, secs: u64) -> String {
         let deadline = Instant::now() + Duration::from_secs(secs);
@@ -357,9 +439,42 @@ impl Boot {
     }
 }
 
+/// The `(dN) ` prefix snowvisor puts on a DomU's console line, or "" for
+/// Dom0's and snowvisor's own lines.
+fn domain_tag(line: &str) -> &str {
+    match line.find(") ") {
+        Some(i) if line.starts_with("(d") && line[2..i].bytes().all(|b| b.is_ascii_digit()) => {
+            &line[..i + 2]
+        }
+        _ => "",
+    }
+}
+
 impl Drop for Boot {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `scripts/run --smp N --hyp-args ARGS --dom0-cmd CMD` on the image: asserts
+/// its status 0 and that Dom0 booted; returns its stdout (no `\r`).
+pub fn dom0_cmd(smp: u32, hyp_args: &str, cmd: &str) -> String {
+    let o = Command::new(root().join("scripts/run"))
+        .arg("--image")
+        .arg(image())
+        .args(["--smp", &smp.to_string(), "--hyp-args", hyp_args])
+        .args(["--timeout", "900", "--dom0-cmd", cmd])
+        .output()
+        .expect("cannot start scripts/run");
+    let all = output_text(&o);
+    assert_eq!(o.status.code(), Some(0), "{all}");
+    let out = String::from_utf8_lossy(&o.stdout).replace('\r', "");
+    assert!(!out.contains("failed to boot"), "{all}");
+    out
+}
+
+/// Whether `out` has `line` as a whole line.
+pub fn has_line(out: &str, line: &str) -> bool {
+    out.lines().any(|l| l == line)
 }

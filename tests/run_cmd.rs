@@ -102,6 +102,56 @@ fn dom0_cmd_never_reached_exits_125() {
     );
 }
 
+/// A DomU that is not started fails the run although Dom0's command exits
+/// 0 (123), and each says why in the DomU's own terms: a kernel that is not
+/// a zImage names its module; memory that would leave Dom0 unable to boot
+/// names the node (the DomU is left out, Dom0 boots).
+#[test]
+fn dom0_cmd_with_a_domu_not_started_exits_123() {
+    let bad = snowvisor_tests::root().join("target/boot-tests/run-cmd-domu-not-a-zimage.bin");
+    std::fs::create_dir_all(bad.parent().unwrap()).unwrap();
+    std::fs::write(&bad, vec![0u8; 8192]).unwrap();
+    let bad_domu = format!("{},none,64", bad.to_str().unwrap());
+    let o = run(
+        "domu-not-started",
+        &[
+            "--domu",
+            &bad_domu,
+            "--domu",
+            "default,990",
+            "--dom0-cmd",
+            "true",
+        ],
+    );
+    let all = output_text(&o);
+    assert_eq!(o.status.code(), Some(123), "{all}");
+    assert!(all.contains("snowvisor-dom0: cmd exit 0"), "{all}");
+    let lines: Vec<&str> = all.lines().collect();
+    let d1 = lines
+        .iter()
+        .find(|l| l.contains("warning: domU1: not started: "))
+        .unwrap_or_else(|| panic!("no line for domU1\n{all}"));
+    assert!(
+        d1.contains("/chosen/domU1/module@")
+            && d1.contains(": its kernel is not an ARM zImage (word at 0x24 is 0x00000000"),
+        "{d1}"
+    );
+    assert!(!d1.contains("Dom0"), "{d1}");
+    let d2 = lines
+        .iter()
+        .find(|l| l.contains("warning: domU2: not started: "))
+        .unwrap_or_else(|| panic!("no line for domU2\n{all}"));
+    assert!(
+        d2.contains("its memory would leave Dom0's first bank")
+            && d2.ends_with("shrink /chosen/domU2's memory"),
+        "{d2}"
+    );
+    assert!(
+        all.contains("--dom0-cmd: the command exited 0, but not every DomU started (domU1, domU2: see the 'not started' lines above)"),
+        "{all}"
+    );
+}
+
 /// Bad option values are refused at once (before any build, download or
 /// QEMU), naming the option: values, files that are not there, a U-Boot mode
 /// that does not exist (it used to die inside a command substitution, and

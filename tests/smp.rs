@@ -5,9 +5,7 @@
 //! IPIs through the emulated GICD_SGIR, event upcalls per vCPU
 //! (`snowctl selftest` pinned to each CPU), a parallel workload.
 
-use std::process::{Command, Output};
-
-use snowvisor_tests::{output_text, Boot, Opts};
+use snowvisor_tests::{dom0_cmd, has_line, Boot, Opts};
 
 #[test]
 fn every_cpu_comes_up_in_hyp_smp4() {
@@ -46,26 +44,6 @@ fn one_cpu_says_so() {
     assert!(line.contains("(MPIDR 0x80000000, the boot CPU)"), "{line}");
 }
 
-/// `scripts/run --smp N --hyp-args ARGS --dom0-cmd CMD`: its status 0 and stdout.
-fn dom0_cmd(smp: u32, hyp_args: &str, cmd: &str) -> String {
-    let o: Output = Command::new(snowvisor_tests::root().join("scripts/run"))
-        .arg("--image")
-        .arg(snowvisor_tests::image())
-        .args(["--smp", &smp.to_string(), "--hyp-args", hyp_args])
-        .args(["--timeout", "900", "--dom0-cmd", cmd])
-        .output()
-        .expect("cannot start scripts/run");
-    let all = output_text(&o);
-    assert_eq!(o.status.code(), Some(0), "{all}");
-    let out = String::from_utf8_lossy(&o.stdout).replace('\r', "");
-    assert!(!out.contains("failed to boot"), "{all}");
-    out
-}
-
-fn has_line(out: &str, line: &str) -> bool {
-    out.lines().any(|l| l == line)
-}
-
 const WHAT_DOM0_SEES: &str = "echo nproc=$(nproc); \
     echo cpus=$(cd /proc/device-tree/cpus && echo cpu@*); \
     echo online=$(cat /sys/devices/system/cpu/online)";
@@ -76,12 +54,12 @@ fn dom0_runs_on_both_cpus_smp2() {
     let out = dom0_cmd(2, "loglvl=info", WHAT_DOM0_SEES);
     assert!(out.contains("smp: 2 of 2 CPUs up in HYP"), "{out}");
     assert!(
-        out.contains("dom0: 2 vCPU(s), each pinned to its CPU (MPIDR 0x80000000, 0x80000001)"),
+        out.contains("dom0: 2 vCPU(s) on 2 CPU(s): MPIDR 0x80000000 on CPU 0x80000000, 0x80000001 on CPU 0x80000001"),
         "{out}"
     );
     assert!(out.contains("Xen: initializing cpu1"), "{out}");
     assert!(
-        out.contains("dom0: vCPU 1 up on the CPU with MPIDR 0x80000001"),
+        out.contains("dom0: vCPU 1 (MPIDR 0x80000001) starts at"),
         "{out}"
     );
     assert!(has_line(&out, "nproc=2"), "{out}");

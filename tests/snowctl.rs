@@ -82,8 +82,12 @@ fn version_and_dmesg(b: &mut Boot) {
         5,
     );
     let f = b.expect("snowvisor-dom0: snowctl version features[0]: ", 5);
+    // Xen 4.17's bits for an ARM hardware domain mapped 1:1 (common/kernel.c).
     assert!(
-        f.ends_with("auto_translated_physmap dom0 direct_mapped"),
+        f.ends_with(
+            "0x00026805 writable_page_tables auto_translated_physmap dom0 \
+             memory_op_vnode_supported ARM_SMCCC_supported direct_mapped"
+        ),
         "{f}"
     );
     b.expect(
@@ -157,17 +161,46 @@ fn exit_stats(b: &mut Boot) {
     );
 }
 
+/// `snowctl list` (sysctl getdomaininfolist): xl list's header, then Dom0
+/// as `Domain-0`, ID 0, its RAM in MiB, both vCPUs online (a vCPU per
+/// CPU, 2 CPUs), running (it runs snowctl), CPU time counted.
+fn list(b: &mut Boot) {
+    b.expect("snowvisor-dom0: snowctl list exit 0", 30);
+    let h = b.expect("snowvisor-dom0: snowctl list Name ", 5);
+    assert!(h.contains("ID   Mem VCPUs\tState\tTime(s)"), "{h:?}");
+    let d0 = b.expect("snowvisor-dom0: snowctl list Domain-0 ", 5);
+    let cols: Vec<&str> = d0
+        .split("snowctl list ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let mib = dom0_pages(&b.console()) * 4 / 1024;
+    assert_eq!(
+        cols[..5],
+        ["Domain-0", "0", &mib.to_string(), "2", "r-----"],
+        "{d0}"
+    );
+    let secs: f64 = cols[5].parse().unwrap();
+    assert!(secs > 0.0, "{d0}");
+}
+
 #[test]
 fn snowctl_version_and_dmesg() {
     let mut b = Boot::start(&opts("loglvl=info"));
     b.expect(BANNER, 30);
     version_and_dmesg(&mut b);
-    // A cold boot: no previous log, and that is not an error.
+    // A cold boot: no previous log, and that is not an error; stderr says so.
     b.expect(
         "snowvisor-dom0: snowctl previous exit 0 lines 0 bytes 0",
         30,
     );
+    b.expect(
+        "snowvisor-dom0: snowctl previous stderr snowctl: no previous boot's log",
+        30,
+    );
     exit_stats(&mut b);
+    list(&mut b);
     b.expect(
         "snowvisor-dom0: snowctl usage exit 2 snowctl: unknown command 'nonsense'",
         30,

@@ -89,6 +89,9 @@ fn dom0_reads_xen_facts_and_has_event_channels() {
         1 << 17,
         "direct_mapped, not not_direct_mapped, in {f:#x}"
     );
+    // Every bit Xen 4.17 gives an ARM hardware domain (common/kernel.c):
+    // writable_page_tables, memory_op_vnode_supported, ARM_SMCCC_supported too.
+    assert_eq!(f, 0x0002_6805, "Xen 4.17's submap 0 for Dom0: {f:#x}");
     b.expect("snowvisor-dom0: xen pagesize 1000", 10);
     // The upcall PPI has fired (at least the vcpu_info registration's), and
     // hvc0 bound VIRQ_CONSOLE to an event channel.
@@ -108,6 +111,8 @@ fn dom0_reads_xen_facts_and_has_event_channels() {
         hvc.contains("-virq") && hvc.contains("hvc_console"),
         "{hvc}"
     );
+    // `modprobe xenfs` finds the module by name; /proc/xen says Dom0.
+    b.expect("snowvisor-dom0: xen xenfs control_d", 30);
     b.expect("snowvisor-dom0: test xen exit 0", 30);
     b.expect("dom0: SCHEDOP_shutdown(poweroff): powering off", 60);
     assert!(b.expect_exit(30).success());

@@ -15,8 +15,9 @@ use tock_registers::interfaces::{Readable, Writeable};
 
 use snowvisor_arch_armv7::at;
 use snowvisor_arch_armv7::drivers::gicv2::Gic;
-use snowvisor_arch_armv7::{banked, cpu, guest, mmu, phys, secure, sysreg};
+use snowvisor_arch_armv7::{banked, context, cpu, guest, mmu, phys, secure, sysreg};
 use snowvisor_arm::at::Translation;
+use snowvisor_arm::context::VcpuContext;
 use snowvisor_arm::exception::FaultRegs;
 use snowvisor_arm::hsr::Hsr;
 use snowvisor_arm::lpae::Table;
@@ -56,8 +57,17 @@ impl Services for Armv7 {
     fn console_write(&self, args: core::fmt::Arguments<'_>) {
         crate::console::write_fmt(args)
     }
-    fn console_write_guest(&self, bytes: &[u8]) {
-        crate::console::write_guest(bytes)
+    fn console_write_guest(&self, domid: u16, bytes: &[u8]) -> usize {
+        crate::console::write_guest(domid, bytes)
+    }
+    fn console_write_line(&self, domid: u16, line: &[u8]) {
+        crate::console::write_line(domid, line)
+    }
+    fn console_room(&self, domid: u16, want: usize) -> usize {
+        crate::console::room(domid, want)
+    }
+    fn console_lost(&self, domid: u16) -> u64 {
+        crate::console::lost(domid)
     }
     fn console_drain_guest(&self) {
         crate::console::drain_guest()
@@ -70,6 +80,32 @@ impl Services for Armv7 {
     }
     fn with_ram_log<R>(&self, f: impl FnOnce(&mut Ring<'static>) -> R) -> Option<R> {
         crate::ramlog::with_ring(f)
+    }
+    fn integrity_check(&self, why: &str) {
+        crate::integrity::check(why)
+    }
+    fn domain_info(&self, first: u16) -> Option<snowvisor_xen::DomainInfo> {
+        crate::domains::info(first)
+    }
+    fn evtchn_peer(&self, domid: u16) -> Option<alloc::sync::Arc<snowvisor_xen::EvtchnLinks>> {
+        crate::domains::links(domid)
+    }
+    fn peer_view(
+        &self,
+        domid: u16,
+    ) -> Option<alloc::sync::Arc<snowvisor_core::domain::peer_view::PeerView>> {
+        crate::domains::peer_view(domid)
+    }
+    fn host_info(&self) -> Option<snowvisor_xen::HostInfo> {
+        crate::domains::host()
+    }
+    fn vcpu_info(&self, domid: u16, vcpu: u32) -> Option<snowvisor_xen::VcpuInfo> {
+        crate::domains::vcpu_info(domid, vcpu)
+    }
+    fn kick_domain(&self, domid: u16) {
+        if let Some(mask) = crate::domains::kick_mask(domid) {
+            self.send_sgi(snowvisor_core::vcpu::KICK_SGI, mask);
+        }
     }
 }
 
@@ -135,6 +171,37 @@ impl Arch for Armv7 {
     }
     fn stop_hyp_timer(&self) {
         CnthpCtl::write(CnthpCtl::new_with_raw_value(2)); // masked, disabled
+    }
+    fn arm_hyp_timer_at(&self, at: u64) {
+        // SAFETY: the HYP timer is snowvisor's own.
+        unsafe { <sysreg::CnthpCval as aarch32_cpu::register::SysRegWrite64>::write_raw(at) };
+        CnthpCtl::write(CnthpCtl::new_with_raw_value(1)); // enabled, unmasked
+    }
+
+    fn save_vcpu(&self, ctx: &mut VcpuContext, lrs: usize) {
+        context::save(ctx);
+        if let Some(h) = self.gic.gich {
+            let g = &mut ctx.gic;
+            g.hcr = h.hcr.get();
+            g.vmcr = h.vmcr.get();
+            g.apr = h.apr.get();
+            for (i, lr) in g.lr.iter_mut().enumerate().take(lrs) {
+                *lr = h.lr[i].get();
+            }
+        }
+    }
+    fn load_vcpu(&self, ctx: &VcpuContext, lrs: usize) {
+        if let Some(h) = self.gic.gich {
+            let g = &ctx.gic;
+            h.hcr.set(0);
+            for (i, &lr) in g.lr.iter().enumerate().take(lrs) {
+                h.lr[i].set(lr);
+            }
+            h.apr.set(g.apr);
+            h.vmcr.set(g.vmcr);
+            h.hcr.set(g.hcr);
+        }
+        context::load(ctx);
     }
 
     fn wait_for_interrupt(&self) {

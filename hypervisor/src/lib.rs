@@ -19,13 +19,17 @@ pub mod board;
 pub mod console;
 #[cfg(target_arch = "arm")]
 pub mod cpu;
+pub mod domains;
 /// Building Dom0 and the IOMMUs snowvisor owns for it (the domain logic is
 /// `snowvisor_core::domain`).
 #[cfg(target_arch = "arm")]
 pub mod domain {
     pub mod build;
+    pub mod domu;
     pub mod iommu;
 }
+#[cfg(target_arch = "arm")]
+pub mod integrity;
 pub mod ramlog;
 #[cfg(target_arch = "arm")]
 pub mod smp;

@@ -28,9 +28,8 @@ use snowvisor_arch_armv7::cpu;
 use snowvisor_arch_armv7::drivers::gicv2::Gic;
 use snowvisor_arch_armv7::smp as arch_smp;
 use snowvisor_arm::frame::TrapFrame;
-use snowvisor_core::psci::Power;
-use snowvisor_core::vcpu::{CpuInterface, DomainCell, Loaded, PerCpu, Timers, Vcpu};
-use snowvisor_core::vgic::PendingQueue;
+use snowvisor_core::sched::{self, RunQueue};
+use snowvisor_core::vcpu::{self, CpuInterface, DomainCell, Exit, Loaded, PerCpu, Pick, Timers};
 use snowvisor_plan::cpus::{self, Conduit, Method};
 
 /// Each secondary CPU's HYP stack (bytes): the trap and interrupt paths
@@ -68,12 +67,19 @@ pub fn online() -> Vec<(u32, u8)> {
     ONLINE.lock().clone()
 }
 
-/// Dom0, once built: the domain whose vCPUs the secondary CPUs run.
-static DOM0: spin::Once<&'static DomainCell> = spin::Once::new();
+/// The domains whose vCPUs the CPUs run (Dom0 and the DomUs), all built
+/// before the first vCPU runs.
+static DOMAINS: spin::Once<&'static [&'static DomainCell]> = spin::Once::new();
 
-/// Makes `cell` the domain the idle CPUs start vCPUs of (PSCI CPU_ON).
-pub fn publish_domain(cell: &'static DomainCell) {
-    DOM0.call_once(|| cell);
+/// Makes `cells` the domains the CPUs start vCPUs of (PSCI CPU_ON, a
+/// DomU's first vCPU); once, at boot.
+pub fn publish_domains(cells: Vec<&'static DomainCell>) {
+    DOMAINS.call_once(|| cells.leak());
+}
+
+/// The domains whose vCPUs the scheduler may find placed on a CPU.
+pub fn domains() -> &'static [&'static DomainCell] {
+    DOMAINS.get().copied().unwrap_or(&[])
 }
 
 /// What a secondary CPU copies from the boot CPU: the GIC driver and the
@@ -228,6 +234,8 @@ extern "C" fn snowvisor_secondary_main(_stack_top: usize) -> ! {
             hyp_ticks: 0,
             ..timers
         },
+        mask: gic.this_cpu_mask(),
+        runq: run_queue(),
         ..PerCpu::default()
     };
     crate::cpu::attach(
@@ -238,6 +246,10 @@ extern "C" fn snowvisor_secondary_main(_stack_top: usize) -> ! {
         },
     );
     gic.init_cpu_interface();
+    // HYP's guest traps and controls (each vCPU brings its VTTBR), and the
+    // maintenance interrupt (list-register underflow), banked per CPU.
+    snowvisor_arch_armv7::guest::configure(0, 0, snowvisor_arm::stage2::VTCR);
+    gic.enable(interface.maintenance_intid, 0x80);
     let ok = hyp_timer_fires(gic);
     MPIDR[aff0 as usize].store(mpidr, Ordering::Relaxed);
     GIC_MASK[aff0 as usize].store(u32::from(gic.this_cpu_mask()), Ordering::Relaxed);
@@ -251,16 +263,42 @@ extern "C" fn snowvisor_secondary_main(_stack_top: usize) -> ! {
     idle()
 }
 
-/// A CPU without a running vCPU: waits for a kick and starts its vCPU of
-/// Dom0 when a PSCI CPU_ON made it pending. Interrupts stay masked but
-/// around the WFI's end (a kick sent before the check is still pending
-/// then, so WFI returns at once: no wake-up is lost). Does not return.
+/// A CPU with no vCPU yet: runs the scheduler's idle wait until a vCPU
+/// is placed on it (Dom0's PSCI CPU_ON), then enters it. Does not return.
 pub fn idle() -> ! {
     cpu::disable_irqs();
+    enter_scheduled()
+}
+
+/// Enters the vCPU the scheduler picks on this CPU (waiting for one if
+/// none can run), on a fresh HYP stack. Does not return.
+pub fn enter_scheduled() -> ! {
+    let mut f = TrapFrame::default();
+    schedule(&mut f, Exit::Resume);
+    snowvisor_arch_armv7::guest::enter(&f)
+}
+
+/// Runs the scheduler on this CPU after `exit` until a vCPU can run; `f`
+/// (the trap frame the vectors return through) then holds that vCPU's
+/// registers. Interrupts are masked on entry and stay masked but around
+/// the idle WFI's end: the scheduler's check runs with them masked, so a
+/// kick sent after it is still pending and ends the WFI (no wake-up is
+/// lost); the interrupt handler runs then, with this CPU's context
+/// unlocked (no lock is held across the WFI).
+pub fn schedule(f: &mut TrapFrame, exit: Exit) {
+    let mut exit = exit;
     loop {
-        if let Some(start) = vcpu_to_start() {
-            run_vcpu(start)
+        {
+            let mut slot = this_cpu().lock();
+            let Some(Cpu { arch, state }) = slot.as_deref_mut() else {
+                cpu::halt()
+            };
+            if vcpu::schedule(arch, state, f, exit, domains()) == Pick::Run {
+                return;
+            }
         }
+        exit = Exit::Resume;
+        crate::console::drain_guest();
         cpu::wait_for_interrupt();
         cpu::enable_irqs();
         cpu::isb();
@@ -268,99 +306,34 @@ pub fn idle() -> ! {
     }
 }
 
-/// A vCPU of Dom0 to start on this CPU: (domain, vCPU ID, entry, context).
-struct Start {
-    cell: &'static DomainCell,
-    id: usize,
-    mpidr: u32,
-    entry: u32,
-    context: u32,
-    stage2: snowvisor_core::domain::Stage2Root,
+/// The scheduler's time slice in counter ticks (`sched_slice_ms=`), set
+/// at boot before any CPU builds its run queue.
+static SLICE_MS: AtomicU32 = AtomicU32::new(snowvisor_core::sched::DEFAULT_SLICE_MS);
+
+/// Sets the time slice (`sched_slice_ms=`, milliseconds) of the run queues
+/// made from now on.
+pub fn set_slice_ms(ms: u32) {
+    SLICE_MS.store(ms, Ordering::Relaxed);
 }
 
-/// This CPU's vCPU of Dom0 if a CPU_ON made it pending (now marked on).
-fn vcpu_to_start() -> Option<Start> {
-    let cell = *DOM0.get()?;
-    let mpidr = Mpidr::read().0;
-    let mut d = cell.lock();
-    let id = d.vcpus.iter().position(|s| s.mpidr == mpidr)?;
-    let Power::OnPending { entry, context } = d.vcpus[id].power else {
-        return None;
-    };
-    d.vcpus[id].power = Power::On;
-    if let (Some(x), Some(&(gic, ..))) = (d.xen.as_mut(), TEMPLATE.get()) {
-        // Counted, not written: its MMU is off until Linux turns it on.
-        let arch = Armv7::new(gic);
-        let running = snowvisor_xen::abi::runstate::RUNNING;
-        x.set_runstate(&arch, id as u32, running, false);
-    }
-    Some(Start {
-        cell,
-        id,
-        mpidr,
-        entry,
-        context,
-        stage2: d.stage2,
-    })
+/// The running vCPU's time before a woken one preempts it
+/// (`sched_ratelimit_us=`, microseconds), set at boot like [`SLICE_MS`].
+static RATELIMIT_US: AtomicU32 = AtomicU32::new(sched::MIN_RUN_US as u32);
+
+/// Sets the minimum run before a woken vCPU preempts (`sched_ratelimit_us=`,
+/// microseconds) of the run queues made from now on.
+pub fn set_ratelimit_us(us: u32) {
+    RATELIMIT_US.store(us, Ordering::Relaxed);
 }
 
-/// Loads the vCPU on this CPU and enters it as PSCI CPU_ON says (DEN0022
-/// 6.4: PL1 in SVC mode with interrupts masked, the MMU and caches off,
-/// r0 = the context ID; Thumb if the entry address has bit 0 set).
-fn run_vcpu(s: Start) -> ! {
-    use snowvisor_core::hal::Arch;
-    {
-        let mut slot = this_cpu().lock();
-        let Some(Cpu { arch, state }) = slot.as_deref_mut() else {
-            cpu::halt()
-        };
-        arch.install_stage2(s.stage2.root_pa, s.stage2.vmid);
-        snowvisor_arch_armv7::guest::reset_pl1();
-        for i in 0..state.gic.list_registers.min(64) as usize {
-            arch.set_list_register(i, 0);
-        }
-        arch.set_gich_hcr(0);
-        state.gic.hcr = 0;
-        arch.irq_enable(state.gic.maintenance_intid, 0x80);
-        state.current = Some(alloc::boxed::Box::new(Loaded {
-            domain: s.cell,
-            vcpu: Vcpu {
-                id: s.id as u32,
-                mpidr: s.mpidr,
-                queue: PendingQueue::default(),
-            },
-        }));
-    }
-    info!(
-        "dom0: vCPU {} up on the CPU with MPIDR {:#010x}, entering at {:#010x}",
-        s.id, s.mpidr, s.entry
-    );
-    let mut f = TrapFrame::default();
-    f.r[0] = s.context;
-    f.elr = s.entry & !1;
-    // SVC, A/I/F masked; T for a Thumb entry.
-    f.spsr = 0x1d3 | ((s.entry & 1) << 5);
-    snowvisor_arch_armv7::guest::enter(&f)
-}
-
-/// The loaded vCPU turned itself off (PSCI CPU_OFF): unloads it, quiets
-/// its interrupts on this CPU (list registers, virtual timer) and idles.
-pub fn vcpu_off() -> ! {
-    use snowvisor_core::hal::Arch;
-    {
-        let mut slot = this_cpu().lock();
-        if let Some(Cpu { arch, state }) = slot.as_deref_mut() {
-            state.current = None;
-            for i in 0..state.gic.list_registers.min(64) as usize {
-                arch.set_list_register(i, 0);
-            }
-            arch.set_gich_hcr(0);
-            state.gic.hcr = 0;
-            arch.mask_vtimer();
-            arch.irq_disable(state.timers.vtimer_intid);
-        }
-    }
-    idle()
+/// An empty run queue for this CPU with the boot's time slice.
+pub fn run_queue() -> RunQueue<alloc::boxed::Box<Loaded>> {
+    let hz = Cntfrq::read().0;
+    let ms = u64::from(SLICE_MS.load(Ordering::Relaxed));
+    RunQueue::new(
+        sched::ticks(ms * 1000, hz),
+        sched::ticks(u64::from(RATELIMIT_US.load(Ordering::Relaxed)), hz),
+    )
 }
 
 /// Arms this CPU's HYP timer for 1 ms and waits (up to a second of the

@@ -18,15 +18,18 @@ use crate::domain::build::{build_dom0, Dom0, Host};
 use snowvisor_arch_armv7::drivers::gicv2::{Gic, SPURIOUS};
 use snowvisor_arch_armv7::drivers::uart::{Uart, UartConfig, UartKind};
 use snowvisor_arch_armv7::{cpu, mmu, sysreg};
+use snowvisor_arm::context::VcpuContext;
 use snowvisor_arm::frame::{mode_name, TrapFrame, Vector, MODE_HYP};
 use snowvisor_arm::hsr::Hsr;
-use snowvisor_core::bootargs::{BootArgs, LogLevel};
+use snowvisor_core::bootargs::{BootArgs, LogLevel, Vwfi};
 use snowvisor_core::console_uart;
 use snowvisor_core::domain::GuestLog;
 use snowvisor_core::hal::Arch;
+use snowvisor_core::sched::Wait;
 use snowvisor_core::summary::{self, CpuFacts};
-use snowvisor_core::vcpu::{self, CpuInterface, DomainCell, Loaded, PerCpu, Timers, Vcpu};
-use snowvisor_core::vgic::PendingQueue;
+use snowvisor_core::vcpu::{
+    self, CpuInterface, DomainCell, Exit, Loaded, PerCpu, Pick, Timers, Vcpu,
+};
 use snowvisor_dt::{blob, DtError, HostTree};
 
 #[global_allocator]
@@ -204,6 +207,9 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
     let args = BootArgs::parse(tree.hypervisor_bootargs().unwrap_or(""));
     console::set_level(args.loglvl);
     PANIC_SECS.store(args.panic_secs, Ordering::Relaxed);
+    crate::smp::set_slice_ms(args.sched_slice_ms);
+    crate::smp::set_ratelimit_us(args.sched_ratelimit_us);
+    snowvisor_arch_armv7::guest::set_wfx_trapped(args.vwfi == Vwfi::Trap);
     let memory = tree.memory().unwrap_or_else(|e| fatal!("{e}"));
     let banks: Vec<_> = memory.iter().map(|r| r.base..r.end()).collect();
     mmu::enable(&banks);
@@ -303,7 +309,9 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
             r.region.end() - 1
         );
     }
+    let domus = start_domus(&tree, hyp, &ginfo, gic, args.domu_restart);
     let arch = Armv7::new(gic);
+    publish_host(&tree, &memory, hyp, arch.counter_hz());
     let host = Host {
         arch: &arch,
         gic,
@@ -312,17 +320,158 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
         image_base: own_region().0 as u64,
         console_uart_base: console_uart_base().map(|b| b as u64),
         vtimer_intid: with_cpu(|c| c.state.timers.vtimer_intid),
+        domu_memory: domus.iter().flat_map(|d| d.host_memory.clone()).collect(),
+        domu_cpus: domus
+            .iter()
+            .filter(|d| d.dedicated)
+            .flat_map(|d| d.cpus.iter().map(|&(m, _)| m))
+            .collect(),
     };
     match build_dom0(&tree, &args, &host) {
-        Ok(dom0) => run(dom0),
+        Ok(mut dom0) => {
+            static_evtchns(&tree, &mut dom0.domain, &domus);
+            run(dom0, &domus)
+        }
         Err(e) => fatal!("{e}"),
     }
+}
+
+/// Connects the static event channels of the tree (Xen 4.18's
+/// `xen,evtchn-v1` nodes) before any domain runs, as Xen's
+/// `alloc_static_evtchn`: the first end unbound for the second's domain,
+/// the second bound to it. A channel the tree gets wrong is fatal (as under
+/// Xen); one whose DomU was not started is named and left out.
+fn static_evtchns(
+    tree: &HostTree<'_>,
+    dom0: &mut snowvisor_core::domain::Domain,
+    domus: &[crate::domain::domu::BuiltDomU],
+) {
+    let specs = snowvisor_dt::dom0less::domus(tree).unwrap_or_else(|e| fatal!("{e}"));
+    let channels =
+        snowvisor_dt::dom0less::static_evtchns(tree, &specs).unwrap_or_else(|e| fatal!("{e}"));
+    for c in channels {
+        let (a, b) = (&c.first, &c.second);
+        let cell = |id: u16| domus.iter().map(|d| d.cell).find(|c| c.lock().id == id);
+        let (ca, cb) = (cell(a.domid), cell(b.domid));
+        if (a.domid != 0 && ca.is_none()) || (b.domid != 0 && cb.is_none()) {
+            warn!(
+                "evtchn: {} <-> {}: a domain of this static channel was not started: left out",
+                a.node, b.node
+            );
+            continue;
+        }
+        // Nothing runs yet: each lock is taken alone, one after the other.
+        let mut with_xen =
+            |cell: Option<&'static DomainCell>,
+             f: &mut dyn FnMut(&mut snowvisor_core::domain::xen_glue::XenDom0)| {
+                match cell {
+                    Some(c) => c.lock().xen.as_mut().map(f),
+                    None => dom0.xen.as_mut().map(f),
+                }
+            };
+        let mut links = None;
+        let mut r = Ok(());
+        with_xen(ca, &mut |x| {
+            r = x.xen_mut().static_unbound(a.port, b.domid);
+            links = Some(x.evtchn_links());
+        });
+        let Some(links) = links else {
+            fatal!("evtchn: {}: domain {} has no Xen ABI", a.node, a.domid)
+        };
+        if r.is_ok() {
+            with_xen(cb, &mut |x| {
+                r = x.xen_mut().static_bind(b.port, &links, a.port)
+            })
+            .unwrap_or_else(|| fatal!("evtchn: {}: domain {} has no Xen ABI", b.node, b.domid));
+        }
+        if let Err(e) = r {
+            fatal!("evtchn: {} <-> {}: {e}", a.node, b.node);
+        }
+        for (x, y) in [(a, b), (b, a)] {
+            if x.domid != 0 {
+                crate::domain::domu::note_static_end(x.domid, x.port, y.domid, y.port);
+            }
+        }
+        info!(
+            "evtchn: static channel d{} port {} ({}) <-> d{} port {} ({})",
+            a.domid, a.port, a.node, b.domid, b.port, b.node
+        );
+    }
+}
+
+/// Builds the boot-time DomUs of `/chosen` (dom0less `xen,domain` nodes)
+/// before Dom0, whose modules may be moved over theirs: their memory comes
+/// out of Dom0's, clear of snowvisor (`hyp`), reserved memory and every
+/// boot module. A node that breaks the binding is fatal (as under Xen); a
+/// DomU that cannot get its CPUs or memory is named and left out.
+fn start_domus(
+    tree: &HostTree<'_>,
+    hyp: snowvisor_dt::Region,
+    ginfo: &snowvisor_dt::GicInfo,
+    gic: &'static Gic,
+    restart: bool,
+) -> Vec<crate::domain::domu::BuiltDomU> {
+    let specs = snowvisor_dt::dom0less::domus(tree).unwrap_or_else(|e| fatal!("{e}"));
+    if specs.is_empty() {
+        return Vec::new();
+    }
+    let Some(gicv) = ginfo.gicv else {
+        warn!("the GIC node has no GICV frame: no DomU is started");
+        return Vec::new();
+    };
+    let memory = tree.memory().unwrap_or_else(|e| fatal!("{e}"));
+    // Snowvisor reads a DomU's modules to copy them: each must be RAM below
+    // 4 GiB and not snowvisor's own, as Dom0's (named when not).
+    let specs: Vec<_> = specs
+        .into_iter()
+        .filter(|s| {
+            let mods = core::iter::once(&s.kernel).chain(s.ramdisk.as_ref());
+            for m in mods {
+                if let Err(e) =
+                    snowvisor_core::domain::layout::check_module(m.node, m.region, &memory, hyp)
+                {
+                    warn!("{}: not started: {e}", s.name);
+                    return false;
+                }
+            }
+            true
+        })
+        .collect();
+    let mut avoid = alloc::vec![hyp];
+    avoid.extend(tree.reserved().iter().map(|r| r.region));
+    avoid.extend(tree.modules().iter().map(|m| m.region));
+    for s in &specs {
+        avoid.push(s.kernel.region);
+        avoid.extend(s.ramdisk.map(|r| r.region));
+    }
+    let host = crate::domain::domu::DomUHost {
+        gicv,
+        gic_lines: gic.lines(),
+        gic_iidr: {
+            use tock_registers::interfaces::Readable;
+            gic.gicd.iidr.get()
+        },
+        vtimer_intid: with_cpu(|c| c.state.timers.vtimer_intid),
+        hyp,
+    };
+    let dom0_fits = crate::domain::domu::dom0_fits(tree, &memory, hyp);
+    crate::domain::domu::build_all(
+        tree,
+        &specs,
+        &memory,
+        &avoid,
+        &crate::smp::online(),
+        &host,
+        restart,
+        &dom0_fits,
+    )
 }
 
 /// Gives the boot CPU its context: its GIC interfaces and the timer
 /// interrupts from the host tree (26 and 27 when the tree does not say).
 #[inline(never)]
 fn attach_boot_cpu(tree: &HostTree<'_>, ginfo: &snowvisor_dt::GicInfo, gic: &'static Gic) {
+    console::set_gic(gic);
     let mpidr = Mpidr::read().0;
     let Some(index) = crate::cpu::index_of(mpidr) else {
         fatal!(
@@ -342,6 +491,8 @@ fn attach_boot_cpu(tree: &HostTree<'_>, ginfo: &snowvisor_dt::GicInfo, gic: &'st
             vtimer_intid: intids[2].unwrap_or(27),
             hyp_ticks: 0,
         },
+        mask: gic.this_cpu_mask(),
+        runq: crate::smp::run_queue(),
         ..PerCpu::default()
     };
     crate::cpu::attach(
@@ -361,27 +512,72 @@ fn with_cpu<R>(f: impl FnOnce(&mut Cpu) -> R) -> R {
     }
 }
 
-/// Loads Dom0's vCPU on this CPU and enters it.
-fn run(dom0: Dom0) -> ! {
+/// The machine as Xen's `XEN_SYSCTL_physinfo` tells Dom0 (`xl info`): the
+/// CPUs up and in the tree, the timer's rate (Xen's `cpu_khz` on ARM), the
+/// RAM banks and what snowvisor keeps of them (`hyp`).
+fn publish_host(
+    tree: &HostTree<'_>,
+    memory: &[snowvisor_dt::Region],
+    hyp: snowvisor_dt::Region,
+    hz: u32,
+) {
+    let nr_cpus = crate::smp::online().len() as u32;
+    let pages = |bytes: u64| bytes >> 12;
+    crate::domains::publish_host(snowvisor_xen::HostInfo {
+        nr_cpus,
+        possible_cpus: (snowvisor_plan::cpus::host_cpus(tree.index()).len() as u32).max(nr_cpus),
+        cpu_khz: hz / 1000,
+        total_pages: memory.iter().map(|r| pages(r.size)).sum(),
+        hypervisor_pages: pages(hyp.size),
+        mfn_start: memory.iter().map(|r| pages(r.base)).min().unwrap_or(0),
+        mfn_end: memory.iter().map(|r| pages(r.end())).max().unwrap_or(0),
+    });
+}
+
+/// Puts Dom0's vCPU 0 on this CPU's run queue, makes the DomUs' first
+/// vCPUs start on their CPUs (a kick: the scheduler there takes them) and
+/// enters Dom0 through the scheduler (which loads its reset state).
+fn run(dom0: Dom0, domus: &[crate::domain::domu::BuiltDomU]) -> ! {
     let Dom0 {
         domain,
         mpidr,
         console,
         frame,
     } = dom0;
-    let vcpu = Vcpu {
-        id: 0,
-        mpidr,
-        queue: PendingQueue::default(),
-    };
+    let s = domain.stage2;
+    let vttbr = (u64::from(s.vmid) << 48) | s.root_pa;
+    let vcpu = Vcpu::new(0, VcpuContext::reset(frame, vttbr, mpidr, 0));
     // Shared by the CPUs its vCPUs run on; lives for ever.
     let cell: &'static DomainCell = Box::leak(Box::new(spin::Mutex::new(*domain)));
-    crate::smp::publish_domain(cell);
+    let mut cells = alloc::vec![cell];
+    cells.extend(domus.iter().map(|d| d.cell));
+    crate::domains::publish(&cells, &crate::smp::online());
+    crate::smp::publish_domains(cells);
+    let mut console = console;
+    console.dom0 = Some(cell);
+    console.domus = domus
+        .iter()
+        .map(|d| snowvisor_core::debugkeys::ConsoleDomU {
+            id: d.id,
+            node: d.node,
+            cell: d.cell,
+        })
+        .collect();
+    console.switch = snowvisor_core::debugkeys::ConsoleSwitch::with_domus(
+        domus.iter().filter(|d| d.console).map(|d| d.id).collect(),
+    );
     with_cpu(|c| {
         c.state.console = console;
-        c.state.current = Some(Box::new(Loaded { domain: cell, vcpu }));
+        c.state
+            .runq
+            .push(Box::new(Loaded { domain: cell, vcpu }), Wait::Woken);
+        for d in domus {
+            if let Some(&(_, mask)) = d.cpus.first() {
+                c.arch.send_sgi(vcpu::KICK_SGI, mask);
+            }
+        }
     });
-    snowvisor_arch_armv7::guest::enter(&frame)
+    crate::smp::enter_scheduled()
 }
 
 /// Proves interrupts reach HYP: arms the HYP timer for 1 ms and waits for its IRQ.
@@ -423,7 +619,7 @@ fn timer_selftest(tree: &HostTree<'_>) {
     info!("timer: HYP timer interrupt INTID {intid} handled (1 ms one-shot)");
 }
 
-fn handle_irq(frame: &TrapFrame) {
+fn handle_irq(frame: &mut TrapFrame) {
     let mut slot = this_cpu().lock();
     let Some(Cpu { arch, state }) = slot.as_deref_mut() else {
         return;
@@ -441,9 +637,14 @@ fn handle_irq(frame: &TrapFrame) {
             // Handled below like any interrupt of snowvisor's.
         } else if intid == vcpu::KICK_SGI {
             // Another CPU left work for this one: its vCPU's inbox is
-            // flushed below, an idle CPU looks for a vCPU to start.
+            // flushed below, the scheduler wakes or starts vCPUs and
+            // unloads those of a domain that ended.
+            state.kicked = true;
         } else if intid == state.timers.hyp_intid {
+            // A time slice ended or a blocked vCPU's timer is due: the
+            // scheduler below (or the idle loop) decides.
             arch.stop_hyp_timer();
+            state.timer_at = None;
             state.timers.hyp_ticks += 1;
         } else if crate::domain::iommu::handle_irq(intid) {
             // An owned SMMU's event queue or global error: reported.
@@ -459,6 +660,17 @@ fn handle_irq(frame: &TrapFrame) {
     // Every interrupt (the guest's timer ticks among them) sends some of the
     // guest's queued console output, without waiting for the UART.
     console::drain_guest();
+    // Taken from a guest: its turn may be over. (Taken at HYP, in the
+    // scheduler's idle wait: that loop decides once this returns.)
+    if frame.spsr & 0x1f != MODE_HYP {
+        let domains = crate::smp::domains();
+        let pick = vcpu::schedule(arch, state, frame, Exit::Resume, domains);
+        if pick == Pick::Idle {
+            drop(slot);
+            crate::smp::schedule(frame, Exit::Resume);
+            return;
+        }
+    }
     vcpu::flush_lrs(arch, state);
 }
 
@@ -495,8 +707,8 @@ extern "C" fn snowvisor_trap(frame: &mut TrapFrame) {
         Some(Cpu { arch, state }) => vcpu::trap(arch, state, frame),
         None => fatal!("trap from a guest on a CPU without context"),
     };
-    if exit == vcpu::Exit::VcpuOff {
-        crate::smp::vcpu_off()
+    if exit != Exit::Resume {
+        crate::smp::schedule(frame, exit)
     }
 }
 

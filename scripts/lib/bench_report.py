@@ -28,6 +28,13 @@ FIGURES = {
     "kernel_to_init_ms": ("Linux's boot to /init by its own clock (-icount shift=0)", "ms",
                           "<= 1.05x native",
                           "printk time of 'Run /init', -icount shift=0 (1 ns per instruction)"),
+    "domu_boot_to_init_s": ("Linux DomU (256 MiB, 1 vCPU) beside Dom0 to /init, -smp 2 "
+                            "(native: the kernel alone, mem=256M, 1 CPU)", "s",
+                            "<= 1.05x native",
+                            "wall clock from QEMU start to the DomU's /init first line"),
+    "domu_kernel_to_init_ms": ("Linux DomU beside Dom0: its boot to /init by its own clock "
+                               "(native: the kernel alone)", "ms", "<= 1.05x native",
+                               "printk time of the DomU's 'Run /init' (wall clock)"),
     "dom0_build_us": ("Dom0 built (-icount shift=0)", "us", "< 100000",
                       "hypervisor's own clock, -icount shift=0 (1 ns per instruction)"),
     "hypercall_xen_version": ("hypercall xen_version(XENVER_version)", "instructions", "<= 100", HC),
@@ -58,6 +65,19 @@ FIGURES = {
     "smp_md5sum_ms": ("parallel workload, -smp 2: a busybox md5sum loop per CPU (vCPU) over "
                       "16 MiB in RAM, 3 times each (wall clock)", "ms", "<= 1.05x native",
                       "bench-smp, Linux's /proc/uptime in the guest"),
+    "sched_alone_ms": ("2 vCPUs on 1 CPU: CPU-bound workload on vCPU 0, vCPU 1 idle "
+                       "(-icount shift=0)", "ms", "", "bench-sched: snowctl bench-cpu, guest clock"),
+    "sched_shared_ms": ("2 vCPUs on 1 CPU: the same workload while vCPU 1 spins "
+                        "(-icount shift=0)", "ms", "",
+                        "bench-sched: snowctl bench-cpu, guest clock"),
+    "sched_switches": ("2 vCPUs on 1 CPU: vCPU switches during the shared run", "switches",
+                       "", "bench-sched: snowctl stats, class vcpu-switch"),
+    "sched_shared_1ms_ms": ("2 vCPUs on 1 CPU: the shared run with sched_slice_ms=1 "
+                            "(-icount shift=0)", "ms", "",
+                            "bench-sched: snowctl bench-cpu, guest clock"),
+    "sched_switches_1ms": ("2 vCPUs on 1 CPU: vCPU switches during the shared run with "
+                           "sched_slice_ms=1", "switches", "",
+                           "bench-sched: snowctl stats, class vcpu-switch"),
 }
 
 
@@ -96,6 +116,8 @@ def fmt(v, unit):
         return f"{v:,.1f} MiB/s"
     if unit == "x":
         return f"{v:.3f}x"
+    if unit == "%":
+        return f"{v:.1f} %"
     return f"{v:,.0f}"
 
 
@@ -167,6 +189,31 @@ def report(samples_path, json_path, meta):
             if s in smp:
                 ratio[s] = summary([smp[s]["median"] / smp["native"]["median"]])
         figures["smp_md5sum_ratio"] = ratio
+    # Derived: the scheduler's fairness, from the workload alone and beside
+    # a spinning vCPU on the same CPU; what a vCPU switch costs, from the
+    # shared run with a 1 ms slice against the default one (the same work,
+    # more switches).
+    alone, shared = figures.get("sched_alone_ms", {}), figures.get("sched_shared_ms", {})
+    share = {"what": "2 vCPUs on 1 CPU: the workload's share of the CPU while the other "
+                     "vCPU spins", "unit": "%", "target": "50 % +- 5",
+             "how": "workload alone / beside the spinning vCPU, -icount shift=0"}
+    for s in ("xen", "snowvisor"):
+        if s in alone and shared.get(s, {}).get("median", 0) > 0:
+            share[s] = summary([100 * alone[s]["median"] / shared[s]["median"]])
+    if any(s in share for s in SYSTEMS):
+        figures["sched_share"] = share
+    fast = figures.get("sched_shared_1ms_ms", {}).get("snowvisor")
+    n_fast = figures.get("sched_switches_1ms", {}).get("snowvisor")
+    base = shared.get("snowvisor")
+    n_base = figures.get("sched_switches", {}).get("snowvisor")
+    if fast and n_fast and base and n_base and n_fast["median"] > n_base["median"]:
+        extra = (fast["median"] - base["median"]) * 1e6
+        figures["sched_switch_cost"] = {
+            "what": "vCPU switch between two busy vCPUs on 1 CPU, all in", "unit": "instructions",
+            "target": "",
+            "how": "(shared run at 1 ms slices - at the default) / (their switch counts' "
+                   "difference), -icount shift=0",
+            "snowvisor": summary([extra / (n_fast["median"] - n_base["median"])])}
     doc = {"meta": meta, "figures": figures}
     with open(json_path, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=1)

@@ -140,7 +140,8 @@ dom0_build_snowctl() {
 # names (one a line, # comments) and every module they depend on (modinfo's
 # `depends`) from MODROOT, a kernel's lib/modules/<release> tree (.ko, .ko.xz,
 # .ko.gz or .ko.zst), into DEST as plain NAME.ko, and writes DEST/modules.dep:
-# "NAME: DEP..." lines, dependencies first, for /init's loader, and
+# "NAME: DEP..." lines, dependencies first, for /init's loader (and the
+# same as DEST/<release>/modules.dep for busybox's modprobe), and
 # DEST/modules.builtin: the listed names the kernel has built in. Prints one line
 # naming what was packed and what the kernel does not have; fails only when
 # the modules' vermagic is not MODROOT's release.
@@ -169,6 +170,10 @@ dom0_stage_modules() {
             packed+=("$m")
         fi
     done <"$list"
+    # Busybox's modprobe reads /lib/modules/<release>/modules.dep, paths
+    # relative to that directory: the same modules, one level up.
+    mkdir -p "$dest/$release"
+    sed -E 's#([^: ]+)#../\1.ko#g' "$dest/modules.dep" >"$dest/$release/modules.dep"
     local deps=$(($(wc -l <"$dest/modules.dep") - ${#packed[@]})) more=""
     [ "$deps" -le 0 ] || more=" (+$deps they need)"
     say "dom0: $release modules packed: ${packed[*]:-none}$more; built in: ${builtin[*]:-none}; missing: ${DOM0_MOD_MISSING[*]:-none}"
@@ -266,17 +271,23 @@ dom0_pack_initrd() {
         install -m 0755 "$SNOWCTL_BIN" "$stage/bin/snowctl"
         chmod 1777 "$stage/tmp"
     ) || die "staging the initramfs failed"
-    # A plain file list packed with every file owned by root: no root needed here.
     # No /dev/console node: /init mounts devtmpfs and takes the console itself.
+    dom0_pack_dir "$stage" "$out"
+    rm -rf "$work"
+    say "dom0: initramfs $(du -k "$out" | cut -f1) KiB"
+}
+
+# dom0_pack_dir DIR OUT: DIR as a gzipped newc archive OUT, every file owned
+# by root (a plain file list: no root needed here), reproducible.
+dom0_pack_dir() {
+    local dir=$1 out=$2
     (
-        cd "$stage" &&
+        cd "$dir" &&
             find . -mindepth 1 -printf '%P\n' | LC_ALL=C sort |
             cpio --quiet -o -H newc --owner=0:0 --reproducible |
                 gzip -9 -n >"$out.tmp"
-    ) || die "packing the initramfs failed"
+    ) || die "packing $out failed"
     mv "$out.tmp" "$out"
-    rm -rf "$work"
-    say "dom0: initramfs $(du -k "$out" | cut -f1) KiB"
 }
 
 # The default kernel's initramfs, with the modules of its package.

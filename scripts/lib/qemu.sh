@@ -8,6 +8,10 @@
 # Modules anywhere else in RAM work too: snowvisor then copies them.
 DOM0_KERNEL_ADDR=0x46000000
 DOM0_INITRD_ADDR=0x44000000
+# The DomUs' modules (scripts/run --domu) go from here up, each at a 2 MiB
+# boundary: above QEMU's DTB, below the memory snowvisor gives the DomUs
+# (taken from the top of RAM).
+DOMU_MODULES_ADDR=0x49000000
 
 # QEMU's option parser takes ",," for a literal comma.
 qemu_escape() { printf '%s' "${1//,/,,}"; }
@@ -62,9 +66,74 @@ qemu_dtb_with_modules() {
             dtb_fail "fdtput on $out failed"
     fi
     [ -z "$initrd" ] || add_module "$initrd" "$DOM0_INITRD_ADDR" multiboot,ramdisk multiboot,module
+    add_domus
     exec {QEMU_DTB_FD}<"$out" || dtb_fail "cannot open $out"
     rm -f "$out"
     QEMU_CMD+=(-dtb "/dev/fd/$QEMU_DTB_FD")
+}
+
+# Adds a dom0less node /chosen/domUN (Xen's booting.txt: xen,domain with
+# memory in KiB, cpus, vpl011, and its modules with 1-cell addresses) for
+# each entry "KERNEL|INITRD|MEM_MIB|BOOTARGS" of QEMU_DOMUS, and loads the
+# files from DOMU_MODULES_ADDR up. Called by qemu_dtb_with_modules, on its
+# copy of the tree ($out).
+add_domus() {
+    local spec k r m args node n=0 addr=$((DOMU_MODULES_ADDR)) f kind i total=0
+    [ -z "${QEMU_DOMUS+x}" ] || total=${#QEMU_DOMUS[@]}
+    # fdtput -p puts a new node before its siblings: made last to first, the
+    # nodes are in /chosen in --domu order, and the first is domain 1.
+    for ((i = total; i >= 1; i--)); do
+        fdtput -p -t s "$out" "/chosen/domU$i" compatible xen,domain || dtb_fail "fdtput on $out failed"
+    done
+    for spec in ${QEMU_DOMUS[@]+"${QEMU_DOMUS[@]}"}; do
+        IFS='|' read -r k r m args <<<"$spec"
+        n=$((n + 1))
+        node=/chosen/domU$n
+        fdtput -p -t s "$out" "$node" compatible xen,domain &&
+            fdtput -t u "$out" "$node" '#address-cells' 1 &&
+            fdtput -t u "$out" "$node" '#size-cells' 1 &&
+            fdtput -t u "$out" "$node" memory 0 $((m * 1024)) &&
+            fdtput -t u "$out" "$node" cpus 1 &&
+            fdtput "$out" "$node" vpl011 ||
+            dtb_fail "fdtput on $out failed"
+        if [ -n "${QEMU_DOMU_XEN:-}" ]; then
+            fdtput -t s "$out" "$node" xen,enhanced "$QEMU_DOMU_XEN" || dtb_fail "fdtput on $out failed"
+        fi
+        for f in "$k" "$r"; do
+            [ -n "$f" ] || continue
+            if [ "$f" = "$k" ]; then kind=kernel; else kind=ramdisk; fi
+            fdtput -p -t s "$out" "$node/module@$(printf '%x' "$addr")" compatible "multiboot,$kind" multiboot,module &&
+                fdtput -t u "$out" "$node/module@$(printf '%x' "$addr")" reg "$addr" "$(stat -c %s "$f")" ||
+                dtb_fail "fdtput on $out failed"
+            if [ "$kind" = kernel ]; then
+                fdtput -t s "$out" "$node/module@$(printf '%x' "$addr")" bootargs "$args" || dtb_fail "fdtput on $out failed"
+            fi
+            QEMU_CMD+=(-device "loader,file=$(qemu_escape "$f"),addr=$addr,force-raw=on")
+            addr=$(( (addr + $(stat -c %s "$f") + 0x1fffff) & ~0x1fffff ))
+        done
+    done
+    add_evtchns
+}
+
+# Writes a static event channel (Xen 4.18's xen,evtchn-v1 nodes, each end
+# naming the other by phandle) for each "P0:P1" of QEMU_EVTCHNS: Dom0's
+# port P0 under /chosen, domU1's port P1 under /chosen/domU1.
+add_evtchns() {
+    local spec p0 p1 n=0 ph a b
+    for spec in ${QEMU_EVTCHNS[@]+"${QEMU_EVTCHNS[@]}"}; do
+        IFS=':' read -r p0 p1 <<<"$spec"
+        n=$((n + 1))
+        # Far above the phandles QEMU's tree uses.
+        ph=$((0x7e000000 + 2 * n))
+        a=/chosen/evtchn@$n b=/chosen/domU1/evtchn@$n
+        fdtput -p -t s "$out" "$a" compatible xen,evtchn-v1 &&
+            fdtput -t u "$out" "$a" phandle "$ph" &&
+            fdtput -t u "$out" "$a" xen,evtchn "$p0" $((ph + 1)) &&
+            fdtput -p -t s "$out" "$b" compatible xen,evtchn-v1 &&
+            fdtput -t u "$out" "$b" phandle $((ph + 1)) &&
+            fdtput -t u "$out" "$b" xen,evtchn "$p1" "$ph" ||
+            dtb_fail "fdtput on $out failed"
+    done
 }
 
 # An SMMUv3 in front of the PCIe host and a virtio-blk-pci disk behind it.

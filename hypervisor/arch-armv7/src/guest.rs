@@ -5,6 +5,7 @@ use aarch32_cpu::register::{
     hcr::Bsu, CntVoff, Cnthctl, CntvCtl, Hcptr, Hcr, Hdcr, Hstr, Midr, Mpidr, Sctlr, Vmpidr, Vpidr,
 };
 use arbitrary_int::u40;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use snowvisor_arm::frame::TrapFrame;
 
@@ -15,7 +16,8 @@ const HCR_TSC: u32 = 1 << 19;
 
 /// HCR for a guest: stage 2 on (VM), set/way invalidation as clean+invalidate
 /// (SWIO), physical IRQ/FIQ/async aborts to HYP (IMO/FMO/AMO), broadcast TLB
-/// and cache maintenance (FB), barriers inner shareable (BSU), trap WFI (TWI),
+/// and cache maintenance (FB), barriers inner shareable (BSU), trap WFI
+/// (TWI: the vCPU blocks) and WFE (TWE: a spinning vCPU yields its CPU),
 /// SMC (TSC, PSCI is emulated), auxiliary control registers (TAC) and the
 /// IMPLEMENTATION DEFINED c9-c11 registers (TIDCP). What the guest then sees
 /// of each trapped register class: `coproc`.
@@ -28,8 +30,19 @@ pub const HCR_GUEST: Hcr = Hcr::new_with_raw_value(HCR_TSC)
     .with_fb(true)
     .with_bsu(Bsu::InnerShareable)
     .with_twi(true)
+    .with_twe(true)
     .with_tidcp(true)
     .with_tac(true);
+/// Whether [`configure`] sets HCR.TWI and HCR.TWE (see [`set_wfx_trapped`]).
+static TRAP_WFX: AtomicBool = AtomicBool::new(true);
+
+/// Whether guests' WFI and WFE trap to HYP from the next [`configure`] on
+/// each CPU (true by default; false runs them in the guest, Xen's
+/// `vwfi=native`). Called once at boot, before any CPU configures HYP.
+pub fn set_wfx_trapped(trapped: bool) {
+    TRAP_WFX.store(trapped, Ordering::Relaxed);
+}
+
 /// HSTR.T15: trap CP15 c15 (IMPLEMENTATION DEFINED on every ARMv7 core), as Xen.
 const HSTR_GUEST: Hstr = Hstr(1 << 15);
 /// HDCR trap bits (B4.1.66): debug ROM address registers (TDRA, 11), OS lock
@@ -76,20 +89,8 @@ pub fn configure(vttbr_root: u64, vmid: u8, vtcr: Vtcr) {
     CntVoff::write(CntVoff(0));
     // No stale stage-1 or stage-2 entry before the first guest entry.
     sysreg::tlbi_all_nsnh();
-    Hcr::write(HCR_GUEST);
-    aarch32_cpu::asm::isb();
-}
-
-/// SCTLR's reset value on a Cortex-A15 (TRM 4.3.27): MMU, caches,
-/// alignment checks off, exception vectors low.
-const SCTLR_RESET: u32 = 0x00c5_0078;
-
-/// Puts the guest's PL1 system control back to its reset state, as a CPU
-/// coming out of PSCI CPU_ON has it (MMU and caches off), whatever the
-/// vCPU last ran with.
-pub fn reset_pl1() {
-    // The guest's (Non-secure PL1) SCTLR, written while it does not run here.
-    Sctlr::write(Sctlr::new_with_raw_value(SCTLR_RESET));
+    let trap = TRAP_WFX.load(Ordering::Relaxed);
+    Hcr::write(HCR_GUEST.with_twi(trap).with_twe(trap));
     aarch32_cpu::asm::isb();
 }
 

@@ -22,6 +22,8 @@ pub mod sysreg;
 #[cfg(target_arch = "arm")]
 pub mod banked;
 #[cfg(target_arch = "arm")]
+pub mod context;
+#[cfg(target_arch = "arm")]
 pub mod cpu;
 #[cfg(target_arch = "arm")]
 pub mod entry;

@@ -4,7 +4,7 @@
 /// In HYP mode r14 is the User-mode LR (HYP has no banked LR), so for a
 /// trap from a guest `lr` is the guest's LR_usr.
 #[repr(C)]
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrapFrame {
     pub r: [u32; 13],
     pub lr: u32,

@@ -16,6 +16,7 @@
 extern crate alloc;
 
 pub mod at;
+pub mod context;
 pub mod coproc;
 pub mod exception;
 pub mod frame;

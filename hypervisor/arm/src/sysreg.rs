@@ -120,6 +120,7 @@ impl SysReg for Ttbcr {
     const OP2: u32 = 2;
 }
 impl SysRegRead for Ttbcr {}
+impl SysRegWrite for Ttbcr {}
 
 /// HTTBR, Hyp Translation Table Base Register (64-bit, p15, 4, c2; B4.1.77).
 #[bitbybit::bitfield(u64, default = 0, debug)]
@@ -246,6 +247,19 @@ operation!(
     /// ATS12NSOPW: as [`Ats12NsoPr`] for a PL1 write.
     Ats12NsoPw, 0, 7, 8, 5
 );
+
+/// CNTHP_CVAL, the HYP timer's compare value (64-bit, `MCRR p15, 6, <Rt>,
+/// <Rt2>, c14`; B4.1.27). aarch32-cpu 0.4's `CnthpCval` encodes opc1 2,
+/// which is CNTP_CVAL's (the PL1 physical timer), hence this one.
+pub struct CnthpCval;
+
+impl SysReg64 for CnthpCval {
+    const CP: u32 = 15;
+    const OP1: u32 = 6;
+    const CRM: u32 = 14;
+}
+impl SysRegRead64 for CnthpCval {}
+impl SysRegWrite64 for CnthpCval {}
 
 #[cfg(test)]
 mod tests {

@@ -9,8 +9,10 @@ use alloc::vec::Vec;
 use core::fmt;
 
 pub mod dom0_mem;
+pub mod xen_only;
 
 pub use dom0_mem::Dom0Mem;
+pub use xen_only::Vwfi;
 
 /// Console log levels, from quietest to loudest (Xen's names are accepted too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -87,6 +89,21 @@ pub struct BootArgs<'a> {
     /// `dom0_max_vcpus=N` (Xen's): at most N vCPUs for Dom0; None: one per
     /// CPU that came up.
     pub dom0_max_vcpus: Option<u32>,
+    /// `sched_slice_ms=N`: the scheduler's time slice in milliseconds
+    /// (1-1000; default [`crate::sched::DEFAULT_SLICE_MS`]): how long a
+    /// vCPU runs before another runnable vCPU of its CPU gets the CPU.
+    pub sched_slice_ms: u32,
+    /// `domu_restart=<bool>` (default on): a DomU's PSCI SYSTEM_RESET
+    /// restarts it, from copies of its boot modules snowvisor keeps (their
+    /// size in RAM taken from Dom0's share); off: the reset ends it and no
+    /// copies are kept.
+    pub domu_restart: bool,
+    /// `sched_ratelimit_us=N` (Xen's): how long the running vCPU keeps its
+    /// CPU before a woken vCPU takes it (microseconds, 0-1000000; default
+    /// [`crate::sched::MIN_RUN_US`]).
+    pub sched_ratelimit_us: u32,
+    /// `vwfi=` (Xen's, Arm): whether a guest's WFI/WFE trap (default).
+    pub vwfi: Vwfi,
     /// `iommu=` text, parsed by the IOMMU plan.
     pub iommu: Option<&'a str>,
     /// `swiotlb=` text, parsed by the IOMMU plan.
@@ -106,6 +123,10 @@ impl Default for BootArgs<'_> {
             dom0_mem: None,
             panic_secs: DEFAULT_PANIC_SECS,
             dom0_max_vcpus: None,
+            sched_slice_ms: crate::sched::DEFAULT_SLICE_MS,
+            domu_restart: true,
+            sched_ratelimit_us: crate::sched::MIN_RUN_US as u32,
+            vwfi: Vwfi::Trap,
             iommu: None,
             swiotlb: None,
             selftest: None,
@@ -171,6 +192,22 @@ impl<'a> BootArgs<'a> {
                         expected: "a number of vCPUs of 1 or more",
                     }),
                 },
+                "sched_slice_ms" => match value.parse::<u32>() {
+                    Ok(n) if crate::sched::SLICE_MS_RANGE.contains(&n) => a.sched_slice_ms = n,
+                    _ => a.errors.push(ArgError::BadValue {
+                        key,
+                        value,
+                        expected: "milliseconds from 1 to 1000",
+                    }),
+                },
+                "domu_restart" | "no-domu_restart" => match parse_bool(word) {
+                    Some(b) => a.domu_restart = b,
+                    None => a.errors.push(ArgError::BadValue {
+                        key,
+                        value,
+                        expected: BOOL_FORMS,
+                    }),
+                },
                 "sync_console" | "no-sync_console" => match parse_bool(word) {
                     // snowvisor's console output is synchronous already.
                     Some(_) => {}
@@ -186,6 +223,7 @@ impl<'a> BootArgs<'a> {
                 // console is /chosen/stdout-path's UART or the board's.
                 "console" => {}
                 "snowvisor.selftest" => a.selftest = Some(value),
+                _ if xen_only::parse(&mut a, word, key, value) => {}
                 _ => a.errors.push(ArgError::Unknown(word)),
             }
         }
@@ -273,6 +311,7 @@ mod tests {
             "dom0_max_vcpus=4 loglvl=none sync_console=maybe panic=soon loglvl=info/loud dom0_max_vcpus=0",
         );
         assert_eq!(a.dom0_max_vcpus, Some(4));
+        assert_eq!(a.sched_slice_ms, crate::sched::DEFAULT_SLICE_MS);
         let msgs: Vec<_> = a.errors.iter().map(|e| alloc::format!("{e}")).collect();
         assert!(
             msgs[0].contains("'loglvl=none' not honoured exactly"),
@@ -285,6 +324,35 @@ mod tests {
         assert!(msgs[2].contains("panic=soon ignored"), "{msgs:?}");
         assert!(msgs[3].contains("loglvl=info/loud ignored"), "{msgs:?}");
         assert!(msgs[4].contains("dom0_max_vcpus=0 ignored"), "{msgs:?}");
+    }
+
+    #[test]
+    fn domu_restart_is_on_unless_turned_off() {
+        assert!(BootArgs::default().domu_restart);
+        assert!(!BootArgs::parse("domu_restart=0").domu_restart);
+        assert!(!BootArgs::parse("no-domu_restart").domu_restart);
+        assert!(BootArgs::parse("domu_restart=on").domu_restart);
+        let a = BootArgs::parse("domu_restart=maybe");
+        assert!(a.domu_restart);
+        assert_eq!(a.errors.len(), 1);
+    }
+
+    #[test]
+    fn the_time_slice_is_bounded() {
+        assert_eq!(BootArgs::parse("sched_slice_ms=30").sched_slice_ms, 30);
+        for bad in [
+            "sched_slice_ms=0",
+            "sched_slice_ms=1001",
+            "sched_slice_ms=fast",
+        ] {
+            let a = BootArgs::parse(bad);
+            assert_eq!(a.sched_slice_ms, crate::sched::DEFAULT_SLICE_MS);
+            let m = alloc::format!("{}", a.errors[0]);
+            assert!(
+                m.ends_with("ignored: expected milliseconds from 1 to 1000"),
+                "{m}"
+            );
+        }
     }
 
     #[test]

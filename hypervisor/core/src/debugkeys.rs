@@ -1,7 +1,8 @@
-//! The serial console shared by Dom0 and snowvisor, as Xen does it: input goes
-//! to Dom0 (hvc0) until Ctrl-a is typed three times in a row, which switches
-//! it to snowvisor's own console, where single keys print debug state; three
-//! more Ctrl-a switch back. Output from both always reaches the UART.
+//! The serial console shared by Dom0, the DomUs and snowvisor, as Xen does
+//! it: input goes to Dom0 (hvc0) until Ctrl-a is typed three times in a row,
+//! which switches it to the first DomU with a console (its vpl011), then the
+//! next, then to snowvisor's own console, where single keys print debug
+//! state, then back to Dom0. Output from all always reaches the UART.
 //!
 //! The switch, the key table and what a key prints are host-tested (the CPU
 //! through [`Arch`]); [`run`] writes it to the console.
@@ -22,15 +23,18 @@ const SWITCH_COUNT: u8 = 3;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
     Dom0,
+    /// The DomU with this domain ID (its vpl011).
+    DomU(u16),
     Hypervisor,
 }
 
 impl fmt::Display for Focus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Focus::Dom0 => "Dom0",
-            Focus::Hypervisor => "snowvisor",
-        })
+        match self {
+            Focus::Dom0 => f.write_str("Dom0"),
+            Focus::DomU(id) => write!(f, "d{id}"),
+            Focus::Hypervisor => f.write_str("snowvisor"),
+        }
     }
 }
 
@@ -39,6 +43,8 @@ impl fmt::Display for Focus {
 pub enum Input {
     /// A byte for Dom0's console.
     Dom0(u8),
+    /// A byte for the console of the DomU with this domain ID.
+    DomU(u16, u8),
     /// A key for snowvisor's console.
     Key(u8),
     /// Input now goes to this side.
@@ -52,6 +58,8 @@ pub enum Input {
 pub struct ConsoleSwitch {
     focus: Focus,
     held: u8,
+    /// The DomUs with a console, in the order input visits them (domain IDs).
+    domus: alloc::vec::Vec<u16>,
 }
 
 impl Default for ConsoleSwitch {
@@ -59,11 +67,37 @@ impl Default for ConsoleSwitch {
         ConsoleSwitch {
             focus: Focus::Dom0,
             held: 0,
+            domus: alloc::vec::Vec::new(),
         }
     }
 }
 
 impl ConsoleSwitch {
+    /// A switch whose cycle visits the DomUs `domus` (domain IDs, in
+    /// order) between Dom0 and snowvisor.
+    pub fn with_domus(domus: alloc::vec::Vec<u16>) -> Self {
+        ConsoleSwitch {
+            domus,
+            ..Self::default()
+        }
+    }
+
+    /// Where input goes after `f`: Dom0, each DomU, snowvisor, Dom0 again.
+    fn next(&self, f: Focus) -> Focus {
+        let after = match f {
+            Focus::Dom0 => 0,
+            Focus::DomU(id) => self
+                .domus
+                .iter()
+                .position(|&d| d == id)
+                .map_or(usize::MAX, |i| i + 1),
+            Focus::Hypervisor => return Focus::Dom0,
+        };
+        self.domus
+            .get(after)
+            .map_or(Focus::Hypervisor, |&id| Focus::DomU(id))
+    }
+
     pub fn focus(&self) -> Focus {
         self.focus
     }
@@ -74,10 +108,7 @@ impl ConsoleSwitch {
             self.held += 1;
             if self.held == SWITCH_COUNT {
                 self.held = 0;
-                self.focus = match self.focus {
-                    Focus::Dom0 => Focus::Hypervisor,
-                    Focus::Hypervisor => Focus::Dom0,
-                };
+                self.focus = self.next(self.focus);
                 emit(Input::Switched(self.focus));
             }
             return;
@@ -91,19 +122,42 @@ impl ConsoleSwitch {
     fn deliver(&self, b: u8) -> Input {
         match self.focus {
             Focus::Dom0 => Input::Dom0(b),
+            Focus::DomU(id) => Input::DomU(id, b),
             Focus::Hypervisor => Input::Key(b),
         }
     }
 }
 
 /// The console's state kept with the domain: the switch, the UART's receive
-/// interrupt and what the `p` key prints.
-#[derive(Debug, Clone, Default)]
+/// interrupt, what the `p` key prints and the DomUs (for their input and
+/// the `d` key).
+#[derive(Clone, Default)]
 pub struct Console {
     pub switch: ConsoleSwitch,
     /// The UART's SPI, routed to snowvisor (None: input is not interrupt driven).
     pub intid: Option<u32>,
     pub plan_lines: alloc::vec::Vec<alloc::string::String>,
+    /// The boot-time DomUs, in domain ID order.
+    pub domus: alloc::vec::Vec<ConsoleDomU>,
+    /// Dom0, whose hvc0 gets the input typed for Dom0 whichever vCPU (of
+    /// any domain, or none) the UART's CPU runs when the byte arrives.
+    pub dom0: Option<&'static crate::vcpu::DomainCell>,
+}
+
+/// A DomU as the console knows it.
+#[derive(Clone, Copy)]
+pub struct ConsoleDomU {
+    /// Its domain ID.
+    pub id: u16,
+    /// Its node's name under `/chosen` (`domU1`).
+    pub node: &'static str,
+    pub cell: &'static crate::vcpu::DomainCell,
+}
+
+impl fmt::Debug for ConsoleDomU {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "d{} ({})", self.id, self.node)
+    }
 }
 
 /// snowvisor's debug keys.
@@ -115,6 +169,11 @@ pub enum Command {
     Events,
     LogLevel,
     Stats,
+    /// The integrity check: snowvisor's text and read-only data and the
+    /// guard pages against their checksums at boot.
+    Integrity,
+    /// The domains: ID, name, memory, vCPUs, state ([`list_domains`]).
+    Domains,
     /// Return, newline: nothing to do.
     Nothing,
     Unknown(u8),
@@ -124,6 +183,7 @@ pub enum Command {
 pub const KEYS: &[(u8, &str)] = &[
     (b'h', "this help"),
     (b'p', "the plan: what Dom0 got and why"),
+    (b'd', "the domains: ID, name, memory, vCPUs, state"),
     (b'r', "Dom0's vCPU registers"),
     (b'e', "event channels, grant table and upcall state"),
     (
@@ -134,6 +194,10 @@ pub const KEYS: &[(u8, &str)] = &[
         b'l',
         "cycle the log level (error, warn, info, debug, trace)",
     ),
+    (
+        b'c',
+        "integrity: CRC-32 of snowvisor's text+rodata and the guard pages, against boot",
+    ),
 ];
 
 impl Command {
@@ -141,10 +205,12 @@ impl Command {
         match k {
             b'h' | b'?' => Command::Help,
             b'p' => Command::Plan,
+            b'd' => Command::Domains,
             b'r' => Command::Registers,
             b'e' => Command::Events,
             b'l' => Command::LogLevel,
             b's' => Command::Stats,
+            b'c' => Command::Integrity,
             b'\r' | b'\n' | b' ' => Command::Nothing,
             k => Command::Unknown(k),
         }
@@ -168,9 +234,65 @@ pub fn switch_banner(f: Focus) -> alloc::string::String {
         Focus::Dom0 => {
             alloc::format!("*** serial input to {f} (type Ctrl-a three times to switch input)")
         }
+        Focus::DomU(_) => {
+            alloc::format!("*** serial input to {f} (type Ctrl-a three times to switch input)")
+        }
         Focus::Hypervisor => alloc::format!(
             "*** serial input to {f} (type Ctrl-a three times to switch input, h for help)"
         ),
+    }
+}
+
+/// One line of the `d` key: domain `d`, named `node`, and `lost` bytes of
+/// its console output lost since boot (said only when some were).
+pub fn domain_line(d: &Domain, node: &str, lost: u64) -> alloc::string::String {
+    let mib: u64 = d.memory.iter().map(|r| r.size).sum::<u64>() >> 20;
+    let on = d
+        .vcpus
+        .iter()
+        .filter(|s| s.power == crate::psci::Power::On)
+        .count();
+    let lost = if lost > 0 {
+        alloc::format!(", console: {lost} byte(s) of output lost")
+    } else {
+        alloc::string::String::new()
+    };
+    let restarts = d
+        .restart
+        .as_ref()
+        .map_or(alloc::string::String::new(), |r| {
+            alloc::format!(", restarts {}", r.guard.count())
+        });
+    alloc::format!(
+        "d{} {node}: {mib} MiB, {} vCPU(s) ({on} on), {}{restarts}{lost}",
+        d.id,
+        d.vcpus.len(),
+        d.state.name()
+    )
+}
+
+/// Bytes of domain `d`'s console output lost since boot: to its UART's
+/// full FIFO, and beyond its room in the console's queue.
+fn console_lost(a: &impl Arch, d: &Domain) -> u64 {
+    d.uart.as_ref().map_or(0, |u| u.lost()) + a.console_lost(d.id)
+}
+
+/// The `d` key: every domain, each locked in turn (never two at once,
+/// never with another lock but the CPU's own: the lock order), Dom0's
+/// first. The caller holds no domain lock.
+pub fn list_domains(a: &impl Arch, dom0: &crate::vcpu::DomainCell, console: &Console) {
+    let line = {
+        let d = dom0.lock();
+        domain_line(&d, "dom0", console_lost(a, &d))
+    };
+    a.console_write(format_args!("snowvisor: domains:\n"));
+    a.console_write(format_args!("snowvisor:   {line}\n"));
+    for u in &console.domus {
+        let line = {
+            let d = u.cell.lock();
+            domain_line(&d, u.node, console_lost(a, &d))
+        };
+        a.console_write(format_args!("snowvisor:   {line}\n"));
     }
 }
 
@@ -218,15 +340,42 @@ pub(crate) fn write_key(
     f: &TrapFrame,
 ) -> fmt::Result {
     match cmd {
-        Command::Help => KEYS
-            .iter()
-            .try_for_each(|(k, what)| writeln!(o, "snowvisor: '{}': {what}", *k as char)),
         Command::Plan => console
             .plan_lines
             .iter()
             .try_for_each(|l| writeln!(o, "snowvisor: {l}")),
         Command::Registers => registers(o, a, d, v, f),
         Command::Events => events(o, a, d, v),
+        // Listed by the caller, which holds no domain lock then.
+        Command::Domains => Ok(()),
+        c => write_plain_key(o, a, c),
+    }
+}
+
+/// A debug key Dom0 sent (`XEN_SYSCTL_debug_keys`: `xl debug-keys`), run
+/// inside its hypercall. The keys that read no domain ('h', 's', 'l', 'c')
+/// run as on the console, their lines going to the console and the RAM
+/// log (`xl dmesg`); those that show a domain or the plan ('d', 'e', 'p',
+/// 'r') say they are the console's: the hypercall holds its own domain's
+/// lock and has no plan or vCPU registers to show.
+pub fn run_for_guest(a: &impl Arch, key: u8) {
+    let o = &mut Out(a);
+    let _ = match Command::from_key(key) {
+        Command::Plan | Command::Registers | Command::Events | Command::Domains => writeln!(
+            o,
+            "snowvisor: key '{}' shows a domain's state: type it on the console (Ctrl-a three times)",
+            key as char
+        ),
+        c => write_plain_key(o, a, c),
+    };
+}
+
+/// The keys that need no domain: help, counters, log level, integrity.
+fn write_plain_key(o: &mut impl Write, a: &impl Arch, cmd: Command) -> fmt::Result {
+    match cmd {
+        Command::Help => KEYS
+            .iter()
+            .try_for_each(|(k, what)| writeln!(o, "snowvisor: '{}': {what}", *k as char)),
         Command::Stats => {
             let mut r = Ok(());
             a.exits().for_each(|c, k, n| {
@@ -241,7 +390,10 @@ pub(crate) fn write_key(
             log::set_max_level(crate::console::level_filter(l));
             writeln!(o, "snowvisor: log level {l:?}")
         }
-        Command::Nothing => Ok(()),
+        Command::Integrity => {
+            a.integrity_check("debug key 'c'");
+            Ok(())
+        }
         // Printable keys quoted, others as a byte (no char Debug escaping:
         // it brings Unicode tables into the image).
         Command::Unknown(k) if k.is_ascii_graphic() => writeln!(
@@ -253,6 +405,11 @@ pub(crate) fn write_key(
             o,
             "snowvisor: key {k:#04x} does nothing here; 'h' lists the keys"
         ),
+        Command::Nothing
+        | Command::Plan
+        | Command::Registers
+        | Command::Events
+        | Command::Domains => Ok(()),
     }
 }
 
@@ -341,6 +498,28 @@ mod tests {
     }
 
     #[test]
+    fn ctrl_a_cycles_through_the_domus() {
+        let mut s = ConsoleSwitch::with_domus(alloc::vec![1, 3]);
+        let cycle = [
+            Focus::DomU(1),
+            Focus::DomU(3),
+            Focus::Hypervisor,
+            Focus::Dom0,
+        ];
+        for to in cycle {
+            assert_eq!(feed(&mut s, &[1, 1, 1]), [Input::Switched(to)]);
+            let want = match to {
+                Focus::Dom0 => Input::Dom0(b'x'),
+                Focus::DomU(id) => Input::DomU(id, b'x'),
+                Focus::Hypervisor => Input::Key(b'x'),
+            };
+            assert_eq!(feed(&mut s, b"x"), [want]);
+        }
+        assert_eq!(Command::from_key(b'd'), Command::Domains);
+        assert!(switch_banner(Focus::DomU(3)).starts_with("*** serial input to d3 "));
+    }
+
+    #[test]
     fn fewer_ctrl_a_are_input() {
         let mut s = ConsoleSwitch::default();
         // Ctrl-a Ctrl-a then 'c': both Ctrl-a reach Dom0 before the 'c'.
@@ -364,6 +543,7 @@ mod tests {
         assert_eq!(Command::from_key(b'h'), Command::Help);
         assert_eq!(Command::from_key(b'e'), Command::Events);
         assert_eq!(Command::from_key(b's'), Command::Stats);
+        assert_eq!(Command::from_key(b'c'), Command::Integrity);
         assert_eq!(Command::from_key(b'\r'), Command::Nothing);
         assert_eq!(Command::from_key(b'z'), Command::Unknown(b'z'));
         let mut l = LogLevel::Info;

@@ -49,6 +49,9 @@ pub enum Class {
     LrRefill = 14,
     /// An exception class snowvisor does not handle; key: the HSR's EC.
     Other = 15,
+    /// A vCPU switched in on a CPU that held another (not an exit: what
+    /// the scheduler did); key 0.
+    VcpuSwitch = 16,
 }
 
 impl Class {
@@ -70,6 +73,7 @@ impl Class {
             Class::Maintenance => "maintenance",
             Class::LrRefill => "lr-refill",
             Class::Other => "other",
+            Class::VcpuSwitch => "vcpu-switch",
         }
     }
 }
@@ -97,8 +101,9 @@ pub struct Exits {
     gicd_write: [AtomicU32; GICD_BANKS],
     irq: [AtomicU32; INTIDS],
     refill: [AtomicU32; REFILLS],
-    /// Psci, Smc, Wfi, Wfe, DataAbort, PrefetchAbort, Maintenance by class number.
-    single: [AtomicU32; 16],
+    /// Psci, Smc, Wfi, Wfe, DataAbort, PrefetchAbort, Maintenance,
+    /// VcpuSwitch by class number.
+    single: [AtomicU32; 17],
     /// Other, by EC.
     other: [AtomicU32; 64],
     cp15_key: [AtomicU32; CP15_SLOTS],
@@ -127,7 +132,7 @@ impl Exits {
             gicd_write: [ZERO; GICD_BANKS],
             irq: [ZERO; INTIDS],
             refill: [ZERO; REFILLS],
-            single: [ZERO; 16],
+            single: [ZERO; 17],
             other: [ZERO; 64],
             cp15_key: [ZERO; CP15_SLOTS],
             cp15: [ZERO; CP15_SLOTS],
@@ -147,6 +152,7 @@ impl Exits {
                 | Class::DataAbort
                 | Class::PrefetchAbort
                 | Class::Maintenance
+                | Class::VcpuSwitch
         ) {
             add(&self.single[class as usize]);
         }
@@ -235,6 +241,7 @@ impl Exits {
             Class::DataAbort,
             Class::PrefetchAbort,
             Class::Maintenance,
+            Class::VcpuSwitch,
         ] {
             let n = self.single[class as usize].load(Ordering::Relaxed);
             if n != 0 {

@@ -3,9 +3,10 @@
 //! "Creating Multiple Domains directly from Xen"), read into one [`DomUSpec`]
 //! each, in tree order (domain ids 1, 2, ... as Xen numbers them).
 //!
-//! Everything the binding documents is read. What snowvisor does not do yet
-//! (static memory, direct map, cpupools, device passthrough, static event
-//! channels, static shared memory, UEFI-loaded modules) is refused with a
+//! Everything the binding documents is read, and the static event channels
+//! of Xen 4.18's binding (`xen,evtchn-v1` nodes, [`static_evtchns`]). What
+//! snowvisor does not do yet (static memory, direct map, cpupools, device
+//! passthrough, static shared memory, UEFI-loaded modules) is refused with a
 //! [`DomUError`] naming the node and property, never ignored: a tree that
 //! asks for it would otherwise boot a guest that is not what it describes.
 //!
@@ -35,6 +36,9 @@ pub const MAX_NR_SPIS: u32 = 988;
 /// Memory is given in KiB and allocated in pages of this many KiB (4 KiB,
 /// the stage-2 granule).
 pub const PAGE_KIB: u64 = 4;
+/// The first domain ID Xen reserves (`DOMID_FIRST_RESERVED`,
+/// `xen/include/public/xen.h`): DomUs are numbered below it.
+pub const DOMID_FIRST_RESERVED: u16 = 0x7ff0;
 
 /// `xen,enhanced`: which Xen PV interfaces the guest gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +141,24 @@ pub enum Why {
     BootargsNotOnKernel,
     /// The module's bytes overlap another module's.
     Overlaps(String),
+    /// A static event channel's local port outside `1..=max` (the domain's
+    /// ports: 1023 for a DomU, Xen's `max_evtchn_port`; 4095 for Dom0).
+    EvtchnPort { port: u32, max: u32 },
+    /// The phandle of `xen,evtchn` names no node.
+    EvtchnPhandle(u32),
+    /// The remote node is not a `xen,evtchn-v1` node.
+    EvtchnNotChannel(String),
+    /// The remote node's `xen,evtchn` names a node other than this one.
+    EvtchnNotMutual(String),
+    /// The remote node is not a child of `/chosen` (Dom0) or of a
+    /// `xen,domain` node.
+    EvtchnNoDomain(String),
+    /// Another channel node of the same domain has this local port.
+    EvtchnPortTaken(String),
+    /// The domain has no Xen PV interface to use the channel with.
+    EvtchnNotEnhanced,
+    /// The domain would get an ID at or above [`DOMID_FIRST_RESERVED`].
+    TooManyDomains,
 }
 
 /// A domain node the binding (or snowvisor) does not accept: the node's path,
@@ -204,6 +226,31 @@ impl fmt::Display for DomUError {
                 write!(f, "only the kernel module's bootargs are the domain's command line")
             }
             Why::Overlaps(other) => write!(f, "overlaps {other}"),
+            Why::EvtchnPort { port, max } => {
+                write!(f, "local port {port} is outside 1..={max}, the domain's ports")
+            }
+            Why::EvtchnPhandle(ph) => write!(f, "phandle {ph:#x} names no node"),
+            Why::EvtchnNotChannel(p) => {
+                write!(f, "names {p}, which is not a \"xen,evtchn-v1\" node")
+            }
+            Why::EvtchnNotMutual(p) => write!(
+                f,
+                "the remote end {p} does not name this node back (each end's xen,evtchn names the other)"
+            ),
+            Why::EvtchnNoDomain(p) => write!(
+                f,
+                "the remote end {p} is neither under /chosen (Dom0) nor under a \"xen,domain\" node"
+            ),
+            Why::EvtchnPortTaken(p) => write!(f, "the domain's local port is also {p}'s"),
+            Why::EvtchnNotEnhanced => write!(
+                f,
+                "the domain has no event channels: give it xen,enhanced (\"no-xenstore\" or \"enabled\")"
+            ),
+            Why::TooManyDomains => write!(
+                f,
+                "domain IDs run out: at most {} domains beside Dom0 (IDs from {DOMID_FIRST_RESERVED:#x} are Xen's reserved ones)",
+                DOMID_FIRST_RESERVED - 1
+            ),
         }
     }
 }
@@ -228,16 +275,13 @@ pub fn domus<'a>(tree: &HostTree<'a>) -> Result<Vec<DomUSpec<'a>>, DomUError> {
         .collect();
     for &n in kids(x, chosen) {
         let compat = x.compatibles(n);
-        if compat.contains(&"xen,evtchn-v1") {
-            return Err(err(x, n, "compatible", Why::Unsupported(EVTCHN)));
-        }
         if compat.contains(&"xen,domain-shared-memory-v1") {
             return Err(err(x, n, "compatible", Why::Unsupported(SHM)));
         }
         if !compat.contains(&DOMAIN_COMPATIBLE) {
             continue;
         }
-        let domid = u16::try_from(out.len() + 1).unwrap_or(u16::MAX);
+        let domid = domid_for(out.len()).map_err(|w| err(x, n, "compatible", w))?;
         let spec = domain(x, n, domid)?;
         for m in core::iter::once(&spec.kernel).chain(spec.ramdisk.as_ref()) {
             let path = alloc::format!("{}/{}", x.path(n), m.node);
@@ -255,7 +299,15 @@ pub fn domus<'a>(tree: &HostTree<'a>) -> Result<Vec<DomUSpec<'a>>, DomUError> {
     Ok(out)
 }
 
-const EVTCHN: &str = "static event channels, xen,evtchn-v1";
+/// The domain ID of the `index`-th domain node (from 0): `index + 1`,
+/// below [`DOMID_FIRST_RESERVED`] ([`Why::TooManyDomains`] otherwise).
+pub fn domid_for(index: usize) -> Result<u16, Why> {
+    u16::try_from(index + 1)
+        .ok()
+        .filter(|&d| d < DOMID_FIRST_RESERVED)
+        .ok_or(Why::TooManyDomains)
+}
+
 const SHM: &str = "static shared memory, xen,domain-shared-memory-v1";
 
 fn kids<'x>(x: &'x NodeIndex<'_>, n: usize) -> &'x [usize] {
@@ -398,8 +450,9 @@ fn modules<'a>(x: &NodeIndex<'a>, dom: usize) -> Result<Modules<'a>, DomUError> 
                 "compatible",
                 Why::Unsupported("device passthrough, multiboot,device-tree"),
             ));
-        } else if has("xen,evtchn-v1") {
-            return Err(err(x, m, "compatible", Why::Unsupported(EVTCHN)));
+        } else if has(evtchn::COMPATIBLE) {
+            // A static event channel end: [`static_evtchns`] reads it.
+            continue;
         } else if has("xen,domain-shared-memory-v1") {
             return Err(err(x, m, "compatible", Why::Unsupported(SHM)));
         } else if let Some(old) = compat.iter().find(|c| {
@@ -463,6 +516,9 @@ fn modules<'a>(x: &NodeIndex<'a>, dom: usize) -> Result<Modules<'a>, DomUError> 
     let (k, kernel) = kernel.ok_or_else(|| err(x, dom, "compatible", Why::NoKernel))?;
     Ok((kernel, ramdisk.map(|(_, r)| r), x.str_prop(k, "bootargs")))
 }
+
+mod evtchn;
+pub use evtchn::{static_evtchns, EvtchnEnd, StaticEvtchn};
 
 #[cfg(test)]
 mod tests;

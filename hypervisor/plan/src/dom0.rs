@@ -152,10 +152,15 @@ impl From<TreeError> for Dom0DtError {
 /// Compatibles of nodes that describe boot modules or a host-side Xen.
 const NOT_FOR_DOM0: &[&str] = &[
     "xen,xen",
+    // A boot-time DomU's node (its modules are not Dom0's either).
+    snowvisor_dt::dom0less::DOMAIN_COMPATIBLE,
     "multiboot,module",
     "multiboot,kernel",
     "multiboot,ramdisk",
     "xen,multiboot-module",
+    // A static event channel end (Xen 4.18's dom0less binding): the
+    // hypervisor's configuration, which Xen keeps from Dom0 too.
+    "xen,evtchn-v1",
 ];
 const OVERLAY_NODES: &[&str] = &["__symbols__", "__fixups__", "__local_fixups__"];
 const PSCI: &[&str] = crate::cpus::PSCI_COMPATIBLES;
@@ -180,6 +185,10 @@ struct Writer<'x, 'a, 'p> {
     psci: Option<usize>,
     /// `/cpus` and the `cpu` nodes Dom0 keeps, when [`Dom0Params::cpus`] says which.
     cpu_nodes: Vec<usize>,
+    /// vCPUs with no host `cpu` node (more vCPUs than CPUs): `reg` values,
+    /// and the host `cpu` node whose properties they copy.
+    extra_cpus: Vec<u64>,
+    cpu_model: Option<usize>,
     memory_written: bool,
 }
 
@@ -317,6 +326,34 @@ impl Writer<'_, '_, '_> {
         self.prop(0, "device_type", b"memory\0")?;
         self.prop(0, "reg", &reg)?;
         self.w.end_node(h).map_err(self.err(0))
+    }
+
+    /// A `cpu` node for each vCPU no host CPU node stands for, after the
+    /// kept ones: the first host CPU's `compatible`, `device_type` and the
+    /// vCPU's MPIDR affinity as `reg` in `/cpus`' address cells.
+    fn extra_cpu_nodes(&mut self, cpus: usize) -> Result<(), Dom0DtError> {
+        let Some(model) = self.cpu_model else {
+            return Ok(());
+        };
+        let compat = self.x.prop(model, "compatible").map(<[u8]>::to_vec);
+        let ac = self.x.address_cells(cpus);
+        for aff in core::mem::take(&mut self.extra_cpus) {
+            let h = self
+                .w
+                .begin_node(&format!("cpu@{aff:x}"))
+                .map_err(self.err(cpus))?;
+            self.prop(cpus, "device_type", b"cpu\0")?;
+            if let Some(c) = &compat {
+                self.prop(cpus, "compatible", c)?;
+            }
+            let reg: Vec<u8> = match ac {
+                2 => aff.to_be_bytes().to_vec(),
+                _ => (aff as u32).to_be_bytes().to_vec(),
+            };
+            self.prop(cpus, "reg", &reg)?;
+            self.w.end_node(h).map_err(self.err(cpus))?;
+        }
+        Ok(())
     }
 
     /// Nodes added at the end of the root: whatever the host lacked, and `/hypervisor`.
@@ -506,6 +543,14 @@ pub fn build(tree: &HostTree<'_>, plan: &Plan, d: &Dom0Params<'_>) -> Result<Vec
             )
             .collect(),
     };
+    let host_cpus = crate::cpus::host_cpus(x);
+    let extra_cpus: Vec<u64> = d
+        .cpus
+        .iter()
+        .copied()
+        .filter(|a| !host_cpus.iter().any(|c| c.mpidr == *a))
+        .collect();
+    let cpu_model = host_cpus.first().map(|c| c.node);
     let rsv = reservations(tree.blob, &d.memory);
     let mut w = FdtWriter::new(&rsv);
     w.set_boot_cpuid_phys(crate::cpus::boot_cpuid_phys(tree.blob));
@@ -521,6 +566,8 @@ pub fn build(tree: &HostTree<'_>, plan: &Plan, d: &Dom0Params<'_>) -> Result<Vec
         chosen,
         psci,
         cpu_nodes,
+        extra_cpus,
+        cpu_model,
         memory_written: false,
     };
     let mut stack = alloc::vec![Step::Enter(0)];
@@ -551,6 +598,9 @@ pub fn build(tree: &HostTree<'_>, plan: &Plan, d: &Dom0Params<'_>) -> Result<Vec
             Step::Exit(i, h) => {
                 if i == 0 {
                     wr.root_extras()?;
+                }
+                if x.path(i) == "/cpus" {
+                    wr.extra_cpu_nodes(i)?;
                 }
                 wr.w.end_node(h).map_err(wr.err(i))?;
             }

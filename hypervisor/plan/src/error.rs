@@ -91,9 +91,6 @@ pub enum PlanWarning {
     /// `interrupt-parent`/`interrupts`/`interrupt-map`, a cycle): the node is
     /// passed to Dom0 unchanged, without SPIs. `why` names the node.
     OddInterrupts { why: String },
-    /// A boot-time DomU (`xen,domain` under `/chosen`, Xen's dom0less
-    /// binding): described, not started by snowvisor yet. `node` is its path.
-    DomUNotStarted { node: String },
     /// swiotlb was forced against what the IOMMU decisions call for.
     SwiotlbForced {
         value: &'static str,
@@ -111,7 +108,10 @@ impl PlanWarning {
 
     /// True for the ones the issue calls errors (the boot goes on regardless).
     pub fn is_error(&self) -> bool {
-        matches!(self, PlanWarning::OwnWithoutDriver { .. })
+        matches!(
+            self,
+            PlanWarning::OwnWithoutDriver { .. } | PlanWarning::RuleMatchedNothing { .. }
+        )
     }
 }
 
@@ -127,12 +127,8 @@ impl fmt::Display for PlanWarning {
                 "error: iommu={rule}: snowvisor has no driver for {node}; hidden instead"
             ),
             PlanWarning::RuleMatchedNothing { rule } => {
-                write!(f, "warning: iommu={rule} matches no IOMMU node")
+                write!(f, "error: iommu={rule} matches no IOMMU node; rule ignored")
             }
-            PlanWarning::DomUNotStarted { node } => write!(
-                f,
-                "warning: {node}: a boot-time DomU (xen,domain); snowvisor does not start DomUs yet: not started, its modules' memory goes to Dom0 as RAM"
-            ),
             PlanWarning::KeepNotFound { node } => {
                 write!(f, "warning: node {node} to keep for snowvisor is not in the tree")
             }

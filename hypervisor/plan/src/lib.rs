@@ -282,17 +282,6 @@ pub fn make(tree: &HostTree<'_>, opts: &PlanOptions, keep: &Keep) -> Result<Plan
         warnings.push(PlanWarning::OddInterrupts { why: e.to_string() });
     }
     let found = iommu::decide(x, opts, &mut warnings)?;
-    if let Some(chosen) = x.by_path("/chosen") {
-        for &n in x.nodes.get(chosen).map_or(&[][..], |c| &c.children[..]) {
-            if x.compatibles(n)
-                .contains(&snowvisor_dt::dom0less::DOMAIN_COMPATIBLE)
-            {
-                warnings.push(PlanWarning::DomUNotStarted {
-                    node: x.path(n).to_string(),
-                });
-            }
-        }
-    }
     let mut hidden = Vec::new();
     let mut removed = Vec::new();
     let mut kept_roots = Vec::new();

@@ -160,7 +160,11 @@ fn later_rules_win_and_unmatched_rules_are_reported() {
     );
     assert_eq!(
         format!("{}", p.warnings[0]),
-        "warning: iommu=hide:foo,bar matches no IOMMU node"
+        "error: iommu=hide:foo,bar matches no IOMMU node; rule ignored"
+    );
+    assert!(
+        p.warnings[0].is_error(),
+        "a typo in a selector is not quiet"
     );
 }
 
@@ -910,24 +914,39 @@ fn duplicate_sibling_names_are_refused() {
 }
 
 #[test]
-fn a_boot_time_domu_is_said_not_to_be_started() {
+fn a_boot_time_domu_is_no_warning_and_not_in_dom0s_tree() {
     let dtb = synthetic(vec![n(
         "chosen",
         vec![],
         vec![
-            n("domU1", vec![("compatible", s("xen,domain"))], vec![]),
+            n(
+                "domU1",
+                vec![("compatible", s("xen,domain"))],
+                vec![n(
+                    "module@4a000000",
+                    vec![("compatible", s("multiboot,kernel"))],
+                    vec![],
+                )],
+            ),
             n("other", vec![("compatible", s("xen,other"))], vec![]),
         ],
     )]);
     let t = HostTree::new(&dtb).unwrap();
     let p = make(&t, &PlanOptions::default(), &Keep::none()).unwrap();
-    assert_eq!(
-        p.warnings,
-        [PlanWarning::DomUNotStarted {
-            node: "/chosen/domU1".into()
-        }]
-    );
-    assert!(report::lines(&p).iter().any(|l| l.contains(
-        "/chosen/domU1: a boot-time DomU (xen,domain); snowvisor does not start DomUs yet"
-    )));
+    assert_eq!(p.warnings, []);
+    let params = dom0::Dom0Params {
+        memory: vec![snowvisor_dt::Region {
+            base: 0x4000_0000,
+            size: 0x1000_0000,
+        }],
+        bootargs: "",
+        initrd: None,
+        gic: None,
+        hypervisor_node: None,
+        cpus: Vec::new(),
+    };
+    let out = dom0::build(&t, &p, &params).unwrap();
+    let d = HostTree::new(&out).unwrap();
+    assert!(d.index().by_path("/chosen/domU1").is_none());
+    assert!(d.index().by_path("/chosen/other").is_some());
 }

@@ -20,7 +20,9 @@ use snowvisor_core::domain::xen_glue::XenDom0;
 use snowvisor_core::domain::xen_params;
 use snowvisor_core::domain::xen_space::Hooks;
 use snowvisor_core::domain::zimage::ZImage;
-use snowvisor_core::domain::{Domain, GuestLog, Stage2Root, VcpuState};
+use snowvisor_core::domain::{
+    Domain, DomainKind, DomainState, GuestLog, Stage2Root, VcpuState, DOM0_VMID,
+};
 use snowvisor_core::hal::Arch;
 use snowvisor_core::psci::Power;
 use snowvisor_core::vgic::VDist;
@@ -110,6 +112,10 @@ pub struct Host<'a, A> {
     pub console_uart_base: Option<u64>,
     /// The virtual timer's PPI, given to Dom0.
     pub vtimer_intid: u32,
+    /// Host RAM the DomUs took: not Dom0's.
+    pub domu_memory: Vec<Region>,
+    /// The CPUs (MPIDR) running DomU vCPUs: Dom0 gets no vCPU there.
+    pub domu_cpus: Vec<u32>,
 }
 
 /// Dom0, built and ready to enter.
@@ -177,8 +183,9 @@ fn build<A: Arch>(
     let (kernel, initrd) =
         layout::check_modules(&modules, &ram, hyp).map_err(BuildError::Layout)?;
     let zimage = ZImage::parse(module_bytes(kernel.region)).map_err(BuildError::Layout)?;
+    let dom0_ram = snowvisor_core::domain::domu_mem::subtract(&ram, &host.domu_memory);
     let limit = args.dom0_mem.map(|(m, text)| {
-        let available = layout::dom0_banks(&ram, hyp, None)
+        let available = layout::dom0_banks(&dom0_ram, hyp, None)
             .iter()
             .map(|b| b.size)
             .sum();
@@ -186,7 +193,7 @@ fn build<A: Arch>(
         notes.iter().for_each(|n| warn!("{n}"));
         bytes
     });
-    let banks = layout::dom0_banks(&ram, hyp, limit);
+    let banks = layout::dom0_banks(&dom0_ram, hyp, limit);
     // Nothing of snowvisor's goes into memory firmware reserved (the image,
     // heap and RAM log were checked at boot): Dom0's tree and module copies
     // are placed around it.
@@ -228,7 +235,7 @@ fn build<A: Arch>(
         info!("{line}");
     }
 
-    let vcpus = dom0_vcpus(args.dom0_max_vcpus);
+    let vcpus = dom0_vcpus(args.dom0_max_vcpus, &host.domu_cpus);
     let xcfg = XenConfig::dom0(vcpus.len() as u32, plan.swiotlb.enabled);
     let grant_table = xen_params::grant_table_region(
         &xen_params::taken_regions(tree, &plan, &ram),
@@ -383,6 +390,7 @@ fn build<A: Arch>(
     };
     let domain = Box::new(Domain {
         id: 0,
+        kind: DomainKind::Dom0,
         name: "dom0",
         memory: l.banks.clone(),
         stage2,
@@ -404,12 +412,21 @@ fn build<A: Arch>(
                 VcpuState::new(mpidr, mask, power)
             })
             .collect(),
+        uart: None,
+        uart_ipa: Region { base: 0, size: 0 },
+        boot_dtb: None,
+        state: DomainState::Running,
+        cntvoff: 0,
+        restart: None,
     });
     // Maintenance interrupt: list-register underflow while interrupts still wait.
     if let Some(m) = ginfo.maintenance_intid {
         gic.enable(m, 0x80);
     }
-    iommu::attach_owned(&plan, stage2, gic, &ram, hyp, host.image_base, &l.banks);
+    // Every domain's memory: the guard pages are RAM none of them owns.
+    let owned: Vec<Region> = l.banks.iter().chain(&host.domu_memory).copied().collect();
+    iommu::attach_owned(&plan, stage2, gic, &ram, hyp, host.image_base, &owned);
+    crate::integrity::take(&ram, hyp, host.image_base, &owned);
     host.arch.install_stage2(root, DOM0_VMID);
 
     let mut f = TrapFrame::default();
@@ -430,33 +447,47 @@ fn build<A: Arch>(
     })
 }
 
-/// Dom0's vCPUs: one per CPU that came up in HYP (the boot CPU's first),
-/// `dom0_max_vcpus` at most, each as (MPIDR, GIC CPU-interface mask).
-fn dom0_vcpus(max: Option<u32>) -> Vec<(u32, u8)> {
+/// Dom0's vCPUs, each as (MPIDR it sees, GIC CPU-interface bit of the
+/// CPU it is placed on): one per CPU that came up in HYP and runs no DomU
+/// (`domu_cpus`), or `dom0_max_vcpus` (at most 8, GICv2's CPU interfaces),
+/// placed by the scheduler's rule (`sched::place_all`: spread over the
+/// CPUs, then shared). vCPU N on CPU N sees that CPU's MPIDR (vCPU 0: the
+/// boot CPU's); a vCPU beyond the CPUs sees the boot CPU's cluster with
+/// the next Aff0 no CPU has.
+fn dom0_vcpus(max: Option<u32>, domu_cpus: &[u32]) -> Vec<(u32, u8)> {
     let mut online = crate::smp::online();
-    let n = max
-        .map_or(online.len(), |m| m as usize)
-        .clamp(1, online.len().max(1));
-    if let Some(m) = max.filter(|&m| m as usize > online.len()) {
-        warn!(
-            "dom0_max_vcpus={m}: {} CPU(s) are up; Dom0 gets {n} vCPU(s)",
-            online.len()
-        );
-    }
-    online.truncate(n);
-    let list: Vec<_> = online
+    online.retain(|(m, _)| !domu_cpus.contains(m));
+    let n = max.map_or(online.len(), |m| m as usize).clamp(1, 8);
+    let mut load = alloc::vec![0u32; online.len()];
+    let all = (1u32 << online.len()) - 1;
+    let Some(cpus) = snowvisor_core::sched::place_all(n, all, &mut load) else {
+        return online.into_iter().take(1).collect();
+    };
+    let cluster = online[0].0 & !0xff;
+    let mut spare = (0u32..256).filter(|a| !online.iter().any(|&(m, _)| m & 0xff == *a));
+    let vcpus: Vec<(u32, u8)> = cpus
         .iter()
-        .map(|(m, _)| alloc::format!("{m:#010x}"))
+        .enumerate()
+        .map(|(i, &c)| {
+            let mpidr = match online.get(i) {
+                Some(&(m, _)) => m,
+                None => cluster | spare.next().unwrap_or(0),
+            };
+            (mpidr, online[c].1)
+        })
+        .collect();
+    let list: Vec<_> = vcpus
+        .iter()
+        .zip(&cpus)
+        .map(|((m, _), c)| alloc::format!("{m:#010x} on CPU {:#010x}", online[*c].0))
         .collect();
     info!(
-        "dom0: {n} vCPU(s), each pinned to its CPU (MPIDR {})",
+        "dom0: {n} vCPU(s) on {} CPU(s): MPIDR {}",
+        online.len(),
         list.join(", ")
     );
-    online
+    vcpus
 }
-
-/// Dom0's VMID (VTTBR.VMID; its SMMU stream table entries use the same).
-const DOM0_VMID: u8 = 1;
 
 fn copy_modules(l: &Dom0Layout) -> Result<(), BuildError> {
     let k = (l.kernel_src, l.kernel);

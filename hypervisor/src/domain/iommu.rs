@@ -27,7 +27,9 @@ use snowvisor_dt::Region;
 use snowvisor_plan::owned::{self, OwnedIommu, StreamRange};
 use snowvisor_plan::Plan;
 
-use snowvisor_core::domain::dma_guard::{self, GuardKind, GUARD_CRC};
+use snowvisor_core::domain::dma_guard::{self, GuardKind};
+
+use crate::integrity::crc32_ram;
 use snowvisor_core::domain::Stage2Root;
 
 /// Same priority as snowvisor's HYP timer.
@@ -57,7 +59,7 @@ static GUARDS: Mutex<(Vec<Guard>, Vec<Region>)> = Mutex::new((Vec::new(), Vec::n
 /// Takes over every IOMMU the plan owns and attaches Dom0's streams to its
 /// stage 2 `s2` (the tables the CPU uses for Dom0, which are never freed,
 /// and their VMID). `ram` is the host's RAM, `hyp` snowvisor's region,
-/// `image` the start of its image and `banks` Dom0's memory, for the guard
+/// `image` the start of its image and `banks` every domain's memory, for the guard
 /// pages. Errors are reported on the console; they never stop Dom0 from booting.
 pub fn attach_owned(
     plan: &Plan,
@@ -277,22 +279,4 @@ fn block_owned(o: &OwnedIommu) -> Result<(), SmmuError> {
     let base = checked_frame(&o.compatible, o.regs.base, o.regs.size)?;
     // SAFETY: as in take_owned.
     unsafe { block(base) }
-}
-
-/// CRC-32 of a RAM region as snowvisor reads it now, for the DMA guard pages
-/// ([`GUARD_CRC`]). None unless `r` lies inside one of `ram` (the host's
-/// memory banks) below 4 GiB.
-fn crc32_ram(r: Region, ram: &[Region]) -> Option<u32> {
-    if !ram.iter().any(|m| m.contains(&r)) || r.end() > 1 << 32 || !r.size.is_multiple_of(4) {
-        return None;
-    }
-    let mut c = GUARD_CRC.digest();
-    for i in 0..(r.size / 4) as usize {
-        // SAFETY: inside RAM (checked), which snowvisor's HYP map covers as
-        // normal memory; a volatile word read has no side effect, whoever
-        // else may be writing there.
-        let w = unsafe { ((r.base as usize + 4 * i) as *const u32).read_volatile() };
-        c.update(&w.to_le_bytes());
-    }
-    Some(c.finalize())
 }

@@ -1,7 +1,9 @@
 //! The plan as JSON, for machines (`scripts/plan --json`): one object built
 //! from the plan's public data and written by `serde_json`. Keys keep this
 //! order: `iommus`, `swiotlb`, `passthrough`, `hidden`, `gic` (absent without
-//! a GIC), `warnings`. Addresses are hex strings, since JSON numbers lose
+//! a GIC), `domus` and `evtchns` (the dom0less DomUs and static event
+//! channels, [`crate::domus`]; absent without any), `warnings` (a DomU node
+//! snowvisor's boot stops on among them, as `fatal: ...`). Addresses are hex strings, since JSON numbers lose
 //! precision past 2^53.
 
 use serde::Serialize;
@@ -16,6 +18,10 @@ struct Document<'p> {
     hidden: Vec<Hidden<'p>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     gic: Option<Gic<'p>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    domus: Vec<crate::domus::Json<'p>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    evtchns: Vec<crate::domus::JsonEvtchn<'p>>,
     warnings: Vec<String>,
 }
 
@@ -82,7 +88,12 @@ fn hex(regions: &[Region]) -> Vec<Hex> {
 
 /// The plan as one JSON object. `arg_warnings` (boot arguments that were
 /// ignored, as the caller printed them) come first in "warnings", then the plan's.
-pub fn to_json(plan: &Plan, arg_warnings: &[String]) -> String {
+pub fn to_json<'p>(
+    plan: &'p Plan,
+    domus: &'p crate::domus::DomUs<'p>,
+    arg_warnings: &[String],
+) -> String {
+    let (domu_list, evtchns) = crate::domus::json(domus);
     let doc = Document {
         iommus: plan
             .iommus
@@ -130,10 +141,19 @@ pub fn to_json(plan: &Plan, arg_warnings: &[String]) -> String {
             path: &g.path,
             frames: hex(&g.frames),
         }),
+        domus: domu_list,
+        evtchns,
         warnings: arg_warnings
             .iter()
             .cloned()
             .chain(plan.warnings.iter().map(ToString::to_string))
+            .chain(
+                domus
+                    .not_started
+                    .iter()
+                    .map(|(_, w)| format!("warning: {w}")),
+            )
+            .chain(domus.fatal.iter().map(|f| format!("fatal: {f}")))
             .collect(),
     };
     serde_json::to_string(&doc).expect("the plan serializes: strings, numbers and booleans only")
@@ -150,7 +170,7 @@ mod tests {
     fn qemu_smmuv3_plan_as_json() {
         let t = HostTree::new(QEMU_VIRT_SMMUV3_DTB).unwrap();
         let p = make(&t, &PlanOptions::default(), &Keep::none()).unwrap();
-        let j = to_json(&p, &["args: warned".into()]);
+        let j = to_json(&p, &crate::domus::read(&t), &["args: warned".into()]);
         assert!(j.starts_with("{\"iommus\":[{\"path\":\"/smmuv3@9050000\",\"compatible\":\"arm,smmu-v3\",\"action\":\"own\""), "{j}");
         assert!(j.contains("\"spis\":[35,36,37,38]"), "{j}");
         assert!(!j.contains("forwarded"), "no device shares a page: {j}");
@@ -166,7 +186,8 @@ mod tests {
         let dtb = vop_sharing_a_page_with_an_iommu(true);
         let t = HostTree::new(&dtb).unwrap();
         let p = make(&t, &PlanOptions::default(), &Keep::none()).unwrap();
-        let v: serde_json::Value = serde_json::from_str(&to_json(&p, &[])).unwrap();
+        let d = crate::domus::read(&t);
+        let v: serde_json::Value = serde_json::from_str(&to_json(&p, &d, &[])).unwrap();
         let vop = &v["passthrough"][0];
         assert_eq!(vop["path"], "/vop@ff930000", "{v}");
         assert_eq!(vop["mmio"][0]["base"], "0xff931000", "{v}");
@@ -180,7 +201,7 @@ mod tests {
         let w = ["a\"b\\c\n\u{1}".to_string()];
         let t = HostTree::new(QEMU_VIRT_SMMUV3_DTB).unwrap();
         let p = make(&t, &PlanOptions::default(), &Keep::none()).unwrap();
-        let j = to_json(&p, &w);
+        let j = to_json(&p, &crate::domus::read(&t), &w);
         assert!(j.contains("\"warnings\":[\"a\\\"b\\\\c\\n\\u0001\""), "{j}");
     }
 }

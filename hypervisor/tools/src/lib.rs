@@ -3,6 +3,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod domus;
 pub mod fdt_edit;
 pub mod fuzz;
 pub mod json;

@@ -4,10 +4,12 @@
 //!   snowvisor-plan BOARD.dtb [--args "iommu=... swiotlb=..."] [-o dom0.dtb]
 //!                  [--json] [--devices] [--give-console] [--no-xen]
 //!
-//! Options and the DTB come in any order. Exit status: 0, 1 when the plan
-//! cannot be made or when an argument is an error (a bad `iommu=` or
-//! `swiotlb=` value, `own` without a driver: the plan is still printed, as
-//! snowvisor would boot), 2 for a bad command line.
+//! Options and the DTB come in any order. The boot-time DomUs the tree asks
+//! for (dom0less `xen,domain` nodes) follow the plan ([`snowvisor_tools::domus`]).
+//! Exit status: 0, 1 when the plan cannot be made, when an argument is an
+//! error (a bad `iommu=` or `swiotlb=` value, `own` without a driver: the
+//! plan is still printed, as snowvisor would boot) or when a DomU node is
+//! one snowvisor's boot stops on, 2 for a bad command line.
 
 #![forbid(unsafe_code)]
 
@@ -19,7 +21,7 @@ use snowvisor_arch_armv7::drivers::uart::UartKind;
 use snowvisor_core::bootargs::BootArgs;
 use snowvisor_dt::HostTree;
 use snowvisor_plan::{self as plan, dom0, report, Keep, PlanOptions};
-use snowvisor_tools::{json, preview_params};
+use snowvisor_tools::{domus, json, preview_params};
 
 const USAGE: &str = "usage: snowvisor-plan BOARD.dtb [--args \"iommu=... swiotlb=...\"] [-o dom0.dtb] [--json] [--devices] [--give-console] [--no-xen]
 
@@ -107,12 +109,17 @@ fn main() -> ExitCode {
         }
     };
     match run(&cli) {
-        Ok(false) => ExitCode::SUCCESS,
-        Ok(true) => {
-            eprintln!(
-                "snowvisor-plan: the arguments have errors (above): snowvisor would boot as shown, without what was asked"
-            );
-            ExitCode::FAILURE
+        Ok(Outcome { arg_errors, stop }) => {
+            if arg_errors {
+                eprintln!(
+                    "snowvisor-plan: the arguments have errors (above): snowvisor would boot as shown, without what was asked"
+                );
+            }
+            if arg_errors || stop {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) => {
             eprintln!("snowvisor-plan: {}: {e}", cli.dtb);
@@ -121,9 +128,16 @@ fn main() -> ExitCode {
     }
 }
 
-/// Prints the plan (and writes `-o`); returns whether the arguments had
-/// errors (printed with the plan).
-fn run(cli: &Cli) -> Result<bool, String> {
+/// What [`run`] found besides the plan.
+struct Outcome {
+    /// The arguments had errors (printed with the plan).
+    arg_errors: bool,
+    /// A DomU node snowvisor's boot stops on (printed with the plan).
+    stop: bool,
+}
+
+/// Prints the plan (and writes `-o`).
+fn run(cli: &Cli) -> Result<Outcome, String> {
     let blob = std::fs::read(&cli.dtb).map_err(|e| {
         let hint = if cli.dtb.contains('/') {
             ""
@@ -160,14 +174,19 @@ fn run(cli: &Cli) -> Result<bool, String> {
         keep
     };
     let plan = plan::make(&tree, &opts, &keep).map_err(|e| e.to_string())?;
+    let domus = domus::read(&tree);
+    if let Some(f) = &domus.fatal {
+        eprintln!("snowvisor-plan: {f}: snowvisor stops the boot on this tree");
+    }
     let errors = !arg_warnings.is_empty() || plan.warnings.iter().any(|w| w.is_error());
     let text = if cli.json {
-        json::to_json(&plan, &arg_warnings) + "\n"
+        json::to_json(&plan, &domus, &arg_warnings) + "\n"
     } else {
         let mut lines = report::lines(&plan);
         if cli.devices {
             lines.extend(report::device_lines(&plan));
         }
+        lines.extend(domus::lines(&domus));
         lines.iter().map(|l| format!("{l}\n")).collect()
     };
     // A reader that stops early (`| head`) is no error; println! would panic.
@@ -189,7 +208,10 @@ fn run(cli: &Cli) -> Result<bool, String> {
         std::fs::write(out, &dtb).map_err(|e| format!("cannot write {out}: {e}"))?;
         eprintln!("snowvisor-plan: wrote {out} ({} bytes)", dtb.len());
     }
-    Ok(errors)
+    Ok(Outcome {
+        arg_errors: errors,
+        stop: domus.fatal.is_some(),
+    })
 }
 
 /// What snowvisor keeps from Dom0 for its console, as it decides at boot

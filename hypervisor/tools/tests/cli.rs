@@ -107,7 +107,8 @@ fn json_and_options() {
         "{stderr}"
     );
     assert!(stderr.contains("swiotlb=maybe ignored"), "{stderr}");
-    assert!(text(&o.stdout).contains("warning: iommu=own:arm,smmu-v3 matches no IOMMU node"));
+    assert!(text(&o.stdout)
+        .contains("error: iommu=own:arm,smmu-v3 matches no IOMMU node; rule ignored"));
 }
 
 #[test]

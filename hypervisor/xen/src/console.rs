@@ -1,6 +1,10 @@
 //! hvc0 for Dom0: `console_io` and the input ring filled from the UART.
 //!
-//! Output goes straight to the platform. Input bytes wait in a fixed ring
+//! Output goes to the platform as fast as it has room for it
+//! ([`Platform::console_room`]); the rest of a write is continued, so the
+//! guest waits instead of losing output (Xen 4.17 writes the hardware
+//! domain's output into its serial transmit buffer and drops what does not
+//! fit unless `sync_console`). Input bytes wait in a fixed ring
 //! until Dom0 reads them with `CONSOLEIO_read`; each arrival raises the port
 //! bound to `VIRQ_CONSOLE`. When the ring is full new bytes are dropped (as
 //! Xen's serial ring does) and counted.
@@ -79,8 +83,24 @@ impl InputRing {
     }
 }
 
+/// Keeps the bytes of `b` that are printable ASCII, `\t` or `\n`, moved to
+/// its front; returns how many.
+fn printable(b: &mut [u8]) -> usize {
+    let mut n = 0;
+    for i in 0..b.len() {
+        let c = b[i];
+        if c == b'\n' || c == b'\t' || (0x20..0x7f).contains(&c) {
+            b[n] = c;
+            n += 1;
+        }
+    }
+    n
+}
+
 impl Xen {
-    /// `console_io(cmd, count, buf)`.
+    /// `console_io(cmd, count, buf)`. Every domain may write, as Xen 4.17
+    /// lets Dom0 and every dom0less DomU (`d->is_console`; the platform
+    /// prefixes a DomU's lines); only Dom0 reads.
     pub(super) fn console_io(&mut self, cx: &mut Ctx<'_>, args: [u32; 5]) -> HcResult {
         let [cmd, count, buf, a3, a4] = args;
         match cmd {
@@ -92,19 +112,35 @@ impl Xen {
                 let n = count.min(WRITE_BUDGET);
                 let mut chunk = [0u8; CHUNK];
                 let mut done = 0;
+                let raw = self.privileged();
                 while done < n {
-                    let k = (n - done).min(CHUNK as u32) as usize;
+                    let room = cx.plat.console_room();
+                    if room == 0 {
+                        break;
+                    }
+                    let k = ((n - done) as usize).min(CHUNK).min(room);
                     cx.mem
                         .read(buf + done, &mut chunk[..k])
                         .map_err(|_| Errno::EFAULT)?;
-                    cx.plat.console_write(&chunk[..k]);
+                    // Xen's `guest_console_write` passes the hardware
+                    // domain's bytes as they are and keeps only printable
+                    // characters, tabs and newlines of any other domain's.
+                    let keep = if raw { k } else { printable(&mut chunk[..k]) };
+                    if keep > 0 {
+                        cx.plat.console_write(&chunk[..keep]);
+                    }
                     done += k as u32;
                 }
-                if n < count {
-                    return Ok(Outcome::Continue([cmd, count - n, buf + n, a3, a4]));
+                if done < count {
+                    return Ok(Outcome::Continue([cmd, count - done, buf + done, a3, a4]));
                 }
                 Ok(Outcome::Return(0))
             }
+            // Reading is refused to a DomU: the hypervisor console's input
+            // is Dom0's (a DomU's goes to its vpl011). Xen 4.17 lets a
+            // dom0less DomU read Xen's serial ring (`is_console`), which
+            // hands it Dom0's input; snowvisor does not.
+            consoleio::READ if !self.privileged() => Err(Errno::EPERM),
             consoleio::READ => {
                 let want = (count as usize).min(self.console.len());
                 if want == 0 {

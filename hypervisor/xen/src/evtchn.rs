@@ -3,17 +3,23 @@
 //! Ports are handed out lowest-free-first from 1 (port 0 is reserved, as in
 //! Xen). Delivery goes through [`SharedPages`] (pending/mask bitmaps in
 //! `shared_info`, `evtchn_pending_sel`/`evtchn_upcall_pending` in `vcpu_info`).
-//! With one domain, "interdomain" channels connect two ports of that domain.
+//! Unbound and inter-domain ports live in the domain's [`EvtchnLinks`]
+//! (lock-free, so that another domain can bind, close and send without this
+//! domain's lock); VIRQ and IPI ports only here.
 
+use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
 use super::abi::layout::{
     EvtchnAllocUnbound, EvtchnBindInterdomain, EvtchnBindIpi, EvtchnBindVcpu, EvtchnBindVirq,
-    EvtchnPort, EvtchnStatus,
+    EvtchnPort, EvtchnStatus, XenMemoryDomain,
 };
 use super::abi::{domid, evtchnop, virq, Errno};
+use super::guest::GuestMemory;
 use super::guest::{read_struct, write_struct};
+use super::links::{EvtchnLinks, Link};
+use super::platform::Platform;
 use super::{Ctx, HcResult, Outcome, Xen};
 
 /// What a port is bound to (Xen's `ECS_*`).
@@ -26,7 +32,8 @@ pub enum ChannelState {
     Unbound {
         remote_dom: u16,
     },
-    /// Connected to `remote_port` (of this same domain).
+    /// Connected to `remote_port` of `remote_dom` (this domain itself for a
+    /// loopback channel).
     Interdomain {
         remote_dom: u16,
         remote_port: u32,
@@ -67,10 +74,46 @@ pub struct Channel {
     pub vcpu: u32,
 }
 
-const FREE: Channel = Channel {
-    state: ChannelState::Free,
+/// What the port table itself records; `Linked` ports read their state
+/// from the link word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Free,
+    Reserved,
+    Linked,
+    Virq(u32),
+    Ipi,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Slot {
+    kind: Kind,
+    vcpu: u32,
+}
+
+const FREE: Slot = Slot {
+    kind: Kind::Free,
     vcpu: 0,
 };
+
+/// Where [`EventChannels::send`] says an event goes.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    /// Raise this domain's `port` on `vcpu`.
+    Local { port: u32, vcpu: u32 },
+    /// Post `port` to another domain's inbox, as sent from `from` (the
+    /// sender's end as the receiver's link word names it).
+    Remote {
+        links: Arc<EvtchnLinks>,
+        port: u32,
+        from: Link,
+    },
+    /// An unbound port: the event is dropped, as in Xen.
+    Dropped,
+}
+
+/// Finds another domain's links (`None`: no such domain).
+pub type Peers<'a> = &'a mut dyn FnMut(u16) -> Option<Arc<EvtchnLinks>>;
 
 /// The domain's event channels.
 #[derive(Debug, Clone)]
@@ -80,9 +123,10 @@ pub struct EventChannels {
     max_ports: u32,
     /// Grows as ports are allocated; never shrinks. Ports below its length are
     /// "valid" in Xen's sense (may be unmasked, closed, queried).
-    ports: Vec<Channel>,
+    ports: Vec<Slot>,
     /// Per vCPU: the port bound to each VIRQ, 0 if none.
     virq_to_port: Vec<[u32; virq::NR as usize]>,
+    links: Arc<EvtchnLinks>,
 }
 
 impl EventChannels {
@@ -91,12 +135,35 @@ impl EventChannels {
             domid,
             nr_vcpus,
             max_ports,
-            ports: vec![Channel {
-                state: ChannelState::Reserved,
+            ports: vec![Slot {
+                kind: Kind::Reserved,
                 vcpu: 0,
             }],
             virq_to_port: vec![[0; virq::NR as usize]; nr_vcpus as usize],
+            links: Arc::new(EvtchnLinks::new(domid, max_ports)),
         }
+    }
+
+    /// The domain starts again (a DomU's restart): every port is closed
+    /// as `EVTCHNOP_close` would (the other domain's end of an interdomain
+    /// channel becomes unbound, waiting for this domain), posted events are
+    /// dropped, and the channels are as [`EventChannels::new`] made them,
+    /// keeping the same links (other domains hold them).
+    pub fn restart(&mut self, peers: Peers<'_>) {
+        for port in 1..self.ports.len() as u32 {
+            // Free and reserved ports refuse: nothing to close.
+            let _ = self.close(port, &mut *peers);
+        }
+        self.links.drain();
+        self.ports.truncate(1);
+        for v in self.virq_to_port.iter_mut() {
+            *v = [0; virq::NR as usize];
+        }
+    }
+
+    /// The domain's lock-free links, for other domains to find.
+    pub fn links(&self) -> &Arc<EvtchnLinks> {
+        &self.links
     }
 
     /// `DOMID_SELF` and the domain's own id name this domain; nothing else exists.
@@ -116,18 +183,41 @@ impl EventChannels {
         }
     }
 
+    fn state(&self, port: u32, kind: Kind) -> ChannelState {
+        match kind {
+            Kind::Free => ChannelState::Free,
+            Kind::Reserved => ChannelState::Reserved,
+            Kind::Virq(v) => ChannelState::Virq(v),
+            Kind::Ipi => ChannelState::Ipi,
+            Kind::Linked => match self.links.get(port) {
+                Link::Unbound { remote_dom } => ChannelState::Unbound { remote_dom },
+                Link::Interdomain {
+                    remote_dom,
+                    remote_port,
+                } => ChannelState::Interdomain {
+                    remote_dom,
+                    remote_port,
+                },
+                // Only while the domain itself is changing it.
+                Link::None => ChannelState::Free,
+            },
+        }
+    }
+
     /// The channel at `port`, or `-EINVAL` for a port never allocated.
     pub fn channel(&self, port: u32) -> Result<Channel, Errno> {
-        self.ports.get(port as usize).copied().ok_or(Errno::EINVAL)
+        let s = self.ports.get(port as usize).ok_or(Errno::EINVAL)?;
+        Ok(Channel {
+            state: self.state(port, s.kind),
+            vcpu: s.vcpu,
+        })
     }
 
     /// All ports that are not free, for the debug dump.
     pub fn bound(&self) -> impl Iterator<Item = (u32, Channel)> + '_ {
-        self.ports
-            .iter()
-            .enumerate()
+        (0..self.ports.len() as u32)
+            .filter_map(|p| self.channel(p).ok().map(|c| (p, c)))
             .filter(|(_, c)| !matches!(c.state, ChannelState::Free | ChannelState::Reserved))
-            .map(|(p, c)| (p as u32, *c))
     }
 
     /// The port bound to `virq` on vCPU `v`, if any.
@@ -136,57 +226,102 @@ impl EventChannels {
         (p != 0).then_some(p)
     }
 
-    fn alloc(&mut self, state: ChannelState, vcpu: u32) -> Result<u32, Errno> {
-        let port = match self
-            .ports
-            .iter()
-            .position(|c| c.state == ChannelState::Free)
-        {
-            Some(p) => p,
-            None if (self.ports.len() as u32) < self.max_ports => {
-                self.ports.push(FREE);
-                self.ports.len() - 1
+    /// A free port: the lowest, or `want` exactly (static channels, Xen's
+    /// `evtchn_alloc_unbound` with a port: `-EINVAL` out of range, `-EEXIST`
+    /// in use).
+    fn alloc(&mut self, kind: Kind, vcpu: u32, want: Option<u32>) -> Result<u32, Errno> {
+        let port = match want {
+            Some(p) if p == 0 || p >= self.max_ports => return Err(Errno::EINVAL),
+            Some(p) => {
+                while self.ports.len() <= p as usize {
+                    self.ports.push(FREE);
+                }
+                if self.ports[p as usize].kind != Kind::Free {
+                    return Err(Errno::EEXIST);
+                }
+                p as usize
             }
-            None => return Err(Errno::ENOSPC),
+            None => match self.ports.iter().position(|c| c.kind == Kind::Free) {
+                Some(p) => p,
+                None if (self.ports.len() as u32) < self.max_ports => {
+                    self.ports.push(FREE);
+                    self.ports.len() - 1
+                }
+                None => return Err(Errno::ENOSPC),
+            },
         };
-        self.ports[port] = Channel { state, vcpu };
+        self.ports[port] = Slot { kind, vcpu };
         Ok(port as u32)
     }
 
-    pub fn alloc_unbound(&mut self, dom: u16, remote_dom: u16) -> Result<u32, Errno> {
+    /// A new unbound port waiting for `remote_dom` (not checked to exist, as
+    /// in Xen); at `want` if given.
+    pub fn alloc_unbound(
+        &mut self,
+        dom: u16,
+        remote_dom: u16,
+        want: Option<u32>,
+    ) -> Result<u32, Errno> {
         self.own_domain(dom)?;
         let remote_dom = if remote_dom == domid::SELF {
             self.domid
         } else {
             remote_dom
         };
-        self.alloc(ChannelState::Unbound { remote_dom }, 0)
-    }
-
-    /// Binds a new local port to `remote_port`, which must be unbound and
-    /// waiting for this domain. The caller raises the new local port (Xen does:
-    /// an event may have been sent before the bind).
-    pub fn bind_interdomain(&mut self, remote_dom: u16, remote_port: u32) -> Result<u32, Errno> {
-        let rdom = self.own_domain(remote_dom)?;
-        let r = self.channel(remote_port)?;
-        if r.state
-            != (ChannelState::Unbound {
-                remote_dom: self.domid,
-            })
-        {
+        if remote_dom >= domid::FIRST_RESERVED {
+            // DOMID_IO, DOMID_XEN, ...: nobody could ever bind to it.
             return Err(Errno::EINVAL);
         }
-        let local = self.alloc(
-            ChannelState::Interdomain {
+        let port = self.alloc(Kind::Linked, 0, want)?;
+        self.links.set(port, Link::Unbound { remote_dom });
+        Ok(port)
+    }
+
+    /// Binds a new local port (at `want` if given) to `remote_port` of
+    /// `remote_dom`, which must be unbound and waiting for this domain
+    /// (`-EINVAL` otherwise, `-ESRCH` for a domain `peers` does not know).
+    /// The caller raises the new local port (Xen does: an event may have
+    /// been sent before the bind).
+    pub fn bind_interdomain(
+        &mut self,
+        remote_dom: u16,
+        remote_port: u32,
+        want: Option<u32>,
+        peers: Peers<'_>,
+    ) -> Result<u32, Errno> {
+        let rdom = if remote_dom == domid::SELF {
+            self.domid
+        } else {
+            remote_dom
+        };
+        let peer = if rdom == self.domid {
+            self.links.clone()
+        } else {
+            peers(rdom).ok_or(Errno::ESRCH)?
+        };
+        let offer = Link::Unbound {
+            remote_dom: self.domid,
+        };
+        if peer.get(remote_port) != offer {
+            return Err(Errno::EINVAL);
+        }
+        let local = self.alloc(Kind::Linked, 0, want)?;
+        self.links.set(
+            local,
+            Link::Interdomain {
                 remote_dom: rdom,
                 remote_port,
             },
-            0,
-        )?;
-        self.ports[remote_port as usize].state = ChannelState::Interdomain {
+        );
+        let taken = Link::Interdomain {
             remote_dom: self.domid,
             remote_port: local,
         };
+        if !peer.swap_if(remote_port, offer, taken) {
+            self.links.set(local, Link::None);
+            self.ports[local as usize] = FREE;
+            return Err(Errno::EINVAL);
+        }
         Ok(local)
     }
 
@@ -198,24 +333,24 @@ impl EventChannels {
         if self.virq_port(vcpu, v).is_some() {
             return Err(Errno::EEXIST);
         }
-        let port = self.alloc(ChannelState::Virq(v), vcpu)?;
+        let port = self.alloc(Kind::Virq(v), vcpu, None)?;
         self.virq_to_port[vcpu as usize][v as usize] = port;
         Ok(port)
     }
 
     pub fn bind_ipi(&mut self, vcpu: u32) -> Result<u32, Errno> {
         self.check_vcpu(vcpu)?;
-        self.alloc(ChannelState::Ipi, vcpu)
+        self.alloc(Kind::Ipi, vcpu, None)
     }
 
     /// Moves delivery of `port` to `vcpu`: for unbound and interdomain ports and
     /// global VIRQs; anything else is `-EINVAL` (Linux ignores the error).
     pub fn bind_vcpu(&mut self, port: u32, vcpu: u32) -> Result<(), Errno> {
         self.check_vcpu(vcpu)?;
-        let c = self.channel(port)?;
-        match c.state {
-            ChannelState::Unbound { .. } | ChannelState::Interdomain { .. } => {}
-            ChannelState::Virq(v) if virq::is_global(v) => {}
+        let s = *self.ports.get(port as usize).ok_or(Errno::EINVAL)?;
+        match s.kind {
+            Kind::Linked => {}
+            Kind::Virq(v) if virq::is_global(v) => {}
             _ => return Err(Errno::EINVAL),
         }
         self.ports[port as usize].vcpu = vcpu;
@@ -223,43 +358,91 @@ impl EventChannels {
     }
 
     /// Frees `port`; the other end of an interdomain channel becomes unbound
-    /// again. The caller clears the port's pending bit.
-    pub fn close(&mut self, port: u32) -> Result<(), Errno> {
-        let c = self.channel(port)?;
-        match c.state {
-            ChannelState::Free | ChannelState::Reserved => return Err(Errno::EINVAL),
-            ChannelState::Virq(v) => {
+    /// again (waiting for this domain). The caller clears the port's pending bit.
+    pub fn close(&mut self, port: u32, peers: Peers<'_>) -> Result<(), Errno> {
+        let s = *self.ports.get(port as usize).ok_or(Errno::EINVAL)?;
+        match s.kind {
+            Kind::Free | Kind::Reserved => return Err(Errno::EINVAL),
+            Kind::Virq(v) => {
                 for ports in self.virq_to_port.iter_mut() {
                     if ports[v as usize] == port {
                         ports[v as usize] = 0;
                     }
                 }
             }
-            ChannelState::Interdomain { remote_port, .. } => {
-                if let Some(r) = self.ports.get_mut(remote_port as usize) {
-                    r.state = ChannelState::Unbound {
-                        remote_dom: self.domid,
+            Kind::Linked => {
+                if let Link::Interdomain {
+                    remote_dom,
+                    remote_port,
+                } = self.links.take(port)
+                {
+                    let peer = if remote_dom == self.domid {
+                        Some(self.links.clone())
+                    } else {
+                        peers(remote_dom)
                     };
+                    if let Some(peer) = peer {
+                        // Fails if the other end was closed meanwhile: fine.
+                        peer.swap_if(
+                            remote_port,
+                            Link::Interdomain {
+                                remote_dom: self.domid,
+                                remote_port: port,
+                            },
+                            Link::Unbound {
+                                remote_dom: self.domid,
+                            },
+                        );
+                    }
                 }
             }
-            ChannelState::Unbound { .. } | ChannelState::Ipi => {}
+            Kind::Ipi => {}
         }
         self.ports[port as usize] = FREE;
         Ok(())
     }
 
-    /// `EVTCHNOP_send`: which (port, vCPU) to raise, if any. Sending on an
-    /// unbound port is silently dropped, as in Xen.
-    pub fn send(&self, port: u32) -> Result<Option<(u32, u32)>, Errno> {
-        let c = self.channel(port)?;
-        match c.state {
-            ChannelState::Interdomain { remote_port, .. } => {
-                Ok(Some((remote_port, self.channel(remote_port)?.vcpu)))
-            }
-            ChannelState::Ipi => Ok(Some((port, c.vcpu))),
-            ChannelState::Unbound { .. } => Ok(None),
+    /// `EVTCHNOP_send`: where the event goes. Sending on an unbound port is
+    /// silently dropped, as in Xen; a port that is not a channel is -EINVAL.
+    pub fn send(&self, port: u32, peers: Peers<'_>) -> Result<Delivery, Errno> {
+        let s = *self.ports.get(port as usize).ok_or(Errno::EINVAL)?;
+        match s.kind {
+            Kind::Ipi => Ok(Delivery::Local { port, vcpu: s.vcpu }),
+            Kind::Linked => match self.links.get(port) {
+                Link::Interdomain {
+                    remote_dom,
+                    remote_port,
+                } if remote_dom == self.domid => Ok(Delivery::Local {
+                    port: remote_port,
+                    vcpu: self.channel(remote_port)?.vcpu,
+                }),
+                Link::Interdomain {
+                    remote_dom,
+                    remote_port,
+                } => Ok(match peers(remote_dom) {
+                    Some(links) => Delivery::Remote {
+                        links,
+                        port: remote_port,
+                        from: Link::Interdomain {
+                            remote_dom: self.domid,
+                            remote_port: port,
+                        },
+                    },
+                    // The other domain is gone: nobody to tell.
+                    None => Delivery::Dropped,
+                }),
+                _ => Ok(Delivery::Dropped),
+            },
             _ => Err(Errno::EINVAL),
         }
+    }
+
+    /// A port another domain posted: the vCPU to raise it on, if it is
+    /// still an inter-domain port (a close may have raced with the send;
+    /// then the event is dropped).
+    pub fn posted(&self, port: u32) -> Option<u32> {
+        let s = self.ports.get(port as usize)?;
+        matches!(self.links.get(port), Link::Interdomain { .. }).then_some(s.vcpu)
     }
 
     pub fn status(&self, dom: u16, port: u32) -> Result<EvtchnStatus, Errno> {
@@ -309,17 +492,86 @@ impl Xen {
         }
     }
 
+    /// Delivers what [`EventChannels::send`] decided: a local event, or a
+    /// post to the other domain's inbox and a kick of its CPUs.
+    pub(super) fn deliver(&mut self, cx: &mut Ctx<'_>, d: Delivery) {
+        match d {
+            Delivery::Local { port, vcpu } => self.raise(cx, port, vcpu),
+            Delivery::Remote { links, port, from } => {
+                if links.post(port, from) {
+                    cx.plat.kick_domain(links.domid());
+                }
+            }
+            Delivery::Dropped => {}
+        }
+    }
+
+    /// Raises every port other domains posted to this one since the last
+    /// drain, each on the vCPU it is bound to. Called by the platform under
+    /// this domain's own lock (after a kick, and before a vCPU of the domain
+    /// goes back to the guest or idles); the senders never take that lock.
+    pub fn drain_inbox(&mut self, mem: &mut dyn GuestMemory, plat: &mut dyn Platform) {
+        let cx = &mut Ctx { mem, plat };
+        for port in self.evtchn.links().drain() {
+            if let Some(vcpu) = self.evtchn.posted(port) {
+                self.raise(cx, port, vcpu);
+            }
+        }
+    }
+
+    /// A static event channel's first end (Xen 4.18's `xen,evtchn` binding,
+    /// `alloc_domain_evtchn`): port `port` of this domain, unbound and
+    /// waiting for `remote_dom`. `-EINVAL` for port 0 or past the domain's
+    /// ports, `-EEXIST` if the port is taken.
+    pub fn static_unbound(&mut self, port: u32, remote_dom: u16) -> Result<(), Errno> {
+        self.evtchn
+            .alloc_unbound(domid::SELF, remote_dom, Some(port))
+            .map(|_| ())
+    }
+
+    /// A new unbound port (the lowest free) waiting for `remote_dom`, as
+    /// Xen allocates a dom0less DomU's xenstore channel at construction
+    /// (`alloc_xenstore_evtchn`, `arch/arm/domain_build.c`).
+    pub fn alloc_unbound_for(&mut self, remote_dom: u16) -> Result<u32, Errno> {
+        self.evtchn.alloc_unbound(domid::SELF, remote_dom, None)
+    }
+
+    /// A static event channel's second end: binds this domain's port `port`
+    /// to `remote_port` of the domain `peer` belongs to, which
+    /// [`Xen::static_unbound`] set up for this domain (`-EINVAL` otherwise).
+    pub fn static_bind(
+        &mut self,
+        port: u32,
+        peer: &Arc<EvtchnLinks>,
+        remote_port: u32,
+    ) -> Result<(), Errno> {
+        let rdom = peer.domid();
+        self.evtchn
+            .bind_interdomain(rdom, remote_port, Some(port), &mut |d| {
+                (d == rdom).then(|| peer.clone())
+            })
+            .map(|_| ())
+    }
+
     /// `event_channel_op(cmd, arg)`.
     pub(super) fn event_channel_op(&mut self, cx: &mut Ctx<'_>, cmd: u32, arg: u32) -> HcResult {
         match cmd {
             evtchnop::ALLOC_UNBOUND => {
                 let mut a: EvtchnAllocUnbound = read_struct(cx.mem, arg)?;
-                a.port = self.evtchn.alloc_unbound(a.dom, a.remote_dom)?;
+                if !self.own_domain(a.dom) {
+                    return Err(self.foreign(cx, a.dom));
+                }
+                a.port = self.evtchn.alloc_unbound(a.dom, a.remote_dom, None)?;
                 reply(cx, arg, &a)
             }
             evtchnop::BIND_INTERDOMAIN => {
                 let mut a: EvtchnBindInterdomain = read_struct(cx.mem, arg)?;
-                a.local_port = self.evtchn.bind_interdomain(a.remote_dom, a.remote_port)?;
+                let plat = &mut *cx.plat;
+                a.local_port =
+                    self.evtchn
+                        .bind_interdomain(a.remote_dom, a.remote_port, None, &mut |d| {
+                            plat.evtchn_peer(d)
+                        })?;
                 self.raise_port(cx, a.local_port);
                 reply(cx, arg, &a)
             }
@@ -340,7 +592,8 @@ impl Xen {
             }
             evtchnop::CLOSE => {
                 let a: EvtchnPort = read_struct(cx.mem, arg)?;
-                self.evtchn.close(a.port)?;
+                let plat = &mut *cx.plat;
+                self.evtchn.close(a.port, &mut |d| plat.evtchn_peer(d))?;
                 if let Err(f) = self.shared.clear_pending(cx.mem, a.port) {
                     log::warn!("xen: closing port {}: {f}", a.port);
                 }
@@ -348,9 +601,9 @@ impl Xen {
             }
             evtchnop::SEND => {
                 let a: EvtchnPort = read_struct(cx.mem, arg)?;
-                if let Some((port, vcpu)) = self.evtchn.send(a.port)? {
-                    self.raise(cx, port, vcpu);
-                }
+                let plat = &mut *cx.plat;
+                let d = self.evtchn.send(a.port, &mut |d| plat.evtchn_peer(d))?;
+                self.deliver(cx, d);
                 Ok(Outcome::Return(0))
             }
             evtchnop::UNMASK => {
@@ -365,6 +618,9 @@ impl Xen {
             }
             evtchnop::STATUS => {
                 let a: EvtchnStatus = read_struct(cx.mem, arg)?;
+                if !self.own_domain(a.dom) {
+                    return Err(self.foreign(cx, a.dom));
+                }
                 let s = self.evtchn.status(a.dom, a.port)?;
                 write_struct(cx.mem, arg, &s)?;
                 Ok(Outcome::Return(0))
@@ -373,8 +629,18 @@ impl Xen {
             evtchnop::INIT_CONTROL | evtchnop::EXPAND_ARRAY | evtchnop::SET_PRIORITY => {
                 Err(Errno::ENOSYS)
             }
+            // `evtchn_reset` of another domain: -ESRCH/-EPERM
+            // (`xsm_evtchn_reset`); of its own: not offered.
+            evtchnop::RESET => {
+                let a: XenMemoryDomain = read_struct(cx.mem, arg)?;
+                let dom = a.domid;
+                if self.own_domain(dom) {
+                    return Err(Errno::ENOSYS);
+                }
+                Err(self.foreign(cx, dom))
+            }
             // No physical IRQs are routed through event channels on ARM.
-            evtchnop::BIND_PIRQ | evtchnop::RESET => Err(Errno::ENOSYS),
+            evtchnop::BIND_PIRQ => Err(Errno::ENOSYS),
             _ => Err(Errno::ENOSYS),
         }
     }
@@ -390,6 +656,10 @@ fn reply<T: super::abi::wire::Wire>(cx: &mut Ctx<'_>, arg: u32, v: &T) -> HcResu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn none(_: u16) -> Option<Arc<EvtchnLinks>> {
+        None
+    }
 
     fn table() -> EventChannels {
         EventChannels::new(0, 2, 8)
@@ -415,11 +685,11 @@ mod tests {
     #[test]
     fn ports_start_at_one_and_reuse_the_lowest() {
         let mut t = table();
-        assert_eq!(t.alloc_unbound(domid::SELF, domid::SELF), Ok(1));
+        assert_eq!(t.alloc_unbound(domid::SELF, domid::SELF, None), Ok(1));
         assert_eq!(t.bind_virq(virq::CONSOLE, 0), Ok(2));
         assert_eq!(t.bind_ipi(1), Ok(3));
-        t.close(1).unwrap();
-        assert_eq!(t.alloc_unbound(0, 5), Ok(1));
+        t.close(1, &mut none).unwrap();
+        assert_eq!(t.alloc_unbound(0, 5, None), Ok(1));
         assert_eq!(
             t.channel(1).unwrap().state,
             ChannelState::Unbound { remote_dom: 5 }
@@ -452,7 +722,7 @@ mod tests {
         assert_eq!(t.bind_vcpu(p, 1), Ok(()), "global VIRQ can move");
         assert_eq!(t.channel(p).unwrap().vcpu, 1);
         assert_eq!(t.virq_port(0, virq::CONSOLE), Some(p));
-        t.close(p).unwrap();
+        t.close(p, &mut none).unwrap();
         assert_eq!(t.virq_port(0, virq::CONSOLE), None);
         assert_eq!(t.bind_virq(virq::CONSOLE, 0), Ok(p));
     }
@@ -460,38 +730,41 @@ mod tests {
     #[test]
     fn interdomain_loopback_and_close() {
         let mut t = table();
-        let a = t.alloc_unbound(domid::SELF, domid::SELF).unwrap();
-        let foreign = t.alloc_unbound(domid::SELF, 7).unwrap();
+        let a = t.alloc_unbound(domid::SELF, domid::SELF, None).unwrap();
+        let foreign = t.alloc_unbound(domid::SELF, 7, None).unwrap();
         assert_eq!(
-            t.bind_interdomain(domid::SELF, foreign),
+            t.bind_interdomain(domid::SELF, foreign, None, &mut none),
             Err(Errno::EINVAL),
             "waits for another domain"
         );
-        assert_eq!(t.bind_interdomain(3, a), Err(Errno::ESRCH));
-        assert_eq!(t.bind_interdomain(domid::SELF, 99), Err(Errno::EINVAL));
-        let b = t.bind_interdomain(0, a).unwrap();
-        assert_eq!(t.send(b), Ok(Some((a, 0))));
-        assert_eq!(t.send(a), Ok(Some((b, 0))));
+        assert_eq!(t.bind_interdomain(3, a, None, &mut none), Err(Errno::ESRCH));
         assert_eq!(
-            t.bind_interdomain(domid::SELF, a),
+            t.bind_interdomain(domid::SELF, 99, None, &mut none),
+            Err(Errno::EINVAL)
+        );
+        let b = t.bind_interdomain(0, a, None, &mut none).unwrap();
+        assert!(matches!(t.send(b, &mut none), Ok(Delivery::Local { port, vcpu: 0 }) if port == a));
+        assert!(matches!(t.send(a, &mut none), Ok(Delivery::Local { port, vcpu: 0 }) if port == b));
+        assert_eq!(
+            t.bind_interdomain(domid::SELF, a, None, &mut none),
             Err(Errno::EINVAL),
             "already bound"
         );
-        t.close(b).unwrap();
+        t.close(b, &mut none).unwrap();
         assert_eq!(
             t.channel(a).unwrap().state,
             ChannelState::Unbound { remote_dom: 0 }
         );
-        assert_eq!(t.send(a), Ok(None));
-        assert_eq!(t.close(b), Err(Errno::EINVAL), "double close");
-        assert_eq!(t.close(0), Err(Errno::EINVAL), "reserved port");
-        assert_eq!(t.close(1000), Err(Errno::EINVAL));
+        assert!(matches!(t.send(a, &mut none), Ok(Delivery::Dropped)));
+        assert_eq!(t.close(b, &mut none), Err(Errno::EINVAL), "double close");
+        assert_eq!(t.close(0, &mut none), Err(Errno::EINVAL), "reserved port");
+        assert_eq!(t.close(1000, &mut none), Err(Errno::EINVAL));
     }
 
     #[test]
     fn status_reports_each_state() {
         let mut t = table();
-        let u = t.alloc_unbound(domid::SELF, 4).unwrap();
+        let u = t.alloc_unbound(domid::SELF, 4, None).unwrap();
         let v = t.bind_virq(virq::CONSOLE, 0).unwrap();
         let s = t.status(domid::SELF, u).unwrap();
         assert_eq!((s.status, s.u[0]), (evtchnop::STAT_UNBOUND, 4));
@@ -503,6 +776,109 @@ mod tests {
         assert_eq!(t.status(0, 0).unwrap().status, evtchnop::STAT_CLOSED);
         assert_eq!(t.status(1, 0), Err(Errno::ESRCH));
         assert_eq!(t.status(0, 4096), Err(Errno::EINVAL));
-        assert_eq!(t.alloc_unbound(domid::XEN, 0), Err(Errno::ESRCH));
+        assert_eq!(t.alloc_unbound(domid::XEN, 0, None), Err(Errno::ESRCH));
+    }
+
+    #[test]
+    fn static_ports_and_foreign_domains() {
+        let mut t = table();
+        assert_eq!(t.alloc_unbound(0, 1, Some(5)), Ok(5));
+        assert_eq!(t.alloc_unbound(0, 1, Some(5)), Err(Errno::EEXIST));
+        assert_eq!(
+            t.alloc_unbound(0, 1, Some(8)),
+            Err(Errno::EINVAL),
+            "past max"
+        );
+        assert_eq!(
+            t.alloc_unbound(0, 1, Some(0)),
+            Err(Errno::EINVAL),
+            "reserved"
+        );
+        assert_eq!(t.alloc_unbound(0, domid::IO, None), Err(Errno::EINVAL));
+        assert_eq!(t.bind_ipi(0), Ok(1), "lowest free below the static one");
+        assert_eq!(
+            t.bind_interdomain(9, 1, None, &mut none),
+            Err(Errno::ESRCH),
+            "unknown domain"
+        );
+    }
+
+    /// Two domains' tables bound, sent on and closed through their links,
+    /// each touching only its own table plus the other's link words.
+    #[test]
+    fn interdomain_between_two_tables() {
+        let mut d0 = EventChannels::new(0, 1, 16);
+        let mut d1 = EventChannels::new(1, 2, 16);
+        let (l0, l1) = (d0.links().clone(), d1.links().clone());
+        let mut peers_of_1 = |d: u16| (d == 0).then(|| l0.clone());
+        let mut peers_of_0 = |d: u16| (d == 1).then(|| l1.clone());
+        let offer = d0.alloc_unbound(domid::SELF, 1, None).unwrap();
+        assert_eq!(
+            d1.bind_interdomain(0, offer + 1, None, &mut peers_of_1),
+            Err(Errno::EINVAL),
+            "not an offer"
+        );
+        let other = d0.alloc_unbound(0, 2, None).unwrap();
+        assert_eq!(
+            d1.bind_interdomain(0, other, None, &mut peers_of_1),
+            Err(Errno::EINVAL),
+            "an offer to domain 2, not 1"
+        );
+        let p1 = d1
+            .bind_interdomain(0, offer, None, &mut peers_of_1)
+            .unwrap();
+        assert_eq!(
+            d0.channel(offer).unwrap().state,
+            ChannelState::Interdomain {
+                remote_dom: 1,
+                remote_port: p1
+            }
+        );
+        assert_eq!(
+            d1.bind_interdomain(0, offer, None, &mut peers_of_1),
+            Err(Errno::EINVAL),
+            "bound once"
+        );
+        d1.bind_vcpu(p1, 1).unwrap();
+        match d0.send(offer, &mut peers_of_0).unwrap() {
+            Delivery::Remote { links, port, from } => {
+                assert_eq!((links.domid(), port), (1, p1));
+                assert_eq!(
+                    from,
+                    Link::Interdomain {
+                        remote_dom: 0,
+                        remote_port: offer
+                    }
+                );
+                assert!(links.post(port, from));
+            }
+            d => panic!("{d:?}"),
+        }
+        assert_eq!(l1.drain(), [p1]);
+        assert_eq!(d1.posted(p1), Some(1), "on the vCPU it is bound to");
+        assert!(matches!(
+            d1.send(p1, &mut peers_of_1),
+            Ok(Delivery::Remote { port, .. }) if port == offer
+        ));
+        d1.close(p1, &mut peers_of_1).unwrap();
+        assert_eq!(
+            d0.channel(offer).unwrap().state,
+            ChannelState::Unbound { remote_dom: 1 },
+            "the other end waits again"
+        );
+        assert_eq!(d1.posted(p1), None, "a late post is dropped");
+        assert!(matches!(
+            d0.send(offer, &mut peers_of_0),
+            Ok(Delivery::Dropped)
+        ));
+        let again = d1
+            .bind_interdomain(0, offer, None, &mut peers_of_1)
+            .unwrap();
+        d0.close(offer, &mut peers_of_0).unwrap();
+        assert_eq!(
+            d1.channel(again).unwrap().state,
+            ChannelState::Unbound { remote_dom: 0 }
+        );
+        assert_eq!(d0.channel(offer).unwrap().state, ChannelState::Free);
     }
 }

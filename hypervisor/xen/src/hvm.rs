@@ -1,7 +1,12 @@
-//! `hvm_op`: parameters, as Xen 4.17's `xen/arch/arm/hvm.c` answers them for
-//! a domain asking about itself. Dom0 reads `HVM_PARAM_STORE_EVTCHN` (0:
-//! xenstored is local) at boot; `HVM_PARAM_CALLBACK_IRQ` names the event PPI
-//! as Xen encodes it; the other guest-readable parameters read as 0.
+//! `hvm_op`: parameters, as Xen 4.17's `xen/arch/arm/hvm.c` answers them.
+//! Dom0 reads `HVM_PARAM_STORE_EVTCHN` (0: xenstored is local) at boot;
+//! `HVM_PARAM_CALLBACK_IRQ` names the event PPI as Xen encodes it; a
+//! dom0less DomU with xenstore (`xen,enhanced`) reads its xenstore channel
+//! and page ([`Xen::set_xenstore`]); the other guest-readable parameters
+//! read as 0. Dom0, the control domain, may read a DomU's xenstore
+//! parameters and set its `HVM_PARAM_STORE_PFN` (Xen's `xsm_hvm_param`,
+//! `XSM_TARGET`), as `init-dom0less` does; every other domain's
+//! parameters are refused.
 //!
 //! Order of checks (Xen's): copy in (-EFAULT), the domain (-ESRCH), then the
 //! index against Xen's per-parameter rules (-EPERM for toolstack-only
@@ -21,8 +26,19 @@ impl Xen {
                     | (hvmop::CALLBACK_PPI_FLAG_LOW_LEVEL << hvmop::CALLBACK_PPI_FLAG_SHIFT)
                     | u64::from(self.cfg.event_ppi)
             }
+            hvmop::PARAM_STORE_EVTCHN => self.xenstore.map_or(0, |(port, _)| u64::from(port)),
+            hvmop::PARAM_STORE_PFN => self.xenstore.map_or(0, |(_, pfn)| pfn),
             _ => 0,
         }
+    }
+
+    /// A dom0less DomU's xenstore, as Xen 4.17 sets it up at boot
+    /// (`alloc_xenstore_evtchn`, `arch/arm/domain_build.c`): event-channel
+    /// `port` of this domain, unbound for Dom0, as `HVM_PARAM_STORE_EVTCHN`;
+    /// `pfn` as `HVM_PARAM_STORE_PFN`: Xen's `~0` ("not ready yet"; Linux
+    /// then waits for an event on the port, `xenbus_late_init`) or the page.
+    pub fn set_xenstore(&mut self, port: u32, pfn: u64) {
+        self.xenstore = Some((port, pfn));
     }
 
     /// `hvm_op(op, arg)`: `HVMOP_get_param` and `HVMOP_set_param`.
@@ -31,8 +47,35 @@ impl Xen {
             return Err(Errno::ENOSYS);
         }
         let mut p: XenHvmParam = read_struct(cx.mem, arg)?;
+        if op == hvmop::SET_PARAM && self.privileged() && !self.own_domain(p.domid) {
+            if self.lookup(cx, p.domid).is_none() {
+                return Err(Errno::ESRCH);
+            }
+            if p.index != hvmop::PARAM_STORE_PFN {
+                return Err(Errno::EPERM);
+            }
+            return match cx.plat.set_foreign_store_pfn(p.domid, p.value) {
+                Ok(()) => Ok(Outcome::Return(0)),
+                Err(_) => Err(Errno::EPERM),
+            };
+        }
+        if op == hvmop::GET_PARAM && self.privileged() && !self.own_domain(p.domid) {
+            if self.lookup(cx, p.domid).is_none() {
+                return Err(Errno::ESRCH);
+            }
+            p.value = match p.index {
+                hvmop::PARAM_STORE_PFN | hvmop::PARAM_STORE_EVTCHN => {
+                    cx.plat.foreign_hvm_param(p.domid, p.index).unwrap_or(0)
+                }
+                _ => return Err(Errno::EPERM),
+            };
+            write_struct(cx.mem, arg, &p)?;
+            return Ok(Outcome::Return(0));
+        }
         if !self.own_domain(p.domid) {
-            return Err(Errno::ESRCH);
+            // Another domain's parameters (a DomU asking for Dom0's):
+            // Xen's `xsm_hvm_param(XSM_TARGET)`, -EPERM; -ESRCH if none.
+            return Err(self.foreign(cx, p.domid));
         }
         if op == hvmop::SET_PARAM {
             return Err(set_param_error(p.index));
@@ -46,7 +89,13 @@ impl Xen {
             hvmop::PARAM_MONITOR_RING_PFN => return Err(Errno::EPERM),
             _ => return Err(Errno::EINVAL),
         }
-        p.value = self.hvm_param(p.index);
+        p.value = match p.index {
+            hvmop::PARAM_STORE_PFN if self.xenstore.is_some() => cx
+                .plat
+                .own_store_pfn()
+                .unwrap_or_else(|| self.hvm_param(p.index)),
+            i => self.hvm_param(i),
+        };
         write_struct(cx.mem, arg, &p)?;
         Ok(Outcome::Return(0))
     }

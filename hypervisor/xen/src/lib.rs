@@ -18,15 +18,19 @@ extern crate alloc;
 
 pub mod abi;
 mod console;
+mod domctl;
+mod domctl_vcpu;
 mod evtchn;
 mod gnttab;
 pub mod guest;
 mod hvm;
+mod links;
 mod memory;
 pub mod platform;
 mod sched;
 mod shared;
 mod sysctl;
+mod sysctl_host;
 mod time;
 mod vcpu;
 mod version;
@@ -36,16 +40,18 @@ mod testing;
 #[cfg(test)]
 mod tests;
 
+use alloc::sync::Arc;
 use core::fmt;
 
 pub use abi::Errno;
 pub use console::INPUT_RING_SIZE;
 pub use evtchn::{Channel, ChannelState};
-pub use gnttab::Mapping;
+pub use gnttab::{seed_entry, Mapping};
 pub use guest::{Fault, GuestMemory};
+pub use links::{EvtchnLinks, Link};
 pub use platform::{
-    CacheOp, ExitCounters, HypervisorLog, MachineAction, Platform, PlatformError, ShutdownReason,
-    XenFrame,
+    CacheOp, DomainInfo, ExitCounters, HostInfo, HypervisorLog, MachineAction, Platform,
+    PlatformError, ShutdownReason, VcpuInfo, XenFrame,
 };
 
 use abi::{domid, evtchnop, hc, virq};
@@ -74,11 +80,18 @@ struct Ctx<'a> {
     plat: &'a mut dyn Platform,
 }
 
-/// Fixed properties of the domain, given at construction.
+/// Fixed properties of the domain, given at construction. Domain 0 is the
+/// hardware and control domain (Xen's `is_hardware_domain` and
+/// `is_control_domain`: `XENFEAT_dom0`, `sysctl`, `domctl`, `platform_op`);
+/// every other domain is unprivileged and gets Xen 4.17's answers for an
+/// unprivileged caller (mostly `-EPERM`, from the XSM dummy policy).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct XenConfig {
     /// The domain's id (0 for Dom0).
     pub domid: u16,
+    /// Its name as `xl list` shows it (`Domain-0`; a DomU's `xen,domain`
+    /// node name, empty until set).
+    pub name: &'static str,
     pub nr_vcpus: u32,
     /// Reported by `XENVER_version` and, on the target, in the DT's
     /// `compatible = "xen,xen-<major>.<minor>"`.
@@ -101,11 +114,31 @@ pub struct XenConfig {
 }
 
 impl XenConfig {
+    /// A dom0less DomU's defaults, as Xen 4.17's `create_domUs`
+    /// (`arch/arm/domain_build.c`) creates one: domain `domid` (1, 2, ...)
+    /// with `nr_vcpus` vCPUs, not direct-mapped (`XENFEAT_not_direct_mapped`,
+    /// no `XENFEAT_dom0`), `max_evtchn_port` 1023 (1024 ports),
+    /// `max_grant_frames` -1 = Xen's `gnttab_max_frames` default of 64, and
+    /// the event PPI `GUEST_EVTCHN_PPI` = 31 (`public/arch-arm.h`). The grant
+    /// table's frames go at `GUEST_GNTTAB_BASE` (0x38000000, 16 MiB), which
+    /// the DomU's device tree names. Grant maps: 1024 at once, as Dom0 (Xen's
+    /// maptrack default, 1024 frames, is far larger than a DomU needs).
+    pub fn domu(domid: u16, nr_vcpus: u32) -> Self {
+        XenConfig {
+            domid,
+            name: "",
+            direct_mapped: false,
+            max_evtchn_ports: 1024,
+            ..XenConfig::dom0(nr_vcpus, false)
+        }
+    }
+
     /// Dom0 defaults: Xen 4.17, Xen's 64 grant frames for dom0, all 4096
     /// ports, PPI 31 (INTID 31, `<1 15 0xf08>`).
     pub fn dom0(nr_vcpus: u32, direct_mapped: bool) -> Self {
         XenConfig {
             domid: 0,
+            name: "Domain-0",
             nr_vcpus,
             version: (4, 17),
             extraversion: "-snowvisor",
@@ -161,6 +194,8 @@ pub struct Xen {
     console: console::InputRing,
     vm_assist: u32,
     wallclock: Option<abi::layout::XenpfSettime64>,
+    /// A DomU's xenstore event channel and page (`HVM_PARAM_STORE_*`).
+    xenstore: Option<(u32, u64)>,
 }
 
 impl Xen {
@@ -194,8 +229,29 @@ impl Xen {
             console: console::InputRing::default(),
             vm_assist: 0,
             wallclock: None,
+            xenstore: None,
             cfg,
         })
+    }
+
+    /// The domain starts again (a DomU's restart after its reset): as
+    /// [`Xen::new`] made it (no shared_info, grant table or console state,
+    /// no VM assists), its event channels closed as `EVTCHNOP_close` closes
+    /// them (another domain's end becomes unbound, waiting for it) and its
+    /// event-channel links kept (other domains hold them). Static channels
+    /// are bound again by the caller ([`Xen::static_bind`]).
+    pub fn restart(&mut self, peers: &mut dyn FnMut(u16) -> Option<Arc<EvtchnLinks>>) {
+        let mut ev = core::mem::replace(
+            &mut self.evtchn,
+            evtchn::EventChannels::new(self.cfg.domid, 1, 2),
+        );
+        ev.restart(peers);
+        let cfg = self.cfg.clone();
+        // The configuration was accepted by `Xen::new` already.
+        if let Ok(x) = Xen::new(cfg) {
+            *self = x;
+        }
+        self.evtchn = ev;
     }
 
     pub fn config(&self) -> &XenConfig {
@@ -225,8 +281,16 @@ impl Xen {
             hc::PLATFORM_OP => self.platform_op(cx, args[0]),
             hc::VM_ASSIST => self.vm_assist(args[0], args[1]),
             hc::SYSCTL => self.sysctl(cx, args[0]),
-            // physdev_op (PCI notifications), multicall, domctl, dm_op,
-            // the old compat calls and everything x86: not implemented.
+            hc::DOMCTL => self.domctl(cx, args[0]),
+            // xsm_op: Xen 4.17 without FLASK (the dummy and SILO policies,
+            // Debian's default) answers -ENOSYS (`xsm/dummy.h`:
+            // `xsm_do_xsm_op`); libxl takes that as "no FLASK".
+            hc::XSM_OP => Err(Errno::ENOSYS),
+            // physdev_op: Xen 4.17 on ARM has no PCI (`HAS_PCI` is not
+            // selected), so `do_arm_physdev_op` is -ENOSYS for every domain
+            // and every device, owned or not.
+            // multicall, dm_op, the old compat calls and everything x86:
+            // not implemented.
             _ => Err(Errno::ENOSYS),
         };
         match r {
@@ -329,8 +393,8 @@ impl Xen {
         for (h, m) in self.gnttab.mappings() {
             writeln!(
                 out,
-                "xen: grant handle {h}: ref {} frame {:#x} at gfn {:#x}",
-                m.gref, m.frame, m.host_gfn
+                "xen: grant handle {h}: d{} ref {} frame {:#x} at gfn {:#x}",
+                m.dom, m.gref, m.frame, m.host_gfn
             )?;
         }
         let (waiting, dropped) = self.console_input_state();
@@ -342,6 +406,102 @@ impl Xen {
 
     fn own_domain(&self, d: u16) -> bool {
         d == domid::SELF || d == self.cfg.domid
+    }
+
+    /// Domain 0: the hardware and control domain.
+    fn privileged(&self) -> bool {
+        self.cfg.domid == 0
+    }
+
+    /// Domain `d` (`None`: no such domain), see [`Xen::domain_at`].
+    fn lookup(&self, cx: &mut Ctx<'_>, d: u16) -> Option<DomainInfo> {
+        if d >= domid::FIRST_RESERVED {
+            return None;
+        }
+        self.domain_at(cx, d).filter(|i| i.domid == d)
+    }
+
+    /// The domain with the lowest id at least `first`: another domain from
+    /// the platform's list, or this one from its own Xen state
+    /// ([`Xen::own_info`], fresher than any list: the caller holds it).
+    fn domain_at(&self, cx: &mut Ctx<'_>, first: u16) -> Option<DomainInfo> {
+        let me = self.cfg.domid;
+        let listed = match cx.plat.domain_info(first) {
+            Some(i) if i.domid == me => cx.plat.domain_info(me + 1),
+            other => other,
+        };
+        match listed {
+            Some(i) if i.domid < me || me < first => Some(i),
+            _ if me < first => None,
+            _ => Some(self.own_info(cx)),
+        }
+    }
+
+    fn own_info(&self, cx: &mut Ctx<'_>) -> DomainInfo {
+        self.domain_info(cx.plat.ram_pages())
+    }
+
+    /// This domain as Xen's `getdomaininfo` sees it, with `ram_pages` of
+    /// RAM, from its vCPUs' runstates: online unless `RUNSTATE_offline`,
+    /// running if one runs, blocked if every online one is; CPU time is
+    /// what their runstates counted as running up to their last change.
+    pub fn domain_info(&self, ram_pages: u32) -> DomainInfo {
+        let mut online = 0;
+        let mut running = false;
+        let mut blocked = true;
+        let mut cpu_time_ns = 0u64;
+        for v in 0..self.cfg.nr_vcpus {
+            let run = self.shared.vcpu(v).map(|a| a.run).unwrap_or_default();
+            cpu_time_ns = cpu_time_ns.saturating_add(run.time[abi::runstate::RUNNING as usize]);
+            if run.state != abi::runstate::OFFLINE {
+                online += 1;
+                running |= run.state == abi::runstate::RUNNING;
+                blocked &= run.state == abi::runstate::BLOCKED;
+            }
+        }
+        let pages = u64::from(ram_pages);
+        DomainInfo {
+            domid: self.cfg.domid,
+            name: self.cfg.name,
+            tot_pages: pages,
+            max_pages: pages,
+            nr_vcpus: self.cfg.nr_vcpus,
+            nr_online_vcpus: online,
+            running,
+            blocked: blocked && online > 0,
+            paused: false,
+            shutdown: None,
+            dying: false,
+            cpu_time_ns,
+            shared_info_gfn: self.shared.shared_info_gfn().unwrap_or(0),
+            nr_spis: 0,
+        }
+    }
+
+    /// The error for reaching into another domain `d`: `-ESRCH` if there is
+    /// no such domain, else `-EPERM` (Xen's dummy XSM policy, `XSM_TARGET`,
+    /// for a caller that is not the control domain). snowvisor refuses the
+    /// control domain too where the answer is the other domain's private
+    /// state (its ports, parameters, reservation changes), which it never
+    /// reaches from another domain's hypercall.
+    fn foreign(&self, cx: &mut Ctx<'_>, d: u16) -> Errno {
+        match self.lookup(cx, d) {
+            Some(_) => Errno::EPERM,
+            None => Errno::ESRCH,
+        }
+    }
+
+    /// The domain's event-channel links, for the platform's list of domains
+    /// (other domains find it there to bind, close and send).
+    pub fn evtchn_links(&self) -> Arc<EvtchnLinks> {
+        self.evtchn.links().clone()
+    }
+
+    /// Whether other domains posted events not yet drained
+    /// ([`Xen::drain_inbox`]).
+    #[inline]
+    pub fn inbox_posted(&self) -> bool {
+        self.evtchn.links().has_posted()
     }
 
     /// The Xen frame mapped at `gfn`, if any.

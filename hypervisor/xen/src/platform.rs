@@ -7,7 +7,10 @@
 //! still owns the final word on *what* may be mapped where: anything it refuses
 //! comes back as a [`PlatformError`] and becomes the call's documented error.
 
+use alloc::sync::Arc;
 use core::fmt;
+
+use super::links::EvtchnLinks;
 
 /// A hypervisor-owned frame that a guest maps with `XENMEM_add_to_physmap`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +108,79 @@ pub enum HypervisorLog {
     Previous,
 }
 
+/// One domain as the platform's list of domains describes it, for
+/// `XEN_SYSCTL_getdomaininfolist` and `XEN_DOMCTL_getdomaininfo` (Xen 4.17's
+/// `getdomaininfo`, `common/domctl.c`) and for telling an unknown domain
+/// (`-ESRCH`) from another domain's state (`-EPERM`). Read without the
+/// domain's lock: a snapshot that may be a moment old.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DomainInfo {
+    /// Xen's domain id (0: Dom0).
+    pub domid: u16,
+    /// Its name: the `xen,domain` node's, `Domain-0` for Dom0.
+    pub name: &'static str,
+    /// Its RAM now and at most, in 4 KiB pages (`tot_pages`, `max_pages`).
+    pub tot_pages: u64,
+    pub max_pages: u64,
+    /// Its vCPUs (`max_vcpu_id` + 1) and how many are online (not PSCI-off).
+    pub nr_vcpus: u32,
+    pub nr_online_vcpus: u32,
+    /// What its vCPUs do: some runs on a CPU now / every online one is blocked
+    /// (WFI) / it is paused.
+    pub running: bool,
+    pub blocked: bool,
+    pub paused: bool,
+    /// It shut down (`SCHEDOP_shutdown`, PSCI SYSTEM_OFF/RESET, a crash
+    /// snowvisor ended), with Xen's `SHUTDOWN_*` code; its memory is kept
+    /// until it is destroyed (`dying`).
+    pub shutdown: Option<u8>,
+    pub dying: bool,
+    /// Nanoseconds its vCPUs ran (sum of their `RUNSTATE_running` time).
+    pub cpu_time_ns: u64,
+    /// Where its `shared_info` is (GFN), 0 before it placed one.
+    pub shared_info_gfn: u64,
+    /// SPIs of its distributor (`arch_config.nr_spis`).
+    pub nr_spis: u32,
+}
+
+/// The machine as `XEN_SYSCTL_physinfo` describes it (Xen 4.17's
+/// `common/sysctl.c` and ARM's `arch_do_physinfo`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HostInfo {
+    /// CPUs up (Xen's `num_online_cpus`), numbered 0.. with the boot CPU 0.
+    pub nr_cpus: u32,
+    /// CPUs the machine has, up or not (Xen's `nr_cpu_ids`: the device
+    /// tree's CPU nodes).
+    pub possible_cpus: u32,
+    /// Xen's `cpu_khz` on ARM: the generic timer's frequency (CNTFRQ), kHz.
+    pub cpu_khz: u32,
+    /// RAM of the machine, 4 KiB pages (every memory bank).
+    pub total_pages: u64,
+    /// RAM the hypervisor keeps for itself (image, heap, RAM log), pages.
+    pub hypervisor_pages: u64,
+    /// The lowest RAM frame number (Xen's `first_valid_mfn`).
+    pub mfn_start: u64,
+    /// One past the highest RAM frame number (Xen's `get_upper_mfn_bound`
+    /// + 1).
+    pub mfn_end: u64,
+}
+
+/// One vCPU as `XEN_DOMCTL_getvcpuinfo` describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct VcpuInfo {
+    /// Not PSCI-off (Xen: no `_VPF_down`).
+    pub online: bool,
+    /// Blocked in a WFI or `SCHEDOP_block` (Xen: `_VPF_blocked`).
+    pub blocked: bool,
+    /// On its CPU now.
+    pub running: bool,
+    /// Nanoseconds it ran (its `RUNSTATE_running` time).
+    pub cpu_time_ns: u64,
+    /// The CPU it is placed on (snowvisor pins each vCPU to one CPU): Xen's
+    /// `v->processor`, the number of [`HostInfo`]'s CPUs.
+    pub cpu: u32,
+}
+
 /// Why the platform refused a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlatformError {
@@ -143,6 +219,14 @@ pub trait Platform {
     /// platform's business.
     fn console_write(&mut self, bytes: &[u8]);
 
+    /// Bytes of console output [`Platform::console_write`] takes now; 0
+    /// while the console has no room for the domain (then the write is
+    /// continued and issued again, as Xen continues a preempted one: the
+    /// guest waits, nothing is lost). Unbounded by default.
+    fn console_room(&mut self) -> usize {
+        usize::MAX
+    }
+
     /// `SCHEDOP_shutdown`. For the hardware domain the machine stops as
     /// [`ShutdownReason::hardware_domain_action`] says and this does not
     /// return (under QEMU: QEMU exits). If it returns `Ok`, the platform has
@@ -177,6 +261,84 @@ pub trait Platform {
     /// the page was ballooned out before the map). `frame_gfn` is what was
     /// mapped, for checking.
     fn unmap_grant(&mut self, host_gfn: u64, frame_gfn: u64) -> Result<(), PlatformError>;
+
+    /// Word `word` (0: `flags | domid << 16`, 1: the frame; Xen's
+    /// `struct grant_entry_v1`, `public/grant_table.h`) of entry `gref` of
+    /// domain `dom`'s grant table, for Dom0, the privileged mapper (the Xen
+    /// layer asks only for Dom0). Read without that domain's lock: its
+    /// grant frames never move in host memory. `BadAddress` for a `gref`
+    /// past the frames the table can have; an entry in a frame the domain
+    /// never set up reads as 0 (not granted); `NotSupported` when there is
+    /// no such domain or it has no grant table.
+    fn foreign_grant_word(
+        &mut self,
+        _dom: u16,
+        _gref: u32,
+        _word: u32,
+    ) -> Result<u32, PlatformError> {
+        Err(PlatformError::NotSupported)
+    }
+
+    /// If word 0 of entry `gref` of domain `dom`'s grant table is `old`,
+    /// makes it `new`; returns the value found. Errors as
+    /// [`Platform::foreign_grant_word`].
+    fn foreign_grant_cmpxchg(
+        &mut self,
+        _dom: u16,
+        _gref: u32,
+        _old: u32,
+        _new: u32,
+    ) -> Result<u32, PlatformError> {
+        Err(PlatformError::NotSupported)
+    }
+
+    /// A grant map of another domain's page (Dom0 only): maps page
+    /// `frame_gfn` of domain `dom` (its RAM, or a page snowvisor gave it,
+    /// such as its xenstore page) at the caller's `host_gfn` (read-only if
+    /// `readonly`), replacing a hole or a RAM page the caller gave up;
+    /// returns its physical address (`dev_bus_addr`). `BadFrame` if
+    /// `frame_gfn` is no page of `dom`'s, `BadAddress` if `host_gfn`
+    /// cannot take a mapping.
+    fn map_foreign_grant(
+        &mut self,
+        _host_gfn: u64,
+        _dom: u16,
+        _frame_gfn: u64,
+        _readonly: bool,
+    ) -> Result<u64, PlatformError> {
+        Err(PlatformError::NotSupported)
+    }
+
+    /// Undoes [`Platform::map_foreign_grant`]: removes the mapping at
+    /// `host_gfn`, which must be of physical address `bus_addr`, leaving a
+    /// hole (as Xen on ARM does).
+    fn unmap_foreign_grant(&mut self, _host_gfn: u64, _bus_addr: u64) -> Result<(), PlatformError> {
+        Err(PlatformError::NotSupported)
+    }
+
+    /// HVM parameter `index` of domain `dom` as snowvisor set it up at
+    /// boot (`HVM_PARAM_STORE_PFN`, `HVM_PARAM_STORE_EVTCHN`), for the
+    /// control domain's `HVMOP_get_param` (the way Xen's `init-dom0less`
+    /// finds a boot-time DomU's xenstore channel). `None`: no such domain
+    /// or no such parameter kept.
+    fn foreign_hvm_param(&mut self, _dom: u16, _index: u32) -> Option<u64> {
+        None
+    }
+
+    /// The control domain's `HVMOP_set_param` of domain `dom`'s
+    /// `HVM_PARAM_STORE_PFN` (what `init-dom0less` sets once xenstored
+    /// knows the domain): `NotSupported` when there is no such domain or
+    /// it has no xenstore.
+    fn set_foreign_store_pfn(&mut self, _dom: u16, _pfn: u64) -> Result<(), PlatformError> {
+        Err(PlatformError::NotSupported)
+    }
+
+    /// This domain's `HVM_PARAM_STORE_PFN` as the control domain last set
+    /// it ([`Platform::set_foreign_store_pfn`]); `None`: what it was given
+    /// at boot stands.
+    fn own_store_pfn(&mut self) -> Option<u64> {
+        None
+    }
 
     /// The domain's RAM in 4 KiB pages as it was built (IPA == PA, every
     /// bank): Xen's `tot_pages` and `max_pages` of a direct-mapped domain
@@ -222,6 +384,46 @@ pub trait Platform {
     fn exit_stats(&mut self) -> Option<&dyn ExitCounters> {
         None
     }
+
+    /// The domain with the lowest id that is at least `first`, if any:
+    /// Xen's `for_each_domain` walk, one domain at a time (no allocation).
+    /// The calling domain must be among them. `None` by default (no list of
+    /// domains: the caller then knows only itself).
+    fn domain_info(&mut self, _first: u16) -> Option<DomainInfo> {
+        None
+    }
+
+    /// The machine's CPUs and memory (`XEN_SYSCTL_physinfo`); `None`: not
+    /// known (the call is then `-ENOSYS`).
+    fn host_info(&mut self) -> Option<HostInfo> {
+        None
+    }
+
+    /// vCPU `vcpu` of domain `domid` as last seen (read without that
+    /// domain's lock; for the calling domain only `cpu` is current, the Xen
+    /// layer has the rest); `None`: no such domain or vCPU.
+    fn vcpu_info(&mut self, _domid: u16, _vcpu: u32) -> Option<VcpuInfo> {
+        None
+    }
+
+    /// `XEN_SYSCTL_debug_keys`: carries out debug key `key` as if typed on
+    /// snowvisor's console (its output goes to the console and the RAM log,
+    /// where `xl dmesg` reads it). Returns false if the platform has no
+    /// debug keys.
+    fn debug_key(&mut self, _key: u8) -> bool {
+        false
+    }
+
+    /// Another domain's event-channel links (lock-free), for inter-domain
+    /// channels: `None` if there is no such domain or it has no Xen ABI.
+    fn evtchn_peer(&mut self, _domid: u16) -> Option<Arc<EvtchnLinks>> {
+        None
+    }
+
+    /// Ports were posted to domain `domid`'s inbox: make the CPUs its vCPUs
+    /// run on drain it ([`crate::Xen::drain_inbox`] under its lock), e.g. with
+    /// a physical SGI. Never takes that domain's lock itself.
+    fn kick_domain(&mut self, _domid: u16) {}
 
     /// `SCHEDOP_yield`: a hint; returning at once is correct.
     fn yield_vcpu(&mut self) {}

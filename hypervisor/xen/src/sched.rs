@@ -1,6 +1,6 @@
 //! `sched_op`: yield, block and shutdown.
 
-use super::abi::layout::SchedShutdown;
+use super::abi::layout::{SchedRemoteShutdown, SchedShutdown};
 use super::abi::{schedop, Errno};
 use super::guest::read_struct;
 use super::platform::{PlatformError, ShutdownReason};
@@ -26,7 +26,36 @@ impl Xen {
             schedop::SHUTDOWN => {
                 let s: SchedShutdown = read_struct(cx.mem, arg)?;
                 let reason = ShutdownReason::from_raw(s.reason);
-                log::info!("xen: Dom0 shutdown, reason {reason}");
+                log::info!("d{}: xen: shutdown, reason {reason}", self.config().domid);
+                cx.plat.shutdown(reason).map_err(|e| match e {
+                    PlatformError::NotSupported => Errno::ENOSYS,
+                    _ => Errno::EINVAL,
+                })?;
+                Ok(Outcome::Return(0))
+            }
+            // Xen 4.17: -EPERM unless the hardware domain (then a vCPU's
+            // temporary affinity, which pinned vCPUs do not need here).
+            schedop::PIN_OVERRIDE if !self.privileged() => Err(Errno::EPERM),
+            schedop::REMOTE_SHUTDOWN => {
+                // Xen 4.17 (`common/sched/core.c`): copy, the domain by id
+                // (`DOMID_SELF` is none), then `xsm_schedop_shutdown`
+                // (`XSM_DM_PRIV`): only the control domain, even on itself.
+                let s: SchedRemoteShutdown = read_struct(cx.mem, arg)?;
+                if self.lookup(cx, s.domain_id).is_none() {
+                    return Err(Errno::ESRCH);
+                }
+                if !self.privileged() {
+                    return Err(Errno::EPERM);
+                }
+                if s.domain_id != self.cfg.domid {
+                    // Ending another domain from Dom0: not yet.
+                    return Err(Errno::EOPNOTSUPP);
+                }
+                let reason = ShutdownReason::from_raw(s.reason);
+                log::info!(
+                    "d{}: xen: remote shutdown of itself, reason {reason}",
+                    s.domain_id
+                );
                 cx.plat.shutdown(reason).map_err(|e| match e {
                     PlatformError::NotSupported => Errno::ENOSYS,
                     _ => Errno::EINVAL,

@@ -1,5 +1,13 @@
 //! `sysctl`: the hypervisor's log and exit counters for Dom0 (`snowctl dmesg`,
-//! `snowctl stats`).
+//! `snowctl stats`) and the list of domains (`snowctl list`); the host's
+//! CPUs, memory, scheduler, pools and debug keys are `sysctl_host`'s.
+//!
+//! `XEN_SYSCTL_getdomaininfolist` (6) copies a `xen_domctl_getdomaininfo`
+//! for each domain whose id is at least `first_domain`, in id order, at
+//! most `max_domains`, to `buffer`; `num_domains` says how many (Xen 4.17's
+//! `common/sysctl.c`; a failed copy is `-EFAULT`).
+//! `SNOWVISOR_SYSCTL_domain_name` (0x534e0003) gives a domain's name, which
+//! Xen keeps in xenstore.
 //!
 //! `SNOWVISOR_SYSCTL_exit_stats` (0x534e0002) copies the exit counters
 //! (`XenSysctlSnowvisorExits`). Two commands share `xen_sysctl_readconsole`:
@@ -20,7 +28,8 @@
 //! call `sysctl` (`-EPERM`), with Xen 4.17's interface version (`-EACCES`).
 
 use super::abi::layout::{
-    XenSysctl, XenSysctlReadconsole, XenSysctlSnowvisorExits, EXIT_ENTRY_BYTES, SYSCTL_U,
+    XenSysctl, XenSysctlGetdomaininfolist, XenSysctlReadconsole, XenSysctlSnowvisorDomainName,
+    XenSysctlSnowvisorExits, EXIT_ENTRY_BYTES, SYSCTL_U,
 };
 use super::abi::{sysctl, Errno};
 use super::guest::{check_span, handle_gva, read_struct, write_struct};
@@ -35,23 +44,47 @@ const CHUNK: usize = 128;
 impl Xen {
     /// `sysctl(op)`.
     pub(super) fn sysctl(&mut self, cx: &mut Ctx<'_>, arg: u32) -> HcResult {
-        if self.cfg.domid != 0 {
-            return Err(Errno::EPERM);
-        }
+        // Xen 4.17's order (`common/sysctl.c`): copy, version, then
+        // `xsm_sysctl(XSM_PRIV)`: only the control domain.
         let op: XenSysctl = read_struct(cx.mem, arg)?;
         if op.interface_version != sysctl::INTERFACE_VERSION {
             return Err(Errno::EACCES);
+        }
+        if !self.privileged() {
+            return Err(Errno::EPERM);
         }
         let u = arg.checked_add(SYSCTL_U as u32).ok_or(Errno::EFAULT)?;
         let which = match op.cmd {
             sysctl::READCONSOLE => HypervisorLog::Current,
             sysctl::SNOWVISOR_READCONSOLE_PREVIOUS => HypervisorLog::Previous,
+            sysctl::GETDOMAININFOLIST => {
+                let mut l: XenSysctlGetdomaininfolist = read_struct(cx.mem, u)?;
+                l.num_domains = self.domain_info_list(cx, &l)?;
+                write_struct(cx.mem, u, &l)?;
+                return Ok(Outcome::Return(0));
+            }
+            sysctl::SNOWVISOR_DOMAIN_NAME => {
+                let mut n: XenSysctlSnowvisorDomainName = read_struct(cx.mem, u)?;
+                let info = self.lookup(cx, n.domain).ok_or(Errno::ESRCH)?;
+                n.name = [0; 64];
+                let b = info.name.as_bytes();
+                let k = b.len().min(n.name.len() - 1);
+                n.name[..k].copy_from_slice(&b[..k]);
+                write_struct(cx.mem, u, &n)?;
+                return Ok(Outcome::Return(0));
+            }
             sysctl::SNOWVISOR_EXIT_STATS => {
                 let mut x: XenSysctlSnowvisorExits = read_struct(cx.mem, u)?;
                 exit_stats(cx, &mut x)?;
                 write_struct(cx.mem, u, &x)?;
                 return Ok(Outcome::Return(0));
             }
+            sysctl::PHYSINFO
+            | sysctl::SCHED_ID
+            | sysctl::DEBUG_KEYS
+            | sysctl::CPUTOPOINFO
+            | sysctl::NUMAINFO
+            | sysctl::CPUPOOL_OP => return self.sysctl_host(cx, op.cmd, u),
             _ => return Err(Errno::ENOSYS),
         };
         let mut rc: XenSysctlReadconsole = read_struct(cx.mem, u)?;

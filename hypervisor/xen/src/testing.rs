@@ -10,14 +10,17 @@
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::rc::Rc;
+use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::{RefCell, RefMut};
 
 use super::abi::wire::Wire;
 use super::guest::{Fault, GuestMemory, GFN_LIMIT};
+use super::links::EvtchnLinks;
 use super::platform::{
-    CacheOp, ExitCounters, HypervisorLog, Platform, PlatformError, ShutdownReason, XenFrame,
+    CacheOp, DomainInfo, ExitCounters, HostInfo, HypervisorLog, Platform, PlatformError,
+    ShutdownReason, VcpuInfo, XenFrame,
 };
 use super::{Outcome, Xen, XenConfig};
 
@@ -39,6 +42,8 @@ pub enum Backing {
     Frame(usize),
     /// Hypervisor memory: never accessible.
     Hyp,
+    /// RAM page `n` of another domain (`foreign`), mapped by a grant.
+    Foreign(u16, usize),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +66,9 @@ pub struct Model {
     // What the platform was asked.
     pub vcpu: u32,
     pub console: Vec<u8>,
+    /// The console's room for output (`console_room`; each byte written
+    /// takes one), unbounded when `None`.
+    pub console_room: Option<usize>,
     pub shutdowns: Vec<ShutdownReason>,
     pub shutdown_result: Option<PlatformError>,
     pub injected: Vec<u32>,
@@ -77,6 +85,27 @@ pub struct Model {
     pub log_read_max: usize,
     /// The exit counters `exit_stats` hands out (leaked per test).
     pub exits: Option<&'static Counters>,
+    /// The platform's list of domains, in id order.
+    pub domains: Vec<DomainInfo>,
+    /// Other domains' event-channel links, by id.
+    pub peers: BTreeMap<u16, Arc<EvtchnLinks>>,
+    /// Domains kicked after a post to their inbox.
+    pub kicks: Vec<u16>,
+    /// Other domains' models, whose grant tables and RAM this (Dom0's)
+    /// platform reaches for foreign grant maps, by id.
+    pub foreign: BTreeMap<u16, Rc<RefCell<Model>>>,
+    /// Other domains' HVM parameters as the platform keeps them.
+    pub foreign_params: BTreeMap<(u16, u32), u64>,
+    /// Frames a grant table can have (the domain's `max_grant_frames`).
+    pub max_grant_frames: u32,
+    /// `HVM_PARAM_STORE_PFN` as Dom0 set it for this domain.
+    pub store_pfn: Option<u64>,
+    /// The machine `host_info` describes (`None`: unknown).
+    pub host: Option<HostInfo>,
+    /// Each domain's vCPUs as `vcpu_info` reports them, by (domid, vcpu).
+    pub vcpus: BTreeMap<(u16, u32), VcpuInfo>,
+    /// Debug keys run through `debug_key`; `None`: the platform has none.
+    pub debug_keys: Option<Vec<u8>>,
 }
 
 impl Model {
@@ -148,6 +177,8 @@ impl Model {
             Backing::Frame(n) => &mut self.frames[n][off..off + len],
             Backing::Hyp if check => return Err(Fault::Denied(ipa)),
             Backing::Hyp => &mut self.hyp[off..off + len],
+            // The hypervisor reaches only the domain's own pages.
+            Backing::Foreign(..) => return Err(Fault::Denied(ipa)),
         })
     }
 
@@ -229,6 +260,11 @@ impl GuestMemory for TestMem {
     }
 }
 
+/// The model's "physical address" of RAM page `page` of domain `dom`.
+pub fn foreign_bus(dom: u16, page: usize) -> u64 {
+    (u64::from(dom) << 32) | (RAM_BASE + (page * PAGE) as u64)
+}
+
 fn ram_page(m: &Model, gfn: u64) -> Option<usize> {
     match m.s2.get(&gfn)?.backing {
         Backing::Ram(n) => Some(n),
@@ -236,13 +272,127 @@ fn ram_page(m: &Model, gfn: u64) -> Option<usize> {
     }
 }
 
+impl Model {
+    /// Word `word` of entry `gref` in this domain's grant frames, as the
+    /// platform finds it for another domain.
+    fn entry_word_at(&self, gref: u32, word: u32) -> Result<Option<(usize, usize)>, PlatformError> {
+        let idx = gref / 512;
+        if idx >= self.max_grant_frames {
+            return Err(PlatformError::BadAddress);
+        }
+        let off = (gref % 512) as usize * 8 + word as usize * 4;
+        Ok(self.grant_frames.get(&idx).map(|&(n, _)| (n, off)))
+    }
+}
+
+impl TestPlat {
+    fn other(&self, dom: u16) -> Result<Rc<RefCell<Model>>, PlatformError> {
+        self.0
+            .borrow()
+            .foreign
+            .get(&dom)
+            .cloned()
+            .ok_or(PlatformError::NotSupported)
+    }
+}
+
 impl Platform for TestPlat {
+    fn foreign_grant_word(&mut self, dom: u16, gref: u32, word: u32) -> Result<u32, PlatformError> {
+        let other = self.other(dom)?;
+        let o = other.borrow();
+        Ok(match o.entry_word_at(gref, word)? {
+            Some((n, off)) => u32::from_le_bytes(o.frames[n][off..off + 4].try_into().unwrap()),
+            None => 0,
+        })
+    }
+    fn foreign_grant_cmpxchg(
+        &mut self,
+        dom: u16,
+        gref: u32,
+        old: u32,
+        new: u32,
+    ) -> Result<u32, PlatformError> {
+        let other = self.other(dom)?;
+        let mut o = other.borrow_mut();
+        let Some((n, off)) = o.entry_word_at(gref, 0)? else {
+            return Ok(0);
+        };
+        let w = &mut o.frames[n][off..off + 4];
+        let cur = u32::from_le_bytes(w.try_into().unwrap());
+        if cur == old {
+            w.copy_from_slice(&new.to_le_bytes());
+        }
+        Ok(cur)
+    }
+    fn map_foreign_grant(
+        &mut self,
+        host_gfn: u64,
+        dom: u16,
+        frame_gfn: u64,
+        readonly: bool,
+    ) -> Result<u64, PlatformError> {
+        assert!(host_gfn < GFN_LIMIT && frame_gfn < GFN_LIMIT);
+        let other = self.other(dom)?;
+        let page = ram_page(&other.borrow(), frame_gfn).ok_or(PlatformError::BadFrame)?;
+        let mut m = self.0.borrow_mut();
+        if m.s2
+            .get(&host_gfn)
+            .is_some_and(|e| !matches!(e.backing, Backing::Ram(_)))
+        {
+            return Err(PlatformError::BadAddress);
+        }
+        m.s2.insert(
+            host_gfn,
+            S2 {
+                backing: Backing::Foreign(dom, page),
+                writable: !readonly,
+            },
+        );
+        Ok(foreign_bus(dom, page))
+    }
+    fn unmap_foreign_grant(&mut self, host_gfn: u64, bus_addr: u64) -> Result<(), PlatformError> {
+        let mut m = self.0.borrow_mut();
+        match m.s2.get(&host_gfn).map(|e| e.backing) {
+            Some(Backing::Foreign(d, p)) if foreign_bus(d, p) == bus_addr => {
+                m.s2.remove(&host_gfn);
+                Ok(())
+            }
+            _ => Err(PlatformError::BadAddress),
+        }
+    }
+    fn foreign_hvm_param(&mut self, dom: u16, index: u32) -> Option<u64> {
+        self.0.borrow().foreign_params.get(&(dom, index)).copied()
+    }
+    fn set_foreign_store_pfn(&mut self, dom: u16, pfn: u64) -> Result<(), PlatformError> {
+        let other = self.other(dom)?;
+        let mut m = self.0.borrow_mut();
+        let key = (dom, super::abi::hvmop::PARAM_STORE_PFN);
+        if !m.foreign_params.contains_key(&key) {
+            return Err(PlatformError::NotSupported);
+        }
+        m.foreign_params.insert(key, pfn);
+        other.borrow_mut().store_pfn = Some(pfn);
+        Ok(())
+    }
+    fn own_store_pfn(&mut self) -> Option<u64> {
+        self.0.borrow().store_pfn
+    }
+
     fn current_vcpu(&self) -> u32 {
         self.0.borrow().vcpu
     }
     fn console_write(&mut self, bytes: &[u8]) {
         assert!(bytes.len() <= 128);
-        self.0.borrow_mut().console.extend_from_slice(bytes);
+        let mut m = self.0.borrow_mut();
+        if let Some(room) = m.console_room.as_mut() {
+            *room = room
+                .checked_sub(bytes.len())
+                .expect("a write beyond the room");
+        }
+        m.console.extend_from_slice(bytes);
+    }
+    fn console_room(&mut self) -> usize {
+        self.0.borrow().console_room.unwrap_or(usize::MAX)
     }
     fn shutdown(&mut self, reason: ShutdownReason) -> Result<(), PlatformError> {
         let mut m = self.0.borrow_mut();
@@ -368,6 +518,35 @@ impl Platform for TestPlat {
     fn exit_stats(&mut self) -> Option<&dyn ExitCounters> {
         self.0.borrow().exits.map(|c| c as &dyn ExitCounters)
     }
+    fn domain_info(&mut self, first: u16) -> Option<DomainInfo> {
+        self.0
+            .borrow()
+            .domains
+            .iter()
+            .find(|d| d.domid >= first)
+            .copied()
+    }
+    fn evtchn_peer(&mut self, domid: u16) -> Option<Arc<EvtchnLinks>> {
+        self.0.borrow().peers.get(&domid).cloned()
+    }
+    fn kick_domain(&mut self, domid: u16) {
+        self.0.borrow_mut().kicks.push(domid);
+    }
+    fn host_info(&mut self) -> Option<HostInfo> {
+        self.0.borrow().host
+    }
+    fn vcpu_info(&mut self, domid: u16, vcpu: u32) -> Option<VcpuInfo> {
+        self.0.borrow().vcpus.get(&(domid, vcpu)).copied()
+    }
+    fn debug_key(&mut self, key: u8) -> bool {
+        match self.0.borrow_mut().debug_keys.as_mut() {
+            Some(k) => {
+                k.push(key);
+                true
+            }
+            None => false,
+        }
+    }
     fn log_span(&mut self, which: HypervisorLog) -> Option<(u32, u32)> {
         let m = self.0.borrow();
         let (first, bytes) = m.log(which)?;
@@ -411,6 +590,7 @@ pub struct Guest {
 impl Guest {
     pub fn new(cfg: XenConfig) -> Self {
         let model = Rc::new(RefCell::new(Model::new()));
+        model.borrow_mut().max_grant_frames = cfg.max_grant_frames;
         Guest {
             xen: Xen::new(cfg).unwrap(),
             mem: TestMem(model.clone()),
@@ -423,6 +603,22 @@ impl Guest {
     /// One vCPU, 1:1.
     pub fn dom0() -> Self {
         Guest::new(XenConfig::dom0(1, true))
+    }
+
+    /// Dom0 (2 vCPUs) and DomU 1 (`domu_vcpus`), each knowing the other
+    /// through its platform's list of domains and peer links.
+    pub fn pair(domu_vcpus: u32) -> (Guest, Guest) {
+        let d0 = Guest::new(XenConfig::dom0(2, true));
+        let d1 = Guest::new(XenConfig::domu(1, domu_vcpus));
+        let list = vec![info(0, "Domain-0", 2), info(1, "domU1", domu_vcpus)];
+        for (g, other) in [(&d0, &d1), (&d1, &d0)] {
+            let mut m = g.m();
+            m.domains = list.clone();
+            m.peers
+                .insert(other.xen.config().domid, other.xen.evtchn_links());
+        }
+        d0.m().foreign.insert(1, d1.model.clone());
+        (d0, d1)
     }
 
     pub fn m(&self) -> RefMut<'_, Model> {
@@ -524,5 +720,25 @@ impl ExitCounters for Counters {
             c.iter_mut().for_each(|c| c[2] = 0);
         }
         out
+    }
+}
+
+/// A running domain with `vcpus` vCPUs and 64 MiB of RAM.
+pub fn info(domid: u16, name: &'static str, vcpus: u32) -> DomainInfo {
+    DomainInfo {
+        domid,
+        name,
+        tot_pages: 16384,
+        max_pages: 16384,
+        nr_vcpus: vcpus,
+        nr_online_vcpus: vcpus,
+        running: true,
+        blocked: false,
+        paused: false,
+        shutdown: None,
+        dying: false,
+        cpu_time_ns: 0,
+        shared_info_gfn: 0,
+        nr_spis: 0,
     }
 }

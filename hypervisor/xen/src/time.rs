@@ -14,6 +14,11 @@ impl Xen {
         if op.interface_version != xenpf::INTERFACE_VERSION {
             return Err(Errno::EACCES);
         }
+        // Xen 4.17 (`arch/arm/platform_hypercall.c`): copy, version, then
+        // `xsm_platform_op(XSM_PRIV)`: only the control domain.
+        if !self.privileged() {
+            return Err(Errno::EPERM);
+        }
         let u = arg.checked_add(PLATFORM_OP_U as u32).ok_or(Errno::EFAULT)?;
         let t = match op.cmd {
             xenpf::SETTIME64 => {

@@ -65,7 +65,10 @@ impl Xen {
                 Errno::EINVAL
             })?;
         cx.plat.inject_upcall(vcpu);
-        log::info!("xen: vCPU {vcpu} vcpu_info at {ipa:#x}");
+        log::info!(
+            "d{}: xen: vCPU {vcpu} vcpu_info at {ipa:#x}",
+            self.cfg.domid
+        );
         Ok(Outcome::Return(0))
     }
 

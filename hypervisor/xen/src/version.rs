@@ -18,15 +18,31 @@ fn c_string<const N: usize>(s: &str) -> [u8; N] {
 }
 
 impl Xen {
-    /// Submap 0 of `XENVER_get_features`: auto-translated physmap, dom0, and
-    /// exactly one of direct_mapped (1:1, swiotlb-xen on) / not_direct_mapped.
+    /// Submap 0 of `XENVER_get_features`, as Xen 4.17 gives an ARM guest
+    /// (`xen/common/kernel.c`, `XENVER_get_features`; bit numbers from
+    /// `public/features.h`): `memory_op_vnode_supported` (13) and
+    /// `ARM_SMCCC_supported` (14) for every domain, `writable_page_tables`
+    /// (0) and `auto_translated_physmap` (2) because every ARM guest is
+    /// translated, `dom0` (11) for the hardware domain only (Linux's one
+    /// test for being Dom0), and exactly one of `direct_mapped` (17: 1:1,
+    /// swiotlb-xen on) / `not_direct_mapped` (16).
     pub fn features(&self) -> u32 {
+        let dom0 = if self.privileged() {
+            1 << xenfeat::DOM0
+        } else {
+            0
+        };
         let map = if self.cfg.direct_mapped {
             xenfeat::DIRECT_MAPPED
         } else {
             xenfeat::NOT_DIRECT_MAPPED
         };
-        (1 << xenfeat::AUTO_TRANSLATED_PHYSMAP) | (1 << xenfeat::DOM0) | (1 << map)
+        (1 << xenfeat::WRITABLE_PAGE_TABLES)
+            | (1 << xenfeat::AUTO_TRANSLATED_PHYSMAP)
+            | (1 << xenfeat::MEMORY_OP_VNODE_SUPPORTED)
+            | (1 << xenfeat::ARM_SMCCC_SUPPORTED)
+            | dom0
+            | (1 << map)
     }
 
     /// `XENVER_version`'s result: major << 16 | minor.

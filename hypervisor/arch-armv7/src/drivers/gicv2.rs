@@ -123,8 +123,13 @@ impl Gic {
 
     /// This CPU's own CPU-interface bit: what GICD_ITARGETSR0 reads for the
     /// reading CPU (banked, GIC architecture spec 4.3.12), as an SGI target.
+    /// A uniprocessor GIC reads its ITARGETSRs as zero (4.3.12): its one
+    /// CPU interface is interface 0, bit 0.
     pub fn this_cpu_mask(&self) -> u8 {
-        (self.gicd.itargetsr[0].get() & 0xff) as u8
+        match (self.gicd.itargetsr[0].get() & 0xff) as u8 {
+            0 => 1,
+            m => m,
+        }
     }
 
     pub fn disable(&self, intid: u32) {

@@ -176,23 +176,7 @@ pub fn check_modules<'a>(
         if m.kind == ModuleKind::Other {
             continue;
         }
-        if !ram.iter().any(|r| r.contains(&m.region)) || m.region.size == 0 {
-            return Err(LayoutError::ModuleOutsideRam {
-                node: m.node.to_string(),
-                region: m.region,
-            });
-        }
-        if m.region.overlaps(&hyp) {
-            return Err(LayoutError::ModuleOverlapsHypervisor {
-                node: m.node.to_string(),
-            });
-        }
-        if m.region.end() > HYP_REACH {
-            return Err(LayoutError::AboveHypReach {
-                what: alloc::format!("module {}", m.node),
-                region: m.region,
-            });
-        }
+        check_module(m.node, m.region, ram, hyp)?;
     }
     for (i, a) in modules.iter().enumerate() {
         for b in &modules[i + 1..] {
@@ -217,6 +201,39 @@ pub fn check_modules<'a>(
         .find(|m| m.kind == ModuleKind::Ramdisk)
         .cloned();
     Ok((kernel, initrd))
+}
+
+/// Checks one boot module (Dom0's or a DomU's) before snowvisor reads it:
+/// `region` (host PA, bytes) is not empty, lies wholly inside one bank of
+/// `ram`, clear of snowvisor's own memory `hyp`, and below 4 GiB.
+///
+/// Errors: [`LayoutError::ModuleOutsideRam`], [`LayoutError::ModuleOverlapsHypervisor`]
+/// or [`LayoutError::AboveHypReach`], each naming `node`.
+pub fn check_module(
+    node: &str,
+    region: Region,
+    ram: &[Region],
+    hyp: Region,
+) -> Result<(), LayoutError> {
+    use alloc::string::ToString;
+    if !ram.iter().any(|r| r.contains(&region)) || region.size == 0 {
+        return Err(LayoutError::ModuleOutsideRam {
+            node: node.to_string(),
+            region,
+        });
+    }
+    if region.overlaps(&hyp) {
+        return Err(LayoutError::ModuleOverlapsHypervisor {
+            node: node.to_string(),
+        });
+    }
+    if region.end() > HYP_REACH {
+        return Err(LayoutError::AboveHypReach {
+            what: alloc::format!("module {node}"),
+            region,
+        });
+    }
+    Ok(())
 }
 
 /// What snowvisor reads and writes directly at HYP (its 32-bit addresses).
@@ -609,6 +626,26 @@ mod tests {
         assert!(matches!(
             check_modules(&[k, k2], &RAM, HYP).unwrap_err(),
             LayoutError::TwoKernels { .. }
+        ));
+    }
+
+    #[test]
+    fn one_module_checked_alone_as_a_domus_are() {
+        let r = |base, size| Region { base, size };
+        assert_eq!(check_module("m", r(0x4800_0000, 0x1000), &RAM, HYP), Ok(()));
+        let e = check_module("module@40100000", r(0x4010_0000, 0x1000), &RAM, HYP).unwrap_err();
+        assert_eq!(
+            alloc::format!("{e}"),
+            "module module@40100000 overlaps snowvisor's own memory"
+        );
+        // MMIO (outside every RAM bank) and an empty module are refused too.
+        assert!(matches!(
+            check_module("uart", r(0x0900_0000, 0x1000), &RAM, HYP),
+            Err(LayoutError::ModuleOutsideRam { .. })
+        ));
+        assert!(matches!(
+            check_module("empty", r(0x4800_0000, 0), &RAM, HYP),
+            Err(LayoutError::ModuleOutsideRam { .. })
         ));
     }
 

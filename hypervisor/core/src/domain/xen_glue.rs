@@ -15,12 +15,14 @@
 //! [`super::xen_space`]'s (pure, host-tested); this file adds the CPU parts.
 
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 use core::fmt;
 
 use log::{error, info};
 
+use super::peer_view::PeerView;
 use super::xen_space::{Hooks, Space, PAGE};
 use super::{firmware_power, GuestLog};
 use crate::hal::Arch;
@@ -29,8 +31,8 @@ use snowvisor_arm::at::Translation;
 use snowvisor_arm::stage2::Stage2;
 use snowvisor_dt::Region;
 use snowvisor_xen::{
-    CacheOp, Fault, GuestMemory, HypervisorLog, MachineAction, Outcome, Platform, PlatformError,
-    ShutdownReason, Xen, XenFrame,
+    CacheOp, DomainInfo, EvtchnLinks, Fault, GuestMemory, HostInfo, HypervisorLog, MachineAction,
+    Outcome, Platform, PlatformError, ShutdownReason, VcpuInfo, Xen, XenFrame,
 };
 
 /// The guest page's physical address for a VA access, checked to be Dom0 RAM.
@@ -100,6 +102,7 @@ impl<A: Arch> GuestMemory for Dom0Memory<'_, A> {
 struct Dom0Platform<'a, A> {
     space: &'a RefCell<Space>,
     upcall: &'a mut u32,
+    domu: &'a mut Option<DomUSide>,
     vcpu: u32,
     arch: &'a A,
     log: &'a GuestLog,
@@ -111,10 +114,46 @@ impl<A: Arch> Platform for Dom0Platform<'_, A> {
     }
 
     fn console_write(&mut self, bytes: &[u8]) {
-        self.arch.console_write_guest(bytes);
+        match self.domu.as_mut() {
+            Some(d) => d.console(self.arch, bytes),
+            None => {
+                // console_room said how much fits; if a DomU on another CPU
+                // took some of it meanwhile, the queue is sent (waiting for
+                // the UART) until the rest fits: nothing of Dom0's is lost.
+                let mut rest = bytes;
+                while !rest.is_empty() {
+                    let n = self.arch.console_write_guest(0, rest);
+                    rest = &rest[n..];
+                    if n == 0 {
+                        self.arch.console_flush_guest();
+                    }
+                }
+            }
+        }
+    }
+
+    fn console_room(&mut self) -> usize {
+        let room = |a: &A| match self.domu.as_ref() {
+            Some(d) => d.room(a),
+            None => a.console_room(0, 0),
+        };
+        match room(self.arch) {
+            0 => {
+                // Send what the UART takes now; the guest issues the rest
+                // of its write again (a continuation) until there is room.
+                self.arch.console_drain_guest();
+                room(self.arch)
+            }
+            n => n,
+        }
     }
 
     fn shutdown(&mut self, reason: ShutdownReason) -> Result<(), PlatformError> {
+        if let Some(d) = self.domu.as_mut() {
+            // The domain alone ends: the vCPU code sees it after the call.
+            d.shutdown = Some(reason);
+            return Ok(());
+        }
         match reason.hardware_domain_action() {
             MachineAction::Halt => {
                 info!("dom0: SCHEDOP_shutdown(poweroff): powering off");
@@ -190,6 +229,102 @@ impl<A: Arch> Platform for Dom0Platform<'_, A> {
         Some(self.arch.exits())
     }
 
+    fn domain_info(&mut self, first: u16) -> Option<DomainInfo> {
+        self.arch.domain_info(first)
+    }
+
+    fn host_info(&mut self) -> Option<HostInfo> {
+        self.arch.host_info()
+    }
+
+    fn vcpu_info(&mut self, domid: u16, vcpu: u32) -> Option<VcpuInfo> {
+        self.arch.vcpu_info(domid, vcpu)
+    }
+
+    fn debug_key(&mut self, key: u8) -> bool {
+        crate::debugkeys::run_for_guest(self.arch, key);
+        true
+    }
+
+    fn evtchn_peer(&mut self, domid: u16) -> Option<Arc<EvtchnLinks>> {
+        self.arch.evtchn_peer(domid)
+    }
+
+    fn kick_domain(&mut self, domid: u16) {
+        self.arch.kick_domain(domid);
+    }
+
+    fn foreign_grant_word(&mut self, dom: u16, gref: u32, word: u32) -> Result<u32, PlatformError> {
+        match self.foreign_entry(dom, gref, word)? {
+            Some(pa) => {
+                let mut w = [0u8; 4];
+                self.arch.read_phys(pa, &mut w);
+                Ok(u32::from_le_bytes(w))
+            }
+            None => Ok(0),
+        }
+    }
+
+    fn foreign_grant_cmpxchg(
+        &mut self,
+        dom: u16,
+        gref: u32,
+        old: u32,
+        new: u32,
+    ) -> Result<u32, PlatformError> {
+        let Some(pa) = self.foreign_entry(dom, gref, 0)? else {
+            return Ok(0);
+        };
+        // As for the domain's own entries (`GuestMemory::cmpxchg_ipa`): the
+        // granting guest may race the write, which the retries and the
+        // checks on the value read cover.
+        let mut w = [0u8; 4];
+        self.arch.read_phys(pa, &mut w);
+        let cur = u32::from_le_bytes(w);
+        if cur == old {
+            self.arch.write_phys(pa, &new.to_le_bytes());
+        }
+        Ok(cur)
+    }
+
+    fn map_foreign_grant(
+        &mut self,
+        host_gfn: u64,
+        dom: u16,
+        frame_gfn: u64,
+        readonly: bool,
+    ) -> Result<u64, PlatformError> {
+        let view = self.peer(dom)?;
+        let pa = view.page_pa(frame_gfn).ok_or(PlatformError::BadFrame)?;
+        self.space
+            .borrow_mut()
+            .map_foreign(host_gfn, pa, readonly, &view)
+    }
+
+    fn unmap_foreign_grant(&mut self, host_gfn: u64, bus_addr: u64) -> Result<(), PlatformError> {
+        if self.domu.is_some() {
+            return Err(PlatformError::NotSupported);
+        }
+        self.space.borrow_mut().unmap_foreign(host_gfn, bus_addr)
+    }
+
+    fn foreign_hvm_param(&mut self, dom: u16, index: u32) -> Option<u64> {
+        self.peer(dom).ok()?.hvm_param(index)
+    }
+
+    fn set_foreign_store_pfn(&mut self, dom: u16, pfn: u64) -> Result<(), PlatformError> {
+        if self.peer(dom)?.set_store_pfn(pfn) {
+            Ok(())
+        } else {
+            Err(PlatformError::NotSupported)
+        }
+    }
+
+    fn own_store_pfn(&mut self) -> Option<u64> {
+        let view = self.domu.as_ref()?.view.as_ref()?;
+        view.hvm_param(snowvisor_xen::abi::hvmop::PARAM_STORE_PFN)
+    }
+
     fn log_read(&mut self, which: HypervisorLog, at: u32, out: &mut [u8]) -> usize {
         self.arch
             .with_ram_log(|r| match which {
@@ -200,13 +335,70 @@ impl<A: Arch> Platform for Dom0Platform<'_, A> {
     }
 }
 
-/// Dom0's Xen state and the address space it works on.
+impl<A: Arch> Dom0Platform<'_, A> {
+    /// Domain `dom`'s view, for Dom0 only (a DomU reaches no other domain).
+    fn peer(&self, dom: u16) -> Result<Arc<PeerView>, PlatformError> {
+        if self.domu.is_some() {
+            return Err(PlatformError::NotSupported);
+        }
+        self.arch.peer_view(dom).ok_or(PlatformError::NotSupported)
+    }
+
+    /// The host address of word `word` of entry `gref` of domain `dom`.
+    fn foreign_entry(&self, dom: u16, gref: u32, word: u32) -> Result<Option<u64>, PlatformError> {
+        self.peer(dom)?.entry_pa(gref, word)
+    }
+}
+
+/// What a DomU's Xen state has beyond Dom0's: its `console_io` line (Xen
+/// prints a DomU's output line by line with a `(dN) ` prefix) and a
+/// `SCHEDOP_shutdown` that ends the domain, not the machine.
+#[derive(Debug)]
+struct DomUSide {
+    domid: u16,
+    prefix: alloc::string::String,
+    line: Vec<u8>,
+    shutdown: Option<ShutdownReason>,
+    /// What Dom0 may reach of it.
+    view: Option<Arc<PeerView>>,
+}
+
+/// Longest console line kept before it is sent anyway.
+const LINE_MAX: usize = 256;
+
+impl DomUSide {
+    /// Bytes its `console_io` may take now: its share of the console's
+    /// queue less the line it is writing (and a prefix), so that every line
+    /// it completes fits.
+    fn room(&self, a: &impl Arch) -> usize {
+        a.console_room(self.domid, 0)
+            .saturating_sub(self.line.len() + self.prefix.len())
+    }
+
+    fn console(&mut self, a: &impl Arch, bytes: &[u8]) {
+        for &b in bytes {
+            if self.line.is_empty() {
+                self.line.extend_from_slice(self.prefix.as_bytes());
+            }
+            self.line.push(b);
+            if b == b'\n' || self.line.len() >= LINE_MAX {
+                a.console_write_line(self.domid, &self.line);
+                self.line.clear();
+            }
+        }
+    }
+}
+
+/// A domain's Xen state and the address space it works on: Dom0's
+/// ([`XenDom0::new`]) or a DomU's ([`XenDom0::new_domu`]).
 pub struct XenDom0 {
     xen: Xen,
     space: RefCell<Space>,
     /// Per vCPU (bit n: vCPU n): the upcall PPI should be made pending once
     /// that vCPU has it enabled.
     upcall: u32,
+    /// `Some` for a DomU.
+    domu: Option<DomUSide>,
 }
 
 impl XenDom0 {
@@ -219,7 +411,90 @@ impl XenDom0 {
             xen,
             space: RefCell::new(Space::new(stage2, ram, hyp, frames, hooks)),
             upcall: 0,
+            domu: None,
         }
+    }
+
+    /// A DomU's: `stage2` its tables, `ram` the host memory it has (physical
+    /// ranges: its IPAs are Xen's guest banks, not 1:1, so ballooning finds
+    /// no page of its own to give back and stops at the first), `hyp`
+    /// snowvisor's region. Its `console_io` output goes out line by line
+    /// with its `(dN) ` prefix; its `SCHEDOP_shutdown` ends the domain
+    /// ([`XenDom0::take_shutdown`]).
+    pub fn new_domu(
+        xen: Xen,
+        stage2: Box<Stage2>,
+        ram: Vec<Region>,
+        hyp: Region,
+        hooks: Hooks,
+    ) -> Self {
+        let domid = xen.config().domid;
+        XenDom0 {
+            domu: Some(DomUSide {
+                domid,
+                prefix: alloc::format!("(d{domid}) "),
+                line: Vec::new(),
+                shutdown: None,
+                view: None,
+            }),
+            ..XenDom0::new(xen, stage2, ram, hyp, hooks)
+        }
+    }
+
+    /// Gives a DomU its view for Dom0 ([`PeerView`]): its grant frames are
+    /// recorded there from now on, and its xenstore parameters (if the
+    /// view has them) become its `HVM_PARAM_STORE_*`.
+    pub fn set_peer_view(&mut self, view: Arc<PeerView>) {
+        use snowvisor_xen::abi::hvmop;
+        if let (Some(port), Some(pfn)) = (
+            view.hvm_param(hvmop::PARAM_STORE_EVTCHN),
+            view.hvm_param(hvmop::PARAM_STORE_PFN),
+        ) {
+            self.xen.set_xenstore(port as u32, pfn);
+        }
+        self.space.borrow_mut().set_view(view.clone());
+        if let Some(d) = self.domu.as_mut() {
+            d.view = Some(view);
+        }
+    }
+
+    /// A DomU's view for Dom0, for the machine's list of domains.
+    pub fn peer_view(&self) -> Option<Arc<PeerView>> {
+        self.domu.as_ref().and_then(|d| d.view.clone())
+    }
+
+    /// The host physical address of grant entry `gref` (8 bytes), its
+    /// frame allocated if the domain has not mapped it yet: for seeding
+    /// entries before the domain runs, as Xen's toolstack seeds the
+    /// reserved entries (`xc_dom_gnttab_seed`).
+    pub fn grant_entry_pa(&mut self, gref: u32) -> Result<u64, PlatformError> {
+        use snowvisor_xen::abi::gnttabop::ENTRIES_PER_FRAME;
+        let pa = self
+            .space
+            .borrow_mut()
+            .grant_frame_pa(gref / ENTRIES_PER_FRAME)?;
+        Ok(pa + u64::from(gref % ENTRIES_PER_FRAME) * 8)
+    }
+
+    /// An unbound port of this domain for domain `remote` (the lowest
+    /// free), as Xen's `evtchn_alloc_unbound` at domain construction.
+    pub fn alloc_unbound(&mut self, remote: u16) -> Result<u32, snowvisor_xen::Errno> {
+        self.xen.alloc_unbound_for(remote)
+    }
+
+    /// The domain as `getdomaininfo` sees it (its Xen state and RAM).
+    pub fn info(&self) -> DomainInfo {
+        self.xen.domain_info(self.space.borrow().ram_pages())
+    }
+
+    /// vCPU `vcpu` as `getvcpuinfo` sees it (its runstate; `cpu` 0).
+    pub fn vcpu_info(&self, vcpu: u32) -> VcpuInfo {
+        self.xen.vcpu_info(vcpu)
+    }
+
+    /// A DomU's `SCHEDOP_shutdown` reason, once: the caller ends the domain.
+    pub fn take_shutdown(&mut self) -> Option<ShutdownReason> {
+        self.domu.as_mut().and_then(|d| d.shutdown.take())
     }
 
     /// The event-channel upcall PPI (INTID).
@@ -239,11 +514,17 @@ impl XenDom0 {
         nr: u32,
         args: [u32; 5],
     ) -> Outcome {
-        let XenDom0 { xen, space, upcall } = self;
+        let XenDom0 {
+            xen,
+            space,
+            upcall,
+            domu,
+        } = self;
         let mut mem = Dom0Memory { space, arch };
         let mut plat = Dom0Platform {
             space,
             upcall,
+            domu,
             vcpu,
             arch,
             log,
@@ -253,16 +534,61 @@ impl XenDom0 {
 
     /// Console input for Dom0 (raises VIRQ_CONSOLE); returns bytes taken.
     pub fn console_input<A: Arch>(&mut self, arch: &A, log: &GuestLog, bytes: &[u8]) -> usize {
-        let XenDom0 { xen, space, upcall } = self;
+        let XenDom0 {
+            xen,
+            space,
+            upcall,
+            domu,
+        } = self;
         let mut mem = Dom0Memory { space, arch };
         let mut plat = Dom0Platform {
             space,
             upcall,
+            domu,
             vcpu: 0,
             arch,
             log,
         };
         xen.console_input(&mut mem, &mut plat, bytes)
+    }
+
+    /// The domain's event-channel links, for the machine's list of domains
+    /// (other domains bind to and send on its ports through them).
+    pub fn evtchn_links(&self) -> Arc<EvtchnLinks> {
+        self.xen.evtchn_links()
+    }
+
+    /// Whether other domains posted events it has not drained yet.
+    #[inline]
+    pub fn inbox_posted(&self) -> bool {
+        self.xen.inbox_posted()
+    }
+
+    /// Raises the ports other domains posted (under this domain's lock, on
+    /// a CPU of one of its vCPUs; `log` is the domain's).
+    pub fn drain_inbox<A: Arch>(&mut self, arch: &A, log: &GuestLog) {
+        let XenDom0 {
+            xen,
+            space,
+            upcall,
+            domu,
+        } = self;
+        let mut mem = Dom0Memory { space, arch };
+        let mut plat = Dom0Platform {
+            space,
+            upcall,
+            domu,
+            vcpu: 0,
+            arch,
+            log,
+        };
+        xen.drain_inbox(&mut mem, &mut plat);
+    }
+
+    /// The Xen state, for setting up static event channels at boot
+    /// ([`Xen::static_unbound`], [`Xen::static_bind`]).
+    pub fn xen_mut(&mut self) -> &mut Xen {
+        &mut self.xen
     }
 
     /// Takes `vcpu`'s upcall request if it has the PPI enabled now.

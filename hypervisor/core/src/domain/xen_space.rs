@@ -12,9 +12,11 @@
 //!   snowvisor's heap.
 
 use alloc::boxed::Box;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::cell::Cell;
 
+use super::peer_view::PeerView;
 use snowvisor_arm::stage2::{S2Entry, S2Mem, Stage2, IPA_BITS};
 use snowvisor_dt::Region;
 use snowvisor_xen::{Fault, PlatformError, XenFrame};
@@ -60,6 +62,8 @@ pub struct Space {
     /// on every call; the stage-2 walk behind them cost about 150
     /// instructions each time. Forgotten on every stage-2 change.
     last: Cell<Option<(u64, u64, bool)>>,
+    /// A DomU's view for Dom0, told where each grant frame is allocated.
+    view: Option<Arc<PeerView>>,
 }
 
 fn gfn_ipa(gfn: u64) -> Result<u64, PlatformError> {
@@ -87,7 +91,37 @@ impl Space {
             grant_frames: alloc::vec![None; max_grant_frames as usize],
             hooks,
             last: Cell::new(None),
+            view: None,
         }
+    }
+
+    /// Tells `view` (the domain's, for Dom0) where each grant frame is,
+    /// from now on.
+    pub fn set_view(&mut self, view: Arc<PeerView>) {
+        for (n, f) in self.grant_frames.iter().enumerate() {
+            if let Some(f) = f {
+                view.set_grant_frame(n as u32, f.pa);
+            }
+        }
+        self.view = Some(view);
+    }
+
+    /// Grant frame `n`'s physical address, allocating it (zeroed) if the
+    /// domain has not mapped it yet; for seeding entries at boot.
+    pub fn grant_frame_pa(&mut self, n: u32) -> Result<u64, PlatformError> {
+        let slot = self
+            .grant_frames
+            .get_mut(n as usize)
+            .ok_or(PlatformError::BadAddress)?;
+        if let Some(f) = slot {
+            return Ok(f.pa);
+        }
+        let pa = (self.hooks.alloc_page)().ok_or(PlatformError::NoMemory)?;
+        *slot = Some(GrantFrame { pa, gfn: None });
+        if let Some(v) = &self.view {
+            v.set_grant_frame(n, pa);
+        }
+        Ok(pa)
     }
 
     /// The stage-2 tables, for lookups.
@@ -194,7 +228,7 @@ impl Space {
         let f = match self.grant_frames[n] {
             Some(f) => f,
             None => {
-                let pa = (self.hooks.alloc_page)().ok_or(PlatformError::NoMemory)?;
+                let pa = self.grant_frame_pa(n as u32)?;
                 GrantFrame { pa, gfn: None }
             }
         };
@@ -237,6 +271,45 @@ impl Space {
         let expected = self.stage2.entry(frame).map_or(frame, |e| e.pa);
         match self.ram_page_at(host) {
             Some(e) if e.pa == expected => self.unmap(host),
+            _ => Err(PlatformError::BadAddress),
+        }
+    }
+
+    /// `Platform::map_foreign_grant`: another domain's page at host
+    /// address `pa` at `host_gfn`, over a hole or a RAM page Dom0 gave up,
+    /// never over MMIO or anything snowvisor lent Dom0; returns `pa` (the
+    /// bus address). `pa` must be a page `owner` has (its RAM, or a page
+    /// snowvisor gave it, such as its xenstore page) and never Dom0's own
+    /// RAM or grant frames.
+    pub fn map_foreign(
+        &mut self,
+        host_gfn: u64,
+        pa: u64,
+        readonly: bool,
+        owner: &PeerView,
+    ) -> Result<u64, PlatformError> {
+        let host = gfn_ipa(host_gfn)?;
+        if !owner.owns_pa(pa) || self.is_ram_pa(pa) || self.is_grant_frame_pa(pa) {
+            return Err(PlatformError::BadFrame);
+        }
+        if !self.replaceable(host)
+            || self
+                .stage2
+                .entry(host)
+                .is_some_and(|e| !self.is_ram_pa(e.pa))
+        {
+            return Err(PlatformError::BadAddress);
+        }
+        self.map(host, pa, !readonly)?;
+        Ok(pa)
+    }
+
+    /// `Platform::unmap_foreign_grant`: removes the other domain's page
+    /// `pa` from `host_gfn`, leaving a hole.
+    pub fn unmap_foreign(&mut self, host_gfn: u64, pa: u64) -> Result<(), PlatformError> {
+        let host = gfn_ipa(host_gfn)?;
+        match self.stage2.entry(host) {
+            Some(e) if e.mem == S2Mem::Ram && e.pa == pa && !self.is_ram_pa(pa) => self.unmap(host),
             _ => Err(PlatformError::BadAddress),
         }
     }
@@ -457,6 +530,102 @@ mod tests {
             Err(PlatformError::BadAddress)
         );
         assert_eq!(s.populate_frame(HOLE >> 12), Err(PlatformError::BadAddress));
+    }
+
+    #[test]
+    fn another_domains_page_maps_over_a_hole_and_leaves_one() {
+        let mut s = space(1);
+        let domu_page = 0x7e00_0000; // not Dom0's RAM: a DomU's
+        let lent = HYP.base + 0x8000; // a page of snowvisor's given to the DomU
+        let domu = PeerView::new(
+            1,
+            1,
+            alloc::vec![super::super::domu_mem::Extent {
+                ipa: 0x4000_0000,
+                pa: domu_page,
+                size: 0x20_0000,
+            }],
+            alloc::vec![(0x39001, lent)],
+            None,
+        );
+        let host = 0x4_8001;
+        s.release_frame(host).unwrap();
+        assert_eq!(s.map_foreign(host, domu_page, false, &domu), Ok(domu_page));
+        assert_eq!(
+            s.stage2.entry(host << 12).map(|e| (e.pa, e.writable)),
+            Some((domu_page, true))
+        );
+        // Hypercalls do not reach it, and nothing else replaces it.
+        assert_eq!(
+            s.ipa_pa(host << 12, 4, false),
+            Err(Fault::Denied(host << 12))
+        );
+        assert_eq!(
+            s.map_foreign(host, domu_page + PAGE, true, &domu),
+            Err(PlatformError::BadAddress)
+        );
+        assert_eq!(s.release_frame(host), Err(PlatformError::BadAddress));
+        assert_eq!(s.populate_frame(host), Err(PlatformError::Busy));
+        assert_eq!(
+            s.unmap_foreign(host, domu_page + PAGE),
+            Err(PlatformError::BadAddress)
+        );
+        assert_eq!(s.unmap_foreign(host, domu_page), Ok(()));
+        assert_eq!(s.stage2.entry(host << 12), None, "a hole");
+        assert_eq!(
+            s.unmap_foreign(host, domu_page),
+            Err(PlatformError::BadAddress)
+        );
+        // The page snowvisor lent the DomU maps; the rest of snowvisor's
+        // memory, Dom0's own RAM and grant frames and anything the DomU
+        // does not have do not; MMIO is never replaced; a Dom0 RAM page is
+        // not unmapped as if it were foreign.
+        assert_eq!(s.map_foreign(host, lent, false, &domu), Ok(lent));
+        assert_eq!(s.unmap_foreign(host, lent), Ok(()));
+        let frame = s.grant_frame_pa(0).unwrap();
+        for pa in [
+            0x4000_5000,
+            HYP.base,
+            lent + PAGE,
+            domu_page + 0x20_0000,
+            frame,
+        ] {
+            assert_eq!(
+                s.map_foreign(HOLE >> 12, pa, true, &domu),
+                Err(PlatformError::BadFrame),
+                "{pa:#x}"
+            );
+        }
+        assert_eq!(
+            s.map_foreign(UART >> 12, domu_page, true, &domu),
+            Err(PlatformError::BadAddress)
+        );
+        assert_eq!(
+            s.unmap_foreign(0x4_0005, 0x4000_5000),
+            Err(PlatformError::BadAddress)
+        );
+        // Read-only when asked.
+        assert_eq!(
+            s.map_foreign(HOLE >> 12, domu_page, true, &domu),
+            Ok(domu_page)
+        );
+        assert_eq!(s.stage2.entry(HOLE).map(|e| e.writable), Some(false));
+    }
+
+    #[test]
+    fn a_grant_frame_allocated_for_seeding_is_the_one_the_guest_maps() {
+        let mut s = space(2);
+        let view = Arc::new(PeerView::new(1, 2, Vec::new(), Vec::new(), None));
+        s.set_view(view.clone());
+        let pa = s.grant_frame_pa(1).unwrap();
+        assert_eq!(s.grant_frame_pa(1), Ok(pa), "allocated once");
+        assert_eq!(view.entry_pa(512, 0), Ok(Some(pa)));
+        assert_eq!(view.entry_pa(0, 0), Ok(None));
+        s.map_frame(XenFrame::GrantTable(1), HOLE >> 12).unwrap();
+        assert_eq!(s.stage2.lookup(HOLE), Some((pa, S2Mem::Ram)));
+        s.map_frame(XenFrame::GrantTable(0), 0x4_1000).unwrap();
+        assert!(view.entry_pa(0, 0).unwrap().is_some(), "told on first map");
+        assert_eq!(s.grant_frame_pa(2), Err(PlatformError::BadAddress));
     }
 
     #[test]

@@ -14,7 +14,9 @@ use super::{Arch, GuestControl, Services};
 use crate::ramlog::Ring;
 use crate::stats::Exits;
 use snowvisor_arm::at::Translation;
+use snowvisor_arm::context::VcpuContext;
 use snowvisor_arm::exception::FaultRegs;
+use snowvisor_arm::frame::TrapFrame;
 use snowvisor_arm::hsr::Hsr;
 use snowvisor_arm::regs::Banked;
 
@@ -39,6 +41,13 @@ pub struct FakeArch {
     pub vtimer_masked: Cell<bool>,
     pub cntvoff: Cell<u64>,
     pub hyp_timer: Cell<Option<u32>>,
+    /// The HYP timer's compare value (`arm_hyp_timer_at`).
+    pub hyp_timer_at: Cell<Option<u64>>,
+    /// What the CPU holds of the loaded vCPU beyond the modelled registers
+    /// above (CP15, timer, VFP, GICH_APR/VMCR, VTTBR, VMPIDR).
+    pub loaded: RefCell<VcpuContext>,
+    /// `load_vcpu` calls (context switches in).
+    pub loads: Cell<u32>,
     pub wfi: Cell<u32>,
     /// Enabled physical interrupts and their priority.
     pub irqs: RefCell<BTreeMap<u32, u8>>,
@@ -68,10 +77,16 @@ pub struct FakeArch {
     /// Guest console output queued for the UART, and whether it was flushed.
     pub guest_out: RefCell<Vec<u8>>,
     pub guest_flushed: Cell<bool>,
+    /// The console's room for guest output (the same for every domain; each
+    /// byte queued takes one), and every wake-up asked for: (domain, want).
+    pub console_room: Cell<usize>,
+    pub room_waits: RefCell<Vec<(u16, usize)>>,
     /// Bytes the console UART has received, not yet read.
     pub console_in: RefCell<Vec<u8>>,
     /// The RAM log, if the test attached one.
     pub ram_log: RefCell<Option<Ring<'static>>>,
+    /// Why each integrity check was asked for, in order.
+    pub integrity_checks: RefCell<Vec<alloc::string::String>>,
 }
 
 impl FakeArch {
@@ -94,6 +109,9 @@ impl FakeArch {
             vtimer_masked: Cell::new(false),
             cntvoff: Cell::new(0),
             hyp_timer: Cell::new(None),
+            hyp_timer_at: Cell::new(None),
+            loaded: RefCell::new(VcpuContext::reset(TrapFrame::default(), 0, 0, 0)),
+            loads: Cell::new(0),
             wfi: Cell::new(0),
             irqs: RefCell::new(BTreeMap::new()),
             edge: RefCell::new(BTreeMap::new()),
@@ -112,8 +130,11 @@ impl FakeArch {
             console_out: RefCell::new(alloc::string::String::new()),
             guest_out: RefCell::new(Vec::new()),
             guest_flushed: Cell::new(false),
+            console_room: Cell::new(usize::MAX),
+            room_waits: RefCell::new(Vec::new()),
             console_in: RefCell::new(Vec::new()),
             ram_log: RefCell::new(None),
+            integrity_checks: RefCell::new(Vec::new()),
         }
     }
 
@@ -144,12 +165,35 @@ impl Services for FakeArch {
     fn console_write(&self, args: core::fmt::Arguments<'_>) {
         core::fmt::Write::write_fmt(&mut *self.console_out.borrow_mut(), args).unwrap();
     }
-    fn console_write_guest(&self, bytes: &[u8]) {
-        self.guest_out.borrow_mut().extend_from_slice(bytes);
+    fn console_write_guest(&self, _domid: u16, bytes: &[u8]) -> usize {
+        let n = bytes.len().min(self.console_room.get());
+        self.console_room.set(self.console_room.get() - n);
+        self.guest_out.borrow_mut().extend_from_slice(&bytes[..n]);
+        n
+    }
+    fn console_write_line(&self, _domid: u16, line: &[u8]) {
+        assert!(
+            line.len() <= self.console_room.get(),
+            "a line beyond the room"
+        );
+        self.console_room.set(self.console_room.get() - line.len());
+        self.guest_out.borrow_mut().extend_from_slice(line);
+    }
+    fn console_room(&self, domid: u16, want: usize) -> usize {
+        let room = self.console_room.get();
+        if room < want {
+            self.room_waits.borrow_mut().push((domid, want));
+        }
+        room
+    }
+    fn console_lost(&self, _domid: u16) -> u64 {
+        0
     }
     fn console_drain_guest(&self) {}
     fn console_flush_guest(&self) {
+        // Everything queued went to the UART: the queue has room again.
         self.guest_flushed.set(true);
+        self.console_room.set(usize::MAX);
     }
     fn console_receive(&self, out: &mut [u8]) -> usize {
         let mut input = self.console_in.borrow_mut();
@@ -160,6 +204,9 @@ impl Services for FakeArch {
     }
     fn with_ram_log<R>(&self, f: impl FnOnce(&mut Ring<'static>) -> R) -> Option<R> {
         self.ram_log.borrow_mut().as_mut().map(f)
+    }
+    fn integrity_check(&self, why: &str) {
+        self.integrity_checks.borrow_mut().push(why.into());
     }
 }
 
@@ -224,6 +271,30 @@ impl Arch for FakeArch {
     }
     fn stop_hyp_timer(&self) {
         self.hyp_timer.set(None);
+        self.hyp_timer_at.set(None);
+    }
+    fn arm_hyp_timer_at(&self, at: u64) {
+        self.hyp_timer_at.set(Some(at));
+    }
+    fn save_vcpu(&self, ctx: &mut VcpuContext, lrs: usize) {
+        let frame = core::mem::take(&mut ctx.frame);
+        *ctx = self.loaded.borrow().clone();
+        ctx.frame = frame;
+        ctx.banked = *self.banked.borrow();
+        ctx.gic.hcr = self.gich_hcr.get();
+        ctx.gic.lr[..lrs].copy_from_slice(&self.lrs.borrow()[..lrs]);
+        self.loaded.borrow_mut().timer.cntv_ctl = 0;
+    }
+    fn load_vcpu(&self, ctx: &VcpuContext, lrs: usize) {
+        *self.loaded.borrow_mut() = ctx.clone();
+        *self.banked.borrow_mut() = ctx.banked;
+        self.gich_hcr.set(ctx.gic.hcr);
+        self.lrs.borrow_mut()[..lrs].copy_from_slice(&ctx.gic.lr[..lrs]);
+        self.stage2.set(Some((
+            ctx.hyp.vttbr & 0xff_ffff_ffff,
+            (ctx.hyp.vttbr >> 48) as u8,
+        )));
+        self.loads.set(self.loads.get() + 1);
     }
 
     fn wait_for_interrupt(&self) {

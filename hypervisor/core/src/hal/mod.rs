@@ -29,6 +29,7 @@ pub mod fake;
 use core::fmt;
 
 use snowvisor_arm::at::Translation;
+use snowvisor_arm::context::VcpuContext;
 use snowvisor_arm::exception::FaultRegs;
 use snowvisor_arm::hsr::Hsr;
 use snowvisor_arm::regs::Banked;
@@ -57,13 +58,28 @@ pub trait Services {
     /// Writes snowvisor's own text (a debug key's lines, the input-switch
     /// banner) as is to the console UART and the RAM log.
     fn console_write(&self, args: fmt::Arguments<'_>);
-    /// Queues a guest's console output for the UART, unchanged, and sends what
+    /// Queues console output of domain `domid` for the UART, unchanged, as
+    /// it comes (Dom0's hvc0; a DomU's while the console's input is on it),
+    /// as much as its room takes ([`Services::console_room`]), and sends what
     /// the UART takes without waiting (it never holds the CPU for a polled
-    /// UART); the RAM log does not get it.
-    fn console_write_guest(&self, bytes: &[u8]);
+    /// UART); returns the bytes taken. The RAM log does not get them.
+    fn console_write_guest(&self, domid: u16, bytes: &[u8]) -> usize;
+    /// Queues one whole line of DomU `domid`'s console (its `(dN) ` prefix
+    /// and line end included), kept whole next to Dom0's output
+    /// ([`crate::console::LineMux`]); the caller made sure of the room
+    /// (a line beyond it is lost and counted).
+    fn console_write_line(&self, domid: u16, line: &[u8]);
+    /// Bytes of console output domain `domid` may queue now (its share of
+    /// the queue: [`crate::console::LineMux::room`]). If fewer than `want`,
+    /// the domain is woken ([`Services::kick_domain`]) once it has room.
+    fn console_room(&self, domid: u16, want: usize) -> usize;
+    /// Bytes of domain `domid`'s console output the queue lost since boot
+    /// (it wrote beyond its room).
+    fn console_lost(&self, domid: u16) -> u64;
     /// Sends queued guest output while the UART takes it without waiting.
     fn console_drain_guest(&self);
-    /// Sends all queued guest output, waiting for the UART (before the machine stops).
+    /// Sends all queued guest output, held lines included, waiting for the
+    /// UART (before the machine or a domain stops).
     fn console_flush_guest(&self);
     /// Acknowledges the console UART's receive interrupt and drains its FIFO
     /// into `out` (up to its length); returns the bytes read (0: none, or no UART).
@@ -71,6 +87,45 @@ pub trait Services {
     /// Runs `f` on the RAM log's ring, if one is attached and nobody else
     /// holds it (the sysctl that reads it); `None` otherwise.
     fn with_ram_log<R>(&self, f: impl FnOnce(&mut Ring<'static>) -> R) -> Option<R>;
+    /// The machine's domains, for Xen's domain list
+    /// (`XEN_SYSCTL_getdomaininfolist`, `snowctl list`): the one with the
+    /// lowest id at least `first`, read without any domain's lock (a
+    /// snapshot). `None` by default: a domain then lists only itself.
+    fn domain_info(&self, _first: u16) -> Option<snowvisor_xen::DomainInfo> {
+        None
+    }
+    /// The machine's CPUs and memory for `XEN_SYSCTL_physinfo` (`xl info`);
+    /// `None` by default (the sysctl is then `-ENOSYS`).
+    fn host_info(&self) -> Option<snowvisor_xen::HostInfo> {
+        None
+    }
+    /// Domain `domid`'s vCPU `vcpu` as last seen, read without its lock
+    /// (`XEN_DOMCTL_getvcpuinfo`: `xl vcpu-list`); `None` by default.
+    fn vcpu_info(&self, _domid: u16, _vcpu: u32) -> Option<snowvisor_xen::VcpuInfo> {
+        None
+    }
+    /// Domain `domid`'s event-channel links (`Xen::evtchn_links`), for
+    /// inter-domain channels; `None`: no such domain or no Xen ABI.
+    fn evtchn_peer(&self, _domid: u16) -> Option<alloc::sync::Arc<snowvisor_xen::EvtchnLinks>> {
+        None
+    }
+    /// What Dom0 may reach of domain `domid` for grant maps of its grants
+    /// and its xenstore parameters ([`crate::domain::peer_view`]), read
+    /// without its lock; `None`: no such domain or no Xen ABI.
+    fn peer_view(
+        &self,
+        _domid: u16,
+    ) -> Option<alloc::sync::Arc<crate::domain::peer_view::PeerView>> {
+        None
+    }
+    /// Events were posted to domain `domid`'s inbox: kick the CPUs its
+    /// vCPUs run on (a physical SGI), which drain it under that domain's
+    /// lock on their way back into the guest. Never takes that lock.
+    fn kick_domain(&self, _domid: u16) {}
+    /// Checksums the memory no guest may change again against the baseline
+    /// taken at boot ([`crate::integrity`]) and prints the result; `why`
+    /// says what prompted it (a debug key, a domain that ended).
+    fn integrity_check(&self, why: &str);
 }
 
 /// The CPU as the core sees it. Every method acts on the CPU running the
@@ -123,6 +178,21 @@ pub trait Arch: Services {
     fn arm_hyp_timer(&self, ticks: u32);
     /// Disables and masks the HYP timer (after its interrupt).
     fn stop_hyp_timer(&self);
+    /// Arms the HYP timer to fire when the physical count reaches `at`
+    /// (CNTHP_CVAL): the scheduler's next decision.
+    fn arm_hyp_timer_at(&self, at: u64);
+
+    // --- Context switch.
+
+    /// Saves the state of the vCPU loaded on this CPU, all but its trap
+    /// frame (the caller copies that), into `ctx`: banked registers, CP15,
+    /// VFP/Advanced SIMD, virtual timer (then disabled, so it cannot fire
+    /// for the next vCPU), the first `lrs` list registers, GICH_APR/VMCR/HCR.
+    fn save_vcpu(&self, ctx: &mut VcpuContext, lrs: usize);
+    /// Loads `ctx` (all but the trap frame) into this CPU, the inverse of
+    /// [`Arch::save_vcpu`], with its stage 2 (VTTBR) and VMPIDR, and
+    /// invalidates the guest TLB entries the previous vCPU left.
+    fn load_vcpu(&self, ctx: &VcpuContext, lrs: usize);
 
     // --- Idle and power.
 

@@ -16,7 +16,7 @@ use snowvisor_arm::frame::TrapFrame;
 const SPECIAL: u32 = 1020;
 
 /// The list registers snowvisor uses: all the CPU has, at most 64 (GICH_LR0-63).
-fn lr_count(gic: &CpuInterface) -> usize {
+pub(super) fn lr_count(gic: &CpuInterface) -> usize {
     gic.list_registers.min(64) as usize
 }
 
@@ -28,7 +28,10 @@ pub(super) fn idle_allowed(a: &impl Arch, gic: &CpuInterface, d: &Domain, v: &Vc
     let id = v.id as usize;
     if !v.queue.is_empty()
         || d.vcpus.get(id).is_some_and(|s| !s.inbox.is_empty())
-        || d.xen.as_ref().is_some_and(|x| x.upcall_waiting(v.id))
+        || d.xen
+            .as_ref()
+            .is_some_and(|x| x.upcall_waiting(v.id) || x.inbox_posted())
+        || uart_tx_ready(a, d, v)
     {
         return false;
     }
@@ -41,6 +44,14 @@ pub(super) fn idle_allowed(a: &impl Arch, gic: &CpuInterface, d: &Domain, v: &Vc
             LrState::Pending | LrState::PendingActive
         )
     })
+}
+
+/// Whether `v` waits for its UART's TX interrupt and the console has room
+/// for the bytes waiting in its transmit FIFO now (they move, and the
+/// interrupt rises, once the vCPU runs: [`flush_vm`]).
+pub(super) fn uart_tx_ready(a: &impl Arch, d: &Domain, v: &Vcpu) -> bool {
+    d.vdist.spi_target(VPL011_SPI) == v.id as usize
+        && d.uart.as_ref().is_some_and(|u| u.tx_ready(a))
 }
 
 /// The console UART's receive interrupt: bytes go to Dom0's hvc0 or to the
@@ -56,22 +67,50 @@ pub fn console_irq<A: Arch>(a: &A, cpu: &mut PerCpu, intid: u32, f: &TrapFrame) 
             break;
         }
         let mut for_dom0 = Vec::new();
+        let mut for_domus: Vec<(u16, u8)> = Vec::new();
         let mut keys = Vec::new();
+        let mut switched = None;
         for &b in &buf[..n] {
             cpu.console.switch.feed(b, &mut |i| match i {
                 Input::Dom0(b) => for_dom0.push(b),
+                Input::DomU(id, b) => for_domus.push((id, b)),
                 Input::Key(b) => keys.push(Command::from_key(b)),
                 Input::Switched(to) => {
                     a.console_write(format_args!(
                         "\nsnowvisor: {}\n",
                         debugkeys::switch_banner(to)
                     ));
+                    switched = Some(to);
                 }
             });
+        }
+        if let Some(to) = switched {
+            // The DomU with the input shows its output as it comes.
+            for u in &cpu.console.domus {
+                if let Some(x) = u.cell.lock().uart.as_mut() {
+                    x.set_focus(a, to == debugkeys::Focus::DomU(u.id));
+                }
+            }
         }
         let PerCpu {
             console, current, ..
         } = cpu;
+        // Dom0's input goes to Dom0 even when this CPU runs a DomU's vCPU
+        // (they share CPUs) or none: its vCPUs are kicked, the loaded one
+        // (if it is Dom0's) gets its upcall on the way back.
+        let dom0 = console.dom0.or_else(|| current.as_ref().map(|c| c.domain));
+        if let (false, Some(cell)) = (for_dom0.is_empty(), dom0) {
+            let me = match current.as_ref() {
+                Some(c) if core::ptr::eq(c.domain, cell) => c.vcpu.id,
+                _ => u32::MAX,
+            };
+            let mut d = cell.lock();
+            let dd = &mut *d;
+            if let Some(x) = dd.xen.as_mut() {
+                x.console_input(a, &dd.log, &for_dom0);
+            }
+            kick_upcalls(a, &mut d, me);
+        }
         let Some(cur) = current.as_mut() else {
             continue;
         };
@@ -80,36 +119,73 @@ pub fn console_irq<A: Arch>(a: &A, cpu: &mut PerCpu, intid: u32, f: &TrapFrame) 
             id: cur.vcpu.id,
             queued: cur.vcpu.queue.len(),
         };
-        if !for_dom0.is_empty() {
-            let dd = &mut *d;
-            if let Some(x) = dd.xen.as_mut() {
-                x.console_input(a, &dd.log, &for_dom0);
-            }
-            kick_upcalls(a, &mut d, cur.vcpu.id);
-        }
-        for c in keys {
+        for &c in &keys {
             debugkeys::run(a, c, console, &mut d, view, f);
+        }
+        drop(d);
+        if keys.contains(&Command::Domains) {
+            debugkeys::list_domains(a, cur.domain, console);
+        }
+        for u in &console.domus {
+            let bytes: Vec<u8> = for_domus
+                .iter()
+                .filter(|&&(id, _)| id == u.id)
+                .map(|&(_, b)| b)
+                .collect();
+            if !bytes.is_empty() {
+                domu_input(a, &mut u.cell.lock(), &bytes);
+            }
         }
     }
     true
+}
+
+/// Input typed for a DomU: into its UART's receive FIFO (the rest held),
+/// then a kick to the CPU of the vCPU its UART's SPI targets, which samples
+/// the line on its way back into the guest.
+fn domu_input<A: Arch>(a: &A, d: &mut Domain, bytes: &[u8]) {
+    if d.state != crate::domain::DomainState::Running {
+        return;
+    }
+    let Some(u) = d.uart.as_mut() else {
+        return;
+    };
+    let dropped = u.input(bytes);
+    if dropped > 0 {
+        log::warn!(
+            "{}: console input: {dropped} byte(s) dropped (the guest does not read)",
+            d.name
+        );
+    }
+    let to = d.vdist.spi_target(VPL011_SPI);
+    if let Some(s) = d
+        .vcpus
+        .get(to)
+        .filter(|s| s.power == crate::psci::Power::On)
+    {
+        a.send_sgi(KICK_SGI, s.cpu_mask);
+    }
 }
 
 /// A physical interrupt taken while the guest ran, or while HYP idled for it.
 /// Returns false for interrupts that are not the guest's (the caller handles them).
 pub fn guest_irq<A: Arch>(a: &A, cpu: &mut PerCpu, intid: u32, iar: u32) -> bool {
     let vtimer = cpu.timers.vtimer_intid;
-    let Some((gic, cell, v)) = cpu.parts() else {
-        return false;
-    };
-    let d = cell.lock();
-    let me = v.id as usize;
-    if intid == gic.maintenance_intid {
-        // Maintenance: list registers underflowed; refill below.
+    if intid == cpu.gic.maintenance_intid {
+        // Maintenance: list registers underflowed; refill on the way back.
         a.exits().count(Class::Maintenance);
         a.irq_end(iar);
         a.irq_deactivate(iar);
         return true;
     }
+    if (32..SPECIAL).contains(&intid) && spi_for_waiting_vcpu(a, cpu, intid, iar) {
+        return true;
+    }
+    let Some((_, cell, v)) = cpu.parts() else {
+        return false;
+    };
+    let d = cell.lock();
+    let me = v.id as usize;
     if !d.vdist.owns(intid) || intid >= SPECIAL {
         return false;
     }
@@ -131,11 +207,37 @@ pub fn guest_irq<A: Arch>(a: &A, cpu: &mut PerCpu, intid: u32, iar: u32) -> bool
     true
 }
 
-/// Whether [`flush_vm`] has anything to do: an upcall waits, something is
-/// queued, or GICH_HCR still asks for underflow maintenance.
+/// A passed-through SPI whose target (GICD_ITARGETSR's lowest vCPU) is a
+/// vCPU placed on this CPU but not loaded (vCPUs share the CPU, or none
+/// is loaded): queued for that vCPU, which the scheduler then wakes; its
+/// deactivation waits for that vCPU's EOI through a hardware list
+/// register, on this CPU. False if no waiting vCPU of this CPU owns it.
+fn spi_for_waiting_vcpu<A: Arch>(a: &A, cpu: &mut PerCpu, intid: u32, iar: u32) -> bool {
+    if cpu.runq.is_empty() {
+        return false;
+    }
+    for l in cpu.runq.iter_mut() {
+        let d = l.domain.lock();
+        let to = d.vdist.spi_target(intid);
+        if !d.vdist.owns(intid) || to != l.vcpu.id as usize {
+            continue;
+        }
+        a.exits().irq(intid);
+        a.irq_end(iar);
+        l.vcpu.queue.push(intid, d.vdist.priority(to, intid), true);
+        return true;
+    }
+    false
+}
+
+/// Whether [`flush_vm`] has anything to do: an upcall waits, another
+/// domain posted an event, something is queued, or GICH_HCR still asks for
+/// underflow maintenance.
 #[inline]
 pub(super) fn flush_needed(gic: &CpuInterface, d: &Domain, v: &Vcpu) -> bool {
-    d.xen.as_ref().is_some_and(|x| x.upcall_waiting(v.id))
+    d.xen
+        .as_ref()
+        .is_some_and(|x| x.upcall_waiting(v.id) || x.inbox_posted())
         || !v.queue.is_empty()
         || gic.hcr != HCR_EN
         || d.vcpus
@@ -150,8 +252,9 @@ pub const KICK_SGI: u32 = 0;
 
 /// Makes `intid` pending for vCPU `to` of `d`, raised by `me` (the vCPU
 /// on this CPU): into `me`'s queue, or into `to`'s inbox and a kick to its
-/// CPU. An interrupt for a vCPU that is off is dropped, as the GIC drops
-/// an SGI for a CPU interface that is off.
+/// CPU. For a vCPU that is off, an SGI or PPI is dropped, as the GIC drops
+/// one for a CPU interface that is off; an SPI stays pending in its inbox
+/// (no kick) until it is started again, as it would in the distributor.
 pub fn deliver<A: Arch>(a: &A, d: &mut Domain, me: &mut Vcpu, to: usize, intid: u32) {
     if to == me.id as usize {
         me.queue.push(intid, d.vdist.priority(to, intid), false);
@@ -160,13 +263,16 @@ pub fn deliver<A: Arch>(a: &A, d: &mut Domain, me: &mut Vcpu, to: usize, intid: 
     let Some(t) = d.vcpus.get_mut(to) else {
         return;
     };
-    if t.power != crate::psci::Power::On {
+    let on = t.power == crate::psci::Power::On;
+    if !on && intid < 32 {
         return;
     }
     if !t.inbox.contains(&intid) {
         t.inbox.push(intid);
     }
-    a.send_sgi(KICK_SGI, t.cpu_mask);
+    if on {
+        a.send_sgi(KICK_SGI, t.cpu_mask);
+    }
 }
 
 /// Kicks the CPU of every vCPU but `me` with an event upcall waiting.
@@ -222,6 +328,52 @@ pub(super) fn release_interrupts<A: Arch>(a: &A, gic: &CpuInterface, d: &mut Dom
 /// GICH_HCR.En.
 const HCR_EN: u32 = 1;
 
+/// The SPI of a DomU's emulated UART (Xen's `GUEST_VPL011_SPI`, `arch-arm.h`).
+pub const VPL011_SPI: u32 = 32;
+
+/// Samples a DomU's UART interrupt line (level-high) for `v`, the vCPU its
+/// SPI targets, at every exit and after every access to the UART: while the
+/// line is high and the SPI enabled, it is made pending unless a list
+/// register already holds it pending (an active one becomes pending and
+/// active). Invalid software registers still asking for an EOI
+/// maintenance interrupt are cleared (they are not empty, GICH_ELRSR, and
+/// GICH_EISR would keep the maintenance interrupt asserted).
+fn sample_uart<A: Arch>(a: &A, gic: &CpuInterface, d: &Domain, v: &mut Vcpu) {
+    let me = v.id as usize;
+    let level = d.uart.as_ref().is_some_and(|u| u.irq_level())
+        && d.vdist.enabled(me, VPL011_SPI)
+        && d.vdist.spi_target(VPL011_SPI) == me;
+    if !a.has_list_registers() {
+        return;
+    }
+    let free = a.empty_list_registers();
+    let mut held = false;
+    for i in 0..lr_count(gic) {
+        let lr = ListRegister(a.list_register(i));
+        // An invalid software register with its EOI bit set is not empty
+        // (GICH_ELRSR), and keeps GICH_EISR and the maintenance interrupt
+        // asserted until it is cleared.
+        if lr.state() == LrState::Invalid {
+            if lr.eoi_maintenance() {
+                a.set_list_register(i, 0);
+            }
+            continue;
+        }
+        if free & (1 << i) != 0 || lr.intid() != VPL011_SPI {
+            continue;
+        }
+        // Pending (or pending and active): nothing to add. Active: the
+        // line is high again (or still) while the guest handles it, so it
+        // becomes pending and active, and is taken again after the guest's
+        // deactivation, as a level-sensitive interrupt is.
+        held |= lr.state() != LrState::Active;
+    }
+    if level && !held {
+        v.queue
+            .push(VPL011_SPI, d.vdist.priority(me, VPL011_SPI), false);
+    }
+}
+
 /// Moves queued interrupts into free list registers; asks for a maintenance
 /// interrupt while some still wait. Does nothing without a loaded vCPU.
 pub fn flush_lrs<A: Arch>(a: &A, cpu: &mut PerCpu) {
@@ -237,7 +389,22 @@ pub(super) fn flush_vm<A: Arch>(a: &A, gic: &mut CpuInterface, d: &mut Domain, v
     if !a.has_list_registers() {
         return;
     }
+    if let Some(u) = d.uart.as_mut() {
+        // Bytes the console had no room for move now if it has.
+        u.pump(a);
+        sample_uart(a, gic, d, v);
+    }
     let me = v.id as usize;
+    // Events other domains posted (they only kick this CPU, never take
+    // this domain's lock): raised here, under it; an upcall for another of
+    // its vCPUs kicks that vCPU's CPU.
+    if d.xen.as_ref().is_some_and(|x| x.inbox_posted()) {
+        let Domain { xen, log, .. } = &mut *d;
+        if let Some(x) = xen.as_mut() {
+            x.drain_inbox(a, log);
+        }
+        kick_upcalls(a, d, v.id);
+    }
     let Domain {
         vcpus, vdist, xen, ..
     } = d;

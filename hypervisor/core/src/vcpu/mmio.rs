@@ -90,6 +90,39 @@ fn forward_access<A: Arch>(
     }
 }
 
+/// A DomU's access to its emulated UART at byte `off` of its page. False (said,
+/// rate-limited) for an access the UART does not take: the caller injects.
+fn uart_access<A: Arch>(
+    a: &A,
+    d: &mut Domain,
+    f: &mut TrapFrame,
+    da: &DataAbort,
+    off: u32,
+) -> bool {
+    let Some(u) = d.uart.as_mut() else {
+        return false;
+    };
+    let size = 1u32 << da.size_log2;
+    let write = da.write.then(|| reg(a, f, da.reg).unwrap_or(0));
+    // The line is sampled into the vGIC on the way back (flush_vm).
+    match u.access(a, off, size, write) {
+        Ok(x) if !da.write => {
+            let x = if da.sign_extend && size < 4 {
+                let sh = 32 - 8 * size;
+                (((x << sh) as i32) >> sh) as u32
+            } else {
+                x
+            };
+            set_reg(a, f, da.reg, x)
+        }
+        Ok(_) => true,
+        Err(e) => {
+            guest_log!(a, d, warn, "{}: {e}; injecting a data abort", d.name);
+            false
+        }
+    }
+}
+
 /// The faulting IPA: HPFAR's page and HDFAR's offset in it.
 fn fault_ipa(a: &impl Arch) -> u64 {
     ((u64::from(a.hpfar()) >> 4) << 12) | (u64::from(a.hdfar()) & 0xfff)
@@ -113,7 +146,13 @@ pub(super) fn data_abort<A: Arch>(
         return Next::Skip;
     }
     let in_gicd = ipa >= d.gicd.base && ipa < d.gicd.end();
-    if forwarded.is_some() {
+    let in_uart = d.uart.is_some() && ipa >= d.uart_ipa.base && ipa < d.uart_ipa.end();
+    if in_uart && da.valid && !da.s1ptw {
+        a.exits().count(crate::stats::Class::DataAbort);
+        if uart_access(a, d, f, &da, (ipa - d.uart_ipa.base) as u32) {
+            return Next::Skip;
+        }
+    } else if forwarded.is_some() {
         // Refused, and said why above: a stage-2 fault like any other.
         a.exits().count(crate::stats::Class::DataAbort);
         d.stage2_faults += 1;

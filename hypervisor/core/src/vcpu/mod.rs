@@ -19,20 +19,29 @@ mod irq;
 mod mmio;
 mod percpu;
 mod regs;
+mod switch;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_domu;
 
 use log::{debug, error};
 
-use crate::domain::{firmware_power, Domain};
+use alloc::string::String;
+
+use crate::domain::fault_loop::{self, Fault};
+use crate::domain::{firmware_power, Domain, DomainKind, DomainState};
 use crate::hal::Arch;
 use crate::psci;
 use crate::stats::Class;
 use crate::vgic::PendingQueue;
+use snowvisor_arm::context::VcpuContext;
 use snowvisor_arm::exception::Kind;
 use snowvisor_arm::frame::{mode_name, TrapFrame};
 use snowvisor_arm::hsr::{ec, Hsr};
+use snowvisor_arm::regs::{locate, Location};
 use snowvisor_xen::abi::runstate;
+use snowvisor_xen::ShutdownReason;
 
 use cp15::coproc;
 pub use inject::inject;
@@ -41,8 +50,10 @@ use irq::{flush_needed, flush_vm, idle_allowed, release_interrupts};
 use mmio::data_abort;
 pub use percpu::{CpuInterface, DomainCell, Loaded, PerCpu, Timers};
 use regs::set_reg;
+pub use switch::{schedule, Pick};
 
-/// A guest's virtual CPU: its identity and the interrupts waiting for it.
+/// A guest's virtual CPU: its identity, the interrupts waiting for it and
+/// its register state while another vCPU has its CPU.
 pub struct Vcpu {
     /// Its index in the domain (Xen's `vcpu_id`).
     pub id: u32,
@@ -50,6 +61,22 @@ pub struct Vcpu {
     pub mpidr: u32,
     /// Virtual interrupts waiting for a free list register.
     pub queue: PendingQueue,
+    /// Its registers: current while it is not loaded on its CPU (the CPU
+    /// holds them while it is).
+    pub context: VcpuContext,
+}
+
+impl Vcpu {
+    /// vCPU `id` of a domain, to be started with `context` (its entry frame
+    /// and reset state, [`VcpuContext::reset`]).
+    pub fn new(id: u32, context: VcpuContext) -> Self {
+        Vcpu {
+            id,
+            mpidr: context.hyp.vmpidr,
+            queue: PendingQueue::default(),
+            context,
+        }
+    }
 }
 
 /// What a trap handler decided about the trapped instruction.
@@ -58,8 +85,10 @@ enum Next {
     Skip,
     /// Return to it or to wherever the frame now points.
     Stay,
-    /// Skip it, then wait for an interrupt (with no lock held) first.
+    /// Skip it; the vCPU waits for an interrupt (WFI, PSCI CPU_SUSPEND).
     SkipAndIdle,
+    /// Skip it; the vCPU lets another one run (WFE).
+    SkipAndYield,
     /// Skip it; the vCPU turned itself off (PSCI CPU_OFF).
     Off,
 }
@@ -69,8 +98,14 @@ enum Next {
 pub enum Exit {
     /// Back into the guest.
     Resume,
-    /// The vCPU is off (PSCI CPU_OFF): the CPU unloads it and idles until
-    /// a CPU_ON starts it again.
+    /// The vCPU waits in WFI with nothing pending: [`schedule`] runs
+    /// another, or idles the CPU, until its timer or an interrupt wakes it.
+    Block,
+    /// The vCPU waits for an event (WFE: a spinlock's wait): another
+    /// runnable vCPU of the CPU gets it first.
+    Yield,
+    /// The vCPU is off (PSCI CPU_OFF): [`schedule`] drops it; a CPU_ON
+    /// starts it anew.
     VcpuOff,
 }
 
@@ -102,8 +137,7 @@ pub fn trap<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame) -> Exit {
     // shortcut of its own.
     if hsr.ec() == ec::HVC && hsr.iss() & 0xffff == XEN_HVC {
         a.exits().hypercall(f.r[12]);
-        xen_hypercall(a, cpu, f);
-        return Exit::Resume;
+        return xen_hypercall(a, cpu, f);
     }
     trap_other(a, cpu, f, hsr)
 }
@@ -116,6 +150,7 @@ fn trap_other<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame, hsr: Hsr) -> 
     };
     let mut guard = cell.lock();
     let d = &mut *guard;
+    let (pc, cpsr) = (f.elr, f.spsr);
     let next = match hsr.ec() {
         ec::HVC => hvc(a, d, v, f, hsr),
         ec::SMC => {
@@ -129,7 +164,9 @@ fn trap_other<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame, hsr: Hsr) -> 
         ec::WFI_WFE => {
             let wfi = hsr.iss() & 1 == 0;
             a.exits().count(if wfi { Class::Wfi } else { Class::Wfe });
-            if wfi && idle_allowed(a, gic, d, v) {
+            if !wfi {
+                Next::SkipAndYield
+            } else if idle_allowed(a, gic, d, v) {
                 Next::SkipAndIdle
             } else {
                 Next::Skip
@@ -182,21 +219,28 @@ fn trap_other<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame, hsr: Hsr) -> 
             Next::Stay
         }
     };
+    // An exception injected: every abort that stays (the frame at its
+    // vector, which is where it was for a fault on that vector itself), or
+    // a frame moved to a vector.
+    let injected =
+        matches!(hsr.ec(), ec::PABT_GUEST | ec::DABT_GUEST) || (f.elr, f.spsr) != (pc, cpsr);
+    let next = match next {
+        Next::Stay if injected => contain(a, d, v, f, hsr, pc, cpsr),
+        n => n,
+    };
     match next {
         Next::Stay => {}
         Next::Skip => skip(f, hsr),
         Next::SkipAndIdle => {
             skip(f, hsr);
             set_runstate(a, d, v.id, runstate::BLOCKED);
-            // No lock across the wait: the other vCPUs go on, and a kick
-            // for this one wakes it (a pending interrupt ends WFI).
             drop(guard);
             a.console_drain_guest();
-            a.wait_for_interrupt();
-            let mut d = cell.lock();
-            set_runstate(a, &mut d, v.id, runstate::RUNNING);
-            flush_vm(a, gic, &mut d, v);
-            return Exit::Resume;
+            return Exit::Block;
+        }
+        Next::SkipAndYield => {
+            skip(f, hsr);
+            return Exit::Yield;
         }
         Next::Off => {
             skip(f, hsr);
@@ -240,13 +284,27 @@ fn hvc<A: Arch>(a: &A, d: &mut Domain, v: &mut Vcpu, f: &mut TrapFrame, hsr: Hsr
 }
 
 /// A Xen hypercall, then the list-register refill (an upcall it raised, or
-/// anything queued meanwhile).
-fn xen_hypercall<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame) {
+/// anything queued meanwhile). A DomU's `SCHEDOP_shutdown` ends that domain
+/// alone, as its PSCI SYSTEM_OFF/RESET does.
+fn xen_hypercall<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame) -> Exit {
     let Some((gic, cell, v)) = cpu.parts() else {
-        return no_xen("no vCPU loaded", f);
+        no_xen("no vCPU loaded", f);
+        return Exit::Resume;
     };
     let mut d = cell.lock();
     xen_call(a, &mut d, v.id, f);
+    if let Some(reason) = d.xen.as_mut().and_then(|x| x.take_shutdown()) {
+        log::info!("{}: SCHEDOP_shutdown({reason})", d.name);
+        let crashed = alloc::format!("{}: SCHEDOP_shutdown(crash)", d.name);
+        let how = match reason {
+            ShutdownReason::Reboot => End::Reset,
+            ShutdownReason::Crash => End::Crashed(&crashed),
+            _ => End::Off,
+        };
+        end_domu(a, &mut d, how);
+        release_interrupts(a, gic, &mut d, v);
+        return Exit::VcpuOff;
+    }
     // An event for a vCPU on another CPU (an idle one waits in WFI) wakes it.
     if d.xen.as_ref().is_some_and(|x| x.upcall_for_others(v.id)) {
         kick_upcalls(a, &mut d, v.id);
@@ -254,6 +312,7 @@ fn xen_hypercall<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame) {
     if flush_needed(gic, &d, v) {
         flush_vm(a, gic, &mut d, v);
     }
+    Exit::Resume
 }
 
 /// Hypercall `r12` with r0-r4 on the domain's Xen state (inlined into
@@ -293,7 +352,8 @@ fn psci_call<A: Arch>(a: &A, d: &mut Domain, v: &mut Vcpu, f: &mut TrapFrame) ->
     let me = v.id as usize;
     let power: alloc::vec::Vec<(u32, psci::Power)> =
         d.vcpus.iter().map(|s| (s.mpidr, s.power)).collect();
-    match psci::call(f.r[0], [f.r[1], f.r[2], f.r[3]], me, &power) {
+    let action = psci::call(f.r[0], [f.r[1], f.r[2], f.r[3]], me, &power);
+    match action {
         psci::Action::Return(r) => f.r[0] = r,
         psci::Action::Idle => {
             f.r[0] = psci::SUCCESS as u32;
@@ -306,7 +366,9 @@ fn psci_call<A: Arch>(a: &A, d: &mut Domain, v: &mut Vcpu, f: &mut TrapFrame) ->
         } => {
             let s = &mut d.vcpus[vcpu];
             s.power = psci::Power::OnPending { entry, context };
-            s.inbox.clear();
+            // SGIs and PPIs of its previous life go; SPIs still pending
+            // for it wait in its inbox (`deliver`).
+            s.inbox.retain(|&i| i >= 32);
             log::info!(
                 "{}: vCPU {me} starts vCPU {vcpu} (MPIDR {:#010x}) at {entry:#010x}",
                 d.name,
@@ -320,8 +382,19 @@ fn psci_call<A: Arch>(a: &A, d: &mut Domain, v: &mut Vcpu, f: &mut TrapFrame) ->
             set_runstate(a, d, v.id, runstate::OFFLINE);
             if let Some(s) = d.vcpus.get_mut(me) {
                 s.power = psci::Power::Off;
-                s.inbox.clear();
+                s.inbox.retain(|&i| i >= 32);
             }
+            return Next::Off;
+        }
+        psci::Action::SystemOff | psci::Action::LastCpuOff | psci::Action::SystemReset
+            if d.kind == DomainKind::DomU =>
+        {
+            let how = if matches!(action, psci::Action::SystemReset) {
+                End::Reset
+            } else {
+                End::Off
+            };
+            end_domu(a, d, how);
             return Next::Off;
         }
         psci::Action::SystemOff => {
@@ -338,6 +411,143 @@ fn psci_call<A: Arch>(a: &A, d: &mut Domain, v: &mut Vcpu, f: &mut TrapFrame) ->
         }
     }
     Next::Stay
+}
+
+/// Crash containment after snowvisor injected an exception for the
+/// instruction at `pc` (CPSR `cpsr`): the vCPU's [`fault_loop`] record says
+/// whether it can still make progress. A DomU that cannot is ended alone
+/// ([`Next::Off`]); Dom0, the hardware domain, is reported and goes on (the
+/// machine would have to stop with it).
+fn contain<A: Arch>(
+    a: &A,
+    d: &mut Domain,
+    v: &mut Vcpu,
+    f: &TrapFrame,
+    hsr: Hsr,
+    pc: u32,
+    cpsr: u32,
+) -> Next {
+    let (class, addr) = match hsr.ec() {
+        ec::DABT_GUEST => ("data abort", Some(a.hdfar())),
+        ec::PABT_GUEST => ("prefetch abort", Some(a.hifar())),
+        _ => ("undefined instruction", None),
+    };
+    let mut regs = [0; 15];
+    regs[..13].copy_from_slice(&f.r);
+    if let Some(Location::Banked(sp)) = locate(cpsr, 13) {
+        regs[13] = a.banked(sp);
+    }
+    regs[14] = f.lr;
+    let fault = Fault {
+        class: hsr.ec(),
+        pc,
+        cpsr,
+        addr: addr.unwrap_or(0),
+        regs,
+    };
+    let prefetch = hsr.ec() == ec::PABT_GUEST;
+    let Some(s) = d.vcpus.get_mut(v.id as usize) else {
+        return Next::Stay;
+    };
+    let why = match s.faults.injected(fault, f.elr, prefetch) {
+        fault_loop::Verdict::Go => return Next::Stay,
+        fault_loop::Verdict::Repeated { times } => alloc::format!(
+            "the same {class} at pc {pc:#010x}{} {times} times in a row with nothing changed",
+            addr.map_or(String::new(), |x| alloc::format!(" (address {x:#010x})"))
+        ),
+        fault_loop::Verdict::VectorUnfetchable { vector } => alloc::format!(
+            "a prefetch abort on its own prefetch-abort vector {vector:#010x} (after a fault at pc {pc:#010x})"
+        ),
+    };
+    // The name and the ID (a DomU's name is its ID already: `d1`).
+    let id = alloc::format!("d{}", d.id);
+    let who = if d.name == id {
+        id
+    } else {
+        alloc::format!("{} ({id})", d.name)
+    };
+    let why = alloc::format!("{who}: vCPU {} cannot make progress: {why}", v.id);
+    if d.kind == DomainKind::Dom0 {
+        error!("{why}; Dom0 is the hardware domain: not ended");
+        return Next::Stay;
+    }
+    end_domu(a, d, End::Crashed(&why));
+    Next::Off
+}
+
+/// How a DomU ends.
+enum End<'a> {
+    /// Its PSCI SYSTEM_OFF, or its last vCPU's CPU_OFF.
+    Off,
+    /// Its PSCI SYSTEM_RESET.
+    Reset,
+    /// snowvisor ends it: the line that says why.
+    Crashed(&'a str),
+}
+
+/// A DomU ends (`how`): that domain alone, the machine and the other
+/// domains go on. Its console's last partial line is sent, every vCPU is
+/// marked off and the CPUs running its other vCPUs are kicked (they unload
+/// them at that interrupt, `DomainState` no longer running), and the
+/// integrity checksums are compared with the boot's. A reset restarts it
+/// ([`restart`](crate::domain::restart)) unless it cannot
+/// ([`Domain::restart`] `None`: off) or resets in a loop (crashed).
+fn end_domu<A: Arch>(a: &A, d: &mut Domain, how: End) {
+    if let Some(u) = d.uart.as_mut() {
+        u.flush(a);
+    }
+    d.log.report_suppressed();
+    d.state = match how {
+        End::Off => {
+            log::info!(
+                "{}: PSCI SYSTEM_OFF: this domain is off (the others go on)",
+                d.name
+            );
+            DomainState::Off
+        }
+        End::Reset => reset_domu(a, d),
+        End::Crashed(why) => {
+            error!("{why}; ending this domain (the others go on)");
+            DomainState::Crashed
+        }
+    };
+    for s in d.vcpus.iter_mut() {
+        if s.power == psci::Power::On {
+            a.send_sgi(KICK_SGI, s.cpu_mask);
+        }
+        s.power = psci::Power::Off;
+        s.inbox.clear();
+        s.faults.reset();
+    }
+    a.integrity_check(&alloc::format!("{} {}", d.name, d.state.name()));
+}
+
+/// A DomU's SYSTEM_RESET: the state it goes to, said on the console.
+fn reset_domu<A: Arch>(a: &A, d: &mut Domain) -> DomainState {
+    let hz = u64::from(a.counter_hz()).max(1);
+    let now_ms = a.counter().saturating_mul(1000) / hz;
+    let Some(r) = d.restart.as_mut() else {
+        log::info!(
+            "{}: PSCI SYSTEM_RESET: this domain is off (the others go on; it cannot restart: no copy of its boot modules was kept)",
+            d.name
+        );
+        return DomainState::Off;
+    };
+    if !r.guard.allow(now_ms) {
+        error!(
+            "{}: PSCI SYSTEM_RESET: {} restarts within {} s: a reset loop; ending this domain (the others go on)",
+            d.name,
+            crate::domain::restart::MAX_RESTARTS + 1,
+            crate::domain::restart::WINDOW_MS / 1000
+        );
+        return DomainState::Crashed;
+    }
+    log::info!(
+        "{}: PSCI SYSTEM_RESET: restarting this domain (the others go on), restart {}",
+        d.name,
+        r.guard.count()
+    );
+    DomainState::Restarting
 }
 
 /// vCPU `vcpu` (this CPU's) enters Xen runstate `state`, if the domain

@@ -10,6 +10,7 @@ use alloc::boxed::Box;
 use super::Vcpu;
 use crate::debugkeys::Console;
 use crate::domain::Domain;
+use crate::sched::RunQueue;
 
 /// One physical CPU's context.
 #[derive(Default)]
@@ -18,9 +19,23 @@ pub struct PerCpu {
     pub gic: CpuInterface,
     /// This CPU's timers.
     pub timers: Timers,
-    /// The vCPU running on this CPU and its domain (`None` until a guest is
-    /// built). One box: the trap path reaches both with one load.
+    /// The vCPU loaded on this CPU (its registers are in the CPU) and its
+    /// domain: the one running, or the last one if it waits in WFI and
+    /// nothing else ran since (`None` before the first and after CPU_OFF).
+    /// One box: the trap path reaches both with one load.
     pub current: Option<Box<Loaded>>,
+    /// This CPU's GIC CPU-interface bit (GICD_ITARGETSR, GICD_SGIR): the
+    /// vCPUs placed here have it as their `cpu_mask`.
+    pub mask: u8,
+    /// The loaded vCPU waits in WFI (PSCI CPU_SUSPEND) for an interrupt.
+    pub blocked: bool,
+    /// The other vCPUs placed on this CPU (runnable or waiting).
+    pub runq: RunQueue<Box<Loaded>>,
+    /// A kick arrived: another CPU (or this one) left work for a vCPU of
+    /// this CPU (an interrupt, an upcall, a PSCI CPU_ON).
+    pub kicked: bool,
+    /// When the HYP timer is armed to fire for the scheduler (counts).
+    pub timer_at: Option<u64>,
     /// The serial console's input (switch, receive interrupt, debug keys),
     /// handled on the CPU its interrupt targets.
     pub console: Console,

@@ -12,7 +12,7 @@ use super::*;
 use crate::debugkeys::{self, Command, VcpuView};
 use crate::domain::xen_glue::XenDom0;
 use crate::domain::xen_space::Hooks;
-use crate::domain::{GuestLog, Stage2Root, VcpuState};
+use crate::domain::{fault_loop, DomainKind, DomainState, GuestLog, Stage2Root, VcpuState};
 use crate::hal::fake::FakeArch;
 use crate::hal::GuestControl;
 use crate::psci::Power;
@@ -44,9 +44,9 @@ const VOP: Region = Region {
     size: 0x19c,
 };
 /// The vCPU's CPSR: SVC, A/I/F masked, ARM state.
-const SVC: u32 = 0x1d3;
-const PC: u32 = 0xc010_0000;
-const VBAR: u32 = 0xc000_8000;
+pub(super) const SVC: u32 = 0x1d3;
+pub(super) const PC: u32 = 0xc010_0000;
+pub(super) const VBAR: u32 = 0xc000_8000;
 const SPI: u32 = 40;
 const VTIMER: u32 = 27;
 
@@ -73,6 +73,7 @@ fn domain(xen: bool) -> Domain {
     });
     Domain {
         id: 0,
+        kind: DomainKind::Dom0,
         name: "dom0",
         memory: vec![RAM],
         stage2: Stage2Root {
@@ -96,6 +97,12 @@ fn domain(xen: bool) -> Domain {
             VcpuState::new(0x8000_0000, 1, Power::On),
             VcpuState::new(0x8000_0001, 2, Power::Off),
         ],
+        uart: None,
+        uart_ipa: Region { base: 0, size: 0 },
+        boot_dtb: None,
+        state: DomainState::Running,
+        cntvoff: 0,
+        restart: None,
     }
 }
 
@@ -107,17 +114,16 @@ fn cpu(xen: bool) -> PerCpu {
         },
         current: Some(Box::new(Loaded {
             domain: Box::leak(Box::new(spin::Mutex::new(domain(xen)))),
-            vcpu: Vcpu {
-                id: 0,
-                mpidr: 0x8000_0000,
-                queue: PendingQueue::default(),
-            },
+            vcpu: Vcpu::new(
+                0,
+                VcpuContext::reset(frame(), 1 << 48 | 0x1000, 0x8000_0000, 0),
+            ),
         })),
         ..PerCpu::default()
     }
 }
 
-fn arch() -> FakeArch {
+pub(super) fn arch() -> FakeArch {
     let a = FakeArch::new(4);
     a.control.set(GuestControl {
         sctlr: 0x00c5_0879,
@@ -127,7 +133,7 @@ fn arch() -> FakeArch {
     a
 }
 
-fn frame() -> TrapFrame {
+pub(super) fn frame() -> TrapFrame {
     TrapFrame {
         elr: PC,
         spsr: SVC,
@@ -136,11 +142,11 @@ fn frame() -> TrapFrame {
 }
 
 /// HSR of a 32-bit instruction with class `ec` and syndrome `iss`.
-fn hsr(ec: u32, iss: u32) -> u32 {
+pub(super) fn hsr(ec: u32, iss: u32) -> u32 {
     (ec << 26) | (1 << 25) | iss
 }
 
-fn dom(c: &mut PerCpu) -> spin::MutexGuard<'static, Domain> {
+pub(super) fn dom(c: &mut PerCpu) -> spin::MutexGuard<'static, Domain> {
     c.current.as_ref().unwrap().domain.lock()
 }
 
@@ -149,7 +155,7 @@ fn queue(c: &mut PerCpu) -> &mut PendingQueue {
 }
 
 /// Runs one trap with syndrome `h`.
-fn trap_with(a: &FakeArch, c: &mut PerCpu, f: &mut TrapFrame, h: u32) {
+pub(super) fn trap_with(a: &FakeArch, c: &mut PerCpu, f: &mut TrapFrame, h: u32) {
     a.hsr.set(h);
     trap(a, c, f);
 }
@@ -168,8 +174,9 @@ fn psci_by_hvc_and_smc() {
     assert_eq!((f.r[0], f.elr), (psci::VERSION_1_0, PC + 4));
     // CPU_SUSPEND as standby waits for an interrupt.
     f.r[0] = psci::fid::CPU_SUSPEND;
-    trap_with(&a, &mut c, &mut f, hsr(ec::HVC, 0));
-    assert_eq!((f.r[0], a.wfi.get()), (psci::SUCCESS as u32, 1));
+    a.hsr.set(hsr(ec::HVC, 0));
+    assert_eq!(trap(&a, &mut c, &mut f), Exit::Block);
+    assert_eq!(f.r[0], psci::SUCCESS as u32);
 }
 
 #[test]
@@ -199,36 +206,181 @@ fn unknown_hvc_immediate_is_undefined_rate_limited() {
 }
 
 #[test]
-fn wfi_idles_only_with_nothing_pending() {
+fn wfi_blocks_only_with_nothing_pending_and_wfe_yields() {
     let (a, mut c) = (arch(), cpu(false));
     let mut f = frame();
-    trap_with(&a, &mut c, &mut f, hsr(ec::WFI_WFE, 0));
-    assert_eq!((a.wfi.get(), f.elr), (1, PC + 4));
-    // WFE never waits at HYP.
-    trap_with(&a, &mut c, &mut f, hsr(ec::WFI_WFE, 1));
-    assert_eq!((a.wfi.get(), f.elr), (1, PC + 8));
+    let t = |f: &mut TrapFrame, c: &mut PerCpu, h| {
+        a.hsr.set(h);
+        trap(&a, c, f)
+    };
+    assert_eq!(t(&mut f, &mut c, hsr(ec::WFI_WFE, 0)), Exit::Block);
+    assert_eq!(f.elr, PC + 4);
+    // WFE lets another vCPU of the CPU run first.
+    assert_eq!(t(&mut f, &mut c, hsr(ec::WFI_WFE, 1)), Exit::Yield);
+    assert_eq!(f.elr, PC + 8);
     // A pending list register keeps the guest running.
     a.set_list_register(2, ListRegister::pending(SPI, 0xa0, false).0);
-    trap_with(&a, &mut c, &mut f, hsr(ec::WFI_WFE, 0));
-    assert_eq!(a.wfi.get(), 1);
+    assert_eq!(t(&mut f, &mut c, hsr(ec::WFI_WFE, 0)), Exit::Resume);
     // So does an interrupt still queued (the trap then moves it to a list register).
     a.set_list_register(2, 0);
     queue(&mut c).push(SPI, 0xa0, false);
-    trap_with(&a, &mut c, &mut f, hsr(ec::WFI_WFE, 0));
-    assert_eq!(a.wfi.get(), 1);
+    assert_eq!(t(&mut f, &mut c, hsr(ec::WFI_WFE, 0)), Exit::Resume);
     assert!(queue(&mut c).is_empty());
     assert_eq!(ListRegister(a.list_register(0)).intid(), SPI);
 }
 
+/// A CPU running vCPU 0 of [`domain`] with vCPU 1 placed on it too (both
+/// vCPUs' `cpu_mask` is the CPU's), 1 count per microsecond: a 10 ms slice.
+fn shared_cpu() -> (FakeArch, PerCpu, &'static DomainCell) {
+    let a = arch();
+    let mut c = cpu(false);
+    c.mask = 1;
+    c.runq = crate::sched::RunQueue::new(10_000, 1_000);
+    let cell = c.current.as_ref().unwrap().domain;
+    cell.lock().vcpus[1].cpu_mask = 1;
+    (a, c, cell)
+}
+
+fn current_id(c: &PerCpu) -> Option<u32> {
+    c.current.as_ref().map(|l| l.vcpu.id)
+}
+
+#[test]
+fn cpu_on_starts_a_vcpu_on_the_same_cpu_with_a_context_switch() {
+    let (a, mut c, cell) = shared_cpu();
+    let mut f = frame();
+    f.r[5] = 0x5555;
+    a.set_banked(Banked::SpSvc, 0xc0de_0000);
+    a.hsr.set(hsr(ec::HVC, 0));
+    f.r[0] = psci::fid::CPU_ON;
+    f.r[1] = 0x8000_0001;
+    f.r[2] = 0x4000_8001; // Thumb entry
+    f.r[3] = 0x77;
+    assert_eq!(trap(&a, &mut c, &mut f), Exit::Resume);
+    assert_eq!(a.sgis.borrow().last(), Some(&(KICK_SGI, 1)));
+    // The kick arrives 2 ms later: vCPU 1 starts (woken, vCPU 0 ran its minimum).
+    c.kicked = true;
+    a.counter.set(2_000);
+    let domains = [cell];
+    assert_eq!(
+        schedule(&a, &mut c, &mut f, Exit::Resume, &domains),
+        Pick::Run
+    );
+    assert_eq!(current_id(&c), Some(1));
+    assert_eq!((f.elr, f.spsr, f.r[0]), (0x4000_8000, 0x1f3, 0x77));
+    assert_eq!(
+        a.loaded.borrow().cp15.sctlr,
+        snowvisor_arm::context::SCTLR_RESET
+    );
+    assert_eq!(a.banked(Banked::SpSvc), 0, "vCPU 1's registers are its own");
+    assert_eq!(cell.lock().vcpus[1].power, Power::On);
+    // vCPU 0 runs again when vCPU 1's slice ends, with its registers.
+    assert_eq!(a.hyp_timer_at.get(), Some(12_000));
+    a.counter.set(12_000);
+    assert_eq!(
+        schedule(&a, &mut c, &mut f, Exit::Resume, &domains),
+        Pick::Run
+    );
+    assert_eq!(current_id(&c), Some(0));
+    assert_eq!((f.r[5], f.elr), (0x5555, PC));
+    assert_eq!(a.banked(Banked::SpSvc), 0xc0de_0000);
+}
+
+#[test]
+fn a_blocked_vcpu_gives_the_cpu_up_and_its_timer_wakes_it() {
+    let (a, mut c, cell) = shared_cpu();
+    let domains = [cell];
+    let mut f = frame();
+    cell.lock().vcpus[1].power = Power::OnPending {
+        entry: 0x4000_8000,
+        context: 0,
+    };
+    c.kicked = true;
+    a.counter.set(5_000);
+    schedule(&a, &mut c, &mut f, Exit::Resume, &domains);
+    assert_eq!(current_id(&c), Some(1));
+    // vCPU 1 arms its virtual timer for count 9000 and waits in WFI.
+    a.loaded.borrow_mut().timer.cntv_cval = 9_000;
+    a.loaded.borrow_mut().timer.cntv_ctl = 1;
+    a.hsr.set(hsr(ec::WFI_WFE, 0));
+    a.counter.set(6_000);
+    assert_eq!(trap(&a, &mut c, &mut f), Exit::Block);
+    assert_eq!(
+        schedule(&a, &mut c, &mut f, Exit::Block, &domains),
+        Pick::Run
+    );
+    assert_eq!(current_id(&c), Some(0));
+    assert_eq!(
+        a.loaded.borrow().timer.cntv_ctl,
+        0,
+        "vCPU 0's timer, not vCPU 1's"
+    );
+    assert_eq!(a.hyp_timer_at.get(), Some(9_000));
+    // Its timer is due: woken, it takes the CPU (vCPU 0 ran its minimum).
+    a.counter.set(9_000);
+    schedule(&a, &mut c, &mut f, Exit::Resume, &domains);
+    assert_eq!(current_id(&c), Some(1));
+    assert_eq!(a.loaded.borrow().timer.cntv_cval, 9_000);
+    // Both waiting in WFI with nothing due: the CPU idles, vCPU 0 loaded.
+    a.loaded.borrow_mut().timer.cntv_ctl = 0;
+    assert_eq!(
+        schedule(&a, &mut c, &mut f, Exit::Block, &domains),
+        Pick::Run
+    );
+    assert_eq!(current_id(&c), Some(0));
+    assert_eq!(
+        schedule(&a, &mut c, &mut f, Exit::Block, &domains),
+        Pick::Idle
+    );
+    assert_eq!(current_id(&c), Some(0));
+    // An interrupt for vCPU 1 (its inbox) wakes it.
+    cell.lock().vcpus[1].inbox.push(SPI);
+    assert_eq!(
+        schedule(&a, &mut c, &mut f, Exit::Resume, &domains),
+        Pick::Run
+    );
+    assert_eq!(current_id(&c), Some(1));
+    assert_eq!(ListRegister(a.list_register(0)).intid(), SPI);
+}
+
+#[test]
+fn a_vcpu_alone_on_its_cpu_never_switches_nor_arms_the_timer() {
+    let (a, mut c) = (arch(), cpu(false));
+    let mut f = frame();
+    let domains: [&'static DomainCell; 0] = [];
+    a.counter.set(1 << 40);
+    assert_eq!(
+        schedule(&a, &mut c, &mut f, Exit::Yield, &domains),
+        Pick::Run
+    );
+    assert_eq!(
+        schedule(&a, &mut c, &mut f, Exit::Resume, &domains),
+        Pick::Run
+    );
+    assert_eq!((a.loads.get(), a.hyp_timer_at.get()), (0, None));
+    assert_eq!(
+        schedule(&a, &mut c, &mut f, Exit::Block, &domains),
+        Pick::Idle
+    );
+    // Its interrupt arrives while the CPU idles: it runs on, never unloaded.
+    queue(&mut c).push(VTIMER, 0xa0, false);
+    assert_eq!(
+        schedule(&a, &mut c, &mut f, Exit::Resume, &domains),
+        Pick::Run
+    );
+    assert_eq!(a.loads.get(), 0);
+    assert_eq!(f.elr, PC);
+}
+
 /// A data abort with a valid syndrome: `size_log2`, register `rt`.
-fn dabt(write: bool, size_log2: u32, rt: u32) -> u32 {
+pub(super) fn dabt(write: bool, size_log2: u32, rt: u32) -> u32 {
     hsr(
         ec::DABT_GUEST,
         (1 << 24) | (size_log2 << 22) | (rt << 16) | (u32::from(write) << 6) | 0x07,
     )
 }
 
-fn fault_at(a: &FakeArch, ipa: u64, va: u32) {
+pub(super) fn fault_at(a: &FakeArch, ipa: u64, va: u32) {
     a.hpfar.set(((ipa >> 12) << 4) as u32);
     a.hdfar.set(va | (ipa as u32 & 0xfff));
 }
@@ -410,6 +562,94 @@ fn prefetch_abort_is_injected_with_ifar() {
     ));
 }
 
+#[test]
+fn a_retried_fault_is_counted_and_dom0_goes_on() {
+    let (a, mut c) = (arch(), cpu(false));
+    fault_at(&a, 0x0a00_0000, 0xf000_0000);
+    // The guest's handler returns to the faulting load, registers unchanged.
+    for _ in 0..fault_loop::REPEAT_LIMIT + 10 {
+        let mut f = frame();
+        trap_with(&a, &mut c, &mut f, dabt(false, 2, 3));
+        assert_eq!(
+            f.elr,
+            VBAR + 0x10,
+            "Dom0 is never ended: the abort is injected"
+        );
+    }
+    assert_eq!(
+        dom(&mut c).vcpus[0].faults.repeats(),
+        fault_loop::REPEAT_LIMIT + 10
+    );
+    // Another register value is progress.
+    let mut f = frame();
+    f.r[5] = 1;
+    trap_with(&a, &mut c, &mut f, dabt(false, 2, 3));
+    assert_eq!(dom(&mut c).vcpus[0].faults.repeats(), 1);
+    // Emulated accesses and calls are not injected faults.
+    let mut f = frame();
+    f.r[0] = psci::fid::VERSION;
+    trap_with(&a, &mut c, &mut f, hsr(ec::HVC, 0));
+    assert_eq!(dom(&mut c).vcpus[0].faults.repeats(), 1);
+}
+
+/// Makes the test domain a DomU, `d1`.
+fn make_domu(c: &mut PerCpu) {
+    let mut d = dom(c);
+    d.kind = DomainKind::DomU;
+    d.id = 1;
+    d.name = "d1";
+}
+
+#[test]
+fn a_domu_that_cannot_make_progress_is_ended_alone() {
+    let (a, mut c) = (arch(), cpu(false));
+    make_domu(&mut c);
+    fault_at(&a, 0x0a00_0000, 0xf000_0000);
+    for i in 1..=fault_loop::REPEAT_LIMIT {
+        let mut f = frame();
+        a.hsr.set(dabt(false, 2, 3));
+        let exit = trap(&a, &mut c, &mut f);
+        let want = if i < fault_loop::REPEAT_LIMIT {
+            Exit::Resume
+        } else {
+            Exit::VcpuOff
+        };
+        assert_eq!(exit, want, "fault {i}");
+    }
+    let d = dom(&mut c);
+    assert_eq!(d.state, DomainState::Crashed);
+    assert!(d.vcpus.iter().all(|s| s.power == Power::Off));
+    assert_eq!(*a.integrity_checks.borrow(), ["d1 crashed"]);
+}
+
+#[test]
+fn a_prefetch_abort_on_its_own_vector_ends_a_domu_at_once() {
+    for domu in [false, true] {
+        let (a, mut c) = (arch(), cpu(false));
+        if domu {
+            make_domu(&mut c);
+        }
+        // The prefetch-abort vector itself faults: taking the abort
+        // fetches it again, from Abort mode.
+        a.hifar.set(VBAR + 0x0c);
+        let mut f = TrapFrame {
+            elr: VBAR + 0x0c,
+            spsr: 0x1d7,
+            ..TrapFrame::default()
+        };
+        a.hsr.set(hsr(ec::PABT_GUEST, 0x07));
+        let exit = trap(&a, &mut c, &mut f);
+        if domu {
+            assert_eq!(exit, Exit::VcpuOff);
+            assert_eq!(dom(&mut c).state, DomainState::Crashed);
+        } else {
+            // Dom0 is reported, not ended: the abort goes in again.
+            assert_eq!((exit, f.elr), (Exit::Resume, VBAR + 0x0c));
+            assert_eq!(dom(&mut c).state, DomainState::Running);
+        }
+    }
+}
+
 /// An MRC (read) or MCR of CP15 `crn, opc1, crm, opc2` with register `rt`, always passing.
 fn mrc(read: bool, crn: u32, opc1: u32, crm: u32, opc2: u32, rt: u32) -> u32 {
     hsr(
@@ -575,6 +815,9 @@ fn debug_keys_print_the_vcpu() {
     out.clear();
     debugkeys::write_key(&mut out, &a, Command::Events, &console, d, v, &f).unwrap();
     assert!(out.contains("event PPI 31 disabled"), "{out}");
+    // The integrity check is the machine's (the kernel holds the baseline).
+    debugkeys::write_key(&mut out, &a, Command::Integrity, &console, d, v, &f).unwrap();
+    assert_eq!(*a.integrity_checks.borrow(), ["debug key 'c'"]);
 }
 
 #[test]
@@ -695,4 +938,105 @@ fn an_spi_routed_to_a_vcpu_that_is_off_stays_on_a_running_cpu() {
     f.r[5] = 2;
     trap_with(&a, &mut c, &mut f, dabt(true, 0, 5));
     assert_eq!(a.targets.borrow().get(&SPI).copied(), Some(masks[1]));
+}
+
+#[test]
+fn events_other_domains_post_are_drained_on_the_way_back_in() {
+    let (a, mut c) = (arch(), cpu(true));
+    let links = {
+        let mut d = dom(&mut c);
+        let x = d.xen.as_mut().unwrap();
+        x.xen_mut().static_unbound(5, 1).unwrap();
+        x.evtchn_links()
+    };
+    // Another domain's hypercall posts port 5 and kicks this CPU; it never
+    // takes this domain's lock.
+    assert!(links.post(
+        5,
+        snowvisor_xen::Link::Interdomain {
+            remote_dom: 1,
+            remote_port: 11
+        }
+    ));
+    assert!(dom(&mut c).xen.as_ref().unwrap().inbox_posted());
+    flush_lrs(&a, &mut c);
+    assert!(!dom(&mut c).xen.as_ref().unwrap().inbox_posted());
+}
+
+#[test]
+fn an_spi_for_a_vcpu_waiting_on_the_same_cpu_goes_to_it_and_wakes_it() {
+    let (a, mut c, cell) = shared_cpu();
+    let domains = [cell];
+    let mut f = frame();
+    cell.lock().vcpus[1].power = Power::OnPending {
+        entry: 0x4000_8000,
+        context: 0,
+    };
+    c.kicked = true;
+    a.counter.set(5_000);
+    schedule(&a, &mut c, &mut f, Exit::Resume, &domains);
+    assert_eq!(current_id(&c), Some(1));
+    // vCPU 1 waits in WFI; vCPU 0 runs.
+    a.hsr.set(hsr(ec::WFI_WFE, 0));
+    assert_eq!(trap(&a, &mut c, &mut f), Exit::Block);
+    schedule(&a, &mut c, &mut f, Exit::Block, &domains);
+    assert_eq!(current_id(&c), Some(0));
+    // Dom0 targets SPI 40 at vCPU 1 (a GICD_ITARGETSR byte).
+    f.r[5] = 2;
+    fault_at(&a, GICD + 0x800 + u64::from(SPI), 0xf800_0000);
+    trap_with(&a, &mut c, &mut f, dabt(true, 0, 5));
+    // It arrives while vCPU 0 runs: queued for vCPU 1 (priority dropped,
+    // deactivated by vCPU 1's EOI), not given to vCPU 0.
+    assert!(guest_irq(&a, &mut c, SPI, SPI));
+    assert_eq!(*a.eoi.borrow(), [SPI]);
+    assert!(queue(&mut c).is_empty());
+    a.counter.set(7_000);
+    schedule(&a, &mut c, &mut f, Exit::Resume, &domains);
+    assert_eq!(current_id(&c), Some(1), "woken, after vCPU 0's minimum run");
+    let lr = ListRegister(a.list_register(0));
+    assert_eq!((lr.intid(), lr.hw()), (SPI, true));
+}
+
+#[test]
+fn an_spi_for_a_vcpu_that_is_off_waits_for_it_and_its_banked_state_resets() {
+    let (a, mut c, cell) = shared_cpu();
+    let domains = [cell];
+    let mut f = frame();
+    {
+        let mut d = cell.lock();
+        // Dom0 targets SPI 40 at vCPU 1, still off, and sets it pending
+        // (GICD_ISPENDR); vCPU 1's last life left PPI 27 active.
+        let mut inject = |to: usize, intid: u32| {
+            let mut me = Vcpu::new(0, VcpuContext::reset(frame(), 0, 0, 0));
+            deliver(&a, &mut d, &mut me, to, intid);
+        };
+        inject(1, SPI);
+        inject(1, 5);
+        assert_eq!(d.vcpus[1].inbox, [SPI], "the SPI waits, the SGI is dropped");
+        d.vdist
+            .write(1, 0x300, 4, 1 << VTIMER, &mut NoPhys, &mut |_, _| {});
+        assert_eq!(d.vdist.read(1, 0x300, 4), Some(1 << VTIMER));
+    }
+    assert!(a.sgis.borrow().is_empty(), "no kick for a vCPU that is off");
+    cell.lock().vcpus[1].power = Power::OnPending {
+        entry: 0x4000_8000,
+        context: 0,
+    };
+    c.kicked = true;
+    a.counter.set(5_000);
+    schedule(&a, &mut c, &mut f, Exit::Resume, &domains);
+    assert_eq!(current_id(&c), Some(1));
+    assert_eq!(ListRegister(a.list_register(0)).intid(), SPI);
+    assert_eq!(
+        cell.lock().vdist.read(1, 0x300, 4),
+        Some(0),
+        "ISACTIVER0 reset"
+    );
+}
+
+/// A physical distributor that is never touched.
+struct NoPhys;
+impl crate::vgic::PhysGic for NoPhys {
+    fn set_enabled(&mut self, _: u32, _: bool) {}
+    fn set_edge_triggered(&mut self, _: u32, _: bool) {}
 }

@@ -110,6 +110,13 @@ impl VDist {
         &mut self.banked[vcpu.min(last)]
     }
 
+    /// Puts `vcpu`'s banked SGI/PPI state (enables, active, group,
+    /// priorities) back to its reset values, as its CPU interface has them
+    /// coming out of power-down (PSCI CPU_ON): SGIs enabled, the rest 0.
+    pub fn reset_bank(&mut self, vcpu: usize) {
+        *self.bank_mut(vcpu) = Banked::default();
+    }
+
     /// Gives the guest a physical interrupt (passthrough or its virtual timer).
     pub fn give(&mut self, intid: u32) {
         if intid < self.lines {
@@ -184,8 +191,13 @@ impl VDist {
             (ISACTIVER..=ISACTIVER_LAST, 4) => word(&self.active, b.active, ISACTIVER),
             (ICACTIVER..=ICACTIVER_LAST, 4) => word(&self.active, b.active, ICACTIVER),
             (IPRIORITYR..=IPRIORITYR_LAST_BYTE, 1 | 4) => {
+                // Unimplemented interrupts' bytes are RAZ/WI (4.3.11).
                 Some(self.bytes(off - IPRIORITYR, size, |i| {
-                    u32::from(self.priority(vcpu, i))
+                    if i < self.lines {
+                        u32::from(self.priority(vcpu, i))
+                    } else {
+                        0
+                    }
                 }))
             }
             // SGIs and PPIs: the reading vCPU's own bit (4.3.12); SPIs: their targets.
@@ -277,6 +289,8 @@ impl VDist {
                     let p = (val >> (8 * i)) as u8;
                     if intid < 32 {
                         self.bank_mut(vcpu).priority[intid] = p;
+                    } else if intid >= self.lines as usize {
+                        // Unimplemented: RAZ/WI (4.3.11).
                     } else if let Some(slot) = self.priority.get_mut(intid) {
                         *slot = p;
                     }
@@ -420,7 +434,13 @@ mod tests {
         assert_eq!(d.priority(0, 33), 0x11);
         assert_eq!(d.read(0, 0x820, 4), Some(0x0101_0101));
         assert_eq!(d.read(0, 0x850, 4), Some(0)); // beyond the 64 lines
-                                                  // Half-word access is not allowed.
+        assert!(d.write(0, 0x4f8, 4, 0xa0a0_a0a0, &mut p, &mut |_, _| {}));
+        assert_eq!(
+            d.read(0, 0x4f8, 4),
+            Some(0),
+            "unimplemented priorities are RAZ/WI"
+        );
+        // Half-word access is not allowed.
         assert_eq!(d.read(0, 0x420, 2), None);
         assert!(!d.write(0, 0x420, 2, 0, &mut p, &mut |_, _| {}));
         // Unaligned/unknown offsets outside the map.

@@ -336,18 +336,6 @@ fn unsupported_features_are_refused_by_name() {
         error(&with_kids(vec![k(), dt])),
         "/chosen/domU1/module@c000000: compatible: not supported by snowvisor yet (device passthrough, multiboot,device-tree)"
     );
-    let ev = n(
-        "evtchn@2",
-        vec![
-            ("compatible", s("xen,evtchn-v1")),
-            ("xen,evtchn", c(&[0xa, 1])),
-        ],
-        vec![],
-    );
-    assert_eq!(
-        error(&with_kids(vec![k(), ev])),
-        "/chosen/domU1/evtchn@2: compatible: not supported by snowvisor yet (static event channels, xen,evtchn-v1)"
-    );
     let shm = n(
         "domU1-shared-mem@50000000",
         vec![("compatible", s("xen,domain-shared-memory-v1"))],
@@ -356,9 +344,6 @@ fn unsupported_features_are_refused_by_name() {
     assert!(error(&with_kids(vec![k(), shm])).ends_with(
         "not supported by snowvisor yet (static shared memory, xen,domain-shared-memory-v1)"
     ));
-    // Dom0's side of the same features, directly under /chosen.
-    let dom0_ev = n("evtchn@1", vec![("compatible", s("xen,evtchn-v1"))], vec![]);
-    assert!(error(&tree(vec![dom0_ev])).starts_with("/chosen/evtchn@1: compatible: not supported"));
     let uefi = n(
         "module@0",
         vec![
@@ -487,4 +472,199 @@ fn overlapping_modules() {
         domain("b", vec![], vec![kernel("k", 0x4aff_ffff, None)]),
     ]);
     assert_eq!(parse(&dtb).unwrap().len(), 2);
+}
+
+/// A `xen,evtchn-v1` node with phandle `ph`: local `port`, remote `remote`.
+fn ev(name: &'static str, ph: u32, port: u32, remote: u32) -> N {
+    n(
+        name,
+        vec![
+            ("compatible", s("xen,evtchn-v1")),
+            ("phandle", c(&[ph])),
+            ("xen,evtchn", c(&[port, remote])),
+        ],
+        vec![],
+    )
+}
+
+fn enhanced() -> (&'static str, Vec<u8>) {
+    ("xen,enhanced", s("no-xenstore"))
+}
+
+fn channels(dtb: &[u8]) -> Result<Vec<StaticEvtchn>, DomUError> {
+    let t = HostTree::new(dtb).unwrap();
+    let d = domus(&t)?;
+    static_evtchns(&t, &d)
+}
+
+fn end(node: &str, domid: u16, port: u32) -> EvtchnEnd {
+    EvtchnEnd {
+        node: String::from(node),
+        domid,
+        port,
+    }
+}
+
+/// Xen 4.18 booting.txt's example: Dom0 <-> domU1 on 0xa, domU1 <-> domU2
+/// on 0xb/0xc.
+#[test]
+fn static_event_channels_of_the_example() {
+    let k1 = kernel("module@4a000000", 0x4a00_0000, None);
+    let k2 = kernel("module@4c000000", 0x4c00_0000, None);
+    let dtb = tree(vec![
+        ev("evtchn@1", 1, 0xa, 2),
+        domain(
+            "domU1",
+            vec![enhanced()],
+            vec![
+                k1,
+                ev("evtchn@2", 2, 0xa, 1),
+                ev("evtchn@3", 3, 0xb, 5),
+                ev("evtchn@4", 4, 0xc, 6),
+            ],
+        ),
+        domain(
+            "domU2",
+            vec![enhanced()],
+            vec![k2, ev("evtchn@5", 5, 0xb, 3), ev("evtchn@6", 6, 0xd, 4)],
+        ),
+    ]);
+    let ch = channels(&dtb).unwrap();
+    assert_eq!(
+        ch,
+        [
+            StaticEvtchn {
+                first: end("/chosen/evtchn@1", 0, 0xa),
+                second: end("/chosen/domU1/evtchn@2", 1, 0xa),
+            },
+            StaticEvtchn {
+                first: end("/chosen/domU1/evtchn@3", 1, 0xb),
+                second: end("/chosen/domU2/evtchn@5", 2, 0xb),
+            },
+            StaticEvtchn {
+                first: end("/chosen/domU1/evtchn@4", 1, 0xc),
+                second: end("/chosen/domU2/evtchn@6", 2, 0xd),
+            },
+        ]
+    );
+    // The domains themselves read as before.
+    assert_eq!(parse(&dtb).unwrap().len(), 2);
+}
+
+#[test]
+fn static_event_channel_errors_name_node_and_property() {
+    let k = || kernel("module@4a000000", 0x4a00_0000, None);
+    let pair = |dom0: N, domu: N, extra: Props| {
+        let mut p = vec![enhanced()];
+        p.extend(extra);
+        tree(vec![dom0, domain("domU1", p, vec![k(), domu])])
+    };
+    let fails = |dtb: Vec<u8>| format!("{}", channels(&dtb).unwrap_err());
+    assert_eq!(
+        fails(pair(
+            ev("evtchn@1", 1, 0xa, 9),
+            ev("evtchn@2", 2, 0xa, 1),
+            vec![]
+        )),
+        "/chosen/evtchn@1: xen,evtchn: phandle 0x9 names no node"
+    );
+    assert_eq!(
+        fails(pair(ev("evtchn@1", 1, 0xa, 2), ev("evtchn@2", 2, 0xa, 2), vec![])),
+        "/chosen/evtchn@1: xen,evtchn: the remote end /chosen/domU1/evtchn@2 does not name this node back (each end's xen,evtchn names the other)"
+    );
+    assert_eq!(
+        fails(pair(ev("evtchn@1", 1, 0xa, 2), ev("evtchn@2", 2, 1024, 1), vec![])),
+        "/chosen/domU1/evtchn@2: xen,evtchn: local port 1024 is outside 1..=1023, the domain's ports"
+    );
+    assert_eq!(
+        fails(pair(
+            ev("evtchn@1", 1, 0, 2),
+            ev("evtchn@2", 2, 1, 1),
+            vec![]
+        )),
+        "/chosen/evtchn@1: xen,evtchn: local port 0 is outside 1..=4095, the domain's ports"
+    );
+    assert_eq!(
+        fails(pair(ev("evtchn@1", 1, 0xa, 2), ev("evtchn@2", 2, 0xa, 1), vec![drop("xen,enhanced")])),
+        "/chosen/domU1/evtchn@2: compatible: the domain has no event channels: give it xen,enhanced (\"no-xenstore\" or \"enabled\")"
+    );
+    let short = n(
+        "evtchn@1",
+        vec![
+            ("compatible", s("xen,evtchn-v1")),
+            ("xen,evtchn", c(&[0xa])),
+        ],
+        vec![],
+    );
+    assert_eq!(
+        fails(pair(short, ev("evtchn@2", 2, 0xa, 1), vec![])),
+        "/chosen/evtchn@1: xen,evtchn: 4 bytes, expected 2 cells (local port, remote phandle)"
+    );
+    let bare = n("evtchn@1", vec![("compatible", s("xen,evtchn-v1"))], vec![]);
+    assert_eq!(
+        fails(pair(bare, ev("evtchn@2", 2, 0xa, 1), vec![])),
+        "/chosen/evtchn@1: xen,evtchn: missing (booting.txt requires it)"
+    );
+    // Not a channel node, or a channel outside any domain.
+    let dtb = tree(vec![
+        ev("evtchn@1", 1, 0xa, 7),
+        n("other", vec![("phandle", c(&[7]))], vec![]),
+    ]);
+    assert_eq!(
+        fails(dtb),
+        "/chosen/evtchn@1: xen,evtchn: names /chosen/other, which is not a \"xen,evtchn-v1\" node"
+    );
+    let dtb = tree(vec![
+        ev("evtchn@1", 1, 0xa, 2),
+        n("box", vec![], vec![ev("evtchn@2", 2, 0xa, 1)]),
+    ]);
+    assert_eq!(
+        fails(dtb),
+        "/chosen/evtchn@1: xen,evtchn: the remote end /chosen/box/evtchn@2 is neither under /chosen (Dom0) nor under a \"xen,domain\" node"
+    );
+    // Two ends of Dom0 on one port, and a node naming itself.
+    let domu2 = domain(
+        "domU2",
+        vec![enhanced()],
+        vec![
+            kernel("module@4c000000", 0x4c00_0000, None),
+            ev("evtchn@4", 4, 0xb, 3),
+        ],
+    );
+    let dtb = tree(vec![
+        ev("evtchn@1", 1, 0xa, 2),
+        domain(
+            "domU1",
+            vec![enhanced()],
+            vec![k(), ev("evtchn@2", 2, 0xa, 1)],
+        ),
+        ev("evtchn@3", 3, 0xa, 4),
+        domu2,
+    ]);
+    assert_eq!(
+        fails(dtb),
+        "/chosen/evtchn@3: xen,evtchn: the domain's local port is also /chosen/evtchn@1's"
+    );
+    let dtb = tree(vec![ev("evtchn@1", 1, 0xa, 1)]);
+    assert_eq!(
+        fails(dtb),
+        "/chosen/evtchn@1: xen,evtchn: the domain's local port is also /chosen/evtchn@1's"
+    );
+}
+
+#[test]
+fn domain_ids_stop_below_xens_reserved_ones() {
+    assert_eq!(domid_for(0), Ok(1));
+    assert_eq!(domid_for(0x7fee), Ok(0x7fef));
+    assert_eq!(domid_for(0x7fef), Err(Why::TooManyDomains));
+    assert_eq!(domid_for(usize::MAX - 1), Err(Why::TooManyDomains));
+    let e = DomUError {
+        node: "/chosen/domU32752".into(),
+        property: "compatible",
+        why: Why::TooManyDomains,
+    };
+    assert_eq!(
+        alloc::format!("{e}"),
+        "/chosen/domU32752: compatible: domain IDs run out: at most 32751 domains beside Dom0 (IDs from 0x7ff0 are Xen's reserved ones)"
+    );
 }

@@ -32,6 +32,10 @@ pub const GUEST_GNTTAB_SIZE: u64 = 0x0100_0000;
 /// `GUEST_MAGIC_BASE` (arch-arm.h:444): xenstore and console rings of a
 /// toolstack-built guest; kept clear of RAM.
 pub const GUEST_MAGIC_BASE: u64 = 0x3900_0000;
+/// A dom0less DomU's xenstore page: `XENSTORE_PFN_OFFSET` (1) pages into
+/// the magic region, where Xen's `init-dom0less`
+/// (`tools/helpers/init-dom0less.c`) puts it.
+pub const GUEST_XENSTORE_BASE: u64 = GUEST_MAGIC_BASE + 0x1000;
 /// `GUEST_MAGIC_SIZE` (arch-arm.h:445).
 pub const GUEST_MAGIC_SIZE: u64 = 0x0100_0000;
 /// `GUEST_RAM0_BASE` (arch-arm.h:454): 3 GiB of low RAM at 1 GiB.

@@ -10,6 +10,22 @@
 //!   snowctl dmesg [--previous]    snowvisor's RAM log of this boot (sysctl
 //!                                 XEN_SYSCTL_readconsole) or of the boot before
 //!                                 the last warm reboot (snowvisor's sub-op)
+//!   snowctl list                  the domains in `xl list`'s columns (sysctl
+//!                                 XEN_SYSCTL_getdomaininfolist; names by
+//!                                 snowvisor's sysctl 0x534e0003)
+//!   snowctl evtchn-status PORT    EVTCHNOP_status of one of this domain's ports
+//!   snowctl evtchn-send PORT      EVTCHNOP_send on it (a static channel's other end)
+//!   snowctl evtchn-offer DOM SECONDS
+//!                                 a port unbound for domain DOM (/dev/xen/evtchn),
+//!                                 then waits for an event (exit 1 after SECONDS without)
+//!   snowctl evtchn-connect DOM SECONDS
+//!                                 binds to the port DOM offered (its ports 1-64
+//!                                 tried each second) and sends an event on it
+//!   snowctl xenstore-page DOM SECONDS
+//!                                 a boot-time DomU's xenstore page and channel:
+//!                                 its HVM_PARAM_STORE_*, its grant ref 1 mapped
+//!                                 (gntdev), its first word awaited, an answer
+//!                                 written, then an event on its channel
 //!   snowctl stats [--clear]       snowvisor's exit counters by class and key
 //!                                 (sysctl 0x534e0002); --clear restarts them
 //!   snowctl bench-hypercall [N]   a set of hypercalls, N each, against N unknown
@@ -23,10 +39,12 @@
 //!                                 hypervisor)
 
 mod bench;
+mod list;
 mod privcmd;
 mod selftest;
 mod stats;
 mod xendev;
+mod xenstore;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -96,14 +114,20 @@ mod xen {
 }
 
 const USAGE: &str =
-    "usage: snowctl info | version | selftest | dmesg [--previous] | stats [--clear] | bench-hypercall|bench-timer|bench-cpu|bench-gicd [N]";
+    "usage: snowctl info | version | selftest | dmesg [--previous] | list | evtchn-status|evtchn-send PORT | evtchn-offer|evtchn-connect|xenstore-page DOM SECONDS | stats [--clear] | bench-hypercall|bench-timer|bench-cpu|bench-gicd [N]";
 
 /// Commands and what each takes after it (for the usage error).
-const COMMANDS: [(&str, &str); 9] = [
+const COMMANDS: [(&str, &str); 15] = [
     ("info", "nothing"),
     ("version", "nothing"),
     ("selftest", "nothing"),
     ("dmesg", "nothing or --previous"),
+    ("list", "nothing"),
+    ("evtchn-status", "a port number"),
+    ("evtchn-send", "a port number"),
+    ("evtchn-offer", "a domain and a number of seconds"),
+    ("evtchn-connect", "a domain and a number of seconds"),
+    ("xenstore-page", "a domain and a number of seconds"),
     ("stats", "nothing or --clear"),
     ("bench-hypercall", "nothing or a count N"),
     ("bench-timer", "nothing or a count N"),
@@ -168,6 +192,19 @@ fn main() -> ExitCode {
         }),
         ["dmesg"] => open().and_then(|p| dmesg(&p, false)),
         ["dmesg", "--previous"] => open().and_then(|p| dmesg(&p, true)),
+        ["list"] => open().and_then(|p| list::run(&p)),
+        [which @ ("evtchn-status" | "evtchn-send"), port] => match port.parse::<u32>() {
+            Ok(n) => open().and_then(|p| {
+                if *which == "evtchn-send" {
+                    list::evtchn_send(&p, n)
+                } else {
+                    list::evtchn_status(&p, n)
+                }
+            }),
+            Err(_) => Err(Fail(format!(
+                "{which}: PORT must be a number, not {port:?}"
+            ))),
+        },
         ["stats"] => open().and_then(|p| stats::run(&p, false)),
         ["stats", "--clear"] => open().and_then(|p| stats::run(&p, true)),
         ["bench-hypercall"] => open().and_then(|p| bench::hypercalls(&p, 100_000)),
@@ -187,6 +224,21 @@ fn main() -> ExitCode {
                 ))),
             }
         }
+        [which @ ("evtchn-offer" | "evtchn-connect"), dom, secs] => {
+            match (dom.parse::<u32>(), secs.parse::<u32>()) {
+                (Ok(d), Ok(s)) if *which == "evtchn-offer" => list::evtchn_offer(d, s),
+                (Ok(d), Ok(s)) => list::evtchn_connect(d, s),
+                _ => Err(Fail(format!(
+                    "{which}: DOM SECONDS are numbers, not {dom:?} {secs:?}"
+                ))),
+            }
+        }
+        ["xenstore-page", dom, secs] => match (dom.parse::<u16>(), secs.parse::<u32>()) {
+            (Ok(d), Ok(s)) => open().and_then(|p| xenstore::page(&p, d, s)),
+            _ => Err(Fail(format!(
+                "xenstore-page: DOM SECONDS are numbers, not {dom:?} {secs:?}"
+            ))),
+        },
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -350,6 +402,12 @@ fn dmesg(p: &Privcmd, previous: bool) -> Result<(), Fail> {
         let (count, next) = readconsole_result(op.bytes());
         let count = (count as usize).min(data.bytes().len());
         if count == 0 {
+            if first && previous {
+                // Say so rather than print nothing: a cold boot has no
+                // earlier log, nor has a board whose RAM a reset clears.
+                // On stderr: stdout stays the log itself, empty.
+                eprintln!("snowctl: no previous boot's log (a cold boot, or the RAM log did not survive the reset)");
+            }
             break;
         }
         out.write_all(&data.bytes()[..count])

@@ -192,6 +192,14 @@ impl Mapping {
         unsafe { std::ptr::read_volatile(self.ptr.add(i).cast::<u32>()) }
     }
 
+    /// A 32-bit volatile write at byte offset `i` (4-byte aligned).
+    pub fn write_u32(&self, i: usize, v: u32) {
+        assert!(i.is_multiple_of(4) && i + 4 <= PAGE);
+        // SAFETY: inside the mapped page, aligned, mapped writable by the
+        // callers that write (the grant mappings).
+        unsafe { std::ptr::write_volatile(self.ptr.add(i).cast::<u32>(), v) }
+    }
+
     pub fn write(&self, i: usize, v: u8) {
         assert!(i < PAGE);
         // SAFETY: inside the mapped page, mapped writable by the callers

@@ -15,9 +15,16 @@
 //! - the device (MMIO) entries never change;
 //! - every continuation of a hypercall changes its registers (progress), so
 //!   re-issuing ends; the model re-issues up to [`MAX_CONTINUATIONS`] times.
+//!
+//! Every input runs twice: as Dom0, and as an unprivileged DomU (domain 1,
+//! `XenConfig::domu`) next to a Dom0 it can name and send events to. As the
+//! DomU, no `sysctl`, `domctl` or `platform_op` ever succeeds, the wall clock
+//! is never set, `XENFEAT_dom0` is never reported, and events only ever go
+//! to its own ports or Dom0's inbox.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use arbitrary::{Arbitrary, Unstructured};
 use snowvisor_arm::lpae::Table;
@@ -31,8 +38,8 @@ use snowvisor_xen::abi::layout::{
 use snowvisor_xen::abi::wire::Wire;
 use snowvisor_xen::abi::{domid, gntmap, gnttabop, gtf, hc, vcpuop, xenmem};
 use snowvisor_xen::{
-    CacheOp, Fault, GuestMemory, Outcome, Platform, PlatformError, ShutdownReason, Xen, XenConfig,
-    XenFrame,
+    CacheOp, DomainInfo, EvtchnLinks, Fault, GuestMemory, Outcome, Platform, PlatformError,
+    ShutdownReason, Xen, XenConfig, XenFrame,
 };
 
 /// Dom0's RAM (IPA == PA).
@@ -143,6 +150,9 @@ fn table_addr(t: &Table) -> u64 {
 /// Dom0 as the hypervisor sees it: the Xen state and the address space.
 struct World {
     xen: Xen,
+    /// The other domain's event-channel links (Dom0's for a DomU run).
+    peer: Arc<EvtchnLinks>,
+    kicks: u64,
     space: RefCell<Space>,
     devices: Vec<Option<S2Entry>>,
     /// IPAs the operations named, checked after each call.
@@ -240,9 +250,43 @@ impl GuestMemory for Mem<'_> {
     }
 }
 
-struct Plat<'a>(&'a RefCell<Space>);
+struct Plat<'a> {
+    space: &'a RefCell<Space>,
+    peer: &'a Arc<EvtchnLinks>,
+    kicks: &'a mut u64,
+}
+
+/// Domains 0 and 1, as a platform lists them.
+fn listed(domid: u16) -> DomainInfo {
+    DomainInfo {
+        domid,
+        name: if domid == 0 { "Domain-0" } else { "domU1" },
+        tot_pages: RAM.size >> 12,
+        max_pages: RAM.size >> 12,
+        nr_vcpus: 1,
+        nr_online_vcpus: 1,
+        running: true,
+        blocked: false,
+        paused: false,
+        shutdown: None,
+        dying: false,
+        cpu_time_ns: 0,
+        shared_info_gfn: 0,
+        nr_spis: 0,
+    }
+}
 
 impl Platform for Plat<'_> {
+    fn domain_info(&mut self, first: u16) -> Option<DomainInfo> {
+        (first <= 1).then(|| listed(first))
+    }
+    fn evtchn_peer(&mut self, domid: u16) -> Option<Arc<EvtchnLinks>> {
+        (domid == self.peer.domid()).then(|| self.peer.clone())
+    }
+    fn kick_domain(&mut self, domid: u16) {
+        assert_eq!(domid, self.peer.domid(), "kicked a domain it cannot reach");
+        *self.kicks += 1;
+    }
     fn current_vcpu(&self) -> u32 {
         0
     }
@@ -253,26 +297,26 @@ impl Platform for Plat<'_> {
         Ok(())
     }
     fn map_frame(&mut self, frame: XenFrame, gfn: u64) -> Result<(), PlatformError> {
-        self.0.borrow_mut().map_frame(frame, gfn)
+        self.space.borrow_mut().map_frame(frame, gfn)
     }
     fn map_grant(&mut self, host: u64, frame: u64, ro: bool) -> Result<u64, PlatformError> {
-        self.0.borrow_mut().map_grant(host, frame, ro)
+        self.space.borrow_mut().map_grant(host, frame, ro)
     }
     fn unmap_grant(&mut self, host: u64, frame: u64) -> Result<(), PlatformError> {
-        self.0.borrow_mut().unmap_grant(host, frame)
+        self.space.borrow_mut().unmap_grant(host, frame)
     }
     fn ram_pages(&self) -> u32 {
-        self.0.borrow().ram_pages()
+        self.space.borrow().ram_pages()
     }
     fn release_frame(&mut self, gfn: u64) -> Result<(), PlatformError> {
-        self.0.borrow_mut().release_frame(gfn)
+        self.space.borrow_mut().release_frame(gfn)
     }
     fn populate_frame(&mut self, gfn: u64) -> Result<(), PlatformError> {
-        self.0.borrow_mut().populate_frame(gfn)
+        self.space.borrow_mut().populate_frame(gfn)
     }
     fn inject_upcall(&mut self, _vcpu: u32) {}
     fn cache_flush(&mut self, ipa: u64, len: u32, _op: CacheOp) -> Result<(), PlatformError> {
-        let pa = self.0.borrow().cache_flush_pa(ipa, len)?;
+        let pa = self.space.borrow().cache_flush_pa(ipa, len)?;
         allowed(pa, len as usize);
         Ok(())
     }
@@ -377,7 +421,7 @@ const NRS: [u32; 12] = [
 ];
 
 impl World {
-    fn new() -> Self {
+    fn new(domu: bool) -> Self {
         PHYS.with(|p| *p.borrow_mut() = Phys::default());
         let mut s2 = Box::new(Stage2::new(table_addr));
         s2.map(RAM.base, RAM.base, RAM.size, S2Mem::Ram).unwrap();
@@ -395,8 +439,15 @@ impl World {
                 stage2_changed: || {},
             },
         );
+        let (cfg, peer) = if domu {
+            (XenConfig::domu(1, 1), 0)
+        } else {
+            (XenConfig::dom0(1, true), 1)
+        };
         World {
-            xen: Xen::new(XenConfig::dom0(1, true)).unwrap(),
+            xen: Xen::new(cfg).unwrap(),
+            peer: Arc::new(EvtchnLinks::new(peer, 1024)),
+            kicks: 0,
             space: RefCell::new(space),
             devices,
             named: BTreeSet::new(),
@@ -427,11 +478,23 @@ impl World {
     fn call(&mut self, nr: u32, mut args: [u32; 5]) -> i32 {
         for _ in 0..MAX_CONTINUATIONS {
             self.stats.calls += 1;
+            let mut plat = Plat {
+                space: &self.space,
+                peer: &self.peer,
+                kicks: &mut self.kicks,
+            };
             let o = self
                 .xen
-                .hypercall(&mut Mem(&self.space), &mut Plat(&self.space), nr, args);
+                .hypercall(&mut Mem(&self.space), &mut plat, nr, args);
             match o {
-                Outcome::Return(r) => return r,
+                Outcome::Return(r) => {
+                    if self.xen.config().domid != 0
+                        && [hc::SYSCTL, hc::DOMCTL, hc::PLATFORM_OP].contains(&nr)
+                    {
+                        assert!(r < 0, "privileged hypercall {nr} returned {r} to a DomU");
+                    }
+                    return r;
+                }
                 Outcome::Continue(regs) => {
                     assert_ne!(
                         regs, args,
@@ -651,9 +714,12 @@ impl World {
     }
 }
 
-/// Runs one input. Panics when an oracle fails.
+/// Runs one input, as Dom0 and as a DomU. Panics when an oracle fails.
 pub fn run(data: &[u8]) -> Stats {
-    run_ops(&ops(data))
+    let ops = ops(data);
+    let mut s = run_ops(&ops);
+    s += run_as(&ops, true);
+    s
 }
 
 /// The operations an input stands for (at most 32).
@@ -672,7 +738,12 @@ pub fn ops(data: &[u8]) -> Vec<Op> {
 
 /// Runs a sequence of operations on a freshly booted Dom0.
 pub fn run_ops(ops: &[Op]) -> Stats {
-    let mut w = World::new();
+    run_as(ops, false)
+}
+
+/// Runs a sequence of operations on a freshly booted Dom0 or DomU.
+pub fn run_as(ops: &[Op], domu: bool) -> Stats {
+    let mut w = World::new(domu);
     // Boot-time setup as Linux does it, so that grant ops find a table.
     w.put(
         ARG_VA,
@@ -685,8 +756,30 @@ pub fn run_ops(ops: &[Op]) -> Stats {
         },
     );
     w.call(hc::MEMORY_OP, [xenmem::ADD_TO_PHYSMAP, ARG_VA, 0, 0, 0]);
-    for op in ops {
+    for (i, op) in ops.iter().enumerate() {
         w.step(op);
+        if domu {
+            // Dom0 sends on some port; the DomU drains its inbox.
+            w.xen.evtchn_links().post(
+                i as u32 * 37 % 1024,
+                snowvisor_xen::Link::Interdomain {
+                    remote_dom: 0,
+                    remote_port: i as u32 % 4096,
+                },
+            );
+            let mut plat = Plat {
+                space: &w.space,
+                peer: &w.peer,
+                kicks: &mut w.kicks,
+            };
+            w.xen.drain_inbox(&mut Mem(&w.space), &mut plat);
+            assert!(w.xen.wallclock().is_none(), "a DomU set the wall clock");
+            assert_eq!(
+                w.xen.features() & 1 << snowvisor_xen::abi::xenfeat::DOM0,
+                0,
+                "a DomU is told it is Dom0"
+            );
+        }
     }
     w.stats
 }

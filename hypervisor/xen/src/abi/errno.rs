@@ -14,6 +14,7 @@ pub enum Errno {
     ENOENT = 2,
     ESRCH = 3,
     ENXIO = 6,
+    E2BIG = 7,
     EAGAIN = 11,
     ENOMEM = 12,
     EACCES = 13,
@@ -22,6 +23,7 @@ pub enum Errno {
     EEXIST = 17,
     EINVAL = 22,
     ENOSPC = 28,
+    EDOM = 33,
     ENOSYS = 38,
     ENODATA = 61,
     EOPNOTSUPP = 95,
@@ -44,6 +46,7 @@ impl Errno {
             Errno::ENOENT => "ENOENT",
             Errno::ESRCH => "ESRCH",
             Errno::ENXIO => "ENXIO",
+            Errno::E2BIG => "E2BIG",
             Errno::EAGAIN => "EAGAIN",
             Errno::ENOMEM => "ENOMEM",
             Errno::EACCES => "EACCES",
@@ -54,6 +57,7 @@ impl Errno {
             Errno::ENOSPC => "ENOSPC",
             Errno::ENOSYS => "ENOSYS",
             Errno::ENODATA => "ENODATA",
+            Errno::EDOM => "EDOM",
             Errno::EOPNOTSUPP => "EOPNOTSUPP",
         }
     }

@@ -91,7 +91,8 @@ wire_struct! {
 }
 
 wire_struct! {
-    /// `struct xen_add_to_physmap_batch` (not implemented; layout for reference).
+    /// `struct xen_add_to_physmap_batch` (`foreign_domid` is the union
+    /// `u`, used by `XENMAPSPACE_gmfn_foreign` only).
     pub struct XenAddToPhysmapBatch (size 32, align 8) {
         pub domid: u16 = 0,
         pub space: u16 = 2,
@@ -100,6 +101,35 @@ wire_struct! {
         pub idxs: u64 = 8,
         pub gpfns: u64 = 16,
         pub errs: u64 = 24,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_mem_acquire_resource` (`XENMEM_acquire_resource`).
+    pub struct XenMemAcquireResource (size 32, align 8) {
+        pub domid: u16 = 0,
+        pub ty: u16 = 2,
+        pub id: u32 = 4,
+        pub nr_frames: u32 = 8,
+        pub pad: u32 = 12,
+        pub frame: u64 = 16,
+        pub frame_list: u64 = 24,
+    }
+}
+
+wire_struct! {
+    /// `struct sched_remote_shutdown`.
+    pub struct SchedRemoteShutdown (size 8, align 4) {
+        pub domain_id: u16 = 0,
+        pub pad: u16 = 2,
+        pub reason: u32 = 4,
+    }
+}
+
+wire_struct! {
+    /// One `int` of an error array (`xen_add_to_physmap_batch.errs`).
+    pub struct XenErr (size 4, align 4) {
+        pub err: i32 = 0,
     }
 }
 
@@ -424,6 +454,83 @@ wire_struct! {
     }
 }
 
+wire_struct! {
+    /// `struct xen_sysctl_getdomaininfolist` (inside `xen_sysctl.u`):
+    /// `buffer` a 64-bit guest handle to `max_domains` entries of
+    /// [`XenDomctlGetdomaininfo`]; `num_domains` OUT.
+    pub struct XenSysctlGetdomaininfolist (size 24, align 8) {
+        pub first_domain: u16 = 0,
+        pub pad: u16 = 2,
+        pub max_domains: u32 = 4,
+        pub buffer: u64 = 8,
+        pub num_domains: u32 = 16,
+        pub pad1: u32 = 20,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_arch_domainconfig` of ARM (`public/arch-arm.h`).
+    pub struct XenArchDomainconfig (size 12, align 4) {
+        pub gic_version: u8 = 0,
+        pub pad: u8 = 1,
+        pub tee_type: u16 = 2,
+        pub nr_spis: u32 = 4,
+        pub clock_frequency: u32 = 8,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_domctl_getdomaininfo` of Xen 4.17 (`public/domctl.h`),
+    /// offsets checked with an armhf compiler: 120 bytes.
+    pub struct XenDomctlGetdomaininfo (size 120, align 8) {
+        pub domain: u16 = 0,
+        pub pad1: u16 = 2,
+        pub flags: u32 = 4,
+        pub tot_pages: u64 = 8,
+        pub max_pages: u64 = 16,
+        pub outstanding_pages: u64 = 24,
+        pub shr_pages: u64 = 32,
+        pub paged_pages: u64 = 40,
+        pub shared_info_frame: u64 = 48,
+        pub cpu_time: u64 = 56,
+        pub nr_online_vcpus: u32 = 64,
+        pub max_vcpu_id: u32 = 68,
+        pub ssidref: u32 = 72,
+        pub handle: [u8; 16] = 76,
+        pub cpupool: u32 = 92,
+        pub gpaddr_bits: u8 = 96,
+        pub pad2: [u8; 7] = 97,
+        pub arch_config: XenArchDomainconfig = 104,
+        pub pad3: u32 = 116,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_domctl`: the header (`u` is the 128-byte union, whose
+    /// first member here is `getdomaininfo`).
+    pub struct XenDomctl (size 144, align 8) {
+        pub cmd: u32 = 0,
+        pub interface_version: u32 = 4,
+        pub domain: u16 = 8,
+        pub pad: [u16; 3] = 10,
+        pub u: [u64; 16] = 16,
+    }
+}
+
+/// Byte offset of `u` in `xen_domctl`.
+pub const DOMCTL_U: usize = core::mem::offset_of!(XenDomctl, u);
+
+wire_struct! {
+    /// snowvisor's `SNOWVISOR_SYSCTL_domain_name` (inside `xen_sysctl.u`):
+    /// `domain` IN; `name` OUT, NUL-padded (the `xen,domain` node's name,
+    /// `Domain-0` for Dom0, as `xl list` prints it).
+    pub struct XenSysctlSnowvisorDomainName (size 72, align 2) {
+        pub domain: u16 = 0,
+        pub pad: [u8; 6] = 2,
+        pub name: [u8; 64] = 8,
+    }
+}
+
 /// Bytes per entry of `XenSysctlSnowvisorExits.buffer`.
 pub const EXIT_ENTRY_BYTES: usize = 12;
 
@@ -554,5 +661,128 @@ mod tests {
         };
         let b = bytes(&t);
         assert_eq!((b[0], b[8], b[12], b[16]), (1, 2, 0, 3));
+    }
+}
+
+wire_struct! {
+    /// `struct xenctl_bitmap` (`public/xen.h`): a 64-bit guest handle to
+    /// `nr_bits` bits, byte by byte (bit `n` is bit `n % 8` of byte `n / 8`).
+    pub struct XenctlBitmap (size 16, align 8) {
+        pub bitmap: u64 = 0,
+        pub nr_bits: u32 = 8,
+        pub pad: u32 = 12,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_sysctl_physinfo` of Xen 4.17 (`public/sysctl.h`, inside
+    /// `xen_sysctl.u`), all OUT; offsets checked with an armhf compiler.
+    pub struct XenSysctlPhysinfo (size 112, align 8) {
+        pub threads_per_core: u32 = 0,
+        pub cores_per_socket: u32 = 4,
+        pub nr_cpus: u32 = 8,
+        pub max_cpu_id: u32 = 12,
+        pub nr_nodes: u32 = 16,
+        pub max_node_id: u32 = 20,
+        pub cpu_khz: u32 = 24,
+        pub capabilities: u32 = 28,
+        pub arch_capabilities: u32 = 32,
+        pub pad: u32 = 36,
+        pub total_pages: u64 = 40,
+        pub free_pages: u64 = 48,
+        pub scrub_pages: u64 = 56,
+        pub outstanding_pages: u64 = 64,
+        pub max_mfn: u64 = 72,
+        pub hw_cap: [u32; 8] = 80,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_sysctl_cputopoinfo`: `num_cpus` IN/OUT, `cputopo` a
+    /// 64-bit guest handle to `num_cpus` [`XenSysctlCputopo`] (or NULL: only
+    /// the count).
+    pub struct XenSysctlCputopoinfo (size 16, align 8) {
+        pub num_cpus: u32 = 0,
+        pub pad: u32 = 4,
+        pub cputopo: u64 = 8,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_sysctl_cputopo`: one CPU's core, socket and NUMA node.
+    pub struct XenSysctlCputopo (size 12, align 4) {
+        pub core: u32 = 0,
+        pub socket: u32 = 4,
+        pub node: u32 = 8,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_sysctl_numainfo`: `num_nodes` IN/OUT; `meminfo` a handle
+    /// to `num_nodes` [`XenSysctlMeminfo`], `distance` to `num_nodes`^2
+    /// `u32` (either may be NULL).
+    pub struct XenSysctlNumainfo (size 24, align 8) {
+        pub num_nodes: u32 = 0,
+        pub pad: u32 = 4,
+        pub meminfo: u64 = 8,
+        pub distance: u64 = 16,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_sysctl_meminfo`: a node's memory and free memory, bytes.
+    pub struct XenSysctlMeminfo (size 16, align 8) {
+        pub memsize: u64 = 0,
+        pub memfree: u64 = 8,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_sysctl_cpupool_op`: `op` and the IN/OUT fields its
+    /// comment in `public/sysctl.h` marks per operation.
+    pub struct XenSysctlCpupoolOp (size 40, align 8) {
+        pub op: u32 = 0,
+        pub cpupool_id: u32 = 4,
+        pub sched_id: u32 = 8,
+        pub domid: u32 = 12,
+        pub cpu: u32 = 16,
+        pub n_dom: u32 = 20,
+        pub cpumap: XenctlBitmap = 24,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_sysctl_debug_keys`: a handle to `nr_keys` key bytes.
+    pub struct XenSysctlDebugKeys (size 16, align 8) {
+        pub keys: u64 = 0,
+        pub nr_keys: u32 = 8,
+        pub pad: u32 = 12,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_domctl_getvcpuinfo` (inside `xen_domctl.u`): `vcpu` IN,
+    /// the rest OUT; `cpu_time` in ns.
+    pub struct XenDomctlGetvcpuinfo (size 24, align 8) {
+        pub vcpu: u32 = 0,
+        pub online: u8 = 4,
+        pub blocked: u8 = 5,
+        pub running: u8 = 6,
+        pub pad: u8 = 7,
+        pub cpu_time: u64 = 8,
+        pub cpu: u32 = 16,
+        pub pad1: u32 = 20,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_domctl_vcpuaffinity` (inside `xen_domctl.u`): `vcpu` and
+    /// `flags` (`XEN_VCPUAFFINITY_*`) IN, the bitmaps' bits OUT for
+    /// `XEN_DOMCTL_getvcpuaffinity`.
+    pub struct XenDomctlVcpuaffinity (size 40, align 8) {
+        pub vcpu: u32 = 0,
+        pub flags: u32 = 4,
+        pub cpumap_hard: XenctlBitmap = 8,
+        pub cpumap_soft: XenctlBitmap = 24,
     }
 }

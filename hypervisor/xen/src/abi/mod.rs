@@ -30,6 +30,8 @@ pub mod hc {
     pub const GRANT_TABLE_OP: u32 = 20;
     pub const VM_ASSIST: u32 = 21;
     pub const VCPU_OP: u32 = 24;
+    /// `__HYPERVISOR_xsm_op`: FLASK's interface (libxl asks `getenforce`).
+    pub const XSM_OP: u32 = 27;
     pub const SCHED_OP: u32 = 29;
     pub const EVENT_CHANNEL_OP: u32 = 32;
     pub const PHYSDEV_OP: u32 = 33;
@@ -101,6 +103,14 @@ pub mod xenmem {
     pub const POPULATE_PHYSMAP: u32 = 6;
     pub const ADD_TO_PHYSMAP: u32 = 7;
     pub const ADD_TO_PHYSMAP_BATCH: u32 = 23;
+    /// `XENMEM_acquire_resource`: another domain's frames for the toolstack.
+    pub const ACQUIRE_RESOURCE: u32 = 28;
+    /// `XENMEM_get_sharing_freed_pages` / `_shared_pages`: memory sharing's
+    /// page counts (`xl info`'s `sharing_*_memory`).
+    pub const GET_SHARING_FREED_PAGES: u32 = 18;
+    pub const GET_SHARING_SHARED_PAGES: u32 = 19;
+    /// `XENMEM_remove_from_physmap`: `struct xen_remove_from_physmap`.
+    pub const REMOVE_FROM_PHYSMAP: u32 = 15;
     /// The low bits of `cmd` are the command, the rest the continuation's start extent.
     pub const CMD_MASK: u32 = 0x3f;
     pub const EXTENT_SHIFT: u32 = 6;
@@ -199,9 +209,22 @@ pub mod gnttabop {
 
     /// v1 entries per 4 KiB frame.
     pub const ENTRIES_PER_FRAME: u32 = 512;
+
+    /// Entries a guest's grant allocator leaves alone, for the toolstack
+    /// to seed before the guest runs (`GNTTAB_NR_RESERVED_ENTRIES`,
+    /// `public/grant_table.h`).
+    pub const NR_RESERVED_ENTRIES: u32 = 8;
+    /// The entry granting the guest's PV console page to the console
+    /// domain (`GNTTAB_RESERVED_CONSOLE`, `public/grant_table.h`).
+    pub const RESERVED_CONSOLE: u32 = 0;
+    /// The entry granting the guest's xenstore page to the xenstore domain
+    /// (`GNTTAB_RESERVED_XENSTORE`, `public/grant_table.h`).
+    pub const RESERVED_XENSTORE: u32 = 1;
 }
 
-/// Grant entry flags (`GTF_*`), v1.
+/// Grant entry flags (`GTF_*`, `public/grant_table.h`), v1: the low 16
+/// bits of an entry's first word, the granted-to domain in the high 16,
+/// the frame in the second word (`struct grant_entry_v1`).
 pub mod gtf {
     pub const INVALID: u16 = 0;
     pub const PERMIT_ACCESS: u16 = 1;
@@ -255,6 +278,9 @@ pub mod schedop {
     pub const YIELD: u32 = 0;
     pub const BLOCK: u32 = 1;
     pub const SHUTDOWN: u32 = 2;
+    pub const REMOTE_SHUTDOWN: u32 = 4;
+    /// `SCHEDOP_pin_override`: the hardware domain's only.
+    pub const PIN_OVERRIDE: u32 = 7;
 
     pub const SHUTDOWN_POWEROFF: u32 = 0;
     pub const SHUTDOWN_REBOOT: u32 = 1;
@@ -262,6 +288,17 @@ pub mod schedop {
     pub const SHUTDOWN_CRASH: u32 = 3;
     pub const SHUTDOWN_WATCHDOG: u32 = 4;
     pub const SHUTDOWN_SOFT_RESET: u32 = 5;
+}
+
+/// The xenstore ring page (`struct xenstore_domain_interface`,
+/// `public/io/xs_wire.h`): two 1024-byte rings, their four indexes,
+/// `server_features`, `connection`, `error`.
+pub mod xs_wire {
+    /// Byte offset of `connection`.
+    pub const CONNECTION_OFFSET: u64 = 2068;
+    /// `XENSTORE_RECONNECT`: the page is not connected to xenstored yet
+    /// (what Xen's `init-dom0less` writes into a new page).
+    pub const RECONNECT: u32 = 1;
 }
 
 /// `hvm_op` commands and parameters (`public/hvm/hvm_op.h`, `params.h`).
@@ -291,6 +328,49 @@ pub mod xenpf {
     pub const SETTIME64: u32 = 62;
 }
 
+/// `domctl` (`public/domctl.h` of Xen 4.17): the interface version and the
+/// one command snowvisor answers (for Dom0 only).
+pub mod domctl {
+    /// `XEN_DOMCTL_INTERFACE_VERSION` of Xen 4.17.
+    pub const INTERFACE_VERSION: u32 = 0x0000_0015;
+    pub const CREATEDOMAIN: u32 = 1;
+    pub const GETDOMAININFO: u32 = 5;
+    /// `XEN_DOMCTL_getvcpuinfo`: one vCPU's state and CPU time.
+    pub const GETVCPUINFO: u32 = 14;
+    /// `XEN_DOMCTL_getvcpuaffinity`: a vCPU's hard and soft affinity.
+    pub const GETVCPUAFFINITY: u32 = 25;
+
+    /// `XEN_VCPUAFFINITY_HARD` / `_SOFT` / `_FORCE`.
+    pub const VCPUAFFINITY_HARD: u32 = 1 << 0;
+    pub const VCPUAFFINITY_SOFT: u32 = 1 << 1;
+    pub const VCPUAFFINITY_FORCE: u32 = 1 << 2;
+
+    /// `XEN_SCHEDULER_*`: the scheduler ids of `sched_id` and cpupools.
+    pub const SCHEDULER_CREDIT: u32 = 5;
+    pub const TEST_ASSIGN_DEVICE: u32 = 45;
+    pub const ASSIGN_DEVICE: u32 = 37;
+    pub const DEASSIGN_DEVICE: u32 = 47;
+    pub const VM_EVENT_OP: u32 = 60;
+}
+
+/// `XEN_DOMINF_*` (`public/domctl.h`): `xen_domctl_getdomaininfo.flags`.
+pub mod dominf {
+    pub const DYING: u32 = 1 << 0;
+    pub const HVM_GUEST: u32 = 1 << 1;
+    pub const SHUTDOWN: u32 = 1 << 2;
+    pub const PAUSED: u32 = 1 << 3;
+    pub const BLOCKED: u32 = 1 << 4;
+    pub const RUNNING: u32 = 1 << 5;
+    pub const DEBUGGED: u32 = 1 << 6;
+    pub const XS_DOMAIN: u32 = 1 << 7;
+    pub const HAP: u32 = 1 << 8;
+    /// The guest's `SHUTDOWN_*` code sits at bits 23:16.
+    pub const SHUTDOWN_SHIFT: u32 = 16;
+    pub const SHUTDOWN_MASK: u32 = 255;
+    /// `XEN_INVALID_MAX_VCPU_ID`: `max_vcpu_id` of a domain without vCPUs.
+    pub const INVALID_MAX_VCPU_ID: u32 = !0;
+}
+
 /// `sysctl` commands (`public/sysctl.h`) and snowvisor's own.
 pub mod sysctl {
     /// `XEN_SYSCTL_INTERFACE_VERSION` of Xen 4.17 (its last bump).
@@ -305,4 +385,39 @@ pub mod sysctl {
     /// snowvisor's own: the exit counters (`stats.rs`) as `(class, key,
     /// count)` triples, struct `XenSysctlSnowvisorExits`.
     pub const SNOWVISOR_EXIT_STATS: u32 = 0x534e_0002;
+    /// `XEN_SYSCTL_getdomaininfolist`: `xen_domctl_getdomaininfo` of each
+    /// domain from `first_domain` on.
+    pub const GETDOMAININFOLIST: u32 = 6;
+    /// snowvisor's own: a domain's name (`XenSysctlSnowvisorDomainName`);
+    /// Xen keeps names in xenstore, which a dom0less system may not run.
+    pub const SNOWVISOR_DOMAIN_NAME: u32 = 0x534e_0003;
+    /// `XEN_SYSCTL_physinfo`: CPUs, memory and capabilities of the host.
+    pub const PHYSINFO: u32 = 3;
+    /// `XEN_SYSCTL_sched_id`: the scheduler (`XEN_SCHEDULER_*`).
+    pub const SCHED_ID: u32 = 4;
+    /// `XEN_SYSCTL_debug_keys`: run debug keys as if typed on the console.
+    pub const DEBUG_KEYS: u32 = 7;
+    /// `XEN_SYSCTL_cputopoinfo`: core, socket and node of each CPU.
+    pub const CPUTOPOINFO: u32 = 16;
+    /// `XEN_SYSCTL_numainfo`: memory and distances of each NUMA node.
+    pub const NUMAINFO: u32 = 17;
+    /// `XEN_SYSCTL_cpupool_op`: CPU pools (`XEN_SYSCTL_CPUPOOL_OP_*`).
+    pub const CPUPOOL_OP: u32 = 18;
+
+    /// `XEN_SYSCTL_CPUPOOL_OP_*`.
+    pub const CPUPOOL_OP_CREATE: u32 = 1;
+    pub const CPUPOOL_OP_DESTROY: u32 = 2;
+    pub const CPUPOOL_OP_INFO: u32 = 3;
+    pub const CPUPOOL_OP_ADDCPU: u32 = 4;
+    pub const CPUPOOL_OP_RMCPU: u32 = 5;
+    pub const CPUPOOL_OP_MOVEDOMAIN: u32 = 6;
+    pub const CPUPOOL_OP_FREEINFO: u32 = 7;
+
+    /// `XEN_SYSCTL_PHYSCAP_*`: `physinfo.capabilities`.
+    pub const PHYSCAP_HVM: u32 = 1 << 0;
+    pub const PHYSCAP_HAP: u32 = 1 << 3;
+    pub const PHYSCAP_GNTTAB_V1: u32 = 1 << 8;
+
+    /// `XEN_INVALID_CORE_ID`, `_SOCKET_ID`, `_NODE_ID`: a CPU not present.
+    pub const INVALID_TOPOLOGY_ID: u32 = !0;
 }

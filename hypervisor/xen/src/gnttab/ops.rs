@@ -7,7 +7,7 @@
 use super::super::abi::layout::{
     GnttabCacheFlush, GnttabCopy, GnttabCopyPtr, GnttabMapGrantRef, GnttabUnmapGrantRef,
 };
-use super::super::abi::{gntmap, gntst, Errno, PAGE_SIZE};
+use super::super::abi::{domid, gntmap, gntst, Errno, PAGE_SIZE};
 use super::super::guest::{gfn_ipa, in_page, GFN_LIMIT};
 use super::super::platform::{CacheOp, PlatformError};
 use super::super::{Ctx, Xen};
@@ -48,9 +48,14 @@ impl Xen {
         if op.flags & (gntmap::DEVICE_MAP | gntmap::APPLICATION_MAP | gntmap::CONTAINS_PTE) != 0 {
             return Err(gntst::GENERAL_ERROR);
         }
-        if !self.gnttab.own_domain(op.dom) {
+        let foreign = !self.gnttab.own_domain(op.dom);
+        if foreign && !self.privileged() {
+            return Err(self.foreign_status(cx, op.dom, gntst::GENERAL_ERROR));
+        }
+        if foreign && self.lookup(cx, op.dom).is_none() {
             return Err(gntst::BAD_DOMAIN);
         }
+        let dom = if foreign { op.dom } else { self.cfg.domid };
         if self.gnttab.maptrack.iter().all(Option::is_some)
             && self.gnttab.maptrack.len() >= self.gnttab.max_maptrack
         {
@@ -61,17 +66,25 @@ impl Xen {
         if host_gfn >= GFN_LIMIT || self.gfn_in_use(host_gfn) {
             return Err(gntst::GENERAL_ERROR);
         }
-        let frame = self.gnttab.acquire(cx.mem, op.gref, readonly)?;
-        if frame >= GFN_LIMIT {
-            self.gnttab.release(cx.mem, op.gref, readonly);
-            return Err(gntst::BAD_PAGE);
-        }
-        let bus = match cx.plat.map_grant(host_gfn, frame, readonly) {
+        let frame = if foreign {
+            self.gnttab
+                .acquire_foreign(cx.plat, dom, op.gref, readonly)?
+        } else {
+            self.gnttab.acquire(cx.mem, op.gref, readonly)?
+        };
+        let mapped = if frame >= GFN_LIMIT {
+            Err(PlatformError::BadFrame)
+        } else if foreign {
+            cx.plat.map_foreign_grant(host_gfn, dom, frame, readonly)
+        } else {
+            cx.plat.map_grant(host_gfn, frame, readonly)
+        };
+        let bus = match mapped {
             Ok(b) => b,
             Err(e) => {
-                self.gnttab.release(cx.mem, op.gref, readonly);
+                self.release_pin(cx, dom, op.gref, readonly);
                 log::debug!(
-                    "xen: grant {} not mapped at gfn {host_gfn:#x}: {e}",
+                    "xen: grant {} of d{dom} not mapped at gfn {host_gfn:#x}: {e}",
                     op.gref
                 );
                 return Err(if e == PlatformError::BadFrame {
@@ -82,6 +95,7 @@ impl Xen {
             }
         };
         let m = Mapping {
+            dom,
             gref: op.gref,
             host_gfn,
             frame,
@@ -92,10 +106,28 @@ impl Xen {
             Some(h) => Ok((h, bus)),
             None => {
                 // Checked above; kept for safety.
-                let _ = cx.plat.unmap_grant(host_gfn, frame);
-                self.gnttab.release(cx.mem, op.gref, readonly);
+                let _ = self.unmap_host(cx, &m);
+                self.release_pin(cx, dom, op.gref, readonly);
                 Err(gntst::NO_DEVICE_SPACE)
             }
+        }
+    }
+
+    /// Drops a pin on entry `gref` of domain `dom` (this one or another).
+    fn release_pin(&mut self, cx: &mut Ctx<'_>, dom: u16, gref: u32, readonly: bool) {
+        if dom == self.cfg.domid {
+            self.gnttab.release(cx.mem, gref, readonly);
+        } else {
+            self.gnttab.release_foreign(cx.plat, dom, gref, readonly);
+        }
+    }
+
+    /// Removes mapping `m` from the domain's stage 2 (a hole is left).
+    fn unmap_host(&mut self, cx: &mut Ctx<'_>, m: &Mapping) -> Result<(), PlatformError> {
+        if m.dom == self.cfg.domid {
+            cx.plat.unmap_grant(m.host_gfn, m.frame)
+        } else {
+            cx.plat.unmap_foreign_grant(m.host_gfn, m.bus_addr)
         }
     }
 
@@ -129,11 +161,9 @@ impl Xen {
         if gfn_of(op.host_addr) != m.host_gfn {
             return Err(gntst::GENERAL_ERROR);
         }
-        cx.plat
-            .unmap_grant(m.host_gfn, m.frame)
-            .map_err(|_| gntst::GENERAL_ERROR)?;
+        self.unmap_host(cx, &m).map_err(|_| gntst::GENERAL_ERROR)?;
         self.gnttab.maptrack[op.handle as usize] = None;
-        self.gnttab.release(cx.mem, m.gref, m.readonly);
+        self.release_pin(cx, m.dom, m.gref, m.readonly);
         Ok(())
     }
 
@@ -186,8 +216,12 @@ impl Xen {
         is_gref: bool,
         readonly: bool,
     ) -> Result<Side, i16> {
+        // Xen's `gnttab_copy_lock_domain`: only DOMID_SELF may name a frame.
+        if !is_gref && p.domid != domid::SELF {
+            return Err(gntst::PERMISSION_DENIED);
+        }
         if !self.gnttab.own_domain(p.domid) {
-            return Err(gntst::BAD_DOMAIN);
+            return Err(self.foreign_status(cx, p.domid, gntst::GENERAL_ERROR));
         }
         if is_gref {
             // The union's `ref` is its low 32 bits.

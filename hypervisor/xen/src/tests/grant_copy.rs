@@ -77,8 +77,15 @@ fn grant_copy() {
         "copy pins released"
     );
     assert_eq!(flags(&mut g, 9), gtf::PERMIT_ACCESS);
-    // Foreign domains on either side.
+    // Foreign domains on either side: a frame only of DOMID_SELF (Xen's
+    // `gnttab_copy_lock_domain`), a ref of a domain that does not exist.
     let mut foreign = copy_op((8, 0), (Guest::gfn(0x42), 0), 1, src_gref);
+    foreign.dest.domid = 3;
+    assert_eq!(
+        gnttab(&mut g, gnttabop::COPY, &[foreign]).1[0].status,
+        PERMISSION_DENIED
+    );
+    let mut foreign = copy_op((8, 0), (9, 0), 1, src_gref | dst_gref);
     foreign.dest.domid = 3;
     assert_eq!(
         gnttab(&mut g, gnttabop::COPY, &[foreign]).1[0].status,

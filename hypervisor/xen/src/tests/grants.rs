@@ -41,13 +41,13 @@ pub(super) fn map_op(gref: u32, host_gfn: u64, flags: u32) -> GnttabMapGrantRef 
     }
 }
 
-fn map(g: &mut Guest, op: GnttabMapGrantRef) -> GnttabMapGrantRef {
+pub(super) fn map(g: &mut Guest, op: GnttabMapGrantRef) -> GnttabMapGrantRef {
     let (r, out) = gnttab(g, gnttabop::MAP_GRANT_REF, &[op]);
     assert_eq!(r, 0);
     out[0]
 }
 
-fn unmap(g: &mut Guest, handle: u32, host_gfn: u64) -> i16 {
+pub(super) fn unmap(g: &mut Guest, handle: u32, host_gfn: u64) -> i16 {
     let op = GnttabUnmapGrantRef {
         host_addr: host_gfn << 12,
         handle,

@@ -2,12 +2,15 @@
 
 mod boot;
 mod calls;
+mod domu;
 mod events;
+mod foreign_grants;
 mod grant_copy;
 mod grants;
 mod hostile;
 mod memory;
 mod sysctl;
+mod sysctl_host;
 
 use alloc::vec::Vec;
 

@@ -1,0 +1,190 @@
+//! What Dom0 reaches of a DomU without taking the DomU's lock (the rule of
+//! ARCHITECTURE.md: no two domains' locks at once): where the DomU's grant
+//! frames are in host memory, which host page backs each of its guest
+//! frames, and the xenstore parameters snowvisor gave it at boot. Dom0's
+//! grant map of a DomU's grant (`GNTTABOP_map_grant_ref`, `dom` = the
+//! DomU) reads and marks the entry and maps the page through it.
+//!
+//! Built with the DomU, published in the machine's list of domains, then
+//! only read, except the grant frames' addresses, each set once (a grant
+//! frame is a page of snowvisor's that never moves or goes away; the DomU
+//! only moves where it maps it in its own IPA space).
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use super::domu_mem::{self, Extent};
+use snowvisor_xen::abi::{gnttabop, hvmop};
+use snowvisor_xen::PlatformError;
+
+const PAGE: u64 = 4096;
+/// Bytes of a v1 grant entry (`struct grant_entry_v1`).
+const ENTRY_SIZE: u64 = 8;
+
+/// A DomU as Dom0 may see it (see the module documentation).
+#[derive(Debug)]
+pub struct PeerView {
+    domid: u16,
+    /// Host physical address of grant frame `n`, 0 until allocated.
+    grant_frames: Box<[AtomicU64]>,
+    /// Its RAM: guest ranges and the host ranges behind them.
+    ram: Vec<Extent>,
+    /// Pages snowvisor gave it outside its RAM (its xenstore page in
+    /// Xen's magic region): (GFN, host physical address).
+    pages: Vec<(u64, u64)>,
+    /// `HVM_PARAM_STORE_EVTCHN`, if it has a xenstore.
+    store_port: Option<u32>,
+    /// `HVM_PARAM_STORE_PFN`: `~0` at boot, then what Dom0 sets.
+    store_pfn: AtomicU64,
+}
+
+impl PeerView {
+    /// Domain `domid` with up to `max_grant_frames` grant frames, RAM
+    /// `ram`, extra `pages` ((GFN, PA)) and its `xenstore` parameters
+    /// ((port, pfn)).
+    pub fn new(
+        domid: u16,
+        max_grant_frames: u32,
+        ram: Vec<Extent>,
+        pages: Vec<(u64, u64)>,
+        xenstore: Option<(u32, u64)>,
+    ) -> Self {
+        PeerView {
+            domid,
+            grant_frames: (0..max_grant_frames).map(|_| AtomicU64::new(0)).collect(),
+            ram,
+            pages,
+            store_port: xenstore.map(|(port, _)| port),
+            store_pfn: AtomicU64::new(xenstore.map_or(0, |(_, pfn)| pfn)),
+        }
+    }
+
+    pub fn domid(&self) -> u16 {
+        self.domid
+    }
+
+    /// Records that grant frame `n` is the page at host address `pa`
+    /// (by the DomU's own address space, when it allocates the frame).
+    pub fn set_grant_frame(&self, n: u32, pa: u64) {
+        if let Some(f) = self.grant_frames.get(n as usize) {
+            f.store(pa, Ordering::Release);
+        }
+    }
+
+    /// The host physical address of word `word` (0 or 1) of grant entry
+    /// `gref`: `BadAddress` past the frames the table can have, `None` if
+    /// that frame was never allocated (nothing in it can be granted).
+    pub fn entry_pa(&self, gref: u32, word: u32) -> Result<Option<u64>, PlatformError> {
+        if word > 1 {
+            return Err(PlatformError::BadAddress);
+        }
+        let f = self
+            .grant_frames
+            .get((gref / gnttabop::ENTRIES_PER_FRAME) as usize)
+            .ok_or(PlatformError::BadAddress)?
+            .load(Ordering::Acquire);
+        let at = u64::from(gref % gnttabop::ENTRIES_PER_FRAME) * ENTRY_SIZE + u64::from(word) * 4;
+        Ok((f != 0).then_some(f + at))
+    }
+
+    /// The host page behind the DomU's frame `gfn`: its RAM or a page
+    /// snowvisor gave it; `None` for anything else (MMIO, holes, its grant
+    /// frames, which are snowvisor's).
+    pub fn page_pa(&self, gfn: u64) -> Option<u64> {
+        let ipa = gfn.checked_mul(PAGE)?;
+        domu_mem::host_address(&self.ram, ipa, PAGE).or_else(|| {
+            self.pages
+                .iter()
+                .find(|(g, _)| *g == gfn)
+                .map(|(_, pa)| *pa)
+        })
+    }
+
+    /// Whether `pa` is a page Dom0 may have mapped from this DomU.
+    pub fn owns_pa(&self, pa: u64) -> bool {
+        let page = pa & !(PAGE - 1);
+        self.ram
+            .iter()
+            .any(|e| page >= e.pa && page < e.pa + e.size)
+            || self.pages.iter().any(|(_, p)| *p == page)
+    }
+
+    /// The xenstore parameter `index` (`HVM_PARAM_STORE_EVTCHN`,
+    /// `HVM_PARAM_STORE_PFN`), if it has a xenstore.
+    pub fn hvm_param(&self, index: u32) -> Option<u64> {
+        let port = self.store_port?;
+        match index {
+            hvmop::PARAM_STORE_EVTCHN => Some(u64::from(port)),
+            hvmop::PARAM_STORE_PFN => Some(self.store_pfn.load(Ordering::Acquire)),
+            _ => None,
+        }
+    }
+
+    /// Dom0 sets `HVM_PARAM_STORE_PFN` (once xenstored knows the domain,
+    /// as `init-dom0less` does); false if it has no xenstore.
+    pub fn set_store_pfn(&self, pfn: u64) -> bool {
+        if self.store_port.is_none() {
+            return false;
+        }
+        self.store_pfn.store(pfn, Ordering::Release);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view() -> PeerView {
+        PeerView::new(
+            1,
+            4,
+            alloc::vec![Extent {
+                ipa: 0x4000_0000,
+                pa: 0x7e00_0000,
+                size: 0x20_0000,
+            }],
+            alloc::vec![(0x39001, 0x4321_0000)],
+            Some((1, u64::MAX)),
+        )
+    }
+
+    #[test]
+    fn entries_are_found_in_frames_set_once_allocated() {
+        let v = view();
+        assert_eq!(v.entry_pa(1, 0), Ok(None), "frame 0 not allocated yet");
+        v.set_grant_frame(0, 0x4400_0000);
+        assert_eq!(v.entry_pa(1, 0), Ok(Some(0x4400_0008)));
+        assert_eq!(v.entry_pa(1, 1), Ok(Some(0x4400_000c)));
+        assert_eq!(v.entry_pa(511, 1), Ok(Some(0x4400_0ffc)));
+        assert_eq!(v.entry_pa(512, 0), Ok(None), "frame 1");
+        assert_eq!(v.entry_pa(4 * 512, 0), Err(PlatformError::BadAddress));
+        assert_eq!(v.entry_pa(u32::MAX, 0), Err(PlatformError::BadAddress));
+        assert_eq!(v.entry_pa(1, 2), Err(PlatformError::BadAddress));
+        v.set_grant_frame(4, 0x1000);
+        assert_eq!(v.entry_pa(4 * 512, 0), Err(PlatformError::BadAddress));
+    }
+
+    #[test]
+    fn pages_are_its_ram_and_the_pages_it_was_given() {
+        let v = view();
+        assert_eq!(v.page_pa(0x40000), Some(0x7e00_0000));
+        assert_eq!(v.page_pa(0x401ff), Some(0x7e1f_f000));
+        assert_eq!(v.page_pa(0x40200), None, "past its RAM");
+        assert_eq!(v.page_pa(0x39001), Some(0x4321_0000));
+        assert_eq!(v.page_pa(0x38000), None, "its grant table region");
+        assert_eq!(v.page_pa(0x8000), None, "the GIC");
+        assert_eq!(v.page_pa(u64::MAX), None);
+        assert!(v.owns_pa(0x7e1f_f123) && v.owns_pa(0x4321_0000));
+        assert!(!v.owns_pa(0x7e20_0000) && !v.owns_pa(0x4321_1000));
+        assert_eq!(v.hvm_param(hvmop::PARAM_STORE_EVTCHN), Some(1));
+        assert_eq!(v.hvm_param(hvmop::PARAM_STORE_PFN), Some(u64::MAX));
+        assert_eq!(v.hvm_param(hvmop::PARAM_CALLBACK_IRQ), None);
+        assert!(v.set_store_pfn(0x39001));
+        assert_eq!(v.hvm_param(hvmop::PARAM_STORE_PFN), Some(0x39001));
+        let none = PeerView::new(2, 1, Vec::new(), Vec::new(), None);
+        assert!(!none.set_store_pfn(1));
+        assert_eq!(none.hvm_param(hvmop::PARAM_STORE_PFN), None);
+    }
+}

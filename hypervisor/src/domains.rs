@@ -1,0 +1,199 @@
+//! The machine's list of domains as the Xen ABI sees it (`hal::Services`'
+//! `domain_info`, `evtchn_peer`, `kick_domain`): published once, before any
+//! vCPU runs, then only read.
+//!
+//! A domain's hypercall runs under its own lock and must never wait for
+//! another domain's: what another domain looks like now (vCPUs online,
+//! running, shut down) is read with a try-lock that gives up at once, and
+//! a domain that is busy is reported as last seen. Event channels reach
+//! the other domain only through its lock-free links and a kick.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use snowvisor_core::domain::peer_view::PeerView;
+use snowvisor_core::domain::{Domain, DomainState};
+use snowvisor_core::vcpu::DomainCell;
+use snowvisor_xen::{DomainInfo, EvtchnLinks, HostInfo, VcpuInfo};
+
+/// One domain.
+pub struct Entry {
+    pub domid: u16,
+    pub cell: &'static DomainCell,
+    /// Its event-channel links (`None`: no Xen ABI).
+    pub links: Option<Arc<EvtchnLinks>>,
+    /// What Dom0 may reach of it (a DomU with the Xen ABI).
+    pub view: Option<Arc<PeerView>>,
+    /// GIC CPU-interface bits of the CPUs its vCPUs run on (kicks).
+    pub cpus: u8,
+    /// Per vCPU: the number of the CPU it is pinned to (its place in
+    /// [`crate::smp::online`], the boot CPU 0), as Xen's `v->processor`.
+    vcpu_cpus: Vec<u32>,
+    /// Its info as last read.
+    last: spin::Mutex<DomainInfo>,
+    /// Its vCPUs as last read.
+    last_vcpus: spin::Mutex<Vec<VcpuInfo>>,
+}
+
+/// The machine for `XEN_SYSCTL_physinfo`, set once at boot.
+static HOST: spin::Once<HostInfo> = spin::Once::new();
+
+/// Publishes the machine's CPUs and memory (once, once the CPUs are up).
+pub fn publish_host(h: HostInfo) {
+    HOST.call_once(|| h);
+}
+
+/// `Services::host_info`.
+pub fn host() -> Option<HostInfo> {
+    HOST.get().copied()
+}
+
+/// A domain's vCPUs (under its lock), `cpu` left 0.
+fn read_vcpus(d: &Domain) -> Vec<VcpuInfo> {
+    (0..d.vcpus.len() as u32)
+        .map(|v| match d.xen.as_ref() {
+            Some(x) => x.vcpu_info(v),
+            None => {
+                let on = d.vcpus[v as usize].power == snowvisor_core::psci::Power::On;
+                VcpuInfo {
+                    online: on,
+                    running: on,
+                    ..VcpuInfo::default()
+                }
+            }
+        })
+        .collect()
+}
+
+static LIST: spin::Once<Vec<Entry>> = spin::Once::new();
+
+/// A domain's info from its state (under its lock).
+fn read(d: &Domain) -> DomainInfo {
+    let pages = d.memory.iter().map(|r| r.size >> 12).sum::<u64>();
+    let mut i = match d.xen.as_ref() {
+        Some(x) => x.info(),
+        None => {
+            let online = d
+                .vcpus
+                .iter()
+                .filter(|v| v.power == snowvisor_core::psci::Power::On)
+                .count() as u32;
+            DomainInfo {
+                domid: d.id,
+                name: d.name,
+                tot_pages: pages,
+                max_pages: pages,
+                nr_vcpus: d.vcpus.len() as u32,
+                nr_online_vcpus: online,
+                running: online > 0,
+                blocked: false,
+                paused: false,
+                shutdown: None,
+                dying: false,
+                cpu_time_ns: 0,
+                shared_info_gfn: 0,
+                nr_spis: 0,
+            }
+        }
+    };
+    i.domid = d.id;
+    i.tot_pages = pages;
+    i.max_pages = pages;
+    if d.id == 0 {
+        i.name = "Domain-0";
+    }
+    match d.state {
+        DomainState::Running => {}
+        // SHUTDOWN_poweroff, SHUTDOWN_reboot (until it runs again),
+        // SHUTDOWN_crash (public/sched.h).
+        DomainState::Off => i.shutdown = Some(0),
+        DomainState::Restarting => i.shutdown = Some(1),
+        DomainState::Crashed => i.shutdown = Some(3),
+    }
+    if i.shutdown.is_some() {
+        (i.running, i.blocked, i.nr_online_vcpus) = (false, false, 0);
+    }
+    i
+}
+
+/// Publishes the domains (Dom0 first, then the DomUs in id order); once,
+/// before any of their vCPUs runs. `online` is `smp::online()`: the CPUs
+/// up, numbered by their place in it.
+pub fn publish(cells: &[&'static DomainCell], online: &[(u32, u8)]) {
+    LIST.call_once(|| {
+        cells
+            .iter()
+            .map(|&cell| {
+                let d = cell.lock();
+                let vcpu_cpus = d
+                    .vcpus
+                    .iter()
+                    .map(|v| {
+                        online
+                            .iter()
+                            .position(|&(_, m)| m == v.cpu_mask)
+                            .unwrap_or(0) as u32
+                    })
+                    .collect();
+                Entry {
+                    domid: d.id,
+                    cell,
+                    links: d.xen.as_ref().map(|x| x.evtchn_links()),
+                    view: d.xen.as_ref().and_then(|x| x.peer_view()),
+                    cpus: d.vcpus.iter().fold(0, |m, v| m | v.cpu_mask),
+                    vcpu_cpus,
+                    last: spin::Mutex::new(read(&d)),
+                    last_vcpus: spin::Mutex::new(read_vcpus(&d)),
+                }
+            })
+            .collect()
+    });
+}
+
+fn entries() -> &'static [Entry] {
+    LIST.get().map_or(&[], |l| &l[..])
+}
+
+fn by_id(domid: u16) -> Option<&'static Entry> {
+    entries().iter().find(|e| e.domid == domid)
+}
+
+/// `Services::domain_info`: the domain with the lowest id at least `first`.
+pub fn info(first: u16) -> Option<DomainInfo> {
+    let e = entries()
+        .iter()
+        .filter(|e| e.domid >= first)
+        .min_by_key(|e| e.domid)?;
+    if let Some(d) = e.cell.try_lock() {
+        *e.last.lock() = read(&d);
+    }
+    let i = *e.last.lock();
+    Some(i)
+}
+
+/// `Services::vcpu_info`: a vCPU as last seen (the domain's lock is only
+/// tried), on the CPU it is pinned to.
+pub fn vcpu_info(domid: u16, vcpu: u32) -> Option<VcpuInfo> {
+    let e = by_id(domid)?;
+    let cpu = *e.vcpu_cpus.get(vcpu as usize)?;
+    if let Some(d) = e.cell.try_lock() {
+        *e.last_vcpus.lock() = read_vcpus(&d);
+    }
+    let v = *e.last_vcpus.lock().get(vcpu as usize)?;
+    Some(VcpuInfo { cpu, ..v })
+}
+
+/// `Services::evtchn_peer`.
+pub fn links(domid: u16) -> Option<Arc<EvtchnLinks>> {
+    by_id(domid)?.links.clone()
+}
+
+/// `Services::peer_view`.
+pub fn peer_view(domid: u16) -> Option<Arc<PeerView>> {
+    by_id(domid)?.view.clone()
+}
+
+/// `Services::kick_domain`: the CPUs of its vCPUs.
+pub fn kick_mask(domid: u16) -> Option<u8> {
+    by_id(domid).map(|e| e.cpus)
+}
