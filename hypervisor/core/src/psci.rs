@@ -24,6 +24,8 @@ pub mod fid {
 pub const SUCCESS: i32 = 0;
 pub const NOT_SUPPORTED: i32 = -1;
 pub const INVALID_PARAMETERS: i32 = -2;
+/// DENIED (DEN0022D 5.2.2): the call is refused in the caller's state.
+pub const DENIED: i32 = -3;
 pub const ALREADY_ON: i32 = -4;
 pub const ON_PENDING: i32 = -5;
 

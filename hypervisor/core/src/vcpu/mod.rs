@@ -364,6 +364,12 @@ fn psci_call<A: Arch>(a: &A, d: &mut Domain, v: &mut Vcpu, f: &mut TrapFrame) ->
             entry,
             context,
         } => {
+            if d.state != crate::domain::DomainState::Running {
+                // Its domain ended while this vCPU still ran (its CPU has
+                // not taken the kick yet): nothing starts any more.
+                f.r[0] = psci::DENIED as u32;
+                return Next::Stay;
+            }
             let s = &mut d.vcpus[vcpu];
             s.power = psci::Power::OnPending { entry, context };
             // SGIs and PPIs of its previous life go; SPIs still pending

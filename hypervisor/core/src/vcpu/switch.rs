@@ -167,6 +167,12 @@ fn adopt<A: Arch>(a: &A, cpu: &mut PerCpu, domains: &[&'static DomainCell]) {
             if s.cpu_mask != cpu.mask {
                 continue;
             }
+            // A CPU_ON that raced the domain's end (another of its vCPUs
+            // still ran until its CPU took the kick) starts nothing.
+            if d.state != DomainState::Running {
+                s.power = Power::Off;
+                continue;
+            }
             s.power = Power::On;
             s.loaded = true;
             // Its CPU interface comes out of reset: nothing of a previous

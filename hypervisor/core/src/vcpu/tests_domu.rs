@@ -346,3 +346,24 @@ fn a_reset_domu_is_rebuilt_once_its_last_vcpu_is_unloaded() {
     assert_eq!(d.state, DomainState::Crashed, "a reset loop");
     assert_eq!(unloaded(&mut d, 0), None);
 }
+
+#[test]
+fn cpu_on_after_the_domain_ended_starts_nothing() {
+    // vCPU 0 still runs on its CPU after its domain was ended from another
+    // CPU (crash containment, SYSTEM_OFF by vCPU 1), before the kick lands.
+    let (a, mut c) = (arch(), cpu());
+    {
+        let mut d = dom(&mut c);
+        d.state = DomainState::Crashed;
+        d.vcpus[1].power = Power::Off;
+    }
+    let mut f = frame();
+    f.r[0] = psci::fid::CPU_ON;
+    f.r[1] = 0x8000_0001;
+    f.r[2] = 0x4800_0000;
+    a.hsr.set(hsr(ec::HVC, 0));
+    trap(&a, &mut c, &mut f);
+    assert_eq!(f.r[0], psci::DENIED as u32);
+    assert_eq!(dom(&mut c).vcpus[1].power, Power::Off, "not made pending");
+    assert!(!a.sgis.borrow().contains(&(KICK_SGI, 4)), "no CPU kicked");
+}
