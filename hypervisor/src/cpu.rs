@@ -284,6 +284,11 @@ impl Arch for Armv7 {
             core::ptr::copy_nonoverlapping(data.as_ptr(), p, data.len())
         })
     }
+    fn update_phys_word(&self, pa: u64, f: &mut dyn FnMut(u32) -> Option<u32>) -> u32 {
+        // SAFETY: as for `read_phys`, and the caller checked the word to be
+        // aligned and writable (`Arch::update_phys_word`).
+        unsafe { mmu::update_word(pa, f) }
+    }
     fn clean_dcache_phys(&self, pa: u64, len: usize) {
         mmu::with_phys(pa, |p| cpu::clean_inval_dcache_range(p as usize, len))
     }

@@ -117,8 +117,9 @@ pub fn save(c: &mut VcpuContext) {
     c.hyp.vmpidr = Vmpidr::read_raw();
 }
 
-/// Loads `c` (but the trap frame and the GIC's registers) into the CPU
-/// and invalidates the guest translations cached for the previous vCPU.
+/// Loads `c` (but the trap frame and the GIC's registers) into the CPU,
+/// clears the local exclusive monitor and invalidates the guest
+/// translations cached for the previous vCPU.
 pub fn load(c: &VcpuContext) {
     for (&v, &r) in c.banked.iter().zip(BANKED.iter()) {
         banked::write(r, v);
@@ -138,6 +139,8 @@ pub fn load(c: &VcpuContext) {
         Vmpidr::write_raw(c.hyp.vmpidr);
     }
     load_vfp(&c.vfp);
+    // The previous vCPU may have left an LDREX open (A3.4.5).
+    crate::cpu::clear_exclusive();
     // Two vCPUs of a domain share a VMID: the previous one's stage-1
     // entries must not serve the next (a guest may flush one CPU's TLB
     // only).

@@ -39,6 +39,15 @@ pub fn isb() {
     aarch32_cpu::asm::isb();
 }
 
+/// Clears this CPU's local exclusive monitor (CLREX), as a context switch
+/// between two guests' vCPUs must (ARM ARM DDI 0406C A3.4.5: an open
+/// `LDREX` of one vCPU must not let the next vCPU's `STREX` succeed).
+pub fn clear_exclusive() {
+    // SAFETY: CLREX only clears the local monitor; no memory or register
+    // but the monitor's state changes.
+    unsafe { asm!("clrex", options(nomem, nostack, preserves_flags)) }
+}
+
 /// Cache line size of the data cache in bytes, from CTR.DminLine (bits
 /// 19:16, log2 of the line in words; B4.1.42).
 fn dcache_line() -> usize {

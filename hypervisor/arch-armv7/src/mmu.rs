@@ -87,6 +87,28 @@ pub fn enabled() -> bool {
     Hsctlr::read().m()
 }
 
+/// Replaces the 32-bit word of normal memory at `pa` by `f(old)` atomically
+/// (an `LDREX`/`STREX` loop, so that a guest updating the same word with
+/// exclusives on another CPU loses no update), or leaves it when `f` returns
+/// `None`. Returns the old value. `f` may run more than once.
+///
+/// # Safety
+/// `pa` must be 4-byte aligned RAM (a guest's or a frame snowvisor gave it,
+/// mapped normal write-back shareable as in the guest's stage 2) that
+/// snowvisor holds no Rust reference to.
+pub unsafe fn update_word(pa: u64, mut f: impl FnMut(u32) -> Option<u32>) -> u32 {
+    with_phys(pa, |p| {
+        // SAFETY: the caller vouches that `p` points at an aligned word of
+        // RAM that nothing in snowvisor references; other CPUs (guests
+        // included) only access it atomically or through memory the
+        // atomic type tolerates.
+        let word = unsafe { AtomicU32::from_ptr(p.cast::<u32>()) };
+        match word.fetch_update(Ordering::SeqCst, Ordering::SeqCst, &mut f) {
+            Ok(old) | Err(old) => old,
+        }
+    })
+}
+
 /// Runs `f` with a HYP pointer to physical address `pa`, for an access that
 /// stays inside `pa`'s 4 KiB page: `pa` itself below 4 GiB (identity mapped),
 /// else the window page pointed at `pa`'s page (normal write-back memory, as

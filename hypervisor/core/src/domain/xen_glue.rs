@@ -97,6 +97,32 @@ impl<A: Arch> GuestMemory for Dom0Memory<'_, A> {
         self.arch.write_phys(pa, data);
         Ok(())
     }
+
+    // The atomics are real ones (LDREX/STREX through `Arch::update_phys_word`):
+    // another vCPU of the domain updates the same words (event-channel
+    // bitmaps, grant flags) with exclusives while this one traps.
+    fn fetch_or_ipa(&mut self, ipa: u64, bits: u32) -> Result<u32, Fault> {
+        self.update_ipa(ipa, &mut |v| Some(v | bits))
+    }
+
+    fn fetch_and_ipa(&mut self, ipa: u64, bits: u32) -> Result<u32, Fault> {
+        self.update_ipa(ipa, &mut |v| Some(v & bits))
+    }
+
+    fn cmpxchg_ipa(&mut self, ipa: u64, current: u32, new: u32) -> Result<u32, Fault> {
+        self.update_ipa(ipa, &mut |v| (v == current).then_some(new))
+    }
+}
+
+impl<A: Arch> Dom0Memory<'_, A> {
+    /// One atomic update of the aligned word at `ipa` (stage 2 writable).
+    fn update_ipa(&self, ipa: u64, f: &mut dyn FnMut(u32) -> Option<u32>) -> Result<u32, Fault> {
+        if !ipa.is_multiple_of(4) {
+            return Err(Fault::Misaligned(ipa));
+        }
+        let pa = self.space.borrow().ipa_pa(ipa, 4, true)?;
+        Ok(self.arch.update_phys_word(pa, f))
+    }
 }
 
 struct Dom0Platform<'a, A> {
@@ -275,16 +301,11 @@ impl<A: Arch> Platform for Dom0Platform<'_, A> {
         let Some(pa) = self.foreign_entry(dom, gref, 0)? else {
             return Ok(0);
         };
-        // As for the domain's own entries (`GuestMemory::cmpxchg_ipa`): the
-        // granting guest may race the write, which the retries and the
-        // checks on the value read cover.
-        let mut w = [0u8; 4];
-        self.arch.read_phys(pa, &mut w);
-        let cur = u32::from_le_bytes(w);
-        if cur == old {
-            self.arch.write_phys(pa, &new.to_le_bytes());
-        }
-        Ok(cur)
+        // Atomic against the granting guest, which ends foreign access
+        // with its own cmpxchg on the same flags word on another CPU.
+        Ok(self
+            .arch
+            .update_phys_word(pa, &mut |v| (v == old).then_some(new)))
     }
 
     fn map_foreign_grant(

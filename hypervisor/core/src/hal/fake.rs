@@ -369,6 +369,15 @@ impl Arch for FakeArch {
             m.insert(pa + i as u64, b);
         }
     }
+    fn update_phys_word(&self, pa: u64, f: &mut dyn FnMut(u32) -> Option<u32>) -> u32 {
+        let mut w = [0u8; 4];
+        self.read_phys(pa, &mut w);
+        let old = u32::from_le_bytes(w);
+        if let Some(new) = f(old) {
+            self.write_phys(pa, &new.to_le_bytes());
+        }
+        old
+    }
     fn clean_dcache_phys(&self, pa: u64, len: usize) {
         self.cleaned.borrow_mut().push((pa, len));
     }

@@ -247,6 +247,11 @@ pub trait Arch: Services {
     fn read_phys(&self, pa: u64, out: &mut [u8]);
     /// Copies into physical memory, under the same rule as [`Arch::read_phys`].
     fn write_phys(&self, pa: u64, data: &[u8]);
+    /// Replaces the 4-byte aligned word at `pa` (same rule as
+    /// [`Arch::read_phys`], writable) by `f(old)` atomically with respect to
+    /// a guest using exclusives on another CPU, or leaves it when `f`
+    /// returns `None`; returns the old value. `f` may run more than once.
+    fn update_phys_word(&self, pa: u64, f: &mut dyn FnMut(u32) -> Option<u32>) -> u32;
     /// Cleans and invalidates `len` bytes at `pa` to the point of coherency.
     fn clean_dcache_phys(&self, pa: u64, len: usize);
 
