@@ -155,6 +155,7 @@ impl EventChannels {
             let _ = self.close(port, &mut *peers);
         }
         self.links.drain();
+        self.links.take_virqs();
         self.ports.truncate(1);
         for v in self.virq_to_port.iter_mut() {
             *v = [0; virq::NR as usize];
@@ -515,6 +516,14 @@ impl Xen {
         for port in self.evtchn.links().drain() {
             if let Some(vcpu) = self.evtchn.posted(port) {
                 self.raise(cx, port, vcpu);
+            }
+        }
+        let mut virqs = self.evtchn.links().take_virqs();
+        while virqs != 0 {
+            let v = virqs.trailing_zeros();
+            virqs &= virqs - 1;
+            if let Some(port) = self.evtchn.virq_port(0, v) {
+                self.raise_port(cx, port);
             }
         }
     }

@@ -109,6 +109,9 @@ pub struct EvtchnLinks {
     /// port must hold for the event to be delivered), 0 if nobody,
     /// [`POSTED_BY_SEVERAL`].
     posters: Box<[AtomicU32]>,
+    /// Global VIRQs other domains' changes raised here (bit n: VIRQ n),
+    /// e.g. `VIRQ_DOM_EXC` for Dom0 when a DomU ends.
+    virqs: AtomicU32,
     /// Some inbox bit may be set: one load for the receiver's fast check.
     posted: AtomicBool,
 }
@@ -122,6 +125,7 @@ impl EvtchnLinks {
             words: (0..ports).map(|_| AtomicU32::new(0)).collect(),
             inbox: (0..ports.div_ceil(32)).map(|_| AtomicU32::new(0)).collect(),
             posters: (0..ports).map(|_| AtomicU32::new(0)).collect(),
+            virqs: AtomicU32::new(0),
             posted: AtomicBool::new(false),
         }
     }
@@ -190,6 +194,25 @@ impl EvtchnLinks {
         let fresh = w.fetch_or(m, Ordering::AcqRel) & m == 0;
         self.posted.store(true, Ordering::Release);
         fresh
+    }
+
+    /// Raises global VIRQ `v` (below 32, `abi::virq`) in this domain from
+    /// another CPU or domain, as Xen's `send_global_virq` does (the port the
+    /// domain bound it to is looked up when it drains). True if it was not
+    /// raised already (the receiver's CPUs need a kick).
+    pub fn post_virq(&self, v: u32) -> bool {
+        if v >= 32 {
+            return false;
+        }
+        let m = 1 << v;
+        let fresh = self.virqs.fetch_or(m, Ordering::AcqRel) & m == 0;
+        self.posted.store(true, Ordering::Release);
+        fresh
+    }
+
+    /// Takes the global VIRQs raised by [`EvtchnLinks::post_virq`].
+    pub(crate) fn take_virqs(&self) -> u32 {
+        self.virqs.swap(0, Ordering::AcqRel)
     }
 
     /// Whether another domain raised a port not yet drained.

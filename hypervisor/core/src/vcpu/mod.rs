@@ -494,8 +494,9 @@ enum End<'a> {
 /// A DomU ends (`how`): that domain alone, the machine and the other
 /// domains go on. Its console's last partial line is sent, every vCPU is
 /// marked off and the CPUs running its other vCPUs are kicked (they unload
-/// them at that interrupt, `DomainState` no longer running), and the
-/// integrity checksums are compared with the boot's. A reset restarts it
+/// them at that interrupt, `DomainState` no longer running), Dom0 gets
+/// `VIRQ_DOM_EXC` (Xen's `public/xen.h`: "a domain has changed state"), and
+/// the integrity checksums are compared with the boot's. A reset restarts it
 /// ([`restart`](crate::domain::restart)) unless it cannot
 /// ([`Domain::restart`] `None`: off) or resets in a loop (crashed).
 fn end_domu<A: Arch>(a: &A, d: &mut Domain, how: End) {
@@ -524,6 +525,13 @@ fn end_domu<A: Arch>(a: &A, d: &mut Domain, how: End) {
         s.power = psci::Power::Off;
         s.inbox.clear();
         s.faults.reset();
+    }
+    // Xen's `domain_shutdown` tells the control domain: VIRQ_DOM_EXC, on
+    // which xenstored fires `@releaseDomain` and backends let go.
+    if let Some(dom0) = a.evtchn_peer(0) {
+        if dom0.post_virq(snowvisor_xen::abi::virq::DOM_EXC) {
+            a.kick_domain(0);
+        }
     }
     a.integrity_check(&alloc::format!("{} {}", d.name, d.state.name()));
 }

@@ -299,3 +299,34 @@ fn dump_lists_ports() {
     );
     assert!(s.contains("xen: grant table 1/64 frames"), "{s}");
 }
+
+#[test]
+fn a_domain_change_raises_virq_dom_exc_where_dom0_bound_it() {
+    let mut g = Guest::dom0();
+    events_ready(&mut g);
+    let links = g.xen.evtchn_links();
+    // Not bound: the VIRQ is taken and dropped, nothing raised.
+    assert!(links.post_virq(virq::DOM_EXC));
+    let (mem, plat) = (&mut g.mem, &mut g.plat);
+    g.xen.drain_inbox(mem, plat);
+    assert!(g.injected().is_empty());
+    let (r, b) = ev(
+        &mut g,
+        evtchnop::BIND_VIRQ,
+        &EvtchnBindVirq {
+            virq: virq::DOM_EXC,
+            vcpu: 0,
+            port: 0,
+        },
+    );
+    assert_eq!(r, 0);
+    // Two changes before Dom0 drains: one kick asked for, one event.
+    assert!(links.post_virq(virq::DOM_EXC));
+    assert!(!links.post_virq(virq::DOM_EXC));
+    assert!(g.xen.inbox_posted());
+    let (mem, plat) = (&mut g.mem, &mut g.plat);
+    g.xen.drain_inbox(mem, plat);
+    assert!(pending(&mut g, b.port));
+    assert_eq!(g.injected(), [0]);
+    assert!(!links.post_virq(32), "only VIRQs below 32");
+}
