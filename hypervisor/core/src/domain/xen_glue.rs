@@ -437,8 +437,8 @@ impl XenDom0 {
     }
 
     /// A DomU's: `stage2` its tables, `ram` the host memory it has (physical
-    /// ranges: its IPAs are Xen's guest banks, not 1:1, so ballooning finds
-    /// no page of its own to give back and stops at the first), `hyp`
+    /// ranges: its IPAs are Xen's guest banks, not 1:1, so ballooning gives
+    /// back no page and populates none, stopping at the first), `hyp`
     /// snowvisor's region. Its `console_io` output goes out line by line
     /// with its `(dN) ` prefix; its `SCHEDOP_shutdown` ends the domain
     /// ([`XenDom0::take_shutdown`]).
@@ -450,7 +450,7 @@ impl XenDom0 {
         hooks: Hooks,
     ) -> Self {
         let domid = xen.config().domid;
-        XenDom0 {
+        let mut x = XenDom0 {
             domu: Some(DomUSide {
                 domid,
                 prefix: alloc::format!("(d{domid}) "),
@@ -459,7 +459,9 @@ impl XenDom0 {
                 view: None,
             }),
             ..XenDom0::new(xen, stage2, ram, hyp, hooks)
-        }
+        };
+        x.space.get_mut().set_translated();
+        x
     }
 
     /// Gives a DomU its view for Dom0 ([`PeerView`]): its grant frames are

@@ -64,6 +64,10 @@ pub struct Space {
     last: Cell<Option<(u64, u64, bool)>>,
     /// A DomU's view for Dom0, told where each grant frame is allocated.
     view: Option<Arc<PeerView>>,
+    /// RAM is mapped at its own address (IPA == PA: Dom0). False for a
+    /// DomU, whose IPAs are Xen's guest banks: no page of its RAM can be
+    /// given back or taken again at an IPA equal to a host address.
+    direct: bool,
 }
 
 fn gfn_ipa(gfn: u64) -> Result<u64, PlatformError> {
@@ -92,7 +96,14 @@ impl Space {
             hooks,
             last: Cell::new(None),
             view: None,
+            direct: true,
         }
+    }
+
+    /// Marks the space as a DomU's: its RAM is not at its own address, so
+    /// [`Space::release_frame`] and [`Space::populate_frame`] refuse.
+    pub fn set_translated(&mut self) {
+        self.direct = false;
     }
 
     /// Tells `view` (the domain's, for Dom0) where each grant frame is,
@@ -320,19 +331,24 @@ impl Space {
         self.ram_pages
     }
 
-    /// `Platform::release_frame`: a RAM page of Dom0's own, at its own address.
+    /// `Platform::release_frame`: a RAM page of Dom0's own, at its own
+    /// address (`BadAddress` for a DomU, [`Space::set_translated`]).
     pub fn release_frame(&mut self, gfn: u64) -> Result<(), PlatformError> {
         let ipa = gfn_ipa(gfn)?;
+        if !self.direct {
+            return Err(PlatformError::BadAddress);
+        }
         match self.ram_page_at(ipa) {
             Some(e) if e.pa == ipa => self.unmap(ipa),
             _ => Err(PlatformError::BadAddress),
         }
     }
 
-    /// `Platform::populate_frame`: the RAM page back at its own address.
+    /// `Platform::populate_frame`: the RAM page back at its own address
+    /// (`BadAddress` for a DomU).
     pub fn populate_frame(&mut self, gfn: u64) -> Result<(), PlatformError> {
         let ipa = gfn_ipa(gfn)?;
-        if !self.is_ram_pa(ipa) {
+        if !self.direct || !self.is_ram_pa(ipa) {
             return Err(PlatformError::BadAddress);
         }
         match self.stage2.entry(ipa) {
@@ -406,6 +422,20 @@ mod tests {
                 stage2_changed: || {},
             },
         )
+    }
+
+    #[test]
+    fn a_domu_space_neither_releases_nor_populates_at_host_addresses() {
+        // The DomU's RAM is the host range RAM, at other IPAs (Xen's guest
+        // banks); a gfn that is one of its host pages is no page of its.
+        let mut s = space(4);
+        let gfn = (RAM.base + 0x10_0000) >> 12;
+        s.stage2.unmap_page(gfn << 12).unwrap();
+        s.set_translated();
+        assert_eq!(s.populate_frame(gfn), Err(PlatformError::BadAddress));
+        assert_eq!(s.stage2.lookup(gfn << 12), None, "no alias made");
+        assert_eq!(s.release_frame(gfn + 1), Err(PlatformError::BadAddress));
+        assert!(s.stage2.lookup((gfn + 1) << 12).is_some(), "kept");
     }
 
     #[test]
