@@ -104,7 +104,8 @@ impl DomUart {
     /// far, the byte, and the prefix if it starts a line.
     fn need(&self) -> usize {
         let start = self.line.is_empty() && !self.mid_line;
-        self.line.len() + 1 + if start { self.prefix.len() } else { 0 }
+        // The byte, and a CR should it be a newline (`pump_tx`).
+        self.line.len() + 2 + if start { self.prefix.len() } else { 0 }
     }
 
     /// Whether transmitted bytes wait that the console has room for now
@@ -152,14 +153,28 @@ impl DomUart {
         } = self;
         let mut starved = false;
         dev.drain_tx(|b| {
+            // Without the input focus its output shares the administrator's
+            // console: only printable characters, tabs and newlines, as for
+            // a DomU's console_io (no escape sequences, no lone carriage
+            // return to write over a line with another domain's prefix;
+            // each newline goes out as CR LF). With the focus it is the
+            // administrator's terminal session and goes as it is.
+            let raw = *focus;
+            if !raw && !(b == b'\n' || b == b'\t' || (0x20..0x7f).contains(&b)) {
+                return true;
+            }
+            let cr = !raw && b == b'\n';
             let start = line.is_empty() && !*mid_line;
-            let need = line.len() + 1 + if start { prefix.len() } else { 0 };
+            let need = line.len() + 1 + usize::from(cr) + if start { prefix.len() } else { 0 };
             if need > room {
                 starved = true;
                 return false;
             }
             if start {
                 line.extend_from_slice(prefix.as_bytes());
+            }
+            if cr {
+                line.push(b'\r');
             }
             line.push(b);
             if b == b'\n' {

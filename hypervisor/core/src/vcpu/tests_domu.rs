@@ -128,6 +128,15 @@ fn uart_output_goes_out_in_prefixed_lines() {
 }
 
 #[test]
+fn uart_output_without_focus_keeps_printable_characters_only() {
+    let (a, mut c) = (arch(), cpu());
+    for &b in b"\x1b[2Jok\r\x07\tz\n" {
+        store(&a, &mut c, PL011 + u64::from(reg::DR), u32::from(b));
+    }
+    assert_eq!(&a.guest_out.borrow()[..], b"(d1) [2Jok\tz\r\n");
+}
+
+#[test]
 fn uart_waits_for_console_room_and_loses_nothing() {
     let (a, mut c) = (arch(), cpu());
     store(&a, &mut c, GICD, 1);
