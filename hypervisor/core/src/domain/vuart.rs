@@ -160,7 +160,8 @@ impl DomUart {
             // each newline goes out as CR LF). With the focus it is the
             // administrator's terminal session and goes as it is.
             let raw = *focus;
-            if !raw && !(b == b'\n' || b == b'\t' || (0x20..0x7f).contains(&b)) {
+            let printable = b == b'\n' || b == b'\t' || (0x20..0x7f).contains(&b);
+            if !(raw || printable) {
                 return true;
             }
             let cr = !raw && b == b'\n';
