@@ -16,7 +16,12 @@
 //! running one has had [`MIN_RUN_US`] (Xen's `sched_ratelimit_us`
 //! default), so a vCPU that waits for interrupts gets them with little
 //! delay and a spinning vCPU still cannot keep the CPU: each runnable vCPU
-//! gets a slice in turn.
+//! gets a slice in turn. As credit's BOOST goes only to a vCPU under its
+//! credit, the wake-up goes first only for a vCPU that used less than half
+//! of its slice before it blocked ([`RunQueue::block`]), and it then runs
+//! only the rest of that slice; one that used more wakes at the tail. So
+//! blocking on a timer due at once cannot take more than about half of a
+//! shared CPU.
 
 #[cfg(test)]
 mod tests;
@@ -49,12 +54,18 @@ pub enum Wait {
 /// order, and when the loaded one got the CPU.
 #[derive(Debug)]
 pub struct RunQueue<T> {
-    waiting: VecDeque<(T, Wait)>,
+    /// The vCPUs, their wait, and for a blocked one the part of its slice
+    /// it used before it blocked (counts) if a wake-up serves it first.
+    waiting: VecDeque<(T, Wait, Option<u64>)>,
     /// Slice length and minimum run before a wake-up preempts (counts).
     slice: u64,
     min_run: u64,
-    /// When the running vCPU got the CPU (counts).
+    /// When the running vCPU's slice began (counts): when it got the CPU,
+    /// less the part of the slice it had used before it blocked.
     since: u64,
+    /// The slice already used by the vCPU [`RunQueue::take_next`] gave
+    /// out, for [`RunQueue::started`].
+    used_by_next: u64,
 }
 
 impl<T> Default for RunQueue<T> {
@@ -72,6 +83,7 @@ impl<T> RunQueue<T> {
             slice: slice.max(1),
             min_run: min_run.min(slice),
             since: 0,
+            used_by_next: 0,
         }
     }
 
@@ -87,16 +99,32 @@ impl<T> RunQueue<T> {
 
     /// Adds a vCPU: runnable and blocked ones at the tail, woken ones
     /// after the other woken ones.
+    /// A blocked one pushed so is served first when it wakes, with a
+    /// whole slice.
     pub fn push(&mut self, t: T, w: Wait) {
+        self.push_entry(t, w, Some(0));
+    }
+
+    /// Adds the running vCPU, which blocks at `now` until `until`: served
+    /// first when it wakes only if it used less than half of its slice
+    /// (an interrupt-driven vCPU), and then for the rest of that slice;
+    /// else it wakes at the tail.
+    pub fn block(&mut self, t: T, until: Option<u64>, now: u64) {
+        let used = now.saturating_sub(self.since);
+        let boost = (used < self.slice / 2).then_some(used);
+        self.push_entry(t, Wait::Blocked { until }, boost);
+    }
+
+    fn push_entry(&mut self, t: T, w: Wait, boost: Option<u64>) {
         if w == Wait::Woken {
             let at = self
                 .waiting
                 .iter()
-                .position(|(_, w)| *w != Wait::Woken)
+                .position(|(_, w, _)| *w != Wait::Woken)
                 .unwrap_or(self.waiting.len());
-            self.waiting.insert(at, (t, w));
+            self.waiting.insert(at, (t, w, boost));
         } else {
-            self.waiting.push_back((t, w));
+            self.waiting.push_back((t, w, boost));
         }
     }
 
@@ -106,22 +134,25 @@ impl<T> RunQueue<T> {
         let mut woken = Vec::new();
         let mut i = 0;
         while i < self.waiting.len() {
-            let (t, w) = &self.waiting[i];
+            let (t, w, _) = &self.waiting[i];
             let due = match *w {
                 Wait::Blocked { until } => until.is_some_and(|u| u <= now) || pending(t),
                 _ => false,
             };
             if due {
-                if let Some((t, _)) = self.waiting.remove(i) {
-                    woken.push(t);
+                if let Some((t, _, boost)) = self.waiting.remove(i) {
+                    woken.push((t, boost));
                 }
             } else {
                 i += 1;
             }
         }
         let n = woken.len();
-        for t in woken {
-            self.push(t, Wait::Woken);
+        for (t, boost) in woken {
+            match boost {
+                Some(used) => self.push_entry(t, Wait::Woken, Some(used)),
+                None => self.push_entry(t, Wait::Runnable, None),
+            }
         }
         n
     }
@@ -130,7 +161,7 @@ impl<T> RunQueue<T> {
     pub fn has_runnable(&self) -> bool {
         self.waiting
             .iter()
-            .any(|(_, w)| !matches!(w, Wait::Blocked { .. }))
+            .any(|(_, w, _)| !matches!(w, Wait::Blocked { .. }))
     }
 
     /// Removes and returns the next vCPU to run (woken first, then in
@@ -139,13 +170,20 @@ impl<T> RunQueue<T> {
         let i = self
             .waiting
             .iter()
-            .position(|(_, w)| !matches!(w, Wait::Blocked { .. }))?;
-        self.waiting.remove(i).map(|(t, _)| t)
+            .position(|(_, w, _)| !matches!(w, Wait::Blocked { .. }))?;
+        let (t, w, used) = self.waiting.remove(i)?;
+        self.used_by_next = if w == Wait::Woken {
+            used.unwrap_or(0)
+        } else {
+            0
+        };
+        Some(t)
     }
 
-    /// The vCPU just loaded got the CPU at `now`.
+    /// The vCPU just loaded got the CPU at `now` (the one
+    /// [`RunQueue::take_next`] gave: a woken one goes on with its slice).
     pub fn started(&mut self, now: u64) {
-        self.since = now;
+        self.since = now.saturating_sub(core::mem::take(&mut self.used_by_next));
     }
 
     /// Whether the running vCPU must give the CPU up at `now`: another is
@@ -154,7 +192,7 @@ impl<T> RunQueue<T> {
     pub fn must_yield(&self, now: u64) -> bool {
         let ran = now.saturating_sub(self.since);
         match self.waiting.front() {
-            Some((_, Wait::Woken)) => ran >= self.min_run,
+            Some((_, Wait::Woken, _)) => ran >= self.min_run,
             _ => self.has_runnable() && ran >= self.slice,
         }
     }
@@ -164,11 +202,11 @@ impl<T> RunQueue<T> {
     /// and another is ready, and the earliest blocked vCPU's deadline.
     pub fn deadline(&self, running: bool) -> Option<u64> {
         let turn = match self.waiting.front() {
-            Some((_, Wait::Woken)) if running => Some(self.since.saturating_add(self.min_run)),
+            Some((_, Wait::Woken, _)) if running => Some(self.since.saturating_add(self.min_run)),
             _ if running && self.has_runnable() => Some(self.since.saturating_add(self.slice)),
             _ => None,
         };
-        let timers = self.waiting.iter().filter_map(|(_, w)| match w {
+        let timers = self.waiting.iter().filter_map(|(_, w, _)| match w {
             Wait::Blocked { until } => *until,
             _ => None,
         });
@@ -177,13 +215,13 @@ impl<T> RunQueue<T> {
 
     /// The waiting vCPUs, for lookups (an interrupt for one of them).
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
-        self.waiting.iter_mut().map(|(t, _)| t)
+        self.waiting.iter_mut().map(|(t, _, _)| t)
     }
 
     /// Removes the first waiting vCPU `f` picks.
     pub fn remove(&mut self, mut f: impl FnMut(&T) -> bool) -> Option<T> {
-        let i = self.waiting.iter().position(|(t, _)| f(t))?;
-        self.waiting.remove(i).map(|(t, _)| t)
+        let i = self.waiting.iter().position(|(t, _, _)| f(t))?;
+        self.waiting.remove(i).map(|(t, _, _)| t)
     }
 }
 

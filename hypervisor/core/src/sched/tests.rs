@@ -114,3 +114,68 @@ fn microseconds_convert_to_counts() {
     assert_eq!(ticks(10_000, 24_000_000), 240_000);
     assert_eq!(ticks(u64::MAX, 1), u64::MAX / 1_000_000);
 }
+
+#[test]
+fn a_vcpu_that_used_half_its_slice_before_blocking_wakes_at_the_tail() {
+    // "greedy" runs 9.9 ms of its slice, then blocks on a timer due at
+    // once: woken, it waits for "dom0"'s slice instead of preempting it
+    // after the minimum run.
+    let mut q = queue();
+    q.started(0);
+    q.block("greedy", Some(9_901), 9_900);
+    assert_eq!(q.take_next(), None);
+    q.started(9_900);
+    assert_eq!(q.wake(9_901, |_| false), 1);
+    assert!(!q.must_yield(9_900 + 1_000), "no preemption after 1 ms");
+    assert!(q.must_yield(9_900 + 10_000), "its turn after the slice");
+    assert_eq!(q.take_next(), Some("greedy"));
+    // One that ran briefly (interrupt-driven) still goes first, and goes
+    // on with the rest of its slice.
+    q.started(0);
+    q.block("io", None, 3_000);
+    q.push("spin", Wait::Runnable);
+    q.started(3_000);
+    q.wake(3_100, |_| false);
+    q.wake(3_100, |_| true);
+    assert!(q.must_yield(4_000));
+    assert_eq!(q.take_next(), Some("io"));
+    q.started(4_000);
+    assert_eq!(q.deadline(true), Some(11_000), "7 ms of its slice left");
+}
+
+#[test]
+fn blocking_on_a_near_timer_takes_at_most_half_of_a_shared_cpu() {
+    // "greedy" blocks on a timer due at once whenever it has used just
+    // under half of its slice; "other" is always runnable.
+    let mut q = RunQueue::new(10_000, 1_000);
+    let (mut now, mut greedy, mut other) = (0u64, 0u64, 0u64);
+    q.push("other", Wait::Runnable);
+    q.started(0);
+    let mut running = "greedy";
+    while now < 1_000_000 {
+        if running == "greedy" {
+            // Runs to just under half its slice, or to its slice's end.
+            let stop = q.deadline(true).unwrap_or(u64::MAX).min(now + 4_999);
+            let half = now + 4_999 == stop;
+            greedy += stop - now;
+            now = stop;
+            if half {
+                q.block("greedy", Some(now + 1), now);
+            } else {
+                assert!(q.must_yield(now));
+                q.push("greedy", Wait::Runnable);
+            }
+        } else {
+            q.wake(now + 1, |_| false);
+            let next = q.deadline(true).unwrap();
+            other += next - now;
+            now = next;
+            assert!(q.must_yield(now));
+            q.push("other", Wait::Runnable);
+        }
+        q.wake(now, |_| false);
+        running = q.take_next().unwrap();
+        q.started(now);
+    }
+    assert!(greedy <= other + 10_000, "greedy {greedy} other {other}");
+}

@@ -242,14 +242,12 @@ fn switch_to<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame, next: Box<Load
         let ctx = &mut cur.vcpu.context;
         ctx.frame = f.clone();
         a.save_vcpu(ctx, lrs);
-        let wait = if cpu.blocked {
-            Wait::Blocked {
-                until: ctx.timer.fires_at(),
-            }
+        if cpu.blocked {
+            let until = ctx.timer.fires_at();
+            cpu.runq.block(cur, until, now);
         } else {
-            Wait::Runnable
-        };
-        cpu.runq.push(cur, wait);
+            cpu.runq.push(cur, Wait::Runnable);
+        }
     }
     a.exits().count(Class::VcpuSwitch);
     let mut next = next;
