@@ -399,6 +399,8 @@ impl EventChannels {
             }
             Kind::Ipi => {}
         }
+        // Events other domains posted to it and not drained go with it.
+        self.links.discard(port);
         self.ports[port as usize] = FREE;
         Ok(())
     }
@@ -443,7 +445,11 @@ impl EventChannels {
     /// then the event is dropped).
     pub fn posted(&self, port: u32) -> Option<u32> {
         let s = self.ports.get(port as usize)?;
-        matches!(self.links.get(port), Link::Interdomain { .. }).then_some(s.vcpu)
+        matches!(
+            self.links.get(port),
+            Link::Interdomain { .. } | Link::Unbound { .. }
+        )
+        .then_some(s.vcpu)
     }
 
     pub fn status(&self, dom: u16, port: u32) -> Result<EvtchnStatus, Errno> {

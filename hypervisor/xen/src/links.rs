@@ -31,11 +31,16 @@
 //! - send (R's port r, connected to (L, l)): R posts l to L's inbox
 //!   together with who it is, the link word L's port l holds while the
 //!   channel lasts (`Interdomain(R, r)`). L's drain delivers l only if its
-//!   word l still says that. R read its word r before posting, so L may
+//!   word l still names R: connected to R, or unbound for R because R
+//!   closed its end after sending (in Xen the event is pending in L from
+//!   the send on, and R's close does not take it back: a sender that
+//!   notifies and exits at once, as `xenstore` clients and snowctl do,
+//!   must not lose its event). R read its word r before posting, so L may
 //!   have closed l and bound it again to another domain in between; Xen
 //!   rules this out by holding both domains' event locks, snowvisor by
 //!   this check (without it the late event would be raised on the new,
-//!   unrelated channel).
+//!   unrelated channel). L's own close discards what was posted to l, as
+//!   Xen's close clears the port's pending bit.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -215,6 +220,19 @@ impl EvtchnLinks {
         self.virqs.swap(0, Ordering::AcqRel)
     }
 
+    /// Forgets what was posted to `port` (the domain closes it, under its
+    /// lock): a post racing this is dropped too (its poster slot is gone
+    /// when the drain sees the bit).
+    pub(crate) fn discard(&self, port: u32) {
+        if let (Some(slot), Some(w)) = (
+            self.posters.get(port as usize),
+            self.inbox.get(port as usize / 32),
+        ) {
+            w.fetch_and(!(1 << (port % 32)), Ordering::AcqRel);
+            slot.store(0, Ordering::Release);
+        }
+    }
+
     /// Whether another domain raised a port not yet drained.
     #[inline]
     pub fn has_posted(&self) -> bool {
@@ -240,8 +258,10 @@ impl EvtchnLinks {
                 let still = match by {
                     // Taken by an earlier drain that raced with the post.
                     0 => false,
-                    POSTED_BY_SEVERAL => matches!(now, Link::Interdomain { .. }),
-                    w => Link::from_word(w) == now,
+                    POSTED_BY_SEVERAL => {
+                        matches!(now, Link::Interdomain { .. } | Link::Unbound { .. })
+                    }
+                    w => names_same_domain(Link::from_word(w), now),
                 };
                 if still {
                     out.push(port);
@@ -249,6 +269,19 @@ impl EvtchnLinks {
             }
         }
         out
+    }
+}
+
+/// Whether the port's link word `now` still names the domain of `poster`
+/// (an inter-domain link word): connected to it (the same or a later
+/// channel), or waiting for it again after it closed its end.
+fn names_same_domain(poster: Link, now: Link) -> bool {
+    let Link::Interdomain { remote_dom: by, .. } = poster else {
+        return false;
+    };
+    match now {
+        Link::Interdomain { remote_dom, .. } | Link::Unbound { remote_dom } => remote_dom == by,
+        Link::None => false,
     }
 }
 
@@ -343,9 +376,40 @@ mod tests {
         l.post(5, from(2, 3));
         l.post(5, from(1, 7));
         assert!(l.drain().is_empty());
-        // Unbound again (waiting for d2): still nothing.
-        l.set(5, Link::Unbound { remote_dom: 2 });
+        // Waiting for d1 again: d2's late post is not d1's.
+        l.set(5, Link::Unbound { remote_dom: 1 });
         l.post(5, from(2, 3));
         assert!(l.drain().is_empty());
+    }
+
+    /// The sender notifies and closes its end at once (snowctl, xenstore
+    /// clients exit right after): the receiver, draining later, sees its
+    /// port unbound for the sender and still gets the event, as in Xen.
+    #[test]
+    fn an_event_survives_the_senders_close() {
+        let l = EvtchnLinks::new(1, 16);
+        l.set(1, from(0, 3));
+        assert!(l.post(1, from(0, 3)));
+        // Dom0 closes port 3: d1's port 1 waits for Dom0 again.
+        assert!(l.swap_if(1, from(0, 3), Link::Unbound { remote_dom: 0 }));
+        assert_eq!(l.drain(), [1]);
+        // Dom0 bound a new port to it before the drain: delivered too.
+        assert!(l.post(1, from(0, 3)));
+        l.set(1, from(0, 4));
+        assert_eq!(l.drain(), [1]);
+    }
+
+    /// The receiver's own close takes back what was posted, as Xen's close
+    /// clears the pending bit: a new channel on the port gets nothing old.
+    #[test]
+    fn the_receivers_close_discards_its_posts() {
+        let l = EvtchnLinks::new(1, 16);
+        l.set(1, from(0, 3));
+        assert!(l.post(1, from(0, 3)));
+        l.take(1);
+        l.discard(1);
+        l.set(1, Link::Unbound { remote_dom: 0 });
+        assert!(l.drain().is_empty());
+        assert!(l.post(1, from(0, 3)), "the bit was cleared");
     }
 }

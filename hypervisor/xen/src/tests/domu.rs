@@ -639,6 +639,43 @@ fn interdomain_events_go_through_the_inbox() {
     assert_eq!(d0.m().kicks, [1, 1], "dropped: unbound");
 }
 
+/// Dom0 notifies and closes its end at once (a tool that exits right
+/// after, as snowctl and xenstore clients do): the DomU, draining later,
+/// still gets the event, as Xen's send marks it pending at once.
+#[test]
+fn an_event_sent_then_closed_before_the_drain_is_delivered() {
+    let (mut d0, mut d1) = Guest::pair(2);
+    events_ready(&mut d0);
+    events_ready(&mut d1);
+    let (r, a) = ev(
+        &mut d1,
+        evtchnop::ALLOC_UNBOUND,
+        &EvtchnAllocUnbound {
+            dom: domid::SELF,
+            remote_dom: 0,
+            port: 0,
+        },
+    );
+    assert_eq!(r, 0);
+    let p1 = a.port;
+    let b = EvtchnBindInterdomain {
+        remote_dom: 1,
+        pad: [0; 2],
+        remote_port: p1,
+        local_port: 0,
+    };
+    let (r, b) = ev(&mut d0, evtchnop::BIND_INTERDOMAIN, &b);
+    assert_eq!(r, 0);
+    let p0 = b.local_port;
+    assert_eq!(ev(&mut d0, evtchnop::SEND, &EvtchnPort { port: p0 }).0, 0);
+    assert_eq!(ev(&mut d0, evtchnop::CLOSE, &EvtchnPort { port: p0 }).0, 0);
+    assert!(d1.xen.inbox_posted());
+    let (mut mem, mut plat) = (TestMem(d1.model.clone()), TestPlat(d1.model.clone()));
+    d1.xen.drain_inbox(&mut mem, &mut plat);
+    assert!(pending(&mut d1, p1), "delivered after the sender's close");
+    assert_eq!(d1.injected(), [0]);
+}
+
 #[test]
 fn static_channels_connect_at_boot() {
     let (mut d0, mut d1) = Guest::pair(1);
