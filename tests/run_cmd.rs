@@ -197,6 +197,29 @@ fn bad_options_are_refused_naming_the_option() {
         ),
         (&["--smmu-stage", "2"][..], "--smmu-stage 2 needs --smmu"),
         (&["--mem"][..], "--mem needs MiB"),
+        // An option whose value is missing does not take the next option.
+        (
+            &["--domu", "--xen-tools"][..],
+            "--domu needs KERNEL[,INITRD][,MEM], not the option --xen-tools",
+        ),
+        (&["--initrd", ""][..], "--initrd needs a file"),
+        // Options that exclude each other: the last no longer wins silently.
+        (
+            &["--domu-xenstore", "--domu-plain"][..],
+            "--domu-xenstore and --domu-plain exclude each other",
+        ),
+        (
+            &["--no-initrd", "--initrd", "/nonexistent"][..],
+            "--no-initrd and --initrd exclude each other",
+        ),
+        (
+            &["--kernel", "/nonexistent", "--no-dom0"][..],
+            "--dom0 and --no-dom0 exclude each other",
+        ),
+        (
+            &["--no-dom0", "--dom0-args", "quiet"][..],
+            "--no-dom0 and --dom0-args exclude each other",
+        ),
     ] {
         let o = run("bad-option", args);
         let all = output_text(&o);
@@ -207,5 +230,48 @@ fn bad_options_are_refused_naming_the_option() {
         );
         assert!(!all.contains("building"), "{args:?} built first: {all}");
         assert!(!all.contains("qemu-system-arm"), "{args:?} ran QEMU: {all}");
+    }
+}
+
+/// The other scripts parse their options the same way (lib/common.sh's
+/// need and one_of): a missing value is not taken from the next option, and
+/// options that exclude each other are refused, naming both, before any
+/// build or download.
+#[test]
+fn other_scripts_refuse_an_option_as_a_value_and_exclusive_options() {
+    for (script, args, msg) in [
+        (
+            "build",
+            &["--board", "--debug"][..],
+            "--board needs a name, not the option --debug",
+        ),
+        (
+            "fetch-dom0",
+            &["--dom0", "--modules", "/tmp"][..],
+            "--dom0 needs a kernel, not the option --modules",
+        ),
+        ("snow-image", &["--kernel"][..], "--kernel needs a file"),
+        (
+            "snow-image",
+            &["--check", "--check-only"][..],
+            "--check and --check-only exclude each other",
+        ),
+        (
+            "bench",
+            &["--smp-only", "--domu-only"][..],
+            "--smp-only and --domu-only exclude each other",
+        ),
+    ] {
+        let o = Command::new(snowvisor_tests::root().join("scripts").join(script))
+            .args(args)
+            .output()
+            .expect("cannot start the script");
+        let all = output_text(&o);
+        assert_eq!(o.status.code(), Some(1), "{script} {args:?}: {all}");
+        assert!(
+            all.contains(&format!("[snowvisor] error: {msg}")),
+            "{script} {args:?}: {all}"
+        );
+        assert!(!all.contains("building"), "{script} {args:?} built: {all}");
     }
 }
