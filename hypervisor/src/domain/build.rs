@@ -236,7 +236,14 @@ fn build<A: Arch>(
     }
 
     let vcpus = dom0_vcpus(args.dom0_max_vcpus, &host.domu_cpus);
-    let xcfg = XenConfig::dom0(vcpus.len() as u32, plan.swiotlb.enabled);
+    let xcfg = XenConfig {
+        // Dom0's `XENVER_commandline` (`xl info`'s xen_commandline): the
+        // arguments snowvisor parsed, kept for the domain's life.
+        commandline: Box::leak(
+            String::from(tree.hypervisor_bootargs().unwrap_or("")).into_boxed_str(),
+        ),
+        ..XenConfig::dom0(vcpus.len() as u32, plan.swiotlb.enabled)
+    };
     let grant_table = xen_params::grant_table_region(
         &xen_params::taken_regions(tree, &plan, &ram),
         u64::from(xcfg.max_grant_frames) << 12,

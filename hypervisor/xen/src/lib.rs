@@ -98,6 +98,13 @@ pub struct XenConfig {
     pub version: (u16, u16),
     /// `XENVER_extraversion` (at most 15 bytes are kept).
     pub extraversion: &'static str,
+    /// The hypervisor's command line, as `XENVER_commandline` gives it to
+    /// Dom0 (`xl info`'s `xen_commandline`): snowvisor's own arguments,
+    /// `/chosen/xen,xen-bootargs` or else `bootargs`. At most 1023 bytes are
+    /// kept (`xen_commandline_t` is `char[1024]` with its NUL,
+    /// `public/version.h`); an unprivileged domain gets `"<denied>"`
+    /// instead, as from Xen 4.17's XSM dummy policy (`XSM_PRIV`).
+    pub commandline: &'static str,
     /// Dom0 is mapped 1:1 (IPA == PA): report `XENFEAT_direct_mapped`, else
     /// `XENFEAT_not_direct_mapped` (from the IOMMU plan / `swiotlb=`).
     pub direct_mapped: bool,
@@ -142,6 +149,7 @@ impl XenConfig {
             nr_vcpus,
             version: (4, 17),
             extraversion: "-snowvisor",
+            commandline: "",
             direct_mapped,
             max_grant_frames: 64,
             max_grant_maps: 1024,
