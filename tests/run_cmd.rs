@@ -203,6 +203,10 @@ fn bad_options_are_refused_naming_the_option() {
             "--domu needs KERNEL[,INITRD][,MEM], not the option --xen-tools",
         ),
         (&["--initrd", ""][..], "--initrd needs a file"),
+        (
+            &["--board", "exynos5250-snow"][..],
+            "--board exynos5250-snow: scripts/run boots QEMU's virt machine only",
+        ),
         // Options that exclude each other: the last no longer wins silently.
         (
             &["--domu-xenstore", "--domu-plain"][..],
@@ -273,5 +277,61 @@ fn other_scripts_refuse_an_option_as_a_value_and_exclusive_options() {
             "{script} {args:?}: {all}"
         );
         assert!(!all.contains("building"), "{script} {args:?} built: {all}");
+    }
+}
+
+/// Every option scripts/run's parser takes (its `--name)` case labels) is
+/// in `scripts/run --help` and in README's synopsis of scripts/run, and
+/// --help prints the whole header (it used to stop short of its end).
+#[test]
+fn help_and_readme_name_every_option() {
+    let root = snowvisor_tests::root();
+    let script = std::fs::read_to_string(root.join("scripts/run")).unwrap();
+    let options: Vec<&str> = script
+        .lines()
+        .map(str::trim_start)
+        .filter_map(|l| l.split_once(')').map(|(label, _)| label))
+        .filter(|label| {
+            label.starts_with("--")
+                && label.split('|').all(|o| {
+                    o.len() > 2 && o.chars().all(|c| c == '-' || c.is_ascii_alphanumeric())
+                })
+        })
+        .flat_map(|label| label.split('|'))
+        .collect();
+    assert!(options.len() >= 25, "{options:?}");
+    let help = Command::new(root.join("scripts/run"))
+        .arg("--help")
+        .output()
+        .expect("cannot start scripts/run");
+    assert_eq!(help.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&help.stdout);
+    let header: Vec<&str> = script
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with('#'))
+        .collect();
+    assert_eq!(help.lines().collect::<Vec<_>>(), header);
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let start = readme
+        .find("    scripts/run [")
+        .expect("README: no scripts/run synopsis");
+    let end = start + readme[start..].find("\n\n").unwrap();
+    let synopsis = &readme[start..end];
+    for o in options {
+        if o == "--help" {
+            continue;
+        }
+        // As a word: "--domu" is not found in "--domu-args".
+        let word = |text: &str| {
+            text.match_indices(o).any(|(i, _)| {
+                !text[i + o.len()..].starts_with(|c: char| c == '-' || c.is_ascii_alphanumeric())
+            })
+        };
+        assert!(word(&help), "scripts/run --help does not name {o}");
+        assert!(
+            word(synopsis),
+            "README's scripts/run synopsis does not name {o}:\n{synopsis}"
+        );
     }
 }

@@ -7,6 +7,10 @@ TARGET_TRIPLE=armv7a-none-eabi
 say() { printf '[snowvisor] %s\n' "$*" >&2; }
 die() { printf '[snowvisor] error: %s\n' "$*" >&2; exit 1; }
 
+# usage SCRIPT: prints SCRIPT's leading comment block (after the #! line),
+# its --help text, however long it grows.
+usage() { awk 'NR == 1 { next } !/^#/ { exit } { print }' "$1"; }
+
 # Option parsing, shared by the scripts' `while [ $# -gt 0 ]; case "$1"` loops.
 # need OPTION WHAT ARGC VALUE: for OPTION (the loop's "$1") that takes a value,
 # with ARGC = $# and VALUE = "${2-}": dies unless the value is there, is not
