@@ -467,22 +467,18 @@ impl Xen {
                 blocked &= run.state == abi::runstate::BLOCKED;
             }
         }
-        let pages = u64::from(ram_pages);
         DomainInfo {
-            domid: self.cfg.domid,
-            name: self.cfg.name,
-            tot_pages: pages,
-            max_pages: pages,
-            nr_vcpus: self.cfg.nr_vcpus,
-            nr_online_vcpus: online,
             running,
             blocked: blocked && online > 0,
-            paused: false,
-            shutdown: None,
-            dying: false,
             cpu_time_ns,
             shared_info_gfn: self.shared.shared_info_gfn().unwrap_or(0),
-            nr_spis: 0,
+            ..DomainInfo::new(
+                self.cfg.domid,
+                self.cfg.name,
+                u64::from(ram_pages),
+                self.cfg.nr_vcpus,
+                online,
+            )
         }
     }
 
