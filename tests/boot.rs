@@ -148,3 +148,22 @@ fn unexpected_exception_prints_register_dump() {
     b.expect("error: lr=", 5);
     b.expect("fatal: halting on unexpected exception", 5);
 }
+
+/// `loglvl=none`: snowvisor prints no line below an error (Xen prints
+/// nothing at that level), the RAM log's boot lines included (they are
+/// noted before the boot arguments are read and printed after).
+#[test]
+fn loglvl_none_prints_no_info_line() {
+    let mut b = Boot::start(&Opts {
+        args: "loglvl=none".into(),
+        ..Opts::default()
+    });
+    b.expect("snowvisor-dom0: powering off", 300);
+    b.expect_exit(60);
+    let all = b.console();
+    let own: Vec<&str> = all
+        .lines()
+        .filter(|l| l.starts_with("snowvisor: "))
+        .collect();
+    assert!(own.is_empty(), "loglvl=none printed {own:#?}\n{all}");
+}

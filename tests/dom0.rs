@@ -105,6 +105,20 @@ fn too_small_dom0_states_the_real_need() {
     assert!(e.contains("MiB for the decompressed kernel"), "{e}");
 }
 
+/// A `dom0_mem=` below one 2 MiB granule: the fatal line names the
+/// option, the value and the minimum (it used to say "no RAM left").
+#[test]
+fn dom0_mem_below_the_minimum_is_named() {
+    let mut b = Boot::start(&Opts {
+        args: "dom0_mem=1M".into(),
+        ..Opts::default()
+    });
+    b.expect(
+        "fatal: dom0_mem=1M: 1 MiB is below the minimum of 2 MiB and rounds down to 0",
+        30,
+    );
+}
+
 #[test]
 fn kernel_that_is_not_a_zimage_is_refused() {
     let bad = snowvisor_tests::root().join("target/boot-tests/not-a-zimage.bin");

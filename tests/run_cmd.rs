@@ -100,6 +100,9 @@ fn dom0_cmd_never_reached_exits_125() {
         all.contains("--dom0-cmd: snowvisor stopped (fatal error above)"),
         "{all}"
     );
+    // scripts/run stops QEMU through timeout(1): QEMU's "terminating on
+    // signal 15 from pid N (timeout)" read as a time-out after the fatal line.
+    assert!(!all.contains("terminating on signal"), "{all}");
 }
 
 /// A DomU that is not started fails the run although Dom0's command exits
@@ -197,6 +200,33 @@ fn bad_options_are_refused_naming_the_option() {
         ),
         (&["--smmu-stage", "2"][..], "--smmu-stage 2 needs --smmu"),
         (&["--mem"][..], "--mem needs MiB"),
+        // An option whose value is missing does not take the next option.
+        (
+            &["--domu", "--xen-tools"][..],
+            "--domu needs KERNEL[,INITRD][,MEM], not the option --xen-tools",
+        ),
+        (&["--initrd", ""][..], "--initrd needs a file"),
+        (
+            &["--board", "exynos5250-snow"][..],
+            "--board exynos5250-snow: scripts/run boots QEMU's virt machine only",
+        ),
+        // Options that exclude each other: the last no longer wins silently.
+        (
+            &["--domu-xenstore", "--domu-plain"][..],
+            "--domu-xenstore and --domu-plain exclude each other",
+        ),
+        (
+            &["--no-initrd", "--initrd", "/nonexistent"][..],
+            "--no-initrd and --initrd exclude each other",
+        ),
+        (
+            &["--kernel", "/nonexistent", "--no-dom0"][..],
+            "--dom0 and --no-dom0 exclude each other",
+        ),
+        (
+            &["--no-dom0", "--dom0-args", "quiet"][..],
+            "--no-dom0 and --dom0-args exclude each other",
+        ),
     ] {
         let o = run("bad-option", args);
         let all = output_text(&o);
@@ -207,5 +237,104 @@ fn bad_options_are_refused_naming_the_option() {
         );
         assert!(!all.contains("building"), "{args:?} built first: {all}");
         assert!(!all.contains("qemu-system-arm"), "{args:?} ran QEMU: {all}");
+    }
+}
+
+/// The other scripts parse their options the same way (lib/common.sh's
+/// need and one_of): a missing value is not taken from the next option, and
+/// options that exclude each other are refused, naming both, before any
+/// build or download.
+#[test]
+fn other_scripts_refuse_an_option_as_a_value_and_exclusive_options() {
+    for (script, args, msg) in [
+        (
+            "build",
+            &["--board", "--debug"][..],
+            "--board needs a name, not the option --debug",
+        ),
+        (
+            "fetch-dom0",
+            &["--dom0", "--modules", "/tmp"][..],
+            "--dom0 needs a kernel, not the option --modules",
+        ),
+        ("snow-image", &["--kernel"][..], "--kernel needs a file"),
+        (
+            "snow-image",
+            &["--check", "--check-only"][..],
+            "--check and --check-only exclude each other",
+        ),
+        (
+            "bench",
+            &["--smp-only", "--domu-only"][..],
+            "--smp-only and --domu-only exclude each other",
+        ),
+    ] {
+        let o = Command::new(snowvisor_tests::root().join("scripts").join(script))
+            .args(args)
+            .output()
+            .expect("cannot start the script");
+        let all = output_text(&o);
+        assert_eq!(o.status.code(), Some(1), "{script} {args:?}: {all}");
+        assert!(
+            all.contains(&format!("[snowvisor] error: {msg}")),
+            "{script} {args:?}: {all}"
+        );
+        assert!(!all.contains("building"), "{script} {args:?} built: {all}");
+    }
+}
+
+/// Every option scripts/run's parser takes (its `--name)` case labels) is
+/// in `scripts/run --help` and in README's synopsis of scripts/run, and
+/// --help prints the whole header (it used to stop short of its end).
+#[test]
+fn help_and_readme_name_every_option() {
+    let root = snowvisor_tests::root();
+    let script = std::fs::read_to_string(root.join("scripts/run")).unwrap();
+    let options: Vec<&str> = script
+        .lines()
+        .map(str::trim_start)
+        .filter_map(|l| l.split_once(')').map(|(label, _)| label))
+        .filter(|label| {
+            label.starts_with("--")
+                && label.split('|').all(|o| {
+                    o.len() > 2 && o.chars().all(|c| c == '-' || c.is_ascii_alphanumeric())
+                })
+        })
+        .flat_map(|label| label.split('|'))
+        .collect();
+    assert!(options.len() >= 25, "{options:?}");
+    let help = Command::new(root.join("scripts/run"))
+        .arg("--help")
+        .output()
+        .expect("cannot start scripts/run");
+    assert_eq!(help.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&help.stdout);
+    let header: Vec<&str> = script
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with('#'))
+        .collect();
+    assert_eq!(help.lines().collect::<Vec<_>>(), header);
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let start = readme
+        .find("    scripts/run [")
+        .expect("README: no scripts/run synopsis");
+    let end = start + readme[start..].find("\n\n").unwrap();
+    let synopsis = &readme[start..end];
+    for o in options {
+        if o == "--help" {
+            continue;
+        }
+        // As a word: "--domu" is not found in "--domu-args".
+        let word = |text: &str| {
+            text.match_indices(o).any(|(i, _)| {
+                !text[i + o.len()..].starts_with(|c: char| c == '-' || c.is_ascii_alphanumeric())
+            })
+        };
+        assert!(word(&help), "scripts/run --help does not name {o}");
+        assert!(
+            word(synopsis),
+            "README's scripts/run synopsis does not name {o}:\n{synopsis}"
+        );
     }
 }

@@ -193,6 +193,8 @@ fn xl_reads_the_machine_the_domains_and_the_log() {
     assert_eq!(val("xen_caps"), "xen-3.0-armv7l");
     assert_eq!(val("xen_scheduler"), "credit");
     assert_eq!(val("xen_pagesize"), "4096");
+    // XENVER_commandline: snowvisor's own arguments (Opts' --hyp-args).
+    assert_eq!(val("xen_commandline"), "loglvl=info");
 
     // Two CPUs: the DomU takes one for itself, Dom0 the other.
     let list = command(&mut b, "list", 0);

@@ -78,22 +78,7 @@ fn read(d: &Domain) -> DomainInfo {
                 .iter()
                 .filter(|v| v.power == snowvisor_core::psci::Power::On)
                 .count() as u32;
-            DomainInfo {
-                domid: d.id,
-                name: d.name,
-                tot_pages: pages,
-                max_pages: pages,
-                nr_vcpus: d.vcpus.len() as u32,
-                nr_online_vcpus: online,
-                running: online > 0,
-                blocked: false,
-                paused: false,
-                shutdown: None,
-                dying: false,
-                cpu_time_ns: 0,
-                shared_info_gfn: 0,
-                nr_spis: 0,
-            }
+            DomainInfo::new(d.id, d.name, pages, d.vcpus.len() as u32, online)
         }
     };
     i.domid = d.id;

@@ -206,6 +206,7 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
     let tree = HostTree::new(dtb).unwrap_or_else(|e| fatal!("{e}"));
     let args = BootArgs::parse(tree.hypervisor_bootargs().unwrap_or(""));
     console::set_level(args.loglvl);
+    crate::ramlog::report();
     PANIC_SECS.store(args.panic_secs, Ordering::Relaxed);
     crate::smp::set_slice_ms(args.sched_slice_ms);
     crate::smp::set_ratelimit_us(args.sched_ratelimit_us);

@@ -7,6 +7,35 @@ TARGET_TRIPLE=armv7a-none-eabi
 say() { printf '[snowvisor] %s\n' "$*" >&2; }
 die() { printf '[snowvisor] error: %s\n' "$*" >&2; exit 1; }
 
+# usage SCRIPT: prints SCRIPT's leading comment block (after the #! line),
+# its --help text, however long it grows.
+usage() { awk 'NR == 1 { next } !/^#/ { exit } { print }' "$1"; }
+
+# Option parsing, shared by the scripts' `while [ $# -gt 0 ]; case "$1"` loops.
+# need OPTION WHAT ARGC VALUE: for OPTION (the loop's "$1") that takes a value,
+# with ARGC = $# and VALUE = "${2-}": dies unless the value is there, is not
+# empty and is not the next option (a value may not start with "--"), so that
+# `--domu --xen-tools` is refused instead of taking --xen-tools as a file.
+need() {
+    [ "$3" -ge 2 ] && [ -n "$4" ] || die "$1 needs $2"
+    need_text "$@"
+}
+# need_text OPTION WHAT ARGC VALUE: the same for a free-text value (a command
+# line, a shell command), which may be empty ("").
+need_text() {
+    [ "$3" -ge 2 ] || die "$1 needs $2"
+    case "$4" in --*) die "$1 needs $2, not the option $4 (a value may not start with --)" ;; esac
+}
+# one_of VAR OPTION: for options that exclude each other (VAR names a shell
+# variable of the group, empty at first): records OPTION in VAR and dies,
+# naming both, when another option of the group came before it; the same
+# option again is fine.
+one_of() {
+    local before=${!1}
+    [ -z "$before" ] || [ "$before" = "$2" ] || die "$before and $2 exclude each other: give one of them"
+    printf -v "$1" '%s' "$2"
+}
+
 as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
         die "need root to run: $*"

@@ -273,7 +273,7 @@ mod tests {
         assert_eq!(a.loglvl, LogLevel::Debug);
         assert_eq!(
             a.dom0_mem
-                .map(|(m, t)| (m.resolve(t, 1 << 30, 2 << 20).0, t)),
+                .map(|(m, t)| (m.resolve(t, 1 << 30, 2 << 20).unwrap().0, t)),
             Some((512 << 20, "512M"))
         );
         assert_eq!(a.iommu, Some("hide:arm,smmu-v3"));

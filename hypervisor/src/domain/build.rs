@@ -41,6 +41,8 @@ pub enum BuildError {
     ModuleCopyConflict,
     Xen(snowvisor_xen::ConfigError),
     NoGrantRegion,
+    /// `dom0_mem=` leaves Dom0 nothing (the message names value and minimum).
+    Dom0Mem(String),
 }
 
 impl core::fmt::Display for BuildError {
@@ -52,6 +54,7 @@ impl core::fmt::Display for BuildError {
             BuildError::Map(e) => write!(f, "{e}"),
             BuildError::NoGicv => write!(f, "the GIC node has no GICV frame: no virtual CPU interface for Dom0"),
             BuildError::Xen(e) => write!(f, "{e}"),
+            BuildError::Dom0Mem(e) => write!(f, "{e}"),
             BuildError::NoGrantRegion => write!(
                 f,
                 "no free 1 MiB-aligned range below 4 GiB for Dom0's grant-table region"
@@ -184,15 +187,20 @@ fn build<A: Arch>(
         layout::check_modules(&modules, &ram, hyp).map_err(BuildError::Layout)?;
     let zimage = ZImage::parse(module_bytes(kernel.region)).map_err(BuildError::Layout)?;
     let dom0_ram = snowvisor_core::domain::domu_mem::subtract(&ram, &host.domu_memory);
-    let limit = args.dom0_mem.map(|(m, text)| {
-        let available = layout::dom0_banks(&dom0_ram, hyp, None)
-            .iter()
-            .map(|b| b.size)
-            .sum();
-        let (bytes, notes) = m.resolve(text, available, layout::GRANULE);
-        notes.iter().for_each(|n| warn!("{n}"));
-        bytes
-    });
+    let limit = match args.dom0_mem {
+        Some((m, text)) => {
+            let available = layout::dom0_banks(&dom0_ram, hyp, None)
+                .iter()
+                .map(|b| b.size)
+                .sum();
+            let (bytes, notes) = m
+                .resolve(text, available, layout::GRANULE)
+                .map_err(BuildError::Dom0Mem)?;
+            notes.iter().for_each(|n| warn!("{n}"));
+            Some(bytes)
+        }
+        None => None,
+    };
     let banks = layout::dom0_banks(&dom0_ram, hyp, limit);
     // Nothing of snowvisor's goes into memory firmware reserved (the image,
     // heap and RAM log were checked at boot): Dom0's tree and module copies
@@ -236,7 +244,14 @@ fn build<A: Arch>(
     }
 
     let vcpus = dom0_vcpus(args.dom0_max_vcpus, &host.domu_cpus);
-    let xcfg = XenConfig::dom0(vcpus.len() as u32, plan.swiotlb.enabled);
+    let xcfg = XenConfig {
+        // Dom0's `XENVER_commandline` (`xl info`'s xen_commandline): the
+        // arguments snowvisor parsed, kept for the domain's life.
+        commandline: Box::leak(
+            String::from(tree.hypervisor_bootargs().unwrap_or("")).into_boxed_str(),
+        ),
+        ..XenConfig::dom0(vcpus.len() as u32, plan.swiotlb.enabled)
+    };
     let grant_table = xen_params::grant_table_region(
         &xen_params::taken_regions(tree, &plan, &ram),
         u64::from(xcfg.max_grant_frames) << 12,

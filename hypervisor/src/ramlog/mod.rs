@@ -12,7 +12,7 @@ pub use snowvisor_core::ramlog::*;
 mod target;
 
 #[cfg(target_arch = "arm")]
-pub use target::{selftest, start};
+pub use target::{report, selftest, start};
 
 /// The log of this machine, once attached.
 static RING: Mutex<Option<Ring<'static>>> = Mutex::new(None);

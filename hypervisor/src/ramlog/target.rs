@@ -2,7 +2,10 @@
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use log::{info, warn};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use log::{info, warn, Level};
 
 use super::*;
 use crate::board::Board;
@@ -13,13 +16,33 @@ static PREVIOUS_FLAGS: AtomicU32 = AtomicU32::new(0);
 
 const PSCI_SYSTEM_RESET: u32 = 0x8400_0009;
 
-/// Attaches the board's RAM log and says what the previous boot left;
-/// `own` is snowvisor's image, stack and heap (start, end), which it must
+/// What [`start`] has to say, held until the boot arguments set the log
+/// level ([`report`]): `loglvl=none` prints no info line, these included.
+static PENDING: spin::Mutex<Vec<(Level, String)>> = spin::Mutex::new(Vec::new());
+
+fn pending(level: Level, line: String) {
+    PENDING.lock().push((level, line));
+}
+
+/// Prints what [`start`] found, at the log level the boot arguments set
+/// (call once, after `console::set_level`).
+pub fn report() {
+    let lines = core::mem::take(&mut *PENDING.lock());
+    for (level, line) in lines {
+        log::log!(level, "{line}");
+    }
+}
+
+/// Attaches the board's RAM log and notes what the previous boot left, for
+/// [`report`] to print once the log level is known; `own` is snowvisor's image, stack and heap (start, end), which it must
 /// not overlap.
 pub fn start<B: Board>(own: (usize, usize)) {
     let Some(place) = B::RAM_LOG else { return };
     if let Err(e) = check_place(place.base, place.size, B::RAM_WINDOW, own) {
-        warn!("ramlog: {e}; running without a RAM log");
+        pending(
+            Level::Warn,
+            format!("ramlog: {e}; running without a RAM log"),
+        );
         return;
     }
     // SAFETY: the window was checked to lie in RAM and outside snowvisor's
@@ -31,7 +54,10 @@ pub fn start<B: Board>(own: (usize, usize)) {
     let (ring, att) = match Ring::attach(mem) {
         Ok(x) => x,
         Err(e) => {
-            warn!("ramlog: {e}; running without a RAM log");
+            pending(
+                Level::Warn,
+                format!("ramlog: {e}; running without a RAM log"),
+            );
             return;
         }
     };
@@ -39,21 +65,30 @@ pub fn start<B: Board>(own: (usize, usize)) {
     let last = last_line(ring.previous());
     install(ring, place.base);
     PREVIOUS_FLAGS.store(att.previous_flags, Ordering::Relaxed);
-    info!(
-        "ramlog: {} KiB at {:#010x} ({} bytes per boot), boot {}",
-        place.size >> 10,
-        place.base,
-        cap,
-        att.boot_count
+    pending(
+        Level::Info,
+        format!(
+            "ramlog: {} KiB at {:#010x} ({} bytes per boot), boot {}",
+            place.size >> 10,
+            place.base,
+            cap,
+            att.boot_count
+        ),
     );
     if att.warm {
-        info!(
-            "ramlog: previous boot log: {} bytes, last line: {}",
-            att.previous_len,
-            last.as_deref().unwrap_or("(none)")
+        pending(
+            Level::Info,
+            format!(
+                "ramlog: previous boot log: {} bytes, last line: {}",
+                att.previous_len,
+                last.as_deref().unwrap_or("(none)")
+            ),
         );
     } else {
-        info!("ramlog: no previous boot log (cold boot: no valid header)");
+        pending(
+            Level::Info,
+            "ramlog: no previous boot log (cold boot: no valid header)".into(),
+        );
     }
 }
 

@@ -98,6 +98,13 @@ pub struct XenConfig {
     pub version: (u16, u16),
     /// `XENVER_extraversion` (at most 15 bytes are kept).
     pub extraversion: &'static str,
+    /// The hypervisor's command line, as `XENVER_commandline` gives it to
+    /// Dom0 (`xl info`'s `xen_commandline`): snowvisor's own arguments,
+    /// `/chosen/xen,xen-bootargs` or else `bootargs`. At most 1023 bytes are
+    /// kept (`xen_commandline_t` is `char[1024]` with its NUL,
+    /// `public/version.h`); an unprivileged domain gets `"<denied>"`
+    /// instead, as from Xen 4.17's XSM dummy policy (`XSM_PRIV`).
+    pub commandline: &'static str,
     /// Dom0 is mapped 1:1 (IPA == PA): report `XENFEAT_direct_mapped`, else
     /// `XENFEAT_not_direct_mapped` (from the IOMMU plan / `swiotlb=`).
     pub direct_mapped: bool,
@@ -142,6 +149,7 @@ impl XenConfig {
             nr_vcpus,
             version: (4, 17),
             extraversion: "-snowvisor",
+            commandline: "",
             direct_mapped,
             max_grant_frames: 64,
             max_grant_maps: 1024,
@@ -459,22 +467,18 @@ impl Xen {
                 blocked &= run.state == abi::runstate::BLOCKED;
             }
         }
-        let pages = u64::from(ram_pages);
         DomainInfo {
-            domid: self.cfg.domid,
-            name: self.cfg.name,
-            tot_pages: pages,
-            max_pages: pages,
-            nr_vcpus: self.cfg.nr_vcpus,
-            nr_online_vcpus: online,
             running,
             blocked: blocked && online > 0,
-            paused: false,
-            shutdown: None,
-            dying: false,
             cpu_time_ns,
             shared_info_gfn: self.shared.shared_info_gfn().unwrap_or(0),
-            nr_spis: 0,
+            ..DomainInfo::new(
+                self.cfg.domid,
+                self.cfg.name,
+                u64::from(ram_pages),
+                self.cfg.nr_vcpus,
+                online,
+            )
         }
     }
 

@@ -143,6 +143,38 @@ pub struct DomainInfo {
     pub nr_spis: u32,
 }
 
+impl DomainInfo {
+    /// Domain `domid` called `name` with `pages` 4 KiB pages of RAM (now
+    /// and at most) and `nr_vcpus` vCPUs, `nr_online_vcpus` of them online:
+    /// running if one is online, not blocked, paused, shut down or dying,
+    /// no CPU time counted, no `shared_info` placed, no SPIs. Callers set
+    /// what they know beyond that (`DomainInfo { .., ..DomainInfo::new(..) }`).
+    pub fn new(
+        domid: u16,
+        name: &'static str,
+        pages: u64,
+        nr_vcpus: u32,
+        nr_online_vcpus: u32,
+    ) -> Self {
+        DomainInfo {
+            domid,
+            name,
+            tot_pages: pages,
+            max_pages: pages,
+            nr_vcpus,
+            nr_online_vcpus,
+            running: nr_online_vcpus > 0,
+            blocked: false,
+            paused: false,
+            shutdown: None,
+            dying: false,
+            cpu_time_ns: 0,
+            shared_info_gfn: 0,
+            nr_spis: 0,
+        }
+    }
+}
+
 /// The machine as `XEN_SYSCTL_physinfo` describes it (Xen 4.17's
 /// `common/sysctl.c` and ARM's `arch_do_physinfo`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -725,20 +725,5 @@ impl ExitCounters for Counters {
 
 /// A running domain with `vcpus` vCPUs and 64 MiB of RAM.
 pub fn info(domid: u16, name: &'static str, vcpus: u32) -> DomainInfo {
-    DomainInfo {
-        domid,
-        name,
-        tot_pages: 16384,
-        max_pages: 16384,
-        nr_vcpus: vcpus,
-        nr_online_vcpus: vcpus,
-        running: true,
-        blocked: false,
-        paused: false,
-        shutdown: None,
-        dying: false,
-        cpu_time_ns: 0,
-        shared_info_gfn: 0,
-        nr_spis: 0,
-    }
+    DomainInfo::new(domid, name, 16384, vcpus, vcpus)
 }

@@ -9,6 +9,10 @@ use super::{Ctx, HcResult, Outcome, Xen};
 /// `XENVER_capabilities` of a 32-bit ARM Xen.
 const CAPABILITIES: &[u8] = b"xen-3.0-armv7l ";
 
+/// What Xen 4.17 gives a domain a sub-op is denied to (`xen_deny()`,
+/// `common/version.c`), without its NUL.
+const DENIED: &[u8] = b"<denied>";
+
 /// Copies `s` into a NUL-padded `char[N]`, keeping the final NUL.
 fn c_string<const N: usize>(s: &str) -> [u8; N] {
     let mut out = [0u8; N];
@@ -101,7 +105,16 @@ impl Xen {
                 Ok(Outcome::Return(0))
             }
             xenver::COMMANDLINE => {
-                write_padded(cx.mem, arg, &[], xenver::COMMANDLINE_LEN)?;
+                if self.privileged() {
+                    // Xen copies all of its `char[1024]`, the NUL-padded
+                    // line (`common/kernel.c`).
+                    let line = self.cfg.commandline.as_bytes();
+                    let n = line.len().min(xenver::COMMANDLINE_LEN - 1);
+                    write_padded(cx.mem, arg, &line[..n], xenver::COMMANDLINE_LEN)?;
+                } else {
+                    // `xen_deny()`'s string and its NUL, nothing more.
+                    write_padded(cx.mem, arg, DENIED, DENIED.len() + 1)?;
+                }
                 Ok(Outcome::Return(0))
             }
             xenver::BUILD_ID => Err(Errno::ENODATA),

@@ -132,7 +132,14 @@ impl Dom0Mem {
 
     /// Bytes for Dom0 out of `available` (RAM left after snowvisor), rounded
     /// down to `granule`, and a line for each way it differs from the request.
-    pub fn resolve(&self, text: &str, available: u64, granule: u64) -> (u64, Vec<String>) {
+    /// An error (the fatal line) when that rounds down to nothing: less than
+    /// one `granule` asked for, or all but more than there is.
+    pub fn resolve(
+        &self,
+        text: &str,
+        available: u64,
+        granule: u64,
+    ) -> Result<(u64, Vec<String>), String> {
         let mut notes = Vec::new();
         for a in [self.amount, self.min, self.max].into_iter().flatten() {
             if a.unitless {
@@ -170,6 +177,15 @@ impl Dom0Mem {
             want = available;
         }
         let rounded = want / granule * granule;
+        if rounded == 0 && available >= granule {
+            return Err(format!(
+                "dom0_mem={text}: {} is below the minimum of {} MiB and rounds down to 0 (Dom0's RAM is mapped in {} MiB granules): give dom0_mem={}M or more (booting Linux needs far more, some 32 MiB)",
+                describe_bytes(want),
+                granule / MIB,
+                granule / MIB,
+                granule / MIB
+            ));
+        }
         if rounded != want {
             notes.push(format!(
                 "dom0_mem={text}: {want} bytes rounded down to {} MiB (Dom0's RAM is mapped in {} MiB granules)",
@@ -177,7 +193,18 @@ impl Dom0Mem {
                 granule / MIB
             ));
         }
-        (rounded, notes)
+        Ok((rounded, notes))
+    }
+}
+
+/// `n` bytes as the largest exact unit of KiB and MiB, else in bytes.
+fn describe_bytes(n: u64) -> String {
+    if n != 0 && n.is_multiple_of(MIB) {
+        format!("{} MiB", n / MIB)
+    } else if n != 0 && n.is_multiple_of(1024) {
+        format!("{} KiB", n / 1024)
+    } else {
+        format!("{n} bytes")
     }
 }
 
@@ -191,6 +218,7 @@ mod tests {
         Dom0Mem::parse(s)
             .unwrap_or_else(|| panic!("{s}"))
             .resolve(s, host, 2 * MIB)
+            .unwrap()
             .0
     }
 
@@ -258,27 +286,60 @@ mod tests {
     fn never_more_than_asked_and_every_difference_reported() {
         let host = 1014 * MIB;
         let m = Dom0Mem::parse("4G").unwrap();
-        let (b, notes) = m.resolve("4G", host, 2 * MIB);
+        let (b, notes) = m.resolve("4G", host, 2 * MIB).unwrap();
         assert_eq!(b, host);
         assert!(notes[0].contains("4096 MiB asked for, only 1014 MiB available"));
         let (b, notes) = Dom0Mem::parse("65537K")
             .unwrap()
-            .resolve("65537K", host, 2 * MIB);
+            .resolve("65537K", host, 2 * MIB)
+            .unwrap();
         assert_eq!(b, 64 * MIB);
         assert!(notes[0].contains("rounded down to 64 MiB"), "{notes:?}");
         let (_, notes) = Dom0Mem::parse("524288")
             .unwrap()
-            .resolve("524288", host, 2 * MIB);
+            .resolve("524288", host, 2 * MIB)
+            .unwrap();
         assert!(notes[0].contains("read as KiB"), "{notes:?}");
-        let (b, notes) =
-            Dom0Mem::parse("256M,max:512M")
-                .unwrap()
-                .resolve("256M,max:512M", host, 2 * MIB);
+        let (b, notes) = Dom0Mem::parse("256M,max:512M")
+            .unwrap()
+            .resolve("256M,max:512M", host, 2 * MIB)
+            .unwrap();
         assert_eq!(b, 256 * MIB);
         assert!(notes[0].contains("not honoured"), "{notes:?}");
         let (_, notes) = Dom0Mem::parse("512M,max:512M")
             .unwrap()
-            .resolve("x", host, 2 * MIB);
+            .resolve("x", host, 2 * MIB)
+            .unwrap();
         assert!(notes.is_empty(), "{notes:?}");
+    }
+
+    /// Less than a granule is an error that names the option, the value
+    /// and the minimum, not a Dom0 with no RAM.
+    #[test]
+    fn below_one_granule_is_refused_naming_the_minimum() {
+        let host = 1014 * MIB;
+        for (text, what) in [
+            ("1M", "1 MiB"),
+            ("1023K", "1023 KiB"),
+            ("1000B", "1000 bytes"),
+            ("-2000M", "0 bytes"),
+        ] {
+            let e = Dom0Mem::parse(text)
+                .unwrap()
+                .resolve(text, host, 2 * MIB)
+                .unwrap_err();
+            assert_eq!(
+                e,
+                format!("dom0_mem={text}: {what} is below the minimum of 2 MiB and rounds down to 0 (Dom0's RAM is mapped in 2 MiB granules): give dom0_mem=2M or more (booting Linux needs far more, some 32 MiB)")
+            );
+        }
+        assert_eq!(
+            Dom0Mem::parse("2M")
+                .unwrap()
+                .resolve("2M", host, 2 * MIB)
+                .unwrap()
+                .0,
+            2 * MIB
+        );
     }
 }

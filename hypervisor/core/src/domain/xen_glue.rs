@@ -537,6 +537,23 @@ impl XenDom0 {
         nr: u32,
         args: [u32; 5],
     ) -> Outcome {
+        self.with_xen(arch, log, vcpu, |xen, mem, plat| {
+            xen.hypercall(mem, plat, nr, args)
+        })
+    }
+
+    /// Runs `f` on the domain's Xen state with its guest memory and its
+    /// platform (vCPU `vcpu` on the CPU `arch`; `log` the domain's): the
+    /// one place that splits the domain into what a [`Xen`] entry point
+    /// takes.
+    #[inline]
+    fn with_xen<A: Arch, R>(
+        &mut self,
+        arch: &A,
+        log: &GuestLog,
+        vcpu: u32,
+        f: impl FnOnce(&mut Xen, &mut dyn GuestMemory, &mut dyn Platform) -> R,
+    ) -> R {
         let XenDom0 {
             xen,
             space,
@@ -552,27 +569,14 @@ impl XenDom0 {
             arch,
             log,
         };
-        xen.hypercall(&mut mem, &mut plat, nr, args)
+        f(xen, &mut mem, &mut plat)
     }
 
     /// Console input for Dom0 (raises VIRQ_CONSOLE); returns bytes taken.
     pub fn console_input<A: Arch>(&mut self, arch: &A, log: &GuestLog, bytes: &[u8]) -> usize {
-        let XenDom0 {
-            xen,
-            space,
-            upcall,
-            domu,
-        } = self;
-        let mut mem = Dom0Memory { space, arch };
-        let mut plat = Dom0Platform {
-            space,
-            upcall,
-            domu,
-            vcpu: 0,
-            arch,
-            log,
-        };
-        xen.console_input(&mut mem, &mut plat, bytes)
+        self.with_xen(arch, log, 0, |xen, mem, plat| {
+            xen.console_input(mem, plat, bytes)
+        })
     }
 
     /// The domain's event-channel links, for the machine's list of domains
@@ -590,22 +594,7 @@ impl XenDom0 {
     /// Raises the ports other domains posted (under this domain's lock, on
     /// a CPU of one of its vCPUs; `log` is the domain's).
     pub fn drain_inbox<A: Arch>(&mut self, arch: &A, log: &GuestLog) {
-        let XenDom0 {
-            xen,
-            space,
-            upcall,
-            domu,
-        } = self;
-        let mut mem = Dom0Memory { space, arch };
-        let mut plat = Dom0Platform {
-            space,
-            upcall,
-            domu,
-            vcpu: 0,
-            arch,
-            log,
-        };
-        xen.drain_inbox(&mut mem, &mut plat);
+        self.with_xen(arch, log, 0, |xen, mem, plat| xen.drain_inbox(mem, plat));
     }
 
     /// The Xen state, for setting up static event channels at boot

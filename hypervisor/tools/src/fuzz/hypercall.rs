@@ -258,22 +258,8 @@ struct Plat<'a> {
 
 /// Domains 0 and 1, as a platform lists them.
 fn listed(domid: u16) -> DomainInfo {
-    DomainInfo {
-        domid,
-        name: if domid == 0 { "Domain-0" } else { "domU1" },
-        tot_pages: RAM.size >> 12,
-        max_pages: RAM.size >> 12,
-        nr_vcpus: 1,
-        nr_online_vcpus: 1,
-        running: true,
-        blocked: false,
-        paused: false,
-        shutdown: None,
-        dying: false,
-        cpu_time_ns: 0,
-        shared_info_gfn: 0,
-        nr_spis: 0,
-    }
+    let name = if domid == 0 { "Domain-0" } else { "domU1" };
+    DomainInfo::new(domid, name, RAM.size >> 12, 1, 1)
 }
 
 impl Platform for Plat<'_> {

@@ -52,10 +52,15 @@ fn xen_version_sub_ops() {
         g.call(hc::XEN_VERSION, [xenver::GUEST_HANDLE, ARG, 0, 0, 0]),
         0
     );
+    g.put_bytes(ARG, &[0xff; 1100]);
     assert_eq!(
         g.call(hc::XEN_VERSION, [xenver::COMMANDLINE, ARG, 0, 0, 0]),
         0
     );
+    // No command line: all 1024 bytes NUL, none beyond.
+    let line = g.get_bytes(ARG, 1025);
+    assert!(line[..1024].iter().all(|&b| b == 0));
+    assert_eq!(line[1024], 0xff);
     assert_eq!(
         g.call(hc::XEN_VERSION, [xenver::BUILD_ID, ARG, 0, 0, 0]),
         Errno::ENODATA.ret()
@@ -639,4 +644,48 @@ fn runstate_area_is_updated_per_vcpu() {
     g.xen.set_runstate(&mut g.mem, 0, runstate::BLOCKED, 10);
     let r: VcpuRunstateInfo = g.get(area);
     assert_eq!(r.state_entry_time, 1000);
+}
+
+/// `XENVER_commandline`: Dom0 reads the hypervisor's command line in
+/// `xen_commandline_t` (`char[1024]`, NUL-padded, cut to 1023 bytes and a
+/// NUL); a DomU reads `"<denied>"` and nothing more is written.
+#[test]
+fn xen_version_commandline() {
+    let mut g = Guest::new(XenConfig {
+        commandline: "loglvl=info dom0_mem=512M",
+        ..XenConfig::dom0(1, true)
+    });
+    g.put_bytes(ARG, &[0xff; 1100]);
+    assert_eq!(
+        g.call(hc::XEN_VERSION, [xenver::COMMANDLINE, ARG, 0, 0, 0]),
+        0
+    );
+    let line = g.get_bytes(ARG, 1025);
+    assert_eq!(&line[..26], b"loglvl=info dom0_mem=512M\0");
+    assert!(line[26..1024].iter().all(|&b| b == 0));
+    assert_eq!(line[1024], 0xff);
+
+    // A line longer than the buffer: 1023 bytes and the NUL.
+    let long: &'static str = Box::leak("x".repeat(2000).into_boxed_str());
+    let mut g = Guest::new(XenConfig {
+        commandline: long,
+        ..XenConfig::dom0(1, true)
+    });
+    g.put_bytes(ARG, &[0xff; 1100]);
+    assert_eq!(
+        g.call(hc::XEN_VERSION, [xenver::COMMANDLINE, ARG, 0, 0, 0]),
+        0
+    );
+    let line = g.get_bytes(ARG, 1025);
+    assert!(line[..1023].iter().all(|&b| b == b'x'));
+    assert_eq!((line[1023], line[1024]), (0, 0xff));
+
+    // A DomU: denied, as under Xen's dummy XSM policy.
+    let (_, mut u) = Guest::pair(1);
+    u.put_bytes(ARG, &[0xff; 16]);
+    assert_eq!(
+        u.call(hc::XEN_VERSION, [xenver::COMMANDLINE, ARG, 0, 0, 0]),
+        0
+    );
+    assert_eq!(u.get_bytes(ARG, 10), b"<denied>\0\xff");
 }
