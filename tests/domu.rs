@@ -276,3 +276,43 @@ fn two_domus_and_dom0_on_one_cpu() {
         }
     }
 }
+
+/// `--smp 1 --domu-vcpus 2`: a DomU with `cpus = <2>` brings both its
+/// vCPUs up (PSCI CPU_ON), sharing the one CPU with each other and with
+/// Dom0's vCPU, and reaches /init; Dom0 reaches /init too.
+#[test]
+fn a_domu_with_two_vcpus_on_one_cpu() {
+    let mut b = Boot::start(&Opts {
+        smp: 1,
+        dom0_args: "console=hvc0".into(),
+        domus: vec!["default".into()],
+        domu_vcpus: Some(2),
+        domu_args: Some("console=ttyAMA0 snowvisor.test=poweroff".into()),
+        dom0_cmd: Some(WAIT_FOR_D1_OFF.into()),
+        ..Opts::default()
+    });
+    let line = b.expect("d1 (domU1): ", 300);
+    assert!(
+        line.contains("2 vCPU(s) on the CPU(s) with MPIDR 0x80000000, 0x80000000 (shared), 256 MiB"),
+        "{line}"
+    );
+    b.expect("d1: vCPU 0 starts vCPU 1 (MPIDR 0x80000001)", 1200);
+    b.expect("(d1) snowvisor-dom0: init reached", 1200);
+    b.expect(
+        "snowvisor: d1: PSCI SYSTEM_OFF: this domain is off (the others go on)",
+        900,
+    );
+    b.expect("dom0 runs after d1's poweroff: 1", 900);
+    b.expect("snowvisor-dom0: cmd exit 0", 60);
+    let all = b.console().replace('\r', "");
+    let d1 = lines_with(&all, "(d1) ");
+    // Linux's own count of the CPUs it brought up (kernel/smp.c,
+    // arch/arm/kernel/smp.c), in the DomU's console.
+    for want in ["smp: Brought up 1 node, 2 CPUs", "SMP: Total of 2 processors activated"] {
+        assert!(d1.iter().any(|l| l.contains(want)), "no (d1) {want:?}\n{all}");
+    }
+    assert!(
+        lines_with(&all, "snowvisor-dom0: ").contains(&"snowvisor-dom0: init reached"),
+        "{all}"
+    );
+}

@@ -73,7 +73,7 @@ qemu_dtb_with_modules() {
 }
 
 # Adds a dom0less node /chosen/domUN (Xen's booting.txt: xen,domain with
-# memory in KiB, cpus, vpl011, and its modules with 1-cell addresses) for
+# memory in KiB, cpus (QEMU_DOMU_VCPUS, default 1), vpl011, and its modules with 1-cell addresses) for
 # each entry "KERNEL|INITRD|MEM_MIB|BOOTARGS" of QEMU_DOMUS, and loads the
 # files from DOMU_MODULES_ADDR up. Called by qemu_dtb_with_modules, on its
 # copy of the tree ($out).
@@ -93,7 +93,7 @@ add_domus() {
             fdtput -t u "$out" "$node" '#address-cells' 1 &&
             fdtput -t u "$out" "$node" '#size-cells' 1 &&
             fdtput -t u "$out" "$node" memory 0 $((m * 1024)) &&
-            fdtput -t u "$out" "$node" cpus 1 &&
+            fdtput -t u "$out" "$node" cpus "${QEMU_DOMU_VCPUS:-1}" &&
             fdtput "$out" "$node" vpl011 ||
             dtb_fail "fdtput on $out failed"
         if [ -n "${QEMU_DOMU_XEN:-}" ]; then
