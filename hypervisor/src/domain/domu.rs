@@ -194,6 +194,17 @@ struct DomURebuild {
 
 impl Rebuild for DomURebuild {
     fn rebuild(&mut self, d: &mut Domain) -> Result<(), String> {
+        // Its next life reuses this RAM: Dom0 must map none of it (a
+        // mapping of the last life's page would show it the next one's).
+        // No new mapping from here on; if Dom0 still maps a page, the
+        // domain ends as it is (Dom0 keeps what it maps until it unmaps
+        // it, as under Xen with a dying domain) and its RAM is not reused.
+        let view = d.xen.as_ref().and_then(|x| x.peer_view());
+        if let Some(n) = view.as_ref().map(|v| v.close()).filter(|&n| n > 0) {
+            return Err(format!(
+                "Dom0 still maps {n} of its page(s) through its grants (gntdev): its next life would reuse them, so it is not restarted and keeps its memory as it is until the end"
+            ));
+        }
         scrub(&self.pieces);
         let (kernel_ipa, kernel_len) = self.kernel;
         copy_across(&self.kept, 0, &self.ext, kernel_ipa, kernel_len)?;
@@ -232,7 +243,7 @@ impl Rebuild for DomURebuild {
                 self.hyp,
                 crate::cpu::STAGE2_HOOKS,
             );
-            pv_channel(d.name, d.id, &mut xd, &self.ext, self.xs_page)?;
+            pv_channel(d.name, d.id, &mut xd, &self.ext, self.xs_page, view)?;
             d.xen = Some(xd);
         }
         (crate::cpu::STAGE2_HOOKS.stage2_changed)();
@@ -372,7 +383,7 @@ pub fn build(
         None
     };
     if let Some(x) = xen.as_mut() {
-        pv_channel(name, spec.domid, x, &ext, xs_page)?;
+        pv_channel(name, spec.domid, x, &ext, xs_page, None)?;
     }
 
     // Virtual interrupts only: SGIs, its virtual timer, the event PPI, the
@@ -531,31 +542,47 @@ fn xenstore_page(stage2: &mut Stage2, pa: u64) -> Result<(), String> {
 /// entry 1 (`GNTTAB_RESERVED_XENSTORE`) granting the page to Dom0
 /// (`xc_dom_gnttab_seed`); no console page (its console is the vpl011, and
 /// `init-dom0less` seeds none either).
+///
+/// `last`: at a restart, the view Dom0 had of its last life (closed, no
+/// mapping left: [`PeerView::close`]), reopened for this one
+/// ([`PeerView::reopen`]), so that the machine's list of domains keeps
+/// one view per DomU.
 fn pv_channel(
     name: &str,
     domid: u16,
     x: &mut XenDom0,
     ext: &[Extent],
     xs_page: Option<u64>,
+    last: Option<Arc<PeerView>>,
 ) -> Result<(), String> {
     let max_frames = x.xen_mut().config().max_grant_frames;
     let gfn = gl::GUEST_XENSTORE_BASE >> 12;
-    let Some(pa) = xs_page else {
-        let view = PeerView::new(domid, max_frames, ext.to_vec(), Vec::new(), None);
-        x.set_peer_view(Arc::new(view));
+    let port = match xs_page {
+        Some(_) => Some(
+            x.alloc_unbound(0)
+                .map_err(|e| format!("its xenstore event channel: {e}"))?,
+        ),
+        None => None,
+    };
+    let view = match last {
+        Some(v) if v.reopen(port) => v,
+        Some(_) => {
+            return Err(format!(
+                "its xenstore event channel is port {port:?}, not its first life's"
+            ))
+        }
+        None => Arc::new(PeerView::new(
+            domid,
+            max_frames,
+            ext.to_vec(),
+            xs_page.map(|pa| alloc::vec![(gfn, pa)]).unwrap_or_default(),
+            port.map(|p| (p, u64::MAX)),
+        )),
+    };
+    x.set_peer_view(view);
+    let (Some(port), Some(_)) = (port, xs_page) else {
         return Ok(());
     };
-    let port = x
-        .alloc_unbound(0)
-        .map_err(|e| format!("its xenstore event channel: {e}"))?;
-    let view = PeerView::new(
-        domid,
-        max_frames,
-        ext.to_vec(),
-        alloc::vec![(gfn, pa)],
-        Some((port, u64::MAX)),
-    );
-    x.set_peer_view(Arc::new(view));
     let at = x
         .grant_entry_pa(gnttabop::RESERVED_XENSTORE)
         .map_err(|e| format!("its grant table: {e}"))?;
