@@ -276,3 +276,115 @@ fn two_domus_and_dom0_on_one_cpu() {
         }
     }
 }
+
+/// `--smp 1 --domu-vcpus 2`: a DomU with `cpus = <2>` brings both its
+/// vCPUs up (PSCI CPU_ON), sharing the one CPU with each other and with
+/// Dom0's vCPU, and reaches /init; Dom0 reaches /init too.
+#[test]
+fn a_domu_with_two_vcpus_on_one_cpu() {
+    let mut b = Boot::start(&Opts {
+        smp: 1,
+        dom0_args: "console=hvc0".into(),
+        domus: vec!["default".into()],
+        domu_vcpus: Some(2),
+        domu_args: Some("console=ttyAMA0 snowvisor.test=poweroff".into()),
+        dom0_cmd: Some(WAIT_FOR_D1_OFF.into()),
+        ..Opts::default()
+    });
+    let line = b.expect("d1 (domU1): ", 300);
+    assert!(
+        line.contains(
+            "2 vCPU(s) on the CPU(s) with MPIDR 0x80000000, 0x80000000 (shared), 256 MiB"
+        ),
+        "{line}"
+    );
+    b.expect("d1: vCPU 0 starts vCPU 1 (MPIDR 0x80000001)", 1200);
+    b.expect("(d1) snowvisor-dom0: init reached", 1200);
+    b.expect(
+        "snowvisor: d1: PSCI SYSTEM_OFF: this domain is off (the others go on)",
+        900,
+    );
+    b.expect("dom0 runs after d1's poweroff: 1", 900);
+    b.expect("snowvisor-dom0: cmd exit 0", 60);
+    let all = b.console().replace('\r', "");
+    let d1 = lines_with(&all, "(d1) ");
+    // Linux's own count of the CPUs it brought up (kernel/smp.c,
+    // arch/arm/kernel/smp.c), in the DomU's console.
+    for want in [
+        "smp: Brought up 1 node, 2 CPUs",
+        "SMP: Total of 2 processors activated",
+    ] {
+        assert!(
+            d1.iter().any(|l| l.contains(want)),
+            "no (d1) {want:?}\n{all}"
+        );
+    }
+    assert!(
+        lines_with(&all, "snowvisor-dom0: ").contains(&"snowvisor-dom0: init reached"),
+        "{all}"
+    );
+}
+
+/// `--smp 2 --domu-vcpus 2 --domu-cpupool 1`: Xen 4.17's boot-time
+/// cpupool (`/chosen/cpupool` with CPU 1, the DomU's `domain-cpupool`
+/// naming it): both DomU vCPUs run on CPU 1 only (without the pool one
+/// would share CPU 0 with Dom0), Dom0 stays on CPU 0 (Pool-0, the boot
+/// CPU's); the DomU brings both up and reaches /init.
+#[test]
+fn a_domu_in_a_cpupool_runs_on_its_cpus_only() {
+    let mut b = Boot::start(&Opts {
+        smp: 2,
+        dom0_args: "console=hvc0".into(),
+        domus: vec!["default".into()],
+        domu_vcpus: Some(2),
+        domu_cpupool: Some("1".into()),
+        domu_args: Some("console=ttyAMA0 snowvisor.test=poweroff".into()),
+        dom0_cmd: Some(WAIT_FOR_D1_OFF.into()),
+        ..Opts::default()
+    });
+    b.expect(
+        "cpupool: Pool-0 (the CPUs no xen,cpupool node lists): CPU(s) with MPIDR 0x80000000 (the boot CPU's: Dom0's)",
+        300,
+    );
+    b.expect(
+        "cpupool: Pool-1 /chosen/cpupool: CPU(s) with MPIDR 0x80000001",
+        60,
+    );
+    let line = b.expect("d1 (domU1): ", 60);
+    assert!(
+        line.contains("2 vCPU(s) on the CPU(s) with MPIDR 0x80000001, 0x80000001 (its cpupool's; cpupool Pool-1 /chosen/cpupool), 256 MiB"),
+        "{line}"
+    );
+    b.expect(
+        "snowvisor: dom0: 1 vCPU(s) on 1 CPU(s): MPIDR 0x80000000 on CPU 0x80000000",
+        60,
+    );
+    b.expect("(d1) snowvisor-dom0: init reached", 900);
+    b.expect(
+        "snowvisor: d1: PSCI SYSTEM_OFF: this domain is off (the others go on)",
+        600,
+    );
+    b.expect("dom0 runs after d1's poweroff: 1", 900);
+    b.expect("snowvisor-dom0: cmd exit 0", 60);
+    let all = b.console().replace('\r', "");
+    // Where each vCPU was loaded: CPU 1's GIC CPU interface (bit 0x02),
+    // for the DomU's first vCPU and the one its Linux started.
+    for v in 0..2 {
+        let want = format!("snowvisor: d1: vCPU {v} (MPIDR 0x8000000{v}) starts at ");
+        let l = all
+            .lines()
+            .find(|l| l.contains(&want))
+            .unwrap_or_else(|| panic!("no {want:?}\n{all}"));
+        assert!(
+            l.ends_with("on the CPU with GIC interface bit 0x02"),
+            "{l}\n{all}"
+        );
+    }
+    let d1 = lines_with(&all, "(d1) ");
+    assert!(
+        d1.iter()
+            .any(|l| l.contains("smp: Brought up 1 node, 2 CPUs")),
+        "{all}"
+    );
+    assert!(!all.contains("cpupool-sched"), "{all}");
+}

@@ -168,6 +168,10 @@ pub struct Opts {
     /// line (`--domu-args`).
     pub domus: Vec<String>,
     pub domu_args: Option<String>,
+    /// The DomUs' vCPUs (`--domu-vcpus N`; `None`: scripts/run's default, 1).
+    pub domu_vcpus: Option<u32>,
+    /// The DomUs' cpupool: its CPUs (`--domu-cpupool CPUS`, e.g. "1").
+    pub domu_cpupool: Option<String>,
     /// Static event channels between Dom0 and domU1 (`--evtchn P0:P1` each).
     pub evtchns: Vec<String>,
     /// The DomUs get a xenstore page and channel (`--domu-xenstore`:
@@ -196,6 +200,8 @@ impl Default for Opts {
             uboot: None,
             domus: Vec::new(),
             domu_args: None,
+            domu_vcpus: None,
+            domu_cpupool: None,
             evtchns: Vec::new(),
             domu_xenstore: false,
             dom0_cmd: None,
@@ -242,6 +248,12 @@ impl Boot {
         }
         if let Some(a) = &o.domu_args {
             cmd.args(["--domu-args", a]);
+        }
+        if let Some(n) = o.domu_vcpus {
+            cmd.args(["--domu-vcpus", &n.to_string()]);
+        }
+        if let Some(c) = &o.domu_cpupool {
+            cmd.args(["--domu-cpupool", c]);
         }
         for e in &o.evtchns {
             cmd.args(["--evtchn", e]);

@@ -182,3 +182,60 @@ fn a_page_shared_through_a_grant_at_boot() {
     assert!(!all.contains("stage-2 fault"), "{all}");
     assert!(has("snowvisor: d1: SCHEDOP_shutdown(PowerOff)"), "{all}");
 }
+
+/// Dom0's side of the restart test: grant ref 1 of d1's first life mapped
+/// and unmapped; once d1 restarted, the same ref of its second life mapped
+/// and held (in the background) until snowvisor says d1 was not restarted
+/// again; then the holder ends (its mapping goes) and a new map of the
+/// ended d1 is tried.
+const HOLD_DOM0_CMD: &str = "[ -e /dev/xen/privcmd ] || insmod /lib/modules/xen-privcmd.ko 2>/dev/null; \
+    snowctl grant-hold 1 1 2; \
+    for i in $(seq 900); do snowctl dmesg 2>/dev/null | grep -q 'd1: restart: its RAM scrubbed' && break; sleep 1; done; \
+    snowctl grant-hold 1 1 1200 & h=$!; \
+    for i in $(seq 900); do snowctl dmesg 2>/dev/null | grep -q 'd1: cannot restart' && break; sleep 1; done; \
+    kill $h; wait $h; \
+    echo \"dom0 runs after d1's end: $(snowctl dmesg | grep -c 'd1: cannot restart')\"; \
+    snowctl grant-hold 1 1 1 || echo 'dom0: no new map of the ended d1'";
+
+/// A DomU's restart never lets Dom0 see its next life's memory through a
+/// mapping of the last one's: while Dom0 maps none of its pages it
+/// restarts, and its next life's grants map through the same view (grant
+/// ref 1 again); while Dom0 holds a mapping (gntdev) its reboot ends it
+/// instead (its RAM is not reused), Dom0 runs on, and no new mapping of
+/// the ended domain is made.
+#[test]
+fn a_domu_restarts_only_when_dom0_maps_none_of_its_pages() {
+    let mut b = Boot::start(&Opts {
+        smp: 2,
+        dom0_args: "console=hvc0".into(),
+        domus: vec!["default".into()],
+        domu_args: Some("console=ttyAMA0 snowvisor.test=reboot".into()),
+        domu_xenstore: true,
+        dom0_cmd: Some(HOLD_DOM0_CMD.into()),
+        ..Opts::default()
+    });
+    b.expect("grant-hold: d1 grant ref 1 unmapped", 900);
+    b.expect(
+        "snowvisor: d1: restart: its RAM scrubbed, zImage, initrd and device tree copied in again",
+        900,
+    );
+    b.expect("grant-hold: d1 grant ref 1 mapped, word 0 ", 300);
+    b.expect("d1: cannot restart: Dom0 still maps 1 of its page(s) through its grants (gntdev): its next life would reuse them, so it is not restarted and keeps its memory as it is until the end; this domain is off (the others go on)", 900);
+    b.expect("dom0 runs after d1's end: 1", 300);
+    b.expect("snowvisor-dom0: cmd exit 0", 120);
+    let all = b.console().replace('\r', "");
+    let maps = all
+        .lines()
+        .filter(|l| l.starts_with("grant-hold: d1 grant ref 1 mapped"))
+        .count();
+    assert_eq!(maps, 2, "one map per life\n{all}");
+    assert!(all.contains("dom0: no new map of the ended d1"), "{all}");
+    assert!(
+        all.lines()
+            .filter(|l| l.starts_with("snowvisor: d1: restart: its RAM scrubbed"))
+            .count()
+            == 1,
+        "{all}"
+    );
+    assert!(!all.contains("stage-2 fault"), "{all}");
+}

@@ -310,7 +310,8 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
             r.region.end() - 1
         );
     }
-    let domus = start_domus(&tree, hyp, &ginfo, gic, args.domu_restart);
+    let pools = cpupools(&tree);
+    let domus = start_domus(&tree, hyp, &ginfo, gic, args.domu_restart, &pools);
     let arch = Armv7::new(gic);
     publish_host(&tree, &memory, hyp, arch.counter_hz());
     let host = Host {
@@ -322,10 +323,18 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
         console_uart_base: console_uart_base().map(|b| b as u64),
         vtimer_intid: with_cpu(|c| c.state.timers.vtimer_intid),
         domu_memory: domus.iter().flat_map(|d| d.host_memory.clone()).collect(),
+        // Dom0 is in Pool-0: no vCPU of it on another pool's CPUs, nor
+        // on those a DomU has to itself.
         domu_cpus: domus
             .iter()
             .filter(|d| d.dedicated)
             .flat_map(|d| d.cpus.iter().map(|&(m, _)| m))
+            .chain(
+                crate::smp::online()
+                    .iter()
+                    .map(|&(m, _)| m)
+                    .filter(|&m| pools.iter().any(|p| p.id != 0 && p.holds(u64::from(m)))),
+            )
             .collect(),
     };
     match build_dom0(&tree, &args, &host) {
@@ -400,6 +409,49 @@ fn static_evtchns(
     }
 }
 
+/// The boot-time cpupools (Xen 4.17's `xen,cpupool` nodes) over the CPUs
+/// up in HYP, each named with its CPUs when the tree has any; a pool node
+/// that breaks the binding is fatal (as under Xen). snowvisor runs one
+/// scheduler on every CPU (its own, which it reports as Xen's credit): a
+/// `cpupool-sched` naming another is a warning, not a refusal, because
+/// what the pool decides about isolation (which CPUs its domains run on)
+/// is kept, and the same tree should boot under Xen and snowvisor.
+fn cpupools<'a>(tree: &HostTree<'a>) -> Vec<snowvisor_dt::dom0less::CpuPool<'a>> {
+    let online: Vec<u64> = crate::smp::online()
+        .iter()
+        .map(|&(m, _)| u64::from(m))
+        .collect();
+    let pools = snowvisor_dt::dom0less::cpupools(tree, &online).unwrap_or_else(|e| fatal!("{e}"));
+    if pools.iter().all(|p| p.node.is_none()) {
+        return pools;
+    }
+    for p in &pools {
+        let cpus: Vec<_> = online
+            .iter()
+            .filter(|&&m| p.holds(m))
+            .map(|m| alloc::format!("{m:#010x}"))
+            .collect();
+        info!(
+            "cpupool: Pool-{} {}: CPU(s) with MPIDR {}{}",
+            p.id,
+            p.path(),
+            cpus.join(", "),
+            if p.id == 0 {
+                " (the boot CPU's: Dom0's)"
+            } else {
+                ""
+            }
+        );
+        if let Some(s) = p.sched.filter(|&s| s != "credit") {
+            warn!(
+                "cpupool: {}: cpupool-sched \"{s}\": snowvisor runs its own scheduler on every CPU (round robin with time slices, reported as Xen's credit); this pool's CPUs run it",
+                p.path()
+            );
+        }
+    }
+    pools
+}
+
 /// Builds the boot-time DomUs of `/chosen` (dom0less `xen,domain` nodes)
 /// before Dom0, whose modules may be moved over theirs: their memory comes
 /// out of Dom0's, clear of snowvisor (`hyp`), reserved memory and every
@@ -411,6 +463,7 @@ fn start_domus(
     ginfo: &snowvisor_dt::GicInfo,
     gic: &'static Gic,
     restart: bool,
+    pools: &[snowvisor_dt::dom0less::CpuPool<'_>],
 ) -> Vec<crate::domain::domu::BuiltDomU> {
     let specs = snowvisor_dt::dom0less::domus(tree).unwrap_or_else(|e| fatal!("{e}"));
     if specs.is_empty() {
@@ -462,6 +515,7 @@ fn start_domus(
         &memory,
         &avoid,
         &crate::smp::online(),
+        pools,
         &host,
         restart,
         &dom0_fits,

@@ -73,7 +73,7 @@ qemu_dtb_with_modules() {
 }
 
 # Adds a dom0less node /chosen/domUN (Xen's booting.txt: xen,domain with
-# memory in KiB, cpus, vpl011, and its modules with 1-cell addresses) for
+# memory in KiB, cpus (QEMU_DOMU_VCPUS, default 1), vpl011, and its modules with 1-cell addresses) for
 # each entry "KERNEL|INITRD|MEM_MIB|BOOTARGS" of QEMU_DOMUS, and loads the
 # files from DOMU_MODULES_ADDR up. Called by qemu_dtb_with_modules, on its
 # copy of the tree ($out).
@@ -85,6 +85,7 @@ add_domus() {
     for ((i = total; i >= 1; i--)); do
         fdtput -p -t s "$out" "/chosen/domU$i" compatible xen,domain || dtb_fail "fdtput on $out failed"
     done
+    [ -z "${QEMU_DOMU_CPUPOOL:-}" ] || add_cpupool
     for spec in ${QEMU_DOMUS[@]+"${QEMU_DOMUS[@]}"}; do
         IFS='|' read -r k r m args <<<"$spec"
         n=$((n + 1))
@@ -93,9 +94,12 @@ add_domus() {
             fdtput -t u "$out" "$node" '#address-cells' 1 &&
             fdtput -t u "$out" "$node" '#size-cells' 1 &&
             fdtput -t u "$out" "$node" memory 0 $((m * 1024)) &&
-            fdtput -t u "$out" "$node" cpus 1 &&
+            fdtput -t u "$out" "$node" cpus "${QEMU_DOMU_VCPUS:-1}" &&
             fdtput "$out" "$node" vpl011 ||
             dtb_fail "fdtput on $out failed"
+        if [ -n "${QEMU_DOMU_CPUPOOL:-}" ]; then
+            fdtput -t u "$out" "$node" domain-cpupool "$DOMU_CPUPOOL_PHANDLE" || dtb_fail "fdtput on $out failed"
+        fi
         if [ -n "${QEMU_DOMU_XEN:-}" ]; then
             fdtput -t s "$out" "$node" xen,enhanced "$QEMU_DOMU_XEN" || dtb_fail "fdtput on $out failed"
         fi
@@ -113,6 +117,29 @@ add_domus() {
         done
     done
     add_evtchns
+}
+
+# Far above the phandles QEMU's tree uses (and the event channels' below).
+DOMU_CPUPOOL_PHANDLE=$((0x7d000001))
+
+# Writes a cpupool (Xen 4.17's cpupools.txt: /chosen/cpupool, compatible
+# xen,cpupool, cpupool-cpus naming /cpus/cpu@N by phandle) of the CPUs N
+# in QEMU_DOMU_CPUPOOL ("1" or "1,2"); add_domus points each DomU's
+# domain-cpupool at it.
+add_cpupool() {
+    local c ph phs=() cpus
+    IFS=, read -r -a cpus <<<"$QEMU_DOMU_CPUPOOL"
+    for c in "${cpus[@]}"; do
+        ph=$(fdtget "$out" "/cpus/cpu@$c" phandle 2>/dev/null) || {
+            ph=$((0x7d000100 + c))
+            fdtput -t u "$out" "/cpus/cpu@$c" phandle "$ph" || dtb_fail "no /cpus/cpu@$c in $out for the cpupool"
+        }
+        phs+=("$ph")
+    done
+    fdtput -p -t s "$out" /chosen/cpupool compatible xen,cpupool &&
+        fdtput -t u "$out" /chosen/cpupool phandle "$DOMU_CPUPOOL_PHANDLE" &&
+        fdtput -t u "$out" /chosen/cpupool cpupool-cpus "${phs[@]}" ||
+        dtb_fail "fdtput on $out failed"
 }
 
 # Writes a static event channel (Xen 4.18's xen,evtchn-v1 nodes, each end

@@ -3,10 +3,11 @@
 //! "Creating Multiple Domains directly from Xen"), read into one [`DomUSpec`]
 //! each, in tree order (domain ids 1, 2, ... as Xen numbers them).
 //!
-//! Everything the binding documents is read, and the static event channels
-//! of Xen 4.18's binding (`xen,evtchn-v1` nodes, [`static_evtchns`]). What
-//! snowvisor does not do yet (static memory, direct map, cpupools, device
-//! passthrough, static shared memory, UEFI-loaded modules) is refused with a
+//! Everything the binding documents is read, the static event channels
+//! of Xen 4.18's binding (`xen,evtchn-v1` nodes, [`static_evtchns`]) and
+//! Xen 4.17's boot-time cpupools (`xen,cpupool` nodes, [`cpupools`], and a
+//! domain's `domain-cpupool`). What snowvisor does not do yet (static
+//! memory, direct map, device passthrough, static shared memory, UEFI-loaded modules) is refused with a
 //! [`DomUError`] naming the node and property, never ignored: a tree that
 //! asks for it would otherwise boot a guest that is not what it describes.
 //!
@@ -89,6 +90,9 @@ pub struct DomUSpec<'a> {
     pub ramdisk: Option<DomUModule<'a>>,
     /// The kernel module's `bootargs`; `None` if it has none.
     pub bootargs: Option<&'a str>,
+    /// `domain-cpupool`: the name under `/chosen` of the `xen,cpupool`
+    /// node it names; `None`: Pool-0, with Dom0 ([`cpupools`]).
+    pub cpupool: Option<&'a str>,
 }
 
 impl DomUSpec<'_> {
@@ -159,6 +163,22 @@ pub enum Why {
     EvtchnNotEnhanced,
     /// The domain would get an ID at or above [`DOMID_FIRST_RESERVED`].
     TooManyDomains,
+    /// A phandle (`domain-cpupool`, `cpupool-cpus`) that names no node.
+    Phandle(u32),
+    /// `domain-cpupool` names a node that is not a `xen,cpupool` child of
+    /// `/chosen`.
+    NotCpupool(String),
+    /// `cpupool-cpus` is absent or empty.
+    EmptyCpupool,
+    /// `cpupool-cpus` names a node that is not a `cpu` node under `/cpus`
+    /// with a `reg`.
+    NotCpu(String),
+    /// `cpupool-cpus` names a CPU another pool node lists too.
+    CpuInTwoPools { cpu: String, other: String },
+    /// `cpupool-cpus` names a CPU that did not come up.
+    CpuNotUp(String),
+    /// `cpupool-sched` is not a scheduler Xen 4.17 knows.
+    UnknownScheduler(String),
 }
 
 /// A domain node the binding (or snowvisor) does not accept: the node's path,
@@ -245,6 +265,31 @@ impl fmt::Display for DomUError {
             Why::EvtchnNotEnhanced => write!(
                 f,
                 "the domain has no event channels: give it xen,enhanced (\"no-xenstore\" or \"enabled\")"
+            ),
+            Why::Phandle(ph) => write!(f, "phandle {ph:#x} names no node"),
+            Why::NotCpupool(p) => write!(
+                f,
+                "names {p}, which is not a \"xen,cpupool\" node directly under /chosen"
+            ),
+            Why::EmptyCpupool => write!(
+                f,
+                "missing or empty: a cpupool needs at least one CPU (cpupools.txt)"
+            ),
+            Why::NotCpu(p) => write!(
+                f,
+                "names {p}, which is not a cpu node (device_type = \"cpu\" under /cpus, with reg)"
+            ),
+            Why::CpuInTwoPools { cpu, other } => {
+                write!(f, "{cpu} is already in cpupool {other}: a CPU is in one pool")
+            }
+            Why::CpuNotUp(p) => write!(
+                f,
+                "{p} did not come up: every CPU of a cpupool must be up (Xen stops too)"
+            ),
+            Why::UnknownScheduler(s) => write!(
+                f,
+                "\"{s}\" is not a Xen scheduler ({})",
+                cpupool::XEN_SCHEDULERS.join(", ")
             ),
             Why::TooManyDomains => write!(
                 f,
@@ -352,7 +397,6 @@ fn domain<'a>(x: &NodeIndex<'a>, n: usize, domid: u16) -> Result<DomUSpec<'a>, D
     for (prop, what) in [
         ("xen,static-mem", "static allocation"),
         ("direct-map", "direct-mapped memory"),
-        ("domain-cpupool", "cpupools"),
     ] {
         if x.has(n, prop) {
             return Err(err(x, n, prop, Why::Unsupported(what)));
@@ -397,6 +441,7 @@ fn domain<'a>(x: &NodeIndex<'a>, n: usize, domid: u16) -> Result<DomUSpec<'a>, D
             }
         },
     };
+    let cpupool = cpupool::domain_pool(x, n)?;
     let (kernel, ramdisk, bootargs) = modules(x, n)?;
     Ok(DomUSpec {
         domid,
@@ -410,6 +455,7 @@ fn domain<'a>(x: &NodeIndex<'a>, n: usize, domid: u16) -> Result<DomUSpec<'a>, D
         kernel,
         ramdisk,
         bootargs,
+        cpupool,
     })
 }
 
@@ -517,7 +563,11 @@ fn modules<'a>(x: &NodeIndex<'a>, dom: usize) -> Result<Modules<'a>, DomUError> 
     Ok((kernel, ramdisk.map(|(_, r)| r), x.str_prop(k, "bootargs")))
 }
 
+mod cpupool;
 mod evtchn;
+pub use cpupool::{
+    cpupools, CpuPool, AFFINITY_MASK, COMPATIBLE as CPUPOOL_COMPATIBLE, XEN_SCHEDULERS,
+};
 pub use evtchn::{static_evtchns, EvtchnEnd, StaticEvtchn};
 
 #[cfg(test)]

@@ -161,6 +161,10 @@ const NOT_FOR_DOM0: &[&str] = &[
     // A static event channel end (Xen 4.18's dom0less binding): the
     // hypervisor's configuration, which Xen keeps from Dom0 too.
     "xen,evtchn-v1",
+    // A boot-time cpupool (Xen 4.17's cpupools.txt): the hypervisor's
+    // configuration, whose phandles name host cpu nodes Dom0 may not get
+    // (Xen 4.17 passes it on, with those phandles dangling).
+    snowvisor_dt::dom0less::CPUPOOL_COMPATIBLE,
 ];
 const OVERLAY_NODES: &[&str] = &["__symbols__", "__fixups__", "__local_fixups__"];
 const PSCI: &[&str] = crate::cpus::PSCI_COMPATIBLES;

@@ -929,6 +929,14 @@ fn a_boot_time_domu_is_no_warning_and_not_in_dom0s_tree() {
                 )],
             ),
             n("other", vec![("compatible", s("xen,other"))], vec![]),
+            n(
+                "cpupool",
+                vec![
+                    ("compatible", s("xen,cpupool")),
+                    ("cpupool-cpus", c(&[0x99])),
+                ],
+                vec![],
+            ),
         ],
     )]);
     let t = HostTree::new(&dtb).unwrap();
@@ -948,5 +956,6 @@ fn a_boot_time_domu_is_no_warning_and_not_in_dom0s_tree() {
     let out = dom0::build(&t, &p, &params).unwrap();
     let d = HostTree::new(&out).unwrap();
     assert!(d.index().by_path("/chosen/domU1").is_none());
+    assert!(d.index().by_path("/chosen/cpupool").is_none());
     assert!(d.index().by_path("/chosen/other").is_some());
 }

@@ -29,7 +29,7 @@ use snowvisor_core::domain::{
 use snowvisor_core::psci::Power;
 use snowvisor_core::vcpu::DomainCell;
 use snowvisor_core::vgic::VDist;
-use snowvisor_dt::dom0less::{DomUSpec, Enhanced};
+use snowvisor_dt::dom0less::{CpuPool, DomUSpec, Enhanced};
 use snowvisor_dt::{HostTree, Region};
 use snowvisor_plan::domu::layout as gl;
 use snowvisor_plan::domu::{self as pdomu, DomUParams};
@@ -194,6 +194,17 @@ struct DomURebuild {
 
 impl Rebuild for DomURebuild {
     fn rebuild(&mut self, d: &mut Domain) -> Result<(), String> {
+        // Its next life reuses this RAM: Dom0 must map none of it (a
+        // mapping of the last life's page would show it the next one's).
+        // No new mapping from here on; if Dom0 still maps a page, the
+        // domain ends as it is (Dom0 keeps what it maps until it unmaps
+        // it, as under Xen with a dying domain) and its RAM is not reused.
+        let view = d.xen.as_ref().and_then(|x| x.peer_view());
+        if let Some(n) = view.as_ref().map(|v| v.close()).filter(|&n| n > 0) {
+            return Err(format!(
+                "Dom0 still maps {n} of its page(s) through its grants (gntdev): its next life would reuse them, so it is not restarted and keeps its memory as it is until the end"
+            ));
+        }
         scrub(&self.pieces);
         let (kernel_ipa, kernel_len) = self.kernel;
         copy_across(&self.kept, 0, &self.ext, kernel_ipa, kernel_len)?;
@@ -232,7 +243,7 @@ impl Rebuild for DomURebuild {
                 self.hyp,
                 crate::cpu::STAGE2_HOOKS,
             );
-            pv_channel(d.name, d.id, &mut xd, &self.ext, self.xs_page)?;
+            pv_channel(d.name, d.id, &mut xd, &self.ext, self.xs_page, view)?;
             d.xen = Some(xd);
         }
         (crate::cpu::STAGE2_HOOKS.stage2_changed)();
@@ -372,7 +383,7 @@ pub fn build(
         None
     };
     if let Some(x) = xen.as_mut() {
-        pv_channel(name, spec.domid, x, &ext, xs_page)?;
+        pv_channel(name, spec.domid, x, &ext, xs_page, None)?;
     }
 
     // Virtual interrupts only: SGIs, its virtual timer, the event PPI, the
@@ -531,31 +542,47 @@ fn xenstore_page(stage2: &mut Stage2, pa: u64) -> Result<(), String> {
 /// entry 1 (`GNTTAB_RESERVED_XENSTORE`) granting the page to Dom0
 /// (`xc_dom_gnttab_seed`); no console page (its console is the vpl011, and
 /// `init-dom0less` seeds none either).
+///
+/// `last`: at a restart, the view Dom0 had of its last life (closed, no
+/// mapping left: [`PeerView::close`]), reopened for this one
+/// ([`PeerView::reopen`]), so that the machine's list of domains keeps
+/// one view per DomU.
 fn pv_channel(
     name: &str,
     domid: u16,
     x: &mut XenDom0,
     ext: &[Extent],
     xs_page: Option<u64>,
+    last: Option<Arc<PeerView>>,
 ) -> Result<(), String> {
     let max_frames = x.xen_mut().config().max_grant_frames;
     let gfn = gl::GUEST_XENSTORE_BASE >> 12;
-    let Some(pa) = xs_page else {
-        let view = PeerView::new(domid, max_frames, ext.to_vec(), Vec::new(), None);
-        x.set_peer_view(Arc::new(view));
+    let port = match xs_page {
+        Some(_) => Some(
+            x.alloc_unbound(0)
+                .map_err(|e| format!("its xenstore event channel: {e}"))?,
+        ),
+        None => None,
+    };
+    let view = match last {
+        Some(v) if v.reopen(port) => v,
+        Some(_) => {
+            return Err(format!(
+                "its xenstore event channel is port {port:?}, not its first life's"
+            ))
+        }
+        None => Arc::new(PeerView::new(
+            domid,
+            max_frames,
+            ext.to_vec(),
+            xs_page.map(|pa| alloc::vec![(gfn, pa)]).unwrap_or_default(),
+            port.map(|p| (p, u64::MAX)),
+        )),
+    };
+    x.set_peer_view(view);
+    let (Some(port), Some(_)) = (port, xs_page) else {
         return Ok(());
     };
-    let port = x
-        .alloc_unbound(0)
-        .map_err(|e| format!("its xenstore event channel: {e}"))?;
-    let view = PeerView::new(
-        domid,
-        max_frames,
-        ext.to_vec(),
-        alloc::vec![(gfn, pa)],
-        Some((port, u64::MAX)),
-    );
-    x.set_peer_view(Arc::new(view));
     let at = x
         .grant_entry_pa(gnttabop::RESERVED_XENSTORE)
         .map_err(|e| format!("its grant table: {e}"))?;
@@ -599,11 +626,14 @@ pub fn dom0_fits<'t>(
 }
 
 /// The DomUs of the host tree, built; their memory is no longer Dom0's.
-/// `online` are the CPUs up in HYP (the boot CPU first). A DomU whose
-/// vCPUs all find a CPU no other domain uses (from the end of that list;
-/// Dom0 keeps the boot CPU) gets those to itself, and Dom0 no vCPU there;
-/// otherwise its vCPUs share CPUs with Dom0's and the other DomUs' (the
-/// scheduler's time slices), placed round-robin from the last CPU down.
+/// `online` are the CPUs up in HYP (the boot CPU first). A DomU runs only
+/// on the CPUs of its cpupool (`pools`, [`snowvisor_dt::dom0less::cpupools`]:
+/// its `domain-cpupool`, else Pool-0, Dom0's). A DomU whose vCPUs all find
+/// a CPU of its pool no other domain uses (from the end of that list; Dom0
+/// keeps the boot CPU) gets those to itself, and Dom0 no vCPU there;
+/// otherwise its vCPUs share its pool's CPUs with the other domains there
+/// (the scheduler's time slices), placed round-robin from the pool's last
+/// CPU down.
 /// `avoid`: host memory no DomU may take (snowvisor's, reserved memory,
 /// every boot module). `restart` (`domu_restart=`): keep copies of each
 /// DomU's modules so that its SYSTEM_RESET restarts it. `dom0_fits`
@@ -616,6 +646,7 @@ pub fn build_all(
     ram: &[Region],
     avoid: &[Region],
     online: &[(u32, u8)],
+    pools: &[CpuPool<'_>],
     host: &DomUHost,
     restart: bool,
     dom0_fits: &dyn Fn(&[Region]) -> Result<(), LayoutError>,
@@ -624,11 +655,24 @@ pub fn build_all(
     let mut vmids = VmidPool::default();
     let mut avoid = avoid.to_vec();
     let mut free_cpus: Vec<(u32, u8)> = online.iter().skip(1).copied().collect();
-    let mut shared_next = 0usize;
+    // Per pool ID: where its next shared vCPU goes.
+    let mut shared_next = alloc::vec![0usize; pools.len()];
+    let named_pools = pools.iter().any(|p| p.node.is_some());
     for s in specs {
         let n = s.vcpus as usize;
-        if online.is_empty() {
-            warn!("{}: not started: no CPU is up", s.name);
+        let pool = match s.cpupool {
+            Some(name) => pools.iter().find(|p| p.node == Some(name)),
+            None => pools.iter().find(|p| p.id == 0),
+        };
+        // Its pool's CPUs up, in `online`'s order (all of them when the
+        // pools were not read: no CPU is up).
+        let allowed: Vec<(u32, u8)> = online
+            .iter()
+            .copied()
+            .filter(|&(m, _)| pool.is_some_and(|p| p.holds(u64::from(m))))
+            .collect();
+        if allowed.is_empty() {
+            warn!("{}: not started: no CPU of its cpupool is up", s.name);
             continue;
         }
         let Some(pieces) = domu_mem::take(ram, &avoid, s.memory_bytes()) else {
@@ -683,28 +727,49 @@ pub fn build_all(
             );
             continue;
         };
-        let dedicated = n <= free_cpus.len();
+        let pool_id = pool.map_or(0, |p| p.id as usize);
+        let mine: Vec<(u32, u8)> = free_cpus
+            .iter()
+            .copied()
+            .filter(|c| allowed.contains(c))
+            .collect();
+        let dedicated = n <= mine.len();
+        let next = shared_next.get(pool_id).copied().unwrap_or(0);
         let cpus: Vec<(u32, u8)> = if dedicated {
-            free_cpus.split_off(free_cpus.len() - n)
+            let taken = mine[mine.len() - n..].to_vec();
+            free_cpus.retain(|c| !taken.contains(c));
+            taken
         } else {
             (0..n)
-                .map(|i| online[online.len() - 1 - (shared_next + i) % online.len()])
+                .map(|i| allowed[allowed.len() - 1 - (next + i) % allowed.len()])
                 .collect()
         };
         match build(tree, s, pieces.clone(), kept, &cpus, vmid, host) {
             Ok(mut b) => {
                 b.dedicated = dedicated;
                 if !dedicated {
-                    shared_next += n;
+                    if let Some(c) = shared_next.get_mut(pool_id) {
+                        *c += n;
+                    }
                 }
                 let list: Vec<_> = cpus.iter().map(|(m, _)| format!("{m:#010x}")).collect();
+                let in_pool = match pool {
+                    Some(p) if named_pools => format!("; cpupool Pool-{} {}", p.id, p.path()),
+                    _ => String::new(),
+                };
                 info!(
-                    "d{} ({}): {} vCPU(s) on the CPU(s) with MPIDR {} ({}), {} MiB, {}",
+                    "d{} ({}): {} vCPU(s) on the CPU(s) with MPIDR {} ({}{}), {} MiB, {}",
                     s.domid,
                     s.name,
                     n,
                     list.join(", "),
-                    if dedicated { "its own" } else { "shared" },
+                    match (dedicated, pool_id) {
+                        (true, _) => "its own",
+                        // Only its pool's domains run there, never Dom0.
+                        (false, 1..) => "its cpupool's",
+                        (false, 0) => "shared",
+                    },
+                    in_pool,
                     s.memory_bytes() >> 20,
                     if s.vpl011 {
                         "console on its vpl011 (lines prefixed)"

@@ -342,9 +342,14 @@ pub trait Platform {
     }
 
     /// Undoes [`Platform::map_foreign_grant`]: removes the mapping at
-    /// `host_gfn`, which must be of physical address `bus_addr`, leaving a
-    /// hole (as Xen on ARM does).
-    fn unmap_foreign_grant(&mut self, _host_gfn: u64, _bus_addr: u64) -> Result<(), PlatformError> {
+    /// `host_gfn`, which must be of domain `dom`'s page at physical address
+    /// `bus_addr`, leaving a hole (as Xen on ARM does).
+    fn unmap_foreign_grant(
+        &mut self,
+        _host_gfn: u64,
+        _dom: u16,
+        _bus_addr: u64,
+    ) -> Result<(), PlatformError> {
         Err(PlatformError::NotSupported)
     }
 

@@ -350,10 +350,15 @@ impl Platform for TestPlat {
         );
         Ok(foreign_bus(dom, page))
     }
-    fn unmap_foreign_grant(&mut self, host_gfn: u64, bus_addr: u64) -> Result<(), PlatformError> {
+    fn unmap_foreign_grant(
+        &mut self,
+        host_gfn: u64,
+        dom: u16,
+        bus_addr: u64,
+    ) -> Result<(), PlatformError> {
         let mut m = self.0.borrow_mut();
         match m.s2.get(&host_gfn).map(|e| e.backing) {
-            Some(Backing::Foreign(d, p)) if foreign_bus(d, p) == bus_addr => {
+            Some(Backing::Foreign(d, p)) if d == dom && foreign_bus(d, p) == bus_addr => {
                 m.s2.remove(&host_gfn);
                 Ok(())
             }

@@ -6,13 +6,25 @@
 //! DomU) reads and marks the entry and maps the page through it.
 //!
 //! Built with the DomU, published in the machine's list of domains, then
-//! only read, except the grant frames' addresses, each set once (a grant
-//! frame is a page of snowvisor's that never moves or goes away; the DomU
-//! only moves where it maps it in its own IPA space).
+//! only read, except the grant frames' addresses, each set once per life
+//! of the DomU (a grant frame is a page of snowvisor's that never moves or
+//! goes away; the DomU only moves where it maps it in its own IPA space),
+//! and the count of Dom0's mappings of its pages.
+//!
+//! A DomU's restart ([`PeerView::close`]) refuses new mappings, and goes
+//! on only if Dom0 maps none of its pages: its next life reuses the same
+//! host RAM, and Dom0 must never see that life's memory through a mapping
+//! of the last one's. If Dom0 still maps one, the DomU is not restarted
+//! but ends (its memory stays as it was, Dom0 keeps what it maps until it
+//! unmaps it, as Xen keeps a dying domain's pages while another domain
+//! maps them). Otherwise [`PeerView::reopen`] forgets the last life's
+//! grant frames (their entries are never read again: old grants are gone)
+//! and the same view serves the next life, so the machine's list of
+//! domains keeps one view per DomU.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use super::domu_mem::{self, Extent};
 use snowvisor_xen::abi::{gnttabop, hvmop};
@@ -37,6 +49,13 @@ pub struct PeerView {
     store_port: Option<u32>,
     /// `HVM_PARAM_STORE_PFN`: `~0` at boot, then what Dom0 sets.
     store_pfn: AtomicU64,
+    /// `store_pfn` at boot, again at each restart.
+    boot_store_pfn: u64,
+    /// Dom0's stage-2 mappings of its pages (grant maps), counted from
+    /// just before each is made until it is gone.
+    maps: AtomicU32,
+    /// Restarting: no new mapping.
+    closed: AtomicBool,
 }
 
 impl PeerView {
@@ -57,7 +76,61 @@ impl PeerView {
             pages,
             store_port: xenstore.map(|(port, _)| port),
             store_pfn: AtomicU64::new(xenstore.map_or(0, |(_, pfn)| pfn)),
+            boot_store_pfn: xenstore.map_or(0, |(_, pfn)| pfn),
+            maps: AtomicU32::new(0),
+            closed: AtomicBool::new(false),
         }
+    }
+
+    /// Dom0 is about to map one of its pages: counted, unless it is
+    /// restarting (false: do not map). Undo with [`PeerView::end_map`] when
+    /// the mapping fails or goes.
+    pub fn begin_map(&self) -> bool {
+        // SeqCst on both sides: either `close` sees this count, or this
+        // sees `closed`.
+        self.maps.fetch_add(1, Ordering::SeqCst);
+        if self.closed.load(Ordering::SeqCst) {
+            self.end_map();
+            return false;
+        }
+        true
+    }
+
+    /// One of Dom0's mappings of its pages failed or went away.
+    pub fn end_map(&self) {
+        let _ = self
+            .maps
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+    }
+
+    /// Dom0's mappings of its pages now.
+    pub fn maps(&self) -> u32 {
+        self.maps.load(Ordering::SeqCst)
+    }
+
+    /// Its restart begins: no new mapping from now on. Returns how many of
+    /// its pages Dom0 still maps (0: it may restart, then
+    /// [`PeerView::reopen`]; more: it must not, and stays closed).
+    pub fn close(&self) -> u32 {
+        self.closed.store(true, Ordering::SeqCst);
+        self.maps.load(Ordering::SeqCst)
+    }
+
+    /// Its next life, once [`PeerView::close`] returned 0: the last life's
+    /// grant frames forgotten (the new ones are recorded as it allocates
+    /// them), `HVM_PARAM_STORE_PFN` as at boot, mappings allowed again.
+    /// `store_port`: the next life's xenstore port, which must be the
+    /// boot's (false, and nothing changes, if not).
+    pub fn reopen(&self, store_port: Option<u32>) -> bool {
+        if store_port != self.store_port {
+            return false;
+        }
+        for f in self.grant_frames.iter() {
+            f.store(0, Ordering::Release);
+        }
+        self.store_pfn.store(self.boot_store_pfn, Ordering::Release);
+        self.closed.store(false, Ordering::SeqCst);
+        true
     }
 
     pub fn domid(&self) -> u16 {
@@ -186,5 +259,32 @@ mod tests {
         let none = PeerView::new(2, 1, Vec::new(), Vec::new(), None);
         assert!(!none.set_store_pfn(1));
         assert_eq!(none.hvm_param(hvmop::PARAM_STORE_PFN), None);
+    }
+
+    #[test]
+    fn a_restart_waits_for_no_mapping_and_forgets_the_last_life() {
+        let v = view();
+        v.set_grant_frame(0, 0x4400_0000);
+        assert!(v.set_store_pfn(0x39001));
+        assert!(v.begin_map() && v.begin_map());
+        v.end_map();
+        assert_eq!(v.maps(), 1);
+        // Dom0 still maps a page: no restart, and no new mapping.
+        assert_eq!(v.close(), 1);
+        assert!(!v.begin_map());
+        assert_eq!(v.maps(), 1, "a refused mapping is not counted");
+        v.end_map();
+        v.end_map();
+        assert_eq!(v.maps(), 0, "never below 0");
+        // None left: the next life starts with no grant frame and
+        // HVM_PARAM_STORE_PFN as at boot.
+        assert_eq!(v.close(), 0);
+        assert!(!v.reopen(Some(2)), "another xenstore port");
+        assert!(!v.begin_map(), "still closed");
+        assert!(v.reopen(Some(1)));
+        assert_eq!(v.entry_pa(1, 0), Ok(None));
+        assert_eq!(v.hvm_param(hvmop::PARAM_STORE_PFN), Some(u64::MAX));
+        assert!(v.begin_map());
+        assert_eq!(v.maps(), 1);
     }
 }

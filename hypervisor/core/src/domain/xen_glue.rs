@@ -317,16 +317,35 @@ impl<A: Arch> Platform for Dom0Platform<'_, A> {
     ) -> Result<u64, PlatformError> {
         let view = self.peer(dom)?;
         let pa = view.page_pa(frame_gfn).ok_or(PlatformError::BadFrame)?;
-        self.space
+        // Counted before it exists, so that the DomU's restart sees it
+        // (`PeerView::close`); refused once the DomU is restarting.
+        if !view.begin_map() {
+            return Err(PlatformError::BadFrame);
+        }
+        let r = self
+            .space
             .borrow_mut()
-            .map_foreign(host_gfn, pa, readonly, &view)
+            .map_foreign(host_gfn, pa, readonly, &view);
+        if r.is_err() {
+            view.end_map();
+        }
+        r
     }
 
-    fn unmap_foreign_grant(&mut self, host_gfn: u64, bus_addr: u64) -> Result<(), PlatformError> {
+    fn unmap_foreign_grant(
+        &mut self,
+        host_gfn: u64,
+        dom: u16,
+        bus_addr: u64,
+    ) -> Result<(), PlatformError> {
         if self.domu.is_some() {
             return Err(PlatformError::NotSupported);
         }
-        self.space.borrow_mut().unmap_foreign(host_gfn, bus_addr)
+        self.space.borrow_mut().unmap_foreign(host_gfn, bus_addr)?;
+        if let Ok(view) = self.peer(dom) {
+            view.end_map();
+        }
+        Ok(())
     }
 
     fn foreign_hvm_param(&mut self, dom: u16, index: u32) -> Option<u64> {

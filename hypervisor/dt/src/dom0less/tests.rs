@@ -148,6 +148,7 @@ fn booting_txt_example() {
                 region: region(0x4b00_0000)
             }),
             bootargs: Some("console=ttyAMA0 init=/bin/sh"),
+            cpupool: None,
         }
     );
     assert_eq!(d[0].memory_bytes(), 128 << 20);
@@ -318,7 +319,6 @@ fn unsupported_features_are_refused_by_name() {
             "static allocation",
         ),
         ("direct-map", vec![], "direct-mapped memory"),
-        ("domain-cpupool", c(&[1]), "cpupools"),
     ] {
         assert_eq!(
             error(one(vec![(prop, value)])),
@@ -667,4 +667,209 @@ fn domain_ids_stop_below_xens_reserved_ones() {
         alloc::format!("{e}"),
         "/chosen/domU32752: compatible: domain IDs run out: at most 32751 domains beside Dom0 (IDs from 0x7ff0 are Xen's reserved ones)"
     );
+}
+
+/// cpupools.txt's example machine (two a72s, four a53s; `reg` in two
+/// cells, as on arm64) with phandles 0x10.. on the cpu nodes, and `chosen`
+/// holding `chosen_kids`.
+fn pools_tree(chosen_kids: Vec<N>) -> &'static [u8] {
+    let cpu = |name: &'static str, reg: u32, ph: u32| {
+        n(
+            name,
+            vec![
+                ("compatible", s("arm,cortex-a53")),
+                ("device_type", s("cpu")),
+                ("reg", c(&[0, reg])),
+                ("phandle", c(&[ph])),
+            ],
+            vec![],
+        )
+    };
+    let cpus = n(
+        "cpus",
+        vec![("#address-cells", c(&[2])), ("#size-cells", c(&[0]))],
+        vec![
+            cpu("cpu@0", 0x0, 0x10),
+            cpu("cpu@1", 0x1, 0x11),
+            cpu("cpu@100", 0x100, 0x12),
+            cpu("cpu@101", 0x101, 0x13),
+            cpu("cpu@102", 0x102, 0x14),
+            cpu("cpu@103", 0x103, 0x15),
+        ],
+    );
+    let other = n("memory@40000000", vec![("phandle", c(&[0x20]))], vec![]);
+    blob(&n(
+        "",
+        vec![("#address-cells", c(&[2])), ("#size-cells", c(&[2]))],
+        vec![cpus, other, n("chosen", vec![], chosen_kids)],
+    ))
+    .leak()
+}
+
+fn pool(name: &'static str, ph: u32, cpus: &[u32], sched: Option<&str>) -> N {
+    let mut p = vec![
+        ("compatible", s("xen,cpupool")),
+        ("cpupool-cpus", c(cpus)),
+        ("phandle", c(&[ph])),
+    ];
+    if let Some(sc) = sched {
+        p.push(("cpupool-sched", s(sc)));
+    }
+    n(name, p, vec![])
+}
+
+const ALL_UP: [u64; 6] = [0x0, 0x1, 0x100, 0x101, 0x102, 0x103];
+
+fn pools(dtb: &'static [u8], online: &[u64]) -> Result<Vec<CpuPool<'static>>, DomUError> {
+    cpupools(&HostTree::new(dtb).unwrap(), online)
+}
+
+fn pool_error(dtb: &'static [u8], online: &[u64]) -> String {
+    format!("{}", pools(dtb, online).unwrap_err())
+}
+
+#[test]
+fn cpupools_of_the_binding_examples() {
+    // No pool node: every CPU up in Pool-0.
+    let p = pools(pools_tree(vec![]), &ALL_UP).unwrap();
+    assert_eq!(p.len(), 1);
+    assert_eq!((p[0].id, p[0].node, &p[0].cpus[..]), (0, None, &ALL_UP[..]));
+    // First example: a53s in cpupool_a (Pool-1), a72s with the boot CPU
+    // in cpupool_b, which becomes Pool-0 (Xen swaps the IDs).
+    let dtb = pools_tree(vec![
+        pool("cpupool_a", 1, &[0x12, 0x13, 0x14, 0x15], None),
+        pool("cpupool_b", 2, &[0x10, 0x11], Some("credit2")),
+    ]);
+    let p = pools(dtb, &ALL_UP).unwrap();
+    assert_eq!(p.len(), 2);
+    assert_eq!(
+        (p[0].id, p[0].node, p[0].sched),
+        (0, Some("cpupool_b"), Some("credit2"))
+    );
+    assert_eq!(p[0].cpus, [0x0, 0x1]);
+    assert_eq!(
+        (p[1].id, p[1].node, p[1].sched),
+        (1, Some("cpupool_a"), None)
+    );
+    assert_eq!(p[1].cpus, [0x100, 0x101, 0x102, 0x103]);
+    assert!(p[1].holds(0x8000_0102) && !p[1].holds(0x8000_0000));
+    // Second example: a53_3 and a53_4 in no pool form a third pool.
+    let dtb = pools_tree(vec![
+        pool("cpupool_a", 1, &[0x12, 0x13], None),
+        pool("cpupool_b", 2, &[0x10, 0x11], Some("null")),
+    ]);
+    let p = pools(dtb, &ALL_UP).unwrap();
+    let got: Vec<_> = p.iter().map(|p| (p.id, p.node, p.cpus.clone())).collect();
+    assert_eq!(
+        got,
+        [
+            (0, Some("cpupool_b"), vec![0x0, 0x1]),
+            (1, Some("cpupool_a"), vec![0x100, 0x101]),
+            (2, None, vec![0x102, 0x103]),
+        ]
+    );
+    // The boot CPU in no pool: the unlisted CPUs are Pool-0.
+    let dtb = pools_tree(vec![pool("cpupool_a", 1, &[0x11], None)]);
+    let online = [0x8000_0000, 0x8000_0001, 0x8000_0100];
+    let p = pools(dtb, &online).unwrap();
+    let got: Vec<_> = p.iter().map(|p| (p.id, p.node, p.cpus.clone())).collect();
+    assert_eq!(
+        got,
+        [
+            (0, None, vec![0x0, 0x100]),
+            (1, Some("cpupool_a"), vec![0x1])
+        ]
+    );
+    // Every CPU up listed, the boot CPU's pool second in the tree.
+    let dtb = pools_tree(vec![
+        pool("p1", 1, &[0x11], None),
+        pool("p0", 2, &[0x10], None),
+    ]);
+    let p = pools(dtb, &[0x0, 0x1]).unwrap();
+    let got: Vec<_> = p.iter().map(|p| (p.id, p.node)).collect();
+    assert_eq!(got, [(0, Some("p0")), (1, Some("p1"))]);
+}
+
+#[test]
+fn cpupool_errors_name_node_and_property() {
+    let e = |kids: Vec<N>| pool_error(pools_tree(kids), &ALL_UP);
+    assert_eq!(
+        e(vec![pool("pool", 1, &[], None)]),
+        "/chosen/pool: cpupool-cpus: missing or empty: a cpupool needs at least one CPU (cpupools.txt)"
+    );
+    assert_eq!(
+        e(vec![n(
+            "pool",
+            vec![("compatible", s("xen,cpupool"))],
+            vec![]
+        )]),
+        "/chosen/pool: cpupool-cpus: missing or empty: a cpupool needs at least one CPU (cpupools.txt)"
+    );
+    assert_eq!(
+        e(vec![pool("pool", 1, &[0x10, 0x99], None)]),
+        "/chosen/pool: cpupool-cpus: phandle 0x99 names no node"
+    );
+    assert_eq!(
+        e(vec![pool("pool", 1, &[0x20], None)]),
+        "/chosen/pool: cpupool-cpus: names /memory@40000000, which is not a cpu node (device_type = \"cpu\" under /cpus, with reg)"
+    );
+    assert_eq!(
+        e(vec![
+            pool("a", 1, &[0x10, 0x11], None),
+            pool("b", 2, &[0x12, 0x11], None)
+        ]),
+        "/chosen/b: cpupool-cpus: /cpus/cpu@1 is already in cpupool /chosen/a: a CPU is in one pool"
+    );
+    assert_eq!(
+        e(vec![pool("a", 1, &[0x10, 0x10], None)]),
+        "/chosen/a: cpupool-cpus: /cpus/cpu@0 is already in cpupool /chosen/a: a CPU is in one pool"
+    );
+    assert_eq!(
+        e(vec![pool("a", 1, &[0x12], Some("sedf"))]),
+        "/chosen/a: cpupool-sched: \"sedf\" is not a Xen scheduler (credit, credit2, rtds, arinc653, null)"
+    );
+    assert_eq!(
+        pool_error(
+            pools_tree(vec![pool("a", 1, &[0x12, 0x13], None)]),
+            &[0x0, 0x100]
+        ),
+        "/chosen/a: cpupool-cpus: /cpus/cpu@101 did not come up: every CPU of a cpupool must be up (Xen stops too)"
+    );
+    let mut odd = pool("a", 1, &[0x12], None);
+    odd.props[1].1.push(0);
+    assert_eq!(
+        e(vec![odd]),
+        "/chosen/a: cpupool-cpus: 5 bytes, expected whole cells (phandles of cpu nodes)"
+    );
+}
+
+#[test]
+fn domain_cpupool_names_a_pool_node() {
+    let dom = |ph: &[u32]| {
+        domain(
+            "domU1",
+            vec![("domain-cpupool", c(ph))],
+            vec![kernel("module@4a000000", 0x4a00_0000, None)],
+        )
+    };
+    let dtb = pools_tree(vec![pool("pool1", 1, &[0x12], None), dom(&[1])]);
+    let d = parse(dtb).unwrap();
+    assert_eq!(d[0].cpupool, Some("pool1"));
+    for (ph, want) in [
+        (
+            vec![7],
+            "/chosen/domU1: domain-cpupool: phandle 0x7 names no node",
+        ),
+        (
+            vec![0x12],
+            "/chosen/domU1: domain-cpupool: names /cpus/cpu@100, which is not a \"xen,cpupool\" node directly under /chosen",
+        ),
+        (
+            vec![1, 1],
+            "/chosen/domU1: domain-cpupool: 8 bytes, expected 1 cell (a phandle)",
+        ),
+    ] {
+        let dtb = pools_tree(vec![pool("pool1", 1, &[0x12], None), dom(&ph)]);
+        assert_eq!(error(dtb), want);
+    }
 }

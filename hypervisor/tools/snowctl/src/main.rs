@@ -26,6 +26,9 @@
 //!                                 its HVM_PARAM_STORE_*, its grant ref 1 mapped
 //!                                 (gntdev), its first word awaited, an answer
 //!                                 written, then an event on its channel
+//!   snowctl grant-hold DOM REF SECONDS
+//!                                 DOM's grant REF mapped (gntdev) and held
+//!                                 SECONDS, then unmapped
 //!   snowctl stats [--clear]       snowvisor's exit counters by class and key
 //!                                 (sysctl 0x534e0002); --clear restarts them
 //!   snowctl bench-hypercall [N]   a set of hypercalls, N each, against N unknown
@@ -114,10 +117,10 @@ mod xen {
 }
 
 const USAGE: &str =
-    "usage: snowctl info | version | selftest | dmesg [--previous] | list | evtchn-status|evtchn-send PORT | evtchn-offer|evtchn-connect|xenstore-page DOM SECONDS | stats [--clear] | bench-hypercall|bench-timer|bench-cpu|bench-gicd [N]";
+    "usage: snowctl info | version | selftest | dmesg [--previous] | list | evtchn-status|evtchn-send PORT | evtchn-offer|evtchn-connect|xenstore-page DOM SECONDS | grant-hold DOM REF SECONDS | stats [--clear] | bench-hypercall|bench-timer|bench-cpu|bench-gicd [N]";
 
 /// Commands and what each takes after it (for the usage error).
-const COMMANDS: [(&str, &str); 15] = [
+const COMMANDS: [(&str, &str); 16] = [
     ("info", "nothing"),
     ("version", "nothing"),
     ("selftest", "nothing"),
@@ -128,6 +131,10 @@ const COMMANDS: [(&str, &str); 15] = [
     ("evtchn-offer", "a domain and a number of seconds"),
     ("evtchn-connect", "a domain and a number of seconds"),
     ("xenstore-page", "a domain and a number of seconds"),
+    (
+        "grant-hold",
+        "a domain, a grant ref and a number of seconds",
+    ),
     ("stats", "nothing or --clear"),
     ("bench-hypercall", "nothing or a count N"),
     ("bench-timer", "nothing or a count N"),
@@ -239,6 +246,14 @@ fn main() -> ExitCode {
                 "xenstore-page: DOM SECONDS are numbers, not {dom:?} {secs:?}"
             ))),
         },
+        ["grant-hold", dom, gref, secs] => {
+            match (dom.parse::<u16>(), gref.parse::<u32>(), secs.parse::<u32>()) {
+                (Ok(d), Ok(g), Ok(s)) => xenstore::hold(d, g, s),
+                _ => Err(Fail(format!(
+                    "grant-hold: DOM REF SECONDS are numbers, not {dom:?} {gref:?} {secs:?}"
+                ))),
+            }
+        }
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

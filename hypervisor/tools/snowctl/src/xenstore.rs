@@ -78,3 +78,26 @@ pub fn page(p: &Privcmd, dom: u16, secs: u32) -> Result<(), Fail> {
     println!("xenstore-page: event sent on d{dom} port {port} (local port {local})");
     Ok(())
 }
+
+/// `snowctl grant-hold DOM REF SECONDS`: DOM's grant `gref` mapped through
+/// `/dev/xen/gntdev` and held `secs` seconds (a mapping a DomU's restart
+/// must wait for), then unmapped; one line each.
+pub fn hold(dom: u16, gref: u32, secs: u32) -> Result<(), Fail> {
+    let fail = |what: &str, e: std::io::Error| {
+        Fail(format!(
+            "grant-hold: d{dom} grant ref {gref}: {what}: {}",
+            errno_text(&e)
+        ))
+    };
+    let m =
+        Mapped::map(u32::from(dom), gref).map_err(|e| fail("map through /dev/xen/gntdev", e))?;
+    let page = m.map.as_ref().expect("mapped");
+    println!(
+        "grant-hold: d{dom} grant ref {gref} mapped, word 0 {:#010x}, held {secs} s",
+        page.read_u32(0)
+    );
+    std::thread::sleep(std::time::Duration::from_secs(u64::from(secs)));
+    m.unmap().map_err(|e| fail("unmap", e))?;
+    println!("grant-hold: d{dom} grant ref {gref} unmapped");
+    Ok(())
+}

@@ -127,7 +127,7 @@ impl Xen {
         if m.dom == self.cfg.domid {
             cx.plat.unmap_grant(m.host_gfn, m.frame)
         } else {
-            cx.plat.unmap_foreign_grant(m.host_gfn, m.bus_addr)
+            cx.plat.unmap_foreign_grant(m.host_gfn, m.dom, m.bus_addr)
         }
     }
 
