@@ -136,6 +136,17 @@ fn scrub(pieces: &[Region]) {
     }
 }
 
+/// Zeroes the grant frames of a DomU's last life for its next one.
+fn zero_frames(pas: &[Option<u64>]) {
+    for &pa in pas.iter().flatten() {
+        // SAFETY: `pa` is a grant frame snowvisor allocated for this DomU
+        // (a page of its heap, PA = VA); the DomU's old stage 2 that mapped
+        // it is gone and none of its vCPUs runs; Dom0 reads its entries
+        // only through the DomU's view, word by word (it may see zeros).
+        unsafe { core::ptr::write_bytes(pa as usize as *mut u8, 0, 4096) };
+    }
+}
+
 /// Its stage 2: RAM at the guest banks (extents `ext`), the GIC's virtual
 /// CPU interface at `GUEST_GICC_BASE`, nothing else.
 fn stage2_for(ext: &[Extent], gicv: Region) -> Result<Box<Stage2>, String> {
@@ -220,8 +231,10 @@ impl Rebuild for DomURebuild {
         // links other domains hold (their ends of its channels unbound,
         // its static ends bound again). Without, nothing changed it.
         if let Some(mut old) = d.xen.take() {
+            let frames = old.grant_frame_pas();
             let mut x = old.xen_mut().clone();
             drop(old);
+            zero_frames(&frames);
             x.restart(&mut crate::domains::links);
             for &(_, port, peer, peer_port) in STATIC_ENDS.lock().iter().filter(|e| e.0 == d.id) {
                 let r = crate::domains::links(peer)
@@ -243,6 +256,7 @@ impl Rebuild for DomURebuild {
                 self.hyp,
                 crate::cpu::STAGE2_HOOKS,
             );
+            xd.reuse_grant_frames(&frames);
             pv_channel(d.name, d.id, &mut xd, &self.ext, self.xs_page, view)?;
             d.xen = Some(xd);
         }

@@ -483,6 +483,18 @@ impl XenDom0 {
         x
     }
 
+    /// Its grant frames' physical addresses by frame number, for its next
+    /// life ([`XenDom0::reuse_grant_frames`]).
+    pub fn grant_frame_pas(&self) -> Vec<Option<u64>> {
+        self.space.borrow().grant_frame_pas()
+    }
+
+    /// A restarted DomU takes its previous life's grant frames (zeroed):
+    /// see [`Space::reuse_grant_frames`].
+    pub fn reuse_grant_frames(&mut self, pas: &[Option<u64>]) {
+        self.space.get_mut().reuse_grant_frames(pas);
+    }
+
     /// Gives a DomU its view for Dom0 ([`PeerView`]): its grant frames are
     /// recorded there from now on, and its xenstore parameters (if the
     /// view has them) become its `HVM_PARAM_STORE_*`.

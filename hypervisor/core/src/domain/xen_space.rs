@@ -135,6 +135,28 @@ impl Space {
         Ok(pa)
     }
 
+    /// The grant frames' physical addresses by frame number (`None`: never
+    /// allocated), to hand to the domain's next life ([`Space::reuse_grant_frames`]).
+    pub fn grant_frame_pas(&self) -> Vec<Option<u64>> {
+        self.grant_frames
+            .iter()
+            .map(|f| f.as_ref().map(|f| f.pa))
+            .collect()
+    }
+
+    /// Takes the grant frames `pas` of the domain's previous life (by frame
+    /// number, as [`Space::grant_frame_pas`] gave them; zeroed by the
+    /// caller, mapped by no one) instead of allocating new pages: a restart
+    /// allocates no grant frame again (a reset loop would use up the heap).
+    /// Call before [`Space::set_view`].
+    pub fn reuse_grant_frames(&mut self, pas: &[Option<u64>]) {
+        for (slot, pa) in self.grant_frames.iter_mut().zip(pas) {
+            if let (None, Some(pa)) = (&slot, *pa) {
+                *slot = Some(GrantFrame { pa, gfn: None });
+            }
+        }
+    }
+
     /// The stage-2 tables, for lookups.
     pub fn stage2(&self) -> &Stage2 {
         &self.stage2
@@ -422,6 +444,29 @@ mod tests {
                 stage2_changed: || {},
             },
         )
+    }
+
+    #[test]
+    fn a_restarted_domain_reuses_its_grant_frames() {
+        let mut first = space(4);
+        let a = first.grant_frame_pa(0).unwrap();
+        first
+            .map_frame(XenFrame::GrantTable(2), HOLE >> 12)
+            .unwrap();
+        let pas = first.grant_frame_pas();
+        assert_eq!(pas[0], Some(a));
+        assert!(pas[2].is_some() && pas[1].is_none() && pas[3].is_none());
+        let mut next = space(4);
+        next.reuse_grant_frames(&pas);
+        let before = NEXT.load(Ordering::Relaxed);
+        assert_eq!(next.grant_frame_pa(0), Ok(a), "no new page");
+        next.map_frame(XenFrame::GrantTable(2), HOLE >> 12).unwrap();
+        assert_eq!(
+            next.stage2.lookup(HOLE).map(|(pa, _)| Some(pa)),
+            Some(pas[2])
+        );
+        assert_eq!(NEXT.load(Ordering::Relaxed), before, "nothing allocated");
+        assert_eq!(next.grant_frame_pas(), pas);
     }
 
     #[test]
