@@ -98,7 +98,13 @@ fn read(d: &Domain) -> DomainInfo {
     };
     i.domid = d.id;
     i.tot_pages = pages;
-    i.max_pages = pages;
+    // As built, or what Dom0 set (`XEN_DOMCTL_max_mem`, `init-dom0less`).
+    i.max_pages = d
+        .xen
+        .as_ref()
+        .and_then(|x| x.peer_view())
+        .and_then(|v| v.max_pages())
+        .unwrap_or(pages);
     if d.id == 0 {
         i.name = "Domain-0";
     }

@@ -333,6 +333,45 @@ pub trait Platform {
         Err(PlatformError::NotSupported)
     }
 
+    /// The control domain's `XENMEM_populate_physmap` of page `gfn` of
+    /// domain `dom` (`init-dom0less` "allocating" a boot-time DomU's
+    /// xenstore page). snowvisor gave the DomU its page at boot, so this
+    /// succeeds only for that page, while the DomU is not connected to it
+    /// yet (`HVM_PARAM_STORE_PFN` still `~0`), and gives it back zeroed, as
+    /// a freshly populated page; `NoMemory` for any other frame (snowvisor
+    /// does not grow a DomU), `NotSupported` when there is no such domain.
+    fn populate_foreign_frame(&mut self, _dom: u16, _gfn: u64) -> Result<(), PlatformError> {
+        Err(PlatformError::NotSupported)
+    }
+
+    /// The control domain maps grant-table frame `frame` of domain `dom`
+    /// at its own `host_gfn` (`XENMEM_acquire_resource` of
+    /// `XENMEM_resource_grant_table`, as `xc_dom_gnttab_seed` does), with
+    /// the rules of [`Platform::map_foreign_grant`]; returns the frame's
+    /// physical address, which [`Platform::unmap_foreign_grant`] takes.
+    /// `BadFrame` if the DomU has not allocated that frame.
+    fn map_foreign_grant_frame(
+        &mut self,
+        _host_gfn: u64,
+        _dom: u16,
+        _frame: u32,
+    ) -> Result<u64, PlatformError> {
+        Err(PlatformError::NotSupported)
+    }
+
+    /// How many grant-table frames domain `dom` may have (its
+    /// `max_grant_frames`); `None` when there is no such domain.
+    fn foreign_max_grant_frames(&mut self, _dom: u16) -> Option<u32> {
+        None
+    }
+
+    /// The control domain's `XEN_DOMCTL_max_mem` of domain `dom`: its
+    /// `max_pages` (4 KiB pages) as `getdomaininfo` reports it from now on.
+    /// `NotSupported` when there is no such DomU.
+    fn set_foreign_max_pages(&mut self, _dom: u16, _pages: u64) -> Result<(), PlatformError> {
+        Err(PlatformError::NotSupported)
+    }
+
     /// This domain's `HVM_PARAM_STORE_PFN` as the control domain last set
     /// it ([`Platform::set_foreign_store_pfn`]); `None`: what it was given
     /// at boot stands.
