@@ -93,18 +93,13 @@ fn read(d: &Domain) -> DomainInfo {
                 cpu_time_ns: 0,
                 shared_info_gfn: 0,
                 nr_spis: 0,
+                handle: [0; 16],
             }
         }
     };
     i.domid = d.id;
     i.tot_pages = pages;
-    // As built, or what Dom0 set (`XEN_DOMCTL_max_mem`, `init-dom0less`).
-    i.max_pages = d
-        .xen
-        .as_ref()
-        .and_then(|x| x.peer_view())
-        .and_then(|v| v.max_pages())
-        .unwrap_or(pages);
+    i.max_pages = pages;
     if d.id == 0 {
         i.name = "Domain-0";
     }
@@ -173,7 +168,13 @@ pub fn info(first: u16) -> Option<DomainInfo> {
     if let Some(d) = e.cell.try_lock() {
         *e.last.lock() = read(&d);
     }
-    let i = *e.last.lock();
+    let mut i = *e.last.lock();
+    // What Dom0 set (`XEN_DOMCTL_max_mem`, `setdomainhandle`, as
+    // `init-dom0less` does), current even when the domain is busy.
+    if let Some(v) = &e.view {
+        i.max_pages = v.max_pages().unwrap_or(i.max_pages);
+        i.handle = v.handle();
+    }
     Some(i)
 }
 

@@ -9,15 +9,16 @@
 //! the XSM dummy policy: `-EPERM` for everyone but the control domain (and
 //! for `getdomaininfo` the xenstore domain, which snowvisor does not have).
 //! Dom0 gets `XEN_DOMCTL_getdomaininfo`, and `getvcpuinfo` and
-//! `getvcpuaffinity` (`domctl_vcpu`), and `max_mem` of a DomU (what
+//! `getvcpuaffinity` (`domctl_vcpu`), and of a DomU `max_mem` (what
 //! `init-dom0less` raises by one page before populating the xenstore
-//! page; Dom0's own limit is not changed, `-ENOSYS`); its other commands
+//! page) and `setdomainhandle` (the UUID it gives the DomU); Dom0's own
+//! limit and handle are not changed (`-ENOSYS`); its other commands
 //! (building and changing domains at run time) are not implemented
 //! (`-ENOSYS`).
 
 use super::abi::layout::{
     XenArchDomainconfig, XenDomctl, XenDomctlGetdomaininfo, XenDomctlMaxMem,
-    XenSysctlGetdomaininfolist, DOMCTL_U,
+    XenDomctlSetdomainhandle, XenSysctlGetdomaininfolist, DOMCTL_U,
 };
 use super::abi::wire::Wire;
 use super::abi::{domctl, domid, dominf, Errno};
@@ -60,6 +61,7 @@ pub fn getdomaininfo(i: &DomainInfo) -> XenDomctlGetdomaininfo {
         shared_info_frame: i.shared_info_gfn,
         cpu_time: i.cpu_time_ns,
         nr_online_vcpus: i.nr_online_vcpus,
+        handle: i.handle,
         max_vcpu_id: i
             .nr_vcpus
             .checked_sub(1)
@@ -115,6 +117,18 @@ impl Xen {
                 let at = arg.checked_add(DOMCTL_U as u32).ok_or(Errno::EFAULT)?;
                 self.domctl_vcpu(cx, op.cmd, &info, at)?;
                 return Ok(Outcome::Return(0));
+            }
+            domctl::SETDOMAINHANDLE => {
+                self.lookup(cx, d).ok_or(Errno::ESRCH)?;
+                if !self.privileged() {
+                    return Err(Errno::EPERM);
+                }
+                let at = arg.checked_add(DOMCTL_U as u32).ok_or(Errno::EFAULT)?;
+                let h: XenDomctlSetdomainhandle = read_struct(cx.mem, at)?;
+                return match cx.plat.set_foreign_handle(d, h.handle) {
+                    Ok(()) => Ok(Outcome::Return(0)),
+                    Err(_) => Err(Errno::ENOSYS),
+                };
             }
             domctl::MAX_MEM => {
                 self.lookup(cx, d).ok_or(Errno::ESRCH)?;

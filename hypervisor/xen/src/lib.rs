@@ -480,6 +480,7 @@ impl Xen {
             cpu_time_ns,
             shared_info_gfn: self.shared.shared_info_gfn().unwrap_or(0),
             nr_spis: 0,
+            handle: [0; 16],
         }
     }
 

@@ -141,6 +141,9 @@ pub struct DomainInfo {
     pub shared_info_gfn: u64,
     /// SPIs of its distributor (`arch_config.nr_spis`).
     pub nr_spis: u32,
+    /// Its `xen_domain_handle_t` (the toolstack's UUID for it;
+    /// `XEN_DOMCTL_setdomainhandle`), zeroes until set.
+    pub handle: [u8; 16],
 }
 
 /// The machine as `XEN_SYSCTL_physinfo` describes it (Xen 4.17's
@@ -369,6 +372,13 @@ pub trait Platform {
     /// `max_pages` (4 KiB pages) as `getdomaininfo` reports it from now on.
     /// `NotSupported` when there is no such DomU.
     fn set_foreign_max_pages(&mut self, _dom: u16, _pages: u64) -> Result<(), PlatformError> {
+        Err(PlatformError::NotSupported)
+    }
+
+    /// The control domain's `XEN_DOMCTL_setdomainhandle` of domain `dom`
+    /// (`init-dom0less` gives each DomU a UUID): `getdomaininfo` reports
+    /// it from now on. `NotSupported` when there is no such DomU.
+    fn set_foreign_handle(&mut self, _dom: u16, _handle: [u8; 16]) -> Result<(), PlatformError> {
         Err(PlatformError::NotSupported)
     }
 

@@ -410,6 +410,13 @@ impl Platform for TestPlat {
     fn foreign_max_grant_frames(&mut self, dom: u16) -> Option<u32> {
         Some(self.other(dom).ok()?.borrow().max_grant_frames)
     }
+    fn set_foreign_handle(&mut self, dom: u16, handle: [u8; 16]) -> Result<(), PlatformError> {
+        self.other(dom)?;
+        let mut m = self.0.borrow_mut();
+        let d = m.domains.iter_mut().find(|d| d.domid == dom);
+        d.ok_or(PlatformError::NotSupported)?.handle = handle;
+        Ok(())
+    }
     fn set_foreign_max_pages(&mut self, dom: u16, pages: u64) -> Result<(), PlatformError> {
         self.other(dom)?.borrow_mut().max_pages = Some(pages);
         Ok(())
@@ -794,5 +801,6 @@ pub fn info(domid: u16, name: &'static str, vcpus: u32) -> DomainInfo {
         cpu_time_ns: 0,
         shared_info_gfn: 0,
         nr_spis: 0,
+        handle: [0; 16],
     }
 }

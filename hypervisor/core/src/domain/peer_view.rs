@@ -39,6 +39,9 @@ pub struct PeerView {
     store_pfn: AtomicU64,
     /// `max_pages` as Dom0 set it (`XEN_DOMCTL_max_mem`), 0: as built.
     max_pages: AtomicU64,
+    /// Its handle as Dom0 set it (`XEN_DOMCTL_setdomainhandle`), as two
+    /// little-endian halves; read by `getdomaininfo` as a snapshot.
+    handle: [AtomicU64; 2],
 }
 
 impl PeerView {
@@ -60,6 +63,7 @@ impl PeerView {
             store_port: xenstore.map(|(port, _)| port),
             store_pfn: AtomicU64::new(xenstore.map_or(0, |(_, pfn)| pfn)),
             max_pages: AtomicU64::new(0),
+            handle: [AtomicU64::new(0), AtomicU64::new(0)],
         }
     }
 
@@ -140,6 +144,24 @@ impl PeerView {
             .iter()
             .find(|(g, _)| *g == gfn)
             .map(|(_, pa)| *pa)
+    }
+
+    /// Its handle (UUID), zeroes until Dom0 sets it.
+    pub fn handle(&self) -> [u8; 16] {
+        let mut h = [0u8; 16];
+        for (i, half) in self.handle.iter().enumerate() {
+            h[i * 8..i * 8 + 8].copy_from_slice(&half.load(Ordering::Acquire).to_le_bytes());
+        }
+        h
+    }
+
+    /// Dom0's `XEN_DOMCTL_setdomainhandle`.
+    pub fn set_handle(&self, h: [u8; 16]) {
+        for (i, half) in self.handle.iter().enumerate() {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&h[i * 8..i * 8 + 8]);
+            half.store(u64::from_le_bytes(b), Ordering::Release);
+        }
     }
 
     /// `max_pages` as Dom0 set it, `None` until it does.
@@ -265,5 +287,14 @@ mod tests {
         assert_eq!(v.max_pages(), Some(0x10001));
         v.set_max_pages(0);
         assert_eq!(v.max_pages(), Some(1));
+    }
+
+    #[test]
+    fn the_handle_is_what_dom0_set() {
+        let v = view();
+        assert_eq!(v.handle(), [0; 16]);
+        let h: [u8; 16] = core::array::from_fn(|i| i as u8 + 1);
+        v.set_handle(h);
+        assert_eq!(v.handle(), h);
     }
 }

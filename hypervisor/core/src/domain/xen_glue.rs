@@ -346,6 +346,11 @@ impl<A: Arch> Platform for Dom0Platform<'_, A> {
         Some(self.peer(dom).ok()?.max_grant_frames())
     }
 
+    fn set_foreign_handle(&mut self, dom: u16, handle: [u8; 16]) -> Result<(), PlatformError> {
+        self.peer(dom)?.set_handle(handle);
+        Ok(())
+    }
+
     fn set_foreign_max_pages(&mut self, dom: u16, pages: u64) -> Result<(), PlatformError> {
         self.peer(dom)?.set_max_pages(pages);
         Ok(())

@@ -273,6 +273,7 @@ fn listed(domid: u16) -> DomainInfo {
         cpu_time_ns: 0,
         shared_info_gfn: 0,
         nr_spis: 0,
+        handle: [0; 16],
     }
 }
 

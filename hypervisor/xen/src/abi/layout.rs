@@ -99,6 +99,13 @@ wire_struct! {
 }
 
 wire_struct! {
+    /// `struct xen_domctl_setdomainhandle` (`XEN_DOMCTL_setdomainhandle`).
+    pub struct XenDomctlSetdomainhandle (size 16, align 1) {
+        pub handle: [u8; 16] = 0,
+    }
+}
+
+wire_struct! {
     /// `xen_pfn_t`: one element of an extent list.
     pub struct XenPfn (size 8, align 8) {
         pub pfn: u64 = 0,

@@ -341,6 +341,8 @@ pub mod domctl {
     pub const GETDOMAININFO: u32 = 5;
     /// `XEN_DOMCTL_max_mem`: `struct xen_domctl_max_mem` (`max_memkb`).
     pub const MAX_MEM: u32 = 11;
+    /// `XEN_DOMCTL_setdomainhandle`: the domain's 16-byte handle (UUID).
+    pub const SETDOMAINHANDLE: u32 = 17;
     /// `XEN_DOMCTL_getvcpuinfo`: one vCPU's state and CPU time.
     pub const GETVCPUINFO: u32 = 14;
     /// `XEN_DOMCTL_getvcpuaffinity`: a vCPU's hard and soft affinity.

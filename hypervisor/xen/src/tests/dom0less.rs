@@ -126,6 +126,49 @@ fn dom0_raises_a_domus_max_mem() {
     assert_eq!(d1.m().max_pages, Some(u64::from(u32::MAX)));
 }
 
+fn set_handle(g: &mut Guest, dom: u16, h: [u8; 16]) -> i32 {
+    let mut d = XenDomctl {
+        cmd: domctl::SETDOMAINHANDLE,
+        interface_version: domctl::INTERFACE_VERSION,
+        domain: dom,
+        ..Default::default()
+    };
+    for (i, w) in d.u[..2].iter_mut().enumerate() {
+        *w = u64::from_le_bytes(h[i * 8..i * 8 + 8].try_into().unwrap());
+    }
+    g.put(ARG, &d);
+    g.call(hc::DOMCTL, [ARG, 0, 0, 0, 0])
+}
+
+/// `XEN_DOMCTL_getdomaininfo` of `dom`'s handle.
+fn handle_of(g: &mut Guest, dom: u16) -> [u8; 16] {
+    let d = XenDomctl {
+        cmd: domctl::GETDOMAININFO,
+        interface_version: domctl::INTERFACE_VERSION,
+        domain: dom,
+        ..Default::default()
+    };
+    g.put(ARG, &d);
+    assert_eq!(g.call(hc::DOMCTL, [ARG, 0, 0, 0, 0]), 0);
+    g.get::<XenDomctlGetdomaininfo>(ARG + DOMCTL_U as u32)
+        .handle
+}
+
+#[test]
+fn dom0_sets_a_domus_handle() {
+    let (mut d0, mut d1) = pair();
+    let uuid: [u8; 16] = core::array::from_fn(|i| 0xa0 + i as u8);
+    assert_eq!(handle_of(&mut d0, 1), [0; 16]);
+    assert_eq!(set_handle(&mut d0, 1, uuid), 0);
+    assert_eq!(handle_of(&mut d0, 1), uuid);
+    assert_eq!(set_handle(&mut d0, 0, uuid), Errno::ENOSYS.ret(), "its own");
+    assert_eq!(handle_of(&mut d0, 0), [0; 16]);
+    assert_eq!(set_handle(&mut d0, 6, uuid), Errno::ESRCH.ret());
+    assert_eq!(set_handle(&mut d1, 1, [1; 16]), Errno::EPERM.ret());
+    assert_eq!(set_handle(&mut d1, 0, [1; 16]), Errno::EPERM.ret());
+    assert_eq!(handle_of(&mut d0, 1), uuid);
+}
+
 #[test]
 fn dom0_populates_the_unconnected_xenstore_page_only() {
     let (mut d0, mut d1) = pair();
