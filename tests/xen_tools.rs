@@ -248,3 +248,80 @@ fn xl_reads_the_machine_the_domains_and_the_log() {
     b.expect("snowvisor-dom0: test xen-tools exit 0", 60);
     assert_clean(&b);
 }
+
+/// A boot-time DomU with xenstore (`--domu-xenstore`: `xen,enhanced =
+/// "enabled"`) introduced to xenstored by Xen 4.17's own `init-dom0less`,
+/// which Dom0's /init runs (`qemu/dom0-initramfs/init`): it succeeds
+/// (max_mem, the xenstore page populated and mapped, the grant table
+/// seeded through acquire_resource, the handle, HVM_PARAM_STORE_PFN,
+/// XS_INTRODUCE), /init renames the domain to its `xen,domain` node's name,
+/// xl and xenstore show it with its memory and vCPUs, and the DomU's
+/// kernel connects to xenstore (its `xenbus` interrupt) and reads its own
+/// name through its `/dev/xen/xenbus` (`tests/dom0less`,
+/// `tests/xenbus-name`).
+#[test]
+fn init_dom0less_introduces_a_boot_time_domu() {
+    let mut b = Boot::start(&Opts {
+        dom0_args: "snowvisor.test=dom0less".into(),
+        xen_tools: true,
+        domus: vec!["default".into()],
+        domu_xenstore: true,
+        domu_args: Some("console=ttyAMA0 snowvisor.test=xenbus-name".into()),
+        ..Opts::default()
+    });
+    b.expect(
+        "snowvisor-dom0: xen-tools: init-dom0less: Init dom0less domain: 1",
+        300,
+    );
+    b.expect("snowvisor-dom0: xen-tools: init-dom0less exit 0", 60);
+    b.expect(
+        "snowvisor-dom0: xen-tools: d1 is domU1 in xenstore (introduced by init-dom0less)",
+        60,
+    );
+    b.expect("snowvisor-dom0: test dom0less start", 60);
+    let list = command(&mut b, "list", 0);
+    let rows = columns(&list);
+    assert_eq!(rows.len(), 3, "{list:#?}");
+    assert_eq!(rows[2][..4], ["domU1", "1", "256", "1"], "{list:#?}");
+    assert_eq!(command(&mut b, "name", 0), ["domU1"]);
+    let ls = command(&mut b, "ls", 0);
+    let node = |k: &str| -> String {
+        ls.iter()
+            .find_map(|l| l.trim_start().strip_prefix(&format!("{k} = ")))
+            .unwrap_or_else(|| panic!("no {k} in {ls:#?}"))
+            .trim_matches('"')
+            .to_string()
+    };
+    assert_eq!(node("domid"), "1");
+    // 256 MiB in KiB; the channel snowvisor gave it; its page
+    // (GUEST_MAGIC_BASE + 1 page = GFN 0x39001).
+    assert_eq!(node("static-max"), "262144");
+    assert_eq!(node("target"), "262144");
+    assert_eq!(node("ring-ref"), "233473");
+    let port: u32 = node("port").parse().unwrap();
+    assert!(port > 0, "{ls:#?}");
+    assert!(node("vm").starts_with("vm/"), "{ls:#?}");
+    let again = command(&mut b, "again", 0);
+    assert!(
+        again
+            .iter()
+            .any(|l| l == "Domain 1 has already been initialized"),
+        "{again:#?}"
+    );
+    b.expect("snowvisor-dom0: test dom0less exit 0", 900);
+    // The DomU's side: xenbus connected, its name read through it.
+    let all = b.console().replace('\r', "");
+    let domu = |p: &str| -> String {
+        all.lines()
+            .find_map(|l| l.strip_prefix(p))
+            .unwrap_or_else(|| panic!("no line starting {p:?}\n{all}"))
+            .to_string()
+    };
+    // Its kernel bound the xenstore channel as its "xenbus" interrupt
+    // (xb_init_comms, after the late init) and reads through it.
+    let irq = domu("(d1) snowvisor-dom0: xenbus-name connected: ");
+    assert!(irq.ends_with(" xenbus"), "{irq}");
+    assert_eq!(domu("(d1) snowvisor-dom0: xenbus-name name "), "domU1");
+    assert!(!all.contains("stage-2 fault"), "{all}");
+    assert_clean(&b);
+}

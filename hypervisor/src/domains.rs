@@ -152,7 +152,13 @@ pub fn info(first: u16) -> Option<DomainInfo> {
     if let Some(d) = e.cell.try_lock() {
         *e.last.lock() = read(&d);
     }
-    let i = *e.last.lock();
+    let mut i = *e.last.lock();
+    // What Dom0 set (`XEN_DOMCTL_max_mem`, `setdomainhandle`, as
+    // `init-dom0less` does), current even when the domain is busy.
+    if let Some(v) = &e.view {
+        i.max_pages = v.max_pages().unwrap_or(i.max_pages);
+        i.handle = v.handle();
+    }
     Some(i)
 }
 

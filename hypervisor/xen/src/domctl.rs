@@ -9,11 +9,16 @@
 //! the XSM dummy policy: `-EPERM` for everyone but the control domain (and
 //! for `getdomaininfo` the xenstore domain, which snowvisor does not have).
 //! Dom0 gets `XEN_DOMCTL_getdomaininfo`, and `getvcpuinfo` and
-//! `getvcpuaffinity` (`domctl_vcpu`); its other commands (building and
-//! changing domains at run time) are not implemented (`-ENOSYS`).
+//! `getvcpuaffinity` (`domctl_vcpu`), and of a DomU `max_mem` (what
+//! `init-dom0less` raises by one page before populating the xenstore
+//! page) and `setdomainhandle` (the UUID it gives the DomU); Dom0's own
+//! limit and handle are not changed (`-ENOSYS`); its other commands
+//! (building and changing domains at run time) are not implemented
+//! (`-ENOSYS`).
 
 use super::abi::layout::{
-    XenArchDomainconfig, XenDomctl, XenDomctlGetdomaininfo, XenSysctlGetdomaininfolist, DOMCTL_U,
+    XenArchDomainconfig, XenDomctl, XenDomctlGetdomaininfo, XenDomctlMaxMem,
+    XenDomctlSetdomainhandle, XenSysctlGetdomaininfolist, DOMCTL_U,
 };
 use super::abi::wire::Wire;
 use super::abi::{domctl, domid, dominf, Errno};
@@ -56,6 +61,7 @@ pub fn getdomaininfo(i: &DomainInfo) -> XenDomctlGetdomaininfo {
         shared_info_frame: i.shared_info_gfn,
         cpu_time: i.cpu_time_ns,
         nr_online_vcpus: i.nr_online_vcpus,
+        handle: i.handle,
         max_vcpu_id: i
             .nr_vcpus
             .checked_sub(1)
@@ -111,6 +117,33 @@ impl Xen {
                 let at = arg.checked_add(DOMCTL_U as u32).ok_or(Errno::EFAULT)?;
                 self.domctl_vcpu(cx, op.cmd, &info, at)?;
                 return Ok(Outcome::Return(0));
+            }
+            domctl::SETDOMAINHANDLE => {
+                self.lookup(cx, d).ok_or(Errno::ESRCH)?;
+                if !self.privileged() {
+                    return Err(Errno::EPERM);
+                }
+                let at = arg.checked_add(DOMCTL_U as u32).ok_or(Errno::EFAULT)?;
+                let h: XenDomctlSetdomainhandle = read_struct(cx.mem, at)?;
+                return match cx.plat.set_foreign_handle(d, h.handle) {
+                    Ok(()) => Ok(Outcome::Return(0)),
+                    Err(_) => Err(Errno::ENOSYS),
+                };
+            }
+            domctl::MAX_MEM => {
+                self.lookup(cx, d).ok_or(Errno::ESRCH)?;
+                if !self.privileged() {
+                    return Err(Errno::EPERM);
+                }
+                let at = arg.checked_add(DOMCTL_U as u32).ok_or(Errno::EFAULT)?;
+                let m: XenDomctlMaxMem = read_struct(cx.mem, at)?;
+                // Xen 4.17: `max_pages = min(max_memkb >> 2, U32_MAX)`,
+                // below `tot_pages` too (the domain may not grow then).
+                let pages = (m.max_memkb >> 2).min(u64::from(u32::MAX));
+                return match cx.plat.set_foreign_max_pages(d, pages) {
+                    Ok(()) => Ok(Outcome::Return(0)),
+                    Err(_) => Err(Errno::ENOSYS),
+                };
             }
             _ if self.lookup(cx, d).is_none() => return Err(Errno::ESRCH),
             _ => {}

@@ -204,6 +204,11 @@ pub struct Xen {
     wallclock: Option<abi::layout::XenpfSettime64>,
     /// A DomU's xenstore event channel and page (`HVM_PARAM_STORE_*`).
     xenstore: Option<(u32, u64)>,
+    /// Dom0's mappings of other domains' pages through `memory_op`
+    /// (`XENMAPSPACE_gmfn_foreign`, `XENMEM_acquire_resource`): its GFN,
+    /// the other domain and the page's physical address, until
+    /// `XENMEM_remove_from_physmap`.
+    foreign_maps: alloc::collections::BTreeMap<u64, (u16, u64)>,
 }
 
 impl Xen {
@@ -238,6 +243,7 @@ impl Xen {
             vm_assist: 0,
             wallclock: None,
             xenstore: None,
+            foreign_maps: alloc::collections::BTreeMap::new(),
             cfg,
         })
     }
@@ -520,7 +526,8 @@ impl Xen {
     /// (shared_info, a vcpu_info, a grant frame) or a mapped grant: such a
     /// frame must not be replaced or given away.
     fn gfn_in_use(&self, gfn: u64) -> bool {
-        self.shared.uses_gfn(gfn)
+        self.foreign_maps.contains_key(&gfn)
+            || self.shared.uses_gfn(gfn)
             || self.gnttab.frame_at(gfn).is_some()
             || self.gnttab.host_mapped_at(gfn)
     }

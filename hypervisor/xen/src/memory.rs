@@ -4,17 +4,26 @@
 //!
 //! A domain changes only its own memory. Naming another domain is `-ESRCH`
 //! if there is none, else `-EPERM` (Xen's `XSM_TARGET` checks for an
-//! unprivileged caller; snowvisor refuses Dom0 too, see [`Xen::foreign`]),
-//! but Dom0 may read another domain's page counts, as in Xen. Mapping
-//! another domain's page (`XENMAPSPACE_gmfn_foreign`) is `-ENOSYS` through
-//! `add_to_physmap` (Xen: batch only) and, through `add_to_physmap_batch`,
-//! a per-page `-EPERM` for a DomU (`xsm_map_gmfn_foreign`), `-ESRCH` for an
-//! unknown domain or the caller itself (`get_pg_owner`), and
-//! `-EOPNOTSUPP` for Dom0, which snowvisor gives no foreign mappings yet.
+//! unprivileged caller), but Dom0, the control domain, may read another
+//! domain's page counts, and does what Xen's `init-dom0less` asks for a
+//! boot-time DomU:
+//! - `populate_physmap` of the DomU's xenstore page (snowvisor gave it at
+//!   boot: the call succeeds and zeroes it, see
+//!   [`Platform::populate_foreign_frame`]); any other page is not populated
+//!   (0 extents done: snowvisor does not grow a DomU);
+//! - foreign mappings through `privcmd`: `add_to_physmap_batch` with
+//!   `XENMAPSPACE_gmfn_foreign` (the DomU's RAM or xenstore page) and
+//!   `acquire_resource` of its grant table, each page mapped at the GFN Dom0
+//!   names, until Dom0's `remove_from_physmap` of that GFN.
+//!
+//! Mapping another domain's page through `add_to_physmap` is `-ENOSYS`
+//! (Xen: batch only); through `add_to_physmap_batch` it is a per-page
+//! `-EPERM` for a DomU (`xsm_map_gmfn_foreign`) and `-ESRCH` for an unknown
+//! domain or the caller itself (`get_pg_owner`).
 
 use super::abi::layout::{
     XenAddToPhysmap, XenAddToPhysmapBatch, XenErr, XenMemAcquireResource, XenMemoryDomain,
-    XenMemoryReservation, XenPfn,
+    XenMemoryReservation, XenPfn, XenRemoveFromPhysmap,
 };
 use super::abi::{xenmem, Errno};
 use super::guest::{elem_gva, gfn_ipa, handle_gva, read_struct, write_struct, GFN_LIMIT};
@@ -42,18 +51,9 @@ impl Xen {
             xenmem::ADD_TO_PHYSMAP if start == 0 => self.add_to_physmap(cx, arg),
             xenmem::ADD_TO_PHYSMAP => Err(Errno::EINVAL),
             xenmem::ADD_TO_PHYSMAP_BATCH => self.add_to_physmap_batch(cx, start, arg),
-            xenmem::ACQUIRE_RESOURCE => self.acquire_resource(cx, arg),
-            // `xen_remove_from_physmap` starts with its domid: another
-            // domain's map is -ESRCH/-EPERM (`xsm_remove_from_physmap`); a
-            // domain's own is not offered.
+            xenmem::ACQUIRE_RESOURCE => self.acquire_resource(cx, start, arg),
             xenmem::REMOVE_FROM_PHYSMAP if start != 0 => Err(Errno::EINVAL),
-            xenmem::REMOVE_FROM_PHYSMAP => {
-                let d: XenMemoryDomain = read_struct(cx.mem, arg)?;
-                if self.own_domain(d.domid) {
-                    return Err(Errno::ENOSYS);
-                }
-                Err(self.foreign(cx, d.domid))
-            }
+            xenmem::REMOVE_FROM_PHYSMAP => self.remove_from_physmap(cx, arg),
             xenmem::DECREASE_RESERVATION | xenmem::POPULATE_PHYSMAP => {
                 self.reservation(cx, op, start, args)
             }
@@ -158,7 +158,14 @@ impl Xen {
     fn reservation(&mut self, cx: &mut Ctx<'_>, op: u32, start: u32, args: [u32; 5]) -> HcResult {
         let [_, arg, a2, a3, a4] = args;
         let r: XenMemoryReservation = read_struct(cx.mem, arg)?;
-        if !self.own_domain(r.domid) {
+        // Dom0 populates a DomU's page (`init-dom0less`'s xenstore page);
+        // everything else on another domain is refused.
+        let foreign = !self.own_domain(r.domid);
+        if foreign
+            && !(op == xenmem::POPULATE_PHYSMAP
+                && self.privileged()
+                && self.lookup(cx, r.domid).is_some())
+        {
             return Err(self.foreign(cx, r.domid));
         }
         if r.extent_order != 0 {
@@ -191,7 +198,9 @@ impl Xen {
             if gfn >= GFN_LIMIT {
                 break;
             }
-            let done = if op == xenmem::DECREASE_RESERVATION {
+            let done = if foreign {
+                cx.plat.populate_foreign_frame(r.domid, gfn)
+            } else if op == xenmem::DECREASE_RESERVATION {
                 if self.gfn_in_use(gfn) {
                     break;
                 }
@@ -213,9 +222,9 @@ impl Xen {
     /// `XENMEM_add_to_physmap_batch` for `XENMAPSPACE_gmfn_foreign`, in
     /// Xen 4.17's order: a start extent that does not fit 16 bits
     /// `-EDOM`, copy `-EFAULT`, `gmfn_range` `-EOPNOTSUPP`, the target
-    /// domain (`-ESRCH`/`-EPERM`), then one error per page in `errs`
-    /// (see the module documentation) and 0. Other spaces are not
-    /// implemented (`-ENOSYS`).
+    /// domain (`-ESRCH`/`-EPERM`), then one error per page in `errs` (see
+    /// the module documentation) and 0; continued every [`BATCH`] pages.
+    /// Other spaces are not implemented (`-ENOSYS`).
     fn add_to_physmap_batch(&mut self, cx: &mut Ctx<'_>, start: u32, arg: u32) -> HcResult {
         if start > u32::from(u16::MAX) {
             return Err(Errno::EDOM);
@@ -231,18 +240,91 @@ impl Xen {
             return Err(Errno::ENOSYS);
         }
         let od = b.foreign_domid;
-        let err = if od == self.cfg.domid || self.lookup(cx, od).is_none() {
-            Errno::ESRCH
-        } else if self.privileged() {
-            Errno::EOPNOTSUPP
+        let refused = if od == self.cfg.domid || self.lookup(cx, od).is_none() {
+            Some(Errno::ESRCH)
+        } else if !self.privileged() {
+            Some(Errno::EPERM)
         } else {
-            Errno::EPERM
+            None
         };
-        let errs = handle_gva(b.errs)?;
+        let (idxs, gpfns, errs) = (
+            handle_gva(b.idxs)?,
+            handle_gva(b.gpfns)?,
+            handle_gva(b.errs)?,
+        );
         for i in start..u32::from(b.size) {
-            let at = elem_gva(errs, i, 4)?;
-            write_struct(cx.mem, at, &XenErr { err: err.ret() })?;
+            if i - start == BATCH {
+                let cmd = xenmem::ADD_TO_PHYSMAP_BATCH | (i << xenmem::EXTENT_SHIFT);
+                return Ok(Outcome::Continue([cmd, arg, 0, 0, 0]));
+            }
+            let err = match refused {
+                Some(e) => e.ret(),
+                None => {
+                    let XenPfn { pfn: idx } = read_struct(cx.mem, elem_gva(idxs, i, 8)?)?;
+                    let XenPfn { pfn: gpfn } = read_struct(cx.mem, elem_gva(gpfns, i, 8)?)?;
+                    match self.map_foreign_page(cx, od, idx, gpfn) {
+                        Ok(()) => 0,
+                        Err(e) => e.ret(),
+                    }
+                }
+            };
+            write_struct(cx.mem, elem_gva(errs, i, 4)?, &XenErr { err })?;
         }
+        Ok(Outcome::Return(0))
+    }
+
+    /// Dom0's foreign map of page `idx` of domain `od` at its own `gpfn`:
+    /// `-EINVAL` for a frame past the IPA space or not the domain's page,
+    /// `-EBUSY` over a frame the hypervisor uses (a Xen frame, a grant or
+    /// foreign map: Linux maps over pages it gave up), `-ENOMEM` past
+    /// `max_grant_maps` foreign maps.
+    fn map_foreign_page(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        od: u16,
+        idx: u64,
+        gpfn: u64,
+    ) -> Result<(), Errno> {
+        if idx >= GFN_LIMIT || gpfn >= GFN_LIMIT {
+            return Err(Errno::EINVAL);
+        }
+        self.check_foreign_slot(gpfn)?;
+        let pa = cx
+            .plat
+            .map_foreign_grant(gpfn, od, idx, false)
+            .map_err(foreign_errno)?;
+        self.foreign_maps.insert(gpfn, (od, pa));
+        Ok(())
+    }
+
+    /// Whether Dom0 may place one more foreign map at `gpfn`.
+    fn check_foreign_slot(&self, gpfn: u64) -> Result<(), Errno> {
+        if self.gfn_in_use(gpfn) {
+            return Err(Errno::EBUSY);
+        }
+        if self.foreign_maps.len() >= self.cfg.max_grant_maps as usize {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
+    }
+
+    /// `XENMEM_remove_from_physmap`: copy `-EFAULT`; another domain's map
+    /// `-ESRCH`/`-EPERM` (`xsm_remove_from_physmap`; snowvisor does not
+    /// change a DomU's map for Dom0 either); in the caller's own map, a
+    /// foreign page it mapped (`privcmd` unmapping) is removed, leaving a
+    /// hole, as Xen does; other frames are not offered (`-ENOSYS`).
+    fn remove_from_physmap(&mut self, cx: &mut Ctx<'_>, arg: u32) -> HcResult {
+        let x: XenRemoveFromPhysmap = read_struct(cx.mem, arg)?;
+        if !self.own_domain(x.domid) {
+            return Err(self.foreign(cx, x.domid));
+        }
+        let Some(&(dom, pa)) = self.foreign_maps.get(&x.gpfn) else {
+            return Err(Errno::ENOSYS);
+        };
+        cx.plat
+            .unmap_foreign_grant(x.gpfn, dom, pa)
+            .map_err(platform_errno)?;
+        self.foreign_maps.remove(&x.gpfn);
         Ok(Outcome::Return(0))
     }
 
@@ -250,10 +332,16 @@ impl Xen {
     /// `pad` or a frame range past 32 bits `-EINVAL`, then the domain
     /// (`rcu_lock_remote_domain_by_id`: none `-ESRCH`, itself `-EPERM`),
     /// then `xsm_domain_resource_map`: `-EPERM` for an unprivileged caller.
-    /// Dom0 gets `-EOPNOTSUPP`: snowvisor maps no other domain's frames
-    /// into it yet.
-    fn acquire_resource(&mut self, cx: &mut Ctx<'_>, arg: u32) -> HcResult {
-        let r: XenMemAcquireResource = read_struct(cx.mem, arg)?;
+    /// For Dom0: the shared grant table of a DomU (what
+    /// `xc_dom_gnttab_seed` maps); its size for a NULL `frame_list`, else
+    /// each frame mapped at the GFN `frame_list` names (`-EINVAL` past the
+    /// table or for a frame the DomU never set up: snowvisor does not grow
+    /// another domain's table; `-EIO` for a failure after the first
+    /// frame, as Xen), continued every [`BATCH`] frames. Other resources
+    /// (ioreq servers, vmtrace buffers, status frames) are `-EOPNOTSUPP`
+    /// / `-EINVAL` as on a Xen without them.
+    fn acquire_resource(&mut self, cx: &mut Ctx<'_>, start: u32, arg: u32) -> HcResult {
+        let mut r: XenMemAcquireResource = read_struct(cx.mem, arg)?;
         if r.pad != 0 || r.frame >> 32 != 0 || (r.frame + u64::from(r.nr_frames)) >> 32 != 0 {
             return Err(Errno::EINVAL);
         }
@@ -263,6 +351,79 @@ impl Xen {
         if r.domid == self.cfg.domid || !self.privileged() {
             return Err(Errno::EPERM);
         }
-        Err(Errno::EOPNOTSUPP)
+        if r.ty != xenmem::RESOURCE_GRANT_TABLE {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let max = if r.id == xenmem::RESOURCE_GRANT_TABLE_ID_SHARED {
+            cx.plat.foreign_max_grant_frames(r.domid).unwrap_or(0)
+        } else {
+            0
+        };
+        if max == 0 {
+            return Err(Errno::EINVAL);
+        }
+        if r.frame_list == 0 {
+            if r.nr_frames != 0 || start != 0 {
+                return Err(Errno::EINVAL);
+            }
+            r.nr_frames = max;
+            write_struct(cx.mem, arg, &r)?;
+            return Ok(Outcome::Return(0));
+        }
+        if start >= r.nr_frames || r.nr_frames > u32::MAX >> xenmem::EXTENT_SHIFT {
+            return Err(Errno::EINVAL);
+        }
+        let list = handle_gva(r.frame_list)?;
+        for i in start..r.nr_frames {
+            if i - start == BATCH {
+                let cmd = xenmem::ACQUIRE_RESOURCE | (i << xenmem::EXTENT_SHIFT);
+                return Ok(Outcome::Continue([cmd, arg, 0, 0, 0]));
+            }
+            // `frame` + `nr_frames` fits 32 bits (checked above).
+            let frame = (r.frame + u64::from(i)) as u32;
+            let done = if frame >= max {
+                Err(Errno::EINVAL)
+            } else {
+                self.map_grant_frame_of(cx, r.domid, frame, list, i)
+            };
+            if let Err(e) = done {
+                return Err(if i == 0 { e } else { Errno::EIO });
+            }
+        }
+        Ok(Outcome::Return(0))
+    }
+
+    /// Frame `frame` of domain `dom`'s grant table at the GFN in element
+    /// `i` of Dom0's `frame_list`.
+    fn map_grant_frame_of(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        dom: u16,
+        frame: u32,
+        list: u32,
+        i: u32,
+    ) -> Result<(), Errno> {
+        let XenPfn { pfn: gfn } = read_struct(cx.mem, elem_gva(list, i, 8)?)?;
+        if gfn >= GFN_LIMIT {
+            return Err(Errno::EINVAL);
+        }
+        self.check_foreign_slot(gfn)?;
+        let pa = cx
+            .plat
+            .map_foreign_grant_frame(gfn, dom, frame)
+            .map_err(foreign_errno)?;
+        self.foreign_maps.insert(gfn, (dom, pa));
+        Ok(())
+    }
+}
+
+/// A refused foreign map: not the domain's page or no place for it is
+/// `-EINVAL` (Xen's `xenmem_add_to_physmap_one` / `set_foreign_p2m_entry`),
+/// the rest as for the domain's own memory.
+fn foreign_errno(e: PlatformError) -> Errno {
+    match e {
+        PlatformError::BadAddress | PlatformError::BadFrame => Errno::EINVAL,
+        PlatformError::NotSupported => Errno::EOPNOTSUPP,
+        e => platform_errno(e),
     }
 }

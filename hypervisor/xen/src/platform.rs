@@ -141,13 +141,17 @@ pub struct DomainInfo {
     pub shared_info_gfn: u64,
     /// SPIs of its distributor (`arch_config.nr_spis`).
     pub nr_spis: u32,
+    /// Its `xen_domain_handle_t` (the toolstack's UUID for it;
+    /// `XEN_DOMCTL_setdomainhandle`), zeroes until set.
+    pub handle: [u8; 16],
 }
 
 impl DomainInfo {
     /// Domain `domid` called `name` with `pages` 4 KiB pages of RAM (now
     /// and at most) and `nr_vcpus` vCPUs, `nr_online_vcpus` of them online:
     /// running if one is online, not blocked, paused, shut down or dying,
-    /// no CPU time counted, no `shared_info` placed, no SPIs. Callers set
+    /// no CPU time counted, no `shared_info` placed, no SPIs, a zero
+    /// handle. Callers set
     /// what they know beyond that (`DomainInfo { .., ..DomainInfo::new(..) }`).
     pub fn new(
         domid: u16,
@@ -171,6 +175,7 @@ impl DomainInfo {
             cpu_time_ns: 0,
             shared_info_gfn: 0,
             nr_spis: 0,
+            handle: [0; 16],
         }
     }
 }
@@ -367,6 +372,52 @@ pub trait Platform {
     /// knows the domain): `NotSupported` when there is no such domain or
     /// it has no xenstore.
     fn set_foreign_store_pfn(&mut self, _dom: u16, _pfn: u64) -> Result<(), PlatformError> {
+        Err(PlatformError::NotSupported)
+    }
+
+    /// The control domain's `XENMEM_populate_physmap` of page `gfn` of
+    /// domain `dom` (`init-dom0less` "allocating" a boot-time DomU's
+    /// xenstore page). snowvisor gave the DomU its page at boot, so this
+    /// succeeds only for that page, while the DomU is not connected to it
+    /// yet (`HVM_PARAM_STORE_PFN` still `~0`), and gives it back zeroed, as
+    /// a freshly populated page; `NoMemory` for any other frame (snowvisor
+    /// does not grow a DomU), `NotSupported` when there is no such domain.
+    fn populate_foreign_frame(&mut self, _dom: u16, _gfn: u64) -> Result<(), PlatformError> {
+        Err(PlatformError::NotSupported)
+    }
+
+    /// The control domain maps grant-table frame `frame` of domain `dom`
+    /// at its own `host_gfn` (`XENMEM_acquire_resource` of
+    /// `XENMEM_resource_grant_table`, as `xc_dom_gnttab_seed` does), with
+    /// the rules of [`Platform::map_foreign_grant`]; returns the frame's
+    /// physical address, which [`Platform::unmap_foreign_grant`] takes.
+    /// `BadFrame` if the DomU has not allocated that frame.
+    fn map_foreign_grant_frame(
+        &mut self,
+        _host_gfn: u64,
+        _dom: u16,
+        _frame: u32,
+    ) -> Result<u64, PlatformError> {
+        Err(PlatformError::NotSupported)
+    }
+
+    /// How many grant-table frames domain `dom` may have (its
+    /// `max_grant_frames`); `None` when there is no such domain.
+    fn foreign_max_grant_frames(&mut self, _dom: u16) -> Option<u32> {
+        None
+    }
+
+    /// The control domain's `XEN_DOMCTL_max_mem` of domain `dom`: its
+    /// `max_pages` (4 KiB pages) as `getdomaininfo` reports it from now on.
+    /// `NotSupported` when there is no such DomU.
+    fn set_foreign_max_pages(&mut self, _dom: u16, _pages: u64) -> Result<(), PlatformError> {
+        Err(PlatformError::NotSupported)
+    }
+
+    /// The control domain's `XEN_DOMCTL_setdomainhandle` of domain `dom`
+    /// (`init-dom0less` gives each DomU a UUID): `getdomaininfo` reports
+    /// it from now on. `NotSupported` when there is no such DomU.
+    fn set_foreign_handle(&mut self, _dom: u16, _handle: [u8; 16]) -> Result<(), PlatformError> {
         Err(PlatformError::NotSupported)
     }
 

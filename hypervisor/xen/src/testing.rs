@@ -100,6 +100,10 @@ pub struct Model {
     pub max_grant_frames: u32,
     /// `HVM_PARAM_STORE_PFN` as Dom0 set it for this domain.
     pub store_pfn: Option<u64>,
+    /// The xenstore page the platform gave this DomU: (GFN, RAM page).
+    pub xenstore_page: Option<(u64, usize)>,
+    /// `max_pages` as Dom0 set it (`XEN_DOMCTL_max_mem`).
+    pub max_pages: Option<u64>,
     /// The machine `host_info` describes (`None`: unknown).
     pub host: Option<HostInfo>,
     /// Each domain's vCPUs as `vcpu_info` reports them, by (domid, vcpu).
@@ -260,6 +264,10 @@ impl GuestMemory for TestMem {
     }
 }
 
+/// In [`Backing::Foreign`], page numbers from here on are grant frames
+/// (`n - FOREIGN_GRANT_FRAME`) of the other domain, not its RAM.
+pub const FOREIGN_GRANT_FRAME: usize = 1 << 20;
+
 /// The model's "physical address" of RAM page `page` of domain `dom`.
 pub fn foreign_bus(dom: u16, page: usize) -> u64 {
     (u64::from(dom) << 32) | (RAM_BASE + (page * PAGE) as u64)
@@ -364,6 +372,59 @@ impl Platform for TestPlat {
             }
             _ => Err(PlatformError::BadAddress),
         }
+    }
+    fn populate_foreign_frame(&mut self, dom: u16, gfn: u64) -> Result<(), PlatformError> {
+        let other = self.other(dom)?;
+        let mut o = other.borrow_mut();
+        match o.xenstore_page {
+            Some((g, page)) if g == gfn && o.store_pfn.is_none() => {
+                o.ram[page * PAGE..(page + 1) * PAGE].fill(0);
+                Ok(())
+            }
+            _ => Err(PlatformError::NoMemory),
+        }
+    }
+    fn map_foreign_grant_frame(
+        &mut self,
+        host_gfn: u64,
+        dom: u16,
+        frame: u32,
+    ) -> Result<u64, PlatformError> {
+        assert!(host_gfn < GFN_LIMIT);
+        let other = self.other(dom)?;
+        if !other.borrow().grant_frames.contains_key(&frame) {
+            return Err(PlatformError::BadFrame);
+        }
+        let page = FOREIGN_GRANT_FRAME + frame as usize;
+        let mut m = self.0.borrow_mut();
+        if m.s2
+            .get(&host_gfn)
+            .is_some_and(|e| !matches!(e.backing, Backing::Ram(_)))
+        {
+            return Err(PlatformError::BadAddress);
+        }
+        m.s2.insert(
+            host_gfn,
+            S2 {
+                backing: Backing::Foreign(dom, page),
+                writable: true,
+            },
+        );
+        Ok(foreign_bus(dom, page))
+    }
+    fn foreign_max_grant_frames(&mut self, dom: u16) -> Option<u32> {
+        Some(self.other(dom).ok()?.borrow().max_grant_frames)
+    }
+    fn set_foreign_handle(&mut self, dom: u16, handle: [u8; 16]) -> Result<(), PlatformError> {
+        self.other(dom)?;
+        let mut m = self.0.borrow_mut();
+        let d = m.domains.iter_mut().find(|d| d.domid == dom);
+        d.ok_or(PlatformError::NotSupported)?.handle = handle;
+        Ok(())
+    }
+    fn set_foreign_max_pages(&mut self, dom: u16, pages: u64) -> Result<(), PlatformError> {
+        self.other(dom)?.borrow_mut().max_pages = Some(pages);
+        Ok(())
     }
     fn foreign_hvm_param(&mut self, dom: u16, index: u32) -> Option<u64> {
         self.0.borrow().foreign_params.get(&(dom, index)).copied()

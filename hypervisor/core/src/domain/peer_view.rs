@@ -56,6 +56,11 @@ pub struct PeerView {
     maps: AtomicU32,
     /// Restarting: no new mapping.
     closed: AtomicBool,
+    /// `max_pages` as Dom0 set it (`XEN_DOMCTL_max_mem`), 0: as built.
+    max_pages: AtomicU64,
+    /// Its handle as Dom0 set it (`XEN_DOMCTL_setdomainhandle`), as two
+    /// little-endian halves; read by `getdomaininfo` as a snapshot.
+    handle: [AtomicU64; 2],
 }
 
 impl PeerView {
@@ -79,6 +84,8 @@ impl PeerView {
             boot_store_pfn: xenstore.map_or(0, |(_, pfn)| pfn),
             maps: AtomicU32::new(0),
             closed: AtomicBool::new(false),
+            max_pages: AtomicU64::new(0),
+            handle: [AtomicU64::new(0), AtomicU64::new(0)],
         }
     }
 
@@ -174,13 +181,72 @@ impl PeerView {
         })
     }
 
-    /// Whether `pa` is a page Dom0 may have mapped from this DomU.
+    /// Whether `pa` is a page Dom0 may have mapped from this DomU: its
+    /// RAM, a page snowvisor gave it, one of its grant frames.
     pub fn owns_pa(&self, pa: u64) -> bool {
         let page = pa & !(PAGE - 1);
         self.ram
             .iter()
             .any(|e| page >= e.pa && page < e.pa + e.size)
             || self.pages.iter().any(|(_, p)| *p == page)
+            || self
+                .grant_frames
+                .iter()
+                .any(|f| page != 0 && f.load(Ordering::Acquire) == page)
+    }
+
+    /// The host address of grant frame `n`, once the DomU allocated it.
+    pub fn grant_frame_pa(&self, n: u32) -> Option<u64> {
+        let f = self.grant_frames.get(n as usize)?.load(Ordering::Acquire);
+        (f != 0).then_some(f)
+    }
+
+    /// How many grant frames it may have (`max_grant_frames`).
+    pub fn max_grant_frames(&self) -> u32 {
+        self.grant_frames.len() as u32
+    }
+
+    /// The page snowvisor gave it at `gfn` (outside its RAM), if any, while
+    /// it is not connected to xenstore through it: Dom0 may populate it
+    /// (`init-dom0less`, [`snowvisor_xen::Platform::populate_foreign_frame`]).
+    pub fn unconnected_page(&self, gfn: u64) -> Option<u64> {
+        if self.store_pfn.load(Ordering::Acquire) != u64::MAX {
+            return None;
+        }
+        self.pages
+            .iter()
+            .find(|(g, _)| *g == gfn)
+            .map(|(_, pa)| *pa)
+    }
+
+    /// Its handle (UUID), zeroes until Dom0 sets it.
+    pub fn handle(&self) -> [u8; 16] {
+        let mut h = [0u8; 16];
+        for (i, half) in self.handle.iter().enumerate() {
+            h[i * 8..i * 8 + 8].copy_from_slice(&half.load(Ordering::Acquire).to_le_bytes());
+        }
+        h
+    }
+
+    /// Dom0's `XEN_DOMCTL_setdomainhandle`.
+    pub fn set_handle(&self, h: [u8; 16]) {
+        for (i, half) in self.handle.iter().enumerate() {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&h[i * 8..i * 8 + 8]);
+            half.store(u64::from_le_bytes(b), Ordering::Release);
+        }
+    }
+
+    /// `max_pages` as Dom0 set it, `None` until it does.
+    pub fn max_pages(&self) -> Option<u64> {
+        let p = self.max_pages.load(Ordering::Acquire);
+        (p != 0).then_some(p)
+    }
+
+    /// Dom0's `XEN_DOMCTL_max_mem` (`pages` of 4 KiB; 0 is kept as 1 so
+    /// that it never reads as "as built").
+    pub fn set_max_pages(&self, pages: u64) {
+        self.max_pages.store(pages.max(1), Ordering::Release);
     }
 
     /// The xenstore parameter `index` (`HVM_PARAM_STORE_EVTCHN`,
@@ -256,6 +322,7 @@ mod tests {
         assert_eq!(v.hvm_param(hvmop::PARAM_CALLBACK_IRQ), None);
         assert!(v.set_store_pfn(0x39001));
         assert_eq!(v.hvm_param(hvmop::PARAM_STORE_PFN), Some(0x39001));
+        assert_eq!(v.unconnected_page(0x39001), None, "connected now");
         let none = PeerView::new(2, 1, Vec::new(), Vec::new(), None);
         assert!(!none.set_store_pfn(1));
         assert_eq!(none.hvm_param(hvmop::PARAM_STORE_PFN), None);
@@ -286,5 +353,48 @@ mod tests {
         assert_eq!(v.hvm_param(hvmop::PARAM_STORE_PFN), Some(u64::MAX));
         assert!(v.begin_map());
         assert_eq!(v.maps(), 1);
+    }
+
+    #[test]
+    fn dom0_may_populate_the_xenstore_page_until_it_is_connected() {
+        let v = view();
+        assert_eq!(v.unconnected_page(0x39001), Some(0x4321_0000));
+        assert_eq!(v.unconnected_page(0x40000), None, "RAM is not populated");
+        assert_eq!(v.unconnected_page(0x39000), None);
+        assert!(v.set_store_pfn(0x39001));
+        assert_eq!(v.unconnected_page(0x39001), None);
+    }
+
+    #[test]
+    fn grant_frames_are_its_pages_once_allocated() {
+        let v = view();
+        assert_eq!(v.max_grant_frames(), 4);
+        assert_eq!(v.grant_frame_pa(0), None);
+        assert!(!v.owns_pa(0x4400_0000));
+        assert!(!v.owns_pa(0), "unallocated frames own nothing");
+        v.set_grant_frame(0, 0x4400_0000);
+        assert_eq!(v.grant_frame_pa(0), Some(0x4400_0000));
+        assert_eq!(v.grant_frame_pa(4), None);
+        assert!(v.owns_pa(0x4400_0abc));
+        assert!(!v.owns_pa(0x4400_1000));
+    }
+
+    #[test]
+    fn max_pages_is_as_built_until_dom0_sets_it() {
+        let v = view();
+        assert_eq!(v.max_pages(), None);
+        v.set_max_pages(0x10001);
+        assert_eq!(v.max_pages(), Some(0x10001));
+        v.set_max_pages(0);
+        assert_eq!(v.max_pages(), Some(1));
+    }
+
+    #[test]
+    fn the_handle_is_what_dom0_set() {
+        let v = view();
+        assert_eq!(v.handle(), [0; 16]);
+        let h: [u8; 16] = core::array::from_fn(|i| i as u8 + 1);
+        v.set_handle(h);
+        assert_eq!(v.handle(), h);
     }
 }

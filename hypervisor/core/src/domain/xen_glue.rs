@@ -360,6 +360,51 @@ impl<A: Arch> Platform for Dom0Platform<'_, A> {
         }
     }
 
+    fn populate_foreign_frame(&mut self, dom: u16, gfn: u64) -> Result<(), PlatformError> {
+        let view = self.peer(dom)?;
+        let pa = view.unconnected_page(gfn).ok_or(PlatformError::NoMemory)?;
+        // A populated page reads as zeroes; the DomU does not use it before
+        // Dom0 sets its HVM_PARAM_STORE_PFN.
+        self.arch.write_phys(pa, &[0u8; 4096]);
+        Ok(())
+    }
+
+    fn map_foreign_grant_frame(
+        &mut self,
+        host_gfn: u64,
+        dom: u16,
+        frame: u32,
+    ) -> Result<u64, PlatformError> {
+        let view = self.peer(dom)?;
+        let pa = view.grant_frame_pa(frame).ok_or(PlatformError::BadFrame)?;
+        // Counted as the grant maps are: a restart waits for none.
+        if !view.begin_map() {
+            return Err(PlatformError::BadFrame);
+        }
+        let r = self
+            .space
+            .borrow_mut()
+            .map_foreign(host_gfn, pa, false, &view);
+        if r.is_err() {
+            view.end_map();
+        }
+        r
+    }
+
+    fn foreign_max_grant_frames(&mut self, dom: u16) -> Option<u32> {
+        Some(self.peer(dom).ok()?.max_grant_frames())
+    }
+
+    fn set_foreign_handle(&mut self, dom: u16, handle: [u8; 16]) -> Result<(), PlatformError> {
+        self.peer(dom)?.set_handle(handle);
+        Ok(())
+    }
+
+    fn set_foreign_max_pages(&mut self, dom: u16, pages: u64) -> Result<(), PlatformError> {
+        self.peer(dom)?.set_max_pages(pages);
+        Ok(())
+    }
+
     fn own_store_pfn(&mut self) -> Option<u64> {
         let view = self.domu.as_ref()?.view.as_ref()?;
         view.hvm_param(snowvisor_xen::abi::hvmop::PARAM_STORE_PFN)

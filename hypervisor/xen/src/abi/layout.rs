@@ -84,6 +84,28 @@ wire_struct! {
 }
 
 wire_struct! {
+    /// `struct xen_remove_from_physmap` (`XENMEM_remove_from_physmap`).
+    pub struct XenRemoveFromPhysmap (size 16, align 8) {
+        pub domid: u16 = 0,
+        pub gpfn: u64 = 8,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_domctl_max_mem` (`XEN_DOMCTL_max_mem`), in `xen_domctl.u`.
+    pub struct XenDomctlMaxMem (size 8, align 8) {
+        pub max_memkb: u64 = 0,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_domctl_setdomainhandle` (`XEN_DOMCTL_setdomainhandle`).
+    pub struct XenDomctlSetdomainhandle (size 16, align 1) {
+        pub handle: [u8; 16] = 0,
+    }
+}
+
+wire_struct! {
     /// `xen_pfn_t`: one element of an extent list.
     pub struct XenPfn (size 8, align 8) {
         pub pfn: u64 = 0,

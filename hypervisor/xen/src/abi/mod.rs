@@ -124,6 +124,10 @@ pub mod xenmem {
     pub const SPACE_DEV_MMIO: u32 = 5;
     /// `XENMAPIDX_grant_table_status`: grant v2 status frames.
     pub const IDX_GRANT_TABLE_STATUS: u64 = 0x8000_0000;
+
+    /// `XENMEM_resource_grant_table` and its ids (`public/memory.h`).
+    pub const RESOURCE_GRANT_TABLE: u16 = 1;
+    pub const RESOURCE_GRANT_TABLE_ID_SHARED: u32 = 0;
 }
 
 /// `vcpu_op` commands (`public/vcpu.h`).
@@ -335,6 +339,10 @@ pub mod domctl {
     pub const INTERFACE_VERSION: u32 = 0x0000_0015;
     pub const CREATEDOMAIN: u32 = 1;
     pub const GETDOMAININFO: u32 = 5;
+    /// `XEN_DOMCTL_max_mem`: `struct xen_domctl_max_mem` (`max_memkb`).
+    pub const MAX_MEM: u32 = 11;
+    /// `XEN_DOMCTL_setdomainhandle`: the domain's 16-byte handle (UUID).
+    pub const SETDOMAINHANDLE: u32 = 17;
     /// `XEN_DOMCTL_getvcpuinfo`: one vCPU's state and CPU time.
     pub const GETVCPUINFO: u32 = 14;
     /// `XEN_DOMCTL_getvcpuaffinity`: a vCPU's hard and soft affinity.

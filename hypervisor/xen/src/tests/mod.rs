@@ -2,6 +2,7 @@
 
 mod boot;
 mod calls;
+mod dom0less;
 mod domu;
 mod events;
 mod foreign_grants;
