@@ -238,8 +238,8 @@ fn a_flooding_domu_loses_nothing_and_dom0_answers() {
         ),
         ..Opts::default()
     });
-    b.expect(&format!("(d1) snowvisor-dom0: flood start {N}"), 900);
-    b.expect(&format!("(d1) snowvisor-dom0: flood sent {N}"), 900);
+    b.expect(&format!("(d1) snowvisor-dom0: flood start {N}"), 600);
+    b.expect(&format!("(d1) snowvisor-dom0: flood sent {N}"), 600);
     b.expect(
         "snowvisor: d1: PSCI SYSTEM_OFF: this domain is off (the others go on)",
         600,

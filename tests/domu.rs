@@ -36,12 +36,12 @@ fn dom0_and_a_linux_domu_reach_init_smp2() {
         "snowvisor: dom0: 1 vCPU(s) on 1 CPU(s): MPIDR 0x80000000 on CPU 0x80000000",
         60,
     );
-    b.expect("(d1) snowvisor-dom0: init reached", 900);
+    b.expect("(d1) snowvisor-dom0: init reached", 600);
     b.expect(
         "snowvisor: d1: PSCI SYSTEM_OFF: this domain is off (the others go on)",
         600,
     );
-    b.expect("dom0 runs after d1's poweroff: 1", 900);
+    b.expect("dom0 runs after d1's poweroff: 1", 600);
     b.expect("snowvisor-dom0: cmd exit 0", 60);
     let all = b.console().replace('\r', "");
 
@@ -120,15 +120,15 @@ fn a_domu_reboot_restarts_it_alone() {
         dom0_cmd: Some(WAIT_FOR_D1_TWO_RESETS.into()),
         ..Opts::default()
     });
-    b.expect("(d1) snowvisor-dom0: reboot uptime end ", 900);
+    b.expect("(d1) snowvisor-dom0: reboot uptime end ", 600);
     b.expect(
         "snowvisor: d1: PSCI SYSTEM_RESET: restarting this domain (the others go on), restart 1",
         300,
     );
     b.expect("snowvisor: d1: restart: its RAM scrubbed", 300);
     b.expect("snowvisor: d1: vCPU 0 (MPIDR 0x80000000) starts at", 300);
-    b.expect("(d1) snowvisor-dom0: reboot uptime end ", 900);
-    b.expect("dom0 runs after d1's restarts: 2", 900);
+    b.expect("(d1) snowvisor-dom0: reboot uptime end ", 600);
+    b.expect("dom0 runs after d1's restarts: 2", 600);
     b.expect("snowvisor-dom0: cmd exit 0", 60);
     let all = b.console().replace('\r', "");
     assert!(
@@ -214,12 +214,12 @@ fn dom0_and_a_domu_share_one_cpu() {
         line.contains("1 vCPU(s) on the CPU(s) with MPIDR 0x80000000 (shared), 256 MiB"),
         "{line}"
     );
-    b.expect("(d1) snowvisor-dom0: init reached", 1200);
+    b.expect("(d1) snowvisor-dom0: init reached", 600);
     b.expect(
         "snowvisor: d1: PSCI SYSTEM_OFF: this domain is off (the others go on)",
         900,
     );
-    b.expect("dom0 runs after d1's poweroff: 1", 900);
+    b.expect("dom0 runs after d1's poweroff: 1", 600);
     b.expect("snowvisor-dom0: cmd exit 0", 60);
     let all = b.console().replace('\r', "");
     assert!(
@@ -245,7 +245,7 @@ fn two_domus_and_dom0_on_one_cpu() {
         ),
         ..Opts::default()
     });
-    b.expect("domus off: 2", 1800);
+    b.expect("domus off: 2", 600);
     b.expect("snowvisor-dom0: cmd exit 0", 60);
     let all = b.console().replace('\r', "");
     // The first --domu is domU1, domain 1 (scripts/run keeps the nodes in order).

@@ -262,7 +262,7 @@ impl Boot {
             cmd.arg("--domu-xenstore");
         }
         if let Some(c) = &o.dom0_cmd {
-            cmd.args(["--timeout", "1500", "--dom0-cmd", c]);
+            cmd.args(["--timeout", "900", "--dom0-cmd", c]);
         }
         if o.serial_stdin {
             cmd.arg("--serial-stdin");

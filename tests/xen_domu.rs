@@ -33,7 +33,7 @@ fn a_xen_domu_and_a_static_channel_to_dom0() {
         ..Opts::default()
     });
     // Dom0's and the DomU's lines interleave: wait for the end, then look.
-    b.expect("snowvisor-dom0: cmd exit 0", 1500);
+    b.expect("snowvisor-dom0: cmd exit 0", 450);
     let all = b.console().replace('\r', "");
     let has = |l: &str| all.lines().any(|x| x == l);
     let starting = |p: &str| -> Vec<&str> { all.lines().filter(|x| x.starts_with(p)).collect() };
@@ -129,7 +129,7 @@ fn a_page_shared_through_a_grant_at_boot() {
         dom0_cmd: Some(XENSTORE_DOM0_CMD.into()),
         ..Opts::default()
     });
-    b.expect("snowvisor-dom0: cmd exit 0", 1500);
+    b.expect("snowvisor-dom0: cmd exit 0", 450);
     let all = b.console().replace('\r', "");
     let line = |p: &str| -> String {
         all.lines()
