@@ -228,6 +228,11 @@ impl Arch for Armv7 {
         self.gic.deactivate(iar)
     }
     fn send_sgi(&self, intid: u32, targets: u8) {
+        // What the kick announces (an inbox bit, a pending vCPU) must be
+        // visible to the target CPU before the SGI reaches it: a DSB
+        // orders the normal-memory stores before the Device write to
+        // GICD_SGIR (ARM ARM A3.8.3; the GIC spec leaves it to software).
+        cpu::dsb();
         // GICD_SGIR: TargetListFilter 0 (the list), CPUTargetList [23:16], SGIINTID [3:0].
         self.gic
             .gicd
