@@ -571,8 +571,10 @@ fn a_domus_console_is_printable_text() {
     );
 }
 
-#[test]
-fn interdomain_events_go_through_the_inbox() {
+/// Dom0 and a DomU with 2 vCPUs, events ready, and a channel between
+/// them: the DomU offers port `p1`, Dom0 binds it as its port `p0`.
+/// Returns (Dom0, DomU, p0, p1).
+fn connected_pair() -> (Guest, Guest, u32, u32) {
     let (mut d0, mut d1) = Guest::pair(2);
     events_ready(&mut d0);
     events_ready(&mut d1);
@@ -596,6 +598,12 @@ fn interdomain_events_go_through_the_inbox() {
     let (r, b) = ev(&mut d0, evtchnop::BIND_INTERDOMAIN, &b);
     assert_eq!(r, 0);
     let p0 = b.local_port;
+    (d0, d1, p0, p1)
+}
+
+#[test]
+fn interdomain_events_go_through_the_inbox() {
+    let (mut d0, mut d1, p0, p1) = connected_pair();
     assert_eq!(
         d1.xen.channel(p1).map(|c| c.state),
         Some(ChannelState::Interdomain {
@@ -645,29 +653,7 @@ fn interdomain_events_go_through_the_inbox() {
 /// still gets the event, as Xen's send marks it pending at once.
 #[test]
 fn an_event_sent_then_closed_before_the_drain_is_delivered() {
-    let (mut d0, mut d1) = Guest::pair(2);
-    events_ready(&mut d0);
-    events_ready(&mut d1);
-    let (r, a) = ev(
-        &mut d1,
-        evtchnop::ALLOC_UNBOUND,
-        &EvtchnAllocUnbound {
-            dom: domid::SELF,
-            remote_dom: 0,
-            port: 0,
-        },
-    );
-    assert_eq!(r, 0);
-    let p1 = a.port;
-    let b = EvtchnBindInterdomain {
-        remote_dom: 1,
-        pad: [0; 2],
-        remote_port: p1,
-        local_port: 0,
-    };
-    let (r, b) = ev(&mut d0, evtchnop::BIND_INTERDOMAIN, &b);
-    assert_eq!(r, 0);
-    let p0 = b.local_port;
+    let (mut d0, mut d1, p0, p1) = connected_pair();
     assert_eq!(ev(&mut d0, evtchnop::SEND, &EvtchnPort { port: p0 }).0, 0);
     assert_eq!(ev(&mut d0, evtchnop::CLOSE, &EvtchnPort { port: p0 }).0, 0);
     assert!(d1.xen.inbox_posted());
