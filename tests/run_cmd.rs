@@ -227,6 +227,19 @@ fn bad_options_are_refused_naming_the_option() {
             &["--no-dom0", "--dom0-args", "quiet"][..],
             "--no-dom0 and --dom0-args exclude each other",
         ),
+        // A DomU option needs a DomU; a CPU is in one pool, once.
+        (
+            &["--domu-vcpus", "2"][..],
+            "--domu-vcpus is a DomU option: give --domu too",
+        ),
+        (
+            &["--domu-xenstore"][..],
+            "--domu-xenstore is a DomU option: give --domu too",
+        ),
+        (
+            &["--domu", "default", "--domu-cpupool", "1,1"][..],
+            "--domu-cpupool 1,1: CPU 1 is named twice",
+        ),
     ] {
         let o = run("bad-option", args);
         let all = output_text(&o);
