@@ -18,7 +18,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use snowvisor_arch_armv7::drivers::uart::UartKind;
-use snowvisor_core::bootargs::BootArgs;
+use snowvisor_core::bootargs::{ArgError, BootArgs};
 use snowvisor_dt::HostTree;
 use snowvisor_plan::{self as plan, dom0, report, Keep, PlanOptions};
 use snowvisor_tools::{domus, json, preview_params};
@@ -38,7 +38,8 @@ const USAGE: &str = "usage: snowvisor-plan BOARD.dtb [--args \"iommu=... swiotlb
   --no-xen         leave out the /hypervisor node
 
 Options come in any order. Exit status 1 also when an argument is an error
-(the plan is still printed: snowvisor boots without what was asked).";
+(the plan is still printed: snowvisor boots without what was asked); one
+taken but not exactly as Xen does (loglvl=none) is a note, exit status 0.";
 
 struct Cli {
     dtb: String,
@@ -63,8 +64,8 @@ fn parse_cli() -> Result<Cli, String> {
     };
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--args" => cli.args = Some(it.next().ok_or("--args needs a value")?),
-            "-o" | "--output" => cli.out = Some(it.next().ok_or("-o needs a file name")?),
+            "--args" => cli.args = Some(value(&mut it, "--args", "a value")?),
+            "-o" | "--output" => cli.out = Some(value(&mut it, "-o", "a file name")?),
             "--json" => cli.json = true,
             "--devices" => cli.devices = true,
             // Once needed to keep the console UART; now the default.
@@ -82,6 +83,16 @@ fn parse_cli() -> Result<Cli, String> {
     }
     cli.dtb = board_dtb(&cli.dtb, std::env::var_os("SNOWVISOR_DTBS"));
     Ok(cli)
+}
+
+/// The value after option `opt`: refused when missing or when it is the
+/// next option (as every script refuses it: README "scripts").
+fn value(it: &mut impl Iterator<Item = String>, opt: &str, what: &str) -> Result<String, String> {
+    match it.next() {
+        Some(v) if !v.starts_with("--") => Ok(v),
+        Some(v) => Err(format!("{opt} needs {what}, not the option {v}")),
+        None => Err(format!("{opt} needs {what}")),
+    }
 }
 
 /// The DTB file for `arg`: the file itself, or for a bare name (no `/`) that
@@ -156,8 +167,16 @@ fn run(cli: &Cli) -> Result<Outcome, String> {
     let args = BootArgs::parse(&line);
     // Ignored arguments: on stderr, and in the JSON's "warnings".
     let mut arg_warnings: Vec<String> = Vec::new();
+    // An argument snowvisor takes but not exactly as Xen does (`loglvl=none`
+    // still prints errors, `sched=null`) is a note, not an error.
+    let mut arg_notes = 0;
     if given {
         arg_warnings.extend(args.errors.iter().map(|e| e.to_string()));
+        arg_notes = args
+            .errors
+            .iter()
+            .filter(|e| matches!(e, ArgError::NotHonoured { .. }))
+            .count();
     }
     let (opts, errors) = PlanOptions::parse(args.iommu, args.swiotlb);
     arg_warnings.extend(errors.iter().map(|e| e.to_string()));
@@ -178,7 +197,7 @@ fn run(cli: &Cli) -> Result<Outcome, String> {
     if let Some(f) = &domus.fatal {
         eprintln!("snowvisor-plan: {f}: snowvisor stops the boot on this tree");
     }
-    let errors = !arg_warnings.is_empty() || plan.warnings.iter().any(|w| w.is_error());
+    let errors = arg_warnings.len() > arg_notes || plan.warnings.iter().any(|w| w.is_error());
     let text = if cli.json {
         json::to_json(&plan, &domus, &arg_warnings) + "\n"
     } else {

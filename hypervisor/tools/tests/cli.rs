@@ -275,3 +275,26 @@ fn a_closed_pipe_is_no_panic() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(!text(&o.stderr).contains("panicked"), "{}", text(&o.stderr));
 }
+
+#[test]
+fn an_option_is_no_value_and_a_note_is_no_error() {
+    let snow = testdata("exynos5250-snow.dtb");
+    let snow = snow.to_str().unwrap();
+    for (opt, what) in [("--args", "a value"), ("-o", "a file name")] {
+        let o = plan(&[snow, opt, "--json"]);
+        assert_eq!(o.status.code(), Some(2), "{opt} --json");
+        let stderr = text(&o.stderr);
+        assert!(
+            stderr.contains(&format!("{opt} needs {what}, not the option --json")),
+            "{stderr}"
+        );
+    }
+    assert!(!Path::new("--json").exists(), "no file named --json");
+    // loglvl=none is taken (errors still print): a note, exit 0.
+    let o = plan(&[snow, "--args", "loglvl=none"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("'loglvl=none' not honoured exactly"));
+    // An unknown argument is still an error.
+    let o = plan(&[snow, "--args", "loglvl=none bogus=1"]);
+    assert_eq!(o.status.code(), Some(1));
+}
