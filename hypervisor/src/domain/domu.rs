@@ -601,9 +601,10 @@ fn pv_channel(
         .grant_entry_pa(gnttabop::RESERVED_XENSTORE)
         .map_err(|e| format!("its grant table: {e}"))?;
     let [w0, w1] = seed_entry(0, gfn as u32);
-    // SAFETY: `at` is an 8-byte entry in a grant frame snowvisor just
-    // allocated for this DomU (page-aligned heap memory below 4 GiB,
-    // identity mapped at HYP); no guest runs yet. The frame word goes
+    // SAFETY: `at` is an 8-byte entry in a grant frame snowvisor allocated
+    // for this DomU (just now, or at its first boot and zeroed for this
+    // restart: page-aligned heap memory below 4 GiB, identity mapped at
+    // HYP); no vCPU of it runs yet. The frame word goes
     // before the flags, as a toolstack fills an entry.
     unsafe {
         core::ptr::write_volatile((at + 4) as usize as *mut u32, w1);

@@ -241,6 +241,19 @@ fn shared_cpu() -> (FakeArch, PerCpu, &'static DomainCell) {
     (a, c, cell)
 }
 
+/// PSCI CPU_ON made vCPU 1 pending on the shared CPU; the kick at count
+/// 5000 loads it there.
+fn start_vcpu1(a: &FakeArch, c: &mut PerCpu, f: &mut TrapFrame, domains: &[&'static DomainCell]) {
+    c.current.as_ref().unwrap().domain.lock().vcpus[1].power = Power::OnPending {
+        entry: 0x4000_8000,
+        context: 0,
+    };
+    c.kicked = true;
+    a.counter.set(5_000);
+    schedule(a, c, f, Exit::Resume, domains);
+    assert_eq!(current_id(c), Some(1));
+}
+
 fn current_id(c: &PerCpu) -> Option<u32> {
     c.current.as_ref().map(|l| l.vcpu.id)
 }
@@ -291,14 +304,7 @@ fn a_blocked_vcpu_gives_the_cpu_up_and_its_timer_wakes_it() {
     let (a, mut c, cell) = shared_cpu();
     let domains = [cell];
     let mut f = frame();
-    cell.lock().vcpus[1].power = Power::OnPending {
-        entry: 0x4000_8000,
-        context: 0,
-    };
-    c.kicked = true;
-    a.counter.set(5_000);
-    schedule(&a, &mut c, &mut f, Exit::Resume, &domains);
-    assert_eq!(current_id(&c), Some(1));
+    start_vcpu1(&a, &mut c, &mut f, &domains);
     // vCPU 1 arms its virtual timer for count 9000 and waits in WFI.
     a.loaded.borrow_mut().timer.cntv_cval = 9_000;
     a.loaded.borrow_mut().timer.cntv_ctl = 1;
@@ -968,14 +974,7 @@ fn an_spi_for_a_vcpu_waiting_on_the_same_cpu_goes_to_it_and_wakes_it() {
     let (a, mut c, cell) = shared_cpu();
     let domains = [cell];
     let mut f = frame();
-    cell.lock().vcpus[1].power = Power::OnPending {
-        entry: 0x4000_8000,
-        context: 0,
-    };
-    c.kicked = true;
-    a.counter.set(5_000);
-    schedule(&a, &mut c, &mut f, Exit::Resume, &domains);
-    assert_eq!(current_id(&c), Some(1));
+    start_vcpu1(&a, &mut c, &mut f, &domains);
     // vCPU 1 waits in WFI; vCPU 0 runs.
     a.hsr.set(hsr(ec::WFI_WFE, 0));
     assert_eq!(trap(&a, &mut c, &mut f), Exit::Block);
@@ -1018,14 +1017,7 @@ fn an_spi_for_a_vcpu_that_is_off_waits_for_it_and_its_banked_state_resets() {
         assert_eq!(d.vdist.read(1, 0x300, 4), Some(1 << VTIMER));
     }
     assert!(a.sgis.borrow().is_empty(), "no kick for a vCPU that is off");
-    cell.lock().vcpus[1].power = Power::OnPending {
-        entry: 0x4000_8000,
-        context: 0,
-    };
-    c.kicked = true;
-    a.counter.set(5_000);
-    schedule(&a, &mut c, &mut f, Exit::Resume, &domains);
-    assert_eq!(current_id(&c), Some(1));
+    start_vcpu1(&a, &mut c, &mut f, &domains);
     assert_eq!(ListRegister(a.list_register(0)).intid(), SPI);
     assert_eq!(
         cell.lock().vdist.read(1, 0x300, 4),
