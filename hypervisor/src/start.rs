@@ -313,7 +313,8 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
     let pools = cpupools(&tree);
     let domus = start_domus(&tree, hyp, &ginfo, gic, args.domu_restart, &pools);
     let arch = Armv7::new(gic);
-    publish_host(&tree, &memory, hyp, arch.counter_hz());
+    let kept: u64 = domus.iter().map(|d| d.kept_bytes).sum();
+    publish_host(&tree, &memory, hyp, kept, arch.counter_hz());
     let host = Host {
         arch: &arch,
         gic,
@@ -569,11 +570,13 @@ fn with_cpu<R>(f: impl FnOnce(&mut Cpu) -> R) -> R {
 
 /// The machine as Xen's `XEN_SYSCTL_physinfo` tells Dom0 (`xl info`): the
 /// CPUs up and in the tree, the timer's rate (Xen's `cpu_khz` on ARM), the
-/// RAM banks and what snowvisor keeps of them (`hyp`).
+/// RAM banks and what snowvisor keeps of them (`hyp`, and `kept` bytes of
+/// the DomUs' boot modules kept for their restarts).
 fn publish_host(
     tree: &HostTree<'_>,
     memory: &[snowvisor_dt::Region],
     hyp: snowvisor_dt::Region,
+    kept: u64,
     hz: u32,
 ) {
     let nr_cpus = crate::smp::online().len() as u32;
@@ -583,7 +586,7 @@ fn publish_host(
         possible_cpus: (snowvisor_plan::cpus::host_cpus(tree.index()).len() as u32).max(nr_cpus),
         cpu_khz: hz / 1000,
         total_pages: memory.iter().map(|r| pages(r.size)).sum(),
-        hypervisor_pages: pages(hyp.size),
+        hypervisor_pages: pages(hyp.size) + pages(kept),
         mfn_start: memory.iter().map(|r| pages(r.base)).min().unwrap_or(0),
         mfn_end: memory.iter().map(|r| pages(r.end())).max().unwrap_or(0),
     });

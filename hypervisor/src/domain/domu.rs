@@ -55,6 +55,9 @@ pub struct BuiltDomU {
     /// Host RAM it took (no longer Dom0's): its own, and the copies of its
     /// boot modules kept for its restarts.
     pub host_memory: Vec<Region>,
+    /// Of `host_memory`, the bytes of those copies: snowvisor's, in no
+    /// guest's stage 2 (`xl info` counts them as the hypervisor's, not free).
+    pub kept_bytes: u64,
     /// The CPUs its vCPUs run on, by vCPU ID: (MPIDR, GIC CPU-interface bit).
     pub cpus: Vec<(u32, u8)>,
     /// Its domain ID and node name.
@@ -484,8 +487,10 @@ pub fn build(
         }
     );
     let mut host_memory = pieces.clone();
+    let mut kept_bytes = 0;
     if let Some((k, kext)) = kept {
         let kb: u64 = k.iter().map(|r| r.size).sum();
+        kept_bytes = kb;
         info!(
             "{name}: {} MiB of the host ({}) keep copies of its boot modules for its restarts (in no guest's stage 2; domu_restart=0 gives them to Dom0)",
             kb >> 20,
@@ -520,6 +525,7 @@ pub fn build(
     Ok(BuiltDomU {
         cell,
         host_memory,
+        kept_bytes,
         cpus: cpus.to_vec(),
         id: spec.domid,
         node: Box::leak(String::from(spec.name).into_boxed_str()),

@@ -1,12 +1,12 @@
 //! The boot-time DomUs a tree asks for (dom0less `xen,domain` nodes), as
 //! `scripts/plan` shows them: read and checked by the hypervisor's own code
-//! (`snowvisor_dt::dom0less::domus` and `static_evtchns`, the module check
+//! (`snowvisor_dt::dom0less::domus`, `static_evtchns` and `cpupools`, the module check
 //! `snowvisor_core::domain::layout::check_module`), so the plan stops on
 //! what snowvisor's boot stops on and warns about what it leaves out.
 
 use serde::Serialize;
 use snowvisor_core::domain::layout::check_module;
-use snowvisor_dt::dom0less::{self, DomUModule, DomUSpec, Enhanced, StaticEvtchn};
+use snowvisor_dt::dom0less::{self, CpuPool, DomUModule, DomUSpec, Enhanced, StaticEvtchn};
 use snowvisor_dt::{HostTree, Region};
 
 /// The DomUs and static event channels of a tree, or why snowvisor would
@@ -15,6 +15,9 @@ use snowvisor_dt::{HostTree, Region};
 pub struct DomUs<'a> {
     pub specs: Vec<DomUSpec<'a>>,
     pub evtchns: Vec<StaticEvtchn>,
+    /// The boot-time cpupools (`xen,cpupool` nodes), every CPU of the tree
+    /// taken as up (the plan cannot know one that will not come up).
+    pub pools: Vec<CpuPool<'a>>,
     /// DomUs snowvisor would name and not start, with the reason (a module
     /// outside RAM or above 4 GiB, as at boot).
     pub not_started: Vec<(u16, String)>,
@@ -27,6 +30,7 @@ pub fn read<'a>(tree: &HostTree<'a>) -> DomUs<'a> {
     let mut out = DomUs {
         specs: Vec::new(),
         evtchns: Vec::new(),
+        pools: Vec::new(),
         not_started: Vec::new(),
         fatal: None,
     };
@@ -40,6 +44,17 @@ pub fn read<'a>(tree: &HostTree<'a>) -> DomUs<'a> {
     match dom0less::static_evtchns(tree, &specs) {
         Ok(e) => out.evtchns = e,
         Err(e) => out.fatal = Some(e.to_string()),
+    }
+    // The CPUs in tree order, the first taken as the boot CPU (Pool-0's).
+    let cpus: Vec<u64> = snowvisor_plan::cpus::host_cpus(tree.index())
+        .iter()
+        .map(|c| c.mpidr)
+        .collect();
+    match dom0less::cpupools(tree, &cpus) {
+        Ok(p) => out.pools = p,
+        Err(e) => {
+            out.fatal.get_or_insert_with(|| e.to_string());
+        }
     }
     // Without a memory node (a bootloader fills it in) nothing is checked.
     let ram = tree.memory().unwrap_or_default();
@@ -119,6 +134,42 @@ pub fn lines(d: &DomUs<'_>) -> Vec<String> {
     for (_, why) in &d.not_started {
         out.push(format!("plan: warning: {why}"));
     }
+    // As the boot's `cpupool:` lines, only when the tree has pool nodes.
+    if d.pools.iter().any(|p| p.node.is_some()) {
+        for p in &d.pools {
+            let cpus: Vec<String> = p.cpus.iter().map(|m| format!("{m:#010x}")).collect();
+            let doms: Vec<String> = (p.id == 0)
+                .then(|| String::from("d0"))
+                .into_iter()
+                .chain(
+                    d.specs
+                        .iter()
+                        .filter(|s| match s.cpupool {
+                            Some(n) => p.node == Some(n),
+                            None => p.id == 0,
+                        })
+                        .map(|s| format!("d{}", s.domid)),
+                )
+                .collect();
+            out.push(format!(
+                "plan: cpupool: Pool-{} {}: CPU(s) with MPIDR {}; domains: {}",
+                p.id,
+                p.path(),
+                cpus.join(", "),
+                if doms.is_empty() {
+                    String::from("none")
+                } else {
+                    doms.join(" ")
+                }
+            ));
+            if let Some(s) = p.sched.filter(|&s| s != "credit") {
+                out.push(format!(
+                    "plan: warning: cpupool: {}: cpupool-sched \"{s}\": snowvisor runs its own scheduler on every CPU (reported as Xen's credit)",
+                    p.path()
+                ));
+            }
+        }
+    }
     for e in &d.evtchns {
         out.push(format!(
             "plan: evtchn: static channel d{} port {} ({}) <-> d{} port {} ({})",
@@ -147,6 +198,8 @@ pub struct Json<'a> {
     kernel: JsonModule<'a>,
     ramdisk: Option<JsonModule<'a>>,
     bootargs: Option<&'a str>,
+    /// The `xen,cpupool` node its `domain-cpupool` names (`null`: Pool-0).
+    cpupool: Option<&'a str>,
     /// Why snowvisor would not start it (`null`: it would).
     not_started: Option<&'a str>,
 }
@@ -190,6 +243,7 @@ pub fn json<'a>(d: &'a DomUs<'a>) -> (Vec<Json<'a>>, Vec<JsonEvtchn<'a>>) {
             kernel: json_module(&s.kernel),
             ramdisk: s.ramdisk.as_ref().map(json_module),
             bootargs: s.bootargs,
+            cpupool: s.cpupool,
             not_started: d
                 .not_started
                 .iter()

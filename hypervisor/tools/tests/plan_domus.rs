@@ -180,3 +180,105 @@ fn a_domu_whose_module_is_not_in_ram_is_named_not_started() {
         .unwrap_or_else(|| panic!("{out}"));
     assert!(w.contains("module@49600000"), "{w}");
 }
+
+/// Two CPUs (phandles 20, 21), a `xen,cpupool` node (phandle 30) listing
+/// `pool_cpus`, and a DomU in it.
+fn pool_tree(pool_cpus: &[u32]) -> Vec<u8> {
+    let cpu = |name: &'static str, reg: u32, ph: u32| {
+        n(
+            name,
+            vec![
+                ("device_type", s("cpu")),
+                ("compatible", s("arm,cortex-a15")),
+                ("reg", c(&[reg])),
+                ("phandle", c(&[ph])),
+            ],
+            vec![],
+        )
+    };
+    let cpus = n(
+        "cpus",
+        vec![("#address-cells", c(&[1])), ("#size-cells", c(&[0]))],
+        vec![cpu("cpu@0", 0, 20), cpu("cpu@1", 1, 21)],
+    );
+    let module = |name: &'static str, compat: &str, base: u32, size: u32| {
+        n(
+            name,
+            vec![("compatible", s(compat)), ("reg", c(&[base, size]))],
+            vec![],
+        )
+    };
+    let domu = n(
+        "domU1",
+        vec![
+            ("compatible", s("xen,domain")),
+            ("#address-cells", c(&[1])),
+            ("#size-cells", c(&[1])),
+            ("memory", c(&[0, 131_072])),
+            ("cpus", c(&[1])),
+            ("domain-cpupool", c(&[30])),
+        ],
+        vec![module(
+            "module@49000000",
+            "multiboot,kernel\0multiboot,module",
+            0x4900_0000,
+            0x54_6200,
+        )],
+    );
+    let pool = n(
+        "cpupool",
+        vec![
+            ("compatible", s("xen,cpupool")),
+            ("cpupool-cpus", c(pool_cpus)),
+            ("cpupool-sched", s("null")),
+            ("phandle", c(&[30])),
+        ],
+        vec![],
+    );
+    let chosen = n(
+        "chosen",
+        vec![("#address-cells", c(&[1])), ("#size-cells", c(&[1]))],
+        vec![
+            module(
+                "module@44000000",
+                "multiboot,kernel\0multiboot,module",
+                0x4400_0000,
+                0x10_0000,
+            ),
+            pool,
+            domu,
+        ],
+    );
+    synthetic(vec![cpus, chosen])
+}
+
+#[test]
+fn the_plan_shows_the_boot_time_cpupools_and_stops_on_a_bad_one() {
+    let o = plan(&pool_tree(&[21]), &[]);
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert!(o.status.success(), "{out}{err}");
+    for want in [
+        "plan: cpupool: Pool-0 (the CPUs no xen,cpupool node lists): CPU(s) with MPIDR 0x00000000; domains: d0",
+        "plan: cpupool: Pool-1 /chosen/cpupool: CPU(s) with MPIDR 0x00000001; domains: d1",
+        "plan: warning: cpupool: /chosen/cpupool: cpupool-sched \"null\": snowvisor runs its own scheduler on every CPU (reported as Xen's credit)",
+    ] {
+        assert!(out.lines().any(|l| l == want), "no {want:?} in\n{out}");
+    }
+    let o = plan(&pool_tree(&[21]), &["--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["domus"][0]["cpupool"], "cpupool", "{v}");
+
+    // A pool listing a node that is no CPU (the pool itself): the boot's
+    // own error, exit 1.
+    let o = plan(&pool_tree(&[30]), &[]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let f = out
+        .lines()
+        .find(|l| l.starts_with("plan: fatal: /chosen/cpupool: cpupool-cpus"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        f.ends_with("(snowvisor stops the boot on this tree)"),
+        "{f}"
+    );
+}

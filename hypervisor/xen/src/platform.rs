@@ -193,7 +193,8 @@ pub struct HostInfo {
     pub cpu_khz: u32,
     /// RAM of the machine, 4 KiB pages (every memory bank).
     pub total_pages: u64,
-    /// RAM the hypervisor keeps for itself (image, heap, RAM log), pages.
+    /// RAM the hypervisor keeps for itself (image, heap, RAM log, the
+    /// copies of DomUs' boot modules kept for their restarts), pages.
     pub hypervisor_pages: u64,
     /// The lowest RAM frame number (Xen's `first_valid_mfn`).
     pub mfn_start: u64,
