@@ -339,7 +339,12 @@ fn a_domu_in_a_cpupool_runs_on_its_cpus_only() {
         domu_vcpus: Some(2),
         domu_cpupool: Some("1".into()),
         domu_args: Some("console=ttyAMA0 snowvisor.test=poweroff".into()),
-        dom0_cmd: Some(WAIT_FOR_D1_OFF.into()),
+        // Xen's own tools list the pools (`XEN_SYSCTL_cpupool_op`, the
+        // names `xen-init-dom0` gave them) and each domain's.
+        xen_tools: true,
+        dom0_cmd: Some(format!(
+            "xl cpupool-list | sed 's/^/cpupool-list: /'; xl list -c | sed 's/^/list-c: /'; {WAIT_FOR_D1_OFF}"
+        )),
         ..Opts::default()
     });
     b.expect(
@@ -367,6 +372,34 @@ fn a_domu_in_a_cpupool_runs_on_its_cpus_only() {
     b.expect("dom0 runs after d1's poweroff: 1", 900);
     b.expect("snowvisor-dom0: cmd exit 0", 60);
     let all = b.console().replace('\r', "");
+    let fields = |prefix: &str| -> Vec<Vec<&str>> {
+        all.lines()
+            .filter_map(|l| l.strip_prefix(prefix))
+            .map(|l| l.split_whitespace().collect())
+            .collect()
+    };
+    // Name, CPUs, Sched, Active, Domain count.
+    let pools = fields("cpupool-list: ");
+    assert_eq!(
+        &pools[1..],
+        [
+            ["Pool-0", "1", "credit", "y", "1"],
+            ["Pool-1", "1", "credit", "y", "1"]
+        ],
+        "{all}"
+    );
+    // Name, ID, Mem, VCPUs, State, Time(s), Cpupool.
+    let list = fields("list-c: ");
+    let pool_of = |name: &str| {
+        list.iter()
+            .find(|f| f[0] == name)
+            .and_then(|f| f.last().copied())
+    };
+    assert_eq!(
+        (pool_of("Domain-0"), pool_of("domU1")),
+        (Some("Pool-0"), Some("Pool-1")),
+        "{all}"
+    );
     // Where each vCPU was loaded: CPU 1's GIC CPU interface (bit 0x02),
     // for the DomU's first vCPU and the one its Linux started.
     for v in 0..2 {

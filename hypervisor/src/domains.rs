@@ -33,6 +33,8 @@ pub struct Entry {
     last: spin::Mutex<DomainInfo>,
     /// Its vCPUs as last read.
     last_vcpus: spin::Mutex<Vec<VcpuInfo>>,
+    /// The ID of its cpupool (fixed at boot).
+    cpupool: u32,
 }
 
 /// The machine for `XEN_SYSCTL_physinfo`, set once at boot.
@@ -101,14 +103,14 @@ fn read(d: &Domain) -> DomainInfo {
     i
 }
 
-/// Publishes the domains (Dom0 first, then the DomUs in id order); once,
-/// before any of their vCPUs runs. `online` is `smp::online()`: the CPUs
-/// up, numbered by their place in it.
-pub fn publish(cells: &[&'static DomainCell], online: &[(u32, u8)]) {
+/// Publishes the domains (Dom0 first, then the DomUs in id order), each
+/// with its cpupool's ID; once, before any of their vCPUs runs. `online` is
+/// `smp::online()`: the CPUs up, numbered by their place in it.
+pub fn publish(cells: &[(&'static DomainCell, u32)], online: &[(u32, u8)]) {
     LIST.call_once(|| {
         cells
             .iter()
-            .map(|&cell| {
+            .map(|&(cell, cpupool)| {
                 let d = cell.lock();
                 let vcpu_cpus = d
                     .vcpus
@@ -129,6 +131,7 @@ pub fn publish(cells: &[&'static DomainCell], online: &[(u32, u8)]) {
                     vcpu_cpus,
                     last: spin::Mutex::new(read(&d)),
                     last_vcpus: spin::Mutex::new(read_vcpus(&d)),
+                    cpupool,
                 }
             })
             .collect()
@@ -153,6 +156,7 @@ pub fn info(first: u16) -> Option<DomainInfo> {
         *e.last.lock() = read(&d);
     }
     let mut i = *e.last.lock();
+    i.cpupool = e.cpupool;
     // What Dom0 set (`XEN_DOMCTL_max_mem`, `setdomainhandle`, as
     // `init-dom0less` does), current even when the domain is busy.
     if let Some(v) = &e.view {

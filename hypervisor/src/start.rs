@@ -314,7 +314,7 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
     let domus = start_domus(&tree, hyp, &ginfo, gic, args.domu_restart, &pools);
     let arch = Armv7::new(gic);
     let kept: u64 = domus.iter().map(|d| d.kept_bytes).sum();
-    publish_host(&tree, &memory, hyp, kept, arch.counter_hz());
+    publish_host(&tree, &memory, hyp, kept, &pools, arch.counter_hz());
     let host = Host {
         arch: &arch,
         gic,
@@ -571,15 +571,28 @@ fn with_cpu<R>(f: impl FnOnce(&mut Cpu) -> R) -> R {
 /// The machine as Xen's `XEN_SYSCTL_physinfo` tells Dom0 (`xl info`): the
 /// CPUs up and in the tree, the timer's rate (Xen's `cpu_khz` on ARM), the
 /// RAM banks and what snowvisor keeps of them (`hyp`, and `kept` bytes of
-/// the DomUs' boot modules kept for their restarts).
+/// the DomUs' boot modules kept for their restarts), the cpupools' CPUs.
 fn publish_host(
     tree: &HostTree<'_>,
     memory: &[snowvisor_dt::Region],
     hyp: snowvisor_dt::Region,
     kept: u64,
+    pools: &[snowvisor_dt::dom0less::CpuPool<'_>],
     hz: u32,
 ) {
-    let nr_cpus = crate::smp::online().len() as u32;
+    let online = crate::smp::online();
+    let nr_cpus = online.len() as u32;
+    // Bit N: the CPU at place N of `online` (Xen's CPU number).
+    let mut cpupool_cpus = [0u64; snowvisor_xen::MAX_CPUPOOLS];
+    for p in pools {
+        if let Some(bits) = cpupool_cpus.get_mut(p.id as usize) {
+            for (n, &(m, _)) in online.iter().enumerate() {
+                if p.holds(u64::from(m)) {
+                    *bits |= 1 << n;
+                }
+            }
+        }
+    }
     let pages = |bytes: u64| bytes >> 12;
     crate::domains::publish_host(snowvisor_xen::HostInfo {
         nr_cpus,
@@ -589,6 +602,7 @@ fn publish_host(
         hypervisor_pages: pages(hyp.size) + pages(kept),
         mfn_start: memory.iter().map(|r| pages(r.base)).min().unwrap_or(0),
         mfn_end: memory.iter().map(|r| pages(r.end())).max().unwrap_or(0),
+        cpupool_cpus,
     });
 }
 
@@ -607,10 +621,10 @@ fn run(dom0: Dom0, domus: &[crate::domain::domu::BuiltDomU]) -> ! {
     let vcpu = Vcpu::new(0, VcpuContext::reset(frame, vttbr, mpidr, 0));
     // Shared by the CPUs its vCPUs run on; lives for ever.
     let cell: &'static DomainCell = Box::leak(Box::new(spin::Mutex::new(*domain)));
-    let mut cells = alloc::vec![cell];
-    cells.extend(domus.iter().map(|d| d.cell));
+    let mut cells = alloc::vec![(cell, 0)];
+    cells.extend(domus.iter().map(|d| (d.cell, d.cpupool)));
     crate::domains::publish(&cells, &crate::smp::online());
-    crate::smp::publish_domains(cells);
+    crate::smp::publish_domains(cells.iter().map(|&(c, _)| c).collect());
     let mut console = console;
     console.dom0 = Some(cell);
     console.domus = domus

@@ -67,6 +67,8 @@ pub struct BuiltDomU {
     pub console: bool,
     /// Its CPUs are its own (Dom0 gets no vCPU there), not shared.
     pub dedicated: bool,
+    /// The ID of the cpupool it runs in (0: Pool-0, Dom0's).
+    pub cpupool: u32,
 }
 
 fn phys(t: &Table) -> u64 {
@@ -531,6 +533,7 @@ pub fn build(
         node: Box::leak(String::from(spec.name).into_boxed_str()),
         console: spec.vpl011,
         dedicated: false,
+        cpupool: 0,
     })
 }
 
@@ -768,6 +771,7 @@ pub fn build_all(
         match build(tree, s, pieces.clone(), kept, &cpus, vmid, host) {
             Ok(mut b) => {
                 b.dedicated = dedicated;
+                b.cpupool = pool_id as u32;
                 if !dedicated {
                     if let Some(c) = shared_next.get_mut(pool_id) {
                         *c += n;

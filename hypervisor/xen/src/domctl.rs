@@ -62,6 +62,7 @@ pub fn getdomaininfo(i: &DomainInfo) -> XenDomctlGetdomaininfo {
         cpu_time: i.cpu_time_ns,
         nr_online_vcpus: i.nr_online_vcpus,
         handle: i.handle,
+        cpupool: i.cpupool,
         max_vcpu_id: i
             .nr_vcpus
             .checked_sub(1)

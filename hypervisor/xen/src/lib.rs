@@ -51,7 +51,7 @@ pub use guest::{Fault, GuestMemory};
 pub use links::{EvtchnLinks, Link};
 pub use platform::{
     CacheOp, DomainInfo, ExitCounters, HostInfo, HypervisorLog, MachineAction, Platform,
-    PlatformError, ShutdownReason, VcpuInfo, XenFrame,
+    PlatformError, ShutdownReason, VcpuInfo, XenFrame, MAX_CPUPOOLS,
 };
 
 use abi::{domid, evtchnop, hc, virq};

@@ -144,6 +144,8 @@ pub struct DomainInfo {
     /// Its `xen_domain_handle_t` (the toolstack's UUID for it;
     /// `XEN_DOMCTL_setdomainhandle`), zeroes until set.
     pub handle: [u8; 16],
+    /// The cpupool it is in (`getdomaininfo`'s `cpupool`), 0: Pool-0.
+    pub cpupool: u32,
 }
 
 impl DomainInfo {
@@ -151,7 +153,7 @@ impl DomainInfo {
     /// and at most) and `nr_vcpus` vCPUs, `nr_online_vcpus` of them online:
     /// running if one is online, not blocked, paused, shut down or dying,
     /// no CPU time counted, no `shared_info` placed, no SPIs, a zero
-    /// handle. Callers set
+    /// handle, in Pool-0. Callers set
     /// what they know beyond that (`DomainInfo { .., ..DomainInfo::new(..) }`).
     pub fn new(
         domid: u16,
@@ -176,6 +178,7 @@ impl DomainInfo {
             shared_info_gfn: 0,
             nr_spis: 0,
             handle: [0; 16],
+            cpupool: 0,
         }
     }
 }
@@ -201,7 +204,16 @@ pub struct HostInfo {
     /// One past the highest RAM frame number (Xen's `get_upper_mfn_bound`
     /// + 1).
     pub mfn_end: u64,
+    /// The boot-time cpupools' CPUs, by pool ID: bit N is CPU N (numbered
+    /// as `nr_cpus`); a pool with none does not exist, except Pool-0, which
+    /// always does (Xen's `cpupool0`). Without `xen,cpupool` nodes Pool-0
+    /// holds every CPU up.
+    pub cpupool_cpus: [u64; MAX_CPUPOOLS],
 }
+
+/// At most this many cpupools: each holds at least one CPU, and a GICv2
+/// machine has at most 8 (GIC architecture v2, 1.4: CPU interfaces).
+pub const MAX_CPUPOOLS: usize = 8;
 
 /// One vCPU as `XEN_DOMCTL_getvcpuinfo` describes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

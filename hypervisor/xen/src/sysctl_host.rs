@@ -17,10 +17,12 @@
 //! - `XEN_SYSCTL_cputopoinfo` (16), `XEN_SYSCTL_numainfo` (17): Xen's
 //!   copy rules (a NULL handle asks for the count; at most the caller's
 //!   count is written; the count is written back when it differs).
-//! - `XEN_SYSCTL_cpupool_op` (18): the one pool Xen boots with, Pool-0 (id
-//!   0, every CPU up, every domain): `INFO` (the first pool at or above the
-//!   id, `-ENOENT` past it) and `FREEINFO` (no CPU is outside a pool);
-//!   changing pools is `-EOPNOTSUPP`: snowvisor has no CPU pools to change.
+//! - `XEN_SYSCTL_cpupool_op` (18): the boot-time cpupools
+//!   ([`HostInfo::cpupool_cpus`]; without `xen,cpupool` nodes only Pool-0,
+//!   every CPU up): `INFO` (the first pool at or above the id, its CPUs and
+//!   how many domains it holds, `-ENOENT` past the last) and `FREEINFO` (no
+//!   CPU is outside a pool); changing pools is `-EOPNOTSUPP`: snowvisor's
+//!   pools are fixed at boot.
 //! - `XEN_SYSCTL_debug_keys` (7): each key as if typed on snowvisor's
 //!   console; at most [`MAX_DEBUG_KEYS`] per call (`-E2BIG`: Xen has no
 //!   limit, but a hypercall must not run unbounded).
@@ -173,10 +175,10 @@ impl Xen {
         host.total_pages.saturating_sub(used)
     }
 
-    /// Domains in Pool-0: all of them.
-    fn nr_domains(&mut self, cx: &mut Ctx<'_>) -> u32 {
+    /// Domains in cpupool `pool`.
+    fn nr_domains(&mut self, cx: &mut Ctx<'_>, pool: u32) -> u32 {
         let mut n = 0;
-        self.each_domain(cx, |_| n += 1);
+        self.each_domain(cx, |i| n += u32::from(i.cpupool == pool));
         n
     }
 
@@ -188,13 +190,18 @@ impl Xen {
     ) -> Result<(), Errno> {
         match op.op {
             sysctl::CPUPOOL_OP_INFO => {
-                // `cpupool_get_next_by_id`: Pool-0 is the only pool.
-                if op.cpupool_id != 0 {
-                    return Err(Errno::ENOENT);
-                }
+                // `cpupool_get_next_by_id`: the first pool at or above the id.
+                let (id, cpus) = host
+                    .cpupool_cpus
+                    .iter()
+                    .enumerate()
+                    .skip(op.cpupool_id as usize)
+                    .find(|&(id, &cpus)| id == 0 || cpus != 0)
+                    .ok_or(Errno::ENOENT)?;
+                op.cpupool_id = id as u32;
                 op.sched_id = domctl::SCHEDULER_CREDIT;
-                op.n_dom = self.nr_domains(cx);
-                write_bitmap(cx, &op.cpumap, cpu_bits(host.nr_cpus), host.possible_cpus)
+                op.n_dom = self.nr_domains(cx, op.cpupool_id);
+                write_bitmap(cx, &op.cpumap, *cpus, host.possible_cpus)
             }
             sysctl::CPUPOOL_OP_FREEINFO => write_bitmap(cx, &op.cpumap, 0, host.possible_cpus),
             sysctl::CPUPOOL_OP_CREATE

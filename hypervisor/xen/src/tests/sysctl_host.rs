@@ -28,6 +28,7 @@ fn host() -> HostInfo {
         hypervisor_pages: 512,
         mfn_start: 0x40000,
         mfn_end: 0x80000,
+        cpupool_cpus: [0b11, 0, 0, 0, 0, 0, 0, 0],
     }
 }
 
@@ -175,7 +176,7 @@ fn numainfo_is_one_node() {
 }
 
 #[test]
-fn cpupool_0_holds_every_cpu_and_domain() {
+fn cpupool_0_holds_every_cpu_and_domain_without_boot_time_pools() {
     let (mut d0, _) = dom0();
     let info = |id, map| XenSysctlCpupoolOp {
         op: sysctl::CPUPOOL_OP_INFO,
@@ -371,4 +372,37 @@ fn memory_sharing_counts_are_zero() {
         assert_eq!(d0.call(hc::MEMORY_OP, [cmd, 0, 0, 0, 0]), 0);
         assert_eq!(d1.call(hc::MEMORY_OP, [cmd, 0, 0, 0, 0]), 0);
     }
+}
+
+/// Boot-time cpupools: Pool-0 with CPU 0 and Dom0, Pool-2 with CPU 1 and
+/// DomU 1 (Pool-1 has no CPU: no such pool). `INFO` finds the next pool
+/// at or above the id, as Xen's `cpupool_get_next_by_id`, and
+/// `getdomaininfo` names each domain's pool.
+#[test]
+fn boot_time_cpupools_are_listed_with_their_cpus_and_domains() {
+    let h = HostInfo {
+        cpupool_cpus: [0b01, 0, 0b10, 0, 0, 0, 0, 0],
+        ..host()
+    };
+    let (mut d0, _d1) = dom0();
+    d0.m().host = Some(h);
+    for d in d0.m().domains.iter_mut().filter(|d| d.domid == 1) {
+        d.cpupool = 2;
+    }
+    let info = |id| XenSysctlCpupoolOp {
+        op: sysctl::CPUPOOL_OP_INFO,
+        cpupool_id: id,
+        cpumap: bitmap(BUF, 8),
+        ..Default::default()
+    };
+    let (r, p) = sysctl(&mut d0, sysctl::CPUPOOL_OP, &info(0));
+    assert_eq!((r, p.cpupool_id, p.n_dom), (0, 0, 1));
+    assert_eq!(d0.get_bytes(BUF, 1), [0b01]);
+    let (r, p) = sysctl(&mut d0, sysctl::CPUPOOL_OP, &info(1));
+    assert_eq!((r, p.cpupool_id, p.n_dom), (0, 2, 1));
+    assert_eq!(d0.get_bytes(BUF, 1), [0b10]);
+    assert_eq!(
+        sysctl(&mut d0, sysctl::CPUPOOL_OP, &info(3)).0,
+        Errno::ENOENT.ret()
+    );
 }
