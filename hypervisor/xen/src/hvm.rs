@@ -2,8 +2,9 @@
 //! Dom0 reads `HVM_PARAM_STORE_EVTCHN` (0: xenstored is local) at boot;
 //! `HVM_PARAM_CALLBACK_IRQ` names the event PPI as Xen encodes it; a
 //! dom0less DomU with xenstore (`xen,enhanced`) reads its xenstore channel
-//! and page ([`Xen::set_xenstore`]); the other guest-readable parameters
-//! read as 0. Dom0, the control domain, may read a DomU's xenstore
+//! and page ([`Xen::set_xenstore`]), and its PV console's
+//! ([`Xen::set_console`]); the other guest-readable parameters read as 0.
+//! Dom0, the control domain, may read a DomU's xenstore and console
 //! parameters and set its `HVM_PARAM_STORE_PFN` (Xen's `xsm_hvm_param`,
 //! `XSM_TARGET`), as `init-dom0less` does; every other domain's
 //! parameters are refused.
@@ -28,6 +29,8 @@ impl Xen {
             }
             hvmop::PARAM_STORE_EVTCHN => self.xenstore.map_or(0, |(port, _)| u64::from(port)),
             hvmop::PARAM_STORE_PFN => self.xenstore.map_or(0, |(_, pfn)| pfn),
+            hvmop::PARAM_CONSOLE_EVTCHN => self.pv_console.map_or(0, |(port, _)| u64::from(port)),
+            hvmop::PARAM_CONSOLE_PFN => self.pv_console.map_or(0, |(_, pfn)| pfn),
             _ => 0,
         }
     }
@@ -39,6 +42,17 @@ impl Xen {
     /// then waits for an event on the port, `xenbus_late_init`) or the page.
     pub fn set_xenstore(&mut self, port: u32, pfn: u64) {
         self.xenstore = Some((port, pfn));
+    }
+
+    /// A DomU's PV console, as Xen's toolstack sets one up for an ARM
+    /// guest (`alloc_magic_pages` in `tools/libs/guest/xg_dom_arm.c`): its
+    /// event-channel `port`, unbound for Dom0 (the console backend,
+    /// `xenconsoled`), as `HVM_PARAM_CONSOLE_EVTCHN`, and the GFN of its
+    /// ring page (`struct xencons_interface`, `public/io/console.h`) as
+    /// `HVM_PARAM_CONSOLE_PFN`. Linux's `hvc_xen` reads both
+    /// (`xen_hvm_console_init`; 0 means "no console").
+    pub fn set_console(&mut self, port: u32, pfn: u64) {
+        self.pv_console = Some((port, pfn));
     }
 
     /// `hvm_op(op, arg)`: `HVMOP_get_param` and `HVMOP_set_param`.
@@ -64,7 +78,10 @@ impl Xen {
                 return Err(Errno::ESRCH);
             }
             p.value = match p.index {
-                hvmop::PARAM_STORE_PFN | hvmop::PARAM_STORE_EVTCHN => {
+                hvmop::PARAM_STORE_PFN
+                | hvmop::PARAM_STORE_EVTCHN
+                | hvmop::PARAM_CONSOLE_PFN
+                | hvmop::PARAM_CONSOLE_EVTCHN => {
                     cx.plat.foreign_hvm_param(p.domid, p.index).unwrap_or(0)
                 }
                 _ => return Err(Errno::EPERM),

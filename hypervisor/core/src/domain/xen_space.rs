@@ -622,6 +622,7 @@ mod tests {
             }],
             alloc::vec![(0x39001, lent)],
             None,
+            None,
         );
         let host = 0x4_8001;
         s.release_frame(host).unwrap();
@@ -690,7 +691,7 @@ mod tests {
     #[test]
     fn a_grant_frame_allocated_for_seeding_is_the_one_the_guest_maps() {
         let mut s = space(2);
-        let view = Arc::new(PeerView::new(1, 2, Vec::new(), Vec::new(), None));
+        let view = Arc::new(PeerView::new(1, 2, Vec::new(), Vec::new(), None, None));
         s.set_view(view.clone());
         let pa = s.grant_frame_pa(1).unwrap();
         assert_eq!(s.grant_frame_pa(1), Ok(pa), "allocated once");
