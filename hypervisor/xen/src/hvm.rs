@@ -14,8 +14,8 @@
 //! parameters, -EINVAL for the rest). A domain may set none of its own.
 
 use super::abi::layout::XenHvmParam;
-use super::abi::{hvmop, Errno};
-use super::guest::{read_struct, write_struct};
+use super::abi::{hvmop, xencons, Errno};
+use super::guest::{read_ipa_u32, read_struct, write_struct, GuestMemory};
 use super::{Ctx, HcResult, Outcome, Xen};
 
 impl Xen {
@@ -53,6 +53,47 @@ impl Xen {
     /// (`xen_hvm_console_init`; 0 means "no console").
     pub fn set_console(&mut self, port: u32, pfn: u64) {
         self.pv_console = Some((port, pfn));
+    }
+
+    /// An event on `port` nobody receives (no domain bound its other end):
+    /// if `port` is this domain's PV console channel, its backend
+    /// (`xenconsoled` in Dom0) is not there yet, and what the domain wrote
+    /// to its console ring is dropped (`out_cons` = `out_prod`), so that a
+    /// guest that writes its kernel log there (Linux's `hvc_xen` waits,
+    /// yielding, until the ring has room) does not stop until Dom0 starts
+    /// one. Xen keeps the ring full and the guest waits. Any other port,
+    /// or a ring that cannot be read: nothing.
+    pub(super) fn pv_console_unread(&mut self, mem: &mut dyn GuestMemory, port: u32) {
+        let Some((p, pfn)) = self.pv_console else {
+            return;
+        };
+        if p != port {
+            return;
+        }
+        let Some(page) = pfn.checked_mul(4096) else {
+            return;
+        };
+        let Ok(prod) = read_ipa_u32(mem, page + xencons::OUT_PROD_OFFSET) else {
+            return;
+        };
+        let cons = read_ipa_u32(mem, page + xencons::OUT_CONS_OFFSET).unwrap_or(prod);
+        if prod == cons {
+            return;
+        }
+        if mem
+            .write_ipa(page + xencons::OUT_CONS_OFFSET, &prod.to_le_bytes())
+            .is_ok()
+        {
+            // At most 2048 a time (the ring's size), whatever the indexes say.
+            let n = u64::from(prod.wrapping_sub(cons).min(2048));
+            if self.pv_console_dropped == 0 {
+                log::info!(
+                    "{}: xen: PV console: no backend bound port {port} yet: its output is dropped until one does",
+                    self.cfg.name
+                );
+            }
+            self.pv_console_dropped = self.pv_console_dropped.saturating_add(n);
+        }
     }
 
     /// `hvm_op(op, arg)`: `HVMOP_get_param` and `HVMOP_set_param`.
