@@ -203,6 +203,12 @@ impl PeerView {
                 .any(|f| page != 0 && f.load(Ordering::Acquire) == page)
     }
 
+    /// Whether `pa` is in a page snowvisor gave it outside its RAM.
+    pub fn is_given_page(&self, pa: u64) -> bool {
+        let page = pa & !(PAGE - 1);
+        self.pages.iter().any(|(_, p)| *p == page)
+    }
+
     /// The host address of grant frame `n`, once the DomU allocated it.
     pub fn grant_frame_pa(&self, n: u32) -> Option<u64> {
         let f = self.grant_frames.get(n as usize)?.load(Ordering::Acquire);
@@ -423,6 +429,8 @@ mod tests {
         let v = view();
         assert_eq!(v.page_pa(0x39000), Some(0x4322_0000));
         assert!(v.owns_pa(0x4322_0fff) && !v.owns_pa(0x4322_1000));
+        assert!(v.is_given_page(0x4322_0fff) && v.is_given_page(0x4321_0000));
+        assert!(!v.is_given_page(0x4322_1000) && !v.is_given_page(0x7e00_0000));
         assert_eq!(v.hvm_param(hvmop::PARAM_CONSOLE_EVTCHN), Some(2));
         assert_eq!(v.hvm_param(hvmop::PARAM_CONSOLE_PFN), Some(0x39000));
         assert!(v.set_store_pfn(0x39001));
