@@ -206,6 +206,8 @@ struct DomURebuild {
     hyp: Region,
     /// Its xenstore page (host address), mapped and seeded again.
     xs_page: Option<u64>,
+    /// Its PV console ring (host address), mapped and zeroed again.
+    cons_page: Option<u64>,
 }
 
 impl Rebuild for DomURebuild {
@@ -253,6 +255,9 @@ impl Rebuild for DomURebuild {
             if let Some(pa) = self.xs_page {
                 xenstore_page(&mut stage2, pa)?;
             }
+            if let Some(pa) = self.cons_page {
+                console_page(&mut stage2, pa)?;
+            }
             d.stage2.root_pa = stage2.root_pa();
             let mut xd = XenDom0::new_domu(
                 x,
@@ -262,7 +267,8 @@ impl Rebuild for DomURebuild {
                 crate::cpu::STAGE2_HOOKS,
             );
             xd.reuse_grant_frames(&frames);
-            pv_channel(d.name, d.id, &mut xd, &self.ext, self.xs_page, view)?;
+            let pages = (self.xs_page, self.cons_page);
+            pv_channel(d.name, d.id, &mut xd, &self.ext, pages, view)?;
             d.xen = Some(xd);
         }
         (crate::cpu::STAGE2_HOOKS.stage2_changed)();
@@ -371,14 +377,19 @@ pub fn build(
 
     let mut stage2 = stage2_for(&ext, host.gicv)?;
     // With xenstore (`xen,enhanced` without "no-xenstore"): its xenstore
-    // page in Xen's magic region, as `init-dom0less` places it.
-    let xs_page = if spec.enhanced == Enhanced::Enabled {
+    // page in Xen's magic region, as `init-dom0less` places it, and its
+    // PV console's ring before it, where Xen's toolstack puts an ARM
+    // guest's (xenconsoled, its backend, needs xenstore).
+    let (xs_page, cons_page) = if spec.enhanced == Enhanced::Enabled {
         let pa = (crate::cpu::STAGE2_HOOKS.alloc_page)()
             .ok_or_else(|| String::from("no memory for its xenstore page"))?;
         xenstore_page(&mut stage2, pa)?;
-        Some(pa)
+        let cpa = (crate::cpu::STAGE2_HOOKS.alloc_page)()
+            .ok_or_else(|| String::from("no memory for its console ring"))?;
+        console_page(&mut stage2, cpa)?;
+        (Some(pa), Some(cpa))
     } else {
-        None
+        (None, None)
     };
     let root_pa = stage2.root_pa();
     // With `xen,enhanced`: the Xen ABI of an unprivileged domain, over its
@@ -402,7 +413,7 @@ pub fn build(
         None
     };
     if let Some(x) = xen.as_mut() {
-        pv_channel(name, spec.domid, x, &ext, xs_page, None)?;
+        pv_channel(name, spec.domid, x, &ext, (xs_page, cons_page), None)?;
     }
 
     // Virtual interrupts only: SGIs, its virtual timer, the event PPI, the
@@ -519,6 +530,7 @@ pub fn build(
                 gicv: host.gicv,
                 hyp: host.hyp,
                 xs_page,
+                cons_page,
             }),
             guard: RestartGuard::default(),
         });
@@ -556,6 +568,22 @@ fn xenstore_page(stage2: &mut Stage2, pa: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// Maps its PV console ring (host `pa`, snowvisor's) at
+/// `GUEST_CONSOLE_BASE` in `stage2`, zeroed (an empty `struct
+/// xencons_interface`, `public/io/console.h`: both rings empty, every
+/// index 0, as `xc_clear_domain_page` leaves it); at build and again at
+/// each restart.
+fn console_page(stage2: &mut Stage2, pa: u64) -> Result<(), String> {
+    stage2
+        .map(gl::GUEST_CONSOLE_BASE, pa, 0x1000, S2Mem::Ram)
+        .map_err(|e| format!("{e}"))?;
+    // SAFETY: `pa` is a page snowvisor allocated for this DomU, identity
+    // mapped at HYP, below 4 GiB; none of the domain's vCPUs runs, and
+    // Dom0 maps none of its pages (a restart waits for that).
+    unsafe { core::ptr::write_bytes(pa as usize as *mut u8, 0, 0x1000) };
+    Ok(())
+}
+
 /// What Dom0 may reach of a DomU with the Xen ABI (its grants, through
 /// [`PeerView`]) and, with a xenstore page (`xs_page`, host address), the
 /// channel later PV work starts from, as Xen 4.17 and its `init-dom0less`
@@ -563,8 +591,12 @@ fn xenstore_page(stage2: &mut Stage2, pa: u64) -> Result<(), String> {
 /// (`HVM_PARAM_STORE_EVTCHN`), `HVM_PARAM_STORE_PFN` at `~0` ("not yet":
 /// Linux waits for an event on that port, `xenbus_late_init`), and grant
 /// entry 1 (`GNTTAB_RESERVED_XENSTORE`) granting the page to Dom0
-/// (`xc_dom_gnttab_seed`); no console page (its console is the vpl011, and
-/// `init-dom0less` seeds none either).
+/// (`xc_dom_gnttab_seed`). With a console ring (`pages.1`), its PV
+/// console as Xen's toolstack gives an ARM guest one (Xen 4.17's
+/// `init-dom0less` gives none): a second port unbound for Dom0
+/// (`HVM_PARAM_CONSOLE_EVTCHN`), the ring's GFN as
+/// `HVM_PARAM_CONSOLE_PFN`, and grant entry 0 (`GNTTAB_RESERVED_CONSOLE`)
+/// granting the ring to Dom0, which `xenconsoled` maps.
 ///
 /// `last`: at a restart, the view Dom0 had of its last life (closed, no
 /// mapping left: [`PeerView::close`]), reopened for this one
@@ -575,39 +607,66 @@ fn pv_channel(
     domid: u16,
     x: &mut XenDom0,
     ext: &[Extent],
-    xs_page: Option<u64>,
+    (xs_page, cons_page): (Option<u64>, Option<u64>),
     last: Option<Arc<PeerView>>,
 ) -> Result<(), String> {
     let max_frames = x.xen_mut().config().max_grant_frames;
     let gfn = gl::GUEST_XENSTORE_BASE >> 12;
-    let port = match xs_page {
-        Some(_) => Some(
-            x.alloc_unbound(0)
-                .map_err(|e| format!("its xenstore event channel: {e}"))?,
-        ),
-        None => None,
+    let cons_gfn = gl::GUEST_CONSOLE_BASE >> 12;
+    // The xenstore port first, then the console's, as libxl allocates them.
+    let mut unbound = |page: Option<u64>, what: &str| match page {
+        Some(_) => x
+            .alloc_unbound(0)
+            .map(Some)
+            .map_err(|e| format!("its {what} event channel: {e}")),
+        None => Ok(None),
     };
+    let port = unbound(xs_page, "xenstore")?;
+    let cons_port = unbound(cons_page, "console")?;
     let view = match last {
-        Some(v) if v.reopen(port) => v,
+        Some(v) if v.reopen(port, cons_port) => v,
         Some(_) => {
             return Err(format!(
-                "its xenstore event channel is port {port:?}, not its first life's"
+                "its xenstore and console event channels are ports {port:?} and {cons_port:?}, not its first life's"
             ))
         }
         None => Arc::new(PeerView::new(
             domid,
             max_frames,
             ext.to_vec(),
-            xs_page.map(|pa| alloc::vec![(gfn, pa)]).unwrap_or_default(),
+            [(gfn, xs_page), (cons_gfn, cons_page)]
+                .into_iter()
+                .filter_map(|(g, pa)| Some((g, pa?)))
+                .collect(),
             port.map(|p| (p, u64::MAX)),
+            cons_port.map(|p| (p, cons_gfn)),
         )),
     };
     x.set_peer_view(view);
+    if let (Some(cons_port), Some(_)) = (cons_port, cons_page) {
+        seed_grant(x, gnttabop::RESERVED_CONSOLE, cons_gfn)?;
+        info!(
+            "{name}: console ring at gfn {cons_gfn:#x} (GUEST_MAGIC_BASE), granted to d0 by grant ref {}; event channel port {cons_port} unbound for d0 (HVM_PARAM_CONSOLE_EVTCHN, HVM_PARAM_CONSOLE_PFN)",
+            gnttabop::RESERVED_CONSOLE
+        );
+    }
     let (Some(port), Some(_)) = (port, xs_page) else {
         return Ok(());
     };
+    seed_grant(x, gnttabop::RESERVED_XENSTORE, gfn)?;
+    info!(
+        "{name}: xenstore page at gfn {gfn:#x} (GUEST_MAGIC_BASE + 1 page), granted to d0 by grant ref {}; event channel port {port} unbound for d0 (HVM_PARAM_STORE_EVTCHN), HVM_PARAM_STORE_PFN ~0 until Dom0 connects it",
+        gnttabop::RESERVED_XENSTORE
+    );
+    Ok(())
+}
+
+/// Writes grant entry `gref` of `x` (a DomU not running yet) granting its
+/// frame `gfn` to Dom0, read-write, as `xc_dom_gnttab_seed` fills the
+/// reserved entries.
+fn seed_grant(x: &mut XenDom0, gref: u32, gfn: u64) -> Result<(), String> {
     let at = x
-        .grant_entry_pa(gnttabop::RESERVED_XENSTORE)
+        .grant_entry_pa(gref)
         .map_err(|e| format!("its grant table: {e}"))?;
     let [w0, w1] = seed_entry(0, gfn as u32);
     // SAFETY: `at` is an 8-byte entry in a grant frame snowvisor allocated
@@ -619,10 +678,6 @@ fn pv_channel(
         core::ptr::write_volatile((at + 4) as usize as *mut u32, w1);
         core::ptr::write_volatile(at as usize as *mut u32, w0);
     }
-    info!(
-        "{name}: xenstore page at gfn {gfn:#x} (GUEST_MAGIC_BASE + 1 page), granted to d0 by grant ref {}; event channel port {port} unbound for d0 (HVM_PARAM_STORE_EVTCHN), HVM_PARAM_STORE_PFN ~0 until Dom0 connects it",
-        gnttabop::RESERVED_XENSTORE
-    );
     Ok(())
 }
 

@@ -618,6 +618,9 @@ impl Xen {
                 let a: EvtchnPort = read_struct(cx.mem, arg)?;
                 let plat = &mut *cx.plat;
                 let d = self.evtchn.send(a.port, &mut |d| plat.evtchn_peer(d))?;
+                if matches!(d, Delivery::Dropped) {
+                    self.pv_console_unread(cx.mem, a.port);
+                }
                 self.deliver(cx, d);
                 Ok(Outcome::Return(0))
             }

@@ -2,8 +2,9 @@
 //! Dom0 reads `HVM_PARAM_STORE_EVTCHN` (0: xenstored is local) at boot;
 //! `HVM_PARAM_CALLBACK_IRQ` names the event PPI as Xen encodes it; a
 //! dom0less DomU with xenstore (`xen,enhanced`) reads its xenstore channel
-//! and page ([`Xen::set_xenstore`]); the other guest-readable parameters
-//! read as 0. Dom0, the control domain, may read a DomU's xenstore
+//! and page ([`Xen::set_xenstore`]), and its PV console's
+//! ([`Xen::set_console`]); the other guest-readable parameters read as 0.
+//! Dom0, the control domain, may read a DomU's xenstore and console
 //! parameters and set its `HVM_PARAM_STORE_PFN` (Xen's `xsm_hvm_param`,
 //! `XSM_TARGET`), as `init-dom0less` does; every other domain's
 //! parameters are refused.
@@ -13,8 +14,8 @@
 //! parameters, -EINVAL for the rest). A domain may set none of its own.
 
 use super::abi::layout::XenHvmParam;
-use super::abi::{hvmop, Errno};
-use super::guest::{read_struct, write_struct};
+use super::abi::{hvmop, xencons, Errno};
+use super::guest::{read_ipa_u32, read_struct, write_struct, GuestMemory};
 use super::{Ctx, HcResult, Outcome, Xen};
 
 impl Xen {
@@ -28,6 +29,8 @@ impl Xen {
             }
             hvmop::PARAM_STORE_EVTCHN => self.xenstore.map_or(0, |(port, _)| u64::from(port)),
             hvmop::PARAM_STORE_PFN => self.xenstore.map_or(0, |(_, pfn)| pfn),
+            hvmop::PARAM_CONSOLE_EVTCHN => self.pv_console.map_or(0, |(port, _)| u64::from(port)),
+            hvmop::PARAM_CONSOLE_PFN => self.pv_console.map_or(0, |(_, pfn)| pfn),
             _ => 0,
         }
     }
@@ -39,6 +42,58 @@ impl Xen {
     /// then waits for an event on the port, `xenbus_late_init`) or the page.
     pub fn set_xenstore(&mut self, port: u32, pfn: u64) {
         self.xenstore = Some((port, pfn));
+    }
+
+    /// A DomU's PV console, as Xen's toolstack sets one up for an ARM
+    /// guest (`alloc_magic_pages` in `tools/libs/guest/xg_dom_arm.c`): its
+    /// event-channel `port`, unbound for Dom0 (the console backend,
+    /// `xenconsoled`), as `HVM_PARAM_CONSOLE_EVTCHN`, and the GFN of its
+    /// ring page (`struct xencons_interface`, `public/io/console.h`) as
+    /// `HVM_PARAM_CONSOLE_PFN`. Linux's `hvc_xen` reads both
+    /// (`xen_hvm_console_init`; 0 means "no console").
+    pub fn set_console(&mut self, port: u32, pfn: u64) {
+        self.pv_console = Some((port, pfn));
+    }
+
+    /// An event on `port` nobody receives (no domain bound its other end):
+    /// if `port` is this domain's PV console channel, its backend
+    /// (`xenconsoled` in Dom0) is not there yet, and what the domain wrote
+    /// to its console ring is dropped (`out_cons` = `out_prod`), so that a
+    /// guest that writes its kernel log there (Linux's `hvc_xen` waits,
+    /// yielding, until the ring has room) does not stop until Dom0 starts
+    /// one. Xen keeps the ring full and the guest waits. Any other port,
+    /// or a ring that cannot be read: nothing.
+    pub(super) fn pv_console_unread(&mut self, mem: &mut dyn GuestMemory, port: u32) {
+        let Some((p, pfn)) = self.pv_console else {
+            return;
+        };
+        if p != port {
+            return;
+        }
+        let Some(page) = pfn.checked_mul(4096) else {
+            return;
+        };
+        let Ok(prod) = read_ipa_u32(mem, page + xencons::OUT_PROD_OFFSET) else {
+            return;
+        };
+        let cons = read_ipa_u32(mem, page + xencons::OUT_CONS_OFFSET).unwrap_or(prod);
+        if prod == cons {
+            return;
+        }
+        if mem
+            .write_ipa(page + xencons::OUT_CONS_OFFSET, &prod.to_le_bytes())
+            .is_ok()
+        {
+            // At most 2048 a time (the ring's size), whatever the indexes say.
+            let n = u64::from(prod.wrapping_sub(cons).min(2048));
+            if self.pv_console_dropped == 0 {
+                log::info!(
+                    "{}: xen: PV console: no backend bound port {port} yet: its output is dropped until one does",
+                    self.cfg.name
+                );
+            }
+            self.pv_console_dropped = self.pv_console_dropped.saturating_add(n);
+        }
     }
 
     /// `hvm_op(op, arg)`: `HVMOP_get_param` and `HVMOP_set_param`.
@@ -64,7 +119,10 @@ impl Xen {
                 return Err(Errno::ESRCH);
             }
             p.value = match p.index {
-                hvmop::PARAM_STORE_PFN | hvmop::PARAM_STORE_EVTCHN => {
+                hvmop::PARAM_STORE_PFN
+                | hvmop::PARAM_STORE_EVTCHN
+                | hvmop::PARAM_CONSOLE_PFN
+                | hvmop::PARAM_CONSOLE_EVTCHN => {
                     cx.plat.foreign_hvm_param(p.domid, p.index).unwrap_or(0)
                 }
                 _ => return Err(Errno::EPERM),

@@ -204,6 +204,11 @@ pub struct Xen {
     wallclock: Option<abi::layout::XenpfSettime64>,
     /// A DomU's xenstore event channel and page (`HVM_PARAM_STORE_*`).
     xenstore: Option<(u32, u64)>,
+    /// A DomU's PV console event channel and ring page
+    /// (`HVM_PARAM_CONSOLE_*`).
+    pv_console: Option<(u32, u64)>,
+    /// Bytes of PV console output dropped while no backend was bound.
+    pv_console_dropped: u64,
     /// Dom0's mappings of other domains' pages through `memory_op`
     /// (`XENMAPSPACE_gmfn_foreign`, `XENMEM_acquire_resource`): its GFN,
     /// the other domain and the page's physical address, until
@@ -243,6 +248,8 @@ impl Xen {
             vm_assist: 0,
             wallclock: None,
             xenstore: None,
+            pv_console: None,
+            pv_console_dropped: 0,
             foreign_maps: alloc::collections::BTreeMap::new(),
             cfg,
         })

@@ -1,7 +1,8 @@
 //! What Dom0 reaches of a DomU without taking the DomU's lock (the rule of
 //! ARCHITECTURE.md: no two domains' locks at once): where the DomU's grant
 //! frames are in host memory, which host page backs each of its guest
-//! frames, and the xenstore parameters snowvisor gave it at boot. Dom0's
+//! frames, and the xenstore and PV console parameters snowvisor gave it at
+//! boot. Dom0's
 //! grant map of a DomU's grant (`GNTTABOP_map_grant_ref`, `dom` = the
 //! DomU) reads and marks the entry and maps the page through it.
 //!
@@ -42,8 +43,8 @@ pub struct PeerView {
     grant_frames: Box<[AtomicU64]>,
     /// Its RAM: guest ranges and the host ranges behind them.
     ram: Vec<Extent>,
-    /// Pages snowvisor gave it outside its RAM (its xenstore page in
-    /// Xen's magic region): (GFN, host physical address).
+    /// Pages snowvisor gave it outside its RAM (its console and xenstore
+    /// pages in Xen's magic region): (GFN, host physical address).
     pages: Vec<(u64, u64)>,
     /// `HVM_PARAM_STORE_EVTCHN`, if it has a xenstore.
     store_port: Option<u32>,
@@ -51,6 +52,9 @@ pub struct PeerView {
     store_pfn: AtomicU64,
     /// `store_pfn` at boot, again at each restart.
     boot_store_pfn: u64,
+    /// `HVM_PARAM_CONSOLE_EVTCHN` and `HVM_PARAM_CONSOLE_PFN` (its ring
+    /// page, one of `pages`), if it has a PV console; fixed at build.
+    console: Option<(u32, u64)>,
     /// Dom0's stage-2 mappings of its pages (grant maps), counted from
     /// just before each is made until it is gone.
     maps: AtomicU32,
@@ -65,14 +69,16 @@ pub struct PeerView {
 
 impl PeerView {
     /// Domain `domid` with up to `max_grant_frames` grant frames, RAM
-    /// `ram`, extra `pages` ((GFN, PA)) and its `xenstore` parameters
-    /// ((port, pfn)).
+    /// `ram`, extra `pages` ((GFN, PA)), its `xenstore` parameters
+    /// ((port, pfn)) and its PV `console`'s ((port, GFN of its ring page,
+    /// which `pages` holds)).
     pub fn new(
         domid: u16,
         max_grant_frames: u32,
         ram: Vec<Extent>,
         pages: Vec<(u64, u64)>,
         xenstore: Option<(u32, u64)>,
+        console: Option<(u32, u64)>,
     ) -> Self {
         PeerView {
             domid,
@@ -82,6 +88,7 @@ impl PeerView {
             store_port: xenstore.map(|(port, _)| port),
             store_pfn: AtomicU64::new(xenstore.map_or(0, |(_, pfn)| pfn)),
             boot_store_pfn: xenstore.map_or(0, |(_, pfn)| pfn),
+            console,
             maps: AtomicU32::new(0),
             closed: AtomicBool::new(false),
             max_pages: AtomicU64::new(0),
@@ -126,10 +133,11 @@ impl PeerView {
     /// Its next life, once [`PeerView::close`] returned 0: the last life's
     /// grant frames forgotten (the new ones are recorded as it allocates
     /// them), `HVM_PARAM_STORE_PFN` as at boot, mappings allowed again.
-    /// `store_port`: the next life's xenstore port, which must be the
-    /// boot's (false, and nothing changes, if not).
-    pub fn reopen(&self, store_port: Option<u32>) -> bool {
-        if store_port != self.store_port {
+    /// `store_port`, `console_port`: the next life's xenstore and console
+    /// ports, which must be the boot's (false, and nothing changes, if
+    /// not: Dom0's tools know the DomU by them).
+    pub fn reopen(&self, store_port: Option<u32>, console_port: Option<u32>) -> bool {
+        if store_port != self.store_port || console_port != self.console.map(|(p, _)| p) {
             return false;
         }
         for f in self.grant_frames.iter() {
@@ -195,6 +203,12 @@ impl PeerView {
                 .any(|f| page != 0 && f.load(Ordering::Acquire) == page)
     }
 
+    /// Whether `pa` is in a page snowvisor gave it outside its RAM.
+    pub fn is_given_page(&self, pa: u64) -> bool {
+        let page = pa & !(PAGE - 1);
+        self.pages.iter().any(|(_, p)| *p == page)
+    }
+
     /// The host address of grant frame `n`, once the DomU allocated it.
     pub fn grant_frame_pa(&self, n: u32) -> Option<u64> {
         let f = self.grant_frames.get(n as usize)?.load(Ordering::Acquire);
@@ -209,8 +223,11 @@ impl PeerView {
     /// The page snowvisor gave it at `gfn` (outside its RAM), if any, while
     /// it is not connected to xenstore through it: Dom0 may populate it
     /// (`init-dom0less`, [`snowvisor_xen::Platform::populate_foreign_frame`]).
+    /// Never its console ring, which its kernel uses from boot.
     pub fn unconnected_page(&self, gfn: u64) -> Option<u64> {
-        if self.store_pfn.load(Ordering::Acquire) != u64::MAX {
+        if self.store_pfn.load(Ordering::Acquire) != u64::MAX
+            || self.console.is_some_and(|(_, g)| g == gfn)
+        {
             return None;
         }
         self.pages
@@ -250,12 +267,17 @@ impl PeerView {
     }
 
     /// The xenstore parameter `index` (`HVM_PARAM_STORE_EVTCHN`,
-    /// `HVM_PARAM_STORE_PFN`), if it has a xenstore.
+    /// `HVM_PARAM_STORE_PFN`), if it has a xenstore, or the PV console's
+    /// (`HVM_PARAM_CONSOLE_EVTCHN`, `HVM_PARAM_CONSOLE_PFN`), if it has
+    /// one.
     pub fn hvm_param(&self, index: u32) -> Option<u64> {
-        let port = self.store_port?;
         match index {
-            hvmop::PARAM_STORE_EVTCHN => Some(u64::from(port)),
-            hvmop::PARAM_STORE_PFN => Some(self.store_pfn.load(Ordering::Acquire)),
+            hvmop::PARAM_STORE_EVTCHN => self.store_port.map(u64::from),
+            hvmop::PARAM_STORE_PFN => self
+                .store_port
+                .map(|_| self.store_pfn.load(Ordering::Acquire)),
+            hvmop::PARAM_CONSOLE_EVTCHN => self.console.map(|(port, _)| u64::from(port)),
+            hvmop::PARAM_CONSOLE_PFN => self.console.map(|(_, gfn)| gfn),
             _ => None,
         }
     }
@@ -284,8 +306,9 @@ mod tests {
                 pa: 0x7e00_0000,
                 size: 0x20_0000,
             }],
-            alloc::vec![(0x39001, 0x4321_0000)],
+            alloc::vec![(0x39001, 0x4321_0000), (0x39000, 0x4322_0000)],
             Some((1, u64::MAX)),
+            Some((2, 0x39000)),
         )
     }
 
@@ -323,7 +346,7 @@ mod tests {
         assert!(v.set_store_pfn(0x39001));
         assert_eq!(v.hvm_param(hvmop::PARAM_STORE_PFN), Some(0x39001));
         assert_eq!(v.unconnected_page(0x39001), None, "connected now");
-        let none = PeerView::new(2, 1, Vec::new(), Vec::new(), None);
+        let none = PeerView::new(2, 1, Vec::new(), Vec::new(), None, None);
         assert!(!none.set_store_pfn(1));
         assert_eq!(none.hvm_param(hvmop::PARAM_STORE_PFN), None);
     }
@@ -346,9 +369,11 @@ mod tests {
         // None left: the next life starts with no grant frame and
         // HVM_PARAM_STORE_PFN as at boot.
         assert_eq!(v.close(), 0);
-        assert!(!v.reopen(Some(2)), "another xenstore port");
+        assert!(!v.reopen(Some(2), Some(2)), "another xenstore port");
+        assert!(!v.reopen(Some(1), None), "no console port");
+        assert!(!v.reopen(Some(1), Some(3)), "another console port");
         assert!(!v.begin_map(), "still closed");
-        assert!(v.reopen(Some(1)));
+        assert!(v.reopen(Some(1), Some(2)));
         assert_eq!(v.entry_pa(1, 0), Ok(None));
         assert_eq!(v.hvm_param(hvmop::PARAM_STORE_PFN), Some(u64::MAX));
         assert!(v.begin_map());
@@ -360,7 +385,8 @@ mod tests {
         let v = view();
         assert_eq!(v.unconnected_page(0x39001), Some(0x4321_0000));
         assert_eq!(v.unconnected_page(0x40000), None, "RAM is not populated");
-        assert_eq!(v.unconnected_page(0x39000), None);
+        assert_eq!(v.unconnected_page(0x39000), None, "its console ring");
+        assert_eq!(v.unconnected_page(0x39002), None);
         assert!(v.set_store_pfn(0x39001));
         assert_eq!(v.unconnected_page(0x39001), None);
     }
@@ -396,5 +422,33 @@ mod tests {
         let h: [u8; 16] = core::array::from_fn(|i| i as u8 + 1);
         v.set_handle(h);
         assert_eq!(v.handle(), h);
+    }
+
+    #[test]
+    fn its_console_ring_is_its_page_and_its_parameters_are_fixed() {
+        let v = view();
+        assert_eq!(v.page_pa(0x39000), Some(0x4322_0000));
+        assert!(v.owns_pa(0x4322_0fff) && !v.owns_pa(0x4322_1000));
+        assert!(v.is_given_page(0x4322_0fff) && v.is_given_page(0x4321_0000));
+        assert!(!v.is_given_page(0x4322_1000) && !v.is_given_page(0x7e00_0000));
+        assert_eq!(v.hvm_param(hvmop::PARAM_CONSOLE_EVTCHN), Some(2));
+        assert_eq!(v.hvm_param(hvmop::PARAM_CONSOLE_PFN), Some(0x39000));
+        assert!(v.set_store_pfn(0x39001));
+        assert_eq!(v.hvm_param(hvmop::PARAM_CONSOLE_PFN), Some(0x39000));
+        // A console without xenstore, and neither.
+        let c = PeerView::new(
+            3,
+            1,
+            Vec::new(),
+            alloc::vec![(0x39000, 0x4322_0000)],
+            None,
+            Some((1, 0x39000)),
+        );
+        assert_eq!(c.hvm_param(hvmop::PARAM_CONSOLE_EVTCHN), Some(1));
+        assert_eq!(c.hvm_param(hvmop::PARAM_STORE_EVTCHN), None);
+        assert!(!c.set_store_pfn(0x39001));
+        let none = PeerView::new(4, 1, Vec::new(), Vec::new(), None, None);
+        assert_eq!(none.hvm_param(hvmop::PARAM_CONSOLE_EVTCHN), None);
+        assert_eq!(none.hvm_param(hvmop::PARAM_CONSOLE_PFN), None);
     }
 }

@@ -541,8 +541,9 @@ impl XenDom0 {
     }
 
     /// Gives a DomU its view for Dom0 ([`PeerView`]): its grant frames are
-    /// recorded there from now on, and its xenstore parameters (if the
-    /// view has them) become its `HVM_PARAM_STORE_*`.
+    /// recorded there from now on, and its xenstore and PV console
+    /// parameters (if the view has them) become its `HVM_PARAM_STORE_*`
+    /// and `HVM_PARAM_CONSOLE_*`.
     pub fn set_peer_view(&mut self, view: Arc<PeerView>) {
         use snowvisor_xen::abi::hvmop;
         if let (Some(port), Some(pfn)) = (
@@ -550,6 +551,12 @@ impl XenDom0 {
             view.hvm_param(hvmop::PARAM_STORE_PFN),
         ) {
             self.xen.set_xenstore(port as u32, pfn);
+        }
+        if let (Some(port), Some(pfn)) = (
+            view.hvm_param(hvmop::PARAM_CONSOLE_EVTCHN),
+            view.hvm_param(hvmop::PARAM_CONSOLE_PFN),
+        ) {
+            self.xen.set_console(port as u32, pfn);
         }
         self.space.borrow_mut().set_view(view.clone());
         if let Some(d) = self.domu.as_mut() {

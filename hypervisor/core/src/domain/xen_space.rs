@@ -168,6 +168,13 @@ impl Space {
         pa < IPA_LIMIT && !self.hyp.overlaps(&at) && self.ram.iter().any(|r| r.overlaps(&at))
     }
 
+    /// A page snowvisor gave the DomU outside its RAM (its xenstore page,
+    /// its console ring: [`PeerView`]), which it reads and writes as its
+    /// own.
+    fn is_given_pa(&self, pa: u64) -> bool {
+        self.view.as_ref().is_some_and(|v| v.is_given_page(pa))
+    }
+
     fn is_grant_frame_pa(&self, pa: u64) -> bool {
         let page = pa & !(PAGE - 1);
         self.grant_frames.iter().flatten().any(|f| f.pa == page)
@@ -233,7 +240,9 @@ impl Space {
         if e.mem != S2Mem::Ram {
             return Err(Fault::Unmapped(ipa));
         }
-        if (write && !e.writable) || !(self.is_ram_pa(e.pa) || self.is_grant_frame_pa(e.pa)) {
+        if (write && !e.writable)
+            || !(self.is_ram_pa(e.pa) || self.is_grant_frame_pa(e.pa) || self.is_given_pa(e.pa))
+        {
             return Err(Fault::Denied(ipa));
         }
         self.last
@@ -622,6 +631,7 @@ mod tests {
             }],
             alloc::vec![(0x39001, lent)],
             None,
+            None,
         );
         let host = 0x4_8001;
         s.release_frame(host).unwrap();
@@ -688,9 +698,34 @@ mod tests {
     }
 
     #[test]
+    fn the_pages_a_domu_was_given_are_its_own_memory() {
+        let mut s = space(1);
+        let given = HYP.base + 0x8000; // a page of snowvisor's
+        s.stage2.map(HOLE, given, PAGE, S2Mem::Ram).expect("mapped");
+        assert_eq!(
+            s.ipa_pa(HOLE + 0xc08, 4, false),
+            Err(Fault::Denied(HOLE + 0xc08))
+        );
+        let view = Arc::new(PeerView::new(
+            1,
+            1,
+            Vec::new(),
+            alloc::vec![(HOLE >> 12, given)],
+            None,
+            Some((2, HOLE >> 12)),
+        ));
+        s.set_view(view);
+        assert_eq!(s.ipa_pa(HOLE + 0xc08, 4, true), Ok(given + 0xc08));
+        assert_eq!(
+            s.ipa_pa(HOLE + 0xffe, 4, false),
+            Err(Fault::Denied(HOLE + 0xffe))
+        );
+    }
+
+    #[test]
     fn a_grant_frame_allocated_for_seeding_is_the_one_the_guest_maps() {
         let mut s = space(2);
-        let view = Arc::new(PeerView::new(1, 2, Vec::new(), Vec::new(), None));
+        let view = Arc::new(PeerView::new(1, 2, Vec::new(), Vec::new(), None, None));
         s.set_view(view.clone());
         let pa = s.grant_frame_pa(1).unwrap();
         assert_eq!(s.grant_frame_pa(1), Ok(pa), "allocated once");

@@ -32,6 +32,10 @@ pub const GUEST_GNTTAB_SIZE: u64 = 0x0100_0000;
 /// `GUEST_MAGIC_BASE` (arch-arm.h:444): xenstore and console rings of a
 /// toolstack-built guest; kept clear of RAM.
 pub const GUEST_MAGIC_BASE: u64 = 0x3900_0000;
+/// A DomU's PV console ring: `CONSOLE_PFN_OFFSET` (0) pages into the
+/// magic region, where Xen's toolstack puts an ARM guest's
+/// (`tools/libs/guest/xg_dom_arm.c`, `alloc_magic_pages`).
+pub const GUEST_CONSOLE_BASE: u64 = GUEST_MAGIC_BASE;
 /// A dom0less DomU's xenstore page: `XENSTORE_PFN_OFFSET` (1) pages into
 /// the magic region, where Xen's `init-dom0less`
 /// (`tools/helpers/init-dom0less.c`) puts it.

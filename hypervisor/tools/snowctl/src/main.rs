@@ -26,6 +26,8 @@
 //!                                 its HVM_PARAM_STORE_*, its grant ref 1 mapped
 //!                                 (gntdev), its first word awaited, an answer
 //!                                 written, then an event on its channel
+//!   snowctl hvm-param DOM NAME    DOM's HVM parameter NAME (store-pfn, store-evtchn,
+//!                                 console-pfn, console-evtchn) in decimal
 //!   snowctl grant-hold DOM REF SECONDS
 //!                                 DOM's grant REF mapped (gntdev) and held
 //!                                 SECONDS, then unmapped
@@ -117,10 +119,10 @@ mod xen {
 }
 
 const USAGE: &str =
-    "usage: snowctl info | version | selftest | dmesg [--previous] | list | evtchn-status|evtchn-send PORT | evtchn-offer|evtchn-connect|xenstore-page DOM SECONDS | grant-hold DOM REF SECONDS | stats [--clear] | bench-hypercall|bench-timer|bench-cpu|bench-gicd [N]";
+    "usage: snowctl info | version | selftest | dmesg [--previous] | list | evtchn-status|evtchn-send PORT | evtchn-offer|evtchn-connect|xenstore-page DOM SECONDS | hvm-param DOM NAME | grant-hold DOM REF SECONDS | stats [--clear] | bench-hypercall|bench-timer|bench-cpu|bench-gicd [N]";
 
 /// Commands and what each takes after it (for the usage error).
-const COMMANDS: [(&str, &str); 16] = [
+const COMMANDS: [(&str, &str); 17] = [
     ("info", "nothing"),
     ("version", "nothing"),
     ("selftest", "nothing"),
@@ -131,6 +133,7 @@ const COMMANDS: [(&str, &str); 16] = [
     ("evtchn-offer", "a domain and a number of seconds"),
     ("evtchn-connect", "a domain and a number of seconds"),
     ("xenstore-page", "a domain and a number of seconds"),
+    ("hvm-param", "a domain and a parameter's name"),
     (
         "grant-hold",
         "a domain, a grant ref and a number of seconds",
@@ -245,6 +248,10 @@ fn main() -> ExitCode {
             _ => Err(Fail(format!(
                 "xenstore-page: DOM SECONDS are numbers, not {dom:?} {secs:?}"
             ))),
+        },
+        ["hvm-param", dom, name] => match dom.parse::<u16>() {
+            Ok(d) => open().and_then(|p| xenstore::param(&p, d, name)),
+            _ => Err(Fail(format!("hvm-param: DOM is a number, not {dom:?}"))),
         },
         ["grant-hold", dom, gref, secs] => {
             match (dom.parse::<u16>(), gref.parse::<u32>(), secs.parse::<u32>()) {

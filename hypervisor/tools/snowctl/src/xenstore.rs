@@ -33,6 +33,32 @@ fn hvm_param(p: &Privcmd, dom: u16, index: u32) -> std::io::Result<u64> {
     Ok(u64::from_le_bytes(b.bytes()[8..16].try_into().unwrap()))
 }
 
+/// The HVM parameters `snowctl hvm-param` reads, by name
+/// (`public/hvm/params.h`).
+pub const PARAMS: [(&str, u32); 4] = [
+    ("store-pfn", PARAM_STORE_PFN),
+    ("store-evtchn", PARAM_STORE_EVTCHN),
+    ("console-pfn", 17),
+    ("console-evtchn", 18),
+];
+
+/// `snowctl hvm-param DOM NAME`: prints domain `dom`'s HVM parameter
+/// `name` (one of [`PARAMS`]) in decimal, as a toolstack reads it
+/// (`HVMOP_get_param`); 0 is "not set".
+pub fn param(p: &Privcmd, dom: u16, name: &str) -> Result<(), Fail> {
+    let (_, index) = PARAMS.iter().find(|(n, _)| *n == name).ok_or_else(|| {
+        let names: Vec<&str> = PARAMS.iter().map(|(n, _)| *n).collect();
+        Fail(format!(
+            "hvm-param: {name:?} is not one of {}",
+            names.join(", ")
+        ))
+    })?;
+    let v = hvm_param(p, dom, *index)
+        .map_err(|e| Fail(format!("hvm-param: d{dom} {name}: {}", errno_text(&e))))?;
+    println!("{v}");
+    Ok(())
+}
+
 pub fn page(p: &Privcmd, dom: u16, secs: u32) -> Result<(), Fail> {
     let fail = |what: &str, e: std::io::Error| {
         Fail(format!("xenstore-page: d{dom}: {what}: {}", errno_text(&e)))

@@ -294,6 +294,17 @@ pub mod schedop {
     pub const SHUTDOWN_SOFT_RESET: u32 = 5;
 }
 
+/// The PV console ring page (`struct xencons_interface`,
+/// `public/io/console.h`): `in[1024]`, `out[2048]`, then the indexes
+/// (`XENCONS_RING_IDX`, 32 bits each) `in_cons`, `in_prod`, `out_cons`,
+/// `out_prod`.
+pub mod xencons {
+    /// Byte offset of `out_cons`.
+    pub const OUT_CONS_OFFSET: u64 = 3080;
+    /// Byte offset of `out_prod`.
+    pub const OUT_PROD_OFFSET: u64 = 3084;
+}
+
 /// The xenstore ring page (`struct xenstore_domain_interface`,
 /// `public/io/xs_wire.h`): two 1024-byte rings, their four indexes,
 /// `server_features`, `connection`, `error`.

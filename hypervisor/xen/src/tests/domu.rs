@@ -764,3 +764,78 @@ fn dom0_alone_lists_itself_from_its_own_state() {
     let n: XenSysctlSnowvisorDomainName = g.get(ARG + 8);
     assert_eq!(&n.name[..9], b"Domain-0\0");
 }
+
+/// A DomU's PV console ring while no backend bound its port: what it
+/// wrote is dropped at each event (its `hvc_xen` would otherwise wait for
+/// room for ever); once Dom0 binds the port, the ring is the backend's.
+#[test]
+fn pv_console_output_is_dropped_until_a_backend_binds_its_port() {
+    use super::super::abi::xencons::{OUT_CONS_OFFSET, OUT_PROD_OFFSET};
+    let (mut d0, mut d1) = Guest::pair(1);
+    events_ready(&mut d0);
+    events_ready(&mut d1);
+    let (r, a) = ev(
+        &mut d1,
+        evtchnop::ALLOC_UNBOUND,
+        &EvtchnAllocUnbound {
+            dom: domid::SELF,
+            remote_dom: 0,
+            port: 0,
+        },
+    );
+    assert_eq!(r, 0);
+    let page = RAM_BASE + 0x3000;
+    d1.xen.set_console(a.port, page >> 12);
+    let ring = |g: &mut Guest| {
+        let cons = g.m().peek_u32(page + OUT_CONS_OFFSET);
+        let prod = g.m().peek_u32(page + OUT_PROD_OFFSET);
+        (cons, prod)
+    };
+    let send = |g: &mut Guest, port| ev(g, evtchnop::SEND, &EvtchnPort { port }).0;
+    // 2048 bytes written (a full ring), indexes wrapping: all dropped.
+    d1.m().poke_u32(page + OUT_CONS_OFFSET, u32::MAX - 100);
+    d1.m().poke_u32(page + OUT_PROD_OFFSET, 1947);
+    assert_eq!(send(&mut d1, a.port), 0);
+    assert_eq!(ring(&mut d1), (1947, 1947));
+    // Another unbound port of its own: not the console, left alone.
+    let (_, other) = ev(
+        &mut d1,
+        evtchnop::ALLOC_UNBOUND,
+        &EvtchnAllocUnbound {
+            dom: domid::SELF,
+            remote_dom: 0,
+            port: 0,
+        },
+    );
+    d1.xen.set_console(a.port, page >> 12);
+    d1.m().poke_u32(page + OUT_PROD_OFFSET, 2000);
+    assert_eq!(send(&mut d1, other.port), 0);
+    assert_eq!(ring(&mut d1), (1947, 2000));
+    // Dom0 (xenconsoled) binds the port: the event goes to it, the ring
+    // stays as written.
+    let b = EvtchnBindInterdomain {
+        remote_dom: 1,
+        pad: [0; 2],
+        remote_port: a.port,
+        local_port: 0,
+    };
+    assert_eq!(ev(&mut d0, evtchnop::BIND_INTERDOMAIN, &b).0, 0);
+    assert_eq!(send(&mut d1, a.port), 0);
+    assert_eq!(ring(&mut d1), (1947, 2000));
+    // A console page outside its memory: the event is sent, nothing read.
+    let (mut _d0, mut d2) = Guest::pair(1);
+    events_ready(&mut d2);
+    let (_, c) = ev(
+        &mut d2,
+        evtchnop::ALLOC_UNBOUND,
+        &EvtchnAllocUnbound {
+            dom: domid::SELF,
+            remote_dom: 0,
+            port: 0,
+        },
+    );
+    d2.xen.set_console(c.port, 0x39000);
+    assert_eq!(send(&mut d2, c.port), 0);
+    d2.xen.set_console(c.port, u64::MAX);
+    assert_eq!(send(&mut d2, c.port), 0);
+}

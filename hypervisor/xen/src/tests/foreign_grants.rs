@@ -254,3 +254,73 @@ fn dom0_reads_a_domus_xenstore_parameters_only() {
         Errno::EPERM.ret()
     );
 }
+
+#[test]
+fn a_domu_and_dom0_read_its_pv_console_parameters() {
+    let (mut d0, mut d1) = pair();
+    let p = |domid, index| XenHvmParam {
+        domid,
+        index,
+        ..Default::default()
+    };
+    let get = |g: &mut Guest, d, i| op(g, hc::HVM_OP, hvmop::GET_PARAM, &p(d, i));
+    // No console given: both read 0, which hvc_xen takes as "none".
+    for i in [hvmop::PARAM_CONSOLE_EVTCHN, hvmop::PARAM_CONSOLE_PFN] {
+        assert_eq!(get(&mut d1, domid::SELF, i), (0, p(domid::SELF, i)));
+        assert_eq!(get(&mut d0, 1, i), (0, p(1, i)), "nothing kept for d1");
+    }
+    // Its console: port 2 unbound for Dom0, the ring at GUEST_MAGIC_BASE.
+    d1.xen.set_console(2, 0x39000);
+    d0.m()
+        .foreign_params
+        .insert((1, hvmop::PARAM_CONSOLE_EVTCHN), 2);
+    d0.m()
+        .foreign_params
+        .insert((1, hvmop::PARAM_CONSOLE_PFN), 0x39000);
+    assert_eq!(
+        get(&mut d1, domid::SELF, hvmop::PARAM_CONSOLE_EVTCHN)
+            .1
+            .value,
+        2
+    );
+    assert_eq!(
+        get(&mut d1, domid::SELF, hvmop::PARAM_CONSOLE_PFN).1.value,
+        0x39000
+    );
+    assert_eq!(get(&mut d1, domid::SELF, hvmop::PARAM_STORE_PFN).1.value, 0);
+    assert_eq!(get(&mut d0, 1, hvmop::PARAM_CONSOLE_EVTCHN).1.value, 2);
+    assert_eq!(get(&mut d0, 1, hvmop::PARAM_CONSOLE_PFN).1.value, 0x39000);
+    assert_eq!(
+        get(&mut d0, 4, hvmop::PARAM_CONSOLE_PFN).0,
+        Errno::ESRCH.ret()
+    );
+    // Neither side changes them; the DomU reads none of Dom0's.
+    let set = |g: &mut Guest, d, i| {
+        op(
+            g,
+            hc::HVM_OP,
+            hvmop::SET_PARAM,
+            &XenHvmParam {
+                value: 7,
+                ..p(d, i)
+            },
+        )
+        .0
+    };
+    for i in [hvmop::PARAM_CONSOLE_EVTCHN, hvmop::PARAM_CONSOLE_PFN] {
+        assert_eq!(set(&mut d0, 1, i), Errno::EPERM.ret());
+        assert_eq!(set(&mut d1, domid::SELF, i), Errno::EPERM.ret());
+        assert_eq!(get(&mut d1, 0, i).0, Errno::EPERM.ret());
+    }
+    assert_eq!(
+        get(&mut d1, domid::SELF, hvmop::PARAM_CONSOLE_PFN).1.value,
+        0x39000
+    );
+    // Dom0's own: none.
+    assert_eq!(
+        get(&mut d0, domid::SELF, hvmop::PARAM_CONSOLE_EVTCHN)
+            .1
+            .value,
+        0
+    );
+}
