@@ -381,9 +381,15 @@ impl Space {
     }
 
     /// The physical address to clean for `GNTTABOP_cache_flush` of `len`
-    /// bytes at `ipa`: Dom0's RAM only, within one page.
+    /// bytes at `ipa`: a page mapped there as memory (Dom0's RAM, or a
+    /// DomU's page Dom0 maps: snowvisor-xen resolves a foreign page's bus
+    /// address to that IPA), within one page.
     pub fn cache_flush_pa(&self, ipa: u64, len: u32) -> Result<u64, PlatformError> {
-        let e = self.ram_page_at(ipa).ok_or(PlatformError::BadAddress)?;
+        let e = self
+            .stage2
+            .entry(ipa)
+            .filter(|e| e.mem == S2Mem::Ram)
+            .ok_or(PlatformError::BadAddress)?;
         if (ipa & (PAGE - 1)) + u64::from(len) > PAGE {
             return Err(PlatformError::BadAddress);
         }

@@ -1,0 +1,97 @@
+//! A PV block device between a boot-time DomU and Dom0, with Xen 4.17's
+//! own tools and Debian's drivers unchanged: `xl block-attach` in Dom0
+//! gives domU1 a 16 MiB file on a loop device as `xvda` (xen-blkback in
+//! Dom0, xen-blkfront in the DomU), the DomU makes an ext2 file system on
+//! it, writes 1 MiB of random bytes and reports the file's md5 through its
+//! xenstore node `data/pvblk-md5`; after `xl block-detach` Dom0 mounts the
+//! image and finds the same md5. The data path is the DomU's grants mapped
+//! by Dom0 (`GNTTABOP_map_grant_ref`/`unmap_grant_ref` naming the DomU, at
+//! ballooned-out pages of Dom0) and an inter-domain event channel. The two
+//! sides are `qemu/dom0-initramfs/tests/pvblk` and `tests/pvblk-domu`.
+
+use snowvisor_tests::{Boot, Opts};
+
+/// The rest of the first console line starting with `prefix`.
+fn line(all: &str, prefix: &str) -> String {
+    all.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no line starting {prefix:?}\n{all}"))
+        .trim_end()
+        .to_string()
+}
+
+/// An md5 in hex.
+fn assert_md5(m: &str) {
+    assert!(
+        m.len() == 32 && m.bytes().all(|b| b.is_ascii_hexdigit()),
+        "not an md5: {m:?}"
+    );
+}
+
+#[test]
+fn xl_block_attach_gives_a_domu_a_disk_and_the_data_comes_back() {
+    let mut b = Boot::start(&Opts {
+        dom0_args: "snowvisor.test=pvblk".into(),
+        xen_tools: true,
+        domus: vec!["default".into()],
+        domu_xenstore: true,
+        domu_args: Some("console=ttyAMA0 snowvisor.test=pvblk-domu".into()),
+        ..Opts::default()
+    });
+    b.expect("snowvisor-dom0: xen-tools: init-dom0less exit 0", 300);
+    b.expect("snowvisor-dom0: test pvblk start", 60);
+    b.expect("snowvisor-dom0: test pvblk exit 0", 900);
+    let all = b.console().replace('\r', "");
+    let dom0 = |k: &str| line(&all, &format!("snowvisor-dom0: pvblk {k}"));
+    let domu = |k: &str| line(&all, &format!("(d1) snowvisor-dom0: pvblk-domu {k}"));
+
+    // Dom0: the loop device, xl's attach, the hotplug script's keys.
+    assert!(dom0("image ").ends_with("(16777216 bytes)"), "{all}");
+    assert_eq!(dom0("block-attach exit "), "0");
+    // /dev/loop0: block major 7, minor 0, in hex as the block script writes it.
+    assert_eq!(dom0("backend physical-device "), "7:0");
+    assert_eq!(dom0("backend hotplug-status "), "connected");
+    // The DomU's xen-blkfront saw the 16 MiB (in 512-byte sectors).
+    assert_eq!(domu("xvda "), "32768 sectors");
+    assert_eq!(domu("xenstore write "), "OK");
+    let written = domu("md5 ");
+    assert_md5(&written);
+    assert_eq!(dom0("domU md5 "), written, "Dom0 read the DomU's node");
+    // xl block-list: vdev 51712 (xvda), backend Dom0, state 4 (Connected),
+    // an event channel and a ring grant.
+    let row: Vec<String> = dom0("block-list 51712 ")
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    assert_eq!(row.len(), 6, "{row:?}");
+    assert_eq!(row[..3], ["0", "1", "4"], "{row:?}");
+    assert!(row[3].parse::<u32>().unwrap() > 0, "{row:?}");
+    assert!(row[4].parse::<u32>().unwrap() > 0, "{row:?}");
+    assert_eq!(row[5], "/local/domain/0/backend/vbd/1/51712");
+    assert_eq!(dom0("backend state "), "4");
+    assert_eq!(dom0("backend sectors "), "32768");
+    // Detach: the backend's nodes are gone, the DomU's disk too.
+    assert_eq!(dom0("block-detach exit "), "0");
+    assert!(
+        dom0("backend after detach: ").contains("couldn't read path"),
+        "{all}"
+    );
+    assert_eq!(domu("xvda "), "32768 sectors");
+    assert!(all.contains("(d1) snowvisor-dom0: pvblk-domu xvda detached"));
+    assert!(all.contains("(d1) snowvisor-dom0: test pvblk-domu exit 0"));
+    // Dom0 reads the image itself: the same file, the same bytes.
+    assert_eq!(dom0("dom0 file "), "1048576 bytes");
+    assert_eq!(dom0("dom0 md5 "), written, "md5 round trip");
+    assert!(dom0("domU1 ").contains("---s--"), "{all}");
+    for bad in [
+        "fatal",
+        "unhandled",
+        "unexpected exception",
+        "kernel BUG",
+        "Oops",
+        "stage-2 fault",
+        "still in use",
+    ] {
+        assert!(!all.contains(bad), "{bad:?} on the console:\n{all}");
+    }
+}
