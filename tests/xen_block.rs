@@ -8,6 +8,8 @@
 //! by Dom0 (`GNTTABOP_map_grant_ref`/`unmap_grant_ref` naming the DomU, at
 //! ballooned-out pages of Dom0) and an inter-domain event channel. The two
 //! sides are `qemu/dom0-initramfs/tests/pvblk` and `tests/pvblk-domu`.
+//! The disk is a file on a loop device, or the virtio-blk disk behind the
+//! SMMUv3 snowvisor owns (DMA to the DomU's pages).
 
 use snowvisor_tests::{Boot, Opts};
 
@@ -30,8 +32,46 @@ fn assert_md5(m: &str) {
 
 #[test]
 fn xl_block_attach_gives_a_domu_a_disk_and_the_data_comes_back() {
+    let all = round_trip(false);
+    assert!(dom0(&all, "image ").ends_with("on /dev/loop0 (16777216 bytes)"));
+    // /dev/loop0: block major 7, minor 0, in hex as the block script writes it.
+    assert_eq!(dom0(&all, "backend physical-device "), "7:0");
+}
+
+/// The same with the disk behind the SMMU snowvisor owns
+/// (`scripts/run --smmu`, `snowvisor.pvblk=vda`): xen-blkback hands the
+/// DomU's pages to virtio-blk, whose DMA swiotlb-xen addresses by their bus
+/// address (the DomU's physical pages); the SMMU finds them in Dom0's stage
+/// 2 because each grant map also maps its page there at that address.
+#[test]
+fn a_domus_pv_disk_on_a_device_behind_the_owned_smmu() {
+    let all = round_trip(true);
+    assert!(
+        all.contains("plan: /smmuv3@9050000  arm,smmu-v3  own"),
+        "{all}"
+    );
+    assert_eq!(dom0(&all, "disk "), "/dev/vda (16777216 bytes)");
+    // virtio-blk's dynamic block major, 254.
+    assert_eq!(dom0(&all, "backend physical-device "), "fe:0");
+    assert!(!all.contains("F_TRANSLATION"), "{all}");
+    assert!(!all.contains("CHANGED"), "{all}");
+}
+
+/// A Dom0 line's rest after `snowvisor-dom0: pvblk KEY`.
+fn dom0(all: &str, k: &str) -> String {
+    line(all, &format!("snowvisor-dom0: pvblk {k}"))
+}
+
+/// Boots Dom0 and domU1 for the round trip (on the SMMU's disk if `smmu`),
+/// checks it and returns the console.
+fn round_trip(smmu: bool) -> String {
     let mut b = Boot::start(&Opts {
-        dom0_args: "snowvisor.test=pvblk".into(),
+        dom0_args: if smmu {
+            "snowvisor.test=pvblk snowvisor.pvblk=vda".into()
+        } else {
+            "snowvisor.test=pvblk".into()
+        },
+        smmu,
         xen_tools: true,
         domus: vec!["default".into()],
         domu_xenstore: true,
@@ -42,14 +82,11 @@ fn xl_block_attach_gives_a_domu_a_disk_and_the_data_comes_back() {
     b.expect("snowvisor-dom0: test pvblk start", 60);
     b.expect("snowvisor-dom0: test pvblk exit 0", 900);
     let all = b.console().replace('\r', "");
-    let dom0 = |k: &str| line(&all, &format!("snowvisor-dom0: pvblk {k}"));
+    let dom0 = |k: &str| dom0(&all, k);
     let domu = |k: &str| line(&all, &format!("(d1) snowvisor-dom0: pvblk-domu {k}"));
 
-    // Dom0: the loop device, xl's attach, the hotplug script's keys.
-    assert!(dom0("image ").ends_with("(16777216 bytes)"), "{all}");
+    // Dom0: xl's attach, the hotplug script's keys.
     assert_eq!(dom0("block-attach exit "), "0");
-    // /dev/loop0: block major 7, minor 0, in hex as the block script writes it.
-    assert_eq!(dom0("backend physical-device "), "7:0");
     assert_eq!(dom0("backend hotplug-status "), "connected");
     // The DomU's xen-blkfront saw the 16 MiB (in 512-byte sectors).
     assert_eq!(domu("xvda "), "32768 sectors");
@@ -94,4 +131,5 @@ fn xl_block_attach_gives_a_domu_a_disk_and_the_data_comes_back() {
     ] {
         assert!(!all.contains(bad), "{bad:?} on the console:\n{all}");
     }
+    all
 }
