@@ -57,6 +57,39 @@ fn a_domus_pv_disk_on_a_device_behind_the_owned_smmu() {
     assert!(!all.contains("CHANGED"), "{all}");
 }
 
+/// Dom0's grant handles from snowvisor's debug key `e` (its Xen state),
+/// typed on the console: Ctrl-a three times until the input is
+/// snowvisor's (Dom0, then domU1 if it still runs, then snowvisor), `e`,
+/// then back to Dom0.
+fn grant_handles(b: &mut Boot) -> Vec<String> {
+    for _ in 0..3 {
+        b.send(&[1, 1, 1]);
+        let l = b.expect("*** serial input to ", 30);
+        if l.contains("serial input to snowvisor") {
+            break;
+        }
+    }
+    b.send(b"e");
+    let mut handles = Vec::new();
+    loop {
+        let l = b.expect("snowvisor: xen: ", 30);
+        if l.contains("xen: console input") {
+            break;
+        }
+        if l.contains("xen: grant handle ") {
+            handles.push(l);
+        }
+    }
+    for _ in 0..3 {
+        b.send(&[1, 1, 1]);
+        let l = b.expect("*** serial input to ", 30);
+        if l.contains("serial input to Dom0") {
+            return handles;
+        }
+    }
+    panic!("the console's input did not come back to Dom0");
+}
+
 /// A Dom0 line's rest after `snowvisor-dom0: pvblk KEY`.
 fn dom0(all: &str, k: &str) -> String {
     line(all, &format!("snowvisor-dom0: pvblk {k}"))
@@ -67,11 +100,12 @@ fn dom0(all: &str, k: &str) -> String {
 fn round_trip(smmu: bool) -> String {
     let mut b = Boot::start(&Opts {
         dom0_args: if smmu {
-            "snowvisor.test=pvblk snowvisor.pvblk=vda".into()
+            "snowvisor.test=pvblk snowvisor.pvblk-wait=1 snowvisor.pvblk=vda".into()
         } else {
-            "snowvisor.test=pvblk".into()
+            "snowvisor.test=pvblk snowvisor.pvblk-wait=1".into()
         },
         smmu,
+        serial_stdin: true,
         xen_tools: true,
         domus: vec!["default".into()],
         domu_xenstore: true,
@@ -80,7 +114,16 @@ fn round_trip(smmu: bool) -> String {
     });
     b.expect("snowvisor-dom0: xen-tools: init-dom0less exit 0", 300);
     b.expect("snowvisor-dom0: test pvblk start", 60);
-    b.expect("snowvisor-dom0: test pvblk exit 0", 900);
+    b.expect("snowvisor-dom0: pvblk waiting for a line", 900);
+    let handles = grant_handles(&mut b);
+    b.send(b"\r");
+    b.expect("snowvisor-dom0: test pvblk exit 0", 120);
+    // After the detach Dom0 maps one page of the DomU's: xenstored's map of
+    // its xenstore page (grant ref 1, GFN 0x39001); xen-blkback's ring and
+    // persistent grants are unmapped.
+    let d1: Vec<&String> = handles.iter().filter(|l| l.contains(": d1 ")).collect();
+    assert_eq!(d1.len(), 1, "{handles:#?}");
+    assert!(d1[0].contains(": d1 ref 1 frame 0x39001 "), "{handles:#?}");
     let all = b.console().replace('\r', "");
     let dom0 = |k: &str| dom0(&all, k);
     let domu = |k: &str| line(&all, &format!("(d1) snowvisor-dom0: pvblk-domu {k}"));
