@@ -184,6 +184,9 @@ pub struct Opts {
     pub serial_stdin: bool,
     /// Xen's own Dom0 userland in the initramfs (`scripts/run --xen-tools`).
     pub xen_tools: bool,
+    /// QEMU's SMMUv3 in front of PCIe with a virtio-blk-pci disk behind it
+    /// (`scripts/run --smmu`).
+    pub smmu: bool,
     pub qemu_extra: Vec<String>,
 }
 
@@ -207,6 +210,7 @@ impl Default for Opts {
             dom0_cmd: None,
             serial_stdin: false,
             xen_tools: false,
+            smmu: false,
             qemu_extra: Vec::new(),
         }
     }
@@ -269,6 +273,9 @@ impl Boot {
         }
         if o.xen_tools {
             cmd.arg("--xen-tools");
+        }
+        if o.smmu {
+            cmd.arg("--smmu");
         }
         if !o.qemu_extra.is_empty() {
             cmd.arg("--").args(&o.qemu_extra);

@@ -387,7 +387,13 @@ fn build<A: Arch>(
         spis.len()
     );
     let root = stage2.root_pa();
-    let xen = XenDom0::new(xen, stage2, l.banks.clone(), hyp, host.hooks);
+    let mut xen = XenDom0::new(xen, stage2, l.banks.clone(), hyp, host.hooks);
+    // swiotlb-xen gives a device a DomU page's bus address (its physical
+    // address); behind an owned IOMMU that address is looked up in Dom0's
+    // stage 2, so each grant-mapped page is mapped there at it too.
+    if !plan.owned.is_empty() {
+        xen.set_bus_maps();
+    }
     let console_intid = uart.as_ref().and_then(|u| u.intid);
     match console_intid {
         Some(i) if crate::console::enable_rx_interrupt() => {

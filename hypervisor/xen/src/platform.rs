@@ -462,8 +462,10 @@ pub trait Platform {
     fn inject_upcall(&mut self, vcpu: u32);
 
     /// Data-cache maintenance on `len` bytes at guest physical address `ipa`
-    /// (all within one page). The platform checks that the page is the
-    /// domain's (`BadAddress` otherwise) and operates on its own mapping of it.
+    /// (all within one page). The platform checks that a page is mapped there
+    /// as memory (the domain's RAM, or another domain's page it maps: a grant
+    /// map; `BadAddress` otherwise) and operates on its own mapping of the
+    /// page behind it.
     fn cache_flush(&mut self, ipa: u64, len: u32, op: CacheOp) -> Result<(), PlatformError>;
 
     /// The byte indexes `first..end` of log `which` that are still held. A

@@ -322,10 +322,14 @@ impl<A: Arch> Platform for Dom0Platform<'_, A> {
         if !view.begin_map() {
             return Err(PlatformError::BadFrame);
         }
-        let r = self
-            .space
-            .borrow_mut()
-            .map_foreign(host_gfn, pa, readonly, &view);
+        let mut space = self.space.borrow_mut();
+        let r = space
+            .map_foreign(host_gfn, pa, readonly, &view)
+            .and_then(|b| {
+                space.map_bus(pa, readonly).map(|()| b).inspect_err(|_| {
+                    let _ = space.unmap_foreign(host_gfn, pa);
+                })
+            });
         if r.is_err() {
             view.end_map();
         }
@@ -341,7 +345,14 @@ impl<A: Arch> Platform for Dom0Platform<'_, A> {
         if self.domu.is_some() {
             return Err(PlatformError::NotSupported);
         }
-        self.space.borrow_mut().unmap_foreign(host_gfn, bus_addr)?;
+        let mut space = self.space.borrow_mut();
+        let writable = space
+            .stage2()
+            .entry(host_gfn.saturating_mul(4096))
+            .is_some_and(|e| e.writable);
+        space.unmap_foreign(host_gfn, bus_addr)?;
+        space.unmap_bus(bus_addr, !writable)?;
+        drop(space);
         if let Ok(view) = self.peer(dom) {
             view.end_map();
         }
@@ -538,6 +549,13 @@ impl XenDom0 {
     /// see [`Space::reuse_grant_frames`].
     pub fn reuse_grant_frames(&mut self, pas: &[Option<u64>]) {
         self.space.get_mut().reuse_grant_frames(pas);
+    }
+
+    /// Dom0's grant maps of other domains' pages also map each page at its
+    /// own address, for devices behind an IOMMU snowvisor owns (their streams
+    /// translate through Dom0's stage 2): see [`Space::set_bus_maps`].
+    pub fn set_bus_maps(&mut self) {
+        self.space.get_mut().set_bus_maps();
     }
 
     /// Gives a DomU its view for Dom0 ([`PeerView`]): its grant frames are

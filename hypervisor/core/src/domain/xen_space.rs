@@ -68,6 +68,20 @@ pub struct Space {
     /// DomU, whose IPAs are Xen's guest banks: no page of its RAM can be
     /// given back or taken again at an IPA equal to a host address.
     direct: bool,
+    /// Other domains' pages Dom0 maps by grant that are also mapped at their
+    /// own address (IPA == PA, the map's `dev_bus_addr`), when a device may
+    /// reach Dom0's memory through an IOMMU that translates with this stage
+    /// 2 ([`Space::set_bus_maps`]); `None` otherwise.
+    bus_maps: Option<Vec<BusMap>>,
+}
+
+/// Another domain's page mapped at its own address in Dom0's stage 2, for
+/// as long as Dom0 maps it by grant: how many maps, how many writable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct BusMap {
+    pa: u64,
+    maps: u32,
+    writers: u32,
 }
 
 fn gfn_ipa(gfn: u64) -> Result<u64, PlatformError> {
@@ -97,7 +111,84 @@ impl Space {
             last: Cell::new(None),
             view: None,
             direct: true,
+            bus_maps: None,
         }
+    }
+
+    /// Makes every grant map of another domain's page also map the page at
+    /// its own address ([`Space::map_bus`]): for Dom0 when snowvisor owns an
+    /// IOMMU whose streams translate through Dom0's stage 2. swiotlb-xen
+    /// gives a device a foreign page's `dev_bus_addr` (its host physical
+    /// address); the IOMMU looks that address up here. Xen 4.17 does the
+    /// same for a direct-mapped domain with an IOMMU sharing its P2M
+    /// (`gnttab_need_iommu_mapping`, `arm_iommu_map_page`: a 1:1 entry).
+    pub fn set_bus_maps(&mut self) {
+        self.bus_maps.get_or_insert_with(Vec::new);
+    }
+
+    /// After a grant map of another domain's page `pa` (see
+    /// [`Space::set_bus_maps`]; nothing without it): maps `pa` at IPA `pa`,
+    /// writable while one of its grant maps is. `Busy` when that IPA holds
+    /// anything else (Dom0's RAM, MMIO, another map): Xen fails such a grant
+    /// map too.
+    pub fn map_bus(&mut self, pa: u64, readonly: bool) -> Result<(), PlatformError> {
+        let Some(list) = &self.bus_maps else {
+            return Ok(());
+        };
+        let at = list.iter().position(|b| b.pa == pa);
+        let old = at.map(|i| list[i]);
+        if old.is_none() && (pa >= IPA_LIMIT || self.stage2.entry(pa).is_some()) {
+            return Err(PlatformError::Busy);
+        }
+        let writers = old.map_or(0, |b| b.writers) + u32::from(!readonly);
+        if old.is_none() || (old.is_some_and(|b| b.writers == 0) && writers > 0) {
+            self.map(pa, pa, writers > 0)?;
+        }
+        let b = BusMap {
+            pa,
+            maps: old.map_or(0, |b| b.maps) + 1,
+            writers,
+        };
+        if let Some(list) = &mut self.bus_maps {
+            match at {
+                Some(i) => list[i] = b,
+                None => list.push(b),
+            }
+        }
+        Ok(())
+    }
+
+    /// After the grant unmap of a page [`Space::map_bus`] mapped (`readonly`
+    /// as that map was): the last map leaves a hole at IPA `pa`, the last
+    /// writable one leaves it read-only.
+    pub fn unmap_bus(&mut self, pa: u64, readonly: bool) -> Result<(), PlatformError> {
+        let Some(list) = &mut self.bus_maps else {
+            return Ok(());
+        };
+        let Some(i) = list.iter().position(|b| b.pa == pa) else {
+            return Ok(());
+        };
+        let b = &mut list[i];
+        b.maps = b.maps.saturating_sub(1);
+        if !readonly {
+            b.writers = b.writers.saturating_sub(1);
+        }
+        let b = *b;
+        if b.maps == 0 {
+            list.swap_remove(i);
+            self.unmap(pa)
+        } else if b.writers == 0 && !readonly {
+            self.map(pa, pa, false)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Whether `ipa` holds a page [`Space::map_bus`] mapped.
+    fn bus_mapped(&self, ipa: u64) -> bool {
+        self.bus_maps
+            .as_ref()
+            .is_some_and(|l| l.iter().any(|b| b.pa == ipa & !(PAGE - 1)))
     }
 
     /// Marks the space as a DomU's: its RAM is not at its own address, so
@@ -189,7 +280,9 @@ impl Space {
 
     /// Whether `ipa` may take a new mapping: a hole or a RAM page.
     fn replaceable(&self, ipa: u64) -> bool {
-        ipa < IPA_LIMIT && self.stage2.entry(ipa).is_none_or(|e| e.mem == S2Mem::Ram)
+        ipa < IPA_LIMIT
+            && self.stage2.entry(ipa).is_none_or(|e| e.mem == S2Mem::Ram)
+            && !self.bus_mapped(ipa)
     }
 
     fn budget(&self, ipa: u64) -> Result<(), PlatformError> {
@@ -390,9 +483,15 @@ impl Space {
     }
 
     /// The physical address to clean for `GNTTABOP_cache_flush` of `len`
-    /// bytes at `ipa`: Dom0's RAM only, within one page.
+    /// bytes at `ipa`: a page mapped there as memory (Dom0's RAM, or a
+    /// DomU's page Dom0 maps: snowvisor-xen resolves a foreign page's bus
+    /// address to that IPA), within one page.
     pub fn cache_flush_pa(&self, ipa: u64, len: u32) -> Result<u64, PlatformError> {
-        let e = self.ram_page_at(ipa).ok_or(PlatformError::BadAddress)?;
+        let e = self
+            .stage2
+            .entry(ipa)
+            .filter(|e| e.mem == S2Mem::Ram)
+            .ok_or(PlatformError::BadAddress)?;
         if (ipa & (PAGE - 1)) + u64::from(len) > PAGE {
             return Err(PlatformError::BadAddress);
         }
@@ -720,6 +819,43 @@ mod tests {
             s.ipa_pa(HOLE + 0xffe, 4, false),
             Err(Fault::Denied(HOLE + 0xffe))
         );
+    }
+
+    #[test]
+    fn with_an_owned_iommu_a_grant_mapped_page_is_also_at_its_bus_address() {
+        let mut s = space(1);
+        let domu_page = 0x7e00_0000;
+        // Without an owned IOMMU nothing is mapped at the bus address.
+        assert_eq!(s.map_bus(domu_page, false), Ok(()));
+        assert_eq!(s.stage2.entry(domu_page), None);
+        assert_eq!(s.unmap_bus(domu_page, false), Ok(()));
+        s.set_bus_maps();
+        // A read-only map, then a writable one, of the same page.
+        assert_eq!(s.map_bus(domu_page, true), Ok(()));
+        let at = |s: &Space| s.stage2.entry(domu_page).map(|e| (e.pa, e.writable));
+        assert_eq!(at(&s), Some((domu_page, false)));
+        assert_eq!(s.map_bus(domu_page, false), Ok(()));
+        assert_eq!(at(&s), Some((domu_page, true)));
+        // Nothing else goes over it while it is there.
+        assert_eq!(
+            s.map_grant(domu_page >> 12, 0x4_0010, false),
+            Err(PlatformError::BadAddress)
+        );
+        assert_eq!(
+            s.map_frame(XenFrame::GrantTable(0), domu_page >> 12),
+            Err(PlatformError::BadAddress)
+        );
+        // The writer goes: read-only; the last map goes: a hole.
+        assert_eq!(s.unmap_bus(domu_page, false), Ok(()));
+        assert_eq!(at(&s), Some((domu_page, false)));
+        assert_eq!(s.unmap_bus(domu_page, true), Ok(()));
+        assert_eq!(at(&s), None);
+        assert_eq!(s.unmap_bus(domu_page, true), Ok(()), "nothing left");
+        // Never over Dom0's RAM, MMIO, or an IPA beyond its space.
+        for pa in [0x4000_5000, UART, IPA_LIMIT] {
+            assert_eq!(s.map_bus(pa, true), Err(PlatformError::Busy), "{pa:#x}");
+        }
+        assert_eq!(s.stage2.entry(0x4000_5000).map(|e| e.pa), Some(0x4000_5000));
     }
 
     #[test]

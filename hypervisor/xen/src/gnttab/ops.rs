@@ -258,7 +258,7 @@ impl Xen {
         if length == 0 || op.op == 0 {
             return Ok(());
         }
-        let base = gfn_ipa(gfn_of(op.a)).ok_or(Errno::EINVAL)?;
+        let base = self.cache_flush_base(op.a)?;
         let what = match (
             op.op & gntmap::CACHE_CLEAN != 0,
             op.op & gntmap::CACHE_INVAL != 0,
@@ -274,6 +274,34 @@ impl Xen {
                 PlatformError::NotSupported => Errno::EOPNOTSUPP,
                 _ => Errno::EPERM,
             })
+    }
+
+    /// Where `GNTTABOP_cache_flush` of address `a` operates, as an IPA of
+    /// this domain. The address is a bus (machine) address, as in Xen 4.17's
+    /// `cache_flush` (`common/grant_table.c`): one of the domain's own pages
+    /// (Dom0 is direct mapped: its IPA), or the `dev_bus_addr` of another
+    /// domain's page it maps with `GNTTABOP_map_grant_ref` (Xen:
+    /// `grant_map_exists`), which swiotlb-xen hands over for a foreign page
+    /// it cleans for a non-coherent device: then the page's own mapping in
+    /// this domain. A frame of the domain that holds such a foreign map is
+    /// no page of its own (Xen: a ballooned-out page, no owner): `-EPERM`.
+    /// An address outside the IPA space is `-EINVAL`.
+    fn cache_flush_base(&self, a: u64) -> Result<u64, Errno> {
+        let gfn = gfn_of(a);
+        let me = self.cfg.domid;
+        let foreign = || {
+            self.gnttab
+                .mappings()
+                .map(|(_, m)| m)
+                .filter(move |m| m.dom != me)
+        };
+        if let Some(m) = foreign().find(|m| gfn_of(m.bus_addr) == gfn) {
+            return gfn_ipa(m.host_gfn).ok_or(Errno::EINVAL);
+        }
+        if foreign().any(|m| m.host_gfn == gfn) {
+            return Err(Errno::EPERM);
+        }
+        gfn_ipa(gfn).ok_or(Errno::EINVAL)
     }
 }
 

@@ -6,8 +6,8 @@
 
 use super::super::abi::layout::*;
 use super::super::abi::{gntmap, gntst, gnttabop, gtf, hvmop, xenmem, Errno};
-use super::super::seed_entry;
 use super::super::testing::*;
+use super::super::{seed_entry, CacheOp};
 use super::grants::{self, flags, grant, map, unmap, TABLE};
 use super::*;
 
@@ -323,4 +323,57 @@ fn a_domu_and_dom0_read_its_pv_console_parameters() {
             .value,
         0
     );
+}
+
+/// swiotlb-xen cleans a DomU's page Dom0 maps (xen-blkback's I/O pages,
+/// handed to a non-coherent device) with `GNTTABOP_cache_flush` naming the
+/// map's `dev_bus_addr`, as Xen 4.17's `cache_flush` takes a machine
+/// address (`grant_map_exists`); the page is reached through Dom0's map.
+/// Dom0's own frame under the map is no page of its own (`-EPERM`), and
+/// once unmapped the bus address names nothing (`-EINVAL`).
+#[test]
+fn dom0_cleans_a_mapped_domu_page_by_its_bus_address() {
+    let (mut d0, mut d1) = pair();
+    let [w0, w1] = seed_entry(0, Guest::gfn(0x40) as u32);
+    d1.m().poke_u32(TABLE + 8, w0);
+    d1.m().poke_u32(TABLE + 12, w1);
+    let m = map(&mut d0, map_op(1, 1, HOST, gntmap::HOST_MAP));
+    assert_eq!(m.status, gntst::OKAY);
+    let bus = m.dev_bus_addr;
+    assert_eq!(bus, foreign_bus(1, 0x40));
+    let fl = |a: u64, op: u32| GnttabCacheFlush {
+        a,
+        offset: 16,
+        length: 64,
+        op,
+    };
+    let c = gnttabop::CACHE_FLUSH;
+    assert_eq!(gnttab(&mut d0, c, &[fl(bus, gntmap::CACHE_CLEAN)]).0, 0);
+    assert_eq!(
+        gnttab(&mut d0, c, &[fl(bus + 0x10, gntmap::CACHE_INVAL)]).0,
+        0,
+        "any address in the page"
+    );
+    assert_eq!(
+        d0.m().flushes,
+        [
+            ((HOST << 12) + 16, 64, CacheOp::Clean),
+            ((HOST << 12) + 16, 64, CacheOp::Invalidate)
+        ]
+    );
+    assert_eq!(
+        gnttab(&mut d0, c, &[fl(HOST << 12, gntmap::CACHE_CLEAN)]).0,
+        Errno::EPERM.ret()
+    );
+    // A DomU cannot name Dom0's map.
+    assert_eq!(
+        gnttab(&mut d1, c, &[fl(bus, gntmap::CACHE_CLEAN)]).0,
+        Errno::EINVAL.ret()
+    );
+    assert_eq!(unmap(&mut d0, m.handle, HOST), gntst::OKAY);
+    assert_eq!(
+        gnttab(&mut d0, c, &[fl(bus, gntmap::CACHE_CLEAN)]).0,
+        Errno::EINVAL.ret()
+    );
+    assert_eq!(d0.m().flushes.len(), 2);
 }
