@@ -79,7 +79,9 @@ fn xen_version_sub_ops() {
     assert!(line[..1024].iter().all(|&b| b == 0));
     assert_eq!(line[1024], 0xff);
     // XENVER_build_id of an image without one (Xen 4.17's
-    // `xen_build_id()`: -ENODATA), after the struct's checks.
+    // `xen_build_id()`: -ENODATA), after the struct's checks (a 64-byte
+    // buffer).
+    g.put_bytes(ARG, &64u32.to_le_bytes());
     assert_eq!(
         g.call(hc::XEN_VERSION, [xenver::BUILD_ID, ARG, 0, 0, 0]),
         Errno::ENODATA.ret()
