@@ -105,6 +105,14 @@ fn expected(gref: u32, port_d2: u32, port_self: u32, xsd: u32) -> Vec<(String, S
         ("status d7 port 1 (no such domain)".into(), "-ESRCH"),
         ("alloc_unbound in d0 for d1".into(), "-EPERM"),
         ("alloc_unbound in d7 (no such domain)".into(), "-ESRCH"),
+        (
+            "alloc_unbound in itself for d0 (allowed), then close".into(),
+            "0 0",
+        ),
+        (
+            "alloc_unbound in itself for d7 (allowed), then close".into(),
+            "0 0",
+        ),
         ("reset d0".into(), "-EPERM"),
         (
             "bind_virq VIRQ_DOM_EXC (global) on vCPU 1".into(),

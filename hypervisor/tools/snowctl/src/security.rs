@@ -27,6 +27,7 @@
 //!   naming Dom0: `-EPERM` (`XSM_TARGET`); a global VIRQ on vCPU 1:
 //!   `-EINVAL` (`common/event_channel.c`); binding to the port Dom0 did
 //!   offer it works (the positive control), and its event reaches Dom0;
+//!   a port of its own unbound for any domain is allowed, as in Xen;
 //! - privileged hypercalls: sysctl, domctl, `HVMOP_get_param` and
 //!   `XENMEM_current_reservation` naming Dom0, `SCHEDOP_remote_shutdown`
 //!   of Dom0, `XENVER_build_id`: `-EPERM`; `XENVER_commandline`:
@@ -617,15 +618,31 @@ fn events(p: &Privcmd, t: &mut Report, s: &Setup) {
         let mut b = [0u8; 8];
         b[0..2].copy_from_slice(&dom.to_le_bytes());
         b[2..4].copy_from_slice(&remote.to_le_bytes());
-        evtchn(p, xen::EVTCHNOP_ALLOC_UNBOUND, &b).0
+        let (r, out) = evtchn(p, xen::EVTCHNOP_ALLOC_UNBOUND, &b);
+        (r, u32::from_le_bytes(out[4..8].try_into().unwrap()))
     };
-    expect_errno(t, "alloc_unbound in d0 for d1", alloc(DOM0, 1), EPERM);
+    expect_errno(t, "alloc_unbound in d0 for d1", alloc(DOM0, 1).0, EPERM);
     expect_errno(
         t,
         &format!("alloc_unbound in d{NO_DOMAIN} (no such domain)"),
-        alloc(NO_DOMAIN, 1),
+        alloc(NO_DOMAIN, 1).0,
         ESRCH,
     );
+    // A port of its own offered to any domain, even one that does not
+    // exist, is allowed (Xen checks only the domain the port is in:
+    // `evtchn_alloc_unbound`'s XSM_TARGET); closed again.
+    for remote in [DOM0, NO_DOMAIN] {
+        let (r, port) = alloc(xen::DOMID_SELF, remote);
+        let closed = match r {
+            Ok(_) => hc_text(&port_op(p, xen::EVTCHNOP_CLOSE, port)),
+            Err(_) => "not tried".into(),
+        };
+        t.eq(
+            &format!("alloc_unbound in itself for d{remote} (allowed), then close"),
+            "0 0",
+            &format!("{} {closed}", hc_text(&r)),
+        );
+    }
     expect_errno(
         t,
         "reset d0",
