@@ -517,8 +517,8 @@ fn grants(p: &Privcmd, t: &mut Report, s: &Setup, me: u16) {
     }
 }
 
-/// `EVTCHNOP_*` with a 4-byte-aligned struct of `words`; the call's result
-/// and the struct after it.
+/// `EVTCHNOP_*` `cmd` on the op struct `bytes` (copied into a locked buffer);
+/// the call's result and the struct as the hypervisor left it.
 fn evtchn(p: &Privcmd, cmd: u64, bytes: &[u8]) -> (io::Result<i32>, Vec<u8>) {
     let mut b = HcBuf::new(bytes.len());
     b.bytes_mut().copy_from_slice(bytes);
