@@ -281,6 +281,28 @@ fn other_scripts_refuse_an_option_as_a_value_and_exclusive_options() {
             &["--smp-only", "--domu-only"][..],
             "--smp-only and --domu-only exclude each other",
         ),
+        // Counts are positive whole numbers, checked before anything runs.
+        (
+            "bench",
+            &["--rounds", "0"][..],
+            "--rounds 0: a count (a whole number, 1 or more) expected",
+        ),
+        (
+            "bench",
+            &["--calls", "1e5"][..],
+            "--calls 1e5: a count (a whole number, 1 or more) expected",
+        ),
+        (
+            "bench",
+            &["--runs", "-3"][..],
+            "--runs -3: a count (a whole number, 1 or more) expected",
+        ),
+        (
+            "bench",
+            &["--calls", "007"][..],
+            "--calls 007: a count (a whole number, 1 or more) expected",
+        ),
+        ("bench", &["--rounds"][..], "--rounds needs a count"),
     ] {
         let o = Command::new(snowvisor_tests::root().join("scripts").join(script))
             .args(args)

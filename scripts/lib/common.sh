@@ -20,6 +20,15 @@ need() {
     [ "$3" -ge 2 ] && [ -n "$4" ] || die "$1 needs $2"
     need_text "$@"
 }
+# need_count OPTION WHAT ARGC VALUE: need, and the value must be a positive
+# integer (decimal digits, no leading 0, which bash arithmetic would read as
+# octal), or it dies naming the option and value.
+need_count() {
+    need "$@"
+    case "$4" in
+        *[!0-9]*|0*) die "$1 $4: $2 (a whole number, 1 or more) expected" ;;
+    esac
+}
 # need_text OPTION WHAT ARGC VALUE: the same for a free-text value (a command
 # line, a shell command), which may be empty ("").
 need_text() {

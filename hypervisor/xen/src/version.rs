@@ -1,7 +1,7 @@
 //! `xen_version`: identification and the feature submap that makes Linux a
 //! Xen dom0 (`xen-dom0-abi.md` §3.3.1).
 
-use super::abi::layout::{XenCompileInfo, XenFeatureInfo, XenPlatformParameters};
+use super::abi::layout::{XenBuildId, XenCompileInfo, XenFeatureInfo, XenPlatformParameters};
 use super::abi::{xenfeat, xenver, Errno};
 use super::guest::{read_struct, write_padded, write_struct};
 use super::{Ctx, HcResult, Outcome, Xen};
@@ -117,9 +117,32 @@ impl Xen {
                 }
                 Ok(Outcome::Return(0))
             }
-            xenver::BUILD_ID => Err(Errno::ENODATA),
+            xenver::BUILD_ID => self.build_id(cx, arg),
             _ => Err(Errno::ENOSYS),
         }
+    }
+}
+
+impl Xen {
+    /// `XENVER_build_id`, answered as Xen 4.17 built without a build id
+    /// answers it (`common/kernel.c`, `do_xen_version`): `-EPERM` for a
+    /// domain the dummy XSM policy denies it (every sub-op but the
+    /// always-allowed ones is `XSM_PRIV`: `xsm_xen_version`,
+    /// `include/xsm/dummy.h`); otherwise a non-NULL `struct xen_build_id`
+    /// (`public/version.h`) is read first, `-EFAULT` if it cannot be and
+    /// `-EINVAL` if its `len` is 0; then `-ENODATA`, `xen_build_id()`'s
+    /// answer when the image carries no build id (snowvisor's has none).
+    fn build_id(&mut self, cx: &mut Ctx<'_>, arg: u32) -> HcResult {
+        if !self.privileged() {
+            return Err(Errno::EPERM);
+        }
+        if arg != 0 {
+            let b: XenBuildId = read_struct(cx.mem, arg)?;
+            if b.len == 0 {
+                return Err(Errno::EINVAL);
+            }
+        }
+        Err(Errno::ENODATA)
     }
 }
 

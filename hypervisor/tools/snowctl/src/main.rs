@@ -31,6 +31,15 @@
 //!   snowctl grant-hold DOM REF SECONDS
 //!                                 DOM's grant REF mapped (gntdev) and held
 //!                                 SECONDS, then unmapped
+//!   snowctl grant-offer DOM SECONDS
+//!                                 a page granted to DOM (gntalloc), its ref
+//!                                 printed, held SECONDS
+//!   snowctl domu-security [SECONDS]
+//!                                 in a DomU with xenstore: what it must not
+//!                                 do (Dom0's xenstore keys, grants and ports,
+//!                                 privileged hypercalls), one PASS/FAIL line
+//!                                 per check (security.rs); waits SECONDS
+//!                                 (default 300) for Dom0's setup
 //!   snowctl stats [--clear]       snowvisor's exit counters by class and key
 //!                                 (sysctl 0x534e0002); --clear restarts them
 //!   snowctl bench-hypercall [N]   a set of hypercalls, N each, against N unknown
@@ -46,6 +55,7 @@
 mod bench;
 mod list;
 mod privcmd;
+mod security;
 mod selftest;
 mod stats;
 mod xendev;
@@ -119,10 +129,10 @@ mod xen {
 }
 
 const USAGE: &str =
-    "usage: snowctl info | version | selftest | dmesg [--previous] | list | evtchn-status|evtchn-send PORT | evtchn-offer|evtchn-connect|xenstore-page DOM SECONDS | hvm-param DOM NAME | grant-hold DOM REF SECONDS | stats [--clear] | bench-hypercall|bench-timer|bench-cpu|bench-gicd [N]";
+    "usage: snowctl info | version | selftest | dmesg [--previous] | list | evtchn-status|evtchn-send PORT | evtchn-offer|evtchn-connect|xenstore-page DOM SECONDS | hvm-param DOM NAME | grant-hold DOM REF SECONDS | grant-offer DOM SECONDS | domu-security [SECONDS] | stats [--clear] | bench-hypercall|bench-timer|bench-cpu|bench-gicd [N]";
 
 /// Commands and what each takes after it (for the usage error).
-const COMMANDS: [(&str, &str); 17] = [
+const COMMANDS: [(&str, &str); 19] = [
     ("info", "nothing"),
     ("version", "nothing"),
     ("selftest", "nothing"),
@@ -138,6 +148,8 @@ const COMMANDS: [(&str, &str); 17] = [
         "grant-hold",
         "a domain, a grant ref and a number of seconds",
     ),
+    ("grant-offer", "a domain and a number of seconds"),
+    ("domu-security", "nothing or a number of seconds"),
     ("stats", "nothing or --clear"),
     ("bench-hypercall", "nothing or a count N"),
     ("bench-timer", "nothing or a count N"),
@@ -261,6 +273,19 @@ fn main() -> ExitCode {
                 ))),
             }
         }
+        ["grant-offer", dom, secs] => match (dom.parse::<u16>(), secs.parse::<u32>()) {
+            (Ok(d), Ok(s)) => security::grant_offer(d, s).map_err(Fail),
+            _ => Err(Fail(format!(
+                "grant-offer: DOM SECONDS are numbers, not {dom:?} {secs:?}"
+            ))),
+        },
+        ["domu-security"] => open().and_then(|p| security::run(&p, 300).map_err(Fail)),
+        ["domu-security", secs] => match secs.parse::<u32>() {
+            Ok(s) => open().and_then(|p| security::run(&p, s).map_err(Fail)),
+            Err(_) => Err(Fail(format!(
+                "domu-security: SECONDS must be a number, not {secs:?}"
+            ))),
+        },
         ["-h" | "--help" | "help"] => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

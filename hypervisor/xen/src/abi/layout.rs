@@ -239,6 +239,14 @@ wire_struct! {
 }
 
 wire_struct! {
+    /// The fixed head of `struct xen_build_id` (`public/version.h`): `len`,
+    /// the size of the `buf[]` that follows it.
+    pub struct XenBuildId (size 4, align 4) {
+        pub len: u32 = 0,
+    }
+}
+
+wire_struct! {
     /// `struct evtchn_close`, `evtchn_send` and `evtchn_unmask` (one port).
     pub struct EvtchnPort (size 4, align 4) {
         pub port: u32 = 0,

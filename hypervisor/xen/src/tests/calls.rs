@@ -10,6 +10,23 @@ use super::super::{Outcome, PlatformError, ShutdownReason, XenConfig, INPUT_RING
 use super::*;
 
 #[test]
+fn xen_version_build_id_as_xen_without_one() {
+    let mut g = Guest::dom0();
+    let build_id = |g: &mut Guest, arg| g.call(hc::XEN_VERSION, [xenver::BUILD_ID, arg, 0, 0, 0]);
+    // NULL asks for the size: there is none.
+    assert_eq!(build_id(&mut g, 0), Errno::ENODATA.ret());
+    g.put_bytes(ARG, &64u32.to_le_bytes());
+    assert_eq!(build_id(&mut g, ARG), Errno::ENODATA.ret());
+    g.put_bytes(ARG, &0u32.to_le_bytes());
+    assert_eq!(build_id(&mut g, ARG), Errno::EINVAL.ret(), "len 0");
+    assert_eq!(build_id(&mut g, 0x1000), Errno::EFAULT.ret(), "unmapped");
+    // A DomU: the dummy XSM policy's XSM_PRIV, before anything is read.
+    let mut d = Guest::new(XenConfig::domu(1, 1));
+    assert_eq!(build_id(&mut d, 0), Errno::EPERM.ret());
+    assert_eq!(build_id(&mut d, 0x1000), Errno::EPERM.ret());
+}
+
+#[test]
 fn xen_version_sub_ops() {
     let mut g = Guest::dom0();
     assert_eq!(
@@ -61,6 +78,10 @@ fn xen_version_sub_ops() {
     let line = g.get_bytes(ARG, 1025);
     assert!(line[..1024].iter().all(|&b| b == 0));
     assert_eq!(line[1024], 0xff);
+    // XENVER_build_id of an image without one (Xen 4.17's
+    // `xen_build_id()`: -ENODATA), after the struct's checks (a 64-byte
+    // buffer).
+    g.put_bytes(ARG, &64u32.to_le_bytes());
     assert_eq!(
         g.call(hc::XEN_VERSION, [xenver::BUILD_ID, ARG, 0, 0, 0]),
         Errno::ENODATA.ret()
