@@ -392,7 +392,8 @@ fn build<A: Arch>(
     // address); behind an owned IOMMU that address is looked up in Dom0's
     // stage 2, so each grant-mapped page is mapped there at it too.
     if !plan.owned.is_empty() {
-        xen.set_bus_maps();
+        let grantable: Vec<Region> = host.domu_memory.iter().copied().chain([hyp]).collect();
+        xen.set_bus_maps(&grantable);
     }
     let console_intid = uart.as_ref().and_then(|u| u.intid);
     match console_intid {

@@ -351,7 +351,7 @@ impl<A: Arch> Platform for Dom0Platform<'_, A> {
             .entry(host_gfn.saturating_mul(4096))
             .is_some_and(|e| e.writable);
         space.unmap_foreign(host_gfn, bus_addr)?;
-        space.unmap_bus(bus_addr, !writable)?;
+        space.unmap_bus(bus_addr, !writable);
         drop(space);
         if let Ok(view) = self.peer(dom) {
             view.end_map();
@@ -554,8 +554,13 @@ impl XenDom0 {
     /// Dom0's grant maps of other domains' pages also map each page at its
     /// own address, for devices behind an IOMMU snowvisor owns (their streams
     /// translate through Dom0's stage 2): see [`Space::set_bus_maps`].
-    pub fn set_bus_maps(&mut self) {
-        self.space.get_mut().set_bus_maps();
+    /// `grantable`: the host memory whose pages can be granted to Dom0 (the
+    /// DomUs' RAM, snowvisor's region with the pages it gives them), which
+    /// sizes the stage-2 tables those maps may make.
+    pub fn set_bus_maps(&mut self, grantable: &[Region]) {
+        self.space
+            .get_mut()
+            .set_bus_maps(super::xen_space::bus_tables_for(grantable));
     }
 
     /// Gives a DomU its view for Dom0 ([`PeerView`]): its grant frames are

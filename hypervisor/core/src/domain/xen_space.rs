@@ -28,6 +28,20 @@ pub const IPA_LIMIT: u64 = 1 << IPA_BITS;
 /// mappings plus block splits for grant maps and ballooned pages.
 pub const MAX_STAGE2_TABLES: usize = 512;
 
+/// The stage-2 tables that mapping every page of `regions` (host memory)
+/// at its own address can need: one last-level table per 2 MiB block and
+/// one second-level table per 1 GiB block each region touches (LPAE, ARM
+/// ARM B3.6). The bus maps' allowance ([`Space::set_bus_maps`]).
+pub fn bus_tables_for(regions: &[Region]) -> usize {
+    let blocks = |r: &Region, shift: u32| -> usize {
+        if r.size == 0 {
+            return 0;
+        }
+        ((r.end() - 1) >> shift).saturating_sub(r.base >> shift) as usize + 1
+    };
+    regions.iter().map(|r| blocks(r, 21) + blocks(r, 30)).sum()
+}
+
 /// What the space needs from the machine.
 #[derive(Debug, Clone, Copy)]
 pub struct Hooks {
@@ -73,6 +87,12 @@ pub struct Space {
     /// reach Dom0's memory through an IOMMU that translates with this stage
     /// 2 ([`Space::set_bus_maps`]); `None` otherwise.
     bus_maps: Option<Vec<BusMap>>,
+    /// Stage-2 tables the bus maps made, and how many they may make: their
+    /// own allowance, sized to the memory they can name
+    /// ([`bus_tables_for`]), outside [`MAX_STAGE2_TABLES`], so a DomU that
+    /// grants pages in many 2 MiB blocks cannot use up Dom0's tables.
+    bus_tables: usize,
+    max_bus_tables: usize,
 }
 
 /// Another domain's page mapped at its own address in Dom0's stage 2, for
@@ -112,6 +132,8 @@ impl Space {
             view: None,
             direct: true,
             bus_maps: None,
+            bus_tables: 0,
+            max_bus_tables: 0,
         }
     }
 
@@ -122,15 +144,20 @@ impl Space {
     /// address); the IOMMU looks that address up here. Xen 4.17 does the
     /// same for a direct-mapped domain with an IOMMU sharing its P2M
     /// (`gnttab_need_iommu_mapping`, `arm_iommu_map_page`: a 1:1 entry).
-    pub fn set_bus_maps(&mut self) {
+    ///
+    /// `max_tables`: the stage-2 tables they may make in all
+    /// ([`bus_tables_for`] the memory whose pages can be granted to Dom0).
+    pub fn set_bus_maps(&mut self, max_tables: usize) {
         self.bus_maps.get_or_insert_with(Vec::new);
+        self.max_bus_tables = max_tables;
     }
 
     /// After a grant map of another domain's page `pa` (see
     /// [`Space::set_bus_maps`]; nothing without it): maps `pa` at IPA `pa`,
     /// writable while one of its grant maps is. `Busy` when that IPA holds
     /// anything else (Dom0's RAM, MMIO, another map): Xen fails such a grant
-    /// map too.
+    /// map too. `NoMemory` when the page needs a table beyond the bus maps'
+    /// allowance ([`Space::set_bus_maps`]).
     pub fn map_bus(&mut self, pa: u64, readonly: bool) -> Result<(), PlatformError> {
         let Some(list) = &self.bus_maps else {
             return Ok(());
@@ -142,7 +169,13 @@ impl Space {
         }
         let writers = old.map_or(0, |b| b.writers) + u32::from(!readonly);
         if old.is_none() || (old.is_some_and(|b| b.writers == 0) && writers > 0) {
-            self.map(pa, pa, writers > 0)?;
+            let before = self.stage2.table_count();
+            if self.bus_tables + self.stage2.tables_needed(pa) > self.max_bus_tables {
+                return Err(PlatformError::NoMemory);
+            }
+            let r = self.edit(pa, Some((pa, writers > 0)));
+            self.bus_tables += self.stage2.table_count().saturating_sub(before);
+            r?;
         }
         let b = BusMap {
             pa,
@@ -160,13 +193,15 @@ impl Space {
 
     /// After the grant unmap of a page [`Space::map_bus`] mapped (`readonly`
     /// as that map was): the last map leaves a hole at IPA `pa`, the last
-    /// writable one leaves it read-only.
-    pub fn unmap_bus(&mut self, pa: u64, readonly: bool) -> Result<(), PlatformError> {
+    /// writable one leaves it read-only. It cannot fail: the page's own
+    /// stage-2 entry is rewritten in its table (no table is made), so a
+    /// grant unmap never stays half done.
+    pub fn unmap_bus(&mut self, pa: u64, readonly: bool) {
         let Some(list) = &mut self.bus_maps else {
-            return Ok(());
+            return;
         };
         let Some(i) = list.iter().position(|b| b.pa == pa) else {
-            return Ok(());
+            return;
         };
         let b = &mut list[i];
         b.maps = b.maps.saturating_sub(1);
@@ -176,12 +211,25 @@ impl Space {
         let b = *b;
         if b.maps == 0 {
             list.swap_remove(i);
-            self.unmap(pa)
+            let _ = self.edit(pa, None);
         } else if b.writers == 0 && !readonly {
-            self.map(pa, pa, false)
-        } else {
-            Ok(())
+            let _ = self.edit(pa, Some((pa, false)));
         }
+    }
+
+    /// Maps (`Some((pa, writable))`) or unmaps (`None`) the page at `ipa`
+    /// outside the main table budget (the bus maps keep their own).
+    fn edit(&mut self, ipa: u64, to: Option<(u64, bool)>) -> Result<(), PlatformError> {
+        self.last.set(None);
+        let r = match to {
+            Some((pa, writable)) => self
+                .stage2
+                .map_page(ipa, pa, S2Mem::Ram, writable)
+                .map(|_| ()),
+            None => self.stage2.unmap_page(ipa).map(|_| ()),
+        };
+        (self.hooks.stage2_changed)();
+        r.map_err(|_| PlatformError::BadAddress)
     }
 
     /// Whether `ipa` holds a page [`Space::map_bus`] mapped.
@@ -286,7 +334,8 @@ impl Space {
     }
 
     fn budget(&self, ipa: u64) -> Result<(), PlatformError> {
-        if self.stage2.table_count() + self.stage2.tables_needed(ipa) > MAX_STAGE2_TABLES {
+        let own = self.stage2.table_count().saturating_sub(self.bus_tables);
+        if own + self.stage2.tables_needed(ipa) > MAX_STAGE2_TABLES {
             return Err(PlatformError::NoMemory);
         }
         Ok(())
@@ -828,8 +877,11 @@ mod tests {
         // Without an owned IOMMU nothing is mapped at the bus address.
         assert_eq!(s.map_bus(domu_page, false), Ok(()));
         assert_eq!(s.stage2.entry(domu_page), None);
-        assert_eq!(s.unmap_bus(domu_page, false), Ok(()));
-        s.set_bus_maps();
+        s.unmap_bus(domu_page, false);
+        s.set_bus_maps(bus_tables_for(&[Region {
+            base: domu_page,
+            size: PAGE,
+        }]));
         // A read-only map, then a writable one, of the same page.
         assert_eq!(s.map_bus(domu_page, true), Ok(()));
         let at = |s: &Space| s.stage2.entry(domu_page).map(|e| (e.pa, e.writable));
@@ -846,16 +898,48 @@ mod tests {
             Err(PlatformError::BadAddress)
         );
         // The writer goes: read-only; the last map goes: a hole.
-        assert_eq!(s.unmap_bus(domu_page, false), Ok(()));
+        s.unmap_bus(domu_page, false);
         assert_eq!(at(&s), Some((domu_page, false)));
-        assert_eq!(s.unmap_bus(domu_page, true), Ok(()));
+        s.unmap_bus(domu_page, true);
         assert_eq!(at(&s), None);
-        assert_eq!(s.unmap_bus(domu_page, true), Ok(()), "nothing left");
+        s.unmap_bus(domu_page, true);
         // Never over Dom0's RAM, MMIO, or an IPA beyond its space.
         for pa in [0x4000_5000, UART, IPA_LIMIT] {
             assert_eq!(s.map_bus(pa, true), Err(PlatformError::Busy), "{pa:#x}");
         }
         assert_eq!(s.stage2.entry(0x4000_5000).map(|e| e.pa), Some(0x4000_5000));
+    }
+
+    /// A DomU that grants one page in each of many 2 MiB blocks makes the
+    /// bus maps build a table per block: they come out of the bus maps'
+    /// own allowance, never Dom0's, and Dom0's own edits still go through.
+    #[test]
+    fn bus_maps_in_many_blocks_use_their_own_allowance_not_dom0s_tables() {
+        let mut s = space(1);
+        let domu = Region {
+            base: 0x8000_0000,
+            size: 0x4000_0000 + 0x2000_0000,
+        };
+        let allowance = bus_tables_for(&[domu]);
+        assert_eq!(allowance, 768 + 2);
+        s.set_bus_maps(allowance);
+        let blocks = domu.size >> 21;
+        for b in 0..blocks {
+            let pa = domu.base + (b << 21) + 0x3000;
+            assert_eq!(s.map_bus(pa, false), Ok(()), "block {b}");
+            s.unmap_bus(pa, false);
+        }
+        assert!(
+            s.stage2.table_count() > MAX_STAGE2_TABLES,
+            "more than Dom0's budget made"
+        );
+        // Dom0's own edits still find tables to make.
+        assert_eq!(s.unmap(0x4020_0000), Ok(()));
+        // Beyond the memory the allowance was sized for: refused.
+        assert_eq!(
+            s.map_bus(0x1_0000_3000, false),
+            Err(PlatformError::NoMemory)
+        );
     }
 
     #[test]
