@@ -369,7 +369,8 @@ pub mod domctl {
     pub const TEST_ASSIGN_DEVICE: u32 = 45;
     pub const ASSIGN_DEVICE: u32 = 37;
     pub const DEASSIGN_DEVICE: u32 = 47;
-    pub const VM_EVENT_OP: u32 = 60;
+    /// `XEN_DOMCTL_vm_event_op` (56; 60 is `XEN_DOMCTL_settscinfo`).
+    pub const VM_EVENT_OP: u32 = 56;
 }
 
 /// `XEN_DOMINF_*` (`public/domctl.h`): `xen_domctl_getdomaininfo.flags`.
