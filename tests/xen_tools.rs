@@ -185,21 +185,21 @@ fn xl_reads_the_machine_the_domains_and_the_log() {
     assert_eq!(val("cpu_mhz"), "62.500");
     assert_eq!(val("virt_caps"), "hvm hap gnttab-v1");
     assert_eq!(val("total_memory"), "1024");
-    // What snowvisor holds for the DomU's restarts ("domU1: N MiB of the
+    // What snowvisor holds for the DomU's restarts ("d1: N MiB of the
     // host (...) keep copies of its boot modules") is not free either.
     let console = b.console();
     let kept_mib: u64 = console
         .lines()
         .filter(|l| l.contains("keep copies of its boot modules"))
         .find_map(|l| {
-            l.split("domU1: ")
+            l.split("snowvisor: d1: ")
                 .nth(1)?
                 .split(" MiB of the host")
                 .next()?
                 .parse()
                 .ok()
         })
-        .unwrap_or_else(|| panic!("no kept copies line for domU1"));
+        .unwrap_or_else(|| panic!("no kept copies line for d1"));
     assert!(kept_mib >= 4, "kept {kept_mib} MiB");
     let free: u64 = val("free_memory").parse().unwrap();
     assert!(
