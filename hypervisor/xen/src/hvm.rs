@@ -80,19 +80,15 @@ impl Xen {
         if prod == cons {
             return;
         }
-        if mem
+        let dropped = mem
             .write_ipa(page + xencons::OUT_CONS_OFFSET, &prod.to_le_bytes())
-            .is_ok()
-        {
-            // At most 2048 a time (the ring's size), whatever the indexes say.
-            let n = u64::from(prod.wrapping_sub(cons).min(2048));
-            if self.pv_console_dropped == 0 {
-                log::info!(
-                    "{}: xen: PV console: no backend bound port {port} yet: its output is dropped until one does",
-                    self.cfg.name
-                );
-            }
-            self.pv_console_dropped = self.pv_console_dropped.saturating_add(n);
+            .is_ok();
+        if dropped && !self.pv_console_dropped {
+            self.pv_console_dropped = true;
+            log::info!(
+                "{}: xen: PV console: no backend bound port {port} yet: its output is dropped until one does",
+                self.cfg.name
+            );
         }
     }
 

@@ -207,8 +207,9 @@ pub struct Xen {
     /// A DomU's PV console event channel and ring page
     /// (`HVM_PARAM_CONSOLE_*`).
     pv_console: Option<(u32, u64)>,
-    /// Bytes of PV console output dropped while no backend was bound.
-    pv_console_dropped: u64,
+    /// Whether PV console output was dropped (and said so) while no
+    /// backend was bound.
+    pv_console_dropped: bool,
     /// Dom0's mappings of other domains' pages through `memory_op`
     /// (`XENMAPSPACE_gmfn_foreign`, `XENMEM_acquire_resource`): its GFN,
     /// the other domain and the page's physical address, until
@@ -249,7 +250,7 @@ impl Xen {
             wallclock: None,
             xenstore: None,
             pv_console: None,
-            pv_console_dropped: 0,
+            pv_console_dropped: false,
             foreign_maps: alloc::collections::BTreeMap::new(),
             cfg,
         })

@@ -217,8 +217,9 @@ impl Space {
         }
     }
 
-    /// Maps (`Some((pa, writable))`) or unmaps (`None`) the page at `ipa`
-    /// outside the main table budget (the bus maps keep their own).
+    /// Maps (`Some((pa, writable))`) or unmaps (`None`) the page at `ipa`,
+    /// with no budget check: [`Space::map`] and [`Space::unmap`] check
+    /// Dom0's, the bus maps their own.
     fn edit(&mut self, ipa: u64, to: Option<(u64, bool)>) -> Result<(), PlatformError> {
         self.last.set(None);
         let r = match to {
@@ -343,18 +344,12 @@ impl Space {
 
     fn map(&mut self, ipa: u64, pa: u64, writable: bool) -> Result<(), PlatformError> {
         self.budget(ipa)?;
-        self.last.set(None);
-        let r = self.stage2.map_page(ipa, pa, S2Mem::Ram, writable);
-        (self.hooks.stage2_changed)();
-        r.map(|_| ()).map_err(|_| PlatformError::BadAddress)
+        self.edit(ipa, Some((pa, writable)))
     }
 
     fn unmap(&mut self, ipa: u64) -> Result<(), PlatformError> {
         self.budget(ipa)?;
-        self.last.set(None);
-        let r = self.stage2.unmap_page(ipa);
-        (self.hooks.stage2_changed)();
-        r.map(|_| ()).map_err(|_| PlatformError::BadAddress)
+        self.edit(ipa, None)
     }
 
     /// The physical address behind a guest-VA access whose translation
