@@ -50,8 +50,8 @@ pub use gnttab::{seed_entry, Mapping};
 pub use guest::{Fault, GuestMemory};
 pub use links::{EvtchnLinks, Link};
 pub use platform::{
-    CacheOp, DomainInfo, ExitCounters, HostInfo, HypervisorLog, MachineAction, Platform,
-    PlatformError, ShutdownReason, VcpuInfo, XenFrame, MAX_CPUPOOLS,
+    CacheOp, DomainInfo, ExitCounters, HostInfo, HypervisorLog, MachineAction, NewDomain, Platform,
+    PlatformError, ShutdownReason, VcpuInfo, VcpuStart, XenFrame, MAX_CPUPOOLS,
 };
 
 use abi::{domid, evtchnop, hc, virq};

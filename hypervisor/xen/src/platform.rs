@@ -259,6 +259,53 @@ impl fmt::Display for PlatformError {
     }
 }
 
+/// A domain the control domain asks for (`XEN_DOMCTL_createdomain`,
+/// `struct xen_domctl_createdomain` of `public/domctl.h`, Xen 4.17), its
+/// values checked by the Xen layer as Xen 4.17's `domain_create` and
+/// `arch_sanitise_domain_config` check them on ARM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NewDomain {
+    /// The domain ID asked for (below `DOMID_FIRST_RESERVED`); `None`: the
+    /// platform picks the next free one, as Xen's `domid` rover does.
+    pub domid: Option<u16>,
+    /// vCPUs (`max_vcpus`, at least 1).
+    pub max_vcpus: u32,
+    /// Highest event-channel port (`max_evtchn_port`).
+    pub max_evtchn_port: u32,
+    /// Grant-table frames at most (`max_grant_frames`, 4 KiB each).
+    pub max_grant_frames: u32,
+    /// SPIs of its virtual distributor (`arch.nr_spis`; INTIDs 32..32+n).
+    pub nr_spis: u32,
+    /// The toolstack's UUID for it (`handle`).
+    pub handle: [u8; 16],
+    /// The cpupool it starts in (`cpupool_id`, 0: Pool-0).
+    pub cpupool: u32,
+}
+
+/// How the control domain starts a created domain's vCPU
+/// (`XEN_DOMCTL_setvcpucontext` with a 32-bit ARM `vcpu_guest_context`,
+/// `public/arch-arm.h`): the registers a guest kernel is entered with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct VcpuStart {
+    /// `r0`-`r12` of `user_regs` (a zImage takes r1 = machine type, r2 =
+    /// its device tree's IPA).
+    pub r: [u32; 13],
+    /// Where it starts (`user_regs.pc32`), an IPA with the MMU off.
+    pub pc: u32,
+    /// `user_regs.cpsr` (mode, masks; Xen's `PSR_GUEST32_INIT` is SVC with
+    /// A, I and F masked).
+    pub cpsr: u32,
+    /// `sctlr` (Xen's `SCTLR_GUEST_INIT`: MMU and caches off).
+    pub sctlr: u32,
+    /// `ttbcr`, `ttbr0`, `ttbr1`.
+    pub ttbcr: u32,
+    pub ttbr0: u64,
+    pub ttbr1: u64,
+    /// `VGCF_online`: the vCPU is up once the domain is unpaused (else it
+    /// stays down until the guest's PSCI `CPU_ON`).
+    pub online: bool,
+}
+
 /// Services of the hypervisor used by the hypercall handlers.
 pub trait Platform {
     /// The id of the vCPU that issued the hypercall (0-based, = Linux cpu number).
@@ -527,6 +574,87 @@ pub trait Platform {
     /// run on drain it ([`crate::Xen::drain_inbox`] under its lock), e.g. with
     /// a physical SGI. Never takes that domain's lock itself.
     fn kick_domain(&mut self, _domid: u16) {}
+
+    /// `XEN_DOMCTL_createdomain`: a new domain, paused, with no RAM (the
+    /// control domain populates it), its vCPUs down, its Xen state new (no
+    /// event channel bound, an empty grant table); returns its ID.
+    /// `Busy`: the ID asked for is taken (Xen: `-EEXIST`); `NoMemory`: no
+    /// room for another domain (Xen: `-ENOMEM`); `BadAddress`: more vCPUs
+    /// or SPIs than the platform gives a domain (Xen: `-EINVAL`).
+    fn create_domain(&mut self, _cfg: &NewDomain) -> Result<u16, PlatformError> {
+        Err(PlatformError::NotSupported)
+    }
+
+    /// `XEN_DOMCTL_destroydomain`: domain `dom` (one the control domain
+    /// created) stops for good and leaves the list of domains; its RAM goes
+    /// back to the free pool once no other domain maps any of its pages.
+    /// `NotSupported`: no such domain, or one built at boot.
+    fn destroy_domain(&mut self, _dom: u16) -> Result<(), PlatformError> {
+        Err(PlatformError::NotSupported)
+    }
+
+    /// `XEN_DOMCTL_pausedomain` (`paused`) / `XEN_DOMCTL_unpausedomain` of
+    /// a created domain `dom`: its vCPUs stop being scheduled / run again
+    /// (an online vCPU that never ran starts as [`VcpuStart`] said).
+    /// `NotSupported`: no such domain, or one built at boot.
+    fn pause_domain(&mut self, _dom: u16, _paused: bool) -> Result<(), PlatformError> {
+        Err(PlatformError::NotSupported)
+    }
+
+    /// `XEN_DOMCTL_setvcpucontext` of vCPU `vcpu` of created domain `dom`
+    /// (paused, the vCPU never run): how it starts. `BadAddress`: no such
+    /// vCPU; `Busy`: the domain is not paused or the vCPU already ran;
+    /// `NotSupported`: no such domain, or one built at boot.
+    fn set_vcpu_context(
+        &mut self,
+        _dom: u16,
+        _vcpu: u32,
+        _start: &VcpuStart,
+    ) -> Result<(), PlatformError> {
+        Err(PlatformError::NotSupported)
+    }
+
+    /// The control domain's `XENMEM_populate_physmap` of `1 << order` pages
+    /// at `gfn` (aligned to them) of created domain `dom`: RAM from the free
+    /// pool, zeroed, mapped there. `NoMemory`: the pool has no such piece
+    /// or the domain would pass its `max_pages`; `Busy`: a page is already
+    /// there; `BadAddress`: not in the guest RAM banks of `public/arch-arm.h`
+    /// (or the magic region for order 0); `NotSupported`: an order other
+    /// than 0 or 9, no such domain, or one built at boot (for which
+    /// [`Platform::populate_foreign_frame`] stands).
+    fn populate_foreign(&mut self, _dom: u16, _gfn: u64, _order: u32) -> Result<(), PlatformError> {
+        Err(PlatformError::NotSupported)
+    }
+
+    /// The control domain's `HVMOP_set_param` of parameter `index`
+    /// (`HVM_PARAM_*`, `public/hvm/params.h`) of created domain `dom`, which
+    /// [`Platform::foreign_hvm_param`] and the domain's own `HVMOP_get_param`
+    /// read from then on. `BadAddress`: a parameter snowvisor does not keep
+    /// (Xen: `-EINVAL`); `NotSupported`: no such domain.
+    fn set_foreign_hvm_param(
+        &mut self,
+        _dom: u16,
+        _index: u32,
+        _value: u64,
+    ) -> Result<(), PlatformError> {
+        Err(PlatformError::NotSupported)
+    }
+
+    /// The control domain's `EVTCHNOP_alloc_unbound` with `dom` = created
+    /// domain `dom`: a port of `dom`'s, unbound for `remote`; returns it.
+    /// `Err`: the errno Xen's `evtchn_alloc_unbound` gives (`-ESRCH` for no
+    /// such domain, `-ENOSPC` when its ports are used up).
+    fn foreign_alloc_unbound(&mut self, _dom: u16, _remote: u16) -> Result<u32, crate::Errno> {
+        Err(crate::Errno::ESRCH)
+    }
+
+    /// `XEN_DOMCTL_cacheflush` of `nr` pages from `gfn` of domain `dom`:
+    /// cleans and invalidates its RAM there to the point of coherency (the
+    /// guest starts with its caches off). Holes are skipped.
+    /// `NotSupported`: no such domain.
+    fn foreign_cache_flush(&mut self, _dom: u16, _gfn: u64, _nr: u64) -> Result<(), PlatformError> {
+        Err(PlatformError::NotSupported)
+    }
 
     /// `SCHEDOP_yield`: a hint; returning at once is correct.
     fn yield_vcpu(&mut self) {}
