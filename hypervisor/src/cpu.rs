@@ -90,6 +90,9 @@ impl Services for Armv7 {
     fn evtchn_peer(&self, domid: u16) -> Option<alloc::sync::Arc<snowvisor_xen::EvtchnLinks>> {
         crate::domains::links(domid)
     }
+    fn domain_control(&self) -> Option<&'static dyn snowvisor_core::hal::DomainControl> {
+        Some(&crate::domain::created::CONTROL)
+    }
     fn peer_view(
         &self,
         domid: u16,

@@ -10,6 +10,7 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use snowvisor_core::domain::peer_view::PeerView;
 use snowvisor_core::domain::{Domain, DomainState};
@@ -35,6 +36,13 @@ pub struct Entry {
     last_vcpus: spin::Mutex<Vec<VcpuInfo>>,
     /// The ID of its cpupool (fixed at boot).
     cpupool: u32,
+    /// In the list (a domain built at boot, or one Dom0 created and has
+    /// not destroyed yet: [`crate::domain::created`]).
+    listed: AtomicBool,
+    /// Paused by Dom0 (`XEN_DOMINF_paused`).
+    paused: AtomicBool,
+    /// Destroyed, its memory not given back yet (`XEN_DOMINF_dying`).
+    dying: AtomicBool,
 }
 
 /// The machine for `XEN_SYSCTL_physinfo`, set once at boot.
@@ -104,13 +112,15 @@ fn read(d: &Domain) -> DomainInfo {
 }
 
 /// Publishes the domains (Dom0 first, then the DomUs in id order), each
-/// with its cpupool's ID; once, before any of their vCPUs runs. `online` is
-/// `smp::online()`: the CPUs up, numbered by their place in it.
-pub fn publish(cells: &[(&'static DomainCell, u32)], online: &[(u32, u8)]) {
+/// with its cpupool's ID and whether it is listed now (the places of the
+/// domains Dom0 creates are not, until it does); once, before any of
+/// their vCPUs runs. `online` is `smp::online()`: the CPUs up, numbered by
+/// their place in it.
+pub fn publish(cells: &[(&'static DomainCell, u32, bool)], online: &[(u32, u8)]) {
     LIST.call_once(|| {
         cells
             .iter()
-            .map(|&(cell, cpupool)| {
+            .map(|&(cell, cpupool, listed)| {
                 let d = cell.lock();
                 let vcpu_cpus = d
                     .vcpus
@@ -132,6 +142,9 @@ pub fn publish(cells: &[(&'static DomainCell, u32)], online: &[(u32, u8)]) {
                     last: spin::Mutex::new(read(&d)),
                     last_vcpus: spin::Mutex::new(read_vcpus(&d)),
                     cpupool,
+                    listed: AtomicBool::new(listed),
+                    paused: AtomicBool::new(false),
+                    dying: AtomicBool::new(false),
                 }
             })
             .collect()
@@ -143,20 +156,44 @@ fn entries() -> &'static [Entry] {
 }
 
 fn by_id(domid: u16) -> Option<&'static Entry> {
-    entries().iter().find(|e| e.domid == domid)
+    entries()
+        .iter()
+        .find(|e| e.domid == domid && e.listed.load(Ordering::Acquire))
+}
+
+/// Marks domain `domid` (a place for the domains Dom0 creates) as listed or
+/// not, paused or not, dying or not, and reads its info again (`d`: the
+/// domain, under its lock, which the caller holds); false if there is no
+/// such place.
+pub fn set_flags(d: &Domain, listed: bool, paused: bool, dying: bool) -> bool {
+    let Some(e) = entries().iter().find(|e| e.domid == d.id) else {
+        return false;
+    };
+    *e.last.lock() = read(d);
+    *e.last_vcpus.lock() = read_vcpus(d);
+    e.paused.store(paused, Ordering::Release);
+    e.dying.store(dying, Ordering::Release);
+    e.listed.store(listed, Ordering::Release);
+    true
 }
 
 /// `Services::domain_info`: the domain with the lowest id at least `first`.
 pub fn info(first: u16) -> Option<DomainInfo> {
+    // A destroyed domain's memory goes back once Dom0 let go of its pages;
+    // Dom0's tools read the list after that.
+    #[cfg(target_arch = "arm")]
+    crate::domain::created::reclaim_dying();
     let e = entries()
         .iter()
-        .filter(|e| e.domid >= first)
+        .filter(|e| e.domid >= first && e.listed.load(Ordering::Acquire))
         .min_by_key(|e| e.domid)?;
     if let Some(d) = e.cell.try_lock() {
         *e.last.lock() = read(&d);
     }
     let mut i = *e.last.lock();
     i.cpupool = e.cpupool;
+    i.paused |= e.paused.load(Ordering::Acquire);
+    i.dying |= e.dying.load(Ordering::Acquire);
     // What Dom0 set (`XEN_DOMCTL_max_mem`, `setdomainhandle`, as
     // `init-dom0less` does), current even when the domain is busy.
     if let Some(v) = &e.view {

@@ -25,6 +25,7 @@ pub mod domains;
 #[cfg(target_arch = "arm")]
 pub mod domain {
     pub mod build;
+    pub mod created;
     pub mod domu;
     pub mod iommu;
 }

@@ -311,7 +311,16 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
         );
     }
     let pools = cpupools(&tree);
-    let domus = start_domus(&tree, hyp, &ginfo, gic, args.domu_restart, &pools);
+    let mut vmids = snowvisor_core::domain::VmidPool::default();
+    let domus = start_domus(
+        &tree,
+        hyp,
+        &ginfo,
+        gic,
+        args.domu_restart,
+        &pools,
+        &mut vmids,
+    );
     let arch = Armv7::new(gic);
     let kept: u64 = domus.iter().map(|d| d.kept_bytes).sum();
     publish_host(&tree, &memory, hyp, kept, &pools, arch.counter_hz());
@@ -341,7 +350,17 @@ pub fn boot<B: Board>(_r0: u32, _r1: u32, r2: u32, cpsr: u32) -> ! {
     match build_dom0(&tree, &args, &host) {
         Ok(mut dom0) => {
             static_evtchns(&tree, &mut dom0.domain, &domus);
-            run(dom0, &domus)
+            let created = created_domains(
+                &tree,
+                &ginfo,
+                gic,
+                hyp,
+                &dom0,
+                &domus,
+                &host.domu_cpus,
+                &mut vmids,
+            );
+            run(dom0, &domus, &created)
         }
         Err(e) => fatal!("{e}"),
     }
@@ -465,12 +484,13 @@ fn start_domus(
     gic: &'static Gic,
     restart: bool,
     pools: &[snowvisor_dt::dom0less::CpuPool<'_>],
+    vmids: &mut snowvisor_core::domain::VmidPool,
 ) -> Vec<crate::domain::domu::BuiltDomU> {
     let specs = snowvisor_dt::dom0less::domus(tree).unwrap_or_else(|e| fatal!("{e}"));
     if specs.is_empty() {
         return Vec::new();
     }
-    let Some(gicv) = ginfo.gicv else {
+    let Some(host) = domu_host(ginfo, gic, hyp) else {
         warn!("the GIC node has no GICV frame: no DomU is started");
         return Vec::new();
     };
@@ -499,16 +519,6 @@ fn start_domus(
         avoid.push(s.kernel.region);
         avoid.extend(s.ramdisk.map(|r| r.region));
     }
-    let host = crate::domain::domu::DomUHost {
-        gicv,
-        gic_lines: gic.lines(),
-        gic_iidr: {
-            use tock_registers::interfaces::Readable;
-            gic.gicd.iidr.get()
-        },
-        vtimer_intid: with_cpu(|c| c.state.timers.vtimer_intid),
-        hyp,
-    };
     let dom0_fits = crate::domain::domu::dom0_fits(tree, &memory, hyp);
     crate::domain::domu::build_all(
         tree,
@@ -520,7 +530,26 @@ fn start_domus(
         &host,
         restart,
         &dom0_fits,
+        vmids,
     )
+}
+
+/// What a DomU is built on (`None` without the GIC's virtual CPU interface).
+fn domu_host(
+    ginfo: &snowvisor_dt::GicInfo,
+    gic: &'static Gic,
+    hyp: snowvisor_dt::Region,
+) -> Option<crate::domain::domu::DomUHost> {
+    Some(crate::domain::domu::DomUHost {
+        gicv: ginfo.gicv?,
+        gic_lines: gic.lines(),
+        gic_iidr: {
+            use tock_registers::interfaces::Readable;
+            gic.gicd.iidr.get()
+        },
+        vtimer_intid: with_cpu(|c| c.state.timers.vtimer_intid),
+        hyp,
+    })
 }
 
 /// Gives the boot CPU its context: its GIC interfaces and the timer
@@ -606,10 +635,51 @@ fn publish_host(
     });
 }
 
+/// The free pool (host RAM no domain holds: what `dom0_mem=` left) and the
+/// places for the domains Dom0 creates ([`crate::domain::created`]): domain
+/// IDs after the boot-time DomUs', vCPUs on the CPUs of Pool-0 that no
+/// DomU has to itself (`not_dom0`: those Dom0 does not run on), the boot
+/// CPU last. Their cells, for the lists.
+#[allow(clippy::too_many_arguments)]
+fn created_domains(
+    tree: &HostTree<'_>,
+    ginfo: &snowvisor_dt::GicInfo,
+    gic: &'static Gic,
+    hyp: snowvisor_dt::Region,
+    dom0: &Dom0,
+    domus: &[crate::domain::domu::BuiltDomU],
+    not_dom0: &[u32],
+    vmids: &mut snowvisor_core::domain::VmidPool,
+) -> Vec<&'static DomainCell> {
+    let Some(host) = domu_host(ginfo, gic, hyp) else {
+        return Vec::new();
+    };
+    let memory = tree.memory().unwrap_or_else(|e| fatal!("{e}"));
+    let mut used = alloc::vec![hyp];
+    used.extend(tree.reserved().iter().map(|r| r.region));
+    used.extend(tree.modules().iter().map(|m| m.region));
+    used.extend(domus.iter().flat_map(|d| d.host_memory.iter().copied()));
+    used.extend(dom0.domain.memory.iter().copied());
+    crate::domain::created::make_pool(&memory, &used);
+    let online = crate::smp::online();
+    let mut cpus: Vec<(u32, u8)> = online
+        .iter()
+        .skip(1)
+        .chain(online.first())
+        .copied()
+        .filter(|(m, _)| !not_dom0.contains(m))
+        .collect();
+    if cpus.is_empty() {
+        cpus.extend(online.first().copied());
+    }
+    let first = domus.iter().map(|d| d.id).max().unwrap_or(0) + 1;
+    crate::domain::created::build_slots(first, &cpus, vmids, &host, gic)
+}
+
 /// Puts Dom0's vCPU 0 on this CPU's run queue, makes the DomUs' first
 /// vCPUs start on their CPUs (a kick: the scheduler there takes them) and
 /// enters Dom0 through the scheduler (which loads its reset state).
-fn run(dom0: Dom0, domus: &[crate::domain::domu::BuiltDomU]) -> ! {
+fn run(dom0: Dom0, domus: &[crate::domain::domu::BuiltDomU], created: &[&'static DomainCell]) -> ! {
     let Dom0 {
         domain,
         mpidr,
@@ -621,10 +691,11 @@ fn run(dom0: Dom0, domus: &[crate::domain::domu::BuiltDomU]) -> ! {
     let vcpu = Vcpu::new(0, VcpuContext::reset(frame, vttbr, mpidr, 0));
     // Shared by the CPUs its vCPUs run on; lives for ever.
     let cell: &'static DomainCell = Box::leak(Box::new(spin::Mutex::new(*domain)));
-    let mut cells = alloc::vec![(cell, 0)];
-    cells.extend(domus.iter().map(|d| (d.cell, d.cpupool)));
+    let mut cells = alloc::vec![(cell, 0, true)];
+    cells.extend(domus.iter().map(|d| (d.cell, d.cpupool, true)));
+    cells.extend(created.iter().map(|&c| (c, 0, false)));
     crate::domains::publish(&cells, &crate::smp::online());
-    crate::smp::publish_domains(cells.iter().map(|&(c, _)| c).collect());
+    crate::smp::publish_domains(cells.iter().map(|&(c, _, _)| c).collect());
     let mut console = console;
     console.dom0 = Some(cell);
     console.domus = domus

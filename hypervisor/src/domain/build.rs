@@ -121,6 +121,9 @@ pub struct Host<'a, A> {
     pub domu_cpus: Vec<u32>,
 }
 
+/// Dom0's grant and foreign maps at once: 64 MiB of 4 KiB pages.
+const DOM0_MAX_GRANT_MAPS: u32 = 16384;
+
 /// Dom0, built and ready to enter.
 pub struct Dom0 {
     pub domain: Box<Domain>,
@@ -250,6 +253,10 @@ fn build<A: Arch>(
         commandline: Box::leak(
             String::from(tree.hypervisor_bootargs().unwrap_or("")).into_boxed_str(),
         ),
+        // Foreign maps at once: `xl create` keeps a guest's zImage and
+        // initrd mapped while libxc loads them (tens of MiB), beyond the
+        // 1024 a boot-time DomU's backends need.
+        max_grant_maps: DOM0_MAX_GRANT_MAPS,
         ..XenConfig::dom0(vcpus.len() as u32, plan.swiotlb.enabled)
     };
     let grant_table = xen_params::grant_table_region(

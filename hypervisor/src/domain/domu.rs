@@ -132,7 +132,7 @@ fn copy_across(src: &[Extent], from: u64, dst: &[Extent], to: u64, len: u64) -> 
 }
 
 /// Zeroes host memory `pieces` this DomU took.
-fn scrub(pieces: &[Region]) {
+pub(crate) fn scrub(pieces: &[Region]) {
     for p in pieces {
         // SAFETY: `p` is host RAM below 4 GiB that this DomU took: not
         // snowvisor's, no module, no reserved memory, not Dom0's; identity
@@ -142,7 +142,7 @@ fn scrub(pieces: &[Region]) {
 }
 
 /// Zeroes the grant frames of a DomU's last life for its next one.
-fn zero_frames(pas: &[Option<u64>]) {
+pub(crate) fn zero_frames(pas: &[Option<u64>]) {
     for &pa in pas.iter().flatten() {
         // SAFETY: `pa` is a grant frame snowvisor allocated for this DomU
         // (a page of its heap, PA = VA); the DomU's old stage 2 that mapped
@@ -154,7 +154,7 @@ fn zero_frames(pas: &[Option<u64>]) {
 
 /// Its stage 2: RAM at the guest banks (extents `ext`), the GIC's virtual
 /// CPU interface at `GUEST_GICC_BASE`, nothing else.
-fn stage2_for(ext: &[Extent], gicv: Region) -> Result<Box<Stage2>, String> {
+pub(crate) fn stage2_for(ext: &[Extent], gicv: Region) -> Result<Box<Stage2>, String> {
     let mut stage2 = Box::new(Stage2::new(phys));
     for e in ext {
         stage2
@@ -173,7 +173,7 @@ fn stage2_for(ext: &[Extent], gicv: Region) -> Result<Box<Stage2>, String> {
 }
 
 /// The counter now (CNTPCT): a domain's CNTVOFF when it is built.
-fn counter() -> u64 {
+pub(crate) fn counter() -> u64 {
     aarch32_cpu::register::CntPct::read().0
 }
 
@@ -717,7 +717,8 @@ pub fn dom0_fits<'t>(
 /// every boot module). `restart` (`domu_restart=`): keep copies of each
 /// DomU's modules so that its SYSTEM_RESET restarts it. `dom0_fits`
 /// ([`dom0_fits`]): a DomU whose memory would leave Dom0 unable to boot is
-/// not started (and copies that would are not kept).
+/// not started (and copies that would are not kept). `vmids`: where their
+/// VMIDs come from (the domains Dom0 creates take the next ones).
 #[allow(clippy::too_many_arguments)]
 pub fn build_all(
     tree: &HostTree<'_>,
@@ -729,9 +730,9 @@ pub fn build_all(
     host: &DomUHost,
     restart: bool,
     dom0_fits: &dyn Fn(&[Region]) -> Result<(), LayoutError>,
+    vmids: &mut VmidPool,
 ) -> Vec<BuiltDomU> {
     let mut out = Vec::new();
-    let mut vmids = VmidPool::default();
     let mut avoid = avoid.to_vec();
     let mut free_cpus: Vec<(u32, u8)> = online.iter().skip(1).copied().collect();
     // Per pool ID: where its next shared vCPU goes.

@@ -276,6 +276,64 @@ impl Xen {
         self.evtchn = ev;
     }
 
+    /// A domain's new life under configuration `cfg` (its `domid` must be
+    /// this one's; else `Err` and nothing changes): as [`Xen::restart`]
+    /// (its event channels closed, other domains' ends unbound, its links
+    /// kept), then made as [`Xen::new`] makes a domain with `cfg`: for a
+    /// domain the control domain creates again in the same place.
+    pub fn renew(
+        &mut self,
+        cfg: XenConfig,
+        peers: &mut dyn FnMut(u16) -> Option<Arc<EvtchnLinks>>,
+    ) -> Result<(), ConfigError> {
+        if cfg.domid != self.cfg.domid {
+            return Err(ConfigError::Domid(cfg.domid));
+        }
+        let fresh = Xen::new(cfg)?;
+        self.restart(peers);
+        let ev = core::mem::replace(&mut self.evtchn, evtchn::EventChannels::new(0, 1, 2));
+        *self = fresh;
+        self.evtchn = ev;
+        Ok(())
+    }
+
+    /// The control domain sets HVM parameter `index` of this domain (one it
+    /// created; `HVMOP_set_param`, `public/hvm/params.h`): its xenstore's
+    /// and PV console's page and port, which the domain reads with
+    /// `HVMOP_get_param`. `HVM_PARAM_CALLBACK_IRQ` is accepted when it names
+    /// this domain's event PPI (the only upcall on ARM). Returns false for
+    /// any other parameter or value (nothing changes).
+    pub fn set_hvm_param(&mut self, index: u32, value: u64) -> bool {
+        use abi::hvmop;
+        let port = u32::try_from(value).ok();
+        match index {
+            hvmop::PARAM_STORE_EVTCHN => match port {
+                Some(p) => {
+                    self.xenstore = Some((p, self.xenstore.map_or(0, |(_, pfn)| pfn)));
+                    true
+                }
+                None => false,
+            },
+            hvmop::PARAM_STORE_PFN => {
+                self.xenstore = Some((self.xenstore.map_or(0, |(p, _)| p), value));
+                true
+            }
+            hvmop::PARAM_CONSOLE_EVTCHN => match port {
+                Some(p) => {
+                    self.pv_console = Some((p, self.pv_console.map_or(0, |(_, pfn)| pfn)));
+                    true
+                }
+                None => false,
+            },
+            hvmop::PARAM_CONSOLE_PFN => {
+                self.pv_console = Some((self.pv_console.map_or(0, |(p, _)| p), value));
+                true
+            }
+            hvmop::PARAM_CALLBACK_IRQ => value & 0xff == u64::from(self.cfg.event_ppi),
+            _ => false,
+        }
+    }
+
     pub fn config(&self) -> &XenConfig {
         &self.cfg
     }

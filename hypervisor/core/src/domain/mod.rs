@@ -11,6 +11,7 @@ pub mod fault_loop;
 pub mod forward;
 pub mod layout;
 pub mod peer_view;
+pub mod pool;
 pub mod restart;
 pub mod vuart;
 pub mod xen_glue;

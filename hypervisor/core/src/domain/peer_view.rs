@@ -34,6 +34,8 @@ use snowvisor_xen::PlatformError;
 const PAGE: u64 = 4096;
 /// Bytes of a v1 grant entry (`struct grant_entry_v1`).
 const ENTRY_SIZE: u64 = 8;
+/// An HVM parameter that is not set (no xenstore, no PV console).
+const NONE: u64 = u64::MAX;
 
 /// A DomU as Dom0 may see it (see the module documentation).
 #[derive(Debug)]
@@ -41,20 +43,23 @@ pub struct PeerView {
     domid: u16,
     /// Host physical address of grant frame `n`, 0 until allocated.
     grant_frames: Box<[AtomicU64]>,
-    /// Its RAM: guest ranges and the host ranges behind them.
-    ram: Vec<Extent>,
+    /// Its RAM: guest ranges and the host ranges behind them (a domain
+    /// Dom0 creates gains them as Dom0 populates it).
+    ram: spin::Mutex<Vec<Extent>>,
     /// Pages snowvisor gave it outside its RAM (its console and xenstore
     /// pages in Xen's magic region): (GFN, host physical address).
-    pages: Vec<(u64, u64)>,
-    /// `HVM_PARAM_STORE_EVTCHN`, if it has a xenstore.
-    store_port: Option<u32>,
+    pages: spin::Mutex<Vec<(u64, u64)>>,
+    /// `HVM_PARAM_STORE_EVTCHN`, if it has a xenstore ([`NONE`] if not).
+    store_port: AtomicU64,
     /// `HVM_PARAM_STORE_PFN`: `~0` at boot, then what Dom0 sets.
     store_pfn: AtomicU64,
     /// `store_pfn` at boot, again at each restart.
     boot_store_pfn: u64,
     /// `HVM_PARAM_CONSOLE_EVTCHN` and `HVM_PARAM_CONSOLE_PFN` (its ring
-    /// page, one of `pages`), if it has a PV console; fixed at build.
-    console: Option<(u32, u64)>,
+    /// page, one of `pages`), if it has a PV console ([`NONE`] if not);
+    /// fixed at build, or set by Dom0 for a domain it creates.
+    console_port: AtomicU64,
+    console_gfn: AtomicU64,
     /// Dom0's stage-2 mappings of its pages (grant maps), counted from
     /// just before each is made until it is gone.
     maps: AtomicU32,
@@ -83,12 +88,13 @@ impl PeerView {
         PeerView {
             domid,
             grant_frames: (0..max_grant_frames).map(|_| AtomicU64::new(0)).collect(),
-            ram,
-            pages,
-            store_port: xenstore.map(|(port, _)| port),
+            ram: spin::Mutex::new(ram),
+            pages: spin::Mutex::new(pages),
+            store_port: AtomicU64::new(xenstore.map_or(NONE, |(port, _)| u64::from(port))),
             store_pfn: AtomicU64::new(xenstore.map_or(0, |(_, pfn)| pfn)),
             boot_store_pfn: xenstore.map_or(0, |(_, pfn)| pfn),
-            console,
+            console_port: AtomicU64::new(console.map_or(NONE, |(p, _)| u64::from(p))),
+            console_gfn: AtomicU64::new(console.map_or(NONE, |(_, g)| g)),
             maps: AtomicU32::new(0),
             closed: AtomicBool::new(false),
             max_pages: AtomicU64::new(0),
@@ -137,7 +143,7 @@ impl PeerView {
     /// ports, which must be the boot's (false, and nothing changes, if
     /// not: Dom0's tools know the DomU by them).
     pub fn reopen(&self, store_port: Option<u32>, console_port: Option<u32>) -> bool {
-        if store_port != self.store_port || console_port != self.console.map(|(p, _)| p) {
+        if store_port != self.store_port() || console_port != self.console().map(|(p, _)| p) {
             return false;
         }
         for f in self.grant_frames.iter() {
@@ -146,6 +152,75 @@ impl PeerView {
         self.store_pfn.store(self.boot_store_pfn, Ordering::Release);
         self.closed.store(false, Ordering::SeqCst);
         true
+    }
+
+    /// `HVM_PARAM_STORE_EVTCHN`, if it has a xenstore.
+    fn store_port(&self) -> Option<u32> {
+        let p = self.store_port.load(Ordering::Acquire);
+        (p != NONE).then_some(p as u32)
+    }
+
+    /// (`HVM_PARAM_CONSOLE_EVTCHN`, `HVM_PARAM_CONSOLE_PFN`), if it has a
+    /// PV console.
+    fn console(&self) -> Option<(u32, u64)> {
+        let p = self.console_port.load(Ordering::Acquire);
+        let g = self.console_gfn.load(Ordering::Acquire);
+        (p != NONE && g != NONE).then_some((p as u32, g))
+    }
+
+    /// A domain Dom0 creates gains RAM: guest range `e.ipa..` backed by
+    /// host `e.pa..` (Dom0 populated it).
+    pub fn add_ram(&self, e: Extent) {
+        self.ram.lock().push(e);
+    }
+
+    /// A domain Dom0 creates gains a page outside its RAM (Xen's magic
+    /// region): its frame `gfn` is host page `pa`.
+    pub fn add_page(&self, gfn: u64, pa: u64) {
+        self.pages.lock().push((gfn, pa));
+    }
+
+    /// A destroyed domain's RAM and pages, forgotten (returned for the
+    /// kernel to give back): the view then names no page of it.
+    pub fn clear_memory(&self) -> (Vec<Extent>, Vec<(u64, u64)>) {
+        (
+            core::mem::take(&mut *self.ram.lock()),
+            core::mem::take(&mut *self.pages.lock()),
+        )
+    }
+
+    /// Dom0 sets a created domain's xenstore or PV console parameter
+    /// (`HVM_PARAM_STORE_EVTCHN`, `HVM_PARAM_STORE_PFN`,
+    /// `HVM_PARAM_CONSOLE_EVTCHN`, `HVM_PARAM_CONSOLE_PFN`; others are not
+    /// kept here): what [`PeerView::hvm_param`] answers from then on.
+    pub fn set_param(&self, index: u32, value: u64) {
+        match index {
+            hvmop::PARAM_STORE_EVTCHN => self.store_port.store(value, Ordering::Release),
+            hvmop::PARAM_STORE_PFN => self.store_pfn.store(value, Ordering::Release),
+            hvmop::PARAM_CONSOLE_EVTCHN => self.console_port.store(value, Ordering::Release),
+            hvmop::PARAM_CONSOLE_PFN => self.console_gfn.store(value, Ordering::Release),
+            _ => {}
+        }
+    }
+
+    /// A created domain's next life (after its destroy, [`PeerView::close`]
+    /// gave 0 and its memory was [`PeerView::clear_memory`]ed): no grant
+    /// frame, no parameter, `max_pages` and handle unset, mappings allowed.
+    pub fn renew(&self) {
+        for f in self.grant_frames.iter() {
+            f.store(0, Ordering::Release);
+        }
+        for p in [
+            &self.store_port,
+            &self.store_pfn,
+            &self.console_port,
+            &self.console_gfn,
+        ] {
+            p.store(NONE, Ordering::Release);
+        }
+        self.max_pages.store(0, Ordering::Release);
+        self.set_handle([0; 16]);
+        self.closed.store(false, Ordering::SeqCst);
     }
 
     pub fn domid(&self) -> u16 {
@@ -181,8 +256,9 @@ impl PeerView {
     /// frames, which are snowvisor's).
     pub fn page_pa(&self, gfn: u64) -> Option<u64> {
         let ipa = gfn.checked_mul(PAGE)?;
-        domu_mem::host_address(&self.ram, ipa, PAGE).or_else(|| {
+        domu_mem::host_address(&self.ram.lock(), ipa, PAGE).or_else(|| {
             self.pages
+                .lock()
                 .iter()
                 .find(|(g, _)| *g == gfn)
                 .map(|(_, pa)| *pa)
@@ -194,9 +270,10 @@ impl PeerView {
     pub fn owns_pa(&self, pa: u64) -> bool {
         let page = pa & !(PAGE - 1);
         self.ram
+            .lock()
             .iter()
             .any(|e| page >= e.pa && page < e.pa + e.size)
-            || self.pages.iter().any(|(_, p)| *p == page)
+            || self.is_given_page(page)
             || self
                 .grant_frames
                 .iter()
@@ -206,7 +283,7 @@ impl PeerView {
     /// Whether `pa` is in a page snowvisor gave it outside its RAM.
     pub fn is_given_page(&self, pa: u64) -> bool {
         let page = pa & !(PAGE - 1);
-        self.pages.iter().any(|(_, p)| *p == page)
+        self.pages.lock().iter().any(|(_, p)| *p == page)
     }
 
     /// The host address of grant frame `n`, once the DomU allocated it.
@@ -226,11 +303,12 @@ impl PeerView {
     /// Never its console ring, which its kernel uses from boot.
     pub fn unconnected_page(&self, gfn: u64) -> Option<u64> {
         if self.store_pfn.load(Ordering::Acquire) != u64::MAX
-            || self.console.is_some_and(|(_, g)| g == gfn)
+            || self.console().is_some_and(|(_, g)| g == gfn)
         {
             return None;
         }
         self.pages
+            .lock()
             .iter()
             .find(|(g, _)| *g == gfn)
             .map(|(_, pa)| *pa)
@@ -272,12 +350,12 @@ impl PeerView {
     /// one.
     pub fn hvm_param(&self, index: u32) -> Option<u64> {
         match index {
-            hvmop::PARAM_STORE_EVTCHN => self.store_port.map(u64::from),
+            hvmop::PARAM_STORE_EVTCHN => self.store_port().map(u64::from),
             hvmop::PARAM_STORE_PFN => self
-                .store_port
+                .store_port()
                 .map(|_| self.store_pfn.load(Ordering::Acquire)),
-            hvmop::PARAM_CONSOLE_EVTCHN => self.console.map(|(port, _)| u64::from(port)),
-            hvmop::PARAM_CONSOLE_PFN => self.console.map(|(_, gfn)| gfn),
+            hvmop::PARAM_CONSOLE_EVTCHN => self.console().map(|(port, _)| u64::from(port)),
+            hvmop::PARAM_CONSOLE_PFN => self.console().map(|(_, gfn)| gfn),
             _ => None,
         }
     }
@@ -285,7 +363,7 @@ impl PeerView {
     /// Dom0 sets `HVM_PARAM_STORE_PFN` (once xenstored knows the domain,
     /// as `init-dom0less` does); false if it has no xenstore.
     pub fn set_store_pfn(&self, pfn: u64) -> bool {
-        if self.store_port.is_none() {
+        if self.store_port().is_none() {
             return false;
         }
         self.store_pfn.store(pfn, Ordering::Release);

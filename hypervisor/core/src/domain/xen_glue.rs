@@ -411,6 +411,54 @@ impl<A: Arch> Platform for Dom0Platform<'_, A> {
         Ok(())
     }
 
+    fn create_domain(&mut self, cfg: &snowvisor_xen::NewDomain) -> Result<u16, PlatformError> {
+        self.control()?.create(cfg)
+    }
+
+    fn destroy_domain(&mut self, dom: u16) -> Result<(), PlatformError> {
+        self.control()?.destroy(dom)
+    }
+
+    fn pause_domain(&mut self, dom: u16, paused: bool) -> Result<(), PlatformError> {
+        self.control()?.pause(dom, paused)
+    }
+
+    fn set_vcpu_context(
+        &mut self,
+        dom: u16,
+        vcpu: u32,
+        start: &snowvisor_xen::VcpuStart,
+    ) -> Result<(), PlatformError> {
+        self.control()?.set_vcpu_context(dom, vcpu, start)
+    }
+
+    fn populate_foreign(&mut self, dom: u16, gfn: u64, order: u32) -> Result<(), PlatformError> {
+        self.control()?.populate(dom, gfn, order)
+    }
+
+    fn set_foreign_hvm_param(
+        &mut self,
+        dom: u16,
+        index: u32,
+        value: u64,
+    ) -> Result<(), PlatformError> {
+        self.control()?.set_hvm_param(dom, index, value)
+    }
+
+    fn foreign_alloc_unbound(
+        &mut self,
+        dom: u16,
+        remote: u16,
+    ) -> Result<u32, snowvisor_xen::Errno> {
+        self.control()
+            .map_err(|_| snowvisor_xen::Errno::ESRCH)?
+            .alloc_unbound(dom, remote)
+    }
+
+    fn foreign_cache_flush(&mut self, dom: u16, gfn: u64, nr: u64) -> Result<(), PlatformError> {
+        self.control()?.cache_flush(dom, gfn, nr)
+    }
+
     fn set_foreign_max_pages(&mut self, dom: u16, pages: u64) -> Result<(), PlatformError> {
         self.peer(dom)?.set_max_pages(pages);
         Ok(())
@@ -433,6 +481,16 @@ impl<A: Arch> Platform for Dom0Platform<'_, A> {
 
 impl<A: Arch> Dom0Platform<'_, A> {
     /// Domain `dom`'s view, for Dom0 only (a DomU reaches no other domain).
+    /// The kernel's created domains, for Dom0 only.
+    fn control(&self) -> Result<&'static dyn crate::hal::DomainControl, PlatformError> {
+        if self.domu.is_some() {
+            return Err(PlatformError::NotSupported);
+        }
+        self.arch
+            .domain_control()
+            .ok_or(PlatformError::NotSupported)
+    }
+
     fn peer(&self, dom: u16) -> Result<Arc<PeerView>, PlatformError> {
         if self.domu.is_some() {
             return Err(PlatformError::NotSupported);
@@ -537,6 +595,16 @@ impl XenDom0 {
         };
         x.space.get_mut().set_translated();
         x
+    }
+
+    /// A created domain gains RAM: see [`Space::add_ram`].
+    pub fn add_ram(&mut self, ipa: u64, pa: u64, size: u64) -> Result<(), PlatformError> {
+        self.space.get_mut().add_ram(ipa, pa, size)
+    }
+
+    /// A created domain gains a page outside its RAM: see [`Space::add_given`].
+    pub fn add_given(&mut self, ipa: u64, pa: u64) -> Result<(), PlatformError> {
+        self.space.get_mut().add_given(ipa, pa)
     }
 
     /// Its grant frames' physical addresses by frame number, for its next

@@ -246,6 +246,48 @@ impl Space {
         self.direct = false;
     }
 
+    /// A domain the control domain creates gains RAM (`XENMEM_populate_physmap`
+    /// from Dom0): host `pa..pa + size` at guest `ipa..` (bytes: a 2 MiB
+    /// block or a 4 KiB page, both aligned), writable, its own from now on.
+    /// `Busy` if anything is mapped there, `BadAddress` for Dom0's space or a
+    /// range the stage 2 cannot take, `NoMemory` when out of stage-2 tables.
+    pub fn add_ram(&mut self, ipa: u64, pa: u64, size: u64) -> Result<(), PlatformError> {
+        if self.direct
+            || size == 0
+            || !size.is_multiple_of(PAGE)
+            || ipa.checked_add(size).is_none_or(|e| e > IPA_LIMIT)
+        {
+            return Err(PlatformError::BadAddress);
+        }
+        if (0..size / PAGE).any(|i| self.stage2.entry(ipa + i * PAGE).is_some()) {
+            return Err(PlatformError::Busy);
+        }
+        self.budget(ipa)?;
+        self.last.set(None);
+        let r = self.stage2.map(ipa, pa, size, S2Mem::Ram);
+        (self.hooks.stage2_changed)();
+        r.map_err(|_| PlatformError::NoMemory)?;
+        self.ram.push(Region { base: pa, size });
+        self.ram_pages = self
+            .ram_pages
+            .saturating_add(u32::try_from(size / PAGE).unwrap_or(u32::MAX));
+        Ok(())
+    }
+
+    /// A domain the control domain creates gains a page outside its RAM
+    /// (Xen's magic region: its console ring, its xenstore page): host page
+    /// `pa`, which its view already names ([`PeerView::add_page`]), at
+    /// guest `ipa`. Errors as [`Space::add_ram`].
+    pub fn add_given(&mut self, ipa: u64, pa: u64) -> Result<(), PlatformError> {
+        if self.direct || !ipa.is_multiple_of(PAGE) || ipa >= IPA_LIMIT {
+            return Err(PlatformError::BadAddress);
+        }
+        if self.stage2.entry(ipa).is_some() {
+            return Err(PlatformError::Busy);
+        }
+        self.map(ipa, pa, true)
+    }
+
     /// Tells `view` (the domain's, for Dom0) where each grant frame is,
     /// from now on.
     pub fn set_view(&mut self, view: Arc<PeerView>) {

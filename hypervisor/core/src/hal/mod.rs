@@ -49,6 +49,43 @@ pub struct GuestControl {
     pub ttbcr: u32,
 }
 
+/// The kernel's domains the control domain creates at run time: the
+/// [`snowvisor_xen::Platform`] methods of the same names, for Dom0's
+/// hypercalls (the Xen layer has checked the caller is the control domain
+/// and decoded the arguments). Each takes the named domain's lock while the
+/// caller holds Dom0's: Dom0 before a created domain is the one order in
+/// which two domains' locks are ever held (a created domain never takes
+/// Dom0's). Errors as the Platform methods document.
+pub trait DomainControl: Sync {
+    /// [`snowvisor_xen::Platform::create_domain`].
+    fn create(&self, cfg: &snowvisor_xen::NewDomain) -> Result<u16, snowvisor_xen::PlatformError>;
+    /// [`snowvisor_xen::Platform::destroy_domain`]; `Busy` while one of its
+    /// vCPUs is still loaded on a CPU (the CPUs were kicked: ask again).
+    fn destroy(&self, dom: u16) -> Result<(), snowvisor_xen::PlatformError>;
+    /// [`snowvisor_xen::Platform::pause_domain`].
+    fn pause(&self, dom: u16, paused: bool) -> Result<(), snowvisor_xen::PlatformError>;
+    /// [`snowvisor_xen::Platform::set_vcpu_context`].
+    fn set_vcpu_context(
+        &self,
+        dom: u16,
+        vcpu: u32,
+        start: &snowvisor_xen::VcpuStart,
+    ) -> Result<(), snowvisor_xen::PlatformError>;
+    /// [`snowvisor_xen::Platform::populate_foreign`].
+    fn populate(&self, dom: u16, gfn: u64, order: u32) -> Result<(), snowvisor_xen::PlatformError>;
+    /// [`snowvisor_xen::Platform::set_foreign_hvm_param`].
+    fn set_hvm_param(
+        &self,
+        dom: u16,
+        index: u32,
+        value: u64,
+    ) -> Result<(), snowvisor_xen::PlatformError>;
+    /// [`snowvisor_xen::Platform::foreign_alloc_unbound`].
+    fn alloc_unbound(&self, dom: u16, remote: u16) -> Result<u32, snowvisor_xen::Errno>;
+    /// [`snowvisor_xen::Platform::foreign_cache_flush`].
+    fn cache_flush(&self, dom: u16, gfn: u64, nr: u64) -> Result<(), snowvisor_xen::PlatformError>;
+}
+
 /// What the core uses of the machine beyond the CPU: the console, the RAM
 /// log and the exit counters, one each per machine (the kernel's; the fake
 /// keeps its own).
@@ -116,6 +153,11 @@ pub trait Services {
         &self,
         _domid: u16,
     ) -> Option<alloc::sync::Arc<crate::domain::peer_view::PeerView>> {
+        None
+    }
+    /// The domains the control domain creates at run time (`xl create`),
+    /// which the kernel keeps ([`DomainControl`]); `None`: it creates none.
+    fn domain_control(&self) -> Option<&'static dyn DomainControl> {
         None
     }
     /// Events were posted to domain `domid`'s inbox: kick the CPUs its
