@@ -389,6 +389,7 @@ impl DomainControl for Control {
         if st.life != Life::Free {
             return Err(PlatformError::Busy);
         }
+        let stage2 = domu::stage2_for(&[], host.gicv).map_err(|_| PlatformError::NoMemory)?;
         let Some(old) = d.xen.take() else {
             return Err(PlatformError::NotSupported);
         };
@@ -402,18 +403,25 @@ impl DomainControl for Control {
             max_grant_frames: cfg.max_grant_frames.max(1),
             ..XenConfig::domu(s.domid, n as u32)
         };
-        if let Err(e) = x.renew(xcfg, &mut crate::domains::links) {
-            warn!("{}: not created: {e}", d.name);
-            return Err(PlatformError::BadAddress);
-        }
-        let stage2 = domu::stage2_for(&[], host.gicv).map_err(|_| PlatformError::NoMemory)?;
+        // The configuration was checked above; a refusal keeps its last
+        // life's state (the place stays free).
+        let renewed = x.renew(xcfg, &mut crate::domains::links);
         d.stage2.root_pa = stage2.root_pa();
         let mut xd = XenDom0::new_domu(x, stage2, Vec::new(), host.hyp, crate::cpu::STAGE2_HOOKS);
         xd.reuse_grant_frames(&frames);
         s.view.renew();
         s.view.set_handle(cfg.handle);
         xd.set_peer_view(s.view.clone());
+        // Its grant table's first frame exists from the start: the
+        // toolstack seeds its reserved entries through it
+        // (`XENMEM_acquire_resource`, `xc_dom_gnttab_seed`).
+        let frame0 = xd.grant_entry_pa(0);
         d.xen = Some(xd);
+        if let Err(e) = renewed {
+            warn!("{}: not created: {e}", d.name);
+            return Err(PlatformError::BadAddress);
+        }
+        frame0?;
         (crate::cpu::STAGE2_HOOKS.stage2_changed)();
         d.vdist = VDist::new(lines, host.gic_iidr, n);
         d.vdist.give(host.vtimer_intid);
