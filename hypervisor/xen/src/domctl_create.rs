@@ -16,7 +16,8 @@
 //!   `arch.clock_frequency` (0: the host device tree's timer has no
 //!   `clock-frequency` snowvisor passes on).
 //! - `destroydomain` (2): not the caller itself (`-EINVAL`), then
-//!   [`Platform::destroy_domain`].
+//!   [`Platform::destroy_domain`]; the caller's `VIRQ_DOM_EXC` is raised,
+//!   as `domain_kill` raises it when the domain is dead.
 //! - `pausedomain` (3) / `unpausedomain` (4): Xen's controller pause count
 //!   (a created domain starts at 1; pausing the caller itself `-EINVAL`,
 //!   above 255 `-EOVERFLOW`, unpausing at 0 `-EINVAL`); the platform is
@@ -58,7 +59,7 @@ use super::abi::layout::{
     XenDomctlVcpucontext, XenctlBitmap,
 };
 use super::abi::wire::Wire;
-use super::abi::{domctl, domid, Errno, PAGE_SHIFT};
+use super::abi::{domctl, domid, virq, Errno, PAGE_SHIFT};
 use super::guest::{check_span, handle_gva, read_struct, write_struct, GFN_LIMIT};
 use super::memory::platform_errno;
 use super::platform::{DomainInfo, HostInfo, NewDomain, PlatformError, VcpuStart, MAX_CPUPOOLS};
@@ -116,7 +117,7 @@ impl DomCtl {
 #[derive(Debug, Clone, Default)]
 pub(super) struct Control {
     /// The last ID `createdomain` picked (Xen's `rover`, 0 at first).
-    rover: u16,
+    pub(crate) rover: u16,
     doms: BTreeMap<u16, DomCtl>,
 }
 
@@ -310,6 +311,11 @@ impl Xen {
                 cx.plat.destroy_domain(d).map_err(build_errno)?;
                 self.ctl.doms.remove(&d);
                 log::info!("xen: d{d} destroyed");
+                // `domain_kill`'s `send_global_virq(VIRQ_DOM_EXC)`: the
+                // control domain (xenstored) learns the domain is dead.
+                if let Some(port) = self.evtchn.virq_port(0, virq::DOM_EXC) {
+                    self.raise_port(cx, port);
+                }
                 ok
             }
             domctl::PAUSEDOMAIN | domctl::UNPAUSEDOMAIN => {
@@ -448,10 +454,12 @@ impl Xen {
             }
             op.domain
         } else {
-            // Xen's rover walk, its wrap to 1 and its "all taken" included.
+            // Xen's rover walk, its wrap to 1 and its "all taken" included
+            // (bounded: with the rover still 0 Xen's walk would not end).
             let rover = self.ctl.rover;
-            let mut d = rover.wrapping_add(1);
-            while d != rover {
+            let mut d = rover + 1;
+            let mut steps = 0;
+            while d != rover && steps < first {
                 if d >= first {
                     d = 1;
                 }
@@ -459,8 +467,9 @@ impl Xen {
                     break;
                 }
                 d += 1;
+                steps += 1;
             }
-            if d == rover {
+            if d == rover || steps == first {
                 return Err(Errno::ENOMEM);
             }
             self.ctl.rover = d;

@@ -3,13 +3,13 @@
 //! and what an unprivileged or careless caller gets.
 
 use super::super::abi::layout::{
-    EvtchnAllocUnbound, VcpuGuestContext, XenDomctl, XenDomctlAddressSize, XenDomctlCacheflush,
-    XenDomctlCreatedomain, XenDomctlMaxVcpus, XenDomctlPagingMempool, XenDomctlSchedulerOp,
-    XenDomctlVcpuaffinity, XenDomctlVcpucontext, XenHvmParam, XenMemoryReservation, XenPfn,
-    XenctlBitmap, DOMCTL_U,
+    EvtchnAllocUnbound, EvtchnBindVirq, VcpuGuestContext, XenDomctl, XenDomctlAddressSize,
+    XenDomctlCacheflush, XenDomctlCreatedomain, XenDomctlMaxVcpus, XenDomctlPagingMempool,
+    XenDomctlSchedulerOp, XenDomctlVcpuaffinity, XenDomctlVcpucontext, XenHvmParam,
+    XenMemoryReservation, XenPfn, XenctlBitmap, DOMCTL_U,
 };
 use super::super::abi::wire::Wire;
-use super::super::abi::{domctl, domid, evtchnop, hc, hvmop, xenmem, Errno};
+use super::super::abi::{domctl, domid, evtchnop, hc, hvmop, virq, xenmem, Errno};
 use super::super::guest::GFN_LIMIT;
 use super::super::platform::{HostInfo, PlatformError, VcpuStart};
 use super::super::testing::*;
@@ -107,6 +107,10 @@ fn createdomain_picks_an_id_and_copies_back_the_config() {
     assert_eq!(create(&mut d0, 1, &config()).0, Errno::EEXIST.ret());
     assert_eq!(create(&mut d0, 9, &config()).0, Errno::EEXIST.ret());
     assert_eq!(d0.m().created.len(), 4);
+    // The rover wraps from the last ID below DOMID_FIRST_RESERVED to 1.
+    d0.xen.ctl.rover = 0x7fee;
+    assert_eq!(create(&mut d0, 0x7ff0, &config()), (0, 0x7fef));
+    assert_eq!(create(&mut d0, 0xffff, &config()), (0, 5), "1-4 are taken");
 }
 
 #[test]
@@ -259,8 +263,18 @@ fn destroydomain_ends_a_created_domain() {
         dctl(&mut d0, domctl::DESTROYDOMAIN, 1, &z).0,
         Errno::ENOSYS.ret()
     );
+    events_ready(&mut d0);
+    let b = EvtchnBindVirq {
+        virq: virq::DOM_EXC,
+        vcpu: 0,
+        port: 0,
+    };
+    let (r, b) = op(&mut d0, hc::EVENT_CHANNEL_OP, evtchnop::BIND_VIRQ, &b);
+    assert_eq!(r, 0);
+    assert!(!pending(&mut d0, b.port));
     assert_eq!(dctl(&mut d0, domctl::DESTROYDOMAIN, 2, &z).0, 0);
     assert_eq!(d0.m().destroyed, [2]);
+    assert!(pending(&mut d0, b.port), "VIRQ_DOM_EXC for xenstored");
     assert_eq!(
         dctl(&mut d0, domctl::DESTROYDOMAIN, 2, &z).0,
         Errno::ESRCH.ret()
