@@ -12,9 +12,9 @@
 //! `getvcpuaffinity` (`domctl_vcpu`), and of a DomU `max_mem` (what
 //! `init-dom0less` raises by one page before populating the xenstore
 //! page) and `setdomainhandle` (the UUID it gives the DomU); Dom0's own
-//! limit and handle are not changed (`-ENOSYS`); its other commands
-//! (building and changing domains at run time) are not implemented
-//! (`-ENOSYS`).
+//! limit and handle are not changed (`-ENOSYS`). The commands that build,
+//! start and end a domain (`xl create`, `xl destroy`) are in
+//! `domctl_create`; the rest are not implemented (`-ENOSYS`).
 
 use super::abi::layout::{
     XenArchDomainconfig, XenDomctl, XenDomctlGetdomaininfo, XenDomctlMaxMem,
@@ -152,7 +152,11 @@ impl Xen {
         if !self.privileged() {
             return Err(Errno::EPERM);
         }
-        Err(Errno::ENOSYS)
+        let info = match op.cmd {
+            domctl::CREATEDOMAIN => None,
+            _ => self.lookup(cx, d),
+        };
+        self.domctl_manage(cx, arg, op, info)
     }
 
     /// The `getdomaininfolist` walk: copies the entries, returns how many.

@@ -573,6 +573,23 @@ impl Xen {
         match cmd {
             evtchnop::ALLOC_UNBOUND => {
                 let mut a: EvtchnAllocUnbound = read_struct(cx.mem, arg)?;
+                // The control domain's port of a domain it created
+                // (`xl create`'s xenstore and console channels; Xen's
+                // `XSM_TARGET`): the platform allocates it in that
+                // domain, for `remote_dom` (`DOMID_SELF`: the caller).
+                if self.privileged()
+                    && !self.own_domain(a.dom)
+                    && self.ctl.created(a.dom)
+                    && self.lookup(cx, a.dom).is_some()
+                {
+                    let remote = match a.remote_dom {
+                        domid::SELF => self.cfg.domid,
+                        r if r >= domid::FIRST_RESERVED => return Err(Errno::EINVAL),
+                        r => r,
+                    };
+                    a.port = cx.plat.foreign_alloc_unbound(a.dom, remote)?;
+                    return reply(cx, arg, &a);
+                }
                 if !self.own_domain(a.dom) {
                     return Err(self.foreign(cx, a.dom));
                 }

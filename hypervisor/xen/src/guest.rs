@@ -107,8 +107,9 @@ pub fn read_ipa_u32(mem: &mut dyn GuestMemory, ipa: u64) -> Result<u32, Fault> {
     read_word(mem, ipa)
 }
 
-/// The largest struct copied through the stack helpers below.
-const MAX_WIRE: usize = 256;
+/// The largest struct copied through the stack helpers below (ARM's
+/// `vcpu_guest_context`, 352 bytes, is the largest).
+const MAX_WIRE: usize = 352;
 
 /// Copies a struct in from a guest virtual address.
 pub fn read_struct<T: Wire>(mem: &mut dyn GuestMemory, gva: u32) -> Result<T, Errno> {

@@ -6,8 +6,10 @@
 //! ([`Xen::set_console`]); the other guest-readable parameters read as 0.
 //! Dom0, the control domain, may read a DomU's xenstore and console
 //! parameters and set its `HVM_PARAM_STORE_PFN` (Xen's `xsm_hvm_param`,
-//! `XSM_TARGET`), as `init-dom0less` does; every other domain's
-//! parameters are refused.
+//! `XSM_TARGET`), as `init-dom0less` does, and set and read the
+//! toolstack's parameters of a domain it created (`xl create`: the
+//! callback IRQ, xenstore and console, monitor ring; [`Xen::hvm_op`]);
+//! every other domain's parameters are refused.
 //!
 //! Order of checks (Xen's): copy in (-EFAULT), the domain (-ESRCH), then the
 //! index against Xen's per-parameter rules (-EPERM for toolstack-only
@@ -16,6 +18,8 @@
 use super::abi::layout::XenHvmParam;
 use super::abi::{hvmop, xencons, Errno};
 use super::guest::{read_ipa_u32, read_struct, write_struct, GuestMemory};
+use super::memory::platform_errno;
+use super::platform::PlatformError;
 use super::{Ctx, HcResult, Outcome, Xen};
 
 impl Xen {
@@ -98,6 +102,9 @@ impl Xen {
             return Err(Errno::ENOSYS);
         }
         let mut p: XenHvmParam = read_struct(cx.mem, arg)?;
+        if self.privileged() && self.ctl.created(p.domid) && self.lookup(cx, p.domid).is_some() {
+            return self.created_param(cx, op, arg, p);
+        }
         if op == hvmop::SET_PARAM && self.privileged() && !self.own_domain(p.domid) {
             if self.lookup(cx, p.domid).is_none() {
                 return Err(Errno::ESRCH);
@@ -150,6 +157,49 @@ impl Xen {
                 .unwrap_or_else(|| self.hvm_param(p.index)),
             i => self.hvm_param(i),
         };
+        write_struct(cx.mem, arg, &p)?;
+        Ok(Outcome::Return(0))
+    }
+}
+
+impl Xen {
+    /// The control domain's `HVMOP_set_param` / `HVMOP_get_param` of a
+    /// domain it created, as Xen's `hvm_allow_set_param` /
+    /// `hvm_allow_get_param` allow them to the toolstack: the callback IRQ,
+    /// xenstore and console pages and channels and the monitor ring
+    /// (`-EINVAL` for any other index), through
+    /// [`Platform::set_foreign_hvm_param`](super::Platform::set_foreign_hvm_param)
+    /// (a parameter the platform does not keep `-EINVAL`, no such domain
+    /// `-ESRCH`) and
+    /// [`Platform::foreign_hvm_param`](super::Platform::foreign_hvm_param)
+    /// (0 until set, as Xen's zeroed `params`).
+    fn created_param(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        op: u32,
+        arg: u32,
+        mut p: XenHvmParam,
+    ) -> HcResult {
+        match p.index {
+            hvmop::PARAM_CALLBACK_IRQ
+            | hvmop::PARAM_STORE_PFN
+            | hvmop::PARAM_STORE_EVTCHN
+            | hvmop::PARAM_CONSOLE_PFN
+            | hvmop::PARAM_CONSOLE_EVTCHN
+            | hvmop::PARAM_MONITOR_RING_PFN => {}
+            _ => return Err(Errno::EINVAL),
+        }
+        if op == hvmop::SET_PARAM {
+            cx.plat
+                .set_foreign_hvm_param(p.domid, p.index, p.value)
+                .map_err(|e| match e {
+                    PlatformError::NotSupported => Errno::ESRCH,
+                    PlatformError::BadAddress | PlatformError::BadFrame => Errno::EINVAL,
+                    e => platform_errno(e),
+                })?;
+            return Ok(Outcome::Return(0));
+        }
+        p.value = cx.plat.foreign_hvm_param(p.domid, p.index).unwrap_or(0);
         write_struct(cx.mem, arg, &p)?;
         Ok(Outcome::Return(0))
     }

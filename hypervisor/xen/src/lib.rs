@@ -19,6 +19,7 @@ extern crate alloc;
 pub mod abi;
 mod console;
 mod domctl;
+mod domctl_create;
 mod domctl_vcpu;
 mod evtchn;
 mod gnttab;
@@ -215,6 +216,9 @@ pub struct Xen {
     /// the other domain and the page's physical address, until
     /// `XENMEM_remove_from_physmap`.
     foreign_maps: alloc::collections::BTreeMap<u64, (u16, u64)>,
+    /// The control domain's record of the domains it manages (pause
+    /// counts, scheduler and P2M pool settings, which it created).
+    ctl: domctl_create::Control,
 }
 
 impl Xen {
@@ -252,6 +256,7 @@ impl Xen {
             pv_console: None,
             pv_console_dropped: false,
             foreign_maps: alloc::collections::BTreeMap::new(),
+            ctl: domctl_create::Control::default(),
             cfg,
         })
     }

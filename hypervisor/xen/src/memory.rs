@@ -11,6 +11,8 @@
 //!   boot: the call succeeds and zeroes it, see
 //!   [`Platform::populate_foreign_frame`]); any other page is not populated
 //!   (0 extents done: snowvisor does not grow a DomU);
+//! - `populate_physmap` of a domain it created (`xl create`), in 4 KiB and
+//!   2 MiB extents ([`Xen::populate_created`]);
 //! - foreign mappings through `privcmd`: `add_to_physmap_batch` with
 //!   `XENMAPSPACE_gmfn_foreign` (the DomU's RAM or xenstore page) and
 //!   `acquire_resource` of its grant table, each page mapped at the GFN Dom0
@@ -158,6 +160,14 @@ impl Xen {
     fn reservation(&mut self, cx: &mut Ctx<'_>, op: u32, start: u32, args: [u32; 5]) -> HcResult {
         let [_, arg, a2, a3, a4] = args;
         let r: XenMemoryReservation = read_struct(cx.mem, arg)?;
+        if op == xenmem::POPULATE_PHYSMAP
+            && self.privileged()
+            && !self.own_domain(r.domid)
+            && self.ctl.created(r.domid)
+            && self.lookup(cx, r.domid).is_some()
+        {
+            return Ok(self.populate_created(cx, start, args, &r));
+        }
         // Dom0 populates a DomU's page (`init-dom0less`'s xenstore page);
         // everything else on another domain is refused.
         let foreign = !self.own_domain(r.domid);
@@ -219,6 +229,65 @@ impl Xen {
 }
 
 impl Xen {
+    /// The control domain's `XENMEM_populate_physmap` of a domain it
+    /// created (libxc's `populate_guest_memory`, which tries 1 GiB, then
+    /// 2 MiB, then 4 KiB extents), as Xen 4.17's `do_memory_op` and
+    /// `populate_physmap` answer it: always the count of extents done, from
+    /// `start` (a count that cannot be continued, a start past the end, an
+    /// order above the control domain's `MAX_ORDER` (18), populate on
+    /// demand (not on ARM) or an unreadable list do nothing more); each
+    /// extent, 4 KiB (order 0) or 2 MiB (order 9) at a GFN aligned to it,
+    /// comes from [`Platform::populate_foreign`](super::Platform::populate_foreign);
+    /// any other order, a GFN past the IPA space or misaligned (Xen would
+    /// split it), or a refusal stops the call there. Continued every
+    /// [`BATCH`] 4 KiB extents or every 4 of 2 MiB (each is zeroed).
+    fn populate_created(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        start: u32,
+        args: [u32; 5],
+        r: &XenMemoryReservation,
+    ) -> Outcome {
+        let [_, arg, a2, a3, a4] = args;
+        let done = Outcome::Return(start as i32);
+        if r.nr_extents > u64::from(u32::MAX >> xenmem::EXTENT_SHIFT)
+            || u64::from(start) >= r.nr_extents
+            || r.extent_order > super::domctl_create::MAX_ORDER
+            || r.mem_flags & xenmem::MEMF_POPULATE_ON_DEMAND != 0
+        {
+            return done;
+        }
+        let Ok(list) = handle_gva(r.extent_start) else {
+            return done;
+        };
+        let order = r.extent_order;
+        let per_call = if order == 0 { BATCH } else { 4 };
+        let nr = r.nr_extents as u32;
+        let mut i = start;
+        while i < nr {
+            if i - start == per_call {
+                let cmd = xenmem::POPULATE_PHYSMAP | (i << xenmem::EXTENT_SHIFT);
+                return Outcome::Continue([cmd, arg, a2, a3, a4]);
+            }
+            let Ok(at) = elem_gva(list, i, 8) else { break };
+            let Ok(XenPfn { pfn: gfn }) = read_struct(cx.mem, at) else {
+                break;
+            };
+            if gfn >= GFN_LIMIT || gfn & ((1 << order) - 1) != 0 {
+                break;
+            }
+            if let Err(e) = cx.plat.populate_foreign(r.domid, gfn, order) {
+                log::debug!(
+                    "xen: d{} populate of order {order} stopped at gfn {gfn:#x}: {e}",
+                    r.domid
+                );
+                break;
+            }
+            i += 1;
+        }
+        Outcome::Return(i as i32)
+    }
+
     /// `XENMEM_add_to_physmap_batch` for `XENMAPSPACE_gmfn_foreign`, in
     /// Xen 4.17's order: a start extent that does not fit 16 bits
     /// `-EDOM`, copy `-EFAULT`, `gmfn_range` `-EOPNOTSUPP`, the target

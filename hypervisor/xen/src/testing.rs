@@ -19,8 +19,8 @@ use super::abi::wire::Wire;
 use super::guest::{Fault, GuestMemory, GFN_LIMIT};
 use super::links::EvtchnLinks;
 use super::platform::{
-    CacheOp, DomainInfo, ExitCounters, HostInfo, HypervisorLog, Platform, PlatformError,
-    ShutdownReason, VcpuInfo, XenFrame,
+    CacheOp, DomainInfo, ExitCounters, HostInfo, HypervisorLog, NewDomain, Platform, PlatformError,
+    ShutdownReason, VcpuInfo, VcpuStart, XenFrame,
 };
 use super::{Outcome, Xen, XenConfig};
 
@@ -110,6 +110,23 @@ pub struct Model {
     pub vcpus: BTreeMap<(u16, u32), VcpuInfo>,
     /// Debug keys run through `debug_key`; `None`: the platform has none.
     pub debug_keys: Option<Vec<u8>>,
+    /// The domains `create_domain` made (what it was asked), in order.
+    pub created: Vec<NewDomain>,
+    /// `create_domain`'s refusal, if set.
+    pub create_result: Option<PlatformError>,
+    /// Domains destroyed, pauses and unpauses (`true`: pause), vCPU
+    /// starts, populated extents (domain, GFN, order), HVM parameters set,
+    /// unbound ports allocated (domain, remote), cache flushes (domain,
+    /// GFN, pages), in order.
+    pub destroyed: Vec<u16>,
+    pub pauses: Vec<(u16, bool)>,
+    pub vcpu_starts: Vec<(u16, u32, VcpuStart)>,
+    pub populated: Vec<(u16, u64, u32)>,
+    pub hvm_sets: Vec<(u16, u32, u64)>,
+    pub unbound: Vec<(u16, u16)>,
+    pub cache_flushes: Vec<(u16, u64, u64)>,
+    /// Extents `populate_foreign` gives before `NoMemory`.
+    pub populate_room: Option<usize>,
 }
 
 impl Model {
@@ -442,6 +459,114 @@ impl Platform for TestPlat {
     }
     fn own_store_pfn(&mut self) -> Option<u64> {
         self.0.borrow().store_pfn
+    }
+    fn create_domain(&mut self, cfg: &NewDomain) -> Result<u16, PlatformError> {
+        let mut m = self.0.borrow_mut();
+        if let Some(e) = m.create_result {
+            return Err(e);
+        }
+        let id = cfg.domid.expect("the Xen layer picks the ID");
+        if m.domains.iter().any(|d| d.domid == id) {
+            return Err(PlatformError::Busy);
+        }
+        m.created.push(*cfg);
+        let info = DomainInfo {
+            paused: true,
+            running: false,
+            nr_spis: cfg.nr_spis,
+            handle: cfg.handle,
+            ..DomainInfo::new(id, "", 0, cfg.max_vcpus, 0)
+        };
+        let at = m.domains.iter().position(|d| d.domid > id);
+        let at = at.unwrap_or(m.domains.len());
+        m.domains.insert(at, info);
+        for v in 0..cfg.max_vcpus {
+            let cpu = v % 2;
+            m.vcpus.insert(
+                (id, v),
+                VcpuInfo {
+                    cpu,
+                    ..VcpuInfo::default()
+                },
+            );
+        }
+        Ok(id)
+    }
+    fn destroy_domain(&mut self, dom: u16) -> Result<(), PlatformError> {
+        let mut m = self.0.borrow_mut();
+        if !m.created.iter().any(|c| c.domid == Some(dom)) || m.destroyed.contains(&dom) {
+            return Err(PlatformError::NotSupported);
+        }
+        m.domains.retain(|d| d.domid != dom);
+        m.destroyed.push(dom);
+        Ok(())
+    }
+    fn pause_domain(&mut self, dom: u16, paused: bool) -> Result<(), PlatformError> {
+        let mut m = self.0.borrow_mut();
+        if !m.created.iter().any(|c| c.domid == Some(dom)) {
+            return Err(PlatformError::NotSupported);
+        }
+        m.pauses.push((dom, paused));
+        Ok(())
+    }
+    fn set_vcpu_context(
+        &mut self,
+        dom: u16,
+        vcpu: u32,
+        start: &VcpuStart,
+    ) -> Result<(), PlatformError> {
+        let mut m = self.0.borrow_mut();
+        if !m.created.iter().any(|c| c.domid == Some(dom)) {
+            return Err(PlatformError::NotSupported);
+        }
+        m.vcpu_starts.push((dom, vcpu, *start));
+        Ok(())
+    }
+    fn populate_foreign(&mut self, dom: u16, gfn: u64, order: u32) -> Result<(), PlatformError> {
+        assert!(
+            gfn < GFN_LIMIT && gfn.is_multiple_of(1 << order),
+            "unchecked extent"
+        );
+        let mut m = self.0.borrow_mut();
+        if !m.created.iter().any(|c| c.domid == Some(dom)) || !matches!(order, 0 | 9) {
+            return Err(PlatformError::NotSupported);
+        }
+        if let Some(room) = m.populate_room.as_mut() {
+            *room = room.checked_sub(1).ok_or(PlatformError::NoMemory)?;
+        }
+        m.populated.push((dom, gfn, order));
+        Ok(())
+    }
+    fn set_foreign_hvm_param(
+        &mut self,
+        dom: u16,
+        index: u32,
+        value: u64,
+    ) -> Result<(), PlatformError> {
+        let mut m = self.0.borrow_mut();
+        if !m.created.iter().any(|c| c.domid == Some(dom)) {
+            return Err(PlatformError::NotSupported);
+        }
+        m.hvm_sets.push((dom, index, value));
+        m.foreign_params.insert((dom, index), value);
+        Ok(())
+    }
+    fn foreign_alloc_unbound(&mut self, dom: u16, remote: u16) -> Result<u32, super::Errno> {
+        let mut m = self.0.borrow_mut();
+        if !m.created.iter().any(|c| c.domid == Some(dom)) {
+            return Err(super::Errno::ESRCH);
+        }
+        m.unbound.push((dom, remote));
+        Ok(m.unbound.len() as u32)
+    }
+    fn foreign_cache_flush(&mut self, dom: u16, gfn: u64, nr: u64) -> Result<(), PlatformError> {
+        assert!(gfn + nr <= GFN_LIMIT, "unchecked range");
+        let mut m = self.0.borrow_mut();
+        if !m.domains.iter().any(|d| d.domid == dom) {
+            return Err(PlatformError::NotSupported);
+        }
+        m.cache_flushes.push((dom, gfn, nr));
+        Ok(())
     }
 
     fn current_vcpu(&self) -> u32 {

@@ -27,6 +27,7 @@ pub enum Errno {
     EDOM = 33,
     ENOSYS = 38,
     ENODATA = 61,
+    EOVERFLOW = 75,
     EOPNOTSUPP = 95,
 }
 
@@ -60,6 +61,7 @@ impl Errno {
             Errno::ENOSYS => "ENOSYS",
             Errno::ENODATA => "ENODATA",
             Errno::EDOM => "EDOM",
+            Errno::EOVERFLOW => "EOVERFLOW",
             Errno::EOPNOTSUPP => "EOPNOTSUPP",
         }
     }
@@ -87,6 +89,7 @@ mod tests {
         assert_eq!(Errno::EEXIST.ret(), -17);
         assert_eq!(Errno::EINVAL.ret(), -22);
         assert_eq!(Errno::ENOSYS.ret(), -38);
+        assert_eq!(Errno::EOVERFLOW.ret(), -75);
         assert_eq!(format!("{}", Errno::ENOSYS), "-ENOSYS (38)");
     }
 }

@@ -816,3 +816,117 @@ wire_struct! {
         pub cpumap_soft: XenctlBitmap = 24,
     }
 }
+
+wire_struct! {
+    /// `struct xen_domctl_createdomain` of Xen 4.17 (`public/domctl.h`,
+    /// inside `xen_domctl.u`): all IN but `arch.gic_version` (IN/OUT) and
+    /// `arch.clock_frequency` (OUT). `max_grant_frames` and
+    /// `max_maptrack_frames` are `int32_t` (< 0: Xen's default).
+    pub struct XenDomctlCreatedomain (size 68, align 4) {
+        pub ssidref: u32 = 0,
+        pub handle: [u8; 16] = 4,
+        pub flags: u32 = 20,
+        pub iommu_opts: u32 = 24,
+        pub max_vcpus: u32 = 28,
+        pub max_evtchn_port: u32 = 32,
+        pub max_grant_frames: i32 = 36,
+        pub max_maptrack_frames: i32 = 40,
+        pub grant_opts: u32 = 44,
+        pub vmtrace_size: u32 = 48,
+        pub cpupool_id: u32 = 52,
+        pub arch: XenArchDomainconfig = 56,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_domctl_max_vcpus` (`XEN_DOMCTL_max_vcpus`).
+    pub struct XenDomctlMaxVcpus (size 4, align 4) {
+        pub max: u32 = 0,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_domctl_vcpucontext` (`XEN_DOMCTL_setvcpucontext`):
+    /// `ctxt` a 64-bit guest handle to a [`VcpuGuestContext`].
+    pub struct XenDomctlVcpucontext (size 16, align 8) {
+        pub vcpu: u32 = 0,
+        pub pad: u32 = 4,
+        pub ctxt: u64 = 8,
+    }
+}
+
+wire_struct! {
+    /// `struct vcpu_guest_core_regs` (`public/arch-arm.h`): every register
+    /// is a `__DECL_REG` union of a 64-bit AArch64 and a 32-bit AArch32
+    /// name, 8 bytes each; an arm32 guest's value is the low word.
+    /// `x[0..13]` are `r0_usr`..`r12_usr`, then `sp_usr`, `lr_usr`,
+    /// `__unused_sp_hyp`, `lr_irq`, `sp_irq`, `lr_svc`, `sp_svc`,
+    /// `lr_abt`, `sp_abt`, `lr_und`, `sp_und`, `r8_fiq`..`r12_fiq`,
+    /// `sp_fiq`, `lr_fiq` (`x[30]`); `pc` is `pc32`.
+    pub struct VcpuGuestCoreRegs (size 312, align 8) {
+        pub x: [u64; 31] = 0,
+        pub pc: u64 = 248,
+        pub cpsr: u64 = 256,
+        /// `spsr_el1` / `spsr_svc` (its low word).
+        pub spsr_svc: u64 = 264,
+        pub spsr_fiq: u32 = 272,
+        pub spsr_irq: u32 = 276,
+        pub spsr_und: u32 = 280,
+        pub spsr_abt: u32 = 284,
+        pub sp_el0: u64 = 288,
+        pub sp_el1: u64 = 296,
+        pub elr_el1: u64 = 304,
+    }
+}
+
+wire_struct! {
+    /// `struct vcpu_guest_context` of ARM (`public/arch-arm.h`).
+    pub struct VcpuGuestContext (size 352, align 8) {
+        pub flags: u32 = 0,
+        pub pad: u32 = 4,
+        pub user_regs: VcpuGuestCoreRegs = 8,
+        pub sctlr: u64 = 320,
+        pub ttbcr: u64 = 328,
+        pub ttbr0: u64 = 336,
+        pub ttbr1: u64 = 344,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_domctl_scheduler_op` (`XEN_DOMCTL_scheduler_op`) with
+    /// its union `u` as credit's `struct xen_domctl_sched_credit`
+    /// (`weight`, `cap`) and the rest of the union's 16 bytes.
+    pub struct XenDomctlSchedulerOp (size 24, align 8) {
+        pub sched_id: u32 = 0,
+        pub cmd: u32 = 4,
+        pub weight: u16 = 8,
+        pub cap: u16 = 10,
+        pub pad: u32 = 12,
+        /// The union's last 8 bytes (its `v.nr_vcpus`, `v.padding`).
+        pub rest: u64 = 16,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_domctl_address_size` (`XEN_DOMCTL_{set,get}_address_size`).
+    pub struct XenDomctlAddressSize (size 4, align 4) {
+        pub size: u32 = 0,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_domctl_cacheflush` (`XEN_DOMCTL_cacheflush`): a range of
+    /// the domain's frames.
+    pub struct XenDomctlCacheflush (size 16, align 8) {
+        pub start_pfn: u64 = 0,
+        pub nr_pfns: u64 = 8,
+    }
+}
+
+wire_struct! {
+    /// `struct xen_domctl_paging_mempool`
+    /// (`XEN_DOMCTL_{get,set}_paging_mempool_size`): bytes.
+    pub struct XenDomctlPagingMempool (size 8, align 8) {
+        pub size: u64 = 0,
+    }
+}

@@ -111,6 +111,8 @@ pub mod xenmem {
     pub const GET_SHARING_SHARED_PAGES: u32 = 19;
     /// `XENMEM_remove_from_physmap`: `struct xen_remove_from_physmap`.
     pub const REMOVE_FROM_PHYSMAP: u32 = 15;
+    /// `XENMEMF_populate_on_demand` (`mem_flags`; not on ARM).
+    pub const MEMF_POPULATE_ON_DEMAND: u32 = 1 << 16;
     /// The low bits of `cmd` are the command, the rest the continuation's start extent.
     pub const CMD_MASK: u32 = 0x3f;
     pub const EXTENT_SHIFT: u32 = 6;
@@ -343,8 +345,8 @@ pub mod xenpf {
     pub const SETTIME64: u32 = 62;
 }
 
-/// `domctl` (`public/domctl.h` of Xen 4.17): the interface version and the
-/// one command snowvisor answers (for Dom0 only).
+/// `domctl` (`public/domctl.h` of Xen 4.17): the interface version, the
+/// commands snowvisor answers (for Dom0 only) and their flags.
 pub mod domctl {
     /// `XEN_DOMCTL_INTERFACE_VERSION` of Xen 4.17.
     pub const INTERFACE_VERSION: u32 = 0x0000_0015;
@@ -371,6 +373,66 @@ pub mod domctl {
     pub const DEASSIGN_DEVICE: u32 = 47;
     /// `XEN_DOMCTL_vm_event_op` (56; 60 is `XEN_DOMCTL_settscinfo`).
     pub const VM_EVENT_OP: u32 = 56;
+
+    /// The commands `xl create` / `xl destroy` issue (`public/domctl.h`).
+    pub const DESTROYDOMAIN: u32 = 2;
+    pub const PAUSEDOMAIN: u32 = 3;
+    pub const UNPAUSEDOMAIN: u32 = 4;
+    pub const SETVCPUAFFINITY: u32 = 9;
+    pub const SETVCPUCONTEXT: u32 = 12;
+    /// `XEN_DOMCTL_max_vcpus`: still in 4.17; must repeat `createdomain`'s
+    /// `max_vcpus` (the vCPUs are made then).
+    pub const MAX_VCPUS: u32 = 15;
+    pub const SCHEDULER_OP: u32 = 16;
+    pub const SET_ADDRESS_SIZE: u32 = 35;
+    pub const GET_ADDRESS_SIZE: u32 = 36;
+    pub const SETNODEAFFINITY: u32 = 68;
+    pub const GETNODEAFFINITY: u32 = 69;
+    pub const CACHEFLUSH: u32 = 71;
+    /// `XEN_DOMCTL_get_paging_mempool_size` / `_set_` (XSA-409, in 4.17).
+    pub const GET_PAGING_MEMPOOL_SIZE: u32 = 85;
+    pub const SET_PAGING_MEMPOOL_SIZE: u32 = 86;
+
+    /// `XEN_DOMCTL_CDF_*`: `xen_domctl_createdomain.flags`.
+    pub const CDF_HVM: u32 = 1 << 0;
+    pub const CDF_HAP: u32 = 1 << 1;
+    pub const CDF_S3_INTEGRITY: u32 = 1 << 2;
+    pub const CDF_OOS_OFF: u32 = 1 << 3;
+    pub const CDF_XS_DOMAIN: u32 = 1 << 4;
+    pub const CDF_IOMMU: u32 = 1 << 5;
+    pub const CDF_NESTED_VIRT: u32 = 1 << 6;
+    pub const CDF_VPMU: u32 = 1 << 7;
+    /// `XEN_DOMCTL_IOMMU_no_sharept`: `iommu_opts`.
+    pub const IOMMU_NO_SHAREPT: u32 = 1 << 0;
+    /// `XEN_DOMCTL_GRANT_version_mask`: `grant_opts`' low 4 bits.
+    pub const GRANT_VERSION_MASK: u32 = 0xf;
+
+    /// `XEN_DOMCTL_CONFIG_GIC_*` (`public/arch-arm.h`).
+    pub const GIC_NATIVE: u8 = 0;
+    pub const GIC_V2: u8 = 1;
+    pub const GIC_V3: u8 = 2;
+    /// `XEN_DOMCTL_CONFIG_TEE_NONE`.
+    pub const TEE_NONE: u16 = 0;
+
+    /// `XEN_DOMCTL_SCHEDOP_*`: `xen_domctl_scheduler_op.cmd`.
+    pub const SCHEDOP_PUTINFO: u32 = 0;
+    pub const SCHEDOP_GETINFO: u32 = 1;
+    pub const SCHEDOP_PUTVCPUINFO: u32 = 2;
+    pub const SCHEDOP_GETVCPUINFO: u32 = 3;
+
+    /// `VGCF_online` (`public/arch-arm.h`): `vcpu_guest_context.flags`.
+    pub const VGCF_ONLINE: u32 = 1 << 0;
+    /// `PSR_MODE_*` (`public/arch-arm.h`) in a 32-bit CPSR's bits 4:0.
+    pub const PSR_MODE_MASK: u32 = 0x1f;
+    pub const PSR_MODE_USR: u32 = 0x10;
+    pub const PSR_MODE_FIQ: u32 = 0x11;
+    pub const PSR_MODE_IRQ: u32 = 0x12;
+    pub const PSR_MODE_SVC: u32 = 0x13;
+    pub const PSR_MODE_MON: u32 = 0x16;
+    pub const PSR_MODE_ABT: u32 = 0x17;
+    pub const PSR_MODE_HYP: u32 = 0x1a;
+    pub const PSR_MODE_UND: u32 = 0x1b;
+    pub const PSR_MODE_SYS: u32 = 0x1f;
 }
 
 /// `XEN_DOMINF_*` (`public/domctl.h`): `xen_domctl_getdomaininfo.flags`.

@@ -3,6 +3,7 @@
 mod boot;
 mod calls;
 mod dom0less;
+mod domctl_create;
 mod domu;
 mod events;
 mod foreign_grants;
