@@ -31,6 +31,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU16, Ordering};
 
 use log::{info, warn};
 
@@ -113,6 +114,8 @@ struct Host {
 static SLOTS: spin::Once<Vec<Slot>> = spin::Once::new();
 static HOST: spin::Once<Host> = spin::Once::new();
 static POOL: spin::Mutex<Option<FreePool>> = spin::Mutex::new(None);
+/// The domain ID created last (Xen's `rover`).
+static LAST: AtomicU16 = AtomicU16::new(0);
 
 /// The kernel's [`DomainControl`].
 pub static CONTROL: Control = Control;
@@ -369,10 +372,22 @@ impl DomainControl for Control {
                 }
                 s
             }
-            None => slots()
-                .iter()
-                .find(|s| s.st.lock().life == Life::Free)
-                .ok_or(PlatformError::NoMemory)?,
+            // As Xen's rover: the next free place after the last one
+            // picked, so that an ID just given up is not reused at once.
+            None => {
+                let last = LAST.load(Ordering::Relaxed);
+                let all = slots();
+                let at = all
+                    .iter()
+                    .position(|s| s.domid == last)
+                    .map_or(0, |i| i + 1);
+                all.iter()
+                    .cycle()
+                    .skip(at)
+                    .take(all.len())
+                    .find(|s| s.st.lock().life == Life::Free)
+                    .ok_or(PlatformError::NoMemory)?
+            }
         };
         let n = cfg.max_vcpus as usize;
         let nr_spis = cfg.nr_spis;
@@ -437,6 +452,7 @@ impl DomainControl for Control {
             ..SlotState::default()
         };
         crate::domains::set_flags(&d, true, true, false);
+        LAST.store(s.domid, Ordering::Relaxed);
         let list: Vec<_> = s.cpus[..n]
             .iter()
             .map(|(m, _)| format!("{m:#010x}"))
@@ -492,14 +508,7 @@ impl DomainControl for Control {
             );
         }
         // Xen's `domain_kill` tells the control domain (xenstored's
-        // `@releaseDomain`).
-        if let Some(dom0) = crate::domains::links(0) {
-            if dom0.post_virq(snowvisor_xen::abi::virq::DOM_EXC) {
-                if let Some(mask) = crate::domains::kick_mask(0) {
-                    kick(mask);
-                }
-            }
-        }
+        // `@releaseDomain`): the Xen layer raises Dom0's VIRQ_DOM_EXC.
         reclaim(s, true);
         Ok(())
     }

@@ -7,8 +7,9 @@
 //! domain `-ESRCH`, control domain only `-EPERM`):
 //!
 //! - `createdomain` (1): the ID (`op.domain` between 1 and
-//!   `DOMID_FIRST_RESERVED` must be free, `-EEXIST`; otherwise the next
-//!   free one after the last picked, Xen's `rover`, `-ENOMEM` when none is),
+//!   `DOMID_FIRST_RESERVED` must be free, `-EEXIST`; otherwise the platform
+//!   picks the next free one after the last picked, as Xen's `rover`;
+//!   `-ENOMEM` when none is),
 //!   then the configuration checked as `sanitise_domain_config`,
 //!   `arch_sanitise_domain_config` and `domain_create` check it (see
 //!   [`sanitise`]), then [`Platform::create_domain`]; the whole `xen_domctl`
@@ -116,8 +117,6 @@ impl DomCtl {
 /// The control domain's view of the domains it manages.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Control {
-    /// The last ID `createdomain` picked (Xen's `rover`, 0 at first).
-    pub(crate) rover: u16,
     doms: BTreeMap<u16, DomCtl>,
 }
 
@@ -308,7 +307,13 @@ impl Xen {
                 if me {
                     return Err(Errno::EINVAL);
                 }
-                cx.plat.destroy_domain(d).map_err(build_errno)?;
+                match cx.plat.destroy_domain(d) {
+                    Ok(()) => {}
+                    // Its vCPUs are still let go of on their CPUs: Xen's
+                    // `-ERESTART`, a continuation (the call is issued again).
+                    Err(PlatformError::Busy) => return Ok(Outcome::Continue([arg, 0, 0, 0, 0])),
+                    Err(e) => return Err(build_errno(e)),
+                }
                 self.ctl.doms.remove(&d);
                 log::info!("xen: d{d} destroyed");
                 // `domain_kill`'s `send_global_virq(VIRQ_DOM_EXC)`: the
@@ -448,37 +453,19 @@ impl Xen {
     /// `XEN_DOMCTL_createdomain` (module documentation).
     fn createdomain(&mut self, cx: &mut Ctx<'_>, arg: u32, mut op: XenDomctl) -> HcResult {
         let first = domid::FIRST_RESERVED;
-        let dom = if op.domain > 0 && op.domain < first {
-            if self.lookup(cx, op.domain).is_some() {
+        // An ID asked for is taken as is (`-EEXIST` if in use); otherwise
+        // the platform picks one, as Xen's rover does (the platform knows
+        // which IDs it can give: snowvisor's places for created domains).
+        let dom = (op.domain > 0 && op.domain < first).then_some(op.domain);
+        if let Some(d) = dom {
+            if self.lookup(cx, d).is_some() {
                 return Err(Errno::EEXIST);
             }
-            op.domain
-        } else {
-            // Xen's rover walk, its wrap to 1 and its "all taken" included
-            // (bounded: with the rover still 0 Xen's walk would not end).
-            let rover = self.ctl.rover;
-            let mut d = rover + 1;
-            let mut steps = 0;
-            while d != rover && steps < first {
-                if d >= first {
-                    d = 1;
-                }
-                if self.lookup(cx, d).is_none() {
-                    break;
-                }
-                d += 1;
-                steps += 1;
-            }
-            if d == rover || steps == first {
-                return Err(Errno::ENOMEM);
-            }
-            self.ctl.rover = d;
-            d
-        };
+        }
         let mut c: XenDomctlCreatedomain = get_u(&op)?;
         let host = cx.plat.host_info();
         let new = NewDomain {
-            domid: Some(dom),
+            domid: dom,
             ..sanitise(&mut c, host.as_ref())?
         };
         let id = cx.plat.create_domain(&new).map_err(|e| match e {

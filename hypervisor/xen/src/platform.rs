@@ -588,7 +588,9 @@ pub trait Platform {
     /// `XEN_DOMCTL_destroydomain`: domain `dom` (one the control domain
     /// created) stops for good and leaves the list of domains; its RAM goes
     /// back to the free pool once no other domain maps any of its pages.
-    /// `NotSupported`: no such domain, or one built at boot.
+    /// `Busy`: one of its vCPUs is still being let go of on a CPU (asked
+    /// again: a continuation, as Xen's `-ERESTART`). `NotSupported`: no
+    /// such domain, or one built at boot.
     fn destroy_domain(&mut self, _dom: u16) -> Result<(), PlatformError> {
         Err(PlatformError::NotSupported)
     }
@@ -596,7 +598,9 @@ pub trait Platform {
     /// `XEN_DOMCTL_pausedomain` (`paused`) / `XEN_DOMCTL_unpausedomain` of
     /// a created domain `dom`: its vCPUs stop being scheduled / run again
     /// (an online vCPU that never ran starts as [`VcpuStart`] said).
-    /// `NotSupported`: no such domain, or one built at boot.
+    /// `Busy`: snowvisor does not pause a domain that runs (its vCPUs are
+    /// not taken off their CPUs and kept). `NotSupported`: no such domain,
+    /// or one built at boot.
     fn pause_domain(&mut self, _dom: u16, _paused: bool) -> Result<(), PlatformError> {
         Err(PlatformError::NotSupported)
     }

@@ -114,6 +114,8 @@ pub struct Model {
     pub created: Vec<NewDomain>,
     /// `create_domain`'s refusal, if set.
     pub create_result: Option<PlatformError>,
+    /// The last ID `create_domain` picked (as Xen's `rover`, 0 at first).
+    pub rover: u16,
     /// Domains destroyed, pauses and unpauses (`true`: pause), vCPU
     /// starts, populated extents (domain, GFN, order), HVM parameters set,
     /// unbound ports allocated (domain, remote), cache flushes (domain,
@@ -465,11 +467,37 @@ impl Platform for TestPlat {
         if let Some(e) = m.create_result {
             return Err(e);
         }
-        let id = cfg.domid.expect("the Xen layer picks the ID");
+        // Xen's rover walk: the next free ID after the last picked,
+        // wrapping to 1 below DOMID_FIRST_RESERVED.
+        let id = match cfg.domid {
+            Some(id) => id,
+            None => {
+                let first = crate::abi::domid::FIRST_RESERVED;
+                let taken = |d: u16| m.domains.iter().any(|i| i.domid == d);
+                let mut d = m.rover;
+                let mut steps = 0;
+                loop {
+                    d = if d + 1 >= first { 1 } else { d + 1 };
+                    steps += 1;
+                    if !taken(d) {
+                        break;
+                    }
+                    if steps >= first {
+                        return Err(PlatformError::NoMemory);
+                    }
+                }
+                m.rover = d;
+                d
+            }
+        };
         if m.domains.iter().any(|d| d.domid == id) {
             return Err(PlatformError::Busy);
         }
-        m.created.push(*cfg);
+        // Recorded with the ID it got.
+        m.created.push(NewDomain {
+            domid: Some(id),
+            ..*cfg
+        });
         let info = DomainInfo {
             paused: true,
             running: false,

@@ -93,7 +93,7 @@ fn createdomain_picks_an_id_and_copies_back_the_config() {
     assert_eq!(c.arch.clock_frequency, 0);
     assert_eq!(c.max_vcpus, 2, "the rest comes back as it went");
     let new = d0.m().created[0];
-    assert_eq!(new.domid, Some(2));
+    assert_eq!(new.domid, Some(2), "the platform picked it");
     assert_eq!(new.max_vcpus, 2);
     assert_eq!(new.max_evtchn_port, 1023);
     assert_eq!(new.max_grant_frames, 64, "Xen's default for -1");
@@ -108,7 +108,7 @@ fn createdomain_picks_an_id_and_copies_back_the_config() {
     assert_eq!(create(&mut d0, 9, &config()).0, Errno::EEXIST.ret());
     assert_eq!(d0.m().created.len(), 4);
     // The rover wraps from the last ID below DOMID_FIRST_RESERVED to 1.
-    d0.xen.ctl.rover = 0x7fee;
+    d0.m().rover = 0x7fee;
     assert_eq!(create(&mut d0, 0x7ff0, &config()), (0, 0x7fef));
     assert_eq!(create(&mut d0, 0xffff, &config()), (0, 5), "1-4 are taken");
 }
