@@ -12,12 +12,12 @@
 //!   `-ENOMEM` when none is),
 //!   then the configuration checked as `sanitise_domain_config`,
 //!   `arch_sanitise_domain_config` and `domain_create` check it (see
-//!   [`sanitise`]), then [`Platform::create_domain`]; the whole `xen_domctl`
+//!   [`sanitise`]), then [`Platform::create_domain`](crate::Platform::create_domain); the whole `xen_domctl`
 //!   is copied back with the ID, `arch.gic_version` (native: GICv2) and
 //!   `arch.clock_frequency` (0: the host device tree's timer has no
 //!   `clock-frequency` snowvisor passes on).
 //! - `destroydomain` (2): not the caller itself (`-EINVAL`), then
-//!   [`Platform::destroy_domain`]; the caller's `VIRQ_DOM_EXC` is raised,
+//!   [`Platform::destroy_domain`](crate::Platform::destroy_domain); the caller's `VIRQ_DOM_EXC` is raised,
 //!   as `domain_kill` raises it when the domain is dead.
 //! - `pausedomain` (3) / `unpausedomain` (4): Xen's controller pause count
 //!   (a created domain starts at 1; pausing the caller itself `-EINVAL`,
@@ -29,7 +29,7 @@
 //!   (down); else the 32-bit ARM `vcpu_guest_context` is read through its
 //!   handle (`-EFAULT`), its CPSR and non-zero SPSRs must be 32-bit guest
 //!   modes, not monitor or hyp (`is_guest_pv32_psr`, `-EINVAL`), and
-//!   [`Platform::set_vcpu_context`] gets it.
+//!   [`Platform::set_vcpu_context`](crate::Platform::set_vcpu_context) gets it.
 //! - `max_vcpus` (15): still in 4.17, it must repeat `createdomain`'s count
 //!   (`-EINVAL`; also for the caller itself); it makes the vCPUs.
 //! - `scheduler_op` (16): credit only (`sched_id` 5, `-EINVAL` otherwise);
@@ -46,7 +46,7 @@
 //! - `cacheflush` (71): more than 2^18 pages (`1 << MAX_ORDER`) or a range
 //!   that wraps `-EINVAL` (frame numbers are 32-bit `unsigned long` in
 //!   arm32 Xen: `start_pfn` is truncated as there), then
-//!   [`Platform::foreign_cache_flush`] for what lies in the IPA space.
+//!   [`Platform::foreign_cache_flush`](crate::Platform::foreign_cache_flush) for what lies in the IPA space.
 //! - `get_paging_mempool_size` (85) / `set_` (86): bytes, a multiple of
 //!   4 KiB whose page count fits 32 bits (`-EINVAL`), kept here by domain
 //!   ID; until set, a created domain (and Dom0) has Xen's 16 pages, a
