@@ -192,7 +192,11 @@ pub fn info(first: u16) -> Option<DomainInfo> {
     }
     let mut i = *e.last.lock();
     i.cpupool = e.cpupool;
-    i.paused |= e.paused.load(Ordering::Acquire);
+    if e.paused.load(Ordering::Acquire) {
+        // A paused domain's vCPUs neither run nor block (Xen's
+        // getdomaininfo: `--p---` in `xl list`).
+        (i.paused, i.running, i.blocked) = (true, false, false);
+    }
     i.dying |= e.dying.load(Ordering::Acquire);
     // What Dom0 set (`XEN_DOMCTL_max_mem`, `setdomainhandle`, as
     // `init-dom0less` does), current even when the domain is busy.
