@@ -445,6 +445,7 @@ fn build<A: Arch>(
         uart_ipa: Region { base: 0, size: 0 },
         boot_dtb: None,
         state: DomainState::Running,
+        paused: false,
         cntvoff: 0,
         restart: None,
     });

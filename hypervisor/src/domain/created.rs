@@ -230,6 +230,7 @@ fn new_slot(domid: u16, cpus: &[(u32, u8)], vmid: u8, host: &DomUHost) -> Result
         },
         boot_dtb: None,
         state: DomainState::Off,
+        paused: false,
         cntvoff: domu::counter(),
         restart: None,
     };
@@ -446,6 +447,7 @@ impl DomainControl for Control {
         d.stage2_faults = 0;
         d.cntvoff = domu::counter();
         d.state = DomainState::Running;
+        d.paused = false;
         *st = SlotState {
             life: Life::Built,
             starts: alloc::vec![None; n],
@@ -482,6 +484,7 @@ impl DomainControl for Control {
             if d.state == DomainState::Running {
                 d.state = DomainState::Off;
             }
+            d.paused = false;
             let mut cpus = 0u8;
             for v in d.vcpus.iter_mut() {
                 if v.power != Power::Off || v.loaded {
@@ -519,10 +522,21 @@ impl DomainControl for Control {
         let mut st = s.st.lock();
         match (st.life, paused) {
             (Life::Free, _) => Err(PlatformError::NotSupported),
-            (Life::Built, true) | (Life::Running, false) | (Life::Dying, _) => Ok(()),
-            // snowvisor does not stop a running domain's vCPUs and keep
-            // them: refused, nothing changes.
-            (Life::Running, true) => Err(PlatformError::Busy),
+            (Life::Built, true) | (Life::Dying, _) => Ok(()),
+            // Its vCPUs are held back (parked) on their CPUs, registers
+            // kept, or let go on: the CPUs' schedulers see it at the kick.
+            (Life::Running, _) => {
+                d.paused = paused;
+                let cpus = d.vcpus.iter().fold(0u8, |m, v| m | v.cpu_mask);
+                crate::domains::set_flags(&d, true, paused, false);
+                info!(
+                    "{}: {} by Dom0",
+                    d.name,
+                    if paused { "paused" } else { "unpaused" }
+                );
+                kick(cpus);
+                Ok(())
+            }
             (Life::Built, false) => {
                 let mut cpus = 0u8;
                 let mut started = 0;

@@ -467,6 +467,7 @@ pub fn build(
         },
         boot_dtb: Some(l.dtb.base as u32),
         state: DomainState::Running,
+        paused: false,
         cntvoff: counter(),
         restart: None,
     };

@@ -598,9 +598,7 @@ pub trait Platform {
     /// `XEN_DOMCTL_pausedomain` (`paused`) / `XEN_DOMCTL_unpausedomain` of
     /// a created domain `dom`: its vCPUs stop being scheduled / run again
     /// (an online vCPU that never ran starts as [`VcpuStart`] said).
-    /// `Busy`: snowvisor does not pause a domain that runs (its vCPUs are
-    /// not taken off their CPUs and kept). `NotSupported`: no such domain,
-    /// or one built at boot.
+    /// `NotSupported`: no such domain, or one built at boot.
     fn pause_domain(&mut self, _dom: u16, _paused: bool) -> Result<(), PlatformError> {
         Err(PlatformError::NotSupported)
     }

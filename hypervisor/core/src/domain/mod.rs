@@ -77,6 +77,9 @@ pub struct Domain {
     pub boot_dtb: Option<u32>,
     /// Whether it runs, or how it ended.
     pub state: DomainState,
+    /// Paused by the control domain (`XEN_DOMCTL_pausedomain`): none of
+    /// its vCPUs runs, each keeps its registers, until unpaused.
+    pub paused: bool,
     /// CNTVOFF of its vCPUs (counter ticks): the physical count when it
     /// was built (or restarted), so its virtual count starts near 0, as
     /// Xen 4.17's `vcpu_vtimer_init` (`arch/arm/vtimer.c`:

@@ -64,6 +64,9 @@ pub struct Vcpu {
     /// Its registers: current while it is not loaded on its CPU (the CPU
     /// holds them while it is).
     pub context: VcpuContext,
+    /// Held back because its domain was paused: it waits, whatever is
+    /// pending, and goes on when the domain is unpaused.
+    pub parked: bool,
 }
 
 impl Vcpu {
@@ -75,6 +78,7 @@ impl Vcpu {
             mpidr: context.hyp.vmpidr,
             queue: PendingQueue::default(),
             context,
+            parked: false,
         }
     }
 }

@@ -76,15 +76,28 @@ pub fn schedule<A: Arch>(
     if core::mem::take(&mut cpu.kicked) || cpu.current.is_none() {
         drop_ended(a, cpu);
         adopt(a, cpu, domains);
+        park_paused(cpu, now);
     }
     if !cpu.runq.is_empty() {
-        cpu.runq
-            .wake(now, |l| wants_cpu(a, &l.domain.lock(), &l.vcpu));
+        cpu.runq.wake(now, |l| {
+            let d = l.domain.lock();
+            !d.paused && (l.vcpu.parked || wants_cpu(a, &d, &l.vcpu))
+        });
+    }
+    if cpu.blocked {
+        if let Some(cur) = cpu.current.as_deref_mut() {
+            let d = cur.domain.lock();
+            if cur.vcpu.parked && !d.paused {
+                cur.vcpu.parked = false;
+                drop(d);
+                cpu.blocked = false;
+            }
+        }
     }
     if cpu.blocked {
         if let Some((gic, cell, v)) = cpu.parts() {
             let mut d = cell.lock();
-            if !idle_allowed(a, gic, &d, v) {
+            if !d.paused && !idle_allowed(a, gic, &d, v) {
                 set_runstate(a, &mut d, v.id, runstate::RUNNING);
                 cpu.blocked = false;
             }
@@ -141,6 +154,29 @@ fn drop_ended<A: Arch>(a: &A, cpu: &mut PerCpu) {
     }
     while let Some(l) = cpu.runq.remove(|l| ended(l)) {
         release(a, &l);
+    }
+}
+
+/// Holds back this CPU's vCPUs of paused domains (a pause kicks their
+/// CPUs): the loaded one blocks (it stays loaded while nothing else runs,
+/// as a vCPU in WFI), the runnable ones in the run queue block with no
+/// timer to wake them; each is marked parked, so that the unpause lets it
+/// go on whatever it was doing.
+fn park_paused(cpu: &mut PerCpu, now: u64) {
+    if let Some(cur) = cpu.current.as_deref_mut() {
+        if cur.domain.lock().paused {
+            cur.vcpu.parked = true;
+            cpu.blocked = true;
+        }
+    }
+    let paused_runnable = |l: &Box<Loaded>| l.domain.lock().paused && !l.vcpu.parked;
+    let mut held = alloc::vec::Vec::new();
+    while let Some(mut l) = cpu.runq.remove(|l| paused_runnable(l)) {
+        l.vcpu.parked = true;
+        held.push(l);
+    }
+    for l in held {
+        cpu.runq.block(l, None, now);
     }
 }
 
@@ -243,7 +279,8 @@ fn switch_to<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame, next: Box<Load
         ctx.frame = f.clone();
         a.save_vcpu(ctx, lrs);
         if cpu.blocked {
-            let until = ctx.timer.fires_at();
+            // A parked vCPU waits for the unpause, not for its timer.
+            let until = ctx.timer.fires_at().filter(|_| !cur.vcpu.parked);
             cpu.runq.block(cur, until, now);
         } else {
             cpu.runq.push(cur, Wait::Runnable);
@@ -251,6 +288,7 @@ fn switch_to<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame, next: Box<Load
     }
     a.exits().count(Class::VcpuSwitch);
     let mut next = next;
+    next.vcpu.parked = false;
     a.load_vcpu(&next.vcpu.context, lrs);
     *f = next.vcpu.context.frame.clone();
     cpu.gic.hcr = next.vcpu.context.gic.hcr;

@@ -101,6 +101,7 @@ fn domain(xen: bool) -> Domain {
         uart_ipa: Region { base: 0, size: 0 },
         boot_dtb: None,
         state: DomainState::Running,
+        paused: false,
         cntvoff: 0,
         restart: None,
     }
@@ -1031,4 +1032,49 @@ struct NoPhys;
 impl crate::vgic::PhysGic for NoPhys {
     fn set_enabled(&mut self, _: u32, _: bool) {}
     fn set_edge_triggered(&mut self, _: u32, _: bool) {}
+}
+
+#[test]
+fn a_paused_domain_keeps_its_vcpus_off_the_cpu_until_unpaused() {
+    let (a, mut c, cell) = shared_cpu();
+    let domains = [cell];
+    let mut f = frame();
+    start_vcpu1(&a, &mut c, &mut f, &domains);
+    let pc1 = f.elr;
+    // Dom0 pauses the domain and kicks its CPU: neither vCPU runs, the
+    // loaded one stays loaded (blocked), nothing arms a timer for them.
+    cell.lock().paused = true;
+    c.kicked = true;
+    a.counter.set(6_000);
+    assert_eq!(
+        schedule(&a, &mut c, &mut f, Exit::Resume, &domains),
+        Pick::Idle
+    );
+    assert_eq!(current_id(&c), Some(1));
+    // An interrupt for vCPU 0 does not wake it while paused.
+    cell.lock().vcpus[0].inbox.push(SPI);
+    a.counter.set(20_000);
+    assert_eq!(
+        schedule(&a, &mut c, &mut f, Exit::Resume, &domains),
+        Pick::Idle
+    );
+    // Unpaused: both get the CPU in turn, each where it was.
+    cell.lock().paused = false;
+    c.kicked = true;
+    let mut seen = alloc::vec::Vec::new();
+    for now in [30_000, 50_000, 70_000] {
+        a.counter.set(now);
+        assert_eq!(
+            schedule(&a, &mut c, &mut f, Exit::Resume, &domains),
+            Pick::Run
+        );
+        let id = current_id(&c).unwrap();
+        assert_eq!(
+            f.elr,
+            if id == 1 { pc1 } else { PC },
+            "vCPU {id}'s registers"
+        );
+        seen.push(id);
+    }
+    assert!(seen.contains(&0) && seen.contains(&1), "{seen:?}");
 }

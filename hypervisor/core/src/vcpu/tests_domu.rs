@@ -57,6 +57,7 @@ fn domu() -> Domain {
         },
         boot_dtb: None,
         state: DomainState::Running,
+        paused: false,
         cntvoff: 0,
         restart: None,
     }
