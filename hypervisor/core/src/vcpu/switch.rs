@@ -169,7 +169,7 @@ fn park_paused(cpu: &mut PerCpu, now: u64) {
             cpu.blocked = true;
         }
     }
-    let paused_runnable = |l: &Box<Loaded>| l.domain.lock().paused && !l.vcpu.parked;
+    let paused_runnable = |l: &Loaded| l.domain.lock().paused && !l.vcpu.parked;
     let mut held = alloc::vec::Vec::new();
     while let Some(mut l) = cpu.runq.remove(|l| paused_runnable(l)) {
         l.vcpu.parked = true;
