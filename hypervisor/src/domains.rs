@@ -99,9 +99,10 @@ fn read(d: &Domain) -> DomainInfo {
     }
     match d.state {
         DomainState::Running => {}
-        // SHUTDOWN_poweroff, SHUTDOWN_reboot (until it runs again),
-        // SHUTDOWN_crash (public/sched.h).
-        DomainState::Off => i.shutdown = Some(0),
+        // Why it ended (SHUTDOWN_poweroff, _reboot when it cannot
+        // restart itself: the toolstack restarts it, ...), SHUTDOWN_reboot
+        // while it restarts, SHUTDOWN_crash (public/sched.h).
+        DomainState::Off => i.shutdown = Some(d.shutdown_code),
         DomainState::Restarting => i.shutdown = Some(1),
         DomainState::Crashed => i.shutdown = Some(3),
     }

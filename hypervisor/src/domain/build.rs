@@ -446,6 +446,7 @@ fn build<A: Arch>(
         boot_dtb: None,
         state: DomainState::Running,
         paused: false,
+        shutdown_code: 0,
         cntvoff: 0,
         restart: None,
     });

@@ -231,6 +231,7 @@ fn new_slot(domid: u16, cpus: &[(u32, u8)], vmid: u8, host: &DomUHost) -> Result
         boot_dtb: None,
         state: DomainState::Off,
         paused: false,
+        shutdown_code: 0,
         cntvoff: domu::counter(),
         restart: None,
     };

@@ -468,6 +468,7 @@ pub fn build(
         boot_dtb: Some(l.dtb.base as u32),
         state: DomainState::Running,
         paused: false,
+        shutdown_code: 0,
         cntvoff: counter(),
         restart: None,
     };

@@ -58,6 +58,21 @@ impl ShutdownReason {
         }
     }
 
+    /// Xen's `SHUTDOWN_*` code (`public/sched.h`), as `getdomaininfo`
+    /// reports it in `XEN_DOMINF_shutdown`'s bits 23:16.
+    pub fn code(self) -> u8 {
+        use super::abi::schedop::*;
+        match self {
+            ShutdownReason::PowerOff => SHUTDOWN_POWEROFF as u8,
+            ShutdownReason::Reboot => SHUTDOWN_REBOOT as u8,
+            ShutdownReason::Suspend => SHUTDOWN_SUSPEND as u8,
+            ShutdownReason::Crash => SHUTDOWN_CRASH as u8,
+            ShutdownReason::Watchdog => SHUTDOWN_WATCHDOG as u8,
+            ShutdownReason::SoftReset => SHUTDOWN_SOFT_RESET as u8,
+            ShutdownReason::Other(c) => c,
+        }
+    }
+
     /// What the machine does when the hardware domain shuts down for this
     /// reason, as Xen 4.17's `hwdom_shutdown` (`common/shutdown.c`) decides:
     /// poweroff halts the machine; reboot, watchdog and soft reset (which Xen

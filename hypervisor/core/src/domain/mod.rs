@@ -80,6 +80,10 @@ pub struct Domain {
     /// Paused by the control domain (`XEN_DOMCTL_pausedomain`): none of
     /// its vCPUs runs, each keeps its registers, until unpaused.
     pub paused: bool,
+    /// Why it last ended (`DomainState::Off`): Xen's `SHUTDOWN_*` code
+    /// (`public/sched.h`: 0 poweroff, 1 reboot, 3 crash, ...), which the
+    /// toolstack reads to act on it (xl's `on_poweroff`, `on_reboot`).
+    pub shutdown_code: u8,
     /// CNTVOFF of its vCPUs (counter ticks): the physical count when it
     /// was built (or restarted), so its virtual count starts near 0, as
     /// Xen 4.17's `vcpu_vtimer_init` (`arch/arm/vtimer.c`:

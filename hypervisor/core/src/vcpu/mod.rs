@@ -306,6 +306,7 @@ fn xen_hypercall<A: Arch>(a: &A, cpu: &mut PerCpu, f: &mut TrapFrame) -> Exit {
             _ => End::Off,
         };
         end_domu(a, &mut d, how);
+        d.shutdown_code = reason.code();
         release_interrupts(a, gic, &mut d, v);
         return Exit::VcpuOff;
     }
@@ -508,6 +509,12 @@ fn end_domu<A: Arch>(a: &A, d: &mut Domain, how: End) {
         u.flush(a);
     }
     d.log.report_suppressed();
+    // Xen's SHUTDOWN_poweroff, SHUTDOWN_reboot, SHUTDOWN_crash.
+    d.shutdown_code = match how {
+        End::Off => 0,
+        End::Reset => 1,
+        End::Crashed(_) => 3,
+    };
     d.state = match how {
         End::Off => {
             log::info!(

@@ -102,6 +102,7 @@ fn domain(xen: bool) -> Domain {
         boot_dtb: None,
         state: DomainState::Running,
         paused: false,
+        shutdown_code: 0,
         cntvoff: 0,
         restart: None,
     }

@@ -58,6 +58,7 @@ fn domu() -> Domain {
         boot_dtb: None,
         state: DomainState::Running,
         paused: false,
+        shutdown_code: 0,
         cntvoff: 0,
         restart: None,
     }
@@ -376,4 +377,21 @@ fn cpu_on_after_the_domain_ended_starts_nothing() {
     assert_eq!(f.r[0], psci::DENIED as u32);
     assert_eq!(dom(&mut c).vcpus[1].power, Power::Off, "not made pending");
     assert!(!a.sgis.borrow().contains(&(KICK_SGI, 4)), "no CPU kicked");
+}
+
+#[test]
+fn a_domu_that_cannot_restart_itself_tells_the_toolstack_why_it_ended() {
+    // A domain Dom0 created keeps no copy to restart from: its reset ends
+    // it with Xen's SHUTDOWN_reboot, which xl's on_reboot acts on.
+    let (a, mut c) = (arch(), cpu());
+    let mut d = dom(&mut c);
+    assert!(d.restart.is_none());
+    super::end_domu(&a, &mut d, super::End::Reset);
+    assert_eq!((d.state, d.shutdown_code), (DomainState::Off, 1));
+    d.state = DomainState::Running;
+    super::end_domu(&a, &mut d, super::End::Off);
+    assert_eq!((d.state, d.shutdown_code), (DomainState::Off, 0));
+    d.state = DomainState::Running;
+    super::end_domu(&a, &mut d, super::End::Crashed("test"));
+    assert_eq!((d.state, d.shutdown_code), (DomainState::Crashed, 3));
 }
