@@ -127,10 +127,16 @@ pub struct Control;
 /// reserved memory, boot modules, every domain's RAM). Once, at boot.
 pub fn make_pool(ram: &[Region], used: &[Region]) {
     let p = FreePool::new(ram, used);
-    info!(
-        "created domains: free pool {} MiB (RAM no domain holds; `dom0_mem=` sets how much Dom0 leaves), for up to {MAX_CREATED} domains Dom0 creates",
-        p.free_pages() >> 8
-    );
+    if p.free_granules() == 0 {
+        info!(
+            "created domains: no free pool: Dom0 and the DomUs hold all RAM (`dom0_mem=` leaves some for `xl create`)"
+        );
+    } else {
+        info!(
+            "created domains: free pool {} MiB (RAM no domain holds; `dom0_mem=` sets how much Dom0 leaves), for up to {MAX_CREATED} domains Dom0 creates",
+            p.free_pages() >> 8
+        );
+    }
     *POOL.lock() = Some(p);
 }
 
