@@ -55,15 +55,23 @@ fn dcache_line() -> usize {
 }
 
 /// Cleans and invalidates [start, start+len) to the point of coherency.
+/// A range that ends at the top of the address space (4 GiB) is cleaned to
+/// its last line: the walk counts lines, never the end address, which
+/// would wrap to 0.
 pub fn clean_inval_dcache_range(start: usize, len: usize) {
+    if len == 0 {
+        return;
+    }
     let line = dcache_line();
-    let mut a = start & !(line - 1);
+    let first = start & !(line - 1);
+    let last = start.saturating_add(len - 1) & !(line - 1);
+    let lines = (last - first) / line + 1;
     // The stores to the range are made before the first DCCIMVAC.
     compiler_barrier();
-    while a < start + len {
+    for i in 0..lines {
+        let a = first + i * line;
         // SAFETY: DCCIMVAC on a mapped address only moves data between cache and memory.
         unsafe { Dccimvac::write(Dccimvac(a as u32)) };
-        a += line;
     }
     dsb();
 }
@@ -85,6 +93,30 @@ pub fn invalidate_icache() {
     compiler_barrier();
     Iciallu::write();
     BpIAll::write();
+    dsb();
+    isb();
+}
+
+/// Invalidates every CPU's instruction cache and branch predictor (the
+/// Inner Shareable broadcasts ICIALLUIS and BPIALLIS, ARM ARM B4.2.1):
+/// after code was written for a guest that has not run it yet, as Xen does
+/// after populating a domain's memory. aarch32-cpu has no accessor for the
+/// broadcast forms, hence the raw MCRs.
+pub fn invalidate_icache_all_cpus() {
+    compiler_barrier();
+    dsb();
+    // SAFETY: ICIALLUIS and BPIALLIS (CP15 c7, c1, 0 and c7, c1, 6; the
+    // written value is ignored) only drop cached instructions and branch
+    // predictions on every CPU of the Inner Shareable domain; nothing is
+    // lost, the next fetches read memory.
+    unsafe {
+        core::arch::asm!(
+            "mcr p15, 0, {z}, c7, c1, 0",
+            "mcr p15, 0, {z}, c7, c1, 6",
+            z = in(reg) 0u32,
+            options(nostack, preserves_flags)
+        );
+    }
     dsb();
     isb();
 }

@@ -399,7 +399,10 @@ fn build<A: Arch>(
     // address); behind an owned IOMMU that address is looked up in Dom0's
     // stage 2, so each grant-mapped page is mapped there at it too.
     if !plan.owned.is_empty() {
-        let grantable: Vec<Region> = host.domu_memory.iter().copied().chain([hyp]).collect();
+        // Every page that is not Dom0's own: the boot-time DomUs', the free
+        // pool the domains Dom0 creates take theirs from, snowvisor's.
+        let mut grantable = snowvisor_core::domain::domu_mem::subtract(&ram, &l.banks);
+        grantable.push(hyp);
         xen.set_bus_maps(&grantable);
     }
     let console_intid = uart.as_ref().and_then(|u| u.intid);

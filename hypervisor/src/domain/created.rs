@@ -98,6 +98,10 @@ pub struct Slot {
     cpus: Vec<(u32, u8)>,
     view: Arc<PeerView>,
     st: spin::Mutex<SlotState>,
+    /// Every grant frame its lives allocated (heap pages, by frame number),
+    /// handed to each next life, which takes as many as it may have: a life
+    /// with fewer frames than the last one leaks none.
+    frames: spin::Mutex<Vec<Option<u64>>>,
 }
 
 /// What every place is built on (the boot-time DomUs' host facts).
@@ -248,6 +252,7 @@ fn new_slot(domid: u16, cpus: &[(u32, u8)], vmid: u8, host: &DomUHost) -> Result
         cpus: cpus.iter().copied().take(n).collect(),
         view,
         st: spin::Mutex::new(SlotState::default()),
+        frames: spin::Mutex::new(Vec::new()),
     })
 }
 
@@ -332,6 +337,9 @@ fn reclaim(s: &Slot, wait: bool) {
         return;
     }
     let _ = s.view.clear_memory();
+    // No TLB keeps a translation to memory that goes back to the pool (its
+    // stage 2 is replaced at its next creation; none of its vCPUs runs).
+    (crate::cpu::STAGE2_HOOKS.stage2_changed)();
     let mut bytes = 0;
     for (_, pa) in st.granules.drain(..) {
         give_granule(pa);
@@ -341,8 +349,6 @@ fn reclaim(s: &Slot, wait: bool) {
         give_granule(pa);
         bytes += GRANULE;
     }
-    // No TLB keeps a translation to memory that goes back to the pool.
-    (crate::cpu::STAGE2_HOOKS.stage2_changed)();
     d.memory.clear();
     *st = SlotState::default();
     crate::domains::set_flags(&d, false, false, false);
@@ -416,7 +422,15 @@ impl DomainControl for Control {
         let Some(old) = d.xen.take() else {
             return Err(PlatformError::NotSupported);
         };
-        let frames = old.grant_frame_pas();
+        let mut frames = s.frames.lock();
+        for (n, pa) in old.grant_frame_pas().into_iter().enumerate() {
+            if frames.len() <= n {
+                frames.resize(n + 1, None);
+            }
+            if pa.is_some() {
+                frames[n] = pa;
+            }
+        }
         let mut old = old;
         let mut x = old.xen_mut().clone();
         drop(old);
@@ -455,6 +469,7 @@ impl DomainControl for Control {
         d.cntvoff = domu::counter();
         d.state = DomainState::Running;
         d.paused = false;
+        d.shutdown_code = 0;
         *st = SlotState {
             life: Life::Built,
             starts: alloc::vec![None; n],
@@ -571,6 +586,8 @@ impl DomainControl for Control {
                 if let Some((pa, _)) = st.magic {
                     cpu::clean_inval_dcache_range(pa as usize, GRANULE as usize);
                 }
+                // No CPU fetches a previous occupant's code from its caches.
+                cpu::invalidate_icache_all_cpus();
                 d.cntvoff = domu::counter();
                 st.life = Life::Running;
                 crate::domains::set_flags(&d, true, false, false);
@@ -660,12 +677,11 @@ impl DomainControl for Control {
                 return Err(PlatformError::NoMemory);
             }
             let pa = mpa + used * PAGE;
+            match d.xen.as_mut() {
+                Some(x) => x.add_given(ipa, pa)?,
+                None => return Err(PlatformError::NotSupported),
+            }
             s.view.add_page(gfn, pa);
-            let r = match d.xen.as_mut() {
-                Some(x) => x.add_given(ipa, pa),
-                None => Err(PlatformError::NotSupported),
-            };
-            r?;
             st.magic = Some((mpa, used + 1));
         } else {
             return Err(PlatformError::BadAddress);
@@ -721,6 +737,7 @@ impl DomainControl for Control {
         if let Some((pa, used)) = st.magic {
             cpu::clean_inval_dcache_range(pa as usize, (used * PAGE) as usize);
         }
+        cpu::invalidate_icache_all_cpus();
         Ok(())
     }
 }

@@ -159,9 +159,10 @@ fn drop_ended<A: Arch>(a: &A, cpu: &mut PerCpu) {
 
 /// Holds back this CPU's vCPUs of paused domains (a pause kicks their
 /// CPUs): the loaded one blocks (it stays loaded while nothing else runs,
-/// as a vCPU in WFI), the runnable ones in the run queue block with no
-/// timer to wake them; each is marked parked, so that the unpause lets it
-/// go on whatever it was doing.
+/// as a vCPU in WFI), those in the run queue (runnable, or blocked with a
+/// timer) block with no timer to wake them; each is marked parked, so that
+/// the unpause lets it go on whatever it was doing (a vCPU that was in WFI
+/// sees a spurious wake-up, which the architecture allows).
 fn park_paused(cpu: &mut PerCpu, now: u64) {
     if let Some(cur) = cpu.current.as_deref_mut() {
         if cur.domain.lock().paused {
@@ -169,9 +170,11 @@ fn park_paused(cpu: &mut PerCpu, now: u64) {
             cpu.blocked = true;
         }
     }
-    let paused_runnable = |l: &Loaded| l.domain.lock().paused && !l.vcpu.parked;
+    // Every vCPU of a paused domain, woken or not: one woken by an unpause
+    // that came just before this pause is parked again.
+    let paused = |l: &Loaded| l.domain.lock().paused;
     let mut held = alloc::vec::Vec::new();
-    while let Some(mut l) = cpu.runq.remove(|l| paused_runnable(l)) {
+    while let Some(mut l) = cpu.runq.remove(|l| paused(l)) {
         l.vcpu.parked = true;
         held.push(l);
     }

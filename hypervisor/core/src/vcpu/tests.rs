@@ -1078,4 +1078,28 @@ fn a_paused_domain_keeps_its_vcpus_off_the_cpu_until_unpaused() {
         seen.push(id);
     }
     assert!(seen.contains(&0) && seen.contains(&1), "{seen:?}");
+    // Unpaused and paused again before the woken one got the CPU: neither
+    // runs.
+    cell.lock().paused = true;
+    c.kicked = true;
+    a.counter.set(80_000);
+    assert_eq!(
+        schedule(&a, &mut c, &mut f, Exit::Resume, &domains),
+        Pick::Idle
+    );
+    cell.lock().paused = false;
+    c.kicked = true;
+    a.counter.set(80_100);
+    assert_eq!(
+        schedule(&a, &mut c, &mut f, Exit::Resume, &domains),
+        Pick::Run
+    );
+    cell.lock().paused = true;
+    c.kicked = true;
+    a.counter.set(80_200);
+    assert_eq!(
+        schedule(&a, &mut c, &mut f, Exit::Resume, &domains),
+        Pick::Idle,
+        "a vCPU woken by the unpause is parked again"
+    );
 }
