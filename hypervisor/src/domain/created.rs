@@ -548,15 +548,26 @@ impl DomainControl for Control {
             // Its vCPUs are held back (parked) on their CPUs, registers
             // kept, or let go on: the CPUs' schedulers see it at the kick.
             (Life::Running, _) => {
-                d.paused = paused;
                 let cpus = d.vcpus.iter().fold(0u8, |m, v| m | v.cpu_mask);
-                crate::domains::set_flags(&d, true, paused, false);
-                info!(
-                    "{}: {} by Dom0",
-                    d.name,
-                    if paused { "paused" } else { "unpaused" }
-                );
-                kick(cpus);
+                if d.paused != paused {
+                    d.paused = paused;
+                    for v in d.vcpus.iter_mut() {
+                        v.held = false;
+                    }
+                    crate::domains::set_flags(&d, true, paused, false);
+                    info!(
+                        "{}: {} by Dom0",
+                        d.name,
+                        if paused { "paused" } else { "unpaused" }
+                    );
+                    kick(cpus);
+                }
+                // As Xen's `domain_pause` (`vcpu_sleep_sync`), the pause is
+                // done once no vCPU of it can run: each loaded one held back
+                // by its CPU (the kick); until then `Busy`, asked again.
+                if paused && d.vcpus.iter().any(|v| v.loaded && !v.held) {
+                    return Err(PlatformError::Busy);
+                }
                 Ok(())
             }
             (Life::Built, false) => {

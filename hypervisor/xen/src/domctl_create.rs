@@ -335,7 +335,16 @@ impl Xen {
                     c.pause_count.checked_sub(1).ok_or(Errno::EINVAL)?
                 };
                 if (pause && n == 1) || (!pause && n == 0) {
-                    cx.plat.pause_domain(d, pause).map_err(build_errno)?;
+                    match cx.plat.pause_domain(d, pause) {
+                        Ok(()) => {}
+                        // Its vCPUs are still being held back on their
+                        // CPUs: `domain_pause` waits for them (a
+                        // continuation: the call is issued again).
+                        Err(PlatformError::Busy) => {
+                            return Ok(Outcome::Continue([arg, 0, 0, 0, 0]))
+                        }
+                        Err(e) => return Err(build_errno(e)),
+                    }
                 }
                 c.pause_count = n;
                 self.ctl.set(d, c);

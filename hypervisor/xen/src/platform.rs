@@ -613,7 +613,9 @@ pub trait Platform {
     /// `XEN_DOMCTL_pausedomain` (`paused`) / `XEN_DOMCTL_unpausedomain` of
     /// a created domain `dom`: its vCPUs stop being scheduled / run again
     /// (an online vCPU that never ran starts as [`VcpuStart`] said).
-    /// `NotSupported`: no such domain, or one built at boot.
+    /// `Busy`: paused, but a vCPU may still run until its CPU holds it
+    /// back (asked again: a continuation, as Xen's `vcpu_sleep_sync`
+    /// waits). `NotSupported`: no such domain, or one built at boot.
     fn pause_domain(&mut self, _dom: u16, _paused: bool) -> Result<(), PlatformError> {
         Err(PlatformError::NotSupported)
     }

@@ -152,6 +152,9 @@ pub struct VcpuState {
     /// Held by a CPU (loaded or in its run queue): its memory may still be
     /// in use, so a restart waits until no vCPU is ([`restart::unloaded`]).
     pub loaded: bool,
+    /// Its CPU has held it back since its domain was paused (parked, see
+    /// `vcpu::switch`): a pause is complete once every loaded vCPU is held.
+    pub held: bool,
 }
 
 impl VcpuState {
@@ -163,6 +166,7 @@ impl VcpuState {
             inbox: Vec::new(),
             faults: fault_loop::FaultLoop::new(),
             loaded: false,
+            held: false,
         }
     }
 }

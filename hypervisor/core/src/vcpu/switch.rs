@@ -164,9 +164,19 @@ fn drop_ended<A: Arch>(a: &A, cpu: &mut PerCpu) {
 /// the unpause lets it go on whatever it was doing (a vCPU that was in WFI
 /// sees a spurious wake-up, which the architecture allows).
 fn park_paused(cpu: &mut PerCpu, now: u64) {
+    let hold = |l: &mut Loaded| {
+        let mut d = l.domain.lock();
+        if !d.paused {
+            return false;
+        }
+        if let Some(s) = d.vcpus.get_mut(l.vcpu.id as usize) {
+            s.held = true;
+        }
+        l.vcpu.parked = true;
+        true
+    };
     if let Some(cur) = cpu.current.as_deref_mut() {
-        if cur.domain.lock().paused {
-            cur.vcpu.parked = true;
+        if hold(cur) {
             cpu.blocked = true;
         }
     }
@@ -175,7 +185,7 @@ fn park_paused(cpu: &mut PerCpu, now: u64) {
     let paused = |l: &Loaded| l.domain.lock().paused;
     let mut held = alloc::vec::Vec::new();
     while let Some(mut l) = cpu.runq.remove(|l| paused(l)) {
-        l.vcpu.parked = true;
+        hold(&mut l);
         held.push(l);
     }
     for l in held {

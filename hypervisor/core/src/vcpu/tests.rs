@@ -1052,6 +1052,8 @@ fn a_paused_domain_keeps_its_vcpus_off_the_cpu_until_unpaused() {
         Pick::Idle
     );
     assert_eq!(current_id(&c), Some(1));
+    let held: alloc::vec::Vec<bool> = cell.lock().vcpus.iter().map(|v| v.held).collect();
+    assert_eq!(held, [true, true], "both held back: the pause is complete");
     // An interrupt for vCPU 0 does not wake it while paused.
     cell.lock().vcpus[0].inbox.push(SPI);
     a.counter.set(20_000);
