@@ -10,7 +10,7 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 
 use snowvisor_core::domain::peer_view::PeerView;
 use snowvisor_core::domain::{Domain, DomainState};
@@ -19,7 +19,9 @@ use snowvisor_xen::{DomainInfo, EvtchnLinks, HostInfo, VcpuInfo};
 
 /// One domain.
 pub struct Entry {
-    pub domid: u16,
+    /// Its domain ID (a place for the domains Dom0 creates takes a new one
+    /// each life: [`set_flags`]).
+    domid: AtomicU16,
     pub cell: &'static DomainCell,
     /// Its event-channel links (`None`: no Xen ABI).
     pub links: Option<Arc<EvtchnLinks>>,
@@ -134,7 +136,7 @@ pub fn publish(cells: &[(&'static DomainCell, u32, bool)], online: &[(u32, u8)])
                     })
                     .collect();
                 Entry {
-                    domid: d.id,
+                    domid: AtomicU16::new(d.id),
                     cell,
                     links: d.xen.as_ref().map(|x| x.evtchn_links()),
                     view: d.xen.as_ref().and_then(|x| x.peer_view()),
@@ -152,6 +154,17 @@ pub fn publish(cells: &[(&'static DomainCell, u32, bool)], online: &[(u32, u8)])
     });
 }
 
+impl Entry {
+    fn domid(&self) -> u16 {
+        self.domid.load(Ordering::Acquire)
+    }
+}
+
+/// Whether domain ID `domid` is taken: a domain listed under it.
+pub fn in_use(domid: u16) -> bool {
+    by_id(domid).is_some()
+}
+
 fn entries() -> &'static [Entry] {
     LIST.get().map_or(&[], |l| &l[..])
 }
@@ -159,17 +172,18 @@ fn entries() -> &'static [Entry] {
 fn by_id(domid: u16) -> Option<&'static Entry> {
     entries()
         .iter()
-        .find(|e| e.domid == domid && e.listed.load(Ordering::Acquire))
+        .find(|e| e.domid() == domid && e.listed.load(Ordering::Acquire))
 }
 
-/// Marks domain `domid` (a place for the domains Dom0 creates) as listed or
-/// not, paused or not, dying or not, and reads its info again (`d`: the
-/// domain, under its lock, which the caller holds); false if there is no
-/// such place.
-pub fn set_flags(d: &Domain, listed: bool, paused: bool, dying: bool) -> bool {
-    let Some(e) = entries().iter().find(|e| e.domid == d.id) else {
+/// Marks the domain of `cell` (a place for the domains Dom0 creates) as
+/// listed or not, paused or not, dying or not, under its ID now, and reads
+/// its info again (`d`: the domain, under its lock, which the caller
+/// holds); false if there is no such place.
+pub fn set_flags(cell: &DomainCell, d: &Domain, listed: bool, paused: bool, dying: bool) -> bool {
+    let Some(e) = entries().iter().find(|e| core::ptr::eq(e.cell, cell)) else {
         return false;
     };
+    e.domid.store(d.id, Ordering::Release);
     *e.last.lock() = read(d);
     *e.last_vcpus.lock() = read_vcpus(d);
     e.paused.store(paused, Ordering::Release);
@@ -186,8 +200,8 @@ pub fn info(first: u16) -> Option<DomainInfo> {
     crate::domain::created::reclaim_dying();
     let e = entries()
         .iter()
-        .filter(|e| e.domid >= first && e.listed.load(Ordering::Acquire))
-        .min_by_key(|e| e.domid)?;
+        .filter(|e| e.domid() >= first && e.listed.load(Ordering::Acquire))
+        .min_by_key(|e| e.domid())?;
     if let Some(d) = e.cell.try_lock() {
         *e.last.lock() = read(&d);
     }

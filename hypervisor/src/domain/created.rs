@@ -27,6 +27,7 @@
 //! back to the pool and the place is free.
 
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -51,6 +52,7 @@ use snowvisor_core::vcpu::DomainCell;
 use snowvisor_core::vgic::VDist;
 use snowvisor_dt::Region;
 use snowvisor_plan::domu::layout as gl;
+use snowvisor_xen::abi::domid;
 use snowvisor_xen::{Errno, NewDomain, PlatformError, VcpuStart, Xen, XenConfig};
 
 use super::domu::{self, DomUHost};
@@ -92,7 +94,8 @@ struct SlotState {
 
 /// A place for a domain Dom0 creates (see the module documentation).
 pub struct Slot {
-    domid: u16,
+    /// The ID of its domain (of its last life while free).
+    domid: AtomicU16,
     cell: &'static DomainCell,
     /// The CPU of each vCPU it may have: (MPIDR, GIC CPU-interface bit).
     cpus: Vec<(u32, u8)>,
@@ -118,8 +121,10 @@ struct Host {
 static SLOTS: spin::Once<Vec<Slot>> = spin::Once::new();
 static HOST: spin::Once<Host> = spin::Once::new();
 static POOL: spin::Mutex<Option<FreePool>> = spin::Mutex::new(None);
-/// The domain ID created last (Xen's `rover`).
+/// The domain ID given last (Xen's `rover`).
 static LAST: AtomicU16 = AtomicU16::new(0);
+/// Domains' names by ID ([`name_of`]).
+static NAMES: spin::Mutex<BTreeMap<u16, &'static str>> = spin::Mutex::new(BTreeMap::new());
 
 /// The kernel's [`DomainControl`].
 pub static CONTROL: Control = Control;
@@ -149,7 +154,8 @@ pub fn free_pages() -> u64 {
     POOL.lock().as_ref().map_or(0, |p| p.free_pages())
 }
 
-/// Builds the places at boot: domain IDs from `first_domid`, VMIDs from
+/// Builds the places at boot (free, no ID yet: each life gets one from Xen's
+/// rover, [`next_domid`], starting after `first_domid`), VMIDs from
 /// `vmids`, vCPUs on `cpus` (vCPU n on the n-th, wrapping; at most one
 /// vCPU per CPU); `gic` kicks their CPUs. Returns their cells, for the machine's list (not listed)
 /// and the scheduler's.
@@ -170,9 +176,7 @@ pub fn build_slots(
     });
     let mut slots = Vec::new();
     for k in 0..MAX_CREATED {
-        let Some(domid) = first_domid.checked_add(k as u16) else {
-            break;
-        };
+        let domid = domid::INVALID;
         let Some(vmid) = vmids.take() else {
             warn!(
                 "created domains: no VMID left for a place beyond {}",
@@ -183,18 +187,19 @@ pub fn build_slots(
         match new_slot(domid, cpus, vmid, host) {
             Ok(s) => slots.push(s),
             Err(e) => {
-                warn!("created domains: d{domid}: no place: {e}");
+                warn!("created domains: place {k}: {e}");
                 break;
             }
         }
     }
     let cells = slots.iter().map(|s| s.cell).collect();
+    LAST.store(first_domid.saturating_sub(1), Ordering::Relaxed);
     SLOTS.call_once(|| slots);
     cells
 }
 
 fn new_slot(domid: u16, cpus: &[(u32, u8)], vmid: u8, host: &DomUHost) -> Result<Slot, String> {
-    let name: &'static str = Box::leak(format!("d{domid}").into_boxed_str());
+    let name = name_of(domid);
     let stage2 = domu::stage2_for(&[], host.gicv)?;
     let root_pa = stage2.root_pa();
     let n = cpus.len().max(1);
@@ -247,7 +252,7 @@ fn new_slot(domid: u16, cpus: &[(u32, u8)], vmid: u8, host: &DomUHost) -> Result
     };
     let cell: &'static DomainCell = Box::leak(Box::new(spin::Mutex::new(domain)));
     Ok(Slot {
-        domid,
+        domid: AtomicU16::new(domid),
         cell,
         cpus: cpus.iter().copied().take(n).collect(),
         view,
@@ -266,6 +271,33 @@ fn vcpu_states(cpus: &[(u32, u8)], n: usize) -> Vec<VcpuState> {
         .collect()
 }
 
+/// The next domain ID after the last one given (wrapping below
+/// `DOMID_FIRST_RESERVED` to 1) that no domain has: Xen's `rover`
+/// (`common/domctl.c`); `None` when every ID is taken.
+fn next_domid() -> Option<u16> {
+    let mut d = LAST.load(Ordering::Relaxed);
+    for _ in 0..domid::FIRST_RESERVED {
+        d = if d + 1 >= domid::FIRST_RESERVED {
+            1
+        } else {
+            d + 1
+        };
+        if !crate::domains::in_use(d) {
+            return Some(d);
+        }
+    }
+    None
+}
+
+/// `"dN"` for domain ID `id`, made once per ID (a place's domain takes a
+/// new ID each life; there are fewer than 2^15 IDs).
+fn name_of(id: u16) -> &'static str {
+    let mut names = NAMES.lock();
+    names
+        .entry(id)
+        .or_insert_with(|| Box::leak(format!("d{id}").into_boxed_str()))
+}
+
 /// Sends the kick SGI to the CPUs `mask` (GIC CPU-interface bits).
 fn kick(mask: u8) {
     if let (Some(h), true) = (HOST.get(), mask != 0) {
@@ -280,7 +312,7 @@ fn slots() -> &'static [Slot] {
 fn slot(dom: u16) -> Result<&'static Slot, PlatformError> {
     slots()
         .iter()
-        .find(|s| s.domid == dom)
+        .find(|s| s.domid.load(Ordering::Acquire) == dom && s.st.lock().life != Life::Free)
         .ok_or(PlatformError::NotSupported)
 }
 
@@ -351,7 +383,7 @@ fn reclaim(s: &Slot, wait: bool) {
     }
     d.memory.clear();
     *st = SlotState::default();
-    crate::domains::set_flags(&d, false, false, false);
+    crate::domains::set_flags(s.cell, &d, false, false, false);
     info!(
         "{}: destroyed: its {} MiB went back to the free pool ({} MiB free)",
         d.name,
@@ -375,34 +407,21 @@ impl DomainControl for Control {
             reclaim(s, true);
         }
         let host = HOST.get().ok_or(PlatformError::NoMemory)?;
-        let s = match cfg.domid {
-            Some(id) => {
-                let s = slots()
-                    .iter()
-                    .find(|s| s.domid == id)
-                    .ok_or(PlatformError::BadAddress)?;
-                if s.st.lock().life != Life::Free {
-                    return Err(PlatformError::Busy);
-                }
-                s
+        // The ID asked for if it is free (`Busy`: taken), else the next
+        // free one after the last given, as Xen's rover: an ID just given
+        // up is not reused soon (libxl refuses one used in the last 60 s).
+        let id = match cfg.domid {
+            Some(id) if crate::domains::in_use(id) => return Err(PlatformError::Busy),
+            Some(id) if id == 0 || id >= domid::FIRST_RESERVED => {
+                return Err(PlatformError::BadAddress)
             }
-            // As Xen's rover: the next free place after the last one
-            // picked, so that an ID just given up is not reused at once.
-            None => {
-                let last = LAST.load(Ordering::Relaxed);
-                let all = slots();
-                let at = all
-                    .iter()
-                    .position(|s| s.domid == last)
-                    .map_or(0, |i| i + 1);
-                all.iter()
-                    .cycle()
-                    .skip(at)
-                    .take(all.len())
-                    .find(|s| s.st.lock().life == Life::Free)
-                    .ok_or(PlatformError::NoMemory)?
-            }
+            Some(id) => id,
+            None => next_domid().ok_or(PlatformError::NoMemory)?,
         };
+        let s = slots()
+            .iter()
+            .find(|s| s.st.lock().life == Life::Free)
+            .ok_or(PlatformError::NoMemory)?;
         let n = cfg.max_vcpus as usize;
         let nr_spis = cfg.nr_spis;
         let lines = 32 + nr_spis.div_ceil(32) * 32;
@@ -435,10 +454,11 @@ impl DomainControl for Control {
         let mut x = old.xen_mut().clone();
         drop(old);
         domu::zero_frames(&frames);
+        let name = name_of(id);
         let xcfg = XenConfig {
-            name: d.name,
+            name,
             max_grant_frames: cfg.max_grant_frames.max(1),
-            ..XenConfig::domu(s.domid, n as u32)
+            ..XenConfig::domu(id, n as u32)
         };
         // The configuration was checked above; a refusal keeps its last
         // life's state (the place stays free).
@@ -459,6 +479,11 @@ impl DomainControl for Control {
             return Err(PlatformError::BadAddress);
         }
         frame0?;
+        d.id = id;
+        d.name = name;
+        d.log = GuestLog::new(name);
+        s.view.set_domid(id);
+        s.domid.store(id, Ordering::Release);
         (crate::cpu::STAGE2_HOOKS.stage2_changed)();
         d.vdist = VDist::new(lines, host.gic_iidr, n);
         d.vdist.give(host.vtimer_intid);
@@ -475,8 +500,10 @@ impl DomainControl for Control {
             starts: alloc::vec![None; n],
             ..SlotState::default()
         };
-        crate::domains::set_flags(&d, true, true, false);
-        LAST.store(s.domid, Ordering::Relaxed);
+        crate::domains::set_flags(s.cell, &d, true, true, false);
+        if cfg.domid.is_none() {
+            LAST.store(id, Ordering::Relaxed);
+        }
         let list: Vec<_> = s.cpus[..n]
             .iter()
             .map(|(m, _)| format!("{m:#010x}"))
@@ -490,7 +517,7 @@ impl DomainControl for Control {
             cfg.max_grant_frames,
             free_pages() >> 8
         );
-        Ok(s.domid)
+        Ok(id)
     }
 
     fn destroy(&self, dom: u16) -> Result<(), PlatformError> {
@@ -526,7 +553,7 @@ impl DomainControl for Control {
             }
             st.life = Life::Dying;
             s.view.close();
-            crate::domains::set_flags(&d, true, false, true);
+            crate::domains::set_flags(s.cell, &d, true, false, true);
             info!(
                 "{}: destroyed by Dom0: its vCPUs are gone; its RAM goes back to the pool once Dom0 maps none of its pages",
                 d.name
@@ -554,7 +581,7 @@ impl DomainControl for Control {
                     for v in d.vcpus.iter_mut() {
                         v.held = false;
                     }
-                    crate::domains::set_flags(&d, true, paused, false);
+                    crate::domains::set_flags(s.cell, &d, true, paused, false);
                     info!(
                         "{}: {} by Dom0",
                         d.name,
@@ -601,7 +628,7 @@ impl DomainControl for Control {
                 cpu::invalidate_icache_all_cpus();
                 d.cntvoff = domu::counter();
                 st.life = Life::Running;
-                crate::domains::set_flags(&d, true, false, false);
+                crate::domains::set_flags(s.cell, &d, true, false, false);
                 info!(
                     "{}: unpaused by Dom0: {started} vCPU(s) start, {} MiB of RAM",
                     d.name,

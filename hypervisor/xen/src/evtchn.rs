@@ -144,6 +144,17 @@ impl EventChannels {
         }
     }
 
+    /// A domain created again in the same place (after [`Self::restart`]
+    /// closed every port): its new ID, vCPUs and ports (at most as many as
+    /// its links have), on the same links.
+    pub fn reconfigure(&mut self, domid: u16, nr_vcpus: u32, max_ports: u32) {
+        self.domid = domid;
+        self.links.set_domid(domid);
+        self.nr_vcpus = nr_vcpus;
+        self.max_ports = max_ports.min(self.links.ports());
+        self.virq_to_port = vec![[0; virq::NR as usize]; nr_vcpus as usize];
+    }
+
     /// The domain starts again (a DomU's restart): every port is closed
     /// as `EVTCHNOP_close` would (the other domain's end of an interdomain
     /// channel becomes unbound, waiting for this domain), posted events are

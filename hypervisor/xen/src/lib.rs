@@ -281,23 +281,22 @@ impl Xen {
         self.evtchn = ev;
     }
 
-    /// A domain's new life under configuration `cfg` (its `domid` must be
-    /// this one's; else `Err` and nothing changes): as [`Xen::restart`]
-    /// (its event channels closed, other domains' ends unbound, its links
-    /// kept), then made as [`Xen::new`] makes a domain with `cfg`: for a
-    /// domain the control domain creates again in the same place.
+    /// A domain's new life under configuration `cfg` (`Err`, and nothing
+    /// changes, if [`Xen::new`] refuses it): as [`Xen::restart`] (its event
+    /// channels closed, other domains' ends unbound, its links kept), then
+    /// made as [`Xen::new`] makes a domain with `cfg`, its links now of
+    /// `cfg.domid`, its ports at most as many as they have: for a domain the
+    /// control domain creates again in the same place.
     pub fn renew(
         &mut self,
         cfg: XenConfig,
         peers: &mut dyn FnMut(u16) -> Option<Arc<EvtchnLinks>>,
     ) -> Result<(), ConfigError> {
-        if cfg.domid != self.cfg.domid {
-            return Err(ConfigError::Domid(cfg.domid));
-        }
         let fresh = Xen::new(cfg)?;
         self.restart(peers);
-        let ev = core::mem::replace(&mut self.evtchn, evtchn::EventChannels::new(0, 1, 2));
+        let mut ev = core::mem::replace(&mut self.evtchn, evtchn::EventChannels::new(0, 1, 2));
         *self = fresh;
+        ev.reconfigure(self.cfg.domid, self.cfg.nr_vcpus, self.cfg.max_evtchn_ports);
         self.evtchn = ev;
         Ok(())
     }

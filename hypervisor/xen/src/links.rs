@@ -44,7 +44,7 @@
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, Ordering};
 
 const KIND_SHIFT: u32 = 30;
 const DOM_SHIFT: u32 = 12;
@@ -107,7 +107,9 @@ const POSTED_BY_SEVERAL: u32 = u32::MAX;
 /// finds peers for other domains (the platform's list of domains).
 #[derive(Debug)]
 pub struct EvtchnLinks {
-    domid: u16,
+    /// The domain they belong to (a domain Dom0 creates again in the same
+    /// place takes a new ID: [`EvtchnLinks::set_domid`]).
+    domid: AtomicU16,
     words: Box<[AtomicU32]>,
     inbox: Box<[AtomicU32]>,
     /// Per port: who posted it since the last drain (the link word the
@@ -126,7 +128,7 @@ impl EvtchnLinks {
     pub fn new(domid: u16, ports: u32) -> Self {
         let ports = ports.min(PORT_MASK + 1) as usize;
         EvtchnLinks {
-            domid,
+            domid: AtomicU16::new(domid),
             words: (0..ports).map(|_| AtomicU32::new(0)).collect(),
             inbox: (0..ports.div_ceil(32)).map(|_| AtomicU32::new(0)).collect(),
             posters: (0..ports).map(|_| AtomicU32::new(0)).collect(),
@@ -137,7 +139,13 @@ impl EvtchnLinks {
 
     /// The domain these links belong to.
     pub fn domid(&self) -> u16 {
-        self.domid
+        self.domid.load(Ordering::Acquire)
+    }
+
+    /// The links now belong to domain `domid`: for a domain created again
+    /// in the same place, once every port of its last life is closed.
+    pub fn set_domid(&self, domid: u16) {
+        self.domid.store(domid, Ordering::Release);
     }
 
     /// Number of ports.

@@ -25,7 +25,7 @@
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicU64, Ordering};
 
 use super::domu_mem::{self, Extent};
 use snowvisor_xen::abi::{gnttabop, hvmop};
@@ -40,7 +40,9 @@ const NONE: u64 = u64::MAX;
 /// A DomU as Dom0 may see it (see the module documentation).
 #[derive(Debug)]
 pub struct PeerView {
-    domid: u16,
+    /// Its domain ID (a domain Dom0 creates again in the same place takes
+    /// a new one: [`PeerView::set_domid`]).
+    domid: AtomicU16,
     /// Host physical address of grant frame `n`, 0 until allocated.
     grant_frames: Box<[AtomicU64]>,
     /// Its RAM: guest ranges and the host ranges behind them (a domain
@@ -86,7 +88,7 @@ impl PeerView {
         console: Option<(u32, u64)>,
     ) -> Self {
         PeerView {
-            domid,
+            domid: AtomicU16::new(domid),
             grant_frames: (0..max_grant_frames).map(|_| AtomicU64::new(0)).collect(),
             ram: spin::Mutex::new(ram),
             pages: spin::Mutex::new(pages),
@@ -224,7 +226,13 @@ impl PeerView {
     }
 
     pub fn domid(&self) -> u16 {
-        self.domid
+        self.domid.load(Ordering::Acquire)
+    }
+
+    /// The domain in this place is now `domid` (a new life, before any
+    /// mapping is allowed: [`PeerView::renew`]).
+    pub fn set_domid(&self, domid: u16) {
+        self.domid.store(domid, Ordering::Release);
     }
 
     /// Records that grant frame `n` is the page at host address `pa`

@@ -704,3 +704,26 @@ fn unbound_ports_of_a_created_domain() {
     assert_eq!(alloc(&mut d1, 0, 1).0, Errno::EPERM.ret());
     assert_eq!(d0.m().unbound.len(), 3);
 }
+
+#[test]
+fn a_renewed_domain_takes_its_new_id_on_the_same_links() {
+    let mut x = crate::Xen::new(crate::XenConfig::domu(5, 4)).unwrap();
+    let links = x.evtchn_links();
+    let port = x.alloc_unbound_for(0).unwrap();
+    assert!(port > 0);
+    let cfg = crate::XenConfig::domu(9, 1);
+    x.renew(cfg, &mut |_| None).unwrap();
+    assert_eq!(x.config().domid, 9);
+    assert_eq!(
+        links.domid(),
+        9,
+        "the links other domains hold name the new ID"
+    );
+    assert!(alloc::sync::Arc::ptr_eq(&links, &x.evtchn_links()));
+    // Its last life's port is closed: the first free port is handed out again.
+    assert_eq!(x.alloc_unbound_for(0).unwrap(), port);
+    // A configuration Xen::new refuses changes nothing.
+    let bad = crate::XenConfig::domu(10, 0);
+    assert!(x.renew(bad, &mut |_| None).is_err());
+    assert_eq!(x.config().domid, 9);
+}
