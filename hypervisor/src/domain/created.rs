@@ -176,7 +176,9 @@ pub fn build_slots(
     });
     let mut slots = Vec::new();
     for k in 0..MAX_CREATED {
-        let domid = domid::INVALID;
+        // An ID Xen would give last (a free place is in no list: its ID
+        // until its first life names nothing).
+        let domid = domid::FIRST_RESERVED - 1 - k as u16;
         let Some(vmid) = vmids.take() else {
             warn!(
                 "created domains: no VMID left for a place beyond {}",
