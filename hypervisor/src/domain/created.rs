@@ -300,6 +300,12 @@ fn name_of(id: u16) -> &'static str {
         .or_insert_with(|| Box::leak(format!("d{id}").into_boxed_str()))
 }
 
+/// Xen system time now: the counter in nanoseconds.
+fn now_ns() -> u64 {
+    let hz = u128::from(aarch32_cpu::register::Cntfrq::read().0.max(1));
+    (u128::from(domu::counter()) * 1_000_000_000 / hz) as u64
+}
+
 /// Sends the kick SGI to the CPUs `mask` (GIC CPU-interface bits).
 fn kick(mask: u8) {
     if let (Some(h), true) = (HOST.get(), mask != 0) {
@@ -465,6 +471,8 @@ impl DomainControl for Control {
         // The configuration was checked above; a refusal keeps its last
         // life's state (the place stays free).
         let renewed = x.renew(xcfg, &mut crate::domains::links);
+        // Its vCPUs' time counts from now (`xl list`'s Time(s)).
+        x.start_runstates(now_ns());
         d.stage2.root_pa = stage2.root_pa();
         let mut xd = XenDom0::new_domu(x, stage2, Vec::new(), host.hyp, crate::cpu::STAGE2_HOOKS);
         xd.reuse_grant_frames(&frames);

@@ -106,6 +106,22 @@ impl Xen {
         r.entry_ns = now_ns;
     }
 
+    /// Every vCPU starts its accounting at `now_ns` (Xen system time),
+    /// offline, no time in any state: for a domain created at run time, as
+    /// Xen's `vcpu_create` starts a vCPU's runstate (`RUNSTATE_offline` at
+    /// creation), so its CPU time counts from then, not from boot.
+    pub fn start_runstates(&mut self, now_ns: u64) {
+        for v in 0..self.cfg.nr_vcpus {
+            if let Some(a) = self.shared.vcpu_mut(v) {
+                a.run = RunState {
+                    state: super::abi::runstate::OFFLINE,
+                    entry_ns: now_ns,
+                    time: [0; 4],
+                };
+            }
+        }
+    }
+
     /// `vm_assist(cmd, type)`: only `runstate_update_flag` exists on ARM.
     pub(super) fn vm_assist(&mut self, cmd: u32, ty: u32) -> HcResult {
         if ty != vmasst::TYPE_RUNSTATE_UPDATE_FLAG {

@@ -727,3 +727,16 @@ fn a_renewed_domain_takes_its_new_id_on_the_same_links() {
     assert!(x.renew(bad, &mut |_| None).is_err());
     assert_eq!(x.config().domid, 9);
 }
+
+#[test]
+fn a_created_domains_cpu_time_counts_from_its_creation() {
+    use super::super::abi::runstate;
+    let mut x = crate::Xen::new(crate::XenConfig::domu(3, 2)).unwrap();
+    // Created 10 s after boot: nothing before that is its time.
+    x.start_runstates(10_000_000_000);
+    assert_eq!(x.vcpu_info(0).cpu_time_ns, 0);
+    x.note_runstate(0, runstate::RUNNING, 10_500_000_000);
+    x.note_runstate(0, runstate::BLOCKED, 10_800_000_000);
+    assert_eq!(x.vcpu_info(0).cpu_time_ns, 300_000_000);
+    assert_eq!(x.vcpu_info(1).cpu_time_ns, 0, "vCPU 1 never ran");
+}
