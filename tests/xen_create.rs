@@ -405,3 +405,106 @@ fn xl_shutdown_create_again_two_guests_and_out_of_memory() {
         "domains created for 6 `xl create`s: {made} (xl took: {took:#?})"
     );
 }
+
+/// A created guest with a PV disk (Dom0's `xlcreate` with
+/// `snowvisor.xlcreate=disk`, `/etc/xen/guest1-disk.cfg`): Dom0 backs
+/// /dev/loop0 with a 16 MiB file, `xl create` gives it to the guest as xvda
+/// through xen-blkback (the vbd's hotplug script /tests/pvblk-hotplug), the
+/// guest (/tests/pvblk-domu) makes an ext2 file system on it and writes a
+/// file of random bytes, and puts the file's md5 in its xenstore node
+/// data/pvblk-md5; after `xl destroy` Dom0 mounts the image and finds the
+/// same file.
+#[test]
+fn xl_create_with_a_pv_disk_and_the_guests_file_is_in_dom0s_image() {
+    let mut b = Boot::start(&Opts {
+        args: "loglvl=info dom0_mem=512M".into(),
+        dom0_args: "snowvisor.test=xlcreate snowvisor.xlcreate=disk".into(),
+        xen_tools: true,
+        ..Opts::default()
+    });
+    b.expect("snowvisor-dom0: xen-tools: xenconsoled up (pid ", 300);
+    b.expect("snowvisor-dom0: test xlcreate start", 60);
+    b.expect("snowvisor-dom0: xlcreate free_memory before ", 120);
+    b.expect("snowvisor-dom0: xlcreate create exit ", 600);
+    b.expect("snowvisor-dom0: test xlcreate exit ", 1200);
+    b.expect("dom0: SCHEDOP_shutdown(poweroff): powering off", 120);
+    assert!(b.expect_exit(60).success());
+    let all = b.console().replace('\r', "");
+    assert_eq!(
+        fact(&all, "mode "),
+        "disk config /etc/xen/guest1-disk.cfg",
+        "{all}"
+    );
+    let before = mib(&fact(&all, "free_memory before "), "free before", &all);
+    assert_eq!(
+        fact(&all, "image "),
+        "/tmp/xlcreate.img on /dev/loop0 (16777216 bytes)",
+        "{all}"
+    );
+    assert_eq!(fact(&all, "create exit "), "0", "{all}");
+    let id: u32 = fact(&all, "created d")
+        .parse()
+        .unwrap_or_else(|_| panic!("no domain id\n{all}"));
+    let paused = row(&all, "row paused ");
+    assert_eq!(
+        paused[..5],
+        ["guest1", &id.to_string(), "128", "1", "--p---"],
+        "{all}"
+    );
+    assert_eq!(fact(&all, "unpause exit "), "0", "{all}");
+
+    // The vbd: the hotplug script gave blkback loop0 (major 7, minor 0)
+    // and the backend connected (XenbusStateConnected, 4).
+    assert_eq!(fact(&all, "backend state "), "4", "{all}");
+    assert_eq!(fact(&all, "backend physical-device "), "7:0", "{all}");
+    assert_eq!(fact(&all, "backend hotplug-status "), "connected", "{all}");
+
+    // The guest's side, on its console: a 16 MiB xvda, its file's md5,
+    // written to xenstore.
+    let console: Vec<&str> = all
+        .lines()
+        .filter_map(|l| l.strip_prefix("snowvisor-dom0: xlcreate console: "))
+        .collect();
+    let guest = |k: &str| -> String {
+        console
+            .iter()
+            .find_map(|l| l.strip_prefix(&format!("snowvisor-dom0: pvblk-domu {k}")))
+            .unwrap_or_else(|| panic!("no pvblk-domu {k:?} on the guest's console: {console:#?}"))
+            .to_string()
+    };
+    assert_eq!(guest("xvda "), "32768 sectors");
+    let md5 = guest("md5 ");
+    assert!(
+        md5.len() == 32 && md5.bytes().all(|c| c.is_ascii_hexdigit()),
+        "md5 {md5:?}"
+    );
+    assert_eq!(guest("xenstore write "), "OK");
+    assert_eq!(fact(&all, "guest md5 "), md5, "{all}");
+
+    // Destroyed: gone, memory back, and the file in Dom0's image.
+    assert_eq!(fact(&all, "destroy exit "), "0", "{all}");
+    assert_eq!(fact(&all, "row after destroy "), "none", "{all}");
+    assert_eq!(
+        fact(&all, "free_memory before="),
+        format!(
+            "{before} created={} after={before}",
+            fact(&all, "free_memory created ")
+        ),
+        "{all}"
+    );
+    assert_eq!(fact(&all, "dom0 md5 "), md5, "{all}");
+    assert!(
+        all.contains("snowvisor-dom0: test xlcreate exit 0"),
+        "{all}"
+    );
+    for bad in [
+        "fatal",
+        "unhandled",
+        "unexpected exception",
+        "kernel BUG",
+        "Oops",
+        "stage-2 fault",
+    ] {
+        assert!(!all.contains(bad), "{bad:?} on the console:\n{all}");
+    }
+}
