@@ -179,8 +179,8 @@ fn domid(all: &str, tag: &str) -> u32 {
 
 /// A guest `xl create`d by the cycle: it exists with its own ID, is up on
 /// its PV console, and its shell answered; `xl list` shows it with the
-/// configuration's 128 MiB and one vCPU, running or blocked.
-fn up(all: &str, tag: &str, name: &str, row_key: &str) -> u32 {
+/// configuration's 128 MiB and `vcpus` vCPUs, running or blocked.
+fn up(all: &str, tag: &str, name: &str, row_key: &str, vcpus: &str) -> u32 {
     assert_eq!(fact(all, &format!("{tag} create exit ")), "0", "{all}");
     let id = domid(all, tag);
     assert!(id >= 1, "{all}");
@@ -197,7 +197,7 @@ fn up(all: &str, tag: &str, name: &str, row_key: &str) -> u32 {
         .map(String::from)
         .collect();
     assert_eq!(r.len(), 6, "{r:?}\n{all}");
-    assert_eq!(r[..4], [name, &id.to_string(), "128", "1"], "{all}");
+    assert_eq!(r[..4], [name, &id.to_string(), "128", vcpus], "{all}");
     assert!(!r[4].contains('p') && !r[4].contains('s'), "{tag}: {r:?}");
     id
 }
@@ -222,10 +222,16 @@ fn back(all: &str, tag: &str, before: u64) {
 ///    destroys it, and its memory comes back.
 /// 2. The same configuration again: a new domain ID (Xen's rover does not
 ///    hand out the one just freed), up again, `xl destroy`.
-/// 3. guest1 and guest2 (`'name="guest2"'` on xl's command line) at once,
+/// 3. Two vCPUs and on_reboot = "restart" on xl's command line; `xl reboot
+///    -w`: the guest's Linux restarts, the monitor builds it again under a
+///    new ID, it boots to its shell, `xl destroy`.
+/// 4. guest1 and guest2 (`'name="guest2"'` on xl's command line) at once,
 ///    both answering on their consoles, both destroyed.
-/// 4. `xl create` with more memory than the machine, then than the free
+/// 5. `xl create` with more memory than the machine, then than the free
 ///    pool: libxl's out-of-memory error, no domain left, no page lost.
+///
+/// The checks that depend on what snowvisor lacks so far come last: the
+/// reboot's restart, and one domain per `xl create`.
 #[test]
 fn xl_shutdown_create_again_two_guests_and_out_of_memory() {
     let mut b = Boot::start(&Opts {
@@ -251,7 +257,7 @@ fn xl_shutdown_create_again_two_guests_and_out_of_memory() {
     );
 
     // 1. Up, then `xl shutdown -w`.
-    let id1 = up(&all, "life1", "guest1", "life1 row ");
+    let id1 = up(&all, "life1", "guest1", "life1 row ", "1");
     let created = mib(
         &fact(&all, "life1 free_memory created "),
         "free created",
@@ -301,19 +307,47 @@ fn xl_shutdown_create_again_two_guests_and_out_of_memory() {
     back(&all, "life1", before);
 
     // 2. Again from the same configuration: a new ID.
-    let id2 = up(&all, "life2", "guest1", "life2 row ");
+    let id2 = up(&all, "life2", "guest1", "life2 row ", "1");
     assert_ne!(id2, id1, "the ID just freed was handed out again\n{all}");
     assert_eq!(fact(&all, "life2 ids "), format!("d{id1} then d{id2}"));
     assert_eq!(fact(&all, "life2 destroy exit "), "0", "{all}");
     back(&all, "life2", before);
 
-    // 3. Two at once.
-    let p1 = up(&all, "pair1", "guest1", "pair row ");
-    let p2 = up(&all, "pair2", "guest2", "pair row ");
+    // 3. Two vCPUs (the guest counts them) and on_reboot = "restart", both
+    // on xl's command line; `xl reboot -w`: the guest's Linux restarts
+    // (SCHEDOP_shutdown(reboot)). What the monitor does then is checked at
+    // the end.
+    let id3 = up(&all, "life3", "guest1", "life3 row ", "2");
+    assert!(![id1, id2].contains(&id3), "{all}");
+    assert_eq!(fact(&all, "life3 answer "), "cpus=2=life3", "{all}");
+    let vcpus: Vec<Vec<String>> = facts(&all, "life3 vcpu-list: guest1 ")
+        .iter()
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect();
+    assert_eq!(vcpus.len(), 2, "{all}");
+    for (v, r) in vcpus.iter().enumerate() {
+        assert_eq!(r[..2], [id3.to_string(), v.to_string()], "{vcpus:?}");
+    }
+    assert_ne!(vcpus[0][2], vcpus[1][2], "both vCPUs on one CPU: {vcpus:?}");
+    assert_eq!(fact(&all, "life3 reboot exit "), "0", "{all}");
     assert!(
-        p1 != p2 && ![id1, id2].contains(&p1) && ![id1, id2].contains(&p2),
+        facts(&all, "life3 reboot: ").contains(&format!("Rebooting domain {id3}")),
         "{all}"
     );
+    assert!(
+        fact(&all, "life3 restart ").ends_with("reboot: Restarting system"),
+        "{all}"
+    );
+    assert!(
+        all.contains(&format!("snowvisor: d{id3}: SCHEDOP_shutdown(Reboot)")),
+        "{all}"
+    );
+    back(&all, "life3", before);
+
+    // 4. Two at once.
+    let p1 = up(&all, "pair1", "guest1", "pair row ", "1");
+    let p2 = up(&all, "pair2", "guest2", "pair row ", "1");
+    assert_ne!(p1, p2, "{all}");
     let list = facts(&all, "pair list: ");
     for name in ["Domain-0 ", "guest1 ", "guest2 "] {
         assert!(list.iter().any(|l| l.starts_with(name)), "{list:#?}");
@@ -331,7 +365,7 @@ fn xl_shutdown_create_again_two_guests_and_out_of_memory() {
     assert_eq!(fact(&all, "pair destroy2 exit "), "0", "{all}");
     back(&all, "pair", before);
 
-    // 4. Out of memory: libxl's error, as Xen 4.17's tools print it (the
+    // 5. Out of memory: libxl's error, as Xen 4.17's tools print it (the
     // domain builder cannot populate the guest's RAM; libxl destroys the
     // half-built domain, then xl destroys it again, which finds it gone:
     // xl_vmcontrol.c create_domain's error_out), and nothing left behind.
@@ -370,11 +404,6 @@ fn xl_shutdown_create_again_two_guests_and_out_of_memory() {
     );
     assert_eq!(fact(&all, "oom list before "), "Domain-0 0;");
     back(&all, "oom", before);
-    assert_eq!(fact(&all, "cycle "), "ok", "{all}");
-    assert!(
-        all.contains("snowvisor-dom0: test xlcreate exit 0"),
-        "{all}"
-    );
     for bad in [
         "fatal",
         "unhandled",
@@ -386,7 +415,60 @@ fn xl_shutdown_create_again_two_guests_and_out_of_memory() {
         assert!(!all.contains(bad), "{bad:?} on the console:\n{all}");
     }
 
-    // One domain per `xl create`: 4 guests and 2 that ran out of memory.
+    // CPU time (`xl list`'s Time(s): getdomaininfo's cpu_time, the sum of
+    // its vCPUs' running time) cannot exceed the domain's age times its
+    // vCPUs.
+    for (tag, vcpus) in [("life1", 1.0), ("life3", 2.0)] {
+        let r = row(&all, &format!("{tag} row "));
+        let t: f64 = r[5].parse().unwrap_or_else(|_| panic!("{r:?}"));
+        let age = fact(&all, &format!("{tag} age "));
+        let age: f64 = age
+            .trim_end_matches(" s")
+            .parse()
+            .unwrap_or_else(|_| panic!("{tag} age {age:?}"));
+        assert!(
+            t <= (age + 1.0) * vcpus,
+            "{tag}: {t} s of CPU time in {age} s with {vcpus} vCPU(s): {r:?}"
+        );
+    }
+
+    // After `xl reboot`: Xen reports the domain shut down for reboot
+    // (SHUTDOWN_reboot, 1, in getdomaininfo's flags), so xl's monitor
+    // restarts it (on_reboot = "restart"): destroys it and builds it again
+    // under a new ID, which boots to its shell; then `xl destroy`.
+    let said = facts(&all, "life3 reboot: ");
+    let monitor = facts(&all, "life3 xl log: ");
+    assert!(
+        said.contains(&format!("Domain {id3} has been shut down, reason code 1")),
+        "xl reboot -w: {said:#?}\nxl's monitor: {monitor:#?}"
+    );
+    for want in [
+        format!("Domain {id3} has shut down, reason code 1 0x1"),
+        "Action for shutdown reason code 1 is restart".to_string(),
+        format!("Domain {id3} needs to be cleaned up: destroying the domain"),
+        "Done. Rebooting now".to_string(),
+    ] {
+        assert!(
+            monitor.contains(&want),
+            "no {want:?} from xl's monitor: {monitor:#?}"
+        );
+    }
+    let ids = fact(&all, "life3 ids ");
+    let id4: u32 = ids
+        .strip_prefix(&format!("d{id3} then d"))
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no new domain after the reboot: {ids:?}\n{all}"));
+    assert_ne!(id4, id3, "{all}");
+    assert_eq!(
+        fact(&all, "life3again shell answer "),
+        "life3again-42",
+        "{all}"
+    );
+    assert_eq!(fact(&all, "life3 destroy exit "), "0", "{all}");
+
+    // One domain per `xl create` or restart: 5 guests, the restarted one
+    // and 2 that ran out of memory.
     // libxl (4.17, libxl__domain_make) destroys a new domain whose ID was
     // used in the last 60 s (LIBXL_DOMID_REUSE_TIMEOUT, libxl_internal.h)
     // and asks again; Xen's rover over 32 thousand IDs never comes back to
@@ -401,8 +483,14 @@ fn xl_shutdown_create_again_two_guests_and_out_of_memory() {
         .map(String::from)
         .collect();
     assert_eq!(
-        made, 6,
-        "domains created for 6 `xl create`s: {made} (xl took: {took:#?})"
+        made, 8,
+        "domains created for 7 `xl create`s and a restart: {made} (xl took: {took:#?})"
+    );
+    // And the script's own verdict (every step's checks in Dom0).
+    assert_eq!(fact(&all, "cycle "), "ok", "{all}");
+    assert!(
+        all.contains("snowvisor-dom0: test xlcreate exit 0"),
+        "{all}"
     );
 }
 
