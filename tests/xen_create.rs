@@ -7,6 +7,11 @@
 //! `qemu/dom0-initramfs/tests/xlcreate`, creates it paused, unpauses it,
 //! reads its console through xenconsoled's log, types a line into its shell,
 //! destroys it and waits for its memory to come back.
+//!
+//! The same script in two more modes: `snowvisor.xlcreate=cycle` (the rest
+//! of a guest's life: `xl shutdown`, create again, `xl reboot`, two guests
+//! at once, out of memory) and `snowvisor.xlcreate=disk` (a PV disk backed
+//! by a loop device in Dom0).
 
 use snowvisor_tests::{Boot, Opts};
 
