@@ -232,7 +232,8 @@ fn back(all: &str, tag: &str, before: u64) {
 ///    new ID, it boots to its shell, `xl destroy`.
 /// 4. guest1 and guest2 (`'name="guest2"'` on xl's command line) at once,
 ///    both answering on their consoles, both destroyed.
-/// 5. `xl create` with more memory than the machine, then than the free
+/// 5. `xl create -p` and `xl destroy` of a domain that never ran.
+/// 6. `xl create` with more memory than the machine, then than the free
 ///    pool: libxl's out-of-memory error, no domain left, no page lost.
 ///
 /// The checks that depend on what snowvisor lacks so far come last: the
@@ -370,7 +371,29 @@ fn xl_shutdown_create_again_two_guests_and_out_of_memory() {
     assert_eq!(fact(&all, "pair destroy2 exit "), "0", "{all}");
     back(&all, "pair", before);
 
-    // 5. Out of memory: libxl's error, as Xen 4.17's tools print it (the
+    // 5. Created paused, destroyed without ever running.
+    assert_eq!(fact(&all, "idle create exit "), "0", "{all}");
+    let idle = row(&all, "idle row ");
+    assert_eq!(
+        idle[..5],
+        [
+            "guest3",
+            &domid(&all, "idle").to_string(),
+            "128",
+            "1",
+            "--p---"
+        ],
+        "{all}"
+    );
+    let held = mib(&fact(&all, "idle free_memory created "), "free idle", &all);
+    assert!(
+        before >= held + 128 && before <= held + 136,
+        "free_memory {before} before, {held} with a paused guest of 128 MiB\n{all}"
+    );
+    assert_eq!(fact(&all, "idle destroy exit "), "0", "{all}");
+    back(&all, "idle", before);
+
+    // 6. Out of memory: libxl's error, as Xen 4.17's tools print it (the
     // domain builder cannot populate the guest's RAM; libxl destroys the
     // half-built domain, then xl destroys it again, which finds it gone:
     // xl_vmcontrol.c create_domain's error_out), and nothing left behind.
@@ -472,7 +495,7 @@ fn xl_shutdown_create_again_two_guests_and_out_of_memory() {
     );
     assert_eq!(fact(&all, "life3 destroy exit "), "0", "{all}");
 
-    // One domain per `xl create` or restart: 5 guests, the restarted one
+    // One domain per `xl create` or restart: 6 guests, the restarted one
     // and 2 that ran out of memory.
     // libxl (4.17, libxl__domain_make) destroys a new domain whose ID was
     // used in the last 60 s (LIBXL_DOMID_REUSE_TIMEOUT, libxl_internal.h)
@@ -488,8 +511,8 @@ fn xl_shutdown_create_again_two_guests_and_out_of_memory() {
         .map(String::from)
         .collect();
     assert_eq!(
-        made, 8,
-        "domains created for 7 `xl create`s and a restart: {made} (xl took: {took:#?})"
+        made, 9,
+        "domains created for 8 `xl create`s and a restart: {made} (xl took: {took:#?})"
     );
     // And the script's own verdict (every step's checks in Dom0).
     assert_eq!(fact(&all, "cycle "), "ok", "{all}");
