@@ -52,7 +52,7 @@ use snowvisor_core::vcpu::DomainCell;
 use snowvisor_core::vgic::VDist;
 use snowvisor_dt::Region;
 use snowvisor_plan::domu::layout as gl;
-use snowvisor_xen::abi::domid;
+use snowvisor_xen::abi::{domid, runstate};
 use snowvisor_xen::{Errno, NewDomain, PlatformError, VcpuStart, Xen, XenConfig};
 
 use super::domu::{self, DomUHost};
@@ -657,7 +657,7 @@ impl DomainControl for Control {
         start: &VcpuStart,
     ) -> Result<(), PlatformError> {
         let s = slot(dom)?;
-        let _d = s.cell.lock();
+        let mut d = s.cell.lock();
         let mut st = s.st.lock();
         match st.life {
             Life::Free | Life::Dying => return Err(PlatformError::NotSupported),
@@ -669,6 +669,16 @@ impl DomainControl for Control {
             .get_mut(vcpu as usize)
             .ok_or(PlatformError::BadAddress)?;
         *slot = Some(*start);
+        // Up (Xen: no `_VPF_down`), waiting for the unpause: counted online
+        // (`xl list`'s VCPUs), not running.
+        let state = if start.online {
+            runstate::RUNNABLE
+        } else {
+            runstate::OFFLINE
+        };
+        if let Some(x) = d.xen.as_mut() {
+            x.xen_mut().note_runstate(vcpu, state, now_ns());
+        }
         Ok(())
     }
 
