@@ -426,18 +426,30 @@ impl DomainControl for Control {
             Some(id) => id,
             None => next_domid().ok_or(PlatformError::NoMemory)?,
         };
-        let s = slots()
-            .iter()
-            .find(|s| s.st.lock().life == Life::Free)
-            .ok_or(PlatformError::NoMemory)?;
+        let Some(s) = slots().iter().find(|s| s.st.lock().life == Life::Free) else {
+            warn!(
+                "created domains: not created: all {} places are taken (destroy one first)",
+                slots().len()
+            );
+            return Err(PlatformError::NoMemory);
+        };
         let n = cfg.max_vcpus as usize;
         let nr_spis = cfg.nr_spis;
         let lines = 32 + nr_spis.div_ceil(32) * 32;
-        if n == 0
-            || n > s.cpus.len()
-            || cfg.max_grant_frames > s.view.max_grant_frames()
-            || lines > host.gic_lines.max(32)
-        {
+        if n == 0 || n > s.cpus.len() {
+            warn!(
+                "created domains: not created: {n} vCPU(s); a created domain has 1 to {} (one per CPU of Pool-0 that no DomU has to itself)",
+                s.cpus.len()
+            );
+            return Err(PlatformError::BadAddress);
+        }
+        if cfg.max_grant_frames > s.view.max_grant_frames() || lines > host.gic_lines.max(32) {
+            warn!(
+                "created domains: not created: {} grant frame(s) (at most {}), {nr_spis} SPI(s) (at most {})",
+                cfg.max_grant_frames,
+                s.view.max_grant_frames(),
+                host.gic_lines.max(32) - 32
+            );
             return Err(PlatformError::BadAddress);
         }
         let mut d = s.cell.lock();

@@ -553,7 +553,7 @@ fn reset_domu<A: Arch>(a: &A, d: &mut Domain) -> DomainState {
     let now_ms = a.counter().saturating_mul(1000) / hz;
     let Some(r) = d.restart.as_mut() else {
         log::info!(
-            "{}: PSCI SYSTEM_RESET: this domain is off (the others go on; it cannot restart: no copy of its boot modules was kept)",
+            "{}: PSCI SYSTEM_RESET: this domain is off with SHUTDOWN_reboot (the others go on; snowvisor keeps no copy of its boot modules to restart it: its toolstack may build it again)",
             d.name
         );
         return DomainState::Off;
